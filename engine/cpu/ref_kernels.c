@@ -1,0 +1,180 @@
+/*
+ * ref_kernels.c - scalar reference implementations of the hot kernels (eng_kernels.h).
+ *
+ * These define the result every optimized kernel must reproduce. They are written for
+ * obviousness, threaded over independent output rows only, so results never depend on the
+ * thread count.
+ */
+#include "eng_kernels.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+eng_status eng_conv_shape_init(eng_conv_shape *s, int n, int c, int h, int w, int kh, int kw,
+                               int stride, int pad, int dilation)
+{
+    if (n <= 0 || c <= 0 || h <= 0 || w <= 0 || kh <= 0 || kw <= 0 || stride <= 0 || pad < 0 ||
+        dilation <= 0)
+        return eng_error(ENG_ERR_SHAPE,
+                         "bad convolution geometry: n=%d c=%d h=%d w=%d kernel %dx%d stride %d "
+                         "pad %d dilation %d", n, c, h, w, kh, kw, stride, pad, dilation);
+    int ekh = (kh - 1) * dilation + 1, ekw = (kw - 1) * dilation + 1;
+    if (h + 2 * pad < ekh || w + 2 * pad < ekw)
+        return eng_error(ENG_ERR_SHAPE, "kernel %dx%d (dilation %d) larger than padded input %dx%d",
+                         kh, kw, dilation, h + 2 * pad, w + 2 * pad);
+    *s = (eng_conv_shape){
+        .n = n, .c = c, .h = h, .w = w, .kh = kh, .kw = kw,
+        .stride = stride, .pad = pad, .dilation = dilation,
+        .oh = (h + 2 * pad - ekh) / stride + 1,
+        .ow = (w + 2 * pad - ekw) / stride + 1,
+    };
+    return ENG_OK;
+}
+
+static void ref_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
+                      const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                      int ldc)
+{
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < m; i++) {
+        for (int j = 0; j < n; j++) {
+            double sum = 0.0;
+            for (int p = 0; p < k; p++) {
+                float av = trans_a ? a[(size_t)p * lda + i] : a[(size_t)i * lda + p];
+                float bv = trans_b ? b[(size_t)j * ldb + p] : b[(size_t)p * ldb + j];
+                sum += (double)av * bv;
+            }
+            float *cij = &c[(size_t)i * ldc + j];
+            *cij = (float)(alpha * sum + (beta == 0.0f ? 0.0 : (double)beta * *cij));
+        }
+    }
+}
+
+static void ref_lut_gemm(const eng_lut *lut, int m, int n, int k, const uint8_t *w,
+                         const uint8_t *a, int32_t *out)
+{
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < m; i++) {
+        for (int j = 0; j < n; j++) {
+            int32_t sum = 0;
+            for (int p = 0; p < k; p++)
+                sum += eng_lut_product(lut, a[(size_t)p * n + j], w[(size_t)i * k + p]);
+            out[(size_t)i * n + j] = sum;
+        }
+    }
+}
+
+static void ref_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s, const uint8_t *a,
+                              const uint8_t *w, uint8_t pad_code, int32_t *out)
+{
+    const size_t plane = (size_t)s->h * s->w, oplane = (size_t)s->oh * s->ow;
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < s->c; c++) {
+        for (int b = 0; b < s->n; b++) {
+            const uint8_t *x = a + ((size_t)c * s->n + b) * plane;
+            int32_t *o = out + ((size_t)c * s->n + b) * oplane;
+            for (int y = 0; y < s->oh; y++) {
+                for (int xo = 0; xo < s->ow; xo++) {
+                    int32_t sum = 0;
+                    for (int i = 0; i < s->kh; i++) {
+                        int iy = y * s->stride + i * s->dilation - s->pad;
+                        for (int j = 0; j < s->kw; j++) {
+                            int ix = xo * s->stride + j * s->dilation - s->pad;
+                            uint8_t code = (iy >= 0 && iy < s->h && ix >= 0 && ix < s->w)
+                                               ? x[(size_t)iy * s->w + ix] : pad_code;
+                            sum += eng_lut_product(lut, code, w[((size_t)c * s->kh + i) * s->kw + j]);
+                        }
+                    }
+                    o[(size_t)y * s->ow + xo] = sum;
+                }
+            }
+        }
+    }
+}
+
+#define DEFINE_IM2COL(NAME, T)                                                              \
+    static void NAME(const eng_conv_shape *s, const T *x, T pad_value, T *cols)            \
+    {                                                                                       \
+        const size_t ncols = (size_t)s->n * s->oh * s->ow;                                  \
+        const int rows = s->c * s->kh * s->kw;                                              \
+        _Pragma("omp parallel for schedule(static)")                                        \
+        for (int r = 0; r < rows; r++) {                                                    \
+            int ci = r / (s->kh * s->kw), i = r / s->kw % s->kh, j = r % s->kw;             \
+            T *dst = cols + (size_t)r * ncols;                                              \
+            for (int b = 0; b < s->n; b++) {                                                \
+                const T *src = x + ((size_t)ci * s->n + b) * s->h * s->w;                   \
+                for (int y = 0; y < s->oh; y++) {                                           \
+                    int iy = y * s->stride + i * s->dilation - s->pad;                      \
+                    for (int xo = 0; xo < s->ow; xo++) {                                    \
+                        int ix = xo * s->stride + j * s->dilation - s->pad;                 \
+                        *dst++ = (iy >= 0 && iy < s->h && ix >= 0 && ix < s->w)             \
+                                     ? src[(size_t)iy * s->w + ix] : pad_value;             \
+                    }                                                                       \
+                }                                                                           \
+            }                                                                               \
+        }                                                                                   \
+    }
+
+DEFINE_IM2COL(ref_im2col_f32, float)
+DEFINE_IM2COL(ref_im2col_u8, uint8_t)
+
+static void ref_col2im_f32(const eng_conv_shape *s, const float *cols, float *dx)
+{
+    const size_t ncols = (size_t)s->n * s->oh * s->ow;
+    const size_t plane = (size_t)s->h * s->w;
+    /* Parallel over input channels: each thread owns whole channels of dx, so no races and a
+     * fixed summation order. */
+#pragma omp parallel for schedule(static)
+    for (int ci = 0; ci < s->c; ci++) {
+        memset(dx + (size_t)ci * s->n * plane, 0, sizeof(float) * s->n * plane);
+        for (int i = 0; i < s->kh; i++) {
+            for (int j = 0; j < s->kw; j++) {
+                const float *src = cols + ((size_t)(ci * s->kh + i) * s->kw + j) * ncols;
+                for (int b = 0; b < s->n; b++) {
+                    float *dst = dx + ((size_t)ci * s->n + b) * plane;
+                    for (int y = 0; y < s->oh; y++) {
+                        int iy = y * s->stride + i * s->dilation - s->pad;
+                        for (int xo = 0; xo < s->ow; xo++, src++) {
+                            int ix = xo * s->stride + j * s->dilation - s->pad;
+                            if (iy >= 0 && iy < s->h && ix >= 0 && ix < s->w)
+                                dst[(size_t)iy * s->w + ix] += *src;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void ref_quantize(const float *x, size_t count, float scale, int32_t zero_point,
+                         int32_t qmin, int32_t qmax, uint8_t *codes)
+{
+    for (size_t i = 0; i < count; i++) {
+        float q = nearbyintf(x[i] / scale) + (float)zero_point; /* round half to even */
+        int32_t v = q != q ? zero_point /* NaN */
+                    : q < (float)qmin ? qmin : q > (float)qmax ? qmax : (int32_t)q;
+        codes[i] = (uint8_t)v;
+    }
+}
+
+static const eng_kernels ref_kernels = {
+    .name = "scalar",
+    .sgemm = ref_sgemm,
+    .lut_gemm = ref_lut_gemm,
+    .lut_depthwise = ref_lut_depthwise,
+    .im2col_f32 = ref_im2col_f32,
+    .im2col_u8 = ref_im2col_u8,
+    .col2im_f32 = ref_col2im_f32,
+    .quantize = ref_quantize,
+};
+
+const eng_kernels *eng_kernels_ref(void)
+{
+    return &ref_kernels;
+}
+
+const eng_kernels *eng_kernels_get(void)
+{
+    return &ref_kernels;
+}

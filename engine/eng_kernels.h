@@ -1,0 +1,151 @@
+/*
+ * eng_kernels.h - the hot kernels of the engine behind one function-pointer table.
+ *
+ * Every kernel has a scalar reference implementation (engine/cpu/ref_kernels.c) that defines
+ * its exact semantics; optimized implementations (AVX2, AVX-512 VBMI, CUDA) must give the same
+ * results: bit-exact for the integer kernels, to float rounding for the float ones. Layers call
+ * kernels only through an eng_kernels table, so a backend or a forced path (tests, benchmarks)
+ * is swapped in one place.
+ *
+ * Conventions:
+ *  - All matrices are row-major and densely packed unless a leading dimension is given.
+ *  - Activations are laid out channel-major, "CNHW": x[c][n][h][w] for a batch of n images.
+ *    Then one convolution over the whole batch is one GEMM whose output is again CNHW.
+ *  - A multiplier table (eng_lut) is indexed (a << w_bits) | w: row = 8-bit activation code
+ *    a, column = w_bits-bit weight code w (DESIGN.md: operand order matters).
+ *
+ * Example (approximate 3x3 convolution of a uint8 CNHW batch):
+ *
+ *     const eng_kernels *k = eng_kernels_get();
+ *     eng_conv_shape s;
+ *     eng_conv_shape_init(&s, n, c, h, w, 3, 3, 1, 1, 1);       // stride 1, pad 1, dilation 1
+ *     k->im2col_u8(&s, a_codes, a_zero_point, cols);          // [c*9][n*oh*ow]
+ *     k->lut_gemm(&lut, oc, n * s.oh * s.ow, c * 9, w_codes, cols, acc);   // [oc][n*oh*ow]
+ */
+#ifndef ENG_KERNELS_H
+#define ENG_KERNELS_H
+
+#include "eng_common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------------------------
+ * Multiplier table as seen by the kernels
+ * ---------------------------------------------------------------------------------------- */
+
+typedef enum eng_lut_mode {
+    /* Codes index the table directly. Unsigned tables: a, w are unsigned codes and entries
+     * uint16. Signed tables: a, w are two's complement bytes ((uint8_t)x) and entries int16. */
+    ENG_LUT_DIRECT = 0,
+    /* Sign-magnitude through an unsigned table: a and w are int8 two's complement codes, the
+     * product is sign(a) * sign(w) * T[|a|][|w|] (|w| < 2^w_bits, |a| <= 128). */
+    ENG_LUT_SIGN_MAGNITUDE,
+    ENG_LUT_MODE_COUNT
+} eng_lut_mode;
+
+typedef struct eng_lut {
+    const uint16_t *table;  /* 256 << w_bits entries, index (a << w_bits) | w */
+    int             w_bits; /* weight code width, 2..8 */
+    bool            is_signed; /* entries are int16 (two's complement in the uint16 words) */
+    eng_lut_mode    mode;
+} eng_lut;
+
+/* The product the table gives for codes a (activation) and w (weight), as the kernels must
+ * compute it. The single definition of lookup semantics; every kernel agrees with it. */
+static inline int32_t eng_lut_product(const eng_lut *lut, uint8_t a, uint8_t w)
+{
+    if (lut->mode == ENG_LUT_SIGN_MAGNITUDE) {
+        int sa = (int8_t)a, sw = (int8_t)w;
+        int ma = sa < 0 ? -sa : sa, mw = sw < 0 ? -sw : sw;
+        int32_t p = lut->table[((uint32_t)ma << lut->w_bits) | (uint32_t)mw];
+        return ((sa < 0) != (sw < 0)) ? -p : p;
+    }
+    uint16_t e = lut->table[((uint32_t)a << lut->w_bits) | w];
+    return lut->is_signed ? (int32_t)(int16_t)e : (int32_t)e;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Convolution geometry
+ * ---------------------------------------------------------------------------------------- */
+
+typedef struct eng_conv_shape {
+    int n;                  /* batch size */
+    int c, h, w;            /* input channels, height, width */
+    int kh, kw;             /* kernel height, width */
+    int stride;             /* same in both directions */
+    int pad;                /* zero padding on every side */
+    int dilation;           /* 1 = dense kernel */
+    int oh, ow;             /* output height, width (set by eng_conv_shape_init) */
+} eng_conv_shape;
+
+/* Fills s and computes oh/ow. Returns ENG_ERR_SHAPE (with a message) when the kernel does not
+ * fit the padded input or a parameter is not positive. */
+eng_status eng_conv_shape_init(eng_conv_shape *s,
+                               int n, int c, int h, int w, // batch, input channels and size
+                               int kh, int kw,             // kernel size
+                               int stride, int pad, int dilation);
+
+/* ------------------------------------------------------------------------------------------
+ * The kernel table
+ * ---------------------------------------------------------------------------------------- */
+
+typedef struct eng_kernels {
+    const char *name;       /* "scalar", "avx2", "avx512vbmi", ... */
+
+    /* C = alpha * op(A) * op(B) + beta * C, row-major; op(X) = X or X^T (BLAS sgemm). */
+    void (*sgemm)(bool trans_a, bool trans_b,
+                  int m, int n, int k,
+                  float alpha,
+                  const float *a, int lda,
+                  const float *b, int ldb,
+                  float beta,
+                  float *c, int ldc);
+
+    /* Table GEMM: out[i*n + j] = sum_{p<k} eng_lut_product(lut, a[p*n + j], w[i*k + p]).
+     * w: [m][k] weight codes, a: [k][n] activation codes, out: [m][n] int32 (overwritten). */
+    void (*lut_gemm)(const eng_lut *lut,
+                     int m, int n, int k,
+                     const uint8_t *w,
+                     const uint8_t *a,
+                     int32_t *out);
+
+    /* Approximate depthwise convolution on CNHW codes:
+     * out[c][b][y][x] = sum_{i,j} eng_lut_product(lut, A(c,b,y*stride+i*dil-pad, ...), w[c][i][j])
+     * where A outside the image is pad_code (the activation zero point: padding is real 0).
+     * a: [s->c][s->n][s->h][s->w], w: [s->c][s->kh][s->kw], out: [s->c][s->n][s->oh][s->ow]. */
+    void (*lut_depthwise)(const eng_lut *lut,
+                          const eng_conv_shape *s,
+                          const uint8_t *a,
+                          const uint8_t *w,
+                          uint8_t pad_code,
+                          int32_t *out);
+
+    /* cols[(ci*kh + i)*kw + j][(b*oh + y)*ow + x] = x[ci][b][y*stride + i*dil - pad][...],
+     * pad_value outside. x: CNHW, cols: [c*kh*kw][n*oh*ow]. */
+    void (*im2col_f32)(const eng_conv_shape *s, const float *x, float pad_value, float *cols);
+    void (*im2col_u8)(const eng_conv_shape *s, const uint8_t *x, uint8_t pad_value, uint8_t *cols);
+
+    /* The adjoint of im2col_f32: dx (CNHW, overwritten) = sum of cols into their pixels. */
+    void (*col2im_f32)(const eng_conv_shape *s, const float *cols, float *dx);
+
+    /* codes[i] = clamp(round_half_even(x[i] / scale) + zero_point, qmin, qmax), stored as the
+     * low byte ((uint8_t) of the int; two's complement for signed ranges). */
+    void (*quantize)(const float *x, size_t count,
+                     float scale, int32_t zero_point, int32_t qmin, int32_t qmax,
+                     uint8_t *codes);
+} eng_kernels;
+
+/* The scalar reference kernels: slow, obvious, the definition of every kernel's result. */
+const eng_kernels *eng_kernels_ref(void);
+
+/* The kernels this process uses: the fastest the CPU supports, unless the environment variable
+ * EVOAPPROXNAS_KERNELS names another set ("scalar", ...). Never NULL. */
+const eng_kernels *eng_kernels_get(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ENG_KERNELS_H */

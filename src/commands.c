@@ -1,0 +1,10 @@
+/*
+ * commands.c - the table of subcommands shown by `evoapproxnas --help`.
+ */
+#include "cli.h"
+#include "commands.h"
+
+const cli_command cli_commands[] = {
+    {"version", "print the version and the backends this build has", cmd_version},
+    {NULL, NULL, NULL},
+};

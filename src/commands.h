@@ -1,0 +1,9 @@
+/*
+ * commands.h - the entry points of the subcommands, one per src/cmd_<name>.c.
+ */
+#ifndef COMMANDS_H
+#define COMMANDS_H
+
+int cmd_version(int argc, char **argv);
+
+#endif /* COMMANDS_H */
