@@ -118,9 +118,10 @@ eng_status eng_dataset_split(const eng_dataset *src,  /* source, unchanged */
                              eng_dataset *first,      /* e.g. training part */
                              eng_dataset *second);    /* e.g. validation part, or NULL */
 
-/* Like eng_dataset_split() but stratified: each class gets a share of each part proportional
- * to its frequency in src (largest-remainder rounding, ties to the lower class), its images
- * drawn at random within the class; the parts are then shuffled. Same contract. */
+/* Like eng_dataset_split() but stratified: first gets from each class a share proportional to
+ * the class's frequency in src, second a share proportional to what is left of each class
+ * (largest-remainder rounding, ties to the lower class). The images of a class are taken in
+ * the order of a seeded permutation, and each part is then shuffled. Same contract. */
 eng_status eng_dataset_split_stratified(const eng_dataset *src, int first_count,
                                         int second_count, uint64_t seed,
                                         eng_dataset *first, eng_dataset *second);
