@@ -6,5 +6,6 @@
 
 const cli_command cli_commands[] = {
     {"version", "print the version and the backends this build has", cmd_version},
+    {"data", "inspect a data set (counts, shape, classes, mean/std)", cmd_data},
     {NULL, NULL, NULL},
 };
