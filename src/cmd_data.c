@@ -10,8 +10,6 @@
 #include "commands.h"
 #include "eng_data.h"
 
-#define FASHION_MNIST_DEFAULT "/usr/share/datasets/fashion-mnist"
-
 static void data_help(FILE *f)
 {
     fprintf(f,
@@ -24,8 +22,8 @@ static void data_help(FILE *f)
             "\n"
             "Options:\n"
             "  --dataset NAME  fashion-mnist, mnist (IDX files) or cifar10 (binary batches)\n"
-            "  --data DIR      directory of the files (default for fashion-mnist: "
-            FASHION_MNIST_DEFAULT ")\n"
+            "  --data DIR      directory of the files (default for fashion-mnist:\n"
+            "                  /usr/share/datasets/fashion-mnist)\n"
             "  --part PART     train, test or all (default all)\n"
             "  -h, --help      show this help\n"
             "\n"
@@ -84,19 +82,10 @@ static int data_info(int argc, char **argv)
     if (optind < argc) return cli_usage_error("data info", "unexpected argument '%s'", argv[optind]);
     if (!name) return cli_usage_error("data info", "--dataset is required");
     eng_dataset_kind kind;
-    if (strcmp(name, "fashion-mnist") == 0 || strcmp(name, "mnist") == 0)
-        kind = ENG_DATASET_IDX;
-    else if (strcmp(name, "cifar10") == 0)
-        kind = ENG_DATASET_CIFAR10;
-    else
-        return cli_usage_error("data info",
-                               "unknown data set '%s' (expected fashion-mnist, mnist or cifar10)",
-                               name);
-    if (!dir) {
-        if (strcmp(name, "fashion-mnist") != 0)
-            return cli_usage_error("data info", "--data DIR is required for %s", name);
-        dir = FASHION_MNIST_DEFAULT;
-    }
+    if (eng_dataset_kind_parse(name, &kind) != ENG_OK)
+        return cli_usage_error("data info", "%s", eng_last_error());
+    if (!dir) dir = eng_dataset_default_dir(name);
+    if (!dir) return cli_usage_error("data info", "--data DIR is required for %s", name);
     bool do_train = strcmp(part, "train") == 0 || strcmp(part, "all") == 0;
     bool do_test = strcmp(part, "test") == 0 || strcmp(part, "all") == 0;
     if (!do_train && !do_test)

@@ -860,6 +860,27 @@ START_TEST(test_shuffle)
 }
 END_TEST
 
+START_TEST(test_kind_names)
+{
+    eng_dataset_kind k = ENG_DATASET_COUNT;
+    ck_assert_int_eq(eng_dataset_kind_parse("fashion-mnist", &k), ENG_OK);
+    ck_assert_int_eq(k, ENG_DATASET_IDX);
+    k = ENG_DATASET_COUNT;
+    ck_assert_int_eq(eng_dataset_kind_parse("mnist", &k), ENG_OK);
+    ck_assert_int_eq(k, ENG_DATASET_IDX);
+    ck_assert_int_eq(eng_dataset_kind_parse("cifar10", &k), ENG_OK);
+    ck_assert_int_eq(k, ENG_DATASET_CIFAR10);
+    ck_assert_int_eq(eng_dataset_kind_parse("CIFAR10", &k), ENG_ERR_NOT_FOUND);
+    ck_assert_ptr_nonnull(strstr(eng_last_error(), "'CIFAR10'"));
+    ck_assert_int_eq(k, ENG_DATASET_CIFAR10);
+    ck_assert_str_eq(eng_dataset_default_dir("fashion-mnist"), "/usr/share/datasets/fashion-mnist");
+    ck_assert_ptr_null(eng_dataset_default_dir("cifar10"));
+    eng_dataset ds = SENTINEL;
+    ck_assert_int_eq(eng_dataset_load(ENG_DATASET_COUNT, "/", true, &ds), ENG_ERR_ARG);
+    ck_assert_int_eq(ds.count, -7);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("data");
@@ -889,6 +910,7 @@ int main(void)
     tcase_add_test(mem, test_augment_random_against_naive);
     tcase_add_test(mem, test_splitmix64_vectors);
     tcase_add_test(mem, test_shuffle);
+    tcase_add_test(mem, test_kind_names);
     suite_add_tcase(s, mem);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);
