@@ -167,6 +167,8 @@ eng_status eng_dataset_split_stratified(const eng_dataset *src, int first_count,
                                         eng_dataset *second)
 {
     ENG_TRY(dataset_split_check(src, first_count, second_count, first, second));
+    if (src->classes < 1 || src->classes > 256)
+        return eng_error(ENG_ERR_ARG, "cannot stratify %d classes", src->classes);
     int k = src->classes, n = src->count;
     int *perm = dataset_permutation(n, seed);
     int *bucket = malloc(sizeof(int) * ((size_t)n + 1));
