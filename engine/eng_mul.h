@@ -204,6 +204,10 @@ eng_status eng_mul_manifest_read(const char *path,          // manifest.tsv
  * entry that would not read back: bad name, tab in a field); on error path is unchanged. */
 eng_status eng_mul_manifest_write(const char *path, const eng_mul_manifest *m);
 
+/* The text the manifest writer uses for a figure: the shortest decimal that reads back as
+ * exactly v (integers without exponent), "" for NAN or infinity. buf: 32 bytes suffice. */
+void eng_mul_format_figure(char *buf, size_t size, double v);
+
 /* Frees the entries and zeroes *m; NULL or an empty manifest is allowed. */
 void eng_mul_manifest_free(eng_mul_manifest *m);
 

@@ -30,16 +30,9 @@ void luts_json_string(FILE *out, const char *s)
 
 void luts_json_number(FILE *out, double v)
 {
-    if (!isfinite(v)) {
-        fputs("null", out);
-        return;
-    }
     char buf[40];
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(buf, sizeof buf, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v) break;
-    }
-    fputs(buf, out);
+    eng_mul_format_figure(buf, sizeof buf, v);
+    fputs(buf[0] ? buf : "null", out);
 }
 
 double luts_relative_power(const eng_mul_info *info)
