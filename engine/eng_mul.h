@@ -169,6 +169,7 @@ eng_status eng_mul_error_map(const eng_mul *m,
 typedef enum eng_mul_origin {
     ENG_MUL_ORIGIN_SHIPPED = 0,     /* the shipped luts/ */
     ENG_MUL_ORIGIN_USER,            /* the user library (imported) */
+    ENG_MUL_ORIGIN_FILE,            /* a table file outside both libraries (never in a list) */
 } eng_mul_origin;
 
 /* One manifest line, plus where its table is. */

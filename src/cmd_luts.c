@@ -40,6 +40,26 @@ double luts_relative_power(const eng_mul_info *info)
     return info->published.power_mw / eng_mul_exact_power_mw(info->is_signed);
 }
 
+const char *luts_origin_name(eng_mul_origin origin)
+{
+    switch (origin) {
+    case ENG_MUL_ORIGIN_SHIPPED: return "shipped";
+    case ENG_MUL_ORIGIN_USER: return "user";
+    case ENG_MUL_ORIGIN_FILE: return "file";
+    }
+    return "?";
+}
+
+const char *luts_origin_text(eng_mul_origin origin)
+{
+    switch (origin) {
+    case ENG_MUL_ORIGIN_SHIPPED: return "shipped library";
+    case ENG_MUL_ORIGIN_USER: return "user library";
+    case ENG_MUL_ORIGIN_FILE: return "table file";
+    }
+    return "?";
+}
+
 int luts_exit_code(eng_status st)
 {
     switch (st) {
@@ -194,7 +214,7 @@ static int luts_list(int argc, char **argv)
             luts_json_string(stdout, e->family);
             printf(", \"a_bits\": %d, \"w_bits\": %d, \"signed\": %s, \"origin\": \"%s\", "
                    "\"power_mw\": ", e->a_bits, e->w_bits, e->is_signed ? "true" : "false",
-                   e->origin == ENG_MUL_ORIGIN_USER ? "user" : "shipped");
+                   luts_origin_name(e->origin));
             luts_json_number(stdout, e->published.power_mw);
             printf(", \"relative_power\": ");
             luts_json_number(stdout, luts_relative_power(e));

@@ -74,9 +74,8 @@ static void print_map(const eng_mul *m, const double *map, int rows, int cols)
 static void print_text(const eng_mul_info *info, const eng_mul *m, const show_metric *x, int n,
                        const double *map, int rows, int cols)
 {
-    printf("%s: %s, 8x%d %s, %s library%s%s\n", info->name, info->family, info->w_bits,
-           info->is_signed ? "signed" : "unsigned",
-           info->origin == ENG_MUL_ORIGIN_USER ? "user" : "shipped",
+    printf("%s: %s, 8x%d %s, %s%s%s\n", info->name, info->family, info->w_bits,
+           info->is_signed ? "signed" : "unsigned", luts_origin_text(info->origin),
            info->subset[0] ? ", subset " : "", info->subset);
     printf("table: %s\n", info->path);
     const eng_mul_figures *p = &info->published;
@@ -106,7 +105,7 @@ static void print_json(const eng_mul_info *info, const show_metric *x, int n, co
     luts_json_string(stdout, info->family);
     printf(", \"a_bits\": %d, \"w_bits\": %d, \"signed\": %s, \"origin\": \"%s\", \"path\": ",
            info->a_bits, info->w_bits, info->is_signed ? "true" : "false",
-           info->origin == ENG_MUL_ORIGIN_USER ? "user" : "shipped");
+           luts_origin_name(info->origin));
     luts_json_string(stdout, info->path);
     printf(", \"subset\": ");
     luts_json_string(stdout, info->subset);
@@ -187,7 +186,7 @@ int luts_cmd_show(int argc, char **argv)
             info.w_bits = m->w_bits;
             info.is_signed = m->is_signed;
             info.published = m->published;
-            info.origin = ENG_MUL_ORIGIN_USER;
+            info.origin = ENG_MUL_ORIGIN_FILE;
         }
     } else {
         st = eng_mul_library_find(name, &info);

@@ -18,6 +18,10 @@ void luts_json_number(FILE *out, double v);
 /* Power relative to the exact 8x8 multiplier of the same signedness; NAN when unknown. */
 double luts_relative_power(const eng_mul_info *info);
 
+/* "shipped", "user" or "file" (JSON), and the words for the text output. */
+const char *luts_origin_name(eng_mul_origin origin);
+const char *luts_origin_text(eng_mul_origin origin);
+
 /* Maps a library error to the exit code: bad input 2, out of memory and bugs 1. */
 int luts_exit_code(eng_status st);
 
