@@ -6,5 +6,6 @@
 
 const cli_command cli_commands[] = {
     {"version", "print the version and the backends this build has", cmd_version},
+    {"nsga2", "run NSGA-II on a ZDT/DTLZ test problem (front, hypervolume, IGD)", cmd_nsga2},
     {NULL, NULL, NULL},
 };
