@@ -8,5 +8,6 @@ const cli_command cli_commands[] = {
     {"version", "print the version and the backends this build has", cmd_version},
     {"data", "inspect a data set (counts, shape, classes, mean/std)", cmd_data},
     {"luts", "list, show, import and export approximate multipliers", cmd_luts},
+    {"nsga2", "run NSGA-II on a ZDT/DTLZ test problem (front, hypervolume, IGD)", cmd_nsga2},
     {NULL, NULL, NULL},
 };
