@@ -6,5 +6,6 @@
 
 int cmd_version(int argc, char **argv);
 int cmd_luts(int argc, char **argv);
+int cmd_energy(int argc, char **argv);
 
 #endif /* COMMANDS_H */
