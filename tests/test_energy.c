@@ -449,6 +449,23 @@ START_TEST(test_mapping_evaluate_rejects)
 }
 END_TEST
 
+START_TEST(test_nothing_fits)
+{
+    energy_accel a = load_accel(ACC16);
+    a.levels[3].word_bits = 8;                  /* a 16-bit weight takes 2 words of 8 bits */
+    a.levels[3].capacity_words = 1;
+    energy_model *em;
+    ck_assert_int_eq(energy_model_create(&a, &em), ENG_OK);
+    energy_layer l = alexnet_conv1();
+    energy_layer_cost c;
+    ck_assert_int_eq(energy_layer_estimate(em, &l, &c), ENG_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(eng_last_error(), "no mapping fits"));
+    energy_model_free(em);
+    a.levels[3].capacity_words = -1;
+    ck_assert_int_eq(energy_model_create(&a, &em), ENG_ERR_ARG);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------------------------
  * Multiplier substitution
  * ---------------------------------------------------------------------------------------- */
@@ -456,9 +473,8 @@ END_TEST
 START_TEST(test_exact_arithmetic)
 {
     energy_accel a = load_accel(ACC16);
-    energy_layer ls[ENERGY_RESNET20_LAYERS], total_l;
+    energy_layer ls[ENERGY_RESNET20_LAYERS];
     int n = energy_resnet20_layers(ls);
-    (void)total_l;
     energy_model *em;
     ck_assert_int_eq(energy_model_create(&a, &em), ENG_OK);
     energy_layer_cost per[ENERGY_RESNET20_LAYERS], tot;
@@ -645,6 +661,7 @@ static Suite *energy_suite(void)
     tcase_add_test(tc, test_calibration_mapper);
     tcase_add_loop_test(tc, test_mapper_invariants, 0, 2);
     tcase_add_test(tc, test_mapping_evaluate_rejects);
+    tcase_add_test(tc, test_nothing_fits);
     tcase_add_test(tc, test_exact_arithmetic);
     tcase_add_test(tc, test_swap_one_multiplier);
     tcase_add_test(tc, test_narrow_weights);

@@ -3,7 +3,8 @@
  * levels and the PE array (in the manner of Timeloop), and a small search for the best one.
  *
  * Counting. Level k's tile of a tensor spans the loops at k and inside it (for levels above
- * the PE array, the spatial loops too). A child level refills its tile once per iteration of
+ * the PE array, the spatial loops too); the per-PE levels are siblings that share the loops
+ * of the first of them. A child level refills its tile once per iteration of
  * the loops above it, except a run of loops irrelevant to the tensor directly above it
  * (stationarity). A per-PE child is fed by one parent read per element of the union of the
  * PEs' tiles (multicast); partial sums are drained to the parent after every visit and read
@@ -11,8 +12,9 @@
  * partial sum at the innermost level that keeps each.
  *
  * Search. Per allowed dataflow: the spatial factors with the largest PE count (at most
- * SPATIAL_CANDIDATES of them), then steepest descent over temporal factors (moving one prime
- * factor of one dimension between two levels) and loop orders, from all factors in DRAM.
+ * SPATIAL_CANDIDATES of them), then steepest descent over temporal factors (moving one
+ * divisor of one dimension's factor between two levels) and loop orders, once from all
+ * factors in each level above the PEs; the least energy wins.
  */
 #include "mapper.h"
 
@@ -421,7 +423,7 @@ eng_status mapper_search(const energy_accel *a, const energy_layer *l, energy_la
             }
             for (int k = 0; k < a->n_levels; k++) set_order(&m, k, 0);
             double e = climb(&c, &m, pe);
-            if ((double)s.best > best_used || e < best_e) {
+            if (isfinite(e) && ((double)s.best > best_used || e < best_e)) {
                 best_used = (double)s.best;
                 best_e = e;
                 best = m;
