@@ -174,7 +174,7 @@ static void print_table(const char *model, const energy_accel *a, const energy_l
         print_row(a, layers[i].name, energy_layer_multiplies(&layers[i]) ? names[i] : "-",
                   &costs[i]);
     print_row(a, "TOTAL", "", total);
-    printf("total: %.10g pJ = %.10g uJ; arithmetic %.1f%% (multipliers %.1f%%)\n",
+    printf("total: %.0f pJ = %.3f uJ; arithmetic %.1f%% (multipliers %.1f%%)\n",
            total->total_pj, total->total_pj * 1e-6,
            100 * (total->mul_pj + total->mac_rest_pj) / total->total_pj,
            100 * total->mul_pj / total->total_pj);
