@@ -84,9 +84,9 @@ typedef enum energy_dim {
 /* Dataflows the mapper knows (which loops may be spread over the PE array and which may stay
  * inside a PE; docs/energy.md lists them). */
 typedef enum energy_dataflow {
-    ENERGY_DATAFLOW_WEIGHT_STATIONARY,  /* rows: C R S, columns: M; in PE: N P Q */
-    ENERGY_DATAFLOW_OUTPUT_STATIONARY,  /* rows: P, columns: Q M; in PE: C R S */
-    ENERGY_DATAFLOW_ROW_STATIONARY,     /* rows: R C, columns: P M N; in PE: S Q C M N (Eyeriss) */
+    ENERGY_DATAFLOW_WEIGHT_STATIONARY,  /* rows: C R S, columns: M G; in PE: N P Q */
+    ENERGY_DATAFLOW_OUTPUT_STATIONARY,  /* rows: P N, columns: Q M G; in PE: C R S */
+    ENERGY_DATAFLOW_ROW_STATIONARY,     /* rows: R C G, columns: P M N; in PE: S Q C M N G */
     ENERGY_DATAFLOW_COUNT
 } energy_dataflow;
 
