@@ -9,5 +9,6 @@ const cli_command cli_commands[] = {
     {"data", "inspect a data set (counts, shape, classes, mean/std)", cmd_data},
     {"luts", "list, show, import and export approximate multipliers", cmd_luts},
     {"nsga2", "run NSGA-II on a ZDT/DTLZ test problem (front, hypervolume, IGD)", cmd_nsga2},
+    {"energy", "accelerator energy of a network with per-layer multipliers", cmd_energy},
     {NULL, NULL, NULL},
 };
