@@ -64,6 +64,8 @@ START_TEST(test_qparams_hand_computed)
     ck_assert_float_eq(((float)eng_quant_code(&p, 0.0f) - p.zero_point) * p.scale, 0.0f);
     p = eng_qparams_from_range(NAN, NAN, -127, 127, true);
     ck_assert(p.scale > 0.0f);
+    p = eng_qparams_from_range(-INFINITY, 2.0f, 0, 255, false);     /* inf counts as 0 */
+    ck_assert_float_eq_tol(p.scale, 2.0f / 255.0f, 1e-9f);
     /* round half to even: 2.5 -> 2, 3.5 -> 4 */
     p = (eng_qparams){.scale = 1.0f, .zero_point = 0, .qmin = -10, .qmax = 10};
     ck_assert_int_eq(eng_quant_code(&p, 2.5f), 2);
@@ -220,6 +222,10 @@ START_TEST(test_approx_config_errors)
     ck_assert_int_eq(eng_approx_create(&cfg, NULL, 0, &q), ENG_ERR_ARG);
     /* weight width follows the multiplier; a failing swap leaves the state unchanged */
     ck_assert_int_eq(eng_approx_create(&cfg, u4, 3, &q), ENG_OK);
+    float x[4] = {0.5f, -1, 2, 0}, w[6] = {1, 2, 3, -1, -2, 0}, dy[6] = {0}, dw[6];
+    ck_assert_int_eq(eng_dense_backward(eng_kernels_get(), 2, 3, 2, x, w, q, dy, NULL, dw, NULL,
+                                        NULL), ENG_ERR_ARG);   /* no forward yet */
+    ck_assert_ptr_nonnull(strstr(eng_last_error(), "no quantized forward"));
     int32_t amin, amax, wmin, wmax;
     eng_approx_code_ranges(q, &amin, &amax, &wmin, &wmax);
     ck_assert_int_eq(wmax, 15);
