@@ -87,7 +87,7 @@ START_TEST(test_fakequant_asym_reference)
     eng_fake_quantize_backward(&p, x, dy, n, dx);
     int clipped = 0;
     for (size_t i = 0; i < n; i++) {
-        ck_assert_msg(fabsf(y[i] - y_ref[i]) <= 1e-6f, "y[%zu] %g vs %g", i, (double)y[i],
+        ck_assert_msg(y[i] == y_ref[i], "y[%zu] %.9g vs %.9g", i, (double)y[i],
                       (double)y_ref[i]);
         ck_assert_float_eq(dx[i], dx_ref[i]);
         clipped += dx_ref[i] == 0.0f && dy[i] != 0.0f;
@@ -110,13 +110,13 @@ START_TEST(test_fakequant_sym_per_channel_reference)
     float y[108], dw[108];
     eng_qparams_per_channel(w, C, K, -127, 127, true, p);
     for (int c = 0; c < C; c++) {
-        ck_assert_float_eq_tol(p[c].scale, scale[c], 1e-6f * scale[c]);
+        ck_assert_float_eq(p[c].scale, scale[c]);
         ck_assert_int_eq(p[c].zero_point, 0);
         eng_fake_quantize(&p[c], w + c * K, K, y + c * K);
         eng_fake_quantize_backward(&p[c], w + c * K, dy + c * K, K, dw + c * K);
     }
     for (size_t i = 0; i < n; i++) {
-        ck_assert_msg(fabsf(y[i] - y_ref[i]) <= 1e-6f, "y[%zu] %g vs %g", i, (double)y[i],
+        ck_assert_msg(y[i] == y_ref[i], "y[%zu] %.9g vs %.9g", i, (double)y[i],
                       (double)y_ref[i]);
         ck_assert_float_eq(dw[i], dw_ref[i]);
     }
@@ -454,7 +454,8 @@ static void fake_quantized_forward(layer *l, const eng_approx *q, float *y, floa
     l->x = x0, l->w = w0, l->ws = ws;
 }
 
-/* Configurations: quantization mode, multiplier (NULL = exact), weight bits, per channel. */
+/* Configurations: quantization mode, multiplier (NULL = none, i.e. exact; "exact" =
+ * eng_mul_exact of the mode's signedness), weight bits, per channel. */
 typedef struct qconfig {
     eng_quant_mode mode;
     const char *mul;
@@ -472,6 +473,8 @@ static const qconfig exact_configs[] = {
     {ENG_QUANT_SYM, "mul8u_1JFF", 0, false},      /* sign-magnitude via unsigned exact */
     {ENG_QUANT_SYM, "mul8x4u_2UU", 0, true},      /* sign-magnitude, |w| <= 15 */
     {ENG_QUANT_SYM, NULL, 2, false},              /* internal signed table, w in [-1, 1] */
+    {ENG_QUANT_ASYM, "exact", 6, true},           /* eng_mul_exact(6, unsigned) */
+    {ENG_QUANT_SYM, "exact", 0, false},           /* eng_mul_exact(8, signed) */
 };
 #define N_EXACT_CONFIGS ((int)(sizeof exact_configs / sizeof *exact_configs))
 
@@ -483,7 +486,12 @@ static eng_approx *make_state(const qconfig *qc, bool table_gradient, int oc, en
     cfg.weight_bits = qc->weight_bits;
     cfg.per_channel = qc->per_channel;
     cfg.table_gradient = table_gradient;
-    *mul = qc->mul ? load_mul(qc->mul) : NULL;
+    *mul = NULL;
+    if (qc->mul && strcmp(qc->mul, "exact") == 0)
+        ck_assert_int_eq(eng_mul_exact(qc->weight_bits ? qc->weight_bits : 8,
+                                       qc->mode == ENG_QUANT_SYM, mul), ENG_OK);
+    else if (qc->mul)
+        *mul = load_mul(qc->mul);
     eng_approx *q;
     ck_assert_int_eq(eng_approx_create(&cfg, *mul, oc, &q), ENG_OK);
     return q;
