@@ -342,6 +342,18 @@ eng_status eng_net_set_quant(eng_net *net, int node, const eng_approx_cfg *cfg);
  * are set in order up to the first error. */
 eng_status eng_net_set_multiplier(eng_net *net, int node, const eng_mul *mul);
 
+/* The quantization config of layer `node` into *cfg (may be NULL); false when the node runs
+ * in float or is not a multiplying layer. */
+bool eng_net_get_quant(const eng_net *net, int node, eng_approx_cfg *cfg);
+
+/* The activation range of quantized layer `node`; false when it has none (float layer, or no
+ * batch seen yet). */
+bool eng_net_act_range(const eng_net *net, int node, float *lo, float *hi);
+
+/* Sets and freezes the activation range of quantized layer `node` (a saved model). ENG_ERR_ARG
+ * when the node is not quantized or lo > hi; nothing changes on error. */
+eng_status eng_net_set_act_range(eng_net *net, int node, float lo, float hi);
+
 /* The multiplying layers' node ids in order: writes up to max ids, returns how many there are. */
 int eng_net_mul_layers(const eng_net *net, int *nodes, int max);
 
