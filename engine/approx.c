@@ -5,6 +5,7 @@
  */
 #include "approx_internal.h"
 
+#include <math.h>
 #include <string.h>
 
 /* The table-dependent part of a state, built completely before it replaces the old one. */
@@ -132,6 +133,7 @@ static void approx_table_install(eng_approx *q, approx_table *t)
     q->w_min = t->w_min, q->w_max = t->w_max;
     q->grad_a = t->grad_a;
     q->grad_w = t->grad_w;
+    q->act = (eng_qparams){0};          /* parameters of the old code ranges are void */
 }
 
 eng_status eng_approx_create_lut(const eng_approx_cfg *cfg, const eng_lut *lut, int out_channels,
@@ -263,12 +265,36 @@ eng_status approx_check_state(const eng_approx *q, int out_channels, const char 
     return ENG_OK;
 }
 
+eng_status approx_check_backward(const eng_approx *q, const float *dw, const char *op)
+{
+    if (!dw) return eng_error(ENG_ERR_ARG, "%s: NULL dw", op);
+    if (q && !(q->act.scale > 0.0f))
+        return eng_error(ENG_ERR_ARG, "%s: no quantized forward since the multiplier was set", op);
+    return ENG_OK;
+}
+
+#define APPROX_CHUNK 16384
+
+/* eng_quant_minmax split across threads; min and max do not depend on the order. */
+static void approx_minmax_par(const float *x, size_t count, float *lo, float *hi)
+{
+    float mn = INFINITY, mx = -INFINITY;
+#pragma omp parallel for schedule(static) reduction(min : mn) reduction(max : mx)
+    for (size_t i = 0; i < count; i++) {
+        float v = x[i];                 /* NaN compares false: ignored */
+        if (v < mn) mn = v;
+        if (v > mx) mx = v;
+    }
+    *lo = mn <= mx ? mn : 0.0f;
+    *hi = mn <= mx ? mx : 0.0f;
+}
+
 void approx_act_prepare(eng_approx *q, const float *x, size_t count, bool training)
 {
     bool update = q->obs.mode == ENG_OBSERVER_MINMAX ||
                   (q->obs.mode == ENG_OBSERVER_EMA && training);
     float lo = 0.0f, hi = 0.0f;
-    if (update || !q->obs.valid) eng_quant_minmax(x, count, &lo, &hi);
+    if (update || !q->obs.valid) approx_minmax_par(x, count, &lo, &hi);
     if (update) eng_observer_update(&q->obs, lo, hi);
     if (q->obs.valid) lo = q->obs.lo, hi = q->obs.hi;
     q->act = eng_qparams_from_range(lo, hi, q->a_min, q->a_max, q->cfg.mode == ENG_QUANT_SYM);
@@ -377,8 +403,6 @@ void approx_table_gemm_backward(const eng_approx *q, int M, int K, size_t P,
         }
     }
 }
-
-#define APPROX_CHUNK 16384
 
 void approx_fake_quantize_par(const eng_qparams *p, const float *x, size_t count, float *y)
 {

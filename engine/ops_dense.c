@@ -53,7 +53,7 @@ eng_status eng_dense_backward(const eng_kernels *k, int in, int out, int n, cons
                               float *dw, float *db, void *ws)
 {
     ENG_TRY(dense_check(in, out, n, q, x, w, dy, "dense backward"));
-    if (!dw) return eng_error(ENG_ERR_ARG, "dense backward: NULL dw");
+    ENG_TRY(approx_check_backward(q, dw, "dense backward"));
     const size_t xn = (size_t)in * n;
     unsigned char *p = ws;
     if (db) approx_bias_backward(out, (size_t)n, dy, db);

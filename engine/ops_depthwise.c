@@ -221,7 +221,7 @@ eng_status eng_depthwise_backward(const eng_kernels *k, const eng_conv_shape *s,
                                   float *dw, float *db, void *ws)
 {
     ENG_TRY(dw_check(s, q, x, w, dy, "depthwise backward"));
-    if (!dw) return eng_error(ENG_ERR_ARG, "depthwise backward: NULL dw");
+    ENG_TRY(approx_check_backward(q, dw, "depthwise backward"));
     const int kk = s->kh * s->kw;
     const size_t X = (size_t)s->c * s->n * s->h * s->w, P = (size_t)s->n * s->oh * s->ow;
     if (db) approx_bias_backward(s->c, P, dy, db);
