@@ -169,6 +169,7 @@ eng_status eng_mul_error_map(const eng_mul *m,
 typedef enum eng_mul_origin {
     ENG_MUL_ORIGIN_SHIPPED = 0,     /* the shipped luts/ */
     ENG_MUL_ORIGIN_USER,            /* the user library (imported) */
+    ENG_MUL_ORIGIN_FILE,            /* a table file outside both libraries (never in a list) */
 } eng_mul_origin;
 
 /* One manifest line, plus where its table is. */
@@ -203,6 +204,10 @@ eng_status eng_mul_manifest_read(const char *path,          // manifest.tsv
 /* Writes a manifest atomically (temporary file + rename). Errors: ENG_ERR_IO, ENG_ERR_ARG (an
  * entry that would not read back: bad name, tab in a field); on error path is unchanged. */
 eng_status eng_mul_manifest_write(const char *path, const eng_mul_manifest *m);
+
+/* The text the manifest writer uses for a figure: the shortest decimal that reads back as
+ * exactly v (integers without exponent), "" for NAN or infinity. buf: 32 bytes suffice. */
+void eng_mul_format_figure(char *buf, size_t size, double v);
 
 /* Frees the entries and zeroes *m; NULL or an empty manifest is allowed. */
 void eng_mul_manifest_free(eng_mul_manifest *m);
@@ -245,8 +250,10 @@ typedef struct eng_mul_import_opts {
  * the user manifest gains (or, with force, replaces) the entry, family "user". Both files are
  * written to temporaries and renamed. Errors: ENG_ERR_ARG (bad name or options), ENG_ERR_EXISTS
  * (name in the shipped library, or in the user library without force), ENG_ERR_FORMAT (file
- * size, malformed manifest), ENG_ERR_IO, ENG_ERR_NOMEM; on error nothing is written. The new
- * entry is copied to *out when out is not NULL. */
+ * size, malformed manifest), ENG_ERR_IO, ENG_ERR_NOMEM; on error nothing is written (one
+ * exception: with force, if the final rename of the manifest fails after <name>.bin was
+ * replaced, the old entry describes the new table). The new entry is copied to *out when out
+ * is not NULL. */
 eng_status eng_mul_import(const char *src,                  // raw table file
                           const eng_mul_import_opts *opts,
                           eng_mul_info *out);               // may be NULL
