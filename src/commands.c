@@ -8,5 +8,6 @@ const cli_command cli_commands[] = {
     {"version", "print the version and the backends this build has", cmd_version},
     {"luts", "list, show, import and export approximate multipliers", cmd_luts},
     {"data", "inspect a data set (counts, shape, classes, mean/std)", cmd_data},
+    {"model", "list the model zoo; layers, shapes, parameters and MACs of a model", cmd_model},
     {NULL, NULL, NULL},
 };
