@@ -143,6 +143,14 @@ static void print_json(const char *model, const energy_accel *a, const energy_la
                l->weight_bits ? l->weight_bits : a->word_bits);
         if (costs[i].mapped) printf("\"%s\"", energy_dataflow_name(costs[i].mapping.dataflow));
         else printf("null");
+        printf(", \"mapping\": ");
+        if (costs[i].mapped) {
+            char map[512];
+            energy_mapping_format(a, &costs[i].mapping, map, sizeof map);
+            json_string(map);
+        } else {
+            printf("null");
+        }
         printf(", ");
         json_cost(a, &costs[i]);
         printf("}");

@@ -44,6 +44,7 @@
 #define ENERGY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "eng_common.h"
@@ -87,6 +88,8 @@ typedef enum energy_dataflow {
     ENERGY_DATAFLOW_WEIGHT_STATIONARY,  /* rows: C R S, columns: M G; in PE: N P Q */
     ENERGY_DATAFLOW_OUTPUT_STATIONARY,  /* rows: P N, columns: Q M G; in PE: C R S */
     ENERGY_DATAFLOW_ROW_STATIONARY,     /* rows: R C G, columns: P M N; in PE: S Q C M N G */
+    ENERGY_DATAFLOW_CONSTRAINED,        /* no limits of its own: the accelerator's spatial and
+                                           per-PE constraints alone say where loops may go */
     ENERGY_DATAFLOW_COUNT
 } energy_dataflow;
 
@@ -116,6 +119,25 @@ typedef struct energy_level {
     unsigned keeps;                 /* bit (1u << energy_tensor) set for each tensor kept */
 } energy_level;
 
+/* Mapping constraints: a subset of Timeloop's constraint language (docs/energy.md). A factor
+ * entry is ENERGY_FACTOR_FREE (the mapper chooses), ENERGY_FACTOR_FULL (the loop takes all of
+ * the dimension that the spatial loops leave; every other temporal level gets 1) or an exact
+ * loop bound >= 1. Keep/bypass constraints are applied to energy_level.keeps when loading. */
+#define ENERGY_FACTOR_FREE (-1)
+#define ENERGY_FACTOR_FULL 0
+
+typedef struct energy_constraints {
+    bool spatial;                           /* a spatial target limits the PE array */
+    unsigned rows, cols;                    /* dimensions allowed over PE rows, PE columns
+                                               (bit 1u << energy_dim); when spatial */
+    int spatial_factor[ENERGY_DIM_COUNT];   /* rows x cols factor of each dimension */
+    int factor[ENERGY_MAX_LEVELS][ENERGY_DIM_COUNT];   /* temporal loop bound at each level;
+                                               the per-PE levels' entries are combined into
+                                               the first per-PE level's (they share its loops) */
+    int perm_len[ENERGY_MAX_LEVELS];        /* dimensions fixed innermost at each level */
+    int perm[ENERGY_MAX_LEVELS][ENERGY_DIM_COUNT];     /* those dimensions, innermost first */
+} energy_constraints;
+
 typedef struct energy_accel {
     char name[ENERGY_NAME_MAX];     /* "eyeriss_like_16b" */
     int word_bits;                  /* default operand width (layers with 0 bits use it) */
@@ -125,17 +147,25 @@ typedef struct energy_accel {
     unsigned dataflows;             /* bit (1u << energy_dataflow) for each allowed dataflow */
     int n_levels;                   /* 1..ENERGY_MAX_LEVELS, outermost first */
     energy_level levels[ENERGY_MAX_LEVELS];
+    energy_constraints cons;        /* all free when the file has no `constraints` */
 } energy_accel;
+
+/* Sets *c to "no constraint": every factor free, no permutation, no spatial target. */
+void energy_constraints_clear(energy_constraints *c);
 
 /* Loads an accelerator from YAML. Unknown keys, missing fields, wrong types and impossible
  * values (negative energy, zero capacity, levels out of order, ...) fail with ENG_ERR_FORMAT
  * and a message "path:line: what is wrong"; a file that cannot be read gives ENG_ERR_IO.
+ * So do bad constraints: an unknown target, dimension or tensor, a dimension twice in a
+ * permutation, a tensor both kept and bypassed (or bypassed although the level's `keeps`
+ * lists it), two targets of one type for one level, per-PE factors that disagree.
  * On error *out is unchanged. */
 eng_status energy_accel_load(const char *path,         /* YAML file */
                              energy_accel *out);      /* filled on success */
 
-/* Checks the invariants energy_accel_load enforces on a description built in memory.
- * Returns ENG_ERR_ARG with a message naming the field; cannot change anything. */
+/* Checks the invariants energy_accel_load enforces on a description built in memory
+ * (constraints included). Returns ENG_ERR_ARG with a message naming the field; cannot change
+ * anything. */
 eng_status energy_accel_validate(const energy_accel *a);
 
 /* ------------------------------------------------------------------------------------------
@@ -270,10 +300,17 @@ eng_status energy_net_estimate(energy_model *m,
 
 /* Counts the accesses and energy of a given mapping (what the mapper minimises) into *out.
  * Returns ENG_ERR_ARG when the factors do not multiply to the bounds, the spatial factors do
- * not fit the PE array, a dimension is placed where the dataflow forbids it, or a tile does
- * not fit a level's capacity (the message names the level). */
+ * not fit the PE array, a dimension is placed where the dataflow forbids it, the mapping
+ * breaks one of the accelerator's constraints, or a tile does not fit a level's capacity
+ * (the message names the level). */
 eng_status energy_mapping_evaluate(const energy_accel *a, const energy_layer *l,
                                    const energy_mapping *map, energy_layer_cost *out);
+
+/* Writes mapping m of a layer on accelerator a as one line, outer loops first, loops of 1
+ * left out: "DRAM[Q11] shared_glb[C3 P55 Q5] rows[S11] cols[M12] PE[R11 M8]" (each level
+ * above the PE array in its loop order, the spatial loops, the loops inside a PE). Truncated
+ * to size bytes (with the NUL). */
+void energy_mapping_format(const energy_accel *a, const energy_mapping *m, char *buf, size_t size);
 
 /* The multiplier factor of a layer: E_MAC(ax) / E_MAC(exact) for the given share. */
 double energy_mac_scale(const energy_layer *l, double multiplier_share);

@@ -59,6 +59,17 @@ n=$(ls "$tmp/tl" | wc -l)
 [ "$n" = 20 ] && echo "ok - 20 problem files (19 convs + fc)" || { echo "not ok - $n problem files"; fail=1; }
 grep -q "Hstride: 2" "$tmp/tl/10_s2b1_conv_a.yaml" && echo "ok - stride exported" || { echo "not ok - stride"; fail=1; }
 
+# mapping constraints: the shipped design's mapping in the JSON, the unconstrained twin, a bad
+# constraint with file:line
+check "JSON mapping of conv1" 0 "$bin" energy --model alexnet-conv1 --json
+expect "constrained mapping: S over the rows, M over the columns, R in the PEs" '"mapping": "DRAM\[Q5 M2\] shared_glb\[C3 P55 Q11\] rows\[S11\] cols\[M12\] PE\[M4 R11\]"'
+expect "dataflow named" '"dataflow": "constrained"'
+check "unconstrained design" 0 "$bin" energy --model alexnet-conv1 --accelerator eyeriss_like_16b_unconstrained --json
+expect "row stationary without constraints" '"dataflow": "row_stationary"'
+sed 's/rows: SCM, cols: QM/rows: SCM, cols: QX/' "$src/configs/accelerators/eyeriss_like_16b.yaml" > "$tmp/badcons.yaml"
+check "bad constraint" 2 "$bin" energy --model alexnet-conv1 --accelerator "$tmp/badcons.yaml"
+expect "file:line of the unknown dimension" "badcons.yaml:[0-9]+: cols: unknown dimension 'X'"
+
 check "no model" 2 "$bin" energy
 check "both model and layers" 2 "$bin" energy --model alexnet --layers x.yaml
 check "unknown model" 2 "$bin" energy --model vgg99
