@@ -37,8 +37,9 @@
  *     energy_layer_estimate(m, &l, &cost);     // cost.total_pj, cost.level_pj[...], ...
  *     energy_model_free(m);
  *
- * The model knows nothing of training or of the engine's networks: callers translate their
- * networks into energy_layer arrays. The YAML formats and the equations: docs/energy.md.
+ * The model knows nothing of training: callers translate their networks into energy_layer
+ * arrays; energy_layers_from_net (the last section) does it for the engine's networks. The
+ * YAML formats and the equations: docs/energy.md.
  */
 #ifndef ENERGY_H
 #define ENERGY_H
@@ -177,7 +178,9 @@ typedef enum energy_layer_kind {
     ENERGY_LAYER_DEPTHWISE,     /* depthwise convolution, channel multiplier 1 */
     ENERGY_LAYER_DENSE,         /* fully connected: c inputs (h = w = 1), m outputs */
     ENERGY_LAYER_POOL,          /* max or average pooling over r x s windows */
-    ENERGY_LAYER_ELTWISE,       /* element-wise combination of `inputs` equal tensors (add) */
+    ENERGY_LAYER_ELTWISE,       /* element-wise combination of `inputs` equal tensors (add);
+                                   with batchnorm and one input: a batch norm that no
+                                   convolution absorbs (scale and shift per channel) */
     ENERGY_LAYER_KIND_COUNT
 } energy_layer_kind;
 
@@ -194,9 +197,10 @@ typedef struct energy_layer {
     int stride;             /* >= 1 (0 is taken as 1; pooling: 0 means stride = r) */
     int pad;                /* zero padding on each side, >= 0 */
     int groups;             /* conv: divides c and m (0 is taken as 1); depthwise: set to c */
-    int inputs;             /* eltwise: operands (0 is taken as 2) */
+    int inputs;             /* eltwise: operands (0 is taken as 2, or 1 with batchnorm) */
     bool bias;              /* conv, dense: one bias per output channel (parameters only) */
-    bool batchnorm;         /* conv, depthwise: a folded batch norm (2 parameters per channel) */
+    bool batchnorm;         /* conv, depthwise: a folded batch norm (2 parameters per channel);
+                               eltwise: the layer is a standalone batch norm */
     int weight_bits;        /* 1..32; 0 = the accelerator's word width */
     int act_bits;           /* 1..32; 0 = the accelerator's word width */
     double mul_power_mw;    /* multiplier power; 0 = exact (P_ax = P_exact) */
@@ -220,7 +224,8 @@ eng_status energy_layer_set_multiplier(energy_layer *l, double power_mw, int w_b
 
 /* Multiply-accumulates of one inference (all n images); 0 for pool and eltwise. */
 int64_t energy_layer_macs(const energy_layer *l);
-/* Parameters: weights, plus m for a bias and 2 * channels for a batch norm. */
+/* Parameters: weights, plus m for a bias and 2 * channels for a batch norm (a standalone
+ * batch-norm eltwise layer: 2 * channels). */
 int64_t energy_layer_params(const energy_layer *l);
 /* True for the kinds that multiply (conv, depthwise, dense). */
 bool energy_layer_multiplies(const energy_layer *l);
@@ -324,5 +329,35 @@ double energy_mac_scale(const energy_layer *l, double multiplier_share);
  * name and renamed. *written receives the number of files. ENG_ERR_IO on failure. */
 eng_status energy_timeloop_export(const energy_layer *layers, int count, const char *dir,
                                   int *written);
+
+/* ------------------------------------------------------------------------------------------
+ * Networks of the engine (engine/eng_net.h; src/energy/energy_net.c)
+ * ---------------------------------------------------------------------------------------- */
+
+typedef struct eng_net eng_net;
+
+/* Translates a network of the engine into energy layers for one image, in node order:
+ *   conv2d, depthwise, dense        -> conv, depthwise, dense (bias as in the network);
+ *   batchnorm                       -> folded into the conv2d or depthwise it follows when it
+ *                                      is that layer's only consumer (its `batchnorm` flag, as
+ *                                      eng_net_fold_batchnorm does), else a batch-norm eltwise
+ *                                      layer (pre-activation networks);
+ *   maxpool, avgpool                -> pool; global_avgpool -> pool over the whole map;
+ *   add                             -> eltwise with the node's inputs;
+ *   relu, relu6, flatten, concat,   -> no layer: applied as outputs are written, or mere
+ *   channel_pad, input                 addressing (concatenation writes each part in place).
+ * A quantized multiplying layer takes its multiplier's published power and signedness
+ * (energy_layer_set_multiplier; an 8xN multiplier narrows the weights to N/8 of base_bits);
+ * without a multiplier (exact) a quantized weight width w < 8 narrows them to w/8. Float
+ * layers are exact. The MAC and parameter counts equal the network's own (tested).
+ * ENG_ERR_UNSUPPORTED for a dilated convolution, ENG_ERR_ARG for a multiplier without a
+ * published power figure; the message names the node. On success *layers (and *nodes, the
+ * engine node id of each layer, when nodes is not NULL) are malloc()ed (free()); on error
+ * nothing is allocated. */
+eng_status energy_layers_from_net(const eng_net *net,
+                                  int base_bits,          /* the accelerator's word width */
+                                  energy_layer **layers,  /* out: the layers, finished */
+                                  int **nodes,            /* out: node ids, or NULL */
+                                  int *count);            /* out: number of layers */
 
 #endif /* ENERGY_H */
