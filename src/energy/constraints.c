@@ -15,11 +15,7 @@ static const char dim_letters[ND + 1] = "NGMCPQRS";
 
 void energy_constraints_clear(energy_constraints *c)
 {
-    memset(c, 0, sizeof *c);
-    for (int d = 0; d < ND; d++) {
-        c->spatial_factor[d] = ENERGY_FACTOR_FREE;
-        for (int k = 0; k < ENERGY_MAX_LEVELS; k++) c->factor[k][d] = ENERGY_FACTOR_FREE;
-    }
+    memset(c, 0, sizeof *c);     /* ENERGY_FACTOR_FREE is 0 */
 }
 
 int constraints_first_pe(const energy_accel *a)
@@ -55,7 +51,8 @@ static eng_status read_dims(ey_doc *d, yaml_node_t *n, const char *key, unsigned
     return ENG_OK;
 }
 
-/* A map {DIM: factor}: 0 = the whole remaining dimension, v >= 1 an exact loop bound. */
+/* A map {DIM: factor}: 0 = the whole remaining dimension (ENERGY_FACTOR_FULL), v >= 1 an
+ * exact loop bound. */
 static eng_status read_factors(ey_doc *d, yaml_node_t *n, int *factor)
 {
     if (n->type != YAML_MAPPING_NODE)
@@ -73,7 +70,7 @@ static eng_status read_factors(ey_doc *d, yaml_node_t *n, int *factor)
             return ey_fail(d, k, "factors: dimension %s given twice", name);
         int64_t f;
         ENG_TRY(ey_scalar_int(d, v, "factor", 0, MAX_FACTOR, &f));
-        factor[dim] = (int)f;
+        factor[dim] = f == 0 ? ENERGY_FACTOR_FULL : (int)f;
     }
     return ENG_OK;
 }
@@ -239,12 +236,12 @@ eng_status constraints_validate(const energy_accel *a)
         return eng_error(ENG_ERR_ARG, "accelerator %s: the constrained dataflow needs a spatial "
                          "constraint (rows and cols of the PE array)", a->name);
     for (int dim = 0; dim < ND; dim++) {
-        if (c->spatial_factor[dim] < ENERGY_FACTOR_FREE || c->spatial_factor[dim] > MAX_FACTOR)
+        if (c->spatial_factor[dim] < ENERGY_FACTOR_FULL || c->spatial_factor[dim] > MAX_FACTOR)
             return eng_error(ENG_ERR_ARG, "accelerator %s: spatial factor of %c out of range",
                              a->name, dim_letters[dim]);
         for (int k = 0; k < ENERGY_MAX_LEVELS; k++) {
             const int v = c->factor[k][dim];
-            if (v < ENERGY_FACTOR_FREE || v > MAX_FACTOR)
+            if (v < ENERGY_FACTOR_FULL || v > MAX_FACTOR)
                 return eng_error(ENG_ERR_ARG, "accelerator %s: factor of %c at level %d out of "
                                  "range", a->name, dim_letters[dim], k);
             if ((k > fp || k >= a->n_levels) && v != ENERGY_FACTOR_FREE)

@@ -122,10 +122,11 @@ typedef struct energy_level {
 
 /* Mapping constraints: a subset of Timeloop's constraint language (docs/energy.md). A factor
  * entry is ENERGY_FACTOR_FREE (the mapper chooses), ENERGY_FACTOR_FULL (the loop takes all of
- * the dimension that the spatial loops leave; every other temporal level gets 1) or an exact
- * loop bound >= 1. Keep/bypass constraints are applied to energy_level.keeps when loading. */
-#define ENERGY_FACTOR_FREE (-1)
-#define ENERGY_FACTOR_FULL 0
+ * the dimension that the spatial loops leave; every other temporal level gets 1; Timeloop's
+ * factor 0) or an exact loop bound >= 1. An all-zero struct constrains nothing. Keep/bypass
+ * constraints are applied to energy_level.keeps when loading. */
+#define ENERGY_FACTOR_FREE 0
+#define ENERGY_FACTOR_FULL (-1)
 
 typedef struct energy_constraints {
     bool spatial;                           /* a spatial target limits the PE array */
@@ -151,7 +152,8 @@ typedef struct energy_accel {
     energy_constraints cons;        /* all free when the file has no `constraints` */
 } energy_accel;
 
-/* Sets *c to "no constraint": every factor free, no permutation, no spatial target. */
+/* Sets *c to "no constraint" (all zero): every factor free, no permutation, no spatial
+ * target. */
 void energy_constraints_clear(energy_constraints *c);
 
 /* Loads an accelerator from YAML. Unknown keys, missing fields, wrong types and impossible
