@@ -7,6 +7,9 @@
 #include "commands.h"
 #include "energy/energy.h"
 #include "eng_mul.h"
+#include "eng_net.h"
+#include "eng_weights.h"
+#include "eng_zoo.h"
 #include "engine_config.h"
 
 #include <getopt.h>
@@ -18,17 +21,25 @@
 
 static void print_help(void)
 {
-    printf("Usage: evoapproxnas energy (--model NAME | --layers FILE.yaml) [options]\n"
+    printf("Usage: evoapproxnas energy (--model NAME | --weights FILE | --layers FILE.yaml)\n"
+           "                         [options]\n"
            "\n"
            "Energy of one inference on a CNN accelerator (AxMultAT-style: a Timeloop-like mapper\n"
            "per layer, Accelergy-like energies, the multiplier's own power for the arithmetic).\n"
            "\n"
-           "  --model NAME           built-in layer list: alexnet, alexnet-conv1\n"
+           "  --model NAME           a network of the model zoo (`evoapproxnas model list`), or\n"
+           "                         a built-in layer list: alexnet, alexnet-conv1\n"
+           "  --input HxWxC          input image shape of a zoo model (default: the model's)\n"
+           "  --weights FILE         a trained network (weights file of `evoapproxnas train`):\n"
+           "                         its layers and quantized weight widths (weights files\n"
+           "                         store no multipliers: exact unless --multipliers)\n"
            "  --layers FILE          a YAML layer list (docs/energy.md)\n"
            "  --multipliers M[,M...] one multiplier for every layer that multiplies, or one per\n"
            "                         such layer in order; library names or 'exact' (default)\n"
-           "  --accelerator A        YAML file, or a name in configs/accelerators/\n"
-           "                         (default " DEFAULT_ACCEL "; also eyeriss_like_8b)\n"
+           "  --accelerator A        YAML file, or a name in configs/accelerators/ (default\n"
+           "                         " DEFAULT_ACCEL ", with the Timeloop exercise's mapping\n"
+           "                         constraints; also eyeriss_like_16b_unconstrained,\n"
+           "                         eyeriss_like_8b)\n"
            "  --json                 machine-readable output\n"
            "  --export-timeloop DIR  also write each layer as a Timeloop problem file\n"
            "  -h, --help             this help\n"
@@ -143,6 +154,14 @@ static void print_json(const char *model, const energy_accel *a, const energy_la
                l->weight_bits ? l->weight_bits : a->word_bits);
         if (costs[i].mapped) printf("\"%s\"", energy_dataflow_name(costs[i].mapping.dataflow));
         else printf("null");
+        printf(", \"mapping\": ");
+        if (costs[i].mapped) {
+            char map[512];
+            energy_mapping_format(a, &costs[i].mapping, map, sizeof map);
+            json_string(map);
+        } else {
+            printf("null");
+        }
         printf(", ");
         json_cost(a, &costs[i]);
         printf("}");
@@ -180,11 +199,67 @@ static void print_table(const char *model, const energy_accel *a, const energy_l
            100 * total->mul_pj / total->total_pj);
 }
 
+static int layers_status(eng_status st)
+{
+    if (st == ENG_OK) return CLI_EXIT_OK;
+    cli_error("%s", eng_last_error());
+    return CLI_EXIT_USAGE;
+}
+
+/* The layers of a built network (freed here). */
+static int net_layers(eng_net *net, int base_bits, energy_layer **layers, int *count)
+{
+    eng_status st = energy_layers_from_net(net, base_bits, layers, NULL, count);
+    eng_net_free(net);
+    if (st == ENG_OK) return CLI_EXIT_OK;
+    cli_error("%s", eng_last_error());
+    return st == ENG_ERR_NOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_USAGE;
+}
+
+/* Zoo model `model`, with input shape "HxWxC" when input is not NULL. */
+static int zoo_layers(const char *model, const char *input, int base_bits, energy_layer **layers,
+                      int *count)
+{
+    eng_zoo_options opt;
+    eng_zoo_options_default(&opt);
+    if (input) {
+        int used = 0;
+        if (sscanf(input, "%dx%dx%d%n", &opt.in_h, &opt.in_w, &opt.in_c, &used) != 3 ||
+            input[used] || opt.in_h < 1 || opt.in_w < 1 || opt.in_c < 1)
+            return cli_usage_error("energy", "--input '%s' is not HxWxC (e.g. 32x32x3)", input);
+    }
+    eng_net *net;
+    eng_status st = eng_zoo_build(model, &opt, &net);
+    if (st == ENG_ERR_NOT_FOUND) {
+        char list[1024] = "";
+        for (int i = 0; energy_model_names[i]; i++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s, ", energy_model_names[i]);
+        for (int i = 0; i < eng_zoo_count(); i++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", eng_zoo_name(i),
+                     i + 1 < eng_zoo_count() ? ", " : "");
+        return cli_usage_error("energy", "unknown model '%s' (models: %s)", model, list);
+    }
+    if (st != ENG_OK) return cli_usage_error("energy", "model %s: %s", model, eng_last_error());
+    return net_layers(net, base_bits, layers, count);
+}
+
+static int weights_layers(const char *path, int base_bits, energy_layer **layers, int *count)
+{
+    eng_net *net;
+    if (eng_weights_load(path, &net) != ENG_OK) {
+        cli_error("%s", eng_last_error());
+        return CLI_EXIT_USAGE;
+    }
+    return net_layers(net, base_bits, layers, count);
+}
+
 int cmd_energy(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},
         {"layers", required_argument, NULL, 'l'},
+        {"weights", required_argument, NULL, 'w'},
+        {"input", required_argument, NULL, 'i'},
         {"multipliers", required_argument, NULL, 'x'},
         {"accelerator", required_argument, NULL, 'a'},
         {"json", no_argument, NULL, 'j'},
@@ -193,7 +268,7 @@ int cmd_energy(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *model = NULL, *layers_file = NULL, *mults = NULL, *accel = DEFAULT_ACCEL;
-    const char *export_dir = NULL;
+    const char *export_dir = NULL, *weights = NULL, *input = NULL;
     bool json = false;
     optind = 1;
     opterr = 0;
@@ -202,6 +277,8 @@ int cmd_energy(int argc, char **argv)
         switch (ch) {
         case 'm': model = optarg; break;
         case 'l': layers_file = optarg; break;
+        case 'w': weights = optarg; break;
+        case 'i': input = optarg; break;
         case 'x': mults = optarg; break;
         case 'a': accel = optarg; break;
         case 'j': json = true; break;
@@ -212,7 +289,12 @@ int cmd_energy(int argc, char **argv)
         }
     }
     if (optind < argc) return cli_usage_error("energy", "unexpected argument '%s'", argv[optind]);
-    if (!model == !layers_file) return cli_usage_error("energy", "give one of --model or --layers");
+    if ((model != NULL) + (layers_file != NULL) + (weights != NULL) != 1)
+        return cli_usage_error("energy", "give one of --model, --weights or --layers");
+    bool builtin = false;
+    for (int i = 0; model && energy_model_names[i]; i++) builtin |= !strcmp(model, energy_model_names[i]);
+    if (input && (!model || builtin))
+        return cli_usage_error("energy", "--input applies to zoo models only");
 
     char path[4096];
     if (find_accel(accel, path, sizeof path) != 0)
@@ -226,12 +308,12 @@ int cmd_energy(int argc, char **argv)
     energy_layer *layers = NULL;
     int count = 0;
     char name[ENERGY_NAME_MAX];
-    eng_status st = model ? energy_model_layers(model, &layers, &count)
-                          : energy_layers_load(layers_file, &layers, &count, name);
-    if (st != ENG_OK) {
-        cli_error("%s", eng_last_error());
-        return CLI_EXIT_USAGE;
-    }
+    snprintf(name, sizeof name, "%s", model ? model : weights ? weights : "");
+    int rc0 = builtin  ? layers_status(energy_model_layers(model, &layers, &count))
+              : model  ? zoo_layers(model, input, acc.word_bits, &layers, &count)
+              : weights ? weights_layers(weights, acc.word_bits, &layers, &count)
+                        : layers_status(energy_layers_load(layers_file, &layers, &count, name));
+    if (rc0 != CLI_EXIT_OK) return rc0;
     int rc = CLI_EXIT_OK;
     energy_model *em = NULL;
     energy_layer_cost *costs = calloc((size_t)count, sizeof *costs);
@@ -260,8 +342,8 @@ int cmd_energy(int argc, char **argv)
         }
         if (!json) fprintf(stderr, "wrote %d Timeloop problem files to %s\n", written, export_dir);
     }
-    if (json) print_json(model ? model : name, &acc, layers, count, costs, &total, names);
-    else print_table(model ? model : name, &acc, layers, count, costs, &total, names);
+    if (json) print_json(name, &acc, layers, count, costs, &total, names);
+    else print_table(name, &acc, layers, count, costs, &total, names);
 out:
     energy_model_free(em);
     free(names);

@@ -10,5 +10,8 @@ const cli_command cli_commands[] = {
     {"luts", "list, show, import and export approximate multipliers", cmd_luts},
     {"nsga2", "run NSGA-II on a ZDT/DTLZ test problem (front, hypervolume, IGD)", cmd_nsga2},
     {"energy", "accelerator energy of a network with per-layer multipliers", cmd_energy},
+    {"model", "list the model zoo; layers, shapes, parameters and MACs of a model", cmd_model},
+    {"train", "train a zoo model (float or quantization-aware with approximate multipliers)", cmd_train},
+    {"eval", "accuracy of a trained network with each given approximate multiplier", cmd_eval},
     {NULL, NULL, NULL},
 };

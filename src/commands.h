@@ -9,5 +9,8 @@ int cmd_data(int argc, char **argv);
 int cmd_luts(int argc, char **argv);
 int cmd_nsga2(int argc, char **argv);
 int cmd_energy(int argc, char **argv);
+int cmd_model(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 #endif /* COMMANDS_H */

@@ -1,6 +1,6 @@
 /*
  * bench_energy.c - speed of the energy model: a whole ResNet-20 estimate on a fresh model
- * (every layer shape mapped) and on a warm one (mappings cached), on both shipped designs.
+ * (every layer shape mapped) and on a warm one (mappings cached), on the three shipped designs.
  * Wall time and the thread's CPU time are both reported: on a shared machine the CPU time is
  * the better measure of the model's own cost.
  */
@@ -29,10 +29,10 @@ static int cmp(const void *a, const void *b)
 
 int main(void)
 {
-    const char *names[] = {"eyeriss_like_16b", "eyeriss_like_8b"};
+    const char *names[] = {"eyeriss_like_16b", "eyeriss_like_16b_unconstrained", "eyeriss_like_8b"};
     energy_layer ls[ENERGY_RESNET20_LAYERS];
     const int n = energy_resnet20_layers(ls);
-    for (int a = 0; a < 2; a++) {
+    for (int a = 0; a < 3; a++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/configs/accelerators/%s.yaml", EVOAPPROXNAS_SOURCE_DIR,
                  names[a]);

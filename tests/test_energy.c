@@ -1,8 +1,9 @@
 /*
  * test_energy.c - the energy model (src/energy/): accelerator YAML (good and bad), layer
  * counts against published figures, calibration on the Eyeriss-like AlexNet conv1 figures,
- * mapper invariants (capacities, compulsory traffic), multiplier substitution, layer lists
- * and the Timeloop export.
+ * mapping constraints (loading, bad constraints, the mapper's best under them against an
+ * exhaustive search), mapper invariants (capacities, constraints, compulsory traffic),
+ * multiplier substitution, layer lists and the Timeloop export.
  */
 #include <check.h>
 #include <math.h>
@@ -16,6 +17,7 @@
 #include "testutil.h"
 
 #define ACC16 EVOAPPROXNAS_SOURCE_DIR "/configs/accelerators/eyeriss_like_16b.yaml"
+#define ACC16U EVOAPPROXNAS_SOURCE_DIR "/configs/accelerators/eyeriss_like_16b_unconstrained.yaml"
 #define ACC8 EVOAPPROXNAS_SOURCE_DIR "/configs/accelerators/eyeriss_like_8b.yaml"
 
 enum { N_ = ENERGY_DIM_N, G_ = ENERGY_DIM_G, M_ = ENERGY_DIM_M, C_ = ENERGY_DIM_C,
@@ -54,7 +56,34 @@ START_TEST(test_accel_load)
     ck_assert_double_eq_tol(a.mac_pj, 2.20, 1e-12);
     ck_assert_double_eq_tol(a.levels[0].read_pj, 128.0, 1e-12);
     ck_assert_uint_eq(a.levels[1].keeps, (1u << ENERGY_TENSOR_INPUTS) | (1u << ENERGY_TENSOR_OUTPUTS));
-    ck_assert_uint_eq(a.dataflows, 1u << ENERGY_DATAFLOW_ROW_STATIONARY);
+    /* keeps from the bypass constraints: each scratchpad one tensor */
+    ck_assert_uint_eq(a.levels[2].keeps, 1u << ENERGY_TENSOR_INPUTS);
+    ck_assert_uint_eq(a.levels[3].keeps, 1u << ENERGY_TENSOR_WEIGHTS);
+    ck_assert_uint_eq(a.levels[4].keeps, 1u << ENERGY_TENSOR_OUTPUTS);
+    ck_assert_uint_eq(a.dataflows, 1u << ENERGY_DATAFLOW_CONSTRAINED);
+    /* the exercise's constraints: S C M over the rows (S whole), Q M over the columns */
+    ck_assert(a.cons.spatial);
+    ck_assert_uint_eq(a.cons.rows, 1u << S_ | 1u << C_ | 1u << M_);
+    ck_assert_uint_eq(a.cons.cols, 1u << Q_ | 1u << M_);
+    ck_assert_int_eq(a.cons.spatial_factor[S_], ENERGY_FACTOR_FULL);
+    ck_assert_int_eq(a.cons.spatial_factor[N_], 1);
+    ck_assert_int_eq(a.cons.spatial_factor[M_], ENERGY_FACTOR_FREE);
+    /* inside a PE (the three scratchpads combined): M and C free, R whole, the rest 1 */
+    const int pe_want[8] = {1, ENERGY_FACTOR_FREE, ENERGY_FACTOR_FREE, ENERGY_FACTOR_FREE, 1, 1,
+                            ENERGY_FACTOR_FULL, 1};
+    for (int d = 0; d < 8; d++) {
+        ck_assert_int_eq(a.cons.factor[2][d], pe_want[d]);
+        ck_assert_int_eq(a.cons.factor[3][d], ENERGY_FACTOR_FREE);
+        ck_assert_int_eq(a.cons.factor[0][d], ENERGY_FACTOR_FREE);
+    }
+    ck_assert_int_eq(a.cons.perm_len[0], 1);
+    ck_assert_int_eq(a.cons.perm[0][0], N_);
+    ck_assert_int_eq(a.cons.perm_len[4], 7);               /* NCPQRS M, innermost first */
+    ck_assert_int_eq(a.cons.perm[4][6], M_);
+    energy_accel u = load_accel(ACC16U);
+    ck_assert_uint_eq(u.dataflows, 1u << ENERGY_DATAFLOW_ROW_STATIONARY);
+    ck_assert(!u.cons.spatial);
+    for (int d = 0; d < 8; d++) ck_assert_int_eq(u.cons.factor[2][d], ENERGY_FACTOR_FREE);
     energy_accel b = load_accel(ACC8);
     ck_assert_int_eq(b.word_bits, 8);
     ck_assert_int_eq(b.levels[4].word_bits, 24);
@@ -63,6 +92,16 @@ START_TEST(test_accel_load)
 END_TEST
 
 /* Bad files: the expected status and the "file:line: ..." text the message must contain. */
+#define CONS_HEAD                                                                              \
+    "name: x\nword_bits: 16\npe_array: {rows: 2, cols: 2}\nmac: {energy_pj: 1, "              \
+    "multiplier_share: 0.5}\ndataflows: [row_stationary]\nlevels:\n"                           \
+    "  - {name: DRAM, scope: offchip, read_pj: 1, write_pj: 1}\n"                              \
+    "  - {name: glb, scope: global, capacity_words: 64, read_pj: 1, write_pj: 1}\n"            \
+    "  - {name: rf_w, scope: pe, capacity_words: 4, keeps: [weights], read_pj: 1, "           \
+    "write_pj: 1}\n"                                                                           \
+    "  - {name: rf_i, scope: pe, capacity_words: 4, keeps: [inputs], read_pj: 1, write_pj: 1}\n" \
+    "  - {name: rf_o, scope: pe, capacity_words: 4, keeps: [outputs], read_pj: 1, "           \
+    "write_pj: 1}\nconstraints:\n"
 static const struct bad_case {
     const char *yaml;
     const char *expect;     /* substring after "<path>:" */
@@ -103,6 +142,40 @@ static const struct bad_case {
      "keeps: [weights, inputs], read_pj: 1, write_pj: 1}\n", ":9: level b: per-PE levels are"},
     {"name: x\nword_bits: 16\npe_array: {rows: 2, cols: 2}\nmac: {energy_pj: \"1\", "
      "multiplier_share: 0.5}\n", ":4: energy_pj must be a number"},
+    /* constraints (the levels of CONS_HEAD: DRAM, glb, rf_w, rf_i, rf_o; lines 7-11) */
+    {CONS_HEAD "  - {target: glb, type: temporal, permutation: NXC}\n",
+     ":13: permutation: unknown dimension 'X'"},
+    {CONS_HEAD "  - {target: glb, type: temporal, factors: {K: 2}}\n",
+     ":13: factors: unknown dimension 'K'"},
+    {CONS_HEAD "  - {target: glb, type: spatial, rows: CR, cols: MZ}\n",
+     ":13: cols: unknown dimension 'Z'"},
+    {CONS_HEAD "  - {target: glb, type: bypass, keep: [inputs], bypass: [psums]}\n",
+     ":13: bypass: unknown tensor 'psums'"},
+    {CONS_HEAD "  - {target: glb, type: bypass, keep: [inputs, weights], bypass: [weights]}\n",
+     ":13: glb: weights is both kept and bypassed"},
+    {CONS_HEAD "  - {target: rf_w, type: bypass, bypass: [weights]}\n",
+     ":13: rf_w: weights is bypassed, but the level's keeps lists it"},
+    {CONS_HEAD "  - {target: rf_w, type: bypass, keep: [inputs]}\n",
+     ":13: rf_w: inputs is kept, but the level's keeps does not list it"},
+    {CONS_HEAD "  - {target: sram, type: bypass, bypass: [weights]}\n",
+     ":13: target: no level named 'sram'"},
+    {CONS_HEAD "  - {target: DRAM, type: spatial, rows: C, cols: M}\n",
+     ":13: a spatial target must name the level right above the PE array (glb)"},
+    {CONS_HEAD "  - {target: glb, type: temporal, permutation: N}\n"
+     "  - {target: glb, type: temporal, factors: {N: 1}}\n", ":14: a second temporal target"},
+    {CONS_HEAD "  - {target: glb, type: temporal, permutation: NCN}\n",
+     ":13: permutation: dimension N listed twice"},
+    {CONS_HEAD "  - {target: rf_w, type: temporal, factors: {M: 2}}\n"
+     "  - {target: rf_o, type: temporal, factors: {M: 0}}\n",
+     ":13: per-PE targets disagree on dimension M"},
+    {CONS_HEAD "  - {target: glb, type: temporal, perm: N}\n", ":13: constraint: unknown key 'perm'"},
+    {CONS_HEAD "  - {target: glb, type: temporal, rows: N}\n",
+     ":13: rows: not a key of a temporal target"},
+    {CONS_HEAD "  - {target: glb, type: temporal, factors: {M: -2}}\n", ":13: factor: -2 is out"},
+    {"name: x\nword_bits: 16\npe_array: {rows: 2, cols: 2}\nmac: {energy_pj: 1, "
+     "multiplier_share: 0.5}\ndataflows: [constrained]\nlevels:\n"
+     "  - {name: DRAM, scope: offchip, read_pj: 1, write_pj: 1}\n",
+     ":5: dataflows: 'constrained' needs a spatial constraint"},
 };
 
 START_TEST(test_accel_bad)
@@ -217,28 +290,54 @@ END_TEST
  * Calibration: AlexNet conv1 on the Eyeriss-like design (reference.md)
  * ---------------------------------------------------------------------------------------- */
 
-/* The loop structure of the published mapping: output rows one at a time from DRAM (P = 55
- * outermost, which is what its DRAM counts imply: weights read 55 times, 11 input rows per
- * output row), filter rows over the PE rows, 12 filters over the columns. */
+/* A loop order (outer first) with the given dimensions innermost, in the given order
+ * (outer to inner), the others outside in index order. */
+static void order_with_inner(int *order, const int *inner, int n_inner)
+{
+    int k = 0;
+    for (int d = 0; d < 8; d++) {
+        bool in = false;
+        for (int i = 0; i < n_inner; i++) in |= inner[i] == d;
+        if (!in) order[k++] = d;
+    }
+    for (int i = 0; i < n_inner; i++) order[k++] = inner[i];
+}
+
+/* The published mapping (timeloop-accelergy-exercises, eyeriss_like,
+ * example_AlexNet_layer1_outputs/timeloop-mapper.map+stats.xml and .log, "L5[WIO] Q55 C3 -
+ * L4[IO] P55 M12X - L3[] Q1 S11Y - L2[I] Q1 - L1[W] R11 - L0[O] M8"): DRAM loops over output
+ * columns Q 55 (outer) and input channels C 3, the global buffer over output rows P 55, 12
+ * filters over the PE columns, the 11 filter columns S over the PE rows, R 11 and M 8 inside
+ * each PE. N innermost at DRAM and the buffer (N = 1), as the constraints want. */
 static energy_mapping published_mapping(const energy_accel *a)
 {
     energy_mapping m;
     memset(&m, 0, sizeof m);
-    m.dataflow = ENERGY_DATAFLOW_ROW_STATIONARY;
+    m.dataflow = ENERGY_DATAFLOW_CONSTRAINED;
     for (int k = 0; k < a->n_levels; k++)
         for (int d = 0; d < ENERGY_DIM_COUNT; d++) {
             m.temporal[k][d] = 1;
             m.order[k][d] = d;
         }
     for (int d = 0; d < ENERGY_DIM_COUNT; d++) m.spatial_rows[d] = m.spatial_cols[d] = 1;
-    m.temporal[0][P_] = 55;
-    m.temporal[1][C_] = 3;
-    m.temporal[1][Q_] = 55;
-    m.spatial_rows[R_] = 11;
+    const int dram_inner[3] = {Q_, C_, N_}, glb_inner[2] = {P_, N_};
+    order_with_inner(m.order[0], dram_inner, 3);
+    order_with_inner(m.order[1], glb_inner, 2);
+    m.temporal[0][Q_] = 55;
+    m.temporal[0][C_] = 3;
+    m.temporal[1][P_] = 55;
     m.spatial_cols[M_] = 12;
+    m.spatial_rows[S_] = 11;
+    m.temporal[2][R_] = 11;
     m.temporal[2][M_] = 8;
-    m.temporal[2][S_] = 11;
     return m;
+}
+
+static double memory_and_mac_pj(const energy_accel *a, const energy_layer_cost *c)
+{
+    double total = (double)c->macs * a->mac_pj;
+    for (int k = 0; k < a->n_levels; k++) total += c->level_pj[k];
+    return total;
 }
 
 START_TEST(test_calibration_published_mapping)
@@ -247,14 +346,18 @@ START_TEST(test_calibration_published_mapping)
     energy_layer l = alexnet_conv1();
     energy_mapping m = published_mapping(&a);
     energy_layer_cost c;
+    /* the published mapping keeps the shipped constraints */
     ck_assert_msg(energy_mapping_evaluate(&a, &l, &m, &c) == ENG_OK, "%s", eng_last_error());
     /* the published DRAM traffic, word for word */
     ck_assert_double_eq_tol(c.reads[0][ENERGY_TENSOR_WEIGHTS], 1916640, 0.5);
     ck_assert_double_eq_tol(c.reads[0][ENERGY_TENSOR_INPUTS], 412005, 0.5);
     ck_assert_double_eq_tol(c.writes[0][ENERGY_TENSOR_OUTPUTS], 290400, 0.5);
+    /* and the published scratchpad traffic (map+stats.xml): weight and input spad reads
+     * 798,600 per PE, psum spad fills 72,600 per PE */
+    ck_assert_double_eq_tol(c.reads[3][ENERGY_TENSOR_WEIGHTS], 798600.0 * 132, 0.5);
+    ck_assert_double_eq_tol(c.reads[2][ENERGY_TENSOR_INPUTS], 798600.0 * 132, 0.5);
     const double macs = (double)c.macs;
-    double total = macs * a.mac_pj;
-    for (int k = 0; k < a.n_levels; k++) total += c.level_pj[k];
+    const double total = memory_and_mac_pj(&a, &c);
     /* 8.22 pJ/MAC in total, within 15 % */
     ck_assert_double_le(fabs(total / macs - 8.22), 0.15 * 8.22);
     /* the same shape: DRAM 3.18, psum spad 0.52, weight spad 1.61, ifmap spad 0.25, GLB 0.46 */
@@ -271,6 +374,70 @@ START_TEST(test_calibration_published_mapping)
 }
 END_TEST
 
+/* Every mapping of AlexNet conv1 that the shipped constraints allow with the most PEs: the
+ * spatial part is forced (S 11 over the rows, M 12 over the columns: no other choice reaches
+ * 132 PEs), R 11 sits in the PEs; this enumerates every split of the other factors (M 8 over
+ * DRAM, buffer and PE; C 3, P 55, Q 55 over DRAM and buffer; C in a PE overflows the 12-word
+ * ifmap spad with R 11) and every order of the loops above 1 at DRAM and at the buffer, N
+ * innermost. Returns the least memory + MAC energy. */
+static double constrained_exhaustive(const energy_accel *a, const energy_layer *l,
+                                     energy_mapping *best_map)
+{
+    static const int div55[4] = {1, 5, 11, 55};
+    energy_mapping m = published_mapping(a);
+    double best = INFINITY;
+    for (int m0 = 1; m0 <= 8; m0 *= 2)
+        for (int m1 = 1; m0 * m1 <= 8; m1 *= 2)
+            for (int c0 = 1; c0 <= 3; c0 += 2)
+                for (int p0 = 0; p0 < 4; p0++)
+                    for (int q0 = 0; q0 < 4; q0++) {
+                        const int f[2][4] = {{m0, c0, div55[p0], div55[q0]},
+                                             {m1, 3 / c0, 55 / div55[p0], 55 / div55[q0]}};
+                        const int dims[4] = {M_, C_, P_, Q_};
+                        for (int k = 0; k < 2; k++)
+                            for (int i = 0; i < 4; i++) m.temporal[k][dims[i]] = f[k][i];
+                        m.temporal[2][M_] = 8 / m0 / m1;
+                        /* the loops above 1 at each level, in every order */
+                        int lv[2][5], n[2] = {0, 0};
+                        for (int k = 0; k < 2; k++)
+                            for (int i = 0; i < 4; i++)
+                                if (f[k][i] > 1) lv[k][n[k]++] = dims[i];
+                        int perms[2] = {1, 1};
+                        for (int k = 0; k < 2; k++)
+                            for (int i = 2; i <= n[k]; i++) perms[k] *= i;
+                        for (int p = 0; p < perms[0] * perms[1]; p++) {
+                            for (int k = 0; k < 2; k++) {
+                                int code = k ? p / perms[0] : p % perms[0], pool[5], np = n[k];
+                                int inner[6];
+                                memcpy(pool, lv[k], sizeof pool);
+                                for (int i = 0; i < n[k]; i++) {
+                                    const int pick = code % np;
+                                    code /= np;
+                                    inner[i] = pool[pick];
+                                    pool[pick] = pool[--np];
+                                }
+                                inner[n[k]] = N_;
+                                order_with_inner(m.order[k], inner, n[k] + 1);
+                            }
+                            energy_layer_cost c;
+                            if (energy_mapping_evaluate(a, l, &m, &c) != ENG_OK) continue;
+                            const double e = memory_and_mac_pj(a, &c);
+                            if (e < best) {
+                                best = e;
+                                *best_map = m;
+                            }
+                        }
+                    }
+    return best;
+}
+
+/* The mapper's own best mapping under the shipped constraints. Finding (docs/energy.md): the
+ * exercise's constraints allow the published mapping but also cheaper ones; the cheapest
+ * reads the weights from DRAM 5 times instead of 55 (the published mapping is where
+ * Timeloop's random-pruned search stopped), so the mapper lands 25 % below 8.22, not within
+ * 15 %. The test pins that down: the mapper finds the exhaustive optimum of the constrained
+ * space, the published mapping is in that space and costs more, and the unconstrained
+ * design does no better than the constrained one. */
 START_TEST(test_calibration_mapper)
 {
     energy_accel a = load_accel(ACC16);
@@ -282,18 +449,40 @@ START_TEST(test_calibration_mapper)
     energy_mapping pm = published_mapping(&a);
     ck_assert_int_eq(energy_mapping_evaluate(&a, &l, &pm, &ref), ENG_OK);
     const double macs = (double)best.macs;
-    double ref_total = macs * a.mac_pj;
-    for (int k = 0; k < a.n_levels; k++) ref_total += ref.level_pj[k];
-    /* the mapper never does worse than the published mapping, and not absurdly better */
-    ck_assert_double_le(best.total_pj, ref_total * (1 + 1e-9));
-    ck_assert_double_ge(best.total_pj / macs, 0.7 * 8.22);
-    /* its utilization is at least the published structure's (132 of 168 PEs) */
-    ck_assert_double_ge(best.utilization, 132.0 / 168 - 1e-12);
+    /* the mapper's mapping keeps the constraints (the evaluator checks them) */
+    energy_layer_cost again;
+    ck_assert_msg(energy_mapping_evaluate(&a, &l, &best.mapping, &again) == ENG_OK, "%s",
+                  eng_last_error());
+    /* 132 of 168 PEs, as published */
+    ck_assert_double_eq_tol(best.utilization, 132.0 / 168, 1e-12);
+    /* the optimum of the constrained space, which holds the published mapping */
+    energy_mapping xm;
+    const double opt = constrained_exhaustive(&a, &l, &xm);
+    char text[256];
+    energy_mapping_format(&a, &xm, text, sizeof text);
+    printf("# constrained optimum %.3f pJ/MAC: %s\n", opt / macs, text);
+    ck_assert_double_le(best.total_pj, opt * (1 + 1e-9));
+    ck_assert_double_le(best.total_pj, memory_and_mac_pj(&a, &ref));
+    /* weights from DRAM 5 times (34,848 x 5: five column tiles), outputs written once */
+    ck_assert_double_eq_tol(best.reads[0][ENERGY_TENSOR_WEIGHTS], 34848.0 * 5, 0.5);
+    ck_assert_double_eq_tol(best.writes[0][ENERGY_TENSOR_OUTPUTS], 290400, 0.5);
+    /* 6.14 pJ/MAC: 25 % under the published 8.22 (outside the 15 % band, see above) */
+    ck_assert_double_eq_tol(best.total_pj / macs, 6.139, 0.001);
     /* the arithmetic is exactly MACs x 2.20 pJ */
     ck_assert_double_eq_tol(best.mul_pj + best.mac_rest_pj, macs * 2.20, 1e-6 * macs);
-    /* MAC and DRAM, weight spad: the same three largest terms as published */
-    ck_assert_double_gt(best.level_pj[0], best.level_pj[1]);
-    ck_assert_double_gt(best.level_pj[3], best.level_pj[4]);
+    /* shape: MAC, then the weight spad, then DRAM, the largest terms as published except
+     * that the weight spad overtakes DRAM */
+    for (int k = 0; k < 5; k++) ck_assert_double_lt(best.level_pj[k], macs * a.mac_pj);
+    for (int k = 1; k < 5; k++)
+        if (k != 3) ck_assert_double_lt(best.level_pj[k], best.level_pj[0]);
+    /* without the constraints the mapper finds nothing cheaper for this layer */
+    energy_accel u = load_accel(ACC16U);
+    energy_model *um;
+    ck_assert_int_eq(energy_model_create(&u, &um), ENG_OK);
+    energy_layer_cost free_best;
+    ck_assert_int_eq(energy_layer_estimate(um, &l, &free_best), ENG_OK);
+    ck_assert_double_eq_tol(free_best.total_pj, best.total_pj, 1e-9 * best.total_pj);
+    energy_model_free(um);
     energy_model_free(em);
 }
 END_TEST
@@ -365,6 +554,24 @@ static double compulsory_pj(const energy_accel *a, const energy_layer *l)
            macs * a->mac_pj * energy_mac_scale(l, a->multiplier_share);
 }
 
+/* The shipped constraints of eyeriss_like_16b, written out here from the exercise's file
+ * (not from the loader): rows S C M with S whole, columns Q M; inside a PE only M, C, G and
+ * R, R whole; N innermost at DRAM and the global buffer. */
+static void check_eyeriss_constraints(const energy_layer *l, const energy_mapping *m)
+{
+    const int bound[8] = {l->n, l->groups, l->m / l->groups, l->c / l->groups, l->p, l->q, l->r, l->s};
+    for (int d = 0; d < 8; d++) {
+        if (d != S_ && d != C_ && d != M_) ck_assert_int_eq(m->spatial_rows[d], 1);
+        if (d != Q_ && d != M_) ck_assert_int_eq(m->spatial_cols[d], 1);
+        if (d != M_ && d != C_ && d != G_ && d != R_) ck_assert_int_eq(m->temporal[2][d], 1);
+        for (int k = 3; k < 5; k++) ck_assert_int_eq(m->temporal[k][d], 1);
+    }
+    ck_assert_int_eq(m->spatial_rows[S_], bound[S_]);
+    ck_assert_int_eq(m->temporal[2][R_], bound[R_]);
+    ck_assert_int_eq(m->order[0][7], N_);
+    ck_assert_int_eq(m->order[1][7], N_);
+}
+
 static void check_net(const char *acc_path, const energy_layer *ls, int n)
 {
     energy_accel a = load_accel(acc_path);
@@ -382,6 +589,7 @@ static void check_net(const char *acc_path, const energy_layer *ls, int n)
         }
         ck_assert(c.mapped);
         check_mapping_fits(&a, &ls[i], &c.mapping);
+        if (strcmp(acc_path, ACC16) == 0) check_eyeriss_constraints(&ls[i], &c.mapping);
         ck_assert_msg(c.total_pj >= compulsory_pj(&a, &ls[i]) * (1 - 1e-12), "layer %s: %g < %g",
                       ls[i].name, c.total_pj, compulsory_pj(&a, &ls[i]));
         ck_assert(c.utilization > 0 && c.utilization <= 1);
@@ -397,7 +605,8 @@ static void check_net(const char *acc_path, const energy_layer *ls, int n)
 
 START_TEST(test_mapper_invariants)
 {
-    const char *acc = _i ? ACC8 : ACC16;
+    const char *designs[3] = {ACC16, ACC16U, ACC8};
+    const char *acc = designs[_i];
     energy_layer *ls;
     int n;
     ck_assert_int_eq(energy_model_layers("alexnet", &ls, &n), ENG_OK);
@@ -426,26 +635,45 @@ START_TEST(test_mapping_evaluate_rejects)
     energy_layer l = alexnet_conv1();
     energy_layer_cost c;
     energy_mapping m = published_mapping(&a);
-    m.temporal[0][P_] = 11;                                  /* 11 * 1 != 55 */
+    m.temporal[0][Q_] = 11;                                  /* 11 * 1 != 55 */
     ck_assert_int_eq(energy_mapping_evaluate(&a, &l, &m, &c), ENG_ERR_ARG);
-    ck_assert_ptr_nonnull(strstr(eng_last_error(), "factors of P multiply to 11"));
+    ck_assert_ptr_nonnull(strstr(eng_last_error(), "factors of Q multiply to 11"));
     m = published_mapping(&a);
-    m.temporal[2][M_] = 1;                                   /* M 8 -> psum spad overflow */
-    m.temporal[2][Q_] = 5;
-    m.temporal[1][Q_] = 11;
-    m.temporal[0][M_] = 8;
-    m.temporal[2][C_] = 3;
-    m.temporal[1][C_] = 1;
+    m.temporal[2][C_] = 3;                                   /* C 3 x R 11: 33 ifmap words */
+    m.temporal[0][C_] = 1;
     ck_assert_int_eq(energy_mapping_evaluate(&a, &l, &m, &c), ENG_ERR_ARG);
     ck_assert_ptr_nonnull(strstr(eng_last_error(), "do not fit level ifmap_spad"));
     m = published_mapping(&a);
     m.spatial_cols[M_] = 24;                                 /* 24 columns of 14 */
     m.temporal[2][M_] = 4;
     ck_assert_int_eq(energy_mapping_evaluate(&a, &l, &m, &c), ENG_ERR_ARG);
+    /* the constraints: P over the columns, S split between rows and DRAM, R out of the
+     * PEs, Q inside them, N not innermost at DRAM */
     m = published_mapping(&a);
-    m.spatial_cols[M_] = 1;                                  /* P may not sit in a PE row */
-    m.spatial_rows[M_] = 12;
+    m.spatial_cols[P_] = 5;
+    m.temporal[1][P_] = 11;
     ck_assert_int_eq(energy_mapping_evaluate(&a, &l, &m, &c), ENG_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(eng_last_error(), "P cannot be spread"));
+    m = published_mapping(&a);
+    m.spatial_rows[S_] = 1;
+    m.temporal[0][S_] = 11;
+    ck_assert_int_eq(energy_mapping_evaluate(&a, &l, &m, &c), ENG_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(eng_last_error(), "spatial factor of S breaks a constraint"));
+    m = published_mapping(&a);
+    m.temporal[2][R_] = 1;
+    m.temporal[1][R_] = 11;
+    ck_assert_int_eq(energy_mapping_evaluate(&a, &l, &m, &c), ENG_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(eng_last_error(), "factor of R at level ifmap_spad"));
+    m = published_mapping(&a);
+    m.temporal[2][Q_] = 5;
+    m.temporal[0][Q_] = 11;
+    ck_assert_int_eq(energy_mapping_evaluate(&a, &l, &m, &c), ENG_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(eng_last_error(), "factor of Q at level ifmap_spad"));
+    m = published_mapping(&a);
+    const int wrong[2] = {N_, Q_};
+    order_with_inner(m.order[0], wrong, 2);
+    ck_assert_int_eq(energy_mapping_evaluate(&a, &l, &m, &c), ENG_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(eng_last_error(), "order of level DRAM breaks"));
 }
 END_TEST
 
@@ -522,7 +750,7 @@ START_TEST(test_mapper_vs_exhaustive)
         {1u << P_ | 1u << N_, 1u << Q_ | 1u << M_ | 1u << G_, 1u << C_ | 1u << R_ | 1u << S_},
         {1u << R_ | 1u << C_ | 1u << G_, 1u << P_ | 1u << M_ | 1u << N_,
          1u << S_ | 1u << Q_ | 1u << C_ | 1u << M_ | 1u << N_ | 1u << G_}};
-    energy_accel a = load_accel(ACC16);
+    energy_accel a = load_accel(ACC16U);
     a.pe_rows = a.pe_cols = 2;
     a.levels[1].capacity_words = 64;
     a.levels[2].capacity_words = 4;
@@ -768,10 +996,10 @@ static Suite *energy_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_calibration_published_mapping);
     tcase_add_test(tc, test_calibration_mapper);
-    tcase_add_loop_test(tc, test_mapper_invariants, 0, 2);
+    tcase_add_loop_test(tc, test_mapper_invariants, 0, 3);
     tcase_add_test(tc, test_mapping_evaluate_rejects);
     tcase_add_test(tc, test_nothing_fits);
-    tcase_add_loop_test(tc, test_mapper_vs_exhaustive, 0, ENERGY_DATAFLOW_COUNT);
+    tcase_add_loop_test(tc, test_mapper_vs_exhaustive, 0, ENERGY_DATAFLOW_CONSTRAINED);
     tcase_add_test(tc, test_exact_arithmetic);
     tcase_add_test(tc, test_swap_one_multiplier);
     tcase_add_test(tc, test_narrow_weights);

@@ -2,6 +2,7 @@
  * accel_yaml.c - accelerator descriptions for the energy model: the strict YAML loader and
  * the validation of the invariants the mapper relies on.
  */
+#include "constraints.h"
 #include "energy.h"
 #include "energy_yaml.h"
 
@@ -11,7 +12,7 @@
 
 static const char *const tensor_names[ENERGY_TENSOR_COUNT] = {"weights", "inputs", "outputs"};
 static const char *const dataflow_names[ENERGY_DATAFLOW_COUNT] = {
-    "weight_stationary", "output_stationary", "row_stationary"};
+    "weight_stationary", "output_stationary", "row_stationary", "constrained"};
 static const char *const scope_names[] = {"offchip", "global", "pe"};
 static const char *const dim_names[ENERGY_DIM_COUNT] = {"N", "G", "M", "C", "P", "Q", "R", "S"};
 
@@ -84,7 +85,7 @@ eng_status energy_accel_validate(const energy_accel *a)
                                  "keep different tensors", l->name);
         }
     }
-    return ENG_OK;
+    return constraints_validate(a);
 }
 
 /* A sequence of names from `names` (count entries) as a bit mask. */
@@ -116,7 +117,7 @@ static eng_status read_name_set(ey_doc *d, yaml_node_t *map, const char *key,
 }
 
 static eng_status read_level(ey_doc *d, yaml_node_t *n, const energy_accel *a, int index,
-                             energy_level *l)
+                             energy_level *l, bool *explicit_keeps)
 {
     static const char *const keys[] = {"name", "scope", "capacity_words", "word_bits", "keeps",
                                        "read_pj", "write_pj", NULL};
@@ -140,7 +141,10 @@ static eng_status read_level(ey_doc *d, yaml_node_t *n, const energy_accel *a, i
     v = a->word_bits;
     ENG_TRY(ey_get_int(d, n, "word_bits", false, 1, 1024, &v));
     l->word_bits = (int)v;
-    ENG_TRY(read_name_set(d, n, "keeps", tensor_names, ENERGY_TENSOR_COUNT, &l->keeps));
+    *explicit_keeps = ey_map_get(d, n, "keeps") != NULL;
+    l->keeps = ALL_TENSORS;     /* Timeloop's default: a level keeps what is not bypassed */
+    if (*explicit_keeps)
+        ENG_TRY(read_name_set(d, n, "keeps", tensor_names, ENERGY_TENSOR_COUNT, &l->keeps));
     ENG_TRY(ey_get_double(d, n, "read_pj", true, 0, MAX_PJ, &l->read_pj));
     ENG_TRY(ey_get_double(d, n, "write_pj", true, 0, MAX_PJ, &l->write_pj));
     if (index == 0 && (s != ENERGY_SCOPE_OFFCHIP || l->keeps != ALL_TENSORS))
@@ -153,7 +157,7 @@ static eng_status read_level(ey_doc *d, yaml_node_t *n, const energy_accel *a, i
     for (int j = 0; j < index; j++) {
         if (strcmp(a->levels[j].name, l->name) == 0)
             return ey_fail(d, n, "level name '%s' used twice", l->name);
-        if (s == ENERGY_SCOPE_PE && a->levels[j].scope == ENERGY_SCOPE_PE &&
+        if (*explicit_keeps && s == ENERGY_SCOPE_PE && a->levels[j].scope == ENERGY_SCOPE_PE &&
             (a->levels[j].keeps & l->keeps))
             return ey_fail(d, ey_map_get(d, n, "keeps"), "level %s: per-PE levels are siblings "
                            "and must keep different tensors (%s keeps one of them)", l->name,
@@ -165,12 +169,13 @@ static eng_status read_level(ey_doc *d, yaml_node_t *n, const energy_accel *a, i
 static eng_status read_accel(ey_doc *d, energy_accel *a)
 {
     static const char *const keys[] = {"name", "technology", "word_bits", "pe_array", "mac",
-                                       "dataflows", "levels", NULL};
+                                       "dataflows", "levels", "constraints", NULL};
     static const char *const pe_keys[] = {"rows", "cols", NULL};
     static const char *const mac_keys[] = {"energy_pj", "multiplier_share", NULL};
     yaml_node_t *root = ey_root(d);
     ENG_TRY(ey_map_check(d, root, "accelerator", keys));
     memset(a, 0, sizeof *a);
+    energy_constraints_clear(&a->cons);
     char tech[32];
     ENG_TRY(ey_get_string(d, root, "name", true, a->name, sizeof a->name));
     ENG_TRY(ey_get_string(d, root, "technology", false, tech, sizeof tech));
@@ -197,6 +202,7 @@ static eng_status read_accel(ey_doc *d, energy_accel *a)
     ENG_TRY(read_name_set(d, root, "dataflows", dataflow_names, ENERGY_DATAFLOW_COUNT,
                           &a->dataflows));
 
+    bool explicit_keeps[ENERGY_MAX_LEVELS] = {false};
     yaml_node_t *levels = ey_map_get(d, root, "levels");
     if (!levels) return ey_fail(d, root, "missing key 'levels'");
     if (levels->type != YAML_SEQUENCE_NODE) return ey_fail(d, levels, "levels must be a list");
@@ -205,10 +211,16 @@ static eng_status read_accel(ey_doc *d, energy_accel *a)
         yaml_node_t *n = yaml_document_get_node(&d->doc, *it);
         if (a->n_levels == ENERGY_MAX_LEVELS)
             return ey_fail(d, n, "more than %d levels", ENERGY_MAX_LEVELS);
-        ENG_TRY(read_level(d, n, a, a->n_levels, &a->levels[a->n_levels]));
+        ENG_TRY(read_level(d, n, a, a->n_levels, &a->levels[a->n_levels],
+                           &explicit_keeps[a->n_levels]));
         a->n_levels++;
     }
     if (a->n_levels == 0) return ey_fail(d, levels, "levels: at least the off-chip level is needed");
+    yaml_node_t *cons = ey_map_get(d, root, "constraints");
+    if (cons) ENG_TRY(constraints_read(d, cons, a, explicit_keeps));
+    if ((a->dataflows & (1u << ENERGY_DATAFLOW_CONSTRAINED)) && !a->cons.spatial)
+        return ey_fail(d, ey_map_get(d, root, "dataflows"), "dataflows: 'constrained' needs a "
+                       "spatial constraint (rows and cols of the PE array)");
     eng_status st = energy_accel_validate(a);
     if (st != ENG_OK) return eng_error_prefix(ENG_ERR_FORMAT, "%s:%d", d->path, ey_line(root));
     return ENG_OK;

@@ -37,13 +37,15 @@
  *     energy_layer_estimate(m, &l, &cost);     // cost.total_pj, cost.level_pj[...], ...
  *     energy_model_free(m);
  *
- * The model knows nothing of training or of the engine's networks: callers translate their
- * networks into energy_layer arrays. The YAML formats and the equations: docs/energy.md.
+ * The model knows nothing of training: callers translate their networks into energy_layer
+ * arrays; energy_layers_from_net (the last section) does it for the engine's networks. The
+ * YAML formats and the equations: docs/energy.md.
  */
 #ifndef ENERGY_H
 #define ENERGY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "eng_common.h"
@@ -87,6 +89,8 @@ typedef enum energy_dataflow {
     ENERGY_DATAFLOW_WEIGHT_STATIONARY,  /* rows: C R S, columns: M G; in PE: N P Q */
     ENERGY_DATAFLOW_OUTPUT_STATIONARY,  /* rows: P N, columns: Q M G; in PE: C R S */
     ENERGY_DATAFLOW_ROW_STATIONARY,     /* rows: R C G, columns: P M N; in PE: S Q C M N G */
+    ENERGY_DATAFLOW_CONSTRAINED,        /* no limits of its own: the accelerator's spatial and
+                                           per-PE constraints alone say where loops may go */
     ENERGY_DATAFLOW_COUNT
 } energy_dataflow;
 
@@ -116,6 +120,26 @@ typedef struct energy_level {
     unsigned keeps;                 /* bit (1u << energy_tensor) set for each tensor kept */
 } energy_level;
 
+/* Mapping constraints: a subset of Timeloop's constraint language (docs/energy.md). A factor
+ * entry is ENERGY_FACTOR_FREE (the mapper chooses), ENERGY_FACTOR_FULL (the loop takes all of
+ * the dimension that the spatial loops leave; every other temporal level gets 1; Timeloop's
+ * factor 0) or an exact loop bound >= 1. An all-zero struct constrains nothing. Keep/bypass
+ * constraints are applied to energy_level.keeps when loading. */
+#define ENERGY_FACTOR_FREE 0
+#define ENERGY_FACTOR_FULL (-1)
+
+typedef struct energy_constraints {
+    bool spatial;                           /* a spatial target limits the PE array */
+    unsigned rows, cols;                    /* dimensions allowed over PE rows, PE columns
+                                               (bit 1u << energy_dim); when spatial */
+    int spatial_factor[ENERGY_DIM_COUNT];   /* rows x cols factor of each dimension */
+    int factor[ENERGY_MAX_LEVELS][ENERGY_DIM_COUNT];   /* temporal loop bound at each level;
+                                               the per-PE levels' entries are combined into
+                                               the first per-PE level's (they share its loops) */
+    int perm_len[ENERGY_MAX_LEVELS];        /* dimensions fixed innermost at each level */
+    int perm[ENERGY_MAX_LEVELS][ENERGY_DIM_COUNT];     /* those dimensions, innermost first */
+} energy_constraints;
+
 typedef struct energy_accel {
     char name[ENERGY_NAME_MAX];     /* "eyeriss_like_16b" */
     int word_bits;                  /* default operand width (layers with 0 bits use it) */
@@ -125,17 +149,26 @@ typedef struct energy_accel {
     unsigned dataflows;             /* bit (1u << energy_dataflow) for each allowed dataflow */
     int n_levels;                   /* 1..ENERGY_MAX_LEVELS, outermost first */
     energy_level levels[ENERGY_MAX_LEVELS];
+    energy_constraints cons;        /* all free when the file has no `constraints` */
 } energy_accel;
+
+/* Sets *c to "no constraint" (all zero): every factor free, no permutation, no spatial
+ * target. */
+void energy_constraints_clear(energy_constraints *c);
 
 /* Loads an accelerator from YAML. Unknown keys, missing fields, wrong types and impossible
  * values (negative energy, zero capacity, levels out of order, ...) fail with ENG_ERR_FORMAT
  * and a message "path:line: what is wrong"; a file that cannot be read gives ENG_ERR_IO.
+ * So do bad constraints: an unknown target, dimension or tensor, a dimension twice in a
+ * permutation, a tensor both kept and bypassed (or bypassed although the level's `keeps`
+ * lists it), two targets of one type for one level, per-PE factors that disagree.
  * On error *out is unchanged. */
 eng_status energy_accel_load(const char *path,         /* YAML file */
                              energy_accel *out);      /* filled on success */
 
-/* Checks the invariants energy_accel_load enforces on a description built in memory.
- * Returns ENG_ERR_ARG with a message naming the field; cannot change anything. */
+/* Checks the invariants energy_accel_load enforces on a description built in memory
+ * (constraints included). Returns ENG_ERR_ARG with a message naming the field; cannot change
+ * anything. */
 eng_status energy_accel_validate(const energy_accel *a);
 
 /* ------------------------------------------------------------------------------------------
@@ -147,7 +180,9 @@ typedef enum energy_layer_kind {
     ENERGY_LAYER_DEPTHWISE,     /* depthwise convolution, channel multiplier 1 */
     ENERGY_LAYER_DENSE,         /* fully connected: c inputs (h = w = 1), m outputs */
     ENERGY_LAYER_POOL,          /* max or average pooling over r x s windows */
-    ENERGY_LAYER_ELTWISE,       /* element-wise combination of `inputs` equal tensors (add) */
+    ENERGY_LAYER_ELTWISE,       /* element-wise combination of `inputs` equal tensors (add);
+                                   with batchnorm and one input: a batch norm that no
+                                   convolution absorbs (scale and shift per channel) */
     ENERGY_LAYER_KIND_COUNT
 } energy_layer_kind;
 
@@ -164,9 +199,10 @@ typedef struct energy_layer {
     int stride;             /* >= 1 (0 is taken as 1; pooling: 0 means stride = r) */
     int pad;                /* zero padding on each side, >= 0 */
     int groups;             /* conv: divides c and m (0 is taken as 1); depthwise: set to c */
-    int inputs;             /* eltwise: operands (0 is taken as 2) */
+    int inputs;             /* eltwise: operands (0 is taken as 2, or 1 with batchnorm) */
     bool bias;              /* conv, dense: one bias per output channel (parameters only) */
-    bool batchnorm;         /* conv, depthwise: a folded batch norm (2 parameters per channel) */
+    bool batchnorm;         /* conv, depthwise: a folded batch norm (2 parameters per channel);
+                               eltwise: the layer is a standalone batch norm */
     int weight_bits;        /* 1..32; 0 = the accelerator's word width */
     int act_bits;           /* 1..32; 0 = the accelerator's word width */
     double mul_power_mw;    /* multiplier power; 0 = exact (P_ax = P_exact) */
@@ -190,7 +226,8 @@ eng_status energy_layer_set_multiplier(energy_layer *l, double power_mw, int w_b
 
 /* Multiply-accumulates of one inference (all n images); 0 for pool and eltwise. */
 int64_t energy_layer_macs(const energy_layer *l);
-/* Parameters: weights, plus m for a bias and 2 * channels for a batch norm. */
+/* Parameters: weights, plus m for a bias and 2 * channels for a batch norm (a standalone
+ * batch-norm eltwise layer: 2 * channels). */
 int64_t energy_layer_params(const energy_layer *l);
 /* True for the kinds that multiply (conv, depthwise, dense). */
 bool energy_layer_multiplies(const energy_layer *l);
@@ -270,10 +307,17 @@ eng_status energy_net_estimate(energy_model *m,
 
 /* Counts the accesses and energy of a given mapping (what the mapper minimises) into *out.
  * Returns ENG_ERR_ARG when the factors do not multiply to the bounds, the spatial factors do
- * not fit the PE array, a dimension is placed where the dataflow forbids it, or a tile does
- * not fit a level's capacity (the message names the level). */
+ * not fit the PE array, a dimension is placed where the dataflow forbids it, the mapping
+ * breaks one of the accelerator's constraints, or a tile does not fit a level's capacity
+ * (the message names the level). */
 eng_status energy_mapping_evaluate(const energy_accel *a, const energy_layer *l,
                                    const energy_mapping *map, energy_layer_cost *out);
+
+/* Writes mapping m of a layer on accelerator a as one line, outer loops first, loops of 1
+ * left out: "DRAM[Q11] shared_glb[C3 P55 Q5] rows[S11] cols[M12] PE[R11 M8]" (each level
+ * above the PE array in its loop order, the spatial loops, the loops inside a PE). Truncated
+ * to size bytes (with the NUL). */
+void energy_mapping_format(const energy_accel *a, const energy_mapping *m, char *buf, size_t size);
 
 /* The multiplier factor of a layer: E_MAC(ax) / E_MAC(exact) for the given share. */
 double energy_mac_scale(const energy_layer *l, double multiplier_share);
@@ -287,5 +331,35 @@ double energy_mac_scale(const energy_layer *l, double multiplier_share);
  * name and renamed. *written receives the number of files. ENG_ERR_IO on failure. */
 eng_status energy_timeloop_export(const energy_layer *layers, int count, const char *dir,
                                   int *written);
+
+/* ------------------------------------------------------------------------------------------
+ * Networks of the engine (engine/eng_net.h; src/energy/energy_net.c)
+ * ---------------------------------------------------------------------------------------- */
+
+typedef struct eng_net eng_net;
+
+/* Translates a network of the engine into energy layers for one image, in node order:
+ *   conv2d, depthwise, dense        -> conv, depthwise, dense (bias as in the network);
+ *   batchnorm                       -> folded into the conv2d or depthwise it follows when it
+ *                                      is that layer's only consumer (its `batchnorm` flag, as
+ *                                      eng_net_fold_batchnorm does), else a batch-norm eltwise
+ *                                      layer (pre-activation networks);
+ *   maxpool, avgpool                -> pool; global_avgpool -> pool over the whole map;
+ *   add                             -> eltwise with the node's inputs;
+ *   relu, relu6, flatten, concat,   -> no layer: applied as outputs are written, or mere
+ *   channel_pad, input                 addressing (concatenation writes each part in place).
+ * A quantized multiplying layer takes its multiplier's published power and signedness
+ * (energy_layer_set_multiplier; an 8xN multiplier narrows the weights to N/8 of base_bits);
+ * without a multiplier (exact) a quantized weight width w < 8 narrows them to w/8. Float
+ * layers are exact. The MAC and parameter counts equal the network's own (tested).
+ * ENG_ERR_UNSUPPORTED for a dilated convolution, ENG_ERR_ARG for a multiplier without a
+ * published power figure; the message names the node. On success *layers (and *nodes, the
+ * engine node id of each layer, when nodes is not NULL) are malloc()ed (free()); on error
+ * nothing is allocated. */
+eng_status energy_layers_from_net(const eng_net *net,
+                                  int base_bits,          /* the accelerator's word width */
+                                  energy_layer **layers,  /* out: the layers, finished */
+                                  int **nodes,            /* out: node ids, or NULL */
+                                  int *count);            /* out: number of layers */
 
 #endif /* ENERGY_H */

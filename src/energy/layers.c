@@ -58,8 +58,11 @@ eng_status energy_layer_finish(energy_layer *l)
         t.m = t.groups = t.c;
         t.r = t.s = t.stride = 1;
         t.pad = 0;
-        if (t.inputs == 0) t.inputs = 2;
-        if (t.inputs < 2) return eng_error(ENG_ERR_ARG, "layer %s: eltwise needs >= 2 inputs", nm);
+        if (t.inputs == 0) t.inputs = t.batchnorm ? 1 : 2;
+        if (t.batchnorm && t.inputs != 1)
+            return eng_error(ENG_ERR_ARG, "layer %s: a batch-norm eltwise layer has 1 input", nm);
+        if (!t.batchnorm && t.inputs < 2)
+            return eng_error(ENG_ERR_ARG, "layer %s: eltwise needs >= 2 inputs", nm);
         break;
     case ENERGY_LAYER_CONV:
         if (t.groups == 0) t.groups = 1;
@@ -104,6 +107,7 @@ int64_t energy_layer_macs(const energy_layer *l)
 
 int64_t energy_layer_params(const energy_layer *l)
 {
+    if (l->kind == ENERGY_LAYER_ELTWISE && l->batchnorm) return 2 * (int64_t)l->c;
     if (!energy_layer_multiplies(l)) return 0;
     int64_t p = (int64_t)l->m * (l->c / l->groups) * l->r * l->s;
     if (l->bias) p += l->m;

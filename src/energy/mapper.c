@@ -15,10 +15,16 @@
  * SPATIAL_CANDIDATES of them), then steepest descent over temporal factors (moving one
  * divisor of one dimension's factor between two levels) and loop orders, once from all
  * factors in each level above the PEs; the least energy wins.
+ *
+ * Constraints (energy_constraints) narrow that space: the spatial masks and factors filter
+ * the spatial candidates, fixed temporal factors are placed first and never move (moves only
+ * run between levels where the dimension is free), and a level's permutation fixes its
+ * innermost loops, the other loops taking the six group orders around them.
  */
 #include "mapper.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #define ND ENERGY_DIM_COUNT
@@ -62,11 +68,24 @@ void mapper_dataflow_masks(energy_dataflow df, unsigned *rows, unsigned *cols, u
         *cols = BIT(Q_) | BIT(M_) | BIT(G_);
         *pe = BIT(C_) | BIT(R_) | BIT(S_);
         break;
-    default:
+    case ENERGY_DATAFLOW_ROW_STATIONARY:
         *rows = BIT(R_) | BIT(C_) | BIT(G_);
         *cols = BIT(P_) | BIT(M_) | BIT(N_);
         *pe = BIT(S_) | BIT(Q_) | BIT(C_) | BIT(M_) | BIT(N_) | BIT(G_);
         break;
+    default:
+        *rows = *cols = *pe = BIT(ND) - 1;
+        break;
+    }
+}
+
+void mapper_masks(const energy_accel *a, energy_dataflow df, unsigned *rows, unsigned *cols,
+                  unsigned *pe)
+{
+    mapper_dataflow_masks(df, rows, cols, pe);
+    if (a->cons.spatial) {
+        *rows &= a->cons.rows;
+        *cols &= a->cons.cols;
     }
 }
 
@@ -96,6 +115,7 @@ typedef struct ctx {
     double rd_pj[ML][NT], wr_pj[ML][NT];
     int chain[NT][ML], chain_len[NT];
     unsigned tier_keeps[ML];    /* tensors kept at each tier (the per-PE levels share one) */
+    int orders[ML][N_ORDERS][ND];   /* the loop orders each level may take */
 } ctx;
 
 static void ctx_init(ctx *c, const energy_accel *a, const energy_layer *l)
@@ -122,6 +142,16 @@ static void ctx_init(ctx *c, const energy_accel *a, const energy_layer *l)
             if (lv->keeps & (1u << t)) c->chain[t][c->chain_len[t]++] = k;
         }
         c->tier_keeps[k < c->first_pe ? k : c->first_pe] |= lv->keeps;
+        /* the group orders with the permutation's dimensions moved innermost, in its order */
+        const energy_constraints *cn = &a->cons;
+        for (int o = 0; o < N_ORDERS; o++) {
+            int n = 0;
+            unsigned fixed = 0;
+            for (int i = 0; i < cn->perm_len[k]; i++) fixed |= BIT(cn->perm[k][i]);
+            for (int i = 0; i < ND; i++)
+                if (!(fixed & BIT(orders[o][i]))) c->orders[k][o][n++] = orders[o][i];
+            for (int i = cn->perm_len[k] - 1; i >= 0; i--) c->orders[k][o][n++] = cn->perm[k][i];
+        }
     }
 }
 
@@ -236,6 +266,40 @@ static double eval(const ctx *c, const energy_mapping *m, energy_layer_cost *out
     return total;
 }
 
+/* ENG_ERR_ARG unless map keeps the accelerator's factor and permutation constraints (the
+ * spatial masks are checked with the dataflow's). */
+static eng_status check_constraints(const ctx *c, const energy_mapping *map)
+{
+    const energy_constraints *cn = &c->a->cons;
+    for (int d = 0; d < ND; d++) {
+        const int sp = map->spatial_rows[d] * map->spatial_cols[d];
+        const int sf = cn->spatial_factor[d];
+        if (sf != ENERGY_FACTOR_FREE && sp != (sf == ENERGY_FACTOR_FULL ? c->bound[d] : sf))
+            return eng_error(ENG_ERR_ARG, "mapping: the spatial factor of %s breaks a constraint",
+                             energy_dim_name((energy_dim)d));
+        for (int k = 0; k < c->levels && k <= c->first_pe; k++) {
+            const int f = cn->factor[k][d];
+            if (f == ENERGY_FACTOR_FREE) continue;
+            bool ok = map->temporal[k][d] == f;
+            if (f == ENERGY_FACTOR_FULL) {
+                ok = true;
+                for (int j = 0; j <= c->first_pe && j < c->levels; j++)
+                    ok &= j == k || map->temporal[j][d] == 1;
+            }
+            if (!ok)
+                return eng_error(ENG_ERR_ARG, "mapping: the factor of %s at level %s breaks a "
+                                 "constraint", energy_dim_name((energy_dim)d),
+                                 c->a->levels[k].name);
+        }
+    }
+    for (int k = 0; k < c->levels && k < c->first_pe; k++)
+        for (int i = 0; i < cn->perm_len[k]; i++)
+            if (map->order[k][ND - 1 - i] != cn->perm[k][i])
+                return eng_error(ENG_ERR_ARG, "mapping: the loop order of level %s breaks its "
+                                 "permutation constraint", c->a->levels[k].name);
+    return ENG_OK;
+}
+
 eng_status energy_mapping_evaluate(const energy_accel *a, const energy_layer *l,
                                    const energy_mapping *map, energy_layer_cost *out)
 {
@@ -246,7 +310,7 @@ eng_status energy_mapping_evaluate(const energy_accel *a, const energy_layer *l,
     ctx c;
     ctx_init(&c, a, l);
     unsigned rows, cols, pe;
-    mapper_dataflow_masks(map->dataflow, &rows, &cols, &pe);
+    mapper_masks(a, map->dataflow, &rows, &cols, &pe);
     int64_t prow = 1, pcol = 1;
     for (int d = 0; d < ND; d++) {
         int64_t prod = (int64_t)map->spatial_rows[d] * map->spatial_cols[d];
@@ -284,6 +348,7 @@ eng_status energy_mapping_evaluate(const energy_accel *a, const energy_layer *l,
             return eng_error(ENG_ERR_ARG, "mapping: the loop order of level %s is not a "
                              "permutation", a->levels[k].name);
     }
+    ENG_TRY(check_constraints(&c, map));
     energy_layer_cost cost;
     memset(&cost, 0, sizeof cost);
     int bad = 0;
@@ -313,6 +378,12 @@ typedef struct spatial_search {
 static void spatial_enum(spatial_search *s, int i, int64_t rows, int64_t cols)
 {
     if (i == s->items) {
+        const energy_constraints *cn = &s->c->a->cons;
+        for (int d = 0; d < ND; d++) {
+            const int want = cn->spatial_factor[d] == ENERGY_FACTOR_FULL ? s->c->bound[d]
+                                                                          : cn->spatial_factor[d];
+            if (want != ENERGY_FACTOR_FREE && s->f[0][d] * s->f[1][d] != want) return;
+        }
         int64_t used = rows * cols;
         if (used > s->best) {
             s->best = used;
@@ -333,57 +404,94 @@ static void spatial_enum(spatial_search *s, int i, int64_t rows, int64_t cols)
     s->f[ax][d] = 1;
 }
 
-static void set_order(energy_mapping *m, int level, int id)
+static void set_order(const ctx *c, energy_mapping *m, int level, int id)
 {
-    memcpy(m->order[level], orders[id], sizeof orders[id]);
+    memcpy(m->order[level], c->orders[level][id], sizeof c->orders[level][id]);
 }
 
-/* A temporal move: v (a divisor of temporal[a][d]) goes from level a to level b. */
+/* A temporal move of dimension d between levels a and b: v (a divisor of temporal[a][d])
+ * goes from a to b and w (a divisor of temporal[b][d]; 1 for a plain move) from b to a. */
 typedef struct move {
-    int d, a, b, v;
+    int d, a, b, v, w;
 } move;
 
-#define MAX_MOVES 512
+#define MAX_MOVES 2048
+#define NEAR 8          /* near-improving pairs whose loop orders are re-chosen */
 
-/* All temporal moves of mapping m over the first L levels. */
-static int list_moves(const ctx *c, const energy_mapping *m, unsigned pe_mask, int L, move *mv)
+static void list_divisors(int f, int *div, int *n)
+{
+    *n = 0;
+    for (int i = 2; i <= f && *n < 64; i++)
+        if (f % i == 0) div[(*n)++] = i;
+}
+
+/* All temporal moves of mapping m over the first L levels (free[k]: the dimensions that may
+ * change their factor at level k): plain moves, and exchanges of two different divisors
+ * between two levels (one factor must leave a level for the other to fit). */
+static int list_moves(const energy_mapping *m, const unsigned *free, int L, move *mv)
 {
     int n = 0;
-    for (int d = 0; d < ND; d++)
+    int div[ML][64], nd[ML];
+    for (int d = 0; d < ND; d++) {
+        for (int a = 0; a < L; a++) list_divisors(m->temporal[a][d], div[a], &nd[a]);
         for (int a = 0; a < L; a++) {
-            const int f = m->temporal[a][d];
-            for (int i = 1; (int64_t)i * i <= f; i++) {
-                if (f % i) continue;
-                const int pair[2] = {i, f / i};
-                for (int j = 0; j < (pair[0] == pair[1] ? 1 : 2); j++) {
-                    if (pair[j] == 1) continue;
-                    for (int b = 0; b < L && n < MAX_MOVES; b++)
-                        if (b != a && (b < c->first_pe || (pe_mask & BIT(d))))
-                            mv[n++] = (move){d, a, b, pair[j]};
+            if (!(free[a] & BIT(d))) continue;
+            for (int b = 0; b < L; b++) {
+                if (b == a || !(free[b] & BIT(d))) continue;
+                for (int i = 0; i < nd[a] && n < MAX_MOVES; i++) {
+                    mv[n++] = (move){d, a, b, div[a][i], 1};
+                    for (int j = 0; b > a && j < nd[b] && n < MAX_MOVES; j++)
+                        if (div[b][j] != div[a][i]) mv[n++] = (move){d, a, b, div[a][i], div[b][j]};
                 }
             }
         }
+    }
     return n;
 }
 
 static void apply_move(energy_mapping *m, const move *mv, bool undo)
 {
     const int from = undo ? mv->b : mv->a, to = undo ? mv->a : mv->b;
-    m->temporal[from][mv->d] /= mv->v;
-    m->temporal[to][mv->d] *= mv->v;
+    m->temporal[from][mv->d] = m->temporal[from][mv->d] / mv->v * mv->w;
+    m->temporal[to][mv->d] = m->temporal[to][mv->d] / mv->w * mv->v;
+}
+
+/* Greedy loop orders for mapping m: each level above the PEs in turn takes its best order,
+ * until none changes. Returns the energy. */
+static double reorder(const ctx *c, energy_mapping *m, int *ord, int L)
+{
+    double cur = eval(c, m, NULL, NULL);
+    for (bool changed = true; changed;) {
+        changed = false;
+        for (int k = 0; k < L && k < c->first_pe; k++)
+            for (int o = 0; o < N_ORDERS; o++) {
+                if (o == ord[k]) continue;
+                set_order(c, m, k, o);
+                const double e = eval(c, m, NULL, NULL);
+                if (e < cur * (1 - 1e-12)) {
+                    cur = e;
+                    ord[k] = o;
+                    changed = true;
+                } else {
+                    set_order(c, m, k, ord[k]);
+                }
+            }
+    }
+    return cur;
 }
 
 /* Descent from *m (ord: the index in `orders` of each level's loop order, kept in step): the
- * best single move (a temporal move or a loop order of a level above the PEs) while one
- * improves; then, with pairs, the first improving pair of temporal moves of two dimensions,
- * and on again. Returns the energy. */
-static double climb(const ctx *c, energy_mapping *m, int *ord, unsigned pe_mask, bool pairs)
+ * best single move (a temporal move or exchange, or a loop order of a level above the PEs)
+ * while one improves; then, with pairs, the first improving pair of moves of two dimensions
+ * (an exchange or a move, with a move), or else the first of the NEAR best pairs that
+ * improves once the loop orders are re-chosen for it; and on again. Returns the energy. */
+static double climb(const ctx *c, energy_mapping *m, int *ord, const unsigned *free, bool pairs)
 {
     const int L = c->first_pe < c->levels ? c->first_pe + 1 : c->levels;
     move mv[MAX_MOVES];
     double cur = eval(c, m, NULL, NULL);
     for (;;) {
-        const int n = list_moves(c, m, pe_mask, L, mv);
+        const int n = list_moves(m, free, L, mv);
         double best = cur;
         int bm = -1, bk = -1, bo = 0;
         for (int i = 0; i < n; i++) {
@@ -395,14 +503,14 @@ static double climb(const ctx *c, energy_mapping *m, int *ord, unsigned pe_mask,
         for (int k = 0; k < L && k < c->first_pe; k++)
             for (int o = 0; o < N_ORDERS; o++) {
                 if (o == ord[k]) continue;
-                set_order(m, k, o);
+                set_order(c, m, k, o);
                 double e = eval(c, m, NULL, NULL);
-                set_order(m, k, ord[k]);
+                set_order(c, m, k, ord[k]);
                 if (e < best * (1 - 1e-12)) best = e, bk = k, bo = o, bm = -1;
             }
         if (bk >= 0) {
             ord[bk] = bo;
-            set_order(m, bk, bo);
+            set_order(c, m, bk, bo);
             cur = best;
             continue;
         }
@@ -411,23 +519,97 @@ static double climb(const ctx *c, energy_mapping *m, int *ord, unsigned pe_mask,
             cur = best;
             continue;
         }
+        /* pairs: the first that improves; else the NEAR best ones get their loop orders
+         * re-chosen (a factor that moves to a level can need another order there) */
+        if (!pairs) return cur;
+        int near[NEAR][2], n_near = 0;
+        double near_e[NEAR];
         bool swapped = false;
-        for (int i = 0; pairs && i < n && !swapped; i++)
+        for (int i = 0; i < n && !swapped; i++)
             for (int j = 0; j < n && !swapped; j++) {
-                if (mv[j].d <= mv[i].d) continue;
+                if (mv[j].d == mv[i].d || mv[j].w != 1 || (mv[i].w == 1 && mv[j].d < mv[i].d))
+                    continue;
                 apply_move(m, &mv[i], false);
                 apply_move(m, &mv[j], false);
                 double e = eval(c, m, NULL, NULL);
                 if (e < cur * (1 - 1e-12)) {
                     cur = e;
                     swapped = true;
-                } else {
-                    apply_move(m, &mv[j], true);
-                    apply_move(m, &mv[i], true);
+                    break;
                 }
+                apply_move(m, &mv[j], true);
+                apply_move(m, &mv[i], true);
+                if (n_near == NEAR && !(e < near_e[NEAR - 1])) continue;
+                int at = n_near < NEAR ? n_near++ : NEAR - 1;
+                for (; at > 0 && e < near_e[at - 1]; at--) {
+                    near_e[at] = near_e[at - 1];
+                    near[at][0] = near[at - 1][0];
+                    near[at][1] = near[at - 1][1];
+                }
+                near_e[at] = e;
+                near[at][0] = i;
+                near[at][1] = j;
             }
+        for (int t = 0; t < n_near && !swapped && isfinite(near_e[t]); t++) {
+            int saved[ML];
+            memcpy(saved, ord, sizeof saved);
+            apply_move(m, &mv[near[t][0]], false);
+            apply_move(m, &mv[near[t][1]], false);
+            double e = reorder(c, m, ord, L);
+            if (e < cur * (1 - 1e-12)) {
+                cur = e;
+                swapped = true;
+                break;
+            }
+            apply_move(m, &mv[near[t][1]], true);
+            apply_move(m, &mv[near[t][0]], true);
+            memcpy(ord, saved, sizeof saved);
+            for (int k = 0; k < L && k < c->first_pe; k++) set_order(c, m, k, ord[k]);
+        }
         if (!swapped) return cur;
     }
+}
+
+/* The dimensions free to move at each level under dataflow masks pe (inside a PE) and the
+ * constraints; the per-PE levels after the first never hold loops. */
+static void free_masks(const ctx *c, unsigned pe, unsigned *free)
+{
+    for (int k = 0; k < ML; k++) {
+        free[k] = 0;
+        if (k >= c->levels || k > c->first_pe) continue;
+        for (int d = 0; d < ND; d++)
+            if (c->a->cons.factor[k][d] == ENERGY_FACTOR_FREE && (k < c->first_pe || (pe & BIT(d))))
+                free[k] |= BIT(d);
+    }
+}
+
+/* The starting mapping of a spatial candidate: fixed factors in place, the rest of each
+ * dimension at level `start` when it is free there, else at the outermost free level.
+ * False when the constraints cannot be met (a fixed factor that does not divide, or a
+ * remainder with no free level, or a fixed loop inside the PEs that the dataflow keeps out). */
+static bool start_mapping(const ctx *c, unsigned pe, const unsigned *free, int start,
+                          energy_mapping *m)
+{
+    for (int d = 0; d < ND; d++) {
+        int left = c->bound[d] / (m->spatial_rows[d] * m->spatial_cols[d]);
+        for (int k = 0; k < c->levels; k++) m->temporal[k][d] = 1;
+        for (int k = 0; k <= c->first_pe && k < c->levels; k++) {
+            const int f = c->a->cons.factor[k][d];
+            if (f == ENERGY_FACTOR_FREE) continue;
+            const int v = f == ENERGY_FACTOR_FULL ? left : f;
+            if (k == c->first_pe && v > 1 && !(pe & BIT(d))) return false;
+            if (left % v) return false;
+            m->temporal[k][d] = v;
+            left /= v;
+        }
+        if (left == 1) continue;
+        int to = free[start] & BIT(d) ? start : -1;
+        for (int k = 0; to < 0 && k < c->levels; k++)
+            if (free[k] & BIT(d)) to = k;
+        if (to < 0) return false;
+        m->temporal[to][d] *= left;
+    }
+    return true;
 }
 
 eng_status mapper_search(const energy_accel *a, const energy_layer *l, energy_layer_cost *cost)
@@ -439,8 +621,9 @@ eng_status mapper_search(const energy_accel *a, const energy_layer *l, energy_la
     double best_used = 0;
     for (int df = 0; df < ENERGY_DATAFLOW_COUNT; df++) {
         if (!(a->dataflows & (1u << df))) continue;
-        unsigned rows, cols, pe;
-        mapper_dataflow_masks((energy_dataflow)df, &rows, &cols, &pe);
+        unsigned rows, cols, pe, free[ML];
+        mapper_masks(a, (energy_dataflow)df, &rows, &cols, &pe);
+        free_masks(&c, pe, free);
         spatial_search s;
         memset(&s, 0, sizeof s);
         s.c = &c;
@@ -453,35 +636,37 @@ eng_status mapper_search(const energy_accel *a, const energy_layer *l, energy_la
                 }
             }
         spatial_enum(&s, 0, 1, 1);
-        if ((double)s.best < best_used) continue;   /* fewer PEs: slower, not a candidate */
+        if (s.n_cand == 0 || (double)s.best < best_used) continue; /* fewer PEs: slower */
         for (int cand = 0; cand < s.n_cand; cand++) {
             /* single moves from all temporal factors at each level above the PEs; pair moves
              * from the best of those */
             energy_mapping m, mc;
             int ord[ML], oc[ML];
             double e = INFINITY;
-            for (int start = 0; start < c.first_pe; start++) {
+            bool found = false;
+            for (int start = 0; start < c.first_pe && start < c.levels; start++) {
                 memset(&m, 0, sizeof m);
                 m.dataflow = (energy_dataflow)df;
                 for (int d = 0; d < ND; d++) {
                     m.spatial_rows[d] = s.cand[cand][0][d];
                     m.spatial_cols[d] = s.cand[cand][1][d];
-                    for (int k = 0; k < a->n_levels; k++) m.temporal[k][d] = 1;
-                    m.temporal[start][d] = c.bound[d] / (m.spatial_rows[d] * m.spatial_cols[d]);
                 }
+                if (!start_mapping(&c, pe, free, start, &m)) continue;
                 for (int k = 0; k < a->n_levels; k++) {
-                    set_order(&m, k, 0);
+                    set_order(&c, &m, k, 0);
                     ord[k] = 0;
                 }
-                double es = climb(&c, &m, ord, pe, false);
-                if (start == 0 || es < e) {
+                double es = climb(&c, &m, ord, free, false);
+                if (!found || es < e) {
+                    found = true;
                     e = es;
                     mc = m;
                     memcpy(oc, ord, sizeof ord);
                 }
             }
+            if (!found) continue;
             m = mc;
-            e = climb(&c, &m, oc, pe, true);
+            e = climb(&c, &m, oc, free, true);
             if (isfinite(e) && ((double)s.best > best_used || e < best_e)) {
                 best_used = (double)s.best;
                 best_e = e;
@@ -491,8 +676,42 @@ eng_status mapper_search(const energy_accel *a, const energy_layer *l, energy_la
     }
     if (isinf(best_e))
         return eng_error(ENG_ERR_UNSUPPORTED, "layer %s: no mapping fits accelerator %s (the "
-                         "smallest tiles exceed a level's capacity)", l->name, a->name);
+                         "smallest tiles exceed a level's capacity, or the constraints cannot "
+                         "be met)", l->name, a->name);
     memset(cost, 0, sizeof *cost);
     eval(&c, &best, cost, NULL);
     return ENG_OK;
+}
+
+/* Appends "name[D4 E2]" (the loops of f above 1, in order) to buf at *at. */
+static void format_loops(char *buf, size_t size, size_t *at, const char *name, const int *f,
+                         const int *order)
+{
+    if (*at >= size) return;
+    int n = snprintf(buf + *at, size - *at, "%s%s[", *at ? " " : "", name);
+    bool first = true;
+    for (int i = 0; i < ND && n >= 0 && *at + (size_t)n < size; i++) {
+        const int d = order ? order[i] : i;
+        if (f[d] == 1) continue;
+        n += snprintf(buf + *at + n, size - *at - (size_t)n, "%s%s%d", first ? "" : " ",
+                      energy_dim_name((energy_dim)d), f[d]);
+        first = false;
+    }
+    if (n >= 0 && *at + (size_t)n < size) n += snprintf(buf + *at + n, size - *at - (size_t)n, "]");
+    *at = n < 0 ? size : *at + (size_t)n;
+}
+
+void energy_mapping_format(const energy_accel *a, const energy_mapping *m, char *buf, size_t size)
+{
+    if (!size) return;
+    buf[0] = 0;
+    size_t at = 0;
+    int fp = a->n_levels;
+    for (int k = a->n_levels - 1; k >= 0; k--)
+        if (a->levels[k].scope == ENERGY_SCOPE_PE) fp = k;
+    for (int k = 0; k < fp; k++) format_loops(buf, size, &at, a->levels[k].name, m->temporal[k],
+                                              m->order[k]);
+    format_loops(buf, size, &at, "rows", m->spatial_rows, NULL);
+    format_loops(buf, size, &at, "cols", m->spatial_cols, NULL);
+    if (fp < a->n_levels) format_loops(buf, size, &at, "PE", m->temporal[fp], NULL);
 }

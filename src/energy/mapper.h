@@ -17,6 +17,10 @@ eng_status mapper_search(const energy_accel *a, const energy_layer *l, energy_la
  * (bit 1u << energy_dim). */
 void mapper_dataflow_masks(energy_dataflow df, unsigned *rows, unsigned *cols, unsigned *pe);
 
+/* The masks of a dataflow narrowed by the accelerator's spatial constraint (rows, cols). */
+void mapper_masks(const energy_accel *a, energy_dataflow df, unsigned *rows, unsigned *cols,
+                  unsigned *pe);
+
 /* The loop bounds of a layer (G, M and C per group). */
 void mapper_bounds(const energy_layer *l, int bound[ENERGY_DIM_COUNT]);
 

@@ -68,7 +68,8 @@ static cache_key key_of(const energy_accel *a, const energy_layer *l)
 }
 
 /* Pooling and element-wise layers: inputs read once from DRAM, outputs written once, one
- * adder operation per element combined (costed as the non-multiplier part of a MAC). */
+ * adder operation per element combined, or per element scaled and shifted by a standalone
+ * batch norm (costed as the non-multiplier part of a MAC). */
 static void cost_unmapped(const energy_accel *a, const energy_layer *l, energy_layer_cost *c)
 {
     const int abits = l->act_bits ? l->act_bits : a->word_bits;
@@ -81,7 +82,7 @@ static void cost_unmapped(const energy_accel *a, const energy_layer *l, energy_l
         ops = out * (l->r * l->s - 1);
     } else {
         in = (double)l->n * l->c * l->h * l->w * l->inputs;
-        ops = out * (l->inputs - 1);
+        ops = out * (l->inputs - 1 + l->batchnorm);   /* a batch norm: one scale-and-shift */
     }
     memset(c, 0, sizeof *c);
     c->reads[0][ENERGY_TENSOR_INPUTS] = in;

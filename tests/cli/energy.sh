@@ -59,6 +59,48 @@ n=$(ls "$tmp/tl" | wc -l)
 [ "$n" = 20 ] && echo "ok - 20 problem files (19 convs + fc)" || { echo "not ok - $n problem files"; fail=1; }
 grep -q "Hstride: 2" "$tmp/tl/10_s2b1_conv_a.yaml" && echo "ok - stride exported" || { echo "not ok - stride"; fail=1; }
 
+# mapping constraints: the shipped design's mapping in the JSON, the unconstrained twin, a bad
+# constraint with file:line
+check "JSON mapping of conv1" 0 "$bin" energy --model alexnet-conv1 --json
+expect "constrained mapping: S over the rows, M over the columns, R in the PEs" '"mapping": "DRAM\[Q5 M2\] shared_glb\[C3 P55 Q11\] rows\[S11\] cols\[M12\] PE\[M4 R11\]"'
+expect "dataflow named" '"dataflow": "constrained"'
+check "unconstrained design" 0 "$bin" energy --model alexnet-conv1 --accelerator eyeriss_like_16b_unconstrained --json
+expect "row stationary without constraints" '"dataflow": "row_stationary"'
+sed 's/rows: SCM, cols: QM/rows: SCM, cols: QX/' "$src/configs/accelerators/eyeriss_like_16b.yaml" > "$tmp/badcons.yaml"
+check "bad constraint" 2 "$bin" energy --model alexnet-conv1 --accelerator "$tmp/badcons.yaml"
+expect "file:line of the unknown dimension" "badcons.yaml:[0-9]+: cols: unknown dimension 'X'"
+
+# zoo networks through the adapter (counts: the published ones), --input, --weights
+check "zoo resnet20_v1" 0 "$bin" energy --model resnet20_v1
+expect "ResNet-20 v1: 40,551,040 MACs, 269,722 parameters" "^TOTAL +40551040 +269722 "
+check "zoo mobilenetv2_cifar JSON" 0 "$bin" energy --model mobilenetv2_cifar --json
+python3 -c "
+import json
+t=json.load(open('$out'))['total']
+assert t['params']==2296922 and round(t['macs']/1e6, 2)==91.15, t
+" && echo "ok - MobileNetV2-CIFAR: 2,296,922 parameters, 91.15 MMAC" || { echo "not ok - MobileNetV2 counts"; fail=1; }
+check "zoo model with --input" 0 "$bin" energy --model resnet20_v1 --input 64x64x3
+expect "4x the conv MACs at 64x64 (classifier 640 unchanged)" "^TOTAL +162202240 +269722 "
+check "--input on a built-in list" 2 "$bin" energy --model alexnet --input 64x64x3
+check "malformed --input" 2 "$bin" energy --model resnet20_v1 --input 64x64
+expect "says the form" "is not HxWxC"
+"$bin" train --model lenet --dataset fashion-mnist --train-subset 128 --test-subset 64 --epochs 1 \
+  --batch 32 --threads 2 --quant asym --weight-bits 4 --out "$tmp/lenet.w" >"$out" 2>&1 \
+  && echo "ok - a tiny 4-bit LeNet trained" || { echo "not ok - train"; cat "$out"; fail=1; }
+check "weights file" 0 "$bin" energy --weights "$tmp/lenet.w" --json
+python3 -c "
+import json
+d=json.load(open('$out'))
+assert d['total']['params']==61706 and d['total']['macs']==416520, d['total']
+mul=[l for l in d['layers'] if l['multiplier'] is not None]
+assert len(mul)==5 and all(l['weight_bits']==8 and l['multiplier']=='exact' for l in mul), mul
+" && echo "ok - LeNet from its weights file: counts, 4-bit weights packed in 16-bit words" || { echo "not ok - weights"; fail=1; }
+check "weights file with --multipliers" 0 "$bin" energy --weights "$tmp/lenet.w" --multipliers mul8u_12N4
+expect "the given multiplier on every layer" "^dense10 +mul8u_12N4"
+printf 'not a weights file' > "$tmp/bad.w"
+check "bad weights file" 2 "$bin" energy --weights "$tmp/bad.w"
+check "weights and model" 2 "$bin" energy --weights "$tmp/lenet.w" --model lenet
+
 check "no model" 2 "$bin" energy
 check "both model and layers" 2 "$bin" energy --model alexnet --layers x.yaml
 check "unknown model" 2 "$bin" energy --model vgg99
