@@ -245,11 +245,13 @@ eng_status eng_cuda_malloc(size_t bytes, void **out)
 
 void eng_cuda_free(void *ptr)
 {
-    if (!ptr || !g_ctx_live)
+    if (!ptr)
         return;
-    cudaSetDevice(g_ctx.device);
-    cudaStreamSynchronize(g_ctx.stream);
-    cudaFree(ptr);
+    if (g_ctx_live) {
+        cudaSetDevice(g_ctx.device);
+        cudaStreamSynchronize(g_ctx.stream);
+    }
+    cudaFree(ptr); // also after eng_cuda_shutdown: buffers outlive the context
     cudaGetLastError();
 }
 

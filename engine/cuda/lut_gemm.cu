@@ -16,8 +16,9 @@
 // table once and looping over work items.
 //
 // Work items and split K. Small GEMMs (M = 32..64) have few tiles, fewer than an H100's 132
-// SMs; the K range is then split into chunks that become separate work items, and their
-// partial sums are added with atomicAdd into the zeroed output. Integer addition is
+// SMs; the K range is then split into chunks that become separate work items (the split that
+// minimises waves x chunk length), and their partial sums are added with atomicAdd into the
+// zeroed output. Integer addition is
 // associative (int32 wrap-around, as in the reference), so the result stays bit-exact and
 // independent of the schedule.
 //
@@ -160,12 +161,21 @@ eng_status gemm_launch(cuda_context *ctx, const eng_lut *lut, int m, int n, int 
     g.k = k;
     g.tiles_n = (n + BN - 1) / BN;
     const long tiles = (long)((m + BM - 1) / BM) * g.tiles_n;
-    const int slabs = (k + BK - 1) / BK;
-    long split = tiles >= resident ? 1 : (resident + tiles - 1) / tiles;
-    if (split > slabs)
-        split = slabs;
-    g.kchunk = (int)((slabs + split - 1) / split) * BK;
-    g.ksplit = (k + g.kchunk - 1) / g.kchunk;
+    // K split: the chunk length (in slabs) that minimises the critical path, waves of work
+    // items over the resident blocks times slabs per item; ties keep the longer chunk.
+    const long slabs = (k + BK - 1) / BK;
+    long best_chunk = slabs, best_cost = -1;
+    for (long split = 1; split <= slabs && split <= 64; split++) {
+        const long chunk = (slabs + split - 1) / split;
+        const long items = tiles * ((slabs + chunk - 1) / chunk);
+        const long cost = (items + resident - 1) / resident * chunk;
+        if (best_cost < 0 || cost < best_cost) {
+            best_cost = cost;
+            best_chunk = chunk;
+        }
+    }
+    g.kchunk = (int)best_chunk * BK;
+    g.ksplit = (int)((slabs + best_chunk - 1) / best_chunk);
     if ((long)g.ksplit * tiles > 0x7fffffffL)
         return eng_error(ENG_ERR_ARG, "lut_gemm: %dx%d output too large", m, n);
     g.items = (int)(g.ksplit * tiles);
