@@ -8,45 +8,19 @@ template <typename T>
 __global__ void im2col_kernel(eng_conv_shape s, const T *__restrict__ x, T pad_value,
                               T *__restrict__ cols)
 {
-    const size_t ncols = (size_t)s.n * s.oh * s.ow;
-    const size_t total = (size_t)s.c * s.kh * s.kw * ncols;
+    const size_t total = (size_t)s.c * s.kh * s.kw * s.n * s.oh * s.ow;
     for (size_t e = (size_t)blockIdx.x * blockDim.x + threadIdx.x; e < total;
-         e += (size_t)gridDim.x * blockDim.x) {
-        size_t r = e / ncols, q = e % ncols;
-        int j = (int)(r % s.kw), i = (int)(r / s.kw % s.kh), ci = (int)(r / ((size_t)s.kw * s.kh));
-        int xo = (int)(q % s.ow), y = (int)(q / s.ow % s.oh), b = (int)(q / ((size_t)s.ow * s.oh));
-        int iy = y * s.stride + i * s.dilation - s.pad, ix = xo * s.stride + j * s.dilation - s.pad;
-        cols[e] = (iy >= 0 && iy < s.h && ix >= 0 && ix < s.w)
-                      ? x[(((size_t)ci * s.n + b) * s.h + iy) * s.w + ix] : pad_value;
-    }
+         e += (size_t)gridDim.x * blockDim.x)
+        cols[e] = im2col_element(s, x, pad_value, e);
 }
 
 __global__ void col2im_kernel(eng_conv_shape s, const float *__restrict__ cols,
                               float *__restrict__ dx)
 {
-    const size_t ncols = (size_t)s.n * s.oh * s.ow;
     const size_t total = (size_t)s.c * s.n * s.h * s.w;
     for (size_t e = (size_t)blockIdx.x * blockDim.x + threadIdx.x; e < total;
-         e += (size_t)gridDim.x * blockDim.x) {
-        int ix = (int)(e % s.w), iy = (int)(e / s.w % s.h);
-        size_t cb = e / ((size_t)s.w * s.h);
-        int b = (int)(cb % s.n), ci = (int)(cb / s.n);
-        float sum = 0.0f;
-        for (int i = 0; i < s.kh; i++) {
-            int ty = iy + s.pad - i * s.dilation;
-            if (ty < 0 || ty % s.stride != 0 || ty / s.stride >= s.oh)
-                continue;
-            int y = ty / s.stride;
-            for (int j = 0; j < s.kw; j++) {
-                int tx = ix + s.pad - j * s.dilation;
-                if (tx < 0 || tx % s.stride != 0 || tx / s.stride >= s.ow)
-                    continue;
-                size_t row = ((size_t)ci * s.kh + i) * s.kw + j;
-                sum += cols[row * ncols + ((size_t)b * s.oh + y) * s.ow + tx / s.stride];
-            }
-        }
-        dx[e] = sum;
-    }
+         e += (size_t)gridDim.x * blockDim.x)
+        dx[e] = col2im_element(s, cols, e);
 }
 
 template <typename T>

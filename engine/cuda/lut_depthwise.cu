@@ -9,7 +9,6 @@
 // memory allows (sm_75: 64 taps) read the full table from global memory instead.
 #include "cuda_common.cuh"
 #include "lut_depthwise.cuh"
-#include "lut_product.cuh"
 
 namespace {
 
@@ -27,30 +26,14 @@ lut_depthwise_kernel(const uint16_t *__restrict__ table, int wb, eng_conv_shape 
     const uint8_t *wc = w + (size_t)c * taps;
     if (COLUMNS) {
         for (int e = threadIdx.x; e < taps * 256; e += THREADS)
-            prod[e] = cuda_lut_product<KIND, false>(table, wb, (uint32_t)(e & 255),
-                                                    wc[e >> 8]);
+            prod[e] = lut_depthwise_column<KIND>(table, wb, wc, e);
         __syncthreads();
     }
-    const size_t plane = (size_t)s.h * s.w, oplane = (size_t)s.oh * s.ow;
-    const size_t total = (size_t)s.n * oplane;
+    const size_t total = (size_t)s.n * s.oh * s.ow;
     for (size_t q = (size_t)blockIdx.y * THREADS + threadIdx.x; q < total;
-         q += (size_t)gridDim.y * THREADS) {
-        const int xo = (int)(q % s.ow), y = (int)(q / s.ow % s.oh), b = (int)(q / oplane);
-        const uint8_t *x = a + ((size_t)c * s.n + b) * plane;
-        uint32_t sum = 0;
-        for (int i = 0; i < s.kh; i++) {
-            const int iy = y * s.stride + i * s.dilation - s.pad;
-            for (int j = 0; j < s.kw; j++) {
-                const int ix = xo * s.stride + j * s.dilation - s.pad;
-                const uint32_t code = (iy >= 0 && iy < s.h && ix >= 0 && ix < s.w)
-                                          ? x[(size_t)iy * s.w + ix] : pad_code;
-                const int t = i * s.kw + j;
-                sum += COLUMNS ? (uint32_t)prod[t * 256 + code]
-                               : (uint32_t)cuda_lut_product<KIND, false>(table, wb, code, wc[t]);
-            }
-        }
-        out[(size_t)c * total + q] = (int32_t)sum;
-    }
+         q += (size_t)gridDim.y * THREADS)
+        out[(size_t)c * total + q] =
+            lut_depthwise_output<KIND, COLUMNS>(s, c, q, a, wc, pad_code, prod, table, wb);
 }
 
 template <int KIND, bool COLUMNS>

@@ -18,125 +18,51 @@
 // Work items and split K. Small GEMMs (M = 32..64) have few tiles, fewer than an H100's 132
 // SMs; the K range is then split into chunks that become separate work items (the split that
 // minimises waves x chunk length), and their partial sums are added with atomicAdd into the
-// zeroed output. Integer addition is
-// associative (int32 wrap-around, as in the reference), so the result stays bit-exact and
-// independent of the schedule.
+// zeroed output. Integer addition is associative (int32 wrap-around, as in the reference), so
+// the result stays bit-exact and independent of the schedule.
 //
 // The implicit convolution reads its activation tile straight from the CNHW input through the
-// im2col index map (ConvLoader), so no column buffer is written.
+// im2col index map (LutConvLoader), so no column buffer is written.
+//
+// The kernel below is only the block-level choreography (table copy, barriers, item loop);
+// the index arithmetic lives in lut_gemm.cuh as __host__ __device__ functions that
+// tests/test_cuda_emu.cu also runs on the CPU.
 #include "cuda_common.cuh"
 #include "lut_gemm.cuh"
-#include "lut_product.cuh"
 
 namespace {
 
-constexpr int BM = 32;               // tile rows (weights / output channels)
-constexpr int BN = 128;              // tile columns (output positions)
-constexpr int BK = 32;               // K slab
-constexpr int TM = 4, TN = 4;        // micro-tile per thread
-constexpr int THREADS = (BM / TM) * (BN / TN);
-static_assert(THREADS == 256, "one warp per row group of micro-tiles");
-constexpr size_t TILE_BYTES = (size_t)BK * BM + (size_t)BK * BN; // multiple of 16
-
-// Activation code (p, j) of a plain [k][n] matrix.
-struct GemmLoader {
-    const uint8_t *a;
-    int n;
-    __device__ uint8_t operator()(int p, int j) const { return a[(size_t)p * n + j]; }
-};
-
-// Activation code (p, j) of the im2col matrix of a CNHW input, computed on the fly.
-struct ConvLoader {
-    const uint8_t *x;
-    eng_conv_shape s;
-    uint8_t pad_code;
-    __device__ uint8_t operator()(int p, int j) const
-    {
-        int jj = p % s.kw, i = p / s.kw % s.kh, ci = p / (s.kw * s.kh);
-        int xo = j % s.ow, y = j / s.ow % s.oh, b = j / (s.ow * s.oh);
-        int iy = y * s.stride + i * s.dilation - s.pad;
-        int ix = xo * s.stride + jj * s.dilation - s.pad;
-        return (iy >= 0 && iy < s.h && ix >= 0 && ix < s.w)
-                   ? x[(((size_t)ci * s.n + b) * s.h + iy) * s.w + ix] : pad_code;
-    }
-};
-
-struct GemmWork {
-    int m, n, k;
-    int tiles_n;        // column tiles
-    int ksplit;         // K chunks per tile
-    int kchunk;         // K per chunk (multiple of BK)
-    int items;          // tiles * ksplit
-    bool accumulate;    // atomicAdd into a zeroed output (ksplit > 1)
-};
-
 template <int KIND, bool SHARED, class Loader>
-__global__ void __launch_bounds__(THREADS)
+__global__ void __launch_bounds__(LUT_GEMM_THREADS)
 lut_gemm_kernel(const uint16_t *__restrict__ table, int wb, const uint8_t *__restrict__ w,
-                Loader load, GemmWork g, int32_t *__restrict__ out)
+                Loader load, LutGemmWork g, int32_t *__restrict__ out)
 {
     extern __shared__ __align__(16) unsigned char smem[];
-    uint8_t *ws = smem;                   // [BK][BM] weight codes, transposed
-    uint8_t *as = smem + BK * BM;         // [BK][BN] activation codes
+    uint8_t *ws = smem;                               // [BK][BM] weight codes, transposed
+    uint8_t *as = smem + LUT_GEMM_BK * LUT_GEMM_BM;   // [BK][BN] activation codes
     const uint16_t *t = table;
     if (SHARED) {
-        uint4 *dst = reinterpret_cast<uint4 *>(smem + TILE_BYTES);
+        uint4 *dst = reinterpret_cast<uint4 *>(smem + LUT_GEMM_TILE_BYTES);
         const uint4 *src = reinterpret_cast<const uint4 *>(table);
         const int vecs = (int)((sizeof(uint16_t) << 8 << wb) / sizeof(uint4));
-        for (int i = threadIdx.x; i < vecs; i += THREADS)
+        for (int i = threadIdx.x; i < vecs; i += LUT_GEMM_THREADS)
             dst[i] = __ldg(src + i);
         t = reinterpret_cast<const uint16_t *>(dst);
         // the first barrier of the K loop orders these stores before any lookup
     }
-    const int tx = threadIdx.x % (BN / TN), ty = threadIdx.x / (BN / TN);
-
+    const int tid = threadIdx.x;
     for (int item = blockIdx.x; item < g.items; item += gridDim.x) {
-        const int tile = item / g.ksplit, kc = item % g.ksplit;
-        const int m0 = tile / g.tiles_n * BM, n0 = tile % g.tiles_n * BN;
-        const int kbeg = kc * g.kchunk, kend = min(g.k, kbeg + g.kchunk);
-        uint32_t acc[TM][TN] = {};
-        for (int k0 = kbeg; k0 < kend; k0 += BK) {
-            const int kv = min(BK, kend - k0);
+        int m0, n0, kbeg, kend;
+        lut_gemm_item(g, item, &m0, &n0, &kbeg, &kend);
+        uint32_t acc[LUT_GEMM_TM][LUT_GEMM_TN] = {};
+        for (int k0 = kbeg; k0 < kend; k0 += LUT_GEMM_BK) {
+            const int kv = min(LUT_GEMM_BK, kend - k0);
             __syncthreads(); // the previous slab is consumed (and the table is loaded)
-            for (int e = threadIdx.x; e < BM * BK; e += THREADS) {
-                int r = e / BK, p = e % BK, gi = m0 + r;
-                ws[p * BM + r] = (gi < g.m && p < kv) ? w[(size_t)gi * g.k + k0 + p] : 0;
-            }
-            for (int e = threadIdx.x; e < BK * BN; e += THREADS) {
-                int p = e / BN, j = e % BN, gj = n0 + j;
-                as[e] = (gj < g.n && p < kv) ? load(k0 + p, gj) : 0;
-            }
+            lut_gemm_load_slab(tid, g, w, load, m0, n0, k0, kv, ws, as);
             __syncthreads();
-            for (int p = 0; p < kv; p++) {
-                const uint32_t a4 = *reinterpret_cast<const uint32_t *>(as + p * BN + tx * TN);
-                const uint32_t w4 = *reinterpret_cast<const uint32_t *>(ws + p * BM + ty * TM);
-#pragma unroll
-                for (int jj = 0; jj < TN; jj++) {
-                    const uint32_t a = (a4 >> (8 * jj)) & 0xffu;
-#pragma unroll
-                    for (int ii = 0; ii < TM; ii++)
-                        acc[ii][jj] += (uint32_t)cuda_lut_product<KIND, SHARED>(
-                            t, wb, a, (w4 >> (8 * ii)) & 0xffu);
-                }
-            }
+            lut_gemm_compute_slab<KIND, SHARED>(tid, t, wb, ws, as, kv, acc);
         }
-#pragma unroll
-        for (int ii = 0; ii < TM; ii++) {
-            const int gi = m0 + ty * TM + ii;
-            if (gi >= g.m)
-                continue;
-#pragma unroll
-            for (int jj = 0; jj < TN; jj++) {
-                const int gj = n0 + tx * TN + jj;
-                if (gj >= g.n)
-                    continue;
-                uint32_t *o = reinterpret_cast<uint32_t *>(out) + (size_t)gi * g.n + gj;
-                if (g.accumulate)
-                    atomicAdd(o, acc[ii][jj]);
-                else
-                    *o = acc[ii][jj];
-            }
-        }
+        lut_gemm_store(tid, g, m0, n0, acc, out);
     }
 }
 
@@ -145,45 +71,25 @@ eng_status gemm_launch(cuda_context *ctx, const eng_lut *lut, int m, int n, int 
                        const uint8_t *w, Loader load, int32_t *out)
 {
     auto kernel = lut_gemm_kernel<KIND, SHARED, Loader>;
-    const size_t smem = TILE_BYTES + (SHARED ? (sizeof(uint16_t) << 8 << lut->w_bits) : 0);
+    const size_t smem =
+        LUT_GEMM_TILE_BYTES + (SHARED ? (sizeof(uint16_t) << 8 << lut->w_bits) : 0);
     CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                     (int)smem));
     int per_sm = 0;
-    CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, THREADS, smem));
+    CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, LUT_GEMM_THREADS,
+                                                             smem));
     if (per_sm < 1)
         return eng_error(ENG_ERR_UNSUPPORTED, "lut_gemm: a block needs %zu bytes of shared "
                          "memory, more than the device offers", smem);
     const int resident = per_sm * ctx->sm_count;
-
-    GemmWork g;
-    g.m = m;
-    g.n = n;
-    g.k = k;
-    g.tiles_n = (n + BN - 1) / BN;
-    const long tiles = (long)((m + BM - 1) / BM) * g.tiles_n;
-    // K split: the chunk length (in slabs) that minimises the critical path, waves of work
-    // items over the resident blocks times slabs per item; ties keep the longer chunk.
-    const long slabs = (k + BK - 1) / BK;
-    long best_chunk = slabs, best_cost = -1;
-    for (long split = 1; split <= slabs && split <= 64; split++) {
-        const long chunk = (slabs + split - 1) / split;
-        const long items = tiles * ((slabs + chunk - 1) / chunk);
-        const long cost = (items + resident - 1) / resident * chunk;
-        if (best_cost < 0 || cost < best_cost) {
-            best_cost = cost;
-            best_chunk = chunk;
-        }
-    }
-    g.kchunk = (int)best_chunk * BK;
-    g.ksplit = (int)((slabs + best_chunk - 1) / best_chunk);
-    if ((long)g.ksplit * tiles > 0x7fffffffL)
+    LutGemmWork g;
+    if (!lut_gemm_plan(m, n, k, resident, &g))
         return eng_error(ENG_ERR_ARG, "lut_gemm: %dx%d output too large", m, n);
-    g.items = (int)(g.ksplit * tiles);
-    g.accumulate = g.ksplit > 1;
     if (g.accumulate)
         CUDA_CHECK(cudaMemsetAsync(out, 0, sizeof(int32_t) * (size_t)m * n, ctx->stream));
     const int grid = g.items < resident ? g.items : resident;
-    kernel<<<grid, THREADS, smem, ctx->stream>>>(lut->table, lut->w_bits, w, load, g, out);
+    kernel<<<grid, LUT_GEMM_THREADS, smem, ctx->stream>>>(lut->table, lut->w_bits, w, load, g,
+                                                          out);
     CUDA_CHECK_LAUNCH();
     return ENG_OK;
 }
@@ -196,7 +102,7 @@ eng_status gemm_dispatch(const eng_lut *lut, int m, int n, int k, const uint8_t 
     cuda_context *ctx;
     ENG_TRY(cuda_context_get(&ctx));
     const size_t table_bytes = sizeof(uint16_t) << 8 << lut->w_bits;
-    const bool fits = TILE_BYTES + table_bytes <= ctx->smem_optin;
+    const bool fits = LUT_GEMM_TILE_BYTES + table_bytes <= ctx->smem_optin;
     bool shared = fits;
     if (ctx->lut_place == ENG_CUDA_LUT_GLOBAL)
         shared = false;
@@ -232,7 +138,7 @@ eng_status cuda_lut_gemm(const eng_lut *lut, int m, int n, int k, const uint8_t 
         return eng_error(ENG_ERR_ARG, "lut_gemm: negative size m=%d n=%d k=%d", m, n, k);
     if ((size_t)m * n > 0 && (!out || (k > 0 && (!w || !a))))
         return eng_error(ENG_ERR_ARG, "lut_gemm: NULL buffer");
-    return gemm_dispatch(lut, m, n, k, w, GemmLoader{a, n}, out, "lut_gemm");
+    return gemm_dispatch(lut, m, n, k, w, LutGemmLoader{a, n}, out, "lut_gemm");
 }
 
 eng_status cuda_lut_conv2d(const eng_lut *lut, const eng_conv_shape *s, int oc,
@@ -247,6 +153,6 @@ eng_status cuda_lut_conv2d(const eng_lut *lut, const eng_conv_shape *s, int oc,
         return eng_error(ENG_ERR_ARG, "lut_conv2d: %ld positions x %ld products too large", n, k);
     if (oc > 0 && (!out || !w || !x))
         return eng_error(ENG_ERR_ARG, "lut_conv2d: NULL buffer");
-    return gemm_dispatch(lut, oc, (int)n, (int)k, w, ConvLoader{x, *s, pad_code}, out,
+    return gemm_dispatch(lut, oc, (int)n, (int)k, w, LutConvLoader{x, *s, pad_code}, out,
                          "lut_conv2d");
 }

@@ -7,6 +7,14 @@
 
 #include "eng_kernels.h"
 
+// `#pragma unroll` in __host__ __device__ code: the device pass unrolls, the host compiler
+// (which does not know the pragma) sees nothing.
+#ifdef __CUDA_ARCH__
+#define CUDA_UNROLL _Pragma("unroll")
+#else
+#define CUDA_UNROLL
+#endif
+
 // The kinds of lookup of eng_lut_product, as template parameters.
 enum cuda_lut_kind {
     CUDA_LUT_UNSIGNED = 0,  // ENG_LUT_DIRECT, uint16 entries
@@ -23,18 +31,21 @@ static inline cuda_lut_kind cuda_lut_kind_of(const eng_lut *lut)
 }
 
 // Reads entry i of a table in shared memory (SHARED) or in global memory through the
-// read-only cache.
+// read-only cache (on the host: a plain load).
 template <bool SHARED>
-__device__ __forceinline__ uint16_t cuda_lut_entry(const uint16_t *t, uint32_t i)
+__host__ __device__ __forceinline__ uint16_t cuda_lut_entry(const uint16_t *t, uint32_t i)
 {
-    if (SHARED)
-        return t[i];
-    return __ldg(t + i);
+#ifdef __CUDA_ARCH__
+    if (!SHARED)
+        return __ldg(t + i);
+#endif
+    return t[i];
 }
 
 // eng_lut_product(lut, a, w) for codes a, w (0..255) and a table of 256 << wb entries.
+// Also compiled for the host, where tests/test_cuda_emu.cu runs the kernels' tile code.
 template <int KIND, bool SHARED>
-__device__ __forceinline__ int32_t cuda_lut_product(const uint16_t *t, int wb, uint32_t a,
+__host__ __device__ __forceinline__ int32_t cuda_lut_product(const uint16_t *t, int wb, uint32_t a,
                                                     uint32_t w)
 {
     if (KIND == CUDA_LUT_SIGN_MAGNITUDE) {

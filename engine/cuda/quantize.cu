@@ -9,12 +9,8 @@ __global__ void quantize_kernel(const float *__restrict__ x, size_t count, float
                                 uint8_t *__restrict__ codes)
 {
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < count;
-         i += (size_t)gridDim.x * blockDim.x) {
-        float q = rintf(__fdiv_rn(x[i], scale)) + (float)zero_point;
-        int32_t v = q != q ? zero_point
-                    : q < (float)qmin ? qmin : q > (float)qmax ? qmax : (int32_t)q;
-        codes[i] = (uint8_t)v;
-    }
+         i += (size_t)gridDim.x * blockDim.x)
+        codes[i] = quantize_element(x[i], scale, zero_point, qmin, qmax);
 }
 
 __global__ void column_sums_kernel(const uint8_t *__restrict__ cols, int k, size_t n,
@@ -34,19 +30,8 @@ __global__ void dequantize_kernel(eng_cuda_dequant d, int m, size_t n,
 {
     const size_t total = (size_t)m * n;
     for (size_t e = (size_t)blockIdx.x * blockDim.x + threadIdx.x; e < total;
-         e += (size_t)gridDim.x * blockDim.x) {
-        int o = (int)(e / n);
-        size_t p = e % n;
-        double scale = (double)d.act_scale * d.w_scale[o];
-        int64_t v = acc[e];
-        if (d.asym) {
-            int64_t za = d.act_zero_point, zw = d.w_zero_point[o];
-            v += (int64_t)d.k * za * zw - za * (int64_t)d.w_sum[o];
-            v -= zw * d.a_sum[p];
-        }
-        float b = d.bias ? d.bias[o] : 0.0f;
-        y[e] = __fadd_rn(__double2float_rn(__dmul_rn(scale, (double)v)), b);
-    }
+         e += (size_t)gridDim.x * blockDim.x)
+        y[e] = dequantize_element(d, n, acc, e);
 }
 
 eng_status cuda_quantize(const float *x, size_t count, float scale, int32_t zero_point,
