@@ -143,10 +143,12 @@ eng_status eng_cuda_set_lut_place(eng_cuda_lut_place place);
 /* ------------------------------------------------------------------------------------------
  * Device kernels: every pointer argument is device memory, except the eng_lut and
  * eng_conv_shape structs (host memory; the eng_lut's table is a device table from
- * eng_cuda_lut_upload). Results equal the eng_kernels reference of the same name. Each call
- * returns ENG_ERR_ARG for negative sizes or NULL buffers with a non-zero size,
- * ENG_ERR_UNSUPPORTED without a device, and otherwise queues the work and returns ENG_OK (see
- * the execution model above). On error nothing is queued.
+ * eng_cuda_lut_upload, 16-byte aligned). Results equal the eng_kernels reference of the same
+ * name. Each call returns ENG_ERR_ARG for negative sizes, NULL buffers with a non-zero size or
+ * a bad table, ENG_ERR_SHAPE for an inconsistent eng_conv_shape, ENG_ERR_UNSUPPORTED without
+ * a device (or for ENG_CUDA_LUT_SHARED with a table too large for the device), and otherwise
+ * queues the work and returns ENG_OK (see the execution model above). On error nothing is
+ * queued.
  * ---------------------------------------------------------------------------------------- */
 
 /* Dequantization of table-GEMM accumulators (the formula of the quantized layers, eng_ops.h):

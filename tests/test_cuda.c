@@ -42,6 +42,16 @@ static bool gpu_present(const char *test)
 
 #define ASSERT_OK(call) ck_assert_msg((call) == ENG_OK, "%s: %s", #call, eng_last_error())
 
+/* The device kernels, with the default table placement (tests may share a process when run
+ * with CK_FORK=no). */
+static const eng_cuda_kernels *kernels(void)
+{
+    const eng_cuda_kernels *k = NULL;
+    ASSERT_OK(eng_cuda_kernels_get(&k));
+    ASSERT_OK(eng_cuda_set_lut_place(ENG_CUDA_LUT_AUTO));
+    return k;
+}
+
 /* A device copy of `bytes` of host memory. */
 static void *dev_put(const void *host, size_t bytes)
 {
@@ -199,8 +209,7 @@ END_TEST
 START_TEST(test_bad_arguments_rejected)
 {
     SKIP_WITHOUT_GPU();
-    const eng_cuda_kernels *k;
-    ASSERT_OK(eng_cuda_kernels_get(&k));
+    const eng_cuda_kernels *k = kernels();
     ck_assert_str_eq(k->name, "cuda");
     uint16_t table[1024] = {0};
     eng_lut host = {.table = table, .w_bits = 9}, dev = {0};
@@ -237,8 +246,7 @@ static const int gemm_shapes[][3] = {
 
 static void check_lut_gemm(enum table_kind kind, eng_cuda_lut_place place)
 {
-    const eng_cuda_kernels *k;
-    ASSERT_OK(eng_cuda_kernels_get(&k));
+    const eng_cuda_kernels *k = kernels();
     ASSERT_OK(eng_cuda_set_lut_place(place));
     eng_cuda_device_info info;
     ASSERT_OK(eng_cuda_device_info_get(0, &info));
@@ -315,8 +323,7 @@ static const int conv_geos[][10] = {
 START_TEST(test_lut_conv2d_equals_im2col_gemm)
 {
     SKIP_WITHOUT_GPU();
-    const eng_cuda_kernels *k;
-    ASSERT_OK(eng_cuda_kernels_get(&k));
+    const eng_cuda_kernels *k = kernels();
     enum table_kind kind = (enum table_kind)_i;
     uint64_t rng = 2000 + (uint64_t)_i;
     test_table t;
@@ -375,8 +382,7 @@ static const int dw_geos[][9] = {
 START_TEST(test_lut_depthwise_matches_reference)
 {
     SKIP_WITHOUT_GPU();
-    const eng_cuda_kernels *k;
-    ASSERT_OK(eng_cuda_kernels_get(&k));
+    const eng_cuda_kernels *k = kernels();
     enum table_kind kind = (enum table_kind)_i;
     uint64_t rng = 3000 + (uint64_t)_i;
     test_table t;
@@ -421,8 +427,7 @@ END_TEST
 START_TEST(test_im2col_col2im_bit_exact)
 {
     SKIP_WITHOUT_GPU();
-    const eng_cuda_kernels *k;
-    ASSERT_OK(eng_cuda_kernels_get(&k));
+    const eng_cuda_kernels *k = kernels();
     const eng_kernels *r = eng_kernels_ref();
     uint64_t rng = 4000;
     for (size_t g = 0; g < sizeof dw_geos / sizeof dw_geos[0]; g++) {
@@ -476,8 +481,7 @@ END_TEST
 START_TEST(test_quantize_bit_exact)
 {
     SKIP_WITHOUT_GPU();
-    const eng_cuda_kernels *k;
-    ASSERT_OK(eng_cuda_kernels_get(&k));
+    const eng_cuda_kernels *k = kernels();
     const size_t n = 100003;
     float *x = malloc(n * 4);
     uint64_t rng = 5000;
@@ -521,8 +525,7 @@ END_TEST
 START_TEST(test_column_sums_and_dequantize)
 {
     SKIP_WITHOUT_GPU();
-    const eng_cuda_kernels *k;
-    ASSERT_OK(eng_cuda_kernels_get(&k));
+    const eng_cuda_kernels *k = kernels();
     uint64_t rng = 6000;
     const int m = 37, kk = 291;
     const size_t n = 1029;
@@ -601,8 +604,7 @@ END_TEST
 START_TEST(test_sgemm_matches_reference)
 {
     SKIP_WITHOUT_GPU();
-    const eng_cuda_kernels *k;
-    ASSERT_OK(eng_cuda_kernels_get(&k));
+    const eng_cuda_kernels *k = kernels();
     const bool ta = _i & 1, tb = _i & 2;
     const int shapes[][3] = {{1, 1, 1}, {17, 33, 65}, {64, 300, 576}, {5, 7, 0}};
     uint64_t rng = 7000 + (uint64_t)_i;
