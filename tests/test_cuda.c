@@ -606,7 +606,7 @@ START_TEST(test_sgemm_matches_reference)
     SKIP_WITHOUT_GPU();
     const eng_cuda_kernels *k = kernels();
     const bool ta = _i & 1, tb = _i & 2;
-    const int shapes[][3] = {{1, 1, 1}, {17, 33, 65}, {64, 300, 576}, {5, 7, 0}};
+    const int shapes[][3] = {{1, 1, 1}, {17, 33, 65}, {64, 300, 576}, {5, 7, 0}, {4, 3, 0}};
     uint64_t rng = 7000 + (uint64_t)_i;
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         const int m = shapes[si][0], n = shapes[si][1], kk = shapes[si][2];
