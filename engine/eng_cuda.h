@@ -223,6 +223,13 @@ typedef struct eng_cuda_kernels {
                               int k, size_t n,
                               int32_t *sums);         // [n]
 
+    /* column_sums of the im2col_u8(s, x, pad_code) matrix without building it: the
+     * activation window sums of an asymmetric lut_conv2d. sums: [n*oh*ow]. */
+    eng_status (*conv_column_sums)(const eng_conv_shape *s,
+                                   const uint8_t *x,       // [c][n][h][w] codes
+                                   uint8_t pad_code,
+                                   int32_t *sums);
+
     /* y[m][n] from acc[m][n] per eng_cuda_dequant (d: host struct, its arrays on the device). */
     eng_status (*dequantize)(const eng_cuda_dequant *d,
                              int m, size_t n,

@@ -320,6 +320,7 @@ static const int conv_geos[][10] = {
     {2, 8, 32, 32, 3, 3, 1, 1, 1, 16},
 };
 
+/* Also checks conv_column_sums on the same input (it needs no table). */
 START_TEST(test_lut_conv2d_equals_im2col_gemm)
 {
     SKIP_WITHOUT_GPU();
@@ -350,6 +351,18 @@ START_TEST(test_lut_conv2d_equals_im2col_gemm)
         for (size_t i = 0; i < (size_t)oc * P; i++)
             ck_assert_msg(out[i] == ref[i], "%s geometry %zu: out[%zu] = %d, reference %d",
                           table_kind_name(kind), g, i, out[i], ref[i]);
+        /* the window sums of the same columns (asymmetric zero-point term) */
+        int32_t *dsums = dev_dirty(sizeof(int32_t) * P);
+        ASSERT_OK(k->conv_column_sums(&s, dx, pad, dsums));
+        int32_t *sums = dev_get(dsums, sizeof(int32_t) * P);
+        for (int j = 0; j < P; j++) {
+            int32_t want = 0;
+            for (int p = 0; p < K; p++)
+                want += cols[(size_t)p * P + j];
+            ck_assert_int_eq(sums[j], want);
+        }
+        eng_cuda_free(dsums);
+        free(sums);
         eng_cuda_free(dx);
         eng_cuda_free(dw);
         eng_cuda_free(dout);

@@ -229,6 +229,12 @@ START_TEST(test_emulated_lut_conv2d_bit_exact)
         eng_kernels_ref()->lut_gemm(&t.lut, oc, P, K, w, cols, ref);
         emu_lut_gemm_any(&t.lut, oc, P, K, w, LutConvLoader{x, s, x[1]}, out, 132);
         ck_assert_mem_eq(out, ref, sizeof(int32_t) * oc * P);
+        for (int j = 0; j < P; j++) { // window sums: conv_column_sums_kernel's element
+            int32_t want = 0;
+            for (int p = 0; p < K; p++)
+                want += cols[(size_t)p * P + j];
+            ck_assert_int_eq(lut_conv_column_sum(LutConvLoader{x, s, x[1]}, K, j), want);
+        }
         free(x);
         free(w);
         free(cols);

@@ -340,6 +340,7 @@ static const eng_cuda_kernels cuda_kernels = {
     cuda_col2im_f32,
     cuda_quantize,
     cuda_column_sums,
+    cuda_conv_column_sums,
     cuda_dequantize,
 };
 

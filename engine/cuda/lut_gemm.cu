@@ -66,6 +66,13 @@ lut_gemm_kernel(const uint16_t *__restrict__ table, int wb, const uint8_t *__res
     }
 }
 
+__global__ void conv_column_sums_kernel(LutConvLoader load, int k, int n,
+                                        int32_t *__restrict__ sums)
+{
+    for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < n; j += gridDim.x * blockDim.x)
+        sums[j] = lut_conv_column_sum(load, k, j);
+}
+
 template <int KIND, bool SHARED, class Loader>
 eng_status gemm_launch(cuda_context *ctx, const eng_lut *lut, int m, int n, int k,
                        const uint8_t *w, Loader load, int32_t *out)
@@ -155,4 +162,23 @@ eng_status cuda_lut_conv2d(const eng_lut *lut, const eng_conv_shape *s, int oc,
         return eng_error(ENG_ERR_ARG, "lut_conv2d: NULL buffer");
     return gemm_dispatch(lut, oc, (int)n, (int)k, w, LutConvLoader{x, *s, pad_code}, out,
                          "lut_conv2d");
+}
+
+eng_status cuda_conv_column_sums(const eng_conv_shape *s, const uint8_t *x, uint8_t pad_code,
+                                 int32_t *sums)
+{
+    cuda_context *ctx;
+    ENG_TRY(cuda_context_get(&ctx));
+    ENG_TRY(cuda_check_shape(s, "conv_column_sums"));
+    const long n = (long)s->n * s->oh * s->ow, k = (long)s->c * s->kh * s->kw;
+    if (n > 0x7fffffffL || k > 0x7fffffffL)
+        return eng_error(ENG_ERR_ARG, "conv_column_sums: %ld positions x %ld codes too large",
+                         n, k);
+    if (!x || !sums)
+        return eng_error(ENG_ERR_ARG, "conv_column_sums: NULL buffer");
+    conv_column_sums_kernel<<<cuda_grid_size(ctx, (size_t)n), CUDA_ELEMENTWISE_THREADS, 0,
+                              ctx->stream>>>(LutConvLoader{x, *s, pad_code}, (int)k, (int)n,
+                                             sums);
+    CUDA_CHECK_LAUNCH();
+    return ENG_OK;
 }

@@ -12,6 +12,8 @@ eng_status cuda_lut_gemm(const eng_lut *lut, int m, int n, int k, const uint8_t 
                          const uint8_t *a, int32_t *out);
 eng_status cuda_lut_conv2d(const eng_lut *lut, const eng_conv_shape *s, int oc,
                            const uint8_t *w, const uint8_t *x, uint8_t pad_code, int32_t *out);
+eng_status cuda_conv_column_sums(const eng_conv_shape *s, const uint8_t *x, uint8_t pad_code,
+                                 int32_t *sums);
 
 // ------------------------------------------------------------------------------------------
 // Building blocks (see lut_gemm.cu for the design)
@@ -50,6 +52,15 @@ struct LutConvLoader {
                    ? x[(((size_t)ci * s.n + b) * s.h + iy) * s.w + ix] : pad_code;
     }
 };
+
+// Sum of column j of the im2col matrix (k rows), read through the loader.
+__host__ __device__ inline int32_t lut_conv_column_sum(const LutConvLoader &load, int k, int j)
+{
+    int32_t sum = 0;
+    for (int p = 0; p < k; p++)
+        sum += load(p, j);
+    return sum;
+}
 
 // The work of one call: output tiles, each split into ksplit chunks of K (work items).
 struct LutGemmWork {
