@@ -6,5 +6,6 @@
 
 int cmd_version(int argc, char **argv);
 int cmd_data(int argc, char **argv);
+int cmd_devices(int argc, char **argv);
 
 #endif /* COMMANDS_H */

@@ -44,6 +44,7 @@ else
     step configure meson setup build-gpu -Dcuda=enabled -Dgpu_arch="$arch"
 fi
 step build ninja -C build-gpu
+step devices build-gpu/src/evoapproxnas devices && cat "$out/devices.log"
 step test_cuda meson test -C build-gpu --print-errorlogs --timeout-multiplier 2 cuda cuda_emu kernels_ref
 cp build-gpu/meson-logs/testlog.txt "$out/testlog.txt" 2>/dev/null
 if grep -q "skipped:" "$out/testlog.txt" 2>/dev/null; then
