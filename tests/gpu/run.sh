@@ -9,6 +9,7 @@ cd "$(dirname "$0")/../.."
 out=${OUT:-build-gpu/gpu-logs}
 mkdir -p "$out"
 export PATH=/usr/local/cuda/bin:$PATH
+export LD_LIBRARY_PATH=/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 passed=0
 failed=0
 step() { # step NAME COMMAND...: runs a step with its output in $out/NAME.log
