@@ -13,5 +13,6 @@ const cli_command cli_commands[] = {
     {"model", "list the model zoo; layers, shapes, parameters and MACs of a model", cmd_model},
     {"train", "train a zoo model (float or quantization-aware with approximate multipliers)", cmd_train},
     {"eval", "accuracy of a trained network with each given approximate multiplier", cmd_eval},
+    {"devices", "the compute devices: CPU kernel set, CUDA GPUs (or why none)", cmd_devices},
     {NULL, NULL, NULL},
 };

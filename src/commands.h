@@ -12,5 +12,6 @@ int cmd_energy(int argc, char **argv);
 int cmd_model(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_devices(int argc, char **argv);
 
 #endif /* COMMANDS_H */
