@@ -1,0 +1,295 @@
+/*
+ * lut_avx512.c - AVX-512 VBMI kernel set: general 16-bit table GEMM, depthwise table
+ * convolution and quantization (design and measurements: docs/kernels.md).
+ *
+ * Table GEMM, weight-stationary: for one weight code w[i][p] the column T(., w) of 256 16-bit
+ * products is split into a low-byte and a high-byte plane of 4 zmm each. For 64 activation
+ * codes x, two chained masked vpermi2b per plane look up all 64 products: lanes with x < 128
+ * read T[0..127] first, then lanes with x >= 128 (their index kept by the mask) read
+ * T[128..255], so no blend is needed. Sums use the 16-bit "word trick": the 64 byte lanes seen
+ * as 32 words are added (aw) and so are the odd bytes alone (ao = x >> 8); after at most 256
+ * terms the odd sums are ao and the even sums aw - 256 * ao, both exact in 16 bits. Every K
+ * chunk of <= 256 terms is then flushed to int32 as low + 256 * high. Signed products are
+ * stored with 32768 added (top bit of the high byte flipped) and 32768 per term is subtracted
+ * at the flush, which is exact modulo 2^32 like the reference's int32 sum.
+ *
+ * Blocking: N is cut into panels of 256 columns; the activation rows of a panel are repacked
+ * from [K][N] into a contiguous [K][256] buffer (per thread, inside the call), then all weight
+ * rows of the tile run over it (4 vectors x 4 word accumulators = 16 zmm). Tiles (panel x
+ * block of 16 rows) are distributed by a static OpenMP schedule; the partition depends only on
+ * the shape, and integer sums do not depend on it at all.
+ *
+ * Workspace: one eng_alloc per call (table planes, plus one panel buffer per thread), freed
+ * before return; the kernels keep no state between calls and are reentrant.
+ */
+#include "cpu_kernels.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+bool eng_cpu_avx512_supported(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512vbmi");
+}
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi")
+
+enum {
+    PANEL = 256,            /* columns per panel: 4 vectors of 64 byte lanes */
+    KCHUNK = 256,           /* terms summed in 16 bits before a flush to int32 */
+    MBLOCK = 16,            /* weight rows per tile */
+    PLANES_SIZE = 256 * 512 /* byte planes of all 256 weight codes */
+};
+
+/* Lanes [0, count) of a 64-lane vector, count clipped to [0, 64]. */
+static inline __mmask64 lane_mask(int count)
+{
+    return count >= 64 ? ~(__mmask64)0 : count <= 0 ? 0 : (((__mmask64)1 << count) - 1);
+}
+
+/* Adds (or stores, when first) the 64 sums of one vector to out[0..63], lanes in valid only.
+ * awl/aol, awh/aoh: word-trick accumulators of the low and high byte planes; bias: 32768 *
+ * terms for signed products, else 0. */
+static inline __attribute__((always_inline)) void flush_vector(__m512i awl, __m512i aol,
+                                                               __m512i awh, __m512i aoh,
+                                                               __m512i bias, __mmask64 valid,
+                                                               bool first, int32_t *out)
+{
+    const __m512i idx_lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i idx_hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30,
+                                              15, 31);
+    __m512i el = _mm512_sub_epi16(awl, _mm512_slli_epi16(aol, 8));
+    __m512i eh = _mm512_sub_epi16(awh, _mm512_slli_epi16(aoh, 8));
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; h++) {
+        __m512i even, odd;
+        if (h == 0) {
+            even = _mm512_add_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(el)),
+                                    _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(eh)), 8));
+            odd = _mm512_add_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(aol)),
+                                   _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(aoh)), 8));
+        } else {
+            even = _mm512_add_epi32(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(el, 1)),
+                                    _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(eh, 1)), 8));
+            odd = _mm512_add_epi32(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(aol, 1)),
+                                   _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(aoh, 1)), 8));
+        }
+        even = _mm512_sub_epi32(even, bias);
+        odd = _mm512_sub_epi32(odd, bias);
+        __m512i r[2] = {_mm512_permutex2var_epi32(even, idx_lo, odd),
+                        _mm512_permutex2var_epi32(even, idx_hi, odd)};
+#pragma GCC unroll 2
+        for (int q = 0; q < 2; q++) {
+            __mmask16 m = (__mmask16)(valid >> (32 * h + 16 * q));
+            int32_t *o = out + 32 * h + 16 * q;
+            if (!first)
+                r[q] = _mm512_add_epi32(r[q], _mm512_maskz_loadu_epi32(m, o));
+            _mm512_mask_storeu_epi32(o, m, r[q]);
+        }
+    }
+}
+
+/* One tile: rows [0, rows) of weights w (row stride k) against `nvalid` <= 256 columns of
+ * activations a (row stride lda; lanes past nvalid are not read), out row stride ldo.
+ * NB = vectors of 64 columns actually computed (ceil(nvalid / 64)). */
+static inline __attribute__((always_inline)) void tile(const uint8_t *planes, const uint8_t *w,
+                                                       int rows, int k, const uint8_t *a,
+                                                       size_t lda, int nvalid, int32_t *out,
+                                                       size_t ldo, bool sgn, const int NB)
+{
+    __mmask64 lm[4];
+    for (int v = 0; v < 4; v++)
+        lm[v] = lane_mask(nvalid - 64 * v);
+    for (int i = 0; i < rows; i++) {
+        const uint8_t *wrow = w + (size_t)i * k;
+        int32_t *orow = out + (size_t)i * ldo;
+        for (int k0 = 0; k0 < k; k0 += KCHUNK) {
+            const int kc = k - k0 < 300 ? k - k0 : 300;
+            __m512i awl[4], aol[4], awh[4], aoh[4];
+#pragma GCC unroll 4
+            for (int v = 0; v < NB; v++)
+                awl[v] = aol[v] = awh[v] = aoh[v] = _mm512_setzero_si512();
+            const uint8_t *ap = a + (size_t)k0 * lda;
+            for (int p = k0; p < k0 + kc; p++, ap += lda) {
+                const uint8_t *col = planes + (size_t)wrow[p] * 512;
+                const __m512i l0 = _mm512_load_si512(col), l1 = _mm512_load_si512(col + 64);
+                const __m512i l2 = _mm512_load_si512(col + 128), l3 = _mm512_load_si512(col + 192);
+                const __m512i h0 = _mm512_load_si512(col + 256), h1 = _mm512_load_si512(col + 320);
+                const __m512i h2 = _mm512_load_si512(col + 384), h3 = _mm512_load_si512(col + 448);
+#pragma GCC unroll 4
+                for (int v = 0; v < NB; v++) {
+                    const __m512i x = _mm512_maskz_loadu_epi8(lm[v], ap + 64 * v);
+                    const __mmask64 top = _mm512_movepi8_mask(x);
+                    const __mmask64 bottom = _knot_mask64(top);
+                    __m512i xl = _mm512_mask2_permutex2var_epi8(l0, x, bottom, l1);
+                    xl = _mm512_mask2_permutex2var_epi8(l2, xl, top, l3);
+                    __m512i xh = _mm512_mask2_permutex2var_epi8(h0, x, bottom, h1);
+                    xh = _mm512_mask2_permutex2var_epi8(h2, xh, top, h3);
+                    awl[v] = _mm512_add_epi16(awl[v], xl);
+                    aol[v] = _mm512_add_epi16(aol[v], _mm512_srli_epi16(xl, 8));
+                    awh[v] = _mm512_add_epi16(awh[v], xh);
+                    aoh[v] = _mm512_add_epi16(aoh[v], _mm512_srli_epi16(xh, 8));
+                }
+            }
+            const __m512i bias = _mm512_set1_epi32(sgn ? 32768 * kc : 0);
+#pragma GCC unroll 4
+            for (int v = 0; v < NB; v++)
+                flush_vector(awl[v], aol[v], awh[v], aoh[v], bias, lm[v], k0 == 0, orow + 64 * v);
+        }
+    }
+}
+
+static void tile_any(const uint8_t *planes, const uint8_t *w, int rows, int k, const uint8_t *a,
+                     size_t lda, int nvalid, int32_t *out, size_t ldo, bool sgn)
+{
+    switch ((nvalid + 63) / 64) {
+    case 4: tile(planes, w, rows, k, a, lda, nvalid, out, ldo, sgn, 4); break;
+    case 3: tile(planes, w, rows, k, a, lda, nvalid, out, ldo, sgn, 3); break;
+    case 2: tile(planes, w, rows, k, a, lda, nvalid, out, ldo, sgn, 2); break;
+    default: tile(planes, w, rows, k, a, lda, nvalid, out, ldo, sgn, 1); break;
+    }
+}
+
+static void avx512_lut_gemm(const eng_lut *lut, int m, int n, int k, const uint8_t *w,
+                            const uint8_t *a, int32_t *out)
+{
+    if (m <= 0 || n <= 0)
+        return;
+    if (k <= 0) {
+        memset(out, 0, sizeof(int32_t) * (size_t)m * n);
+        return;
+    }
+    bool used[256];
+    eng_lut_mark_used(w, (size_t)m * k, used);
+    const int threads = eng_cpu_threads();
+    const bool pack = n > PANEL; /* a single panel is read in place, with masked loads */
+    const size_t panel_size = pack ? (size_t)k * PANEL : 0;
+    uint8_t *ws = eng_lut_fits_int16(lut, used)
+                      ? eng_alloc(PLANES_SIZE + panel_size * (size_t)threads) : NULL;
+    if (ws == NULL) { /* out of memory or 17-bit sign-magnitude products: reference path */
+        eng_kernels_ref()->lut_gemm(lut, m, n, k, w, a, out);
+        return;
+    }
+    eng_lut_build_planes(lut, used, ws);
+    const bool sgn = eng_lut_products_signed(lut);
+    const int npanels = (n + PANEL - 1) / PANEL, mblocks = (m + MBLOCK - 1) / MBLOCK;
+    const int tiles = npanels * mblocks;
+    const double macs = (double)m * n * k;
+
+#pragma omp parallel num_threads(threads) if (threads > 1 && tiles > 1 && macs > 1e6)
+    {
+        uint8_t *buf = ws + PLANES_SIZE + panel_size * (size_t)eng_cpu_thread_id();
+        int packed = -1;
+#pragma omp for schedule(static)
+        for (int t = 0; t < tiles; t++) {
+            const int panel = t / mblocks, mb = t % mblocks;
+            const int n0 = panel * PANEL, nvalid = n - n0 < PANEL ? n - n0 : PANEL;
+            const int i0 = mb * MBLOCK, rows = m - i0 < MBLOCK ? m - i0 : MBLOCK;
+            const uint8_t *ap = a + n0;
+            size_t lda = (size_t)n;
+            if (pack) {
+                if (packed != panel) {
+                    for (int p = 0; p < k; p++) {
+                        memcpy(buf + (size_t)p * PANEL, a + (size_t)p * n + n0, (size_t)nvalid);
+                        if (nvalid < PANEL)
+                            memset(buf + (size_t)p * PANEL + nvalid, 0, (size_t)(PANEL - nvalid));
+                    }
+                    packed = panel;
+                }
+                ap = buf;
+                lda = PANEL;
+            }
+            tile_any(ws, w + (size_t)i0 * k, rows, k, ap, lda, nvalid,
+                     out + (size_t)i0 * n + n0, (size_t)n, sgn);
+        }
+    }
+    eng_free(ws);
+}
+
+/* Depthwise: per channel, the kh*kw shifted copies of the image (an im2col with one channel)
+ * form a [taps][n*oh*ow] matrix that one weight row of the channel sweeps, vectorized over the
+ * output pixels. Parallel over channels, each thread with its own planes and column buffer. */
+static void avx512_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s, const uint8_t *a,
+                                 const uint8_t *w, uint8_t pad_code, int32_t *out)
+{
+    const int taps = s->kh * s->kw;
+    const size_t np = (size_t)s->n * s->oh * s->ow, plane = (size_t)s->n * s->h * s->w;
+    bool used[256];
+    eng_lut_mark_used(w, (size_t)s->c * taps, used);
+    const int threads = eng_cpu_threads();
+    const size_t per_thread = PLANES_SIZE + ((size_t)taps * np + 63) / 64 * 64;
+    uint8_t *ws = eng_lut_fits_int16(lut, used) ? eng_alloc(per_thread * (size_t)threads) : NULL;
+    if (ws == NULL) {
+        eng_kernels_ref()->lut_depthwise(lut, s, a, w, pad_code, out);
+        return;
+    }
+    const bool sgn = eng_lut_products_signed(lut);
+    eng_conv_shape s1 = *s;
+    s1.c = 1;
+    const double macs = (double)s->c * np * taps;
+
+#pragma omp parallel num_threads(threads) if (threads > 1 && s->c > 1 && macs > 1e6)
+    {
+        uint8_t *planes = ws + per_thread * (size_t)eng_cpu_thread_id();
+        uint8_t *cols = planes + PLANES_SIZE;
+#pragma omp for schedule(static)
+        for (int c = 0; c < s->c; c++) {
+            const uint8_t *wc = w + (size_t)c * taps;
+            bool cused[256];
+            eng_lut_mark_used(wc, (size_t)taps, cused);
+            eng_lut_build_planes(lut, cused, planes);
+            eng_cpu_im2col_u8_rows(&s1, a + (size_t)c * plane, pad_code, cols, 0, taps);
+            for (size_t n0 = 0; n0 < np; n0 += PANEL) {
+                const int nvalid = np - n0 < PANEL ? (int)(np - n0) : PANEL;
+                tile_any(planes, wc, 1, taps, cols + n0, np, nvalid, out + (size_t)c * np + n0,
+                         np, sgn);
+            }
+        }
+    }
+    eng_free(ws);
+}
+
+/* codes = clamp(round_half_even(x / scale) + zero_point): the reference's float operations in
+ * the same order (division, not a reciprocal), NaN -> zero_point. */
+static void avx512_quantize(const float *x, size_t count, float scale, int32_t zero_point,
+                            int32_t qmin, int32_t qmax, uint8_t *codes)
+{
+    const __m512 vs = _mm512_set1_ps(scale), vz = _mm512_set1_ps((float)zero_point);
+    const __m512 lo = _mm512_set1_ps((float)qmin), hi = _mm512_set1_ps((float)qmax);
+    const __m512i zp = _mm512_set1_epi32(zero_point);
+    const long long chunks = (long long)((count + 15) / 16);
+#pragma omp parallel for schedule(static) if (count > (1u << 18) && eng_cpu_threads() > 1)
+    for (long long c = 0; c < chunks; c++) {
+        const size_t i = (size_t)c * 16;
+        const __mmask16 m = count - i >= 16 ? (__mmask16)0xffff
+                                            : (__mmask16)((1u << (count - i)) - 1);
+        __m512 q = _mm512_div_ps(_mm512_maskz_loadu_ps(m, x + i), vs);
+        q = _mm512_add_ps(_mm512_roundscale_ps(q, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), vz);
+        const __mmask16 nan = _mm512_cmp_ps_mask(q, q, _CMP_UNORD_Q);
+        __m512i v = _mm512_cvttps_epi32(_mm512_min_ps(_mm512_max_ps(q, lo), hi));
+        v = _mm512_mask_mov_epi32(v, nan, zp);
+        _mm_mask_storeu_epi8(codes + i, m, _mm512_cvtepi32_epi8(v));
+    }
+}
+
+static const eng_kernels avx512_kernels = {
+    .name = "avx512",
+    .sgemm = eng_cpu_sgemm,
+    .lut_gemm = avx512_lut_gemm,
+    .lut_depthwise = avx512_lut_depthwise,
+    .im2col_f32 = eng_cpu_im2col_f32,
+    .im2col_u8 = eng_cpu_im2col_u8,
+    .col2im_f32 = eng_cpu_col2im_f32,
+    .quantize = avx512_quantize,
+};
+
+#pragma GCC pop_options
+
+const eng_kernels *eng_kernels_avx512(void)
+{
+    return &avx512_kernels;
+}
