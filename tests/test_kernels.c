@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cpu/cpu_kernels.h"
+#include "eng_int8.h"
 #include "testutil.h"
 
 static const char *const set_names[] = {"avx2", "avx512"};
@@ -399,6 +400,46 @@ START_TEST(test_sgemm)
 }
 END_TEST
 
+/* ---- exact int8 GEMM ----------------------------------------------------------------- */
+
+START_TEST(test_int8_gemm)
+{
+    if (strcmp(eng_int8_gemm_path(), "vnni") != 0)
+        fprintf(stderr, "# note: CPU lacks AVX-512 VNNI, eng_int8_gemm is the scalar loop\n");
+    uint64_t rng = 900;
+    for (int i = 0; i < GEMM_SHAPES; i++) {
+        const int m = gemm_shapes[i][0], n = gemm_shapes[i][1], k = gemm_shapes[i][2];
+        int8_t *w = malloc((size_t)m * k);
+        uint8_t *a = malloc((size_t)k * n);
+        int32_t *ref = malloc(sizeof(int32_t) * m * n), *out = malloc(sizeof(int32_t) * m * n);
+        fill_bytes((uint8_t *)w, (size_t)m * k, &rng);
+        fill_bytes(a, (size_t)k * n, &rng);
+        if (i == 0) { /* the extreme products */
+            w[0] = -128;
+            a[0] = 255;
+        }
+        /* an independent definition: int64 sum of products, reduced modulo 2^32 */
+        for (int r = 0; r < m; r++)
+            for (int j = 0; j < n; j++) {
+                int64_t sum = 0;
+                for (int p = 0; p < k; p++)
+                    sum += (int64_t)a[(size_t)p * n + j] * w[(size_t)r * k + p];
+                ref[(size_t)r * n + j] = (int32_t)(uint32_t)(uint64_t)sum;
+            }
+        for (int threads = 1; threads <= 2; threads++) {
+            set_threads(threads);
+            memset(out, 0x11, sizeof(int32_t) * m * n);
+            eng_int8_gemm(m, n, k, w, a, out);
+            ck_assert_mem_eq(out, ref, sizeof(int32_t) * m * n);
+        }
+        eng_int8_gemm_ref(m, n, k, w, a, out);
+        ck_assert_mem_eq(out, ref, sizeof(int32_t) * m * n);
+        set_threads(2);
+        free(w); free(a); free(ref); free(out);
+    }
+}
+END_TEST
+
 /* ---- selection ------------------------------------------------------------------------ */
 
 START_TEST(test_selection)
@@ -441,6 +482,7 @@ int main(void)
     tcase_add_test(tc, test_im2col_col2im_identical);
     tcase_add_test(tc, test_quantize_identical);
     tcase_add_test(tc, test_sgemm);
+    tcase_add_test(tc, test_int8_gemm);
     tcase_add_test(tc, test_selection);
     tcase_add_test(tc, test_selection_ignores_unknown_name);
     suite_add_tcase(s, tc);

@@ -108,7 +108,7 @@ static inline __attribute__((always_inline)) void tile(const uint8_t *planes, co
         const uint8_t *wrow = w + (size_t)i * k;
         int32_t *orow = out + (size_t)i * ldo;
         for (int k0 = 0; k0 < k; k0 += KCHUNK) {
-            const int kc = k - k0 < 300 ? k - k0 : 300;
+            const int kc = k - k0 < KCHUNK ? k - k0 : KCHUNK;
             __m512i awl[4], aol[4], awh[4], aoh[4];
 #pragma GCC unroll 4
             for (int v = 0; v < NB; v++)
