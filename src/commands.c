@@ -5,6 +5,7 @@
 #include "commands.h"
 
 const cli_command cli_commands[] = {
+    {"bench", "measure the emulation kernels (table vs float vs int8 GEMM)", cmd_bench},
     {"version", "print the version and the backends this build has", cmd_version},
     {NULL, NULL, NULL},
 };

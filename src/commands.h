@@ -5,5 +5,6 @@
 #define COMMANDS_H
 
 int cmd_version(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif /* COMMANDS_H */

@@ -84,13 +84,14 @@ static inline bool eng_lut_products_signed(const eng_lut *lut)
     return lut->is_signed || lut->mode == ENG_LUT_SIGN_MAGNITUDE;
 }
 
-/* Byte planes of the table columns of the used weight codes: for code w, planes[w*512 + a] is
- * the low byte and planes[w*512 + 256 + a] the high byte of the 16-bit product of (a, w);
- * for signed products the high byte has its top bit flipped, i.e. product + 32768 is stored.
- * planes holds 256 * 512 bytes; columns of unused codes are left untouched. */
-void eng_lut_build_planes(const eng_lut *lut, const bool used[256], uint8_t *planes);
+/* The byte planes of the table column of weight code w: column[a] is the low byte and
+ * column[256 + a] the high byte of the 16-bit product of (a, w); for signed products the
+ * high byte has its top bit flipped, i.e. product + 32768 is stored (products must fit int16:
+ * eng_lut_fits_int16). */
+void eng_lut_build_column(const eng_lut *lut, uint8_t w, uint8_t column[512]);
 
-/* 32-bit table columns: cols[w*256 + a] = eng_lut_product(lut, a, w) for the used codes. */
-void eng_lut_build_cols32(const eng_lut *lut, const bool used[256], int32_t *cols);
+/* eng_lut_build_column for every used code w, into planes + w * 512 (256 * 512 bytes);
+ * columns of unused codes are left untouched. */
+void eng_lut_build_planes(const eng_lut *lut, const bool used[256], uint8_t *planes);
 
 #endif /* ENG_CPU_KERNELS_H */

@@ -93,6 +93,129 @@ static inline __attribute__((always_inline)) void flush_vector(__m512i awl, __m5
     }
 }
 
+/* The hot loop for a full panel (4 vectors, 256 columns) in assembly, because gcc spills
+ * accumulators of the intrinsics version: kc >= 1 terms of weight codes w[0..kc) against the
+ * activation rows x, x + lda, ...; stores the 16 word-trick accumulators (awl, aol, awh, aoh
+ * of vector 0, then of vector 1, ...) to acc. Registers: zmm0-7 the column's byte planes,
+ * zmm8-15 lookups, zmm16-31 accumulators. */
+static void chunk_full(const uint8_t *planes, const uint8_t *w, const uint8_t *x, size_t lda,
+                       int kc, __m512i acc[16])
+{
+    size_t n = (size_t)kc;
+    __asm__ volatile(
+        "vpxord %%zmm16, %%zmm16, %%zmm16\n\t"
+        "vpxord %%zmm17, %%zmm17, %%zmm17\n\t"
+        "vpxord %%zmm18, %%zmm18, %%zmm18\n\t"
+        "vpxord %%zmm19, %%zmm19, %%zmm19\n\t"
+        "vpxord %%zmm20, %%zmm20, %%zmm20\n\t"
+        "vpxord %%zmm21, %%zmm21, %%zmm21\n\t"
+        "vpxord %%zmm22, %%zmm22, %%zmm22\n\t"
+        "vpxord %%zmm23, %%zmm23, %%zmm23\n\t"
+        "vpxord %%zmm24, %%zmm24, %%zmm24\n\t"
+        "vpxord %%zmm25, %%zmm25, %%zmm25\n\t"
+        "vpxord %%zmm26, %%zmm26, %%zmm26\n\t"
+        "vpxord %%zmm27, %%zmm27, %%zmm27\n\t"
+        "vpxord %%zmm28, %%zmm28, %%zmm28\n\t"
+        "vpxord %%zmm29, %%zmm29, %%zmm29\n\t"
+        "vpxord %%zmm30, %%zmm30, %%zmm30\n\t"
+        "vpxord %%zmm31, %%zmm31, %%zmm31\n\t"
+        "1:\n\t"
+        "movzbl (%[w]), %%eax\n\t"
+        "shl $9, %%rax\n\t"
+        "add %[planes], %%rax\n\t"
+        "vmovdqa64 0(%%rax), %%zmm0\n\t"
+        "vmovdqa64 64(%%rax), %%zmm1\n\t"
+        "vmovdqa64 128(%%rax), %%zmm2\n\t"
+        "vmovdqa64 192(%%rax), %%zmm3\n\t"
+        "vmovdqa64 256(%%rax), %%zmm4\n\t"
+        "vmovdqa64 320(%%rax), %%zmm5\n\t"
+        "vmovdqa64 384(%%rax), %%zmm6\n\t"
+        "vmovdqa64 448(%%rax), %%zmm7\n\t"
+        "vmovdqu8 0(%[x]), %%zmm8\n\t"
+        "vpmovb2m %%zmm8, %%k1\n\t"
+        "knotq %%k1, %%k2\n\t"
+        "vmovdqa64 %%zmm8, %%zmm9\n\t"
+        "vpermi2b %%zmm1, %%zmm0, %%zmm9%{%%k2%}\n\t"
+        "vpermi2b %%zmm5, %%zmm4, %%zmm8%{%%k2%}\n\t"
+        "vpermi2b %%zmm3, %%zmm2, %%zmm9%{%%k1%}\n\t"
+        "vpermi2b %%zmm7, %%zmm6, %%zmm8%{%%k1%}\n\t"
+        "vpaddw %%zmm9, %%zmm16, %%zmm16\n\t"
+        "vpsrlw $8, %%zmm9, %%zmm9\n\t"
+        "vpaddw %%zmm9, %%zmm17, %%zmm17\n\t"
+        "vpaddw %%zmm8, %%zmm18, %%zmm18\n\t"
+        "vpsrlw $8, %%zmm8, %%zmm8\n\t"
+        "vpaddw %%zmm8, %%zmm19, %%zmm19\n\t"
+        "vmovdqu8 64(%[x]), %%zmm10\n\t"
+        "vpmovb2m %%zmm10, %%k3\n\t"
+        "knotq %%k3, %%k4\n\t"
+        "vmovdqa64 %%zmm10, %%zmm11\n\t"
+        "vpermi2b %%zmm1, %%zmm0, %%zmm11%{%%k4%}\n\t"
+        "vpermi2b %%zmm5, %%zmm4, %%zmm10%{%%k4%}\n\t"
+        "vpermi2b %%zmm3, %%zmm2, %%zmm11%{%%k3%}\n\t"
+        "vpermi2b %%zmm7, %%zmm6, %%zmm10%{%%k3%}\n\t"
+        "vpaddw %%zmm11, %%zmm20, %%zmm20\n\t"
+        "vpsrlw $8, %%zmm11, %%zmm11\n\t"
+        "vpaddw %%zmm11, %%zmm21, %%zmm21\n\t"
+        "vpaddw %%zmm10, %%zmm22, %%zmm22\n\t"
+        "vpsrlw $8, %%zmm10, %%zmm10\n\t"
+        "vpaddw %%zmm10, %%zmm23, %%zmm23\n\t"
+        "vmovdqu8 128(%[x]), %%zmm12\n\t"
+        "vpmovb2m %%zmm12, %%k5\n\t"
+        "knotq %%k5, %%k6\n\t"
+        "vmovdqa64 %%zmm12, %%zmm13\n\t"
+        "vpermi2b %%zmm1, %%zmm0, %%zmm13%{%%k6%}\n\t"
+        "vpermi2b %%zmm5, %%zmm4, %%zmm12%{%%k6%}\n\t"
+        "vpermi2b %%zmm3, %%zmm2, %%zmm13%{%%k5%}\n\t"
+        "vpermi2b %%zmm7, %%zmm6, %%zmm12%{%%k5%}\n\t"
+        "vpaddw %%zmm13, %%zmm24, %%zmm24\n\t"
+        "vpsrlw $8, %%zmm13, %%zmm13\n\t"
+        "vpaddw %%zmm13, %%zmm25, %%zmm25\n\t"
+        "vpaddw %%zmm12, %%zmm26, %%zmm26\n\t"
+        "vpsrlw $8, %%zmm12, %%zmm12\n\t"
+        "vpaddw %%zmm12, %%zmm27, %%zmm27\n\t"
+        "vmovdqu8 192(%[x]), %%zmm14\n\t"
+        "vpmovb2m %%zmm14, %%k1\n\t"
+        "knotq %%k1, %%k2\n\t"
+        "vmovdqa64 %%zmm14, %%zmm15\n\t"
+        "vpermi2b %%zmm1, %%zmm0, %%zmm15%{%%k2%}\n\t"
+        "vpermi2b %%zmm5, %%zmm4, %%zmm14%{%%k2%}\n\t"
+        "vpermi2b %%zmm3, %%zmm2, %%zmm15%{%%k1%}\n\t"
+        "vpermi2b %%zmm7, %%zmm6, %%zmm14%{%%k1%}\n\t"
+        "vpaddw %%zmm15, %%zmm28, %%zmm28\n\t"
+        "vpsrlw $8, %%zmm15, %%zmm15\n\t"
+        "vpaddw %%zmm15, %%zmm29, %%zmm29\n\t"
+        "vpaddw %%zmm14, %%zmm30, %%zmm30\n\t"
+        "vpsrlw $8, %%zmm14, %%zmm14\n\t"
+        "vpaddw %%zmm14, %%zmm31, %%zmm31\n\t"
+        "add $1, %[w]\n\t"
+        "add %[lda], %[x]\n\t"
+        "sub $1, %[n]\n\t"
+        "jnz 1b\n\t"
+        "vmovdqu64 %%zmm16, 0(%[acc])\n\t"
+        "vmovdqu64 %%zmm17, 64(%[acc])\n\t"
+        "vmovdqu64 %%zmm18, 128(%[acc])\n\t"
+        "vmovdqu64 %%zmm19, 192(%[acc])\n\t"
+        "vmovdqu64 %%zmm20, 256(%[acc])\n\t"
+        "vmovdqu64 %%zmm21, 320(%[acc])\n\t"
+        "vmovdqu64 %%zmm22, 384(%[acc])\n\t"
+        "vmovdqu64 %%zmm23, 448(%[acc])\n\t"
+        "vmovdqu64 %%zmm24, 512(%[acc])\n\t"
+        "vmovdqu64 %%zmm25, 576(%[acc])\n\t"
+        "vmovdqu64 %%zmm26, 640(%[acc])\n\t"
+        "vmovdqu64 %%zmm27, 704(%[acc])\n\t"
+        "vmovdqu64 %%zmm28, 768(%[acc])\n\t"
+        "vmovdqu64 %%zmm29, 832(%[acc])\n\t"
+        "vmovdqu64 %%zmm30, 896(%[acc])\n\t"
+        "vmovdqu64 %%zmm31, 960(%[acc])\n\t"
+        : [w] "+r"(w), [x] "+r"(x), [n] "+r"(n)
+        : [planes] "r"(planes), [lda] "r"(lda), [acc] "r"(acc)
+        : "rax", "cc", "memory", "k1", "k2", "k3", "k4", "k5", "k6",
+          "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
+          "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18",
+          "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27",
+          "xmm28", "xmm29", "xmm30", "xmm31");
+}
+
 /* One tile: rows [0, rows) of weights w (row stride k) against `nvalid` <= 256 columns of
  * activations a (row stride lda; lanes past nvalid are not read), out row stride ldo.
  * NB = vectors of 64 columns actually computed (ceil(nvalid / 64)). */
@@ -114,6 +237,16 @@ static inline __attribute__((always_inline)) void tile(const uint8_t *planes, co
             for (int v = 0; v < NB; v++)
                 awl[v] = aol[v] = awh[v] = aoh[v] = _mm512_setzero_si512();
             const uint8_t *ap = a + (size_t)k0 * lda;
+            if (NB == 4 && nvalid == PANEL) {
+                __m512i acc[16];
+                chunk_full(planes, wrow + k0, ap, lda, kc, acc);
+                for (int v = 0; v < 4; v++) {
+                    awl[v] = acc[4 * v];
+                    aol[v] = acc[4 * v + 1];
+                    awh[v] = acc[4 * v + 2];
+                    aoh[v] = acc[4 * v + 3];
+                }
+            } else {
             for (int p = k0; p < k0 + kc; p++, ap += lda) {
                 const uint8_t *col = planes + (size_t)wrow[p] * 512;
                 const __m512i l0 = _mm512_load_si512(col), l1 = _mm512_load_si512(col + 64);
@@ -134,6 +267,7 @@ static inline __attribute__((always_inline)) void tile(const uint8_t *planes, co
                     awh[v] = _mm512_add_epi16(awh[v], xh);
                     aoh[v] = _mm512_add_epi16(aoh[v], _mm512_srli_epi16(xh, 8));
                 }
+            }
             }
             const __m512i bias = _mm512_set1_epi32(sgn ? 32768 * kc : 0);
 #pragma GCC unroll 4

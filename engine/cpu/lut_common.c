@@ -1,6 +1,6 @@
 /*
  * lut_common.c - table preparation shared by the optimized table kernels: which weight codes
- * occur, and the table columns of those codes as byte planes (AVX-512) or int32 (AVX2).
+ * occur, and the table columns of those codes as byte planes.
  *
  * The kernels are weight-stationary: for one weight code w they look up the column T(., w)
  * with the 256 activation codes as the index, so the (a << w_bits) | w layout of eng_lut is
@@ -34,37 +34,29 @@ bool eng_lut_fits_int16(const eng_lut *lut, const bool used[256])
     return true;
 }
 
-void eng_lut_build_planes(const eng_lut *lut, const bool used[256], uint8_t *planes)
+void eng_lut_build_column(const eng_lut *lut, uint8_t w, uint8_t column[512])
 {
     const uint8_t flip = eng_lut_products_signed(lut) ? 0x80 : 0x00;
-    for (int w = 0; w < 256; w++) {
-        if (!used[w])
-            continue;
-        uint8_t *lo = planes + (size_t)w * 512, *hi = lo + 256;
-        if (lut->mode == ENG_LUT_DIRECT) {
-            const int shift = lut->w_bits;
-            for (int a = 0; a < 256; a++) {
-                uint16_t e = lut->table[((uint32_t)a << shift) | (uint32_t)w];
-                lo[a] = (uint8_t)e;
-                hi[a] = (uint8_t)((e >> 8) ^ flip);
-            }
-        } else {
-            for (int a = 0; a < 256; a++) {
-                uint16_t e = (uint16_t)eng_lut_product(lut, (uint8_t)a, (uint8_t)w);
-                lo[a] = (uint8_t)e;
-                hi[a] = (uint8_t)((e >> 8) ^ flip);
-            }
+    uint8_t *lo = column, *hi = column + 256;
+    if (lut->mode == ENG_LUT_DIRECT) {
+        /* index (a << w_bits) | w stays inside the table for every byte w */
+        for (int a = 0; a < 256; a++) {
+            uint16_t e = lut->table[((uint32_t)a << lut->w_bits) | w];
+            lo[a] = (uint8_t)e;
+            hi[a] = (uint8_t)((e >> 8) ^ flip);
+        }
+    } else {
+        for (int a = 0; a < 256; a++) {
+            uint16_t e = (uint16_t)eng_lut_product(lut, (uint8_t)a, w);
+            lo[a] = (uint8_t)e;
+            hi[a] = (uint8_t)((e >> 8) ^ flip);
         }
     }
 }
 
-void eng_lut_build_cols32(const eng_lut *lut, const bool used[256], int32_t *cols)
+void eng_lut_build_planes(const eng_lut *lut, const bool used[256], uint8_t *planes)
 {
-    for (int w = 0; w < 256; w++) {
-        if (!used[w])
-            continue;
-        int32_t *col = cols + (size_t)w * 256;
-        for (int a = 0; a < 256; a++)
-            col[a] = eng_lut_product(lut, (uint8_t)a, (uint8_t)w);
-    }
+    for (int w = 0; w < 256; w++)
+        if (used[w])
+            eng_lut_build_column(lut, (uint8_t)w, planes + (size_t)w * 512);
 }
