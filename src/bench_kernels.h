@@ -24,7 +24,11 @@ typedef struct bench_gemm_result {
     double float_gmacs;     /* exact float sgemm (OpenBLAS or the blocked kernel) */
     double lut_gmacs;       /* table GEMM of the kernel set under test, table preparation included */
     double int8_gmacs;      /* exact uint8 x int8 GEMM (eng_int8.h) */
-    double scalar_gmacs;    /* the scalar reference table GEMM (naive emulation) */
+    double scalar_gmacs;    /* the scalar reference table GEMM (naive m, n, k loop) */
+    double scalar_ws_gmacs; /* a good scalar loop: weight-stationary m, k, n table lookups */
+    double float_best;      /* best (fastest) call instead of the median, for float, table, */
+    double lut_best;        /* and int8: the least disturbed figure on a shared machine */
+    double int8_best;
 } bench_gemm_result;
 
 /* The shapes: perf/lutgemm.md's two, then the conv layers of ResNet-20 at batch 64 (quick:

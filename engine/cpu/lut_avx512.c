@@ -19,8 +19,11 @@
  * block of 16 rows) are distributed by a static OpenMP schedule; the partition depends only on
  * the shape, and integer sums do not depend on it at all.
  *
- * Workspace: one eng_alloc per call (table planes, plus one panel buffer per thread), freed
- * before return; the kernels keep no state between calls and are reentrant.
+ * Workspace: the table planes (128 KiB) live in a thread-local buffer of the thread that
+ * builds them (the calling thread for the GEMM, each worker for the depthwise kernel), so small
+ * calls do not pay page faults for a fresh allocation; the panel buffers (K x 256 bytes per
+ * thread) are one eng_alloc per call. The planes are only valid during one call, so the kernels
+ * are reentrant across threads; a thread never runs two calls at once.
  */
 #include "cpu_kernels.h"
 
@@ -44,6 +47,8 @@ enum {
     MBLOCK = 16,            /* weight rows per tile */
     PLANES_SIZE = 256 * 512 /* byte planes of all 256 weight codes */
 };
+
+static _Thread_local uint8_t tls_planes[PLANES_SIZE] __attribute__((aligned(64)));
 
 /* Lanes [0, count) of a 64-lane vector, count clipped to [0, 64]. */
 static inline __mmask64 lane_mask(int count)
@@ -288,6 +293,38 @@ static void tile_any(const uint8_t *planes, const uint8_t *w, int rows, int k, c
     }
 }
 
+/* eng_lut_build_planes with 16-lane gathers for direct tables: a gather reads 4 bytes at each
+ * entry, so a column whose last entry ends the table is built by the scalar code. */
+static void build_planes(const eng_lut *lut, const bool used[256], uint8_t *planes)
+{
+    if (lut->mode != ENG_LUT_DIRECT) {
+        eng_lut_build_planes(lut, used, planes);
+        return;
+    }
+    const uint32_t size = 256u << lut->w_bits;
+    const __m512i flip = _mm512_set1_epi32(eng_lut_products_signed(lut) ? 0x8000 : 0);
+    const __m512i low16 = _mm512_set1_epi32(0xffff);
+    const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (uint32_t w = 0; w < 256; w++) {
+        if (!used[w])
+            continue;
+        uint8_t *lo = planes + (size_t)w * 512, *hi = lo + 256;
+        if (((255u << lut->w_bits) | w) + 1 >= size) {
+            eng_lut_build_column(lut, (uint8_t)w, lo);
+            continue;
+        }
+        for (int a0 = 0; a0 < 256; a0 += 16) {
+            const __m512i a = _mm512_add_epi32(lanes, _mm512_set1_epi32(a0));
+            const __m512i idx = _mm512_or_si512(_mm512_sll_epi32(a, _mm_cvtsi32_si128(lut->w_bits)),
+                                                _mm512_set1_epi32((int)w));
+            __m512i e = _mm512_i32gather_epi32(idx, (const void *)lut->table, 2);
+            e = _mm512_xor_si512(_mm512_and_si512(e, low16), flip);
+            _mm_storeu_si128((__m128i *)(lo + a0), _mm512_cvtepi32_epi8(e));
+            _mm_storeu_si128((__m128i *)(hi + a0), _mm512_cvtepi32_epi8(_mm512_srli_epi32(e, 8)));
+        }
+    }
+}
+
 static void avx512_lut_gemm(const eng_lut *lut, int m, int n, int k, const uint8_t *w,
                             const uint8_t *a, int32_t *out)
 {
@@ -302,13 +339,14 @@ static void avx512_lut_gemm(const eng_lut *lut, int m, int n, int k, const uint8
     const int threads = eng_cpu_threads();
     const bool pack = n > PANEL; /* a single panel is read in place, with masked loads */
     const size_t panel_size = pack ? (size_t)k * PANEL : 0;
-    uint8_t *ws = eng_lut_fits_int16(lut, used)
-                      ? eng_alloc(PLANES_SIZE + panel_size * (size_t)threads) : NULL;
-    if (ws == NULL) { /* out of memory or 17-bit sign-magnitude products: reference path */
+    const bool fits = eng_lut_fits_int16(lut, used);
+    uint8_t *ws = fits && pack ? eng_alloc(panel_size * (size_t)threads) : NULL;
+    if (!fits || (pack && ws == NULL)) { /* 17-bit sign-magnitude products or out of memory */
         eng_kernels_ref()->lut_gemm(lut, m, n, k, w, a, out);
         return;
     }
-    eng_lut_build_planes(lut, used, ws);
+    uint8_t *planes = tls_planes;
+    build_planes(lut, used, planes);
     const bool sgn = eng_lut_products_signed(lut);
     const int npanels = (n + PANEL - 1) / PANEL, mblocks = (m + MBLOCK - 1) / MBLOCK;
     const int tiles = npanels * mblocks;
@@ -316,7 +354,7 @@ static void avx512_lut_gemm(const eng_lut *lut, int m, int n, int k, const uint8
 
 #pragma omp parallel num_threads(threads) if (threads > 1 && tiles > 1 && macs > 1e6)
     {
-        uint8_t *buf = ws + PLANES_SIZE + panel_size * (size_t)eng_cpu_thread_id();
+        uint8_t *buf = pack ? ws + panel_size * (size_t)eng_cpu_thread_id() : NULL;
         int packed = -1;
 #pragma omp for schedule(static)
         for (int t = 0; t < tiles; t++) {
@@ -337,7 +375,7 @@ static void avx512_lut_gemm(const eng_lut *lut, int m, int n, int k, const uint8
                 ap = buf;
                 lda = PANEL;
             }
-            tile_any(ws, w + (size_t)i0 * k, rows, k, ap, lda, nvalid,
+            tile_any(planes, w + (size_t)i0 * k, rows, k, ap, lda, nvalid,
                      out + (size_t)i0 * n + n0, (size_t)n, sgn);
         }
     }
@@ -355,7 +393,7 @@ static void avx512_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s, co
     bool used[256];
     eng_lut_mark_used(w, (size_t)s->c * taps, used);
     const int threads = eng_cpu_threads();
-    const size_t per_thread = PLANES_SIZE + ((size_t)taps * np + 63) / 64 * 64;
+    const size_t per_thread = ((size_t)taps * np + 63) / 64 * 64;
     uint8_t *ws = eng_lut_fits_int16(lut, used) ? eng_alloc(per_thread * (size_t)threads) : NULL;
     if (ws == NULL) {
         eng_kernels_ref()->lut_depthwise(lut, s, a, w, pad_code, out);
@@ -368,14 +406,14 @@ static void avx512_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s, co
 
 #pragma omp parallel num_threads(threads) if (threads > 1 && s->c > 1 && macs > 1e6)
     {
-        uint8_t *planes = ws + per_thread * (size_t)eng_cpu_thread_id();
-        uint8_t *cols = planes + PLANES_SIZE;
+        uint8_t *planes = tls_planes;
+        uint8_t *cols = ws + per_thread * (size_t)eng_cpu_thread_id();
 #pragma omp for schedule(static)
         for (int c = 0; c < s->c; c++) {
             const uint8_t *wc = w + (size_t)c * taps;
             bool cused[256];
             eng_lut_mark_used(wc, (size_t)taps, cused);
-            eng_lut_build_planes(lut, cused, planes);
+            build_planes(lut, cused, planes);
             eng_cpu_im2col_u8_rows(&s1, a + (size_t)c * plane, pad_code, cols, 0, taps);
             for (size_t n0 = 0; n0 < np; n0 += PANEL) {
                 const int nvalid = np - n0 < PANEL ? (int)(np - n0) : PANEL;
