@@ -7,5 +7,7 @@
 const cli_command cli_commands[] = {
     {"bench", "measure the emulation kernels (table vs float vs int8 GEMM)", cmd_bench},
     {"version", "print the version and the backends this build has", cmd_version},
+    {"luts", "list, show, import and export approximate multipliers", cmd_luts},
+    {"data", "inspect a data set (counts, shape, classes, mean/std)", cmd_data},
     {NULL, NULL, NULL},
 };

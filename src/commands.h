@@ -6,5 +6,7 @@
 
 int cmd_version(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_luts(int argc, char **argv);
+int cmd_data(int argc, char **argv);
 
 #endif /* COMMANDS_H */
