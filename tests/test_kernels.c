@@ -440,6 +440,26 @@ START_TEST(test_int8_gemm)
 }
 END_TEST
 
+/* ---- scratch workspace ---------------------------------------------------------------- */
+
+START_TEST(test_workspace_grows_and_is_reused)
+{
+    uint8_t *a = eng_cpu_workspace(100);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_uint_eq((uintptr_t)a % 64, 0);
+    memset(a, 1, 100);
+    ck_assert_ptr_eq(eng_cpu_workspace(50), a);       /* smaller: the same buffer */
+    uint8_t *b = eng_cpu_workspace((size_t)1 << 22);  /* larger: a new one, usable throughout */
+    ck_assert_ptr_nonnull(b);
+    ck_assert_uint_eq((uintptr_t)b % 64, 0);
+    memset(b, 2, (size_t)1 << 22);
+    eng_cpu_workspace_release();
+    ck_assert_ptr_nonnull(eng_cpu_workspace(10));
+    eng_cpu_workspace_release();
+    eng_cpu_workspace_release();                      /* releasing nothing is harmless */
+}
+END_TEST
+
 /* ---- selection ------------------------------------------------------------------------ */
 
 START_TEST(test_selection)
@@ -483,6 +503,7 @@ int main(void)
     tcase_add_test(tc, test_quantize_identical);
     tcase_add_test(tc, test_sgemm);
     tcase_add_test(tc, test_int8_gemm);
+    tcase_add_test(tc, test_workspace_grows_and_is_reused);
     tcase_add_test(tc, test_selection);
     tcase_add_test(tc, test_selection_ignores_unknown_name);
     suite_add_tcase(s, tc);

@@ -37,6 +37,17 @@ static inline int eng_cpu_thread_id(void)
 #endif
 }
 
+/* ---- scratch memory (workspace.c) ----------------------------------------------------- */
+
+/* A 64-byte aligned scratch buffer of at least `size` bytes owned by the calling thread, valid
+ * until that thread's next call (contents not kept when it grows); freed at thread exit. NULL
+ * when out of memory. A kernel takes it once, before its parallel region, and hands slices to
+ * the workers; kernels that use it must not call each other. */
+void *eng_cpu_workspace(size_t size);
+
+/* Frees the calling thread's scratch buffer now (tests, long-lived threads after big layers). */
+void eng_cpu_workspace_release(void);
+
 /* ---- kernel sets ---------------------------------------------------------------------- */
 
 bool eng_cpu_avx2_supported(void);      /* AVX2 + FMA */

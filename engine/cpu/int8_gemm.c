@@ -101,7 +101,7 @@ static void i8_gemm_vnni(int m, int n, int k, const int8_t *w, const uint8_t *a,
     const int k4 = (k + 3) / 4 * 4, mp = (m + I8_ROWS - 1) / I8_ROWS * I8_ROWS;
     const int threads = eng_cpu_threads();
     const size_t wsize = ((size_t)mp * k4 + 63) / 64 * 64, psize = (size_t)k4 * I8_PANEL;
-    uint8_t *ws = eng_alloc(wsize + psize * (size_t)threads);
+    uint8_t *ws = eng_cpu_workspace(wsize + psize * (size_t)threads);
     if (ws == NULL) {
         eng_int8_gemm_ref(m, n, k, w, a, out);
         return;
@@ -131,7 +131,6 @@ static void i8_gemm_vnni(int m, int n, int k, const int8_t *w, const uint8_t *a,
             }
         }
     }
-    eng_free(ws);
 }
 
 #pragma GCC pop_options

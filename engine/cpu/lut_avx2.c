@@ -283,7 +283,7 @@ static void avx2_lut_gemm(const eng_lut *lut, int m, int n, int k, const uint8_t
     const int threads = eng_cpu_threads();
     const size_t panel_size = ((size_t)k * PANEL + 63) / 64 * 64;
     uint8_t *ws = eng_lut_fits_int16(lut, used)
-                      ? eng_alloc(TABLES_SIZE + panel_size * (size_t)threads) : NULL;
+                      ? eng_cpu_workspace(TABLES_SIZE + panel_size * (size_t)threads) : NULL;
     if (ws == NULL) { /* out of memory or 17-bit sign-magnitude products: reference path */
         eng_kernels_ref()->lut_gemm(lut, m, n, k, w, a, out);
         return;
@@ -311,7 +311,6 @@ static void avx2_lut_gemm(const eng_lut *lut, int m, int n, int k, const uint8_t
                  (size_t)n, sgn);
         }
     }
-    eng_free(ws);
 }
 
 /* Depthwise: per channel, im2col of the channel into [taps][n*oh*ow], then its one weight row
@@ -327,7 +326,7 @@ static void avx2_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s, cons
     const size_t cols_size = ((size_t)taps * np + 63) / 64 * 64;
     const size_t per_thread = cols_size + ((size_t)taps * PANEL + 63) / 64 * 64;
     uint8_t *ws = eng_lut_fits_int16(lut, used)
-                      ? eng_alloc(TABLES_SIZE + per_thread * (size_t)threads) : NULL;
+                      ? eng_cpu_workspace(TABLES_SIZE + per_thread * (size_t)threads) : NULL;
     if (ws == NULL) {
         eng_kernels_ref()->lut_depthwise(lut, s, a, w, pad_code, out);
         return;
@@ -353,7 +352,6 @@ static void avx2_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s, cons
             }
         }
     }
-    eng_free(ws);
 }
 
 /* Same arithmetic as the reference (division, round half even, NaN -> zero_point). */

@@ -20,10 +20,10 @@
  * the shape, and integer sums do not depend on it at all.
  *
  * Workspace: the table planes (128 KiB) live in a thread-local buffer of the thread that
- * builds them (the calling thread for the GEMM, each worker for the depthwise kernel), so small
- * calls do not pay page faults for a fresh allocation; the panel buffers (K x 256 bytes per
- * thread) are one eng_alloc per call. The planes are only valid during one call, so the kernels
- * are reentrant across threads; a thread never runs two calls at once.
+ * builds them (the calling thread for the GEMM, each worker for the depthwise kernel); the panel
+ * buffers (K x 256 bytes per thread) and depthwise columns are slices of the calling thread's
+ * grow-only scratch buffer (eng_cpu_workspace), so repeated calls allocate nothing and take no
+ * page faults. Both are only used during one call: the kernels are reentrant across threads.
  */
 #include "cpu_kernels.h"
 
@@ -340,7 +340,7 @@ static void avx512_lut_gemm(const eng_lut *lut, int m, int n, int k, const uint8
     const bool pack = n > PANEL; /* a single panel is read in place, with masked loads */
     const size_t panel_size = pack ? (size_t)k * PANEL : 0;
     const bool fits = eng_lut_fits_int16(lut, used);
-    uint8_t *ws = fits && pack ? eng_alloc(panel_size * (size_t)threads) : NULL;
+    uint8_t *ws = fits && pack ? eng_cpu_workspace(panel_size * (size_t)threads) : NULL;
     if (!fits || (pack && ws == NULL)) { /* 17-bit sign-magnitude products or out of memory */
         eng_kernels_ref()->lut_gemm(lut, m, n, k, w, a, out);
         return;
@@ -379,7 +379,6 @@ static void avx512_lut_gemm(const eng_lut *lut, int m, int n, int k, const uint8
                      out + (size_t)i0 * n + n0, (size_t)n, sgn);
         }
     }
-    eng_free(ws);
 }
 
 /* Depthwise: per channel, the kh*kw shifted copies of the image (an im2col with one channel)
@@ -394,7 +393,8 @@ static void avx512_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s, co
     eng_lut_mark_used(w, (size_t)s->c * taps, used);
     const int threads = eng_cpu_threads();
     const size_t per_thread = ((size_t)taps * np + 63) / 64 * 64;
-    uint8_t *ws = eng_lut_fits_int16(lut, used) ? eng_alloc(per_thread * (size_t)threads) : NULL;
+    uint8_t *ws = eng_lut_fits_int16(lut, used) ? eng_cpu_workspace(per_thread * (size_t)threads)
+                                                : NULL;
     if (ws == NULL) {
         eng_kernels_ref()->lut_depthwise(lut, s, a, w, pad_code, out);
         return;
@@ -422,7 +422,6 @@ static void avx512_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s, co
             }
         }
     }
-    eng_free(ws);
 }
 
 /* codes = clamp(round_half_even(x / scale) + zero_point): the reference's float operations in
