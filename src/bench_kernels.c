@@ -117,15 +117,15 @@ static void summarize(const bench_gemm_shape *s, double *t, int count, double *m
     *best_gmacs = macs / t[0];
 }
 
-/* Median GMAC/s of `repeats` (<= 64) timed calls of each of the `count` variants after one
- * warm-up call each; the variants take turns, so drifting load hits them alike. */
+/* Median GMAC/s of `repeats` (<= 64) timed calls of each of the `count` variants, after one
+ * warm-up call each when `warmup`; the variants take turns, so drifting load hits them alike. */
 static void time_variants(const operands *o, const variant *v, int count, int repeats,
-                          double *gmacs, double *best)
+                          bool warmup, double *gmacs, double *best)
 {
     double t[4][64];
     if (repeats > 64)
         repeats = 64;
-    for (int i = 0; i < count; i++)
+    for (int i = 0; i < count && warmup; i++)
         run_variant(o, v[i]);
     for (int r = 0; r < repeats; r++) {
         for (int i = 0; i < count; i++) {
@@ -179,7 +179,7 @@ bool bench_gemm_measure(const eng_kernels *k, const bench_gemm_shape *shape, int
         const variant fast[3] = {VAR_FLOAT, VAR_LUT, VAR_INT8};
         const variant slow[2] = {VAR_SCALAR, VAR_SCALAR_WS};
         double g[3] = {0}, b[3] = {0};
-        time_variants(&o, fast, 3, repeats, g, b);
+        time_variants(&o, fast, 3, repeats, true, g, b);
         result->float_gmacs = g[0];
         result->lut_gmacs = g[1];
         result->int8_gmacs = g[2];
@@ -187,7 +187,8 @@ bool bench_gemm_measure(const eng_kernels *k, const bench_gemm_shape *shape, int
         result->lut_best = b[1];
         result->int8_best = b[2];
         if (scalar_repeats > 0) {
-            time_variants(&o, slow, 2, scalar_repeats, g, b);
+            /* 10-100x slower: no warm-up call, the first call's extra cost is noise here */
+            time_variants(&o, slow, 2, scalar_repeats, false, g, b);
             result->scalar_gmacs = g[0];
             result->scalar_ws_gmacs = g[1];
         }

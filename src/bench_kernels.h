@@ -2,8 +2,9 @@
  * bench_kernels.h - the kernels section of `evoapproxnas bench`: table GEMM vs float GEMM vs
  * exact int8 GEMM, and the optimized table GEMM vs the scalar reference, on fixed shapes.
  *
- * Every figure is the median wall time of `repeats` calls after one warm-up call, all
- * variants of a shape measured side by side at one thread count. GMAC/s = m*n*k / time.
+ * Every figure is the median wall time of `repeats` calls after one warm-up call (the slow
+ * scalar variants: `scalar_repeats` calls, no warm-up), all variants of a shape measured side
+ * by side at one thread count, in turns. GMAC/s = m*n*k / time.
  */
 #ifndef BENCH_KERNELS_H
 #define BENCH_KERNELS_H

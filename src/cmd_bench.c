@@ -114,7 +114,8 @@ static bool write_json(const char *path, const char *cpu, const eng_kernels *k, 
         fprintf(f,
                 "    {\"model\": \"%s\", \"batch\": %d, \"threads\": %d, \"mmac_per_image\": %.2f, "
                 "\"infer_float_ms\": %.3f, \"infer_approx_ms\": %.3f, \"infer_overhead\": %.3f, "
-                "\"train_float_ms\": %.3f, \"train_approx_ms\": %.3f, \"train_overhead\": %.3f}%s\n",
+                "\"train_float_ms\": %.3f, \"train_approx_ms\": %.3f, "
+                "\"train_overhead\": %.3f}%s\n",
                 x->spec->model, x->spec->batch, x->threads, x->mmac_per_image, x->infer_float_ms,
                 x->infer_approx_ms, ratio(x->infer_approx_ms, x->infer_float_ms),
                 x->train_float_ms, x->train_approx_ms,

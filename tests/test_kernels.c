@@ -337,7 +337,8 @@ START_TEST(test_quantize_identical)
             for (size_t count = 0; count <= COUNT; count += count < 40 ? 1 : 321) {
                 uint8_t c1[COUNT], c2[COUNT];
                 memset(c2, 0xee, sizeof c2);
-                eng_kernels_ref()->quantize(x, count, q[j].scale, q[j].zp, q[j].qmin, q[j].qmax, c1);
+                eng_kernels_ref()->quantize(x, count, q[j].scale, q[j].zp, q[j].qmin, q[j].qmax,
+                                            c1);
                 k->quantize(x, count, q[j].scale, q[j].zp, q[j].qmin, q[j].qmax, c2);
                 if (count > 0)
                     ck_assert_mem_eq(c1, c2, count);

@@ -86,8 +86,7 @@ void eng_cpu_col2im_f32(const eng_conv_shape *s, const float *cols, float *dx)
 {
     const size_t ncols = (size_t)s->n * s->oh * s->ow;
     const size_t plane = (size_t)s->h * s->w;
-    const int threads = eng_cpu_threads();
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && s->c > 1)
+#pragma omp parallel for schedule(static) num_threads(eng_cpu_threads()) if (s->c > 1)
     for (int ci = 0; ci < s->c; ci++) {
         memset(dx + (size_t)ci * s->n * plane, 0, sizeof(float) * s->n * plane);
         for (int i = 0; i < s->kh; i++) {

@@ -66,7 +66,8 @@ static void i8_tile(const int8_t *wp, int rows, int k4, const uint8_t *ap, int n
     for (int r = 0; r < rows; r++)
         for (int v = 0; v < 4; v++) {
             const int left = nvalid - 16 * v;
-            const __mmask16 mk = left >= 16 ? 0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+            const __mmask16 mk = left >= 16 ? 0xffff
+                                 : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
             _mm512_mask_storeu_epi32(out + (size_t)r * ldo + 16 * v, mk, acc[r][v]);
         }
 }

@@ -292,9 +292,8 @@ static void avx2_lut_gemm(const eng_lut *lut, int m, int n, int k, const uint8_t
     const bool sgn = eng_lut_products_signed(lut);
     const int npanels = (n + PANEL - 1) / PANEL, mblocks = (m + MBLOCK - 1) / MBLOCK;
     const int tiles = npanels * mblocks;
-    const double macs = (double)m * n * k;
 
-#pragma omp parallel num_threads(threads) if (threads > 1 && tiles > 1 && macs > 1e6)
+#pragma omp parallel num_threads(threads) if (threads > 1 && tiles > 1 && (double)m * n * k > 1e6)
     {
         uint8_t *buf = ws + TABLES_SIZE + panel_size * (size_t)eng_cpu_thread_id();
         int packed = -1;
@@ -335,9 +334,9 @@ static void avx2_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s, cons
     const bool sgn = eng_lut_products_signed(lut);
     eng_conv_shape s1 = *s;
     s1.c = 1;
-    const double macs = (double)s->c * np * taps;
 
-#pragma omp parallel num_threads(threads) if (threads > 1 && s->c > 1 && macs > 1e6)
+#pragma omp parallel num_threads(threads) \
+    if (threads > 1 && s->c > 1 && (double)s->c * np * taps > 1e6)
     {
         uint8_t *cols = ws + TABLES_SIZE + per_thread * (size_t)eng_cpu_thread_id();
         uint8_t *buf = cols + cols_size;
@@ -370,7 +369,8 @@ static void avx2_quantize(const float *x, size_t count, float scale, int32_t zer
         __m256i v[4];
         for (int j = 0; j < 4; j++) {
             __m256 q = _mm256_div_ps(_mm256_loadu_ps(x + i + 8 * j), vs);
-            q = _mm256_add_ps(_mm256_round_ps(q, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), vz);
+            q = _mm256_round_ps(q, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            q = _mm256_add_ps(q, vz);
             const __m256 nan = _mm256_cmp_ps(q, q, _CMP_UNORD_Q);
             __m256i r = _mm256_cvttps_epi32(_mm256_min_ps(_mm256_max_ps(q, lo), hi));
             r = _mm256_blendv_epi8(r, zp, _mm256_castps_si256(nan));

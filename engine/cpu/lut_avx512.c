@@ -56,6 +56,15 @@ static inline __mmask64 lane_mask(int count)
     return count >= 64 ? ~(__mmask64)0 : count <= 0 ? 0 : (((__mmask64)1 << count) - 1);
 }
 
+/* Words [16h, 16h + 16) of lo and hi as int32 lo + 256 * hi (h = 0 or 1). */
+static inline __attribute__((always_inline)) __m512i widen_half(__m512i lo, __m512i hi, int h)
+{
+    const __m256i l = h ? _mm512_extracti64x4_epi64(lo, 1) : _mm512_castsi512_si256(lo);
+    const __m256i u = h ? _mm512_extracti64x4_epi64(hi, 1) : _mm512_castsi512_si256(hi);
+    return _mm512_add_epi32(_mm512_cvtepu16_epi32(l),
+                            _mm512_slli_epi32(_mm512_cvtepu16_epi32(u), 8));
+}
+
 /* Adds (or stores, when first) the 64 sums of one vector to out[0..63], lanes in valid only.
  * awl/aol, awh/aoh: word-trick accumulators of the low and high byte planes; bias: 32768 *
  * terms for signed products, else 0. */
@@ -64,25 +73,15 @@ static inline __attribute__((always_inline)) void flush_vector(__m512i awl, __m5
                                                                __m512i bias, __mmask64 valid,
                                                                bool first, int32_t *out)
 {
-    const __m512i idx_lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i idx_lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7,
+                                              23);
     const __m512i idx_hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30,
                                               15, 31);
     __m512i el = _mm512_sub_epi16(awl, _mm512_slli_epi16(aol, 8));
     __m512i eh = _mm512_sub_epi16(awh, _mm512_slli_epi16(aoh, 8));
 #pragma GCC unroll 2
     for (int h = 0; h < 2; h++) {
-        __m512i even, odd;
-        if (h == 0) {
-            even = _mm512_add_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(el)),
-                                    _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(eh)), 8));
-            odd = _mm512_add_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(aol)),
-                                   _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(aoh)), 8));
-        } else {
-            even = _mm512_add_epi32(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(el, 1)),
-                                    _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(eh, 1)), 8));
-            odd = _mm512_add_epi32(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(aol, 1)),
-                                   _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(aoh, 1)), 8));
-        }
+        __m512i even = widen_half(el, eh, h), odd = widen_half(aol, aoh, h);
         even = _mm512_sub_epi32(even, bias);
         odd = _mm512_sub_epi32(odd, bias);
         __m512i r[2] = {_mm512_permutex2var_epi32(even, idx_lo, odd),
@@ -350,9 +349,8 @@ static void avx512_lut_gemm(const eng_lut *lut, int m, int n, int k, const uint8
     const bool sgn = eng_lut_products_signed(lut);
     const int npanels = (n + PANEL - 1) / PANEL, mblocks = (m + MBLOCK - 1) / MBLOCK;
     const int tiles = npanels * mblocks;
-    const double macs = (double)m * n * k;
 
-#pragma omp parallel num_threads(threads) if (threads > 1 && tiles > 1 && macs > 1e6)
+#pragma omp parallel num_threads(threads) if (threads > 1 && tiles > 1 && (double)m * n * k > 1e6)
     {
         uint8_t *buf = pack ? ws + panel_size * (size_t)eng_cpu_thread_id() : NULL;
         int packed = -1;
@@ -402,9 +400,9 @@ static void avx512_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s, co
     const bool sgn = eng_lut_products_signed(lut);
     eng_conv_shape s1 = *s;
     s1.c = 1;
-    const double macs = (double)s->c * np * taps;
 
-#pragma omp parallel num_threads(threads) if (threads > 1 && s->c > 1 && macs > 1e6)
+#pragma omp parallel num_threads(threads) \
+    if (threads > 1 && s->c > 1 && (double)s->c * np * taps > 1e6)
     {
         uint8_t *planes = tls_planes;
         uint8_t *cols = ws + per_thread * (size_t)eng_cpu_thread_id();
@@ -439,7 +437,8 @@ static void avx512_quantize(const float *x, size_t count, float scale, int32_t z
         const __mmask16 m = count - i >= 16 ? (__mmask16)0xffff
                                             : (__mmask16)((1u << (count - i)) - 1);
         __m512 q = _mm512_div_ps(_mm512_maskz_loadu_ps(m, x + i), vs);
-        q = _mm512_add_ps(_mm512_roundscale_ps(q, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), vz);
+        q = _mm512_roundscale_ps(q, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        q = _mm512_add_ps(q, vz);
         const __mmask16 nan = _mm512_cmp_ps_mask(q, q, _CMP_UNORD_Q);
         __m512i v = _mm512_cvttps_epi32(_mm512_min_ps(_mm512_max_ps(q, lo), hi));
         v = _mm512_mask_mov_epi32(v, nan, zp);

@@ -28,8 +28,7 @@ void eng_cpu_sgemm_blocked(bool trans_a, bool trans_b, int m, int n, int k, floa
     if (m <= 0 || n <= 0)
         return;
     const int row_blocks = (m + SG_ROWS - 1) / SG_ROWS;
-    const int threads = eng_cpu_threads();
-#pragma omp parallel num_threads(threads) if (threads > 1 && (double)m * n * k > 1e6)
+#pragma omp parallel num_threads(eng_cpu_threads()) if ((double)m * n * k > 1e6)
     {
         /* per thread: a block of op(B) [SG_KB][SG_COLS] and op(A) [SG_ROWS][SG_KB] */
         float bp[SG_KB * SG_COLS] __attribute__((aligned(64)));
