@@ -357,8 +357,8 @@ typedef void (*sgemm_fn)(bool, bool, int, int, int, float, const float *, int, c
 
 static void check_sgemm(sgemm_fn f, const char *what)
 {
-    static const int shapes[][3] = {{1, 1, 1}, {3, 65, 257}, {64, 300, 63}, {17, 5, 577},
-                                    {70, 129, 300}};
+    static const int shapes[][3] = {{1, 1, 1},     {3, 65, 257},  {64, 300, 63},
+                                    {17, 5, 577},  {70, 129, 300}, {40, 1001, 130}};
     uint64_t rng = 800;
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         const int m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
@@ -392,12 +392,16 @@ static void check_sgemm(sgemm_fn f, const char *what)
 
 START_TEST(test_sgemm)
 {
-    check_sgemm(eng_cpu_sgemm_blocked, "blocked");
-    for (int s = 0; s < SET_COUNT; s++) {
-        const eng_kernels *k = set_or_skip(s);
-        if (k != NULL)
-            check_sgemm(k->sgemm, k->name);
+    for (int threads = 1; threads <= 2; threads++) {
+        set_threads(threads);
+        check_sgemm(eng_cpu_sgemm_blocked, "blocked");
+        for (int s = 0; s < SET_COUNT; s++) {
+            const eng_kernels *k = set_or_skip(s);
+            if (k != NULL)
+                check_sgemm(k->sgemm, k->name);
+        }
     }
+    set_threads(2);
 }
 END_TEST
 

@@ -2,10 +2,13 @@
  * sgemm.c - the exact float GEMM of the optimized kernel sets: OpenBLAS when the build has it,
  * else a cache-blocked C kernel.
  *
- * OpenBLAS (Debian's pthread build) keeps its own thread pool; before each call its thread
- * count is set to what an OpenMP region would use here (1 inside a parallel region), so
- * `OMP_NUM_THREADS` / omp_set_num_threads govern both. Called inside an OpenMP parallel region
- * the blocked kernel is used instead, because OpenBLAS's thread setting is process-global.
+ * OpenBLAS (Debian's pthread build) would start its own thread pool next to OpenMP's; on a
+ * small machine the two pools then compete (OpenMP workers spin after every region). So
+ * OpenBLAS is set to 1 thread and the engine's OpenMP team splits C by columns, one
+ * single-threaded cblas_sgemm per thread (OpenBLAS 0.3 allows concurrent calls). The split
+ * depends on the shape and the thread count only, so a thread count gives one result (float
+ * sums may differ in the last bits between thread counts). OMP_NUM_THREADS and
+ * omp_set_num_threads govern all the engine's threads.
  */
 #include "cpu_kernels.h"
 
@@ -78,24 +81,28 @@ void eng_cpu_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
 #if ENG_HAVE_BLAS
     if (m <= 0 || n <= 0)
         return;
-#if ENG_HAVE_OPENMP
-    if (omp_in_parallel()) {
-        eng_cpu_sgemm_blocked(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-        return;
-    }
-#endif
-    const int threads = eng_cpu_threads();
-    if (openblas_get_num_threads() != threads)
-        openblas_set_num_threads(threads);
     if (k <= 0) { /* BLAS leaves C alone when k == 0 only for beta == 1: follow the contract */
         for (int i = 0; i < m; i++)
             for (int j = 0; j < n; j++)
                 c[(size_t)i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[(size_t)i * ldc + j];
         return;
     }
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-                trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c,
-                ldc);
+    if (openblas_get_num_threads() != 1)
+        openblas_set_num_threads(1);
+    /* Columns of C split over the OpenMP team (slices of multiples of 16 columns), each slice
+     * one single-threaded OpenBLAS call: one thread pool for the whole engine, no OpenBLAS
+     * workers competing with idle-spinning OpenMP threads. One call per thread: more, smaller
+     * calls measured slower (OpenBLAS's per-call buffer handling). */
+    const int team = eng_cpu_threads();
+    const int slices = (double)m * n * k >= 4e6 && n >= 64 * team ? team : 1;
+#pragma omp parallel for schedule(static) num_threads(slices) if (slices > 1)
+    for (int t = 0; t < slices; t++) {
+        const int j0 = (int)((long long)n * t / slices) / 16 * 16;
+        const int j1 = t + 1 == slices ? n : (int)((long long)n * (t + 1) / slices) / 16 * 16;
+        cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                    trans_b ? CblasTrans : CblasNoTrans, m, j1 - j0, k, alpha, a, lda,
+                    trans_b ? b + (size_t)j0 * ldb : b + j0, ldb, beta, c + j0, ldc);
+    }
 #else
     eng_cpu_sgemm_blocked(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 #endif
