@@ -8,5 +8,8 @@ int cmd_version(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_luts(int argc, char **argv);
 int cmd_data(int argc, char **argv);
+int cmd_model(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 #endif /* COMMANDS_H */
