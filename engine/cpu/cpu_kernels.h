@@ -28,6 +28,16 @@ static inline int eng_cpu_threads(void)
 #endif
 }
 
+/* Threads in the current team (1 outside a parallel region). */
+static inline int eng_cpu_team_size(void)
+{
+#if ENG_HAVE_OPENMP
+    return omp_get_num_threads();
+#else
+    return 1;
+#endif
+}
+
 static inline int eng_cpu_thread_id(void)
 {
 #if ENG_HAVE_OPENMP

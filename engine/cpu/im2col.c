@@ -68,12 +68,11 @@ void eng_cpu_im2col_u8_rows(const eng_conv_shape *s, const uint8_t *x, uint8_t p
 #define DEFINE_IM2COL(NAME, ROWS, T)                                                         \
     void NAME(const eng_conv_shape *s, const T *x, T pad_value, T *cols)                     \
     {                                                                                        \
-        const int rows = s->c * s->kh * s->kw, threads = eng_cpu_threads();                  \
-        const double bytes = (double)rows * s->n * s->oh * s->ow * sizeof(T);                \
-        _Pragma("omp parallel num_threads(threads) if (threads > 1 && bytes > (1 << 20))")   \
+        const int rows = s->c * s->kh * s->kw;                                               \
+        _Pragma("omp parallel num_threads(eng_cpu_threads()) \
+                 if ((double)rows * s->n * s->oh * s->ow * sizeof(*cols) > (1 << 20))")    \
         {                                                                                    \
-            const int nth = (threads > 1 && bytes > (1 << 20)) ? threads : 1;                \
-            const int t = nth > 1 ? eng_cpu_thread_id() : 0;                                 \
+            const int nth = eng_cpu_team_size(), t = eng_cpu_thread_id();                    \
             ROWS(s, x, pad_value, cols, (int)((long long)rows * t / nth),                    \
                  (int)((long long)rows * (t + 1) / nth));                                    \
         }                                                                                    \
