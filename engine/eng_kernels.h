@@ -92,7 +92,7 @@ eng_status eng_conv_shape_init(eng_conv_shape *s,
  * ---------------------------------------------------------------------------------------- */
 
 typedef struct eng_kernels {
-    const char *name;       /* "scalar", "avx2", "avx512vbmi", ... */
+    const char *name;       /* "scalar", "avx2", "avx512" (eng_kernels_by_name) */
 
     /* C = alpha * op(A) * op(B) + beta * C, row-major; op(X) = X or X^T (BLAS sgemm). */
     void (*sgemm)(bool trans_a, bool trans_b,
@@ -141,8 +141,20 @@ typedef struct eng_kernels {
 const eng_kernels *eng_kernels_ref(void);
 
 /* The kernels this process uses: the fastest the CPU supports, unless the environment variable
- * EVOAPPROXNAS_KERNELS names another set ("scalar", ...). Never NULL. */
+ * EVOAPPROXNAS_KERNELS names another set ("scalar", "avx2", "avx512"). A name that is unknown
+ * or not supported by this CPU is ignored (check it with eng_kernels_by_name). Read once, on
+ * the first call. Never NULL. */
 const eng_kernels *eng_kernels_get(void);
+
+/* The kernel set called `name`: "scalar" (the references), "avx2" (AVX2 + FMA) or "avx512"
+ * (AVX-512 F/BW/VL/DQ + VBMI). NULL when the name is unknown or this CPU (and OS) cannot run
+ * the set. The optimized sets give results bit-identical to the references for every integer
+ * kernel, im2col, col2im and quantize; their sgemm is OpenBLAS (or a blocked C kernel in
+ * builds without it), equal to the reference to float rounding. */
+const eng_kernels *eng_kernels_by_name(const char *name);
+
+/* The fastest set this CPU supports (what eng_kernels_get returns without the variable). */
+const eng_kernels *eng_kernels_best(void);
 
 #ifdef __cplusplus
 }

@@ -41,7 +41,7 @@
  *     ENG_TRY(eng_net_forward(net, images, 64, true));             // images: [1][64][28][28]
  *     ENG_TRY(eng_net_loss(net, labels, 64, &loss, &correct));
  *     ENG_TRY(eng_net_backward(net));                              // fills the gradients
- *     ... eng_train_step(...) (eng_train.h) updates the parameters ...
+ *     ENG_TRY(eng_sgd_step(opt, 0.05f));                          // eng_train.h: update
  *     eng_net_free(net);
  */
 #ifndef ENG_NET_H

@@ -5,6 +5,7 @@
 #include "commands.h"
 
 const cli_command cli_commands[] = {
+    {"bench", "measure the emulation kernels (table vs float vs int8 GEMM)", cmd_bench},
     {"version", "print the version and the backends this build has", cmd_version},
     {"data", "inspect a data set (counts, shape, classes, mean/std)", cmd_data},
     {"luts", "list, show, import and export approximate multipliers", cmd_luts},

@@ -173,8 +173,3 @@ const eng_kernels *eng_kernels_ref(void)
 {
     return &ref_kernels;
 }
-
-const eng_kernels *eng_kernels_get(void)
-{
-    return &ref_kernels;
-}

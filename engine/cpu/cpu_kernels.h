@@ -1,0 +1,118 @@
+/*
+ * cpu_kernels.h - internal interface between the CPU kernel sets (scalar, AVX2, AVX-512) and
+ * the run-time selection in kernels_select.c. Not part of the public API (eng_kernels.h is).
+ *
+ * The optimized sets share the float kernels (sgemm.c, im2col.c) and differ in the table GEMM,
+ * the depthwise table convolution and quantization. Each *_supported() function says whether
+ * this CPU (and OS) can run a set; calling a set's kernels when it is not supported is an
+ * illegal instruction.
+ */
+#ifndef ENG_CPU_KERNELS_H
+#define ENG_CPU_KERNELS_H
+
+#include "eng_kernels.h"
+#include "engine_config.h"
+
+#if ENG_HAVE_OPENMP
+#include <omp.h>
+#endif
+
+/* Threads available to a kernel called from the current context: 1 inside a parallel region
+ * (nested regions run serially), otherwise the OpenMP maximum. */
+static inline int eng_cpu_threads(void)
+{
+#if ENG_HAVE_OPENMP
+    return omp_in_parallel() ? 1 : omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+/* Threads in the current team (1 outside a parallel region). */
+static inline int eng_cpu_team_size(void)
+{
+#if ENG_HAVE_OPENMP
+    return omp_get_num_threads();
+#else
+    return 1;
+#endif
+}
+
+static inline int eng_cpu_thread_id(void)
+{
+#if ENG_HAVE_OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+/* ---- scratch memory (workspace.c) ----------------------------------------------------- */
+
+/* A 64-byte aligned scratch buffer of at least `size` bytes owned by the calling thread, valid
+ * until that thread's next call (contents not kept when it grows); freed at thread exit. NULL
+ * when out of memory. A kernel takes it once, before its parallel region, and hands slices to
+ * the workers; kernels that use it must not call each other. */
+void *eng_cpu_workspace(size_t size);
+
+/* Frees the calling thread's scratch buffer now (tests, long-lived threads after big layers). */
+void eng_cpu_workspace_release(void);
+
+/* ---- kernel sets ---------------------------------------------------------------------- */
+
+bool eng_cpu_avx2_supported(void);      /* AVX2 + FMA */
+bool eng_cpu_avx512_supported(void);    /* AVX-512 F, BW, VL, DQ and VBMI */
+const eng_kernels *eng_kernels_avx2(void);
+const eng_kernels *eng_kernels_avx512(void);
+
+/* ---- shared float kernels (sgemm.c, im2col.c) ------------------------------------------ */
+
+/* The float GEMM of the optimized sets: OpenBLAS cblas_sgemm when the build has it (its thread
+ * count is set to eng_cpu_threads() before each call), else eng_cpu_sgemm_blocked. Same
+ * contract as eng_kernels.sgemm. */
+void eng_cpu_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
+                   const float *a, int lda, const float *b, int ldb, float beta,
+                   float *c, int ldc);
+
+/* A cache-blocked C GEMM (OpenMP over row blocks, `omp simd` inner loops). Same contract; for
+ * a fixed thread count the result is deterministic and equal for every thread count. */
+void eng_cpu_sgemm_blocked(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
+                           const float *a, int lda, const float *b, int ldb, float beta,
+                           float *c, int ldc);
+
+/* im2col / col2im with contiguous row copies; bit-identical to the references. The _rows
+ * variant fills rows [r0, r1) of cols on the calling thread only (used inside parallel
+ * regions). */
+void eng_cpu_im2col_f32(const eng_conv_shape *s, const float *x, float pad_value, float *cols);
+void eng_cpu_im2col_u8(const eng_conv_shape *s, const uint8_t *x, uint8_t pad_value,
+                       uint8_t *cols);
+void eng_cpu_im2col_u8_rows(const eng_conv_shape *s, const uint8_t *x, uint8_t pad_value,
+                            uint8_t *cols, int r0, int r1);
+void eng_cpu_col2im_f32(const eng_conv_shape *s, const float *cols, float *dx);
+
+/* ---- helpers for table kernels (lut_common.c) ------------------------------------------ */
+
+/* Marks in used[256] the weight codes that occur in w[0..count). */
+void eng_lut_mark_used(const uint8_t *w, size_t count, bool used[256]);
+
+/* True when every product of the used weight codes fits int16, so that a 16-bit kernel can
+ * reproduce it (always true for ENG_LUT_DIRECT; sign-magnitude products reach +-65535). */
+bool eng_lut_fits_int16(const eng_lut *lut, const bool used[256]);
+
+/* True when the products are read as signed 16-bit values (signed or sign-magnitude). */
+static inline bool eng_lut_products_signed(const eng_lut *lut)
+{
+    return lut->is_signed || lut->mode == ENG_LUT_SIGN_MAGNITUDE;
+}
+
+/* The byte planes of the table column of weight code w: column[a] is the low byte and
+ * column[256 + a] the high byte of the 16-bit product of (a, w); for signed products the
+ * high byte has its top bit flipped, i.e. product + 32768 is stored (products must fit int16:
+ * eng_lut_fits_int16). */
+void eng_lut_build_column(const eng_lut *lut, uint8_t w, uint8_t column[512]);
+
+/* eng_lut_build_column for every used code w, into planes + w * 512 (256 * 512 bytes);
+ * columns of unused codes are left untouched. */
+void eng_lut_build_planes(const eng_lut *lut, const bool used[256], uint8_t *planes);
+
+#endif /* ENG_CPU_KERNELS_H */

@@ -1,0 +1,465 @@
+/*
+ * lut_avx512.c - AVX-512 VBMI kernel set: general 16-bit table GEMM, depthwise table
+ * convolution and quantization (design and measurements: docs/kernels.md).
+ *
+ * Table GEMM, weight-stationary: for one weight code w[i][p] the column T(., w) of 256 16-bit
+ * products is split into a low-byte and a high-byte plane of 4 zmm each. For 64 activation
+ * codes x, two chained masked vpermi2b per plane look up all 64 products: lanes with x < 128
+ * read T[0..127] first, then lanes with x >= 128 (their index kept by the mask) read
+ * T[128..255], so no blend is needed. Sums use the 16-bit "word trick": the 64 byte lanes seen
+ * as 32 words are added (aw) and so are the odd bytes alone (ao = x >> 8); after at most 256
+ * terms the odd sums are ao and the even sums aw - 256 * ao, both exact in 16 bits. Every K
+ * chunk of <= 256 terms is then flushed to int32 as low + 256 * high. Signed products are
+ * stored with 32768 added (top bit of the high byte flipped) and 32768 per term is subtracted
+ * at the flush, which is exact modulo 2^32 like the reference's int32 sum.
+ *
+ * Blocking: N is cut into panels of 256 columns; the activation rows of a panel are repacked
+ * from [K][N] into a contiguous [K][256] buffer (per thread, inside the call), then all weight
+ * rows of the tile run over it (4 vectors x 4 word accumulators = 16 zmm). Tiles (panel x
+ * block of 16 rows) are distributed by a static OpenMP schedule; the partition depends only on
+ * the shape, and integer sums do not depend on it at all.
+ *
+ * Workspace: the table planes (128 KiB) live in a thread-local buffer of the thread that
+ * builds them (the calling thread for the GEMM, each worker for the depthwise kernel); the panel
+ * buffers (K x 256 bytes per thread) and depthwise columns are slices of the calling thread's
+ * grow-only scratch buffer (eng_cpu_workspace), so repeated calls allocate nothing and take no
+ * page faults. Both are only used during one call: the kernels are reentrant across threads.
+ */
+#include "cpu_kernels.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+bool eng_cpu_avx512_supported(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512vbmi");
+}
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi")
+
+enum {
+    PANEL = 256,            /* columns per panel: 4 vectors of 64 byte lanes */
+    KCHUNK = 256,           /* terms summed in 16 bits before a flush to int32 */
+    MBLOCK = 16,            /* weight rows per tile */
+    PLANES_SIZE = 256 * 512 /* byte planes of all 256 weight codes */
+};
+
+static _Thread_local uint8_t tls_planes[PLANES_SIZE] __attribute__((aligned(64)));
+
+/* Lanes [0, count) of a 64-lane vector, count clipped to [0, 64]. */
+static inline __mmask64 lane_mask(int count)
+{
+    return count >= 64 ? ~(__mmask64)0 : count <= 0 ? 0 : (((__mmask64)1 << count) - 1);
+}
+
+/* Words [16h, 16h + 16) of lo and hi as int32 lo + 256 * hi (h = 0 or 1). */
+static inline __attribute__((always_inline)) __m512i widen_half(__m512i lo, __m512i hi, int h)
+{
+    const __m256i l = h ? _mm512_extracti64x4_epi64(lo, 1) : _mm512_castsi512_si256(lo);
+    const __m256i u = h ? _mm512_extracti64x4_epi64(hi, 1) : _mm512_castsi512_si256(hi);
+    return _mm512_add_epi32(_mm512_cvtepu16_epi32(l),
+                            _mm512_slli_epi32(_mm512_cvtepu16_epi32(u), 8));
+}
+
+/* Adds (or stores, when first) the 64 sums of one vector to out[0..63], lanes in valid only.
+ * awl/aol, awh/aoh: word-trick accumulators of the low and high byte planes; bias: 32768 *
+ * terms for signed products, else 0. */
+static inline __attribute__((always_inline)) void flush_vector(__m512i awl, __m512i aol,
+                                                               __m512i awh, __m512i aoh,
+                                                               __m512i bias, __mmask64 valid,
+                                                               bool first, int32_t *out)
+{
+    const __m512i idx_lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7,
+                                              23);
+    const __m512i idx_hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30,
+                                              15, 31);
+    __m512i el = _mm512_sub_epi16(awl, _mm512_slli_epi16(aol, 8));
+    __m512i eh = _mm512_sub_epi16(awh, _mm512_slli_epi16(aoh, 8));
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; h++) {
+        __m512i even = widen_half(el, eh, h), odd = widen_half(aol, aoh, h);
+        even = _mm512_sub_epi32(even, bias);
+        odd = _mm512_sub_epi32(odd, bias);
+        __m512i r[2] = {_mm512_permutex2var_epi32(even, idx_lo, odd),
+                        _mm512_permutex2var_epi32(even, idx_hi, odd)};
+#pragma GCC unroll 2
+        for (int q = 0; q < 2; q++) {
+            __mmask16 m = (__mmask16)(valid >> (32 * h + 16 * q));
+            int32_t *o = out + 32 * h + 16 * q;
+            if (!first)
+                r[q] = _mm512_add_epi32(r[q], _mm512_maskz_loadu_epi32(m, o));
+            _mm512_mask_storeu_epi32(o, m, r[q]);
+        }
+    }
+}
+
+/* The hot loop for a full panel (4 vectors, 256 columns) in assembly, because gcc spills
+ * accumulators of the intrinsics version: kc >= 1 terms of weight codes w[0..kc) against the
+ * activation rows x, x + lda, ...; stores the 16 word-trick accumulators (awl, aol, awh, aoh
+ * of vector 0, then of vector 1, ...) to acc. Registers: zmm0-7 the column's byte planes,
+ * zmm8-15 lookups, zmm16-31 accumulators. */
+static void chunk_full(const uint8_t *planes, const uint8_t *w, const uint8_t *x, size_t lda,
+                       int kc, __m512i acc[16])
+{
+    size_t n = (size_t)kc;
+    __asm__ volatile(
+        "vpxord %%zmm16, %%zmm16, %%zmm16\n\t"
+        "vpxord %%zmm17, %%zmm17, %%zmm17\n\t"
+        "vpxord %%zmm18, %%zmm18, %%zmm18\n\t"
+        "vpxord %%zmm19, %%zmm19, %%zmm19\n\t"
+        "vpxord %%zmm20, %%zmm20, %%zmm20\n\t"
+        "vpxord %%zmm21, %%zmm21, %%zmm21\n\t"
+        "vpxord %%zmm22, %%zmm22, %%zmm22\n\t"
+        "vpxord %%zmm23, %%zmm23, %%zmm23\n\t"
+        "vpxord %%zmm24, %%zmm24, %%zmm24\n\t"
+        "vpxord %%zmm25, %%zmm25, %%zmm25\n\t"
+        "vpxord %%zmm26, %%zmm26, %%zmm26\n\t"
+        "vpxord %%zmm27, %%zmm27, %%zmm27\n\t"
+        "vpxord %%zmm28, %%zmm28, %%zmm28\n\t"
+        "vpxord %%zmm29, %%zmm29, %%zmm29\n\t"
+        "vpxord %%zmm30, %%zmm30, %%zmm30\n\t"
+        "vpxord %%zmm31, %%zmm31, %%zmm31\n\t"
+        "1:\n\t"
+        "movzbl (%[w]), %%eax\n\t"
+        "shl $9, %%rax\n\t"
+        "add %[planes], %%rax\n\t"
+        "vmovdqa64 0(%%rax), %%zmm0\n\t"
+        "vmovdqa64 64(%%rax), %%zmm1\n\t"
+        "vmovdqa64 128(%%rax), %%zmm2\n\t"
+        "vmovdqa64 192(%%rax), %%zmm3\n\t"
+        "vmovdqa64 256(%%rax), %%zmm4\n\t"
+        "vmovdqa64 320(%%rax), %%zmm5\n\t"
+        "vmovdqa64 384(%%rax), %%zmm6\n\t"
+        "vmovdqa64 448(%%rax), %%zmm7\n\t"
+        "vmovdqu8 0(%[x]), %%zmm8\n\t"
+        "vpmovb2m %%zmm8, %%k1\n\t"
+        "knotq %%k1, %%k2\n\t"
+        "vmovdqa64 %%zmm8, %%zmm9\n\t"
+        "vpermi2b %%zmm1, %%zmm0, %%zmm9%{%%k2%}\n\t"
+        "vpermi2b %%zmm5, %%zmm4, %%zmm8%{%%k2%}\n\t"
+        "vpermi2b %%zmm3, %%zmm2, %%zmm9%{%%k1%}\n\t"
+        "vpermi2b %%zmm7, %%zmm6, %%zmm8%{%%k1%}\n\t"
+        "vpaddw %%zmm9, %%zmm16, %%zmm16\n\t"
+        "vpsrlw $8, %%zmm9, %%zmm9\n\t"
+        "vpaddw %%zmm9, %%zmm17, %%zmm17\n\t"
+        "vpaddw %%zmm8, %%zmm18, %%zmm18\n\t"
+        "vpsrlw $8, %%zmm8, %%zmm8\n\t"
+        "vpaddw %%zmm8, %%zmm19, %%zmm19\n\t"
+        "vmovdqu8 64(%[x]), %%zmm10\n\t"
+        "vpmovb2m %%zmm10, %%k3\n\t"
+        "knotq %%k3, %%k4\n\t"
+        "vmovdqa64 %%zmm10, %%zmm11\n\t"
+        "vpermi2b %%zmm1, %%zmm0, %%zmm11%{%%k4%}\n\t"
+        "vpermi2b %%zmm5, %%zmm4, %%zmm10%{%%k4%}\n\t"
+        "vpermi2b %%zmm3, %%zmm2, %%zmm11%{%%k3%}\n\t"
+        "vpermi2b %%zmm7, %%zmm6, %%zmm10%{%%k3%}\n\t"
+        "vpaddw %%zmm11, %%zmm20, %%zmm20\n\t"
+        "vpsrlw $8, %%zmm11, %%zmm11\n\t"
+        "vpaddw %%zmm11, %%zmm21, %%zmm21\n\t"
+        "vpaddw %%zmm10, %%zmm22, %%zmm22\n\t"
+        "vpsrlw $8, %%zmm10, %%zmm10\n\t"
+        "vpaddw %%zmm10, %%zmm23, %%zmm23\n\t"
+        "vmovdqu8 128(%[x]), %%zmm12\n\t"
+        "vpmovb2m %%zmm12, %%k5\n\t"
+        "knotq %%k5, %%k6\n\t"
+        "vmovdqa64 %%zmm12, %%zmm13\n\t"
+        "vpermi2b %%zmm1, %%zmm0, %%zmm13%{%%k6%}\n\t"
+        "vpermi2b %%zmm5, %%zmm4, %%zmm12%{%%k6%}\n\t"
+        "vpermi2b %%zmm3, %%zmm2, %%zmm13%{%%k5%}\n\t"
+        "vpermi2b %%zmm7, %%zmm6, %%zmm12%{%%k5%}\n\t"
+        "vpaddw %%zmm13, %%zmm24, %%zmm24\n\t"
+        "vpsrlw $8, %%zmm13, %%zmm13\n\t"
+        "vpaddw %%zmm13, %%zmm25, %%zmm25\n\t"
+        "vpaddw %%zmm12, %%zmm26, %%zmm26\n\t"
+        "vpsrlw $8, %%zmm12, %%zmm12\n\t"
+        "vpaddw %%zmm12, %%zmm27, %%zmm27\n\t"
+        "vmovdqu8 192(%[x]), %%zmm14\n\t"
+        "vpmovb2m %%zmm14, %%k1\n\t"
+        "knotq %%k1, %%k2\n\t"
+        "vmovdqa64 %%zmm14, %%zmm15\n\t"
+        "vpermi2b %%zmm1, %%zmm0, %%zmm15%{%%k2%}\n\t"
+        "vpermi2b %%zmm5, %%zmm4, %%zmm14%{%%k2%}\n\t"
+        "vpermi2b %%zmm3, %%zmm2, %%zmm15%{%%k1%}\n\t"
+        "vpermi2b %%zmm7, %%zmm6, %%zmm14%{%%k1%}\n\t"
+        "vpaddw %%zmm15, %%zmm28, %%zmm28\n\t"
+        "vpsrlw $8, %%zmm15, %%zmm15\n\t"
+        "vpaddw %%zmm15, %%zmm29, %%zmm29\n\t"
+        "vpaddw %%zmm14, %%zmm30, %%zmm30\n\t"
+        "vpsrlw $8, %%zmm14, %%zmm14\n\t"
+        "vpaddw %%zmm14, %%zmm31, %%zmm31\n\t"
+        "add $1, %[w]\n\t"
+        "add %[lda], %[x]\n\t"
+        "sub $1, %[n]\n\t"
+        "jnz 1b\n\t"
+        "vmovdqu64 %%zmm16, 0(%[acc])\n\t"
+        "vmovdqu64 %%zmm17, 64(%[acc])\n\t"
+        "vmovdqu64 %%zmm18, 128(%[acc])\n\t"
+        "vmovdqu64 %%zmm19, 192(%[acc])\n\t"
+        "vmovdqu64 %%zmm20, 256(%[acc])\n\t"
+        "vmovdqu64 %%zmm21, 320(%[acc])\n\t"
+        "vmovdqu64 %%zmm22, 384(%[acc])\n\t"
+        "vmovdqu64 %%zmm23, 448(%[acc])\n\t"
+        "vmovdqu64 %%zmm24, 512(%[acc])\n\t"
+        "vmovdqu64 %%zmm25, 576(%[acc])\n\t"
+        "vmovdqu64 %%zmm26, 640(%[acc])\n\t"
+        "vmovdqu64 %%zmm27, 704(%[acc])\n\t"
+        "vmovdqu64 %%zmm28, 768(%[acc])\n\t"
+        "vmovdqu64 %%zmm29, 832(%[acc])\n\t"
+        "vmovdqu64 %%zmm30, 896(%[acc])\n\t"
+        "vmovdqu64 %%zmm31, 960(%[acc])\n\t"
+        : [w] "+r"(w), [x] "+r"(x), [n] "+r"(n)
+        : [planes] "r"(planes), [lda] "r"(lda), [acc] "r"(acc)
+        : "rax", "cc", "memory", "k1", "k2", "k3", "k4", "k5", "k6",
+          "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
+          "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18",
+          "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27",
+          "xmm28", "xmm29", "xmm30", "xmm31");
+}
+
+/* One tile: rows [0, rows) of weights w (row stride k) against `nvalid` <= 256 columns of
+ * activations a (row stride lda; lanes past nvalid are not read), out row stride ldo.
+ * NB = vectors of 64 columns actually computed (ceil(nvalid / 64)). */
+static inline __attribute__((always_inline)) void tile(const uint8_t *planes, const uint8_t *w,
+                                                       int rows, int k, const uint8_t *a,
+                                                       size_t lda, int nvalid, int32_t *out,
+                                                       size_t ldo, bool sgn, const int NB)
+{
+    __mmask64 lm[4];
+    for (int v = 0; v < 4; v++)
+        lm[v] = lane_mask(nvalid - 64 * v);
+    for (int i = 0; i < rows; i++) {
+        const uint8_t *wrow = w + (size_t)i * k;
+        int32_t *orow = out + (size_t)i * ldo;
+        for (int k0 = 0; k0 < k; k0 += KCHUNK) {
+            const int kc = k - k0 < KCHUNK ? k - k0 : KCHUNK;
+            __m512i awl[4], aol[4], awh[4], aoh[4];
+#pragma GCC unroll 4
+            for (int v = 0; v < NB; v++)
+                awl[v] = aol[v] = awh[v] = aoh[v] = _mm512_setzero_si512();
+            const uint8_t *ap = a + (size_t)k0 * lda;
+            if (NB == 4 && nvalid == PANEL) {
+                __m512i acc[16];
+                chunk_full(planes, wrow + k0, ap, lda, kc, acc);
+                for (int v = 0; v < 4; v++) {
+                    awl[v] = acc[4 * v];
+                    aol[v] = acc[4 * v + 1];
+                    awh[v] = acc[4 * v + 2];
+                    aoh[v] = acc[4 * v + 3];
+                }
+            } else {
+            for (int p = k0; p < k0 + kc; p++, ap += lda) {
+                const uint8_t *col = planes + (size_t)wrow[p] * 512;
+                const __m512i l0 = _mm512_load_si512(col), l1 = _mm512_load_si512(col + 64);
+                const __m512i l2 = _mm512_load_si512(col + 128), l3 = _mm512_load_si512(col + 192);
+                const __m512i h0 = _mm512_load_si512(col + 256), h1 = _mm512_load_si512(col + 320);
+                const __m512i h2 = _mm512_load_si512(col + 384), h3 = _mm512_load_si512(col + 448);
+#pragma GCC unroll 4
+                for (int v = 0; v < NB; v++) {
+                    const __m512i x = _mm512_maskz_loadu_epi8(lm[v], ap + 64 * v);
+                    const __mmask64 top = _mm512_movepi8_mask(x);
+                    const __mmask64 bottom = _knot_mask64(top);
+                    __m512i xl = _mm512_mask2_permutex2var_epi8(l0, x, bottom, l1);
+                    xl = _mm512_mask2_permutex2var_epi8(l2, xl, top, l3);
+                    __m512i xh = _mm512_mask2_permutex2var_epi8(h0, x, bottom, h1);
+                    xh = _mm512_mask2_permutex2var_epi8(h2, xh, top, h3);
+                    awl[v] = _mm512_add_epi16(awl[v], xl);
+                    aol[v] = _mm512_add_epi16(aol[v], _mm512_srli_epi16(xl, 8));
+                    awh[v] = _mm512_add_epi16(awh[v], xh);
+                    aoh[v] = _mm512_add_epi16(aoh[v], _mm512_srli_epi16(xh, 8));
+                }
+            }
+            }
+            const __m512i bias = _mm512_set1_epi32(sgn ? 32768 * kc : 0);
+#pragma GCC unroll 4
+            for (int v = 0; v < NB; v++)
+                flush_vector(awl[v], aol[v], awh[v], aoh[v], bias, lm[v], k0 == 0, orow + 64 * v);
+        }
+    }
+}
+
+static void tile_any(const uint8_t *planes, const uint8_t *w, int rows, int k, const uint8_t *a,
+                     size_t lda, int nvalid, int32_t *out, size_t ldo, bool sgn)
+{
+    switch ((nvalid + 63) / 64) {
+    case 4: tile(planes, w, rows, k, a, lda, nvalid, out, ldo, sgn, 4); break;
+    case 3: tile(planes, w, rows, k, a, lda, nvalid, out, ldo, sgn, 3); break;
+    case 2: tile(planes, w, rows, k, a, lda, nvalid, out, ldo, sgn, 2); break;
+    default: tile(planes, w, rows, k, a, lda, nvalid, out, ldo, sgn, 1); break;
+    }
+}
+
+/* eng_lut_build_planes with 16-lane gathers for direct tables: a gather reads 4 bytes at each
+ * entry, so a column whose last entry ends the table is built by the scalar code. */
+static void build_planes(const eng_lut *lut, const bool used[256], uint8_t *planes)
+{
+    if (lut->mode != ENG_LUT_DIRECT) {
+        eng_lut_build_planes(lut, used, planes);
+        return;
+    }
+    const uint32_t size = 256u << lut->w_bits;
+    const __m512i flip = _mm512_set1_epi32(eng_lut_products_signed(lut) ? 0x8000 : 0);
+    const __m512i low16 = _mm512_set1_epi32(0xffff);
+    const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (uint32_t w = 0; w < 256; w++) {
+        if (!used[w])
+            continue;
+        uint8_t *lo = planes + (size_t)w * 512, *hi = lo + 256;
+        if (((255u << lut->w_bits) | w) + 1 >= size) {
+            eng_lut_build_column(lut, (uint8_t)w, lo);
+            continue;
+        }
+        for (int a0 = 0; a0 < 256; a0 += 16) {
+            const __m512i a = _mm512_add_epi32(lanes, _mm512_set1_epi32(a0));
+            const __m512i idx = _mm512_or_si512(_mm512_sll_epi32(a, _mm_cvtsi32_si128(lut->w_bits)),
+                                                _mm512_set1_epi32((int)w));
+            __m512i e = _mm512_i32gather_epi32(idx, (const void *)lut->table, 2);
+            e = _mm512_xor_si512(_mm512_and_si512(e, low16), flip);
+            _mm_storeu_si128((__m128i *)(lo + a0), _mm512_cvtepi32_epi8(e));
+            _mm_storeu_si128((__m128i *)(hi + a0), _mm512_cvtepi32_epi8(_mm512_srli_epi32(e, 8)));
+        }
+    }
+}
+
+static void avx512_lut_gemm(const eng_lut *lut, int m, int n, int k, const uint8_t *w,
+                            const uint8_t *a, int32_t *out)
+{
+    if (m <= 0 || n <= 0)
+        return;
+    if (k <= 0) {
+        memset(out, 0, sizeof(int32_t) * (size_t)m * n);
+        return;
+    }
+    bool used[256];
+    eng_lut_mark_used(w, (size_t)m * k, used);
+    const int threads = eng_cpu_threads();
+    const bool pack = n > PANEL; /* a single panel is read in place, with masked loads */
+    const size_t panel_size = pack ? (size_t)k * PANEL : 0;
+    const bool fits = eng_lut_fits_int16(lut, used);
+    uint8_t *ws = fits && pack ? eng_cpu_workspace(panel_size * (size_t)threads) : NULL;
+    if (!fits || (pack && ws == NULL)) { /* 17-bit sign-magnitude products or out of memory */
+        eng_kernels_ref()->lut_gemm(lut, m, n, k, w, a, out);
+        return;
+    }
+    uint8_t *planes = tls_planes;
+    build_planes(lut, used, planes);
+    const bool sgn = eng_lut_products_signed(lut);
+    const int npanels = (n + PANEL - 1) / PANEL, mblocks = (m + MBLOCK - 1) / MBLOCK;
+    const int tiles = npanels * mblocks;
+
+#pragma omp parallel num_threads(threads) if (threads > 1 && tiles > 1 && (double)m * n * k > 1e6)
+    {
+        uint8_t *buf = pack ? ws + panel_size * (size_t)eng_cpu_thread_id() : NULL;
+        int packed = -1;
+#pragma omp for schedule(static)
+        for (int t = 0; t < tiles; t++) {
+            const int panel = t / mblocks, mb = t % mblocks;
+            const int n0 = panel * PANEL, nvalid = n - n0 < PANEL ? n - n0 : PANEL;
+            const int i0 = mb * MBLOCK, rows = m - i0 < MBLOCK ? m - i0 : MBLOCK;
+            const uint8_t *ap = a + n0;
+            size_t lda = (size_t)n;
+            if (pack) {
+                if (packed != panel) {
+                    for (int p = 0; p < k; p++) {
+                        memcpy(buf + (size_t)p * PANEL, a + (size_t)p * n + n0, (size_t)nvalid);
+                        if (nvalid < PANEL)
+                            memset(buf + (size_t)p * PANEL + nvalid, 0, (size_t)(PANEL - nvalid));
+                    }
+                    packed = panel;
+                }
+                ap = buf;
+                lda = PANEL;
+            }
+            tile_any(planes, w + (size_t)i0 * k, rows, k, ap, lda, nvalid,
+                     out + (size_t)i0 * n + n0, (size_t)n, sgn);
+        }
+    }
+}
+
+/* Depthwise: per channel, the kh*kw shifted copies of the image (an im2col with one channel)
+ * form a [taps][n*oh*ow] matrix that one weight row of the channel sweeps, vectorized over the
+ * output pixels. Parallel over channels, each thread with its own planes and column buffer. */
+static void avx512_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s, const uint8_t *a,
+                                 const uint8_t *w, uint8_t pad_code, int32_t *out)
+{
+    const int taps = s->kh * s->kw;
+    const size_t np = (size_t)s->n * s->oh * s->ow, plane = (size_t)s->n * s->h * s->w;
+    bool used[256];
+    eng_lut_mark_used(w, (size_t)s->c * taps, used);
+    const int threads = eng_cpu_threads();
+    const size_t per_thread = ((size_t)taps * np + 63) / 64 * 64;
+    uint8_t *ws = eng_lut_fits_int16(lut, used) ? eng_cpu_workspace(per_thread * (size_t)threads)
+                                                : NULL;
+    if (ws == NULL) {
+        eng_kernels_ref()->lut_depthwise(lut, s, a, w, pad_code, out);
+        return;
+    }
+    const bool sgn = eng_lut_products_signed(lut);
+    eng_conv_shape s1 = *s;
+    s1.c = 1;
+
+#pragma omp parallel num_threads(threads) \
+    if (threads > 1 && s->c > 1 && (double)s->c * np * taps > 1e6)
+    {
+        uint8_t *planes = tls_planes;
+        uint8_t *cols = ws + per_thread * (size_t)eng_cpu_thread_id();
+#pragma omp for schedule(static)
+        for (int c = 0; c < s->c; c++) {
+            const uint8_t *wc = w + (size_t)c * taps;
+            bool cused[256];
+            eng_lut_mark_used(wc, (size_t)taps, cused);
+            build_planes(lut, cused, planes);
+            eng_cpu_im2col_u8_rows(&s1, a + (size_t)c * plane, pad_code, cols, 0, taps);
+            for (size_t n0 = 0; n0 < np; n0 += PANEL) {
+                const int nvalid = np - n0 < PANEL ? (int)(np - n0) : PANEL;
+                tile_any(planes, wc, 1, taps, cols + n0, np, nvalid, out + (size_t)c * np + n0,
+                         np, sgn);
+            }
+        }
+    }
+}
+
+/* codes = clamp(round_half_even(x / scale) + zero_point): the reference's float operations in
+ * the same order (division, not a reciprocal), NaN -> zero_point. */
+static void avx512_quantize(const float *x, size_t count, float scale, int32_t zero_point,
+                            int32_t qmin, int32_t qmax, uint8_t *codes)
+{
+    const __m512 vs = _mm512_set1_ps(scale), vz = _mm512_set1_ps((float)zero_point);
+    const __m512 lo = _mm512_set1_ps((float)qmin), hi = _mm512_set1_ps((float)qmax);
+    const __m512i zp = _mm512_set1_epi32(zero_point);
+    const long long chunks = (long long)((count + 15) / 16);
+#pragma omp parallel for schedule(static) if (count > (1u << 18) && eng_cpu_threads() > 1)
+    for (long long c = 0; c < chunks; c++) {
+        const size_t i = (size_t)c * 16;
+        const __mmask16 m = count - i >= 16 ? (__mmask16)0xffff
+                                            : (__mmask16)((1u << (count - i)) - 1);
+        __m512 q = _mm512_div_ps(_mm512_maskz_loadu_ps(m, x + i), vs);
+        q = _mm512_roundscale_ps(q, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        q = _mm512_add_ps(q, vz);
+        const __mmask16 nan = _mm512_cmp_ps_mask(q, q, _CMP_UNORD_Q);
+        __m512i v = _mm512_cvttps_epi32(_mm512_min_ps(_mm512_max_ps(q, lo), hi));
+        v = _mm512_mask_mov_epi32(v, nan, zp);
+        _mm_mask_storeu_epi8(codes + i, m, _mm512_cvtepi32_epi8(v));
+    }
+}
+
+static const eng_kernels avx512_kernels = {
+    .name = "avx512",
+    .sgemm = eng_cpu_sgemm,
+    .lut_gemm = avx512_lut_gemm,
+    .lut_depthwise = avx512_lut_depthwise,
+    .im2col_f32 = eng_cpu_im2col_f32,
+    .im2col_u8 = eng_cpu_im2col_u8,
+    .col2im_f32 = eng_cpu_col2im_f32,
+    .quantize = avx512_quantize,
+};
+
+#pragma GCC pop_options
+
+const eng_kernels *eng_kernels_avx512(void)
+{
+    return &avx512_kernels;
+}

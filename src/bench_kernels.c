@@ -1,0 +1,204 @@
+/*
+ * bench_kernels.c - kernel timings for `evoapproxnas bench` (bench_kernels.h).
+ */
+#include "bench_kernels.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "eng_int8.h"
+#include "engine_config.h"
+
+#if ENG_HAVE_OPENMP
+#include <omp.h>
+#endif
+
+static const bench_gemm_shape shapes[] = {
+    {"perf1", "perf/lutgemm.md shape 1", 64, 4096, 576},
+    {"perf2", "perf/lutgemm.md shape 2", 32, 8192, 288},
+    {"r20.conv1", "ResNet-20 conv1 3->16 3x3 32x32, batch 64", 16, 65536, 27},
+    {"r20.s1", "ResNet-20 stage 1 16->16 3x3 32x32, batch 64", 16, 65536, 144},
+    {"r20.s2a", "ResNet-20 stage 2 first 16->32 3x3 s2 16x16, batch 64", 32, 16384, 144},
+    {"r20.s2", "ResNet-20 stage 2 32->32 3x3 16x16, batch 64", 32, 16384, 288},
+    {"r20.s3a", "ResNet-20 stage 3 first 32->64 3x3 s2 8x8, batch 64", 64, 4096, 288},
+    {"r20.s3", "ResNet-20 stage 3 64->64 3x3 8x8, batch 64", 64, 4096, 576},
+    {"r20.fc", "ResNet-20 classifier 64->10, batch 64", 10, 64, 64},
+};
+static const int quick_index[] = {0, 1, 3, 5};
+
+const bench_gemm_shape *bench_gemm_shapes(bool quick, int *count)
+{
+    static bench_gemm_shape quick_shapes[sizeof quick_index / sizeof quick_index[0]];
+    if (!quick) {
+        *count = (int)(sizeof shapes / sizeof shapes[0]);
+        return shapes;
+    }
+    for (size_t i = 0; i < sizeof quick_index / sizeof quick_index[0]; i++)
+        quick_shapes[i] = shapes[quick_index[i]];
+    *count = (int)(sizeof quick_index / sizeof quick_index[0]);
+    return quick_shapes;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The operands of one shape. */
+typedef struct {
+    const eng_kernels *k;
+    const bench_gemm_shape *s;
+    eng_lut lut;
+    uint8_t *w, *a;
+    int32_t *out;
+    float *wf, *af, *cf;
+} operands;
+
+typedef enum { VAR_FLOAT, VAR_LUT, VAR_INT8, VAR_SCALAR, VAR_SCALAR_WS } variant;
+
+/* The usual scalar emulation (as in AdaPT-like emulators): for each weight row and k, one
+ * table lookup per output column, accumulated into the output row. OpenMP over rows. */
+static void scalar_ws_gemm(const eng_lut *lut, int m, int n, int k, const uint8_t *w,
+                           const uint8_t *a, int32_t *out)
+{
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < m; i++) {
+        int32_t *o = out + (size_t)i * n;
+        memset(o, 0, sizeof(int32_t) * (size_t)n);
+        for (int p = 0; p < k; p++) {
+            const uint16_t *col = lut->table + w[(size_t)i * k + p];
+            const uint8_t *x = a + (size_t)p * n;
+            for (int j = 0; j < n; j++)
+                o[j] += col[(uint32_t)x[j] << 8];
+        }
+    }
+}
+
+static void run_variant(const operands *o, variant v)
+{
+    const bench_gemm_shape *s = o->s;
+    switch (v) {
+    case VAR_FLOAT:
+        eng_kernels_best()->sgemm(false, false, s->m, s->n, s->k, 1.0f, o->wf, s->k, o->af, s->n,
+                                  0.0f, o->cf, s->n);
+        break;
+    case VAR_LUT:
+        o->k->lut_gemm(&o->lut, s->m, s->n, s->k, o->w, o->a, o->out);
+        break;
+    case VAR_INT8:
+        eng_int8_gemm(s->m, s->n, s->k, (const int8_t *)o->w, o->a, o->out);
+        break;
+    case VAR_SCALAR:
+        eng_kernels_ref()->lut_gemm(&o->lut, s->m, s->n, s->k, o->w, o->a, o->out);
+        break;
+    case VAR_SCALAR_WS:
+        scalar_ws_gemm(&o->lut, s->m, s->n, s->k, o->w, o->a, o->out);
+        break;
+    }
+}
+
+/* GMAC/s of the median call and of the fastest call. */
+static void summarize(const bench_gemm_shape *s, double *t, int count, double *median_gmacs,
+                      double *best_gmacs)
+{
+    qsort(t, (size_t)count, sizeof t[0], cmp_double);
+    double median = count % 2 ? t[count / 2] : 0.5 * (t[count / 2 - 1] + t[count / 2]);
+    double macs = (double)s->m * s->n * s->k * 1e-9;
+    *median_gmacs = macs / median;
+    *best_gmacs = macs / t[0];
+}
+
+/* Median GMAC/s of `repeats` (<= 64) timed calls of each of the `count` variants, after one
+ * warm-up call each when `warmup`; the variants take turns, so drifting load hits them alike. */
+static void time_variants(const operands *o, const variant *v, int count, int repeats,
+                          bool warmup, double *gmacs, double *best)
+{
+    double t[4][64];
+    if (repeats > 64)
+        repeats = 64;
+    for (int i = 0; i < count && warmup; i++)
+        run_variant(o, v[i]);
+    for (int r = 0; r < repeats; r++) {
+        for (int i = 0; i < count; i++) {
+            double t0 = now_s();
+            run_variant(o, v[i]);
+            t[i][r] = now_s() - t0;
+        }
+    }
+    for (int i = 0; i < count; i++)
+        summarize(o->s, t[i], repeats, &gmacs[i], &best[i]);
+}
+
+bool bench_gemm_measure(const eng_kernels *k, const bench_gemm_shape *shape, int threads,
+                        int repeats, int scalar_repeats, bench_gemm_result *result)
+{
+    const size_t mk = (size_t)shape->m * shape->k, kn = (size_t)shape->k * shape->n;
+    const size_t mn = (size_t)shape->m * shape->n;
+    operands o = {.k = k, .s = shape};
+    uint16_t *table = malloc(sizeof(uint16_t) * 65536);
+    o.w = malloc(mk);
+    o.a = malloc(kn);
+    o.out = malloc(sizeof(int32_t) * mn);
+    o.wf = malloc(sizeof(float) * mk);
+    o.af = malloc(sizeof(float) * kn);
+    o.cf = malloc(sizeof(float) * mn);
+    bool ok = table && o.w && o.a && o.out && o.wf && o.af && o.cf;
+    if (ok) {
+        /* a general table: the exact product plus a pseudo-random error in [-1024, 1024],
+         * clamped, so both byte planes vary (as in perf/lutgemm.md) */
+        uint64_t x = 0x9e3779b97f4a7c15u;
+        for (int i = 0; i < 65536; i++) {
+            x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
+            long v = (long)(i >> 8) * (i & 255) + (long)((x * 0x2545f4914f6cdd1du) >> 53) - 1024;
+            table[i] = (uint16_t)(v < 0 ? 0 : v > 65535 ? 65535 : v);
+        }
+        o.lut = (eng_lut){.table = table, .w_bits = 8, .is_signed = false, .mode = ENG_LUT_DIRECT};
+        for (size_t i = 0; i < mk; i++) {
+            x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
+            o.w[i] = (uint8_t)(x >> 24);
+            o.wf[i] = (float)(int8_t)o.w[i] / 128.0f;
+        }
+        for (size_t i = 0; i < kn; i++) {
+            x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
+            o.a[i] = (uint8_t)(x >> 32);
+            o.af[i] = (float)o.a[i] / 255.0f;
+        }
+#if ENG_HAVE_OPENMP
+        omp_set_num_threads(threads);
+#endif
+        *result = (bench_gemm_result){.shape = shape, .threads = threads};
+        const variant fast[3] = {VAR_FLOAT, VAR_LUT, VAR_INT8};
+        const variant slow[2] = {VAR_SCALAR, VAR_SCALAR_WS};
+        double g[3] = {0}, b[3] = {0};
+        time_variants(&o, fast, 3, repeats, true, g, b);
+        result->float_gmacs = g[0];
+        result->lut_gmacs = g[1];
+        result->int8_gmacs = g[2];
+        result->float_best = b[0];
+        result->lut_best = b[1];
+        result->int8_best = b[2];
+        if (scalar_repeats > 0) {
+            /* 10-100x slower: no warm-up call, the first call's extra cost is noise here */
+            time_variants(&o, slow, 2, scalar_repeats, false, g, b);
+            result->scalar_gmacs = g[0];
+            result->scalar_ws_gmacs = g[1];
+        }
+    }
+    free(table);
+    free(o.w);
+    free(o.a);
+    free(o.out);
+    free(o.wf);
+    free(o.af);
+    free(o.cf);
+    return ok;
+}

@@ -1,0 +1,165 @@
+/*
+ * bench_nets.c - network timings for `evoapproxnas bench` (bench_nets.h).
+ */
+#include "bench_nets.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "eng_ops.h"
+#include "eng_train.h"
+#include "eng_zoo.h"
+#include "engine_config.h"
+
+#if ENG_HAVE_OPENMP
+#include <omp.h>
+#endif
+
+static const bench_net_spec specs[] = {
+    {"resnet20_v1", 64, true},
+    {"resnet20_v2", 64, true},
+    {"resnet56_v1", 64, true},
+    {"mobilenetv2_cifar", 64, true},
+    {"resnet50v2", 8, false},
+    {"mobilenetv2", 8, false},
+};
+
+const bench_net_spec *bench_net_specs(bool quick, int *count)
+{
+    *count = quick ? 1 : (int)(sizeof specs / sizeof specs[0]);
+    return specs;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *t, int count)
+{
+    qsort(t, (size_t)count, sizeof t[0], cmp_double);
+    return count % 2 ? t[count / 2] : 0.5 * (t[count / 2 - 1] + t[count / 2]);
+}
+
+/* One network copy with its optimizer. */
+typedef struct {
+    eng_net *net;
+    eng_sgd *opt;
+} net_copy;
+
+static eng_status run_infer(net_copy *c, const float *x, int batch)
+{
+    return eng_net_forward(c->net, x, batch, false);
+}
+
+static eng_status run_train(net_copy *c, const float *x, const uint8_t *labels, int batch)
+{
+    float loss;
+    ENG_TRY(eng_net_forward(c->net, x, batch, true));
+    ENG_TRY(eng_net_loss(c->net, labels, batch, &loss, NULL));
+    ENG_TRY(eng_net_backward(c->net));
+    return eng_sgd_step(c->opt, 0.01f);
+}
+
+/* Median times (ms) of `repeats` calls of the float and approximate copies, in turns. */
+static eng_status time_pair(net_copy copies[2], bool train, const float *x,
+                            const uint8_t *labels, int batch, int repeats, double ms[2])
+{
+    double t[2][32];
+    if (repeats > 32)
+        repeats = 32;
+    for (int r = -1; r < repeats; r++) { /* r = -1: warm-up (allocation, first touch) */
+        for (int i = 0; i < 2; i++) {
+            double t0 = now_ms();
+            ENG_TRY(train ? run_train(&copies[i], x, labels, batch)
+                          : run_infer(&copies[i], x, batch));
+            if (r >= 0)
+                t[i][r] = now_ms() - t0;
+        }
+    }
+    ms[0] = median(t[0], repeats);
+    ms[1] = median(t[1], repeats);
+    return ENG_OK;
+}
+
+eng_status bench_net_measure(const eng_kernels *k, const bench_net_spec *spec, const eng_mul *mul,
+                             int threads, int repeats, bench_net_result *result)
+{
+    net_copy copies[2] = {{NULL, NULL}, {NULL, NULL}};
+    float *x = NULL;
+    uint8_t *labels = NULL;
+    eng_status rc = ENG_OK;
+#if ENG_HAVE_OPENMP
+    omp_set_num_threads(threads);
+#endif
+    eng_zoo_options opt;
+    eng_zoo_options_default(&opt);
+    opt.seed = 1;
+    for (int i = 0; i < 2 && rc == ENG_OK; i++)
+        rc = eng_zoo_build(spec->model, &opt, &copies[i].net);
+    if (rc != ENG_OK)
+        goto out;
+    eng_net_set_kernels(copies[0].net, k);
+    eng_net_set_kernels(copies[1].net, k);
+    eng_approx_cfg cfg;
+    eng_approx_cfg_default(&cfg);
+    if ((rc = eng_net_set_multiplier(copies[1].net, -1, mul)) != ENG_OK ||
+        (rc = eng_net_set_quant(copies[1].net, -1, &cfg)) != ENG_OK)
+        goto out;
+    int c, h, w;
+    eng_net_input_shape(copies[0].net, &c, &h, &w);
+    const size_t count = (size_t)c * spec->batch * h * w;
+    x = malloc(sizeof(float) * count);
+    labels = malloc((size_t)spec->batch);
+    if (x == NULL || labels == NULL) {
+        rc = eng_error(ENG_ERR_NOMEM, "bench: out of memory for %s", spec->model);
+        goto out;
+    }
+    uint64_t s = 0x243f6a8885a308d3u;
+    for (size_t i = 0; i < count; i++) {
+        s = s * 6364136223846793005u + 1442695040888963407u;
+        x[i] = (float)((s >> 40) & 0xffff) / 65536.0f * 2.0f - 1.0f;
+    }
+    for (int i = 0; i < spec->batch; i++)
+        labels[i] = (uint8_t)(i % eng_net_classes(copies[0].net));
+    *result = (bench_net_result){.spec = spec, .threads = threads,
+                                 .mmac_per_image = (double)eng_net_mac_total(copies[0].net) * 1e-6};
+    if (spec->train) {
+        eng_train_cfg tc;
+        eng_train_cfg_default(&tc);
+        for (int i = 0; i < 2 && rc == ENG_OK; i++)
+            rc = eng_sgd_create(copies[i].net, &tc.sgd, &copies[i].opt);
+        if (rc != ENG_OK)
+            goto out;
+        double ms[2];
+        if ((rc = time_pair(copies, true, x, labels, spec->batch, repeats, ms)) != ENG_OK)
+            goto out;
+        result->train_float_ms = ms[0];
+        result->train_approx_ms = ms[1];
+    } else { /* one training-mode forward sets the activation ranges of the quantized copy */
+        if ((rc = eng_net_forward(copies[1].net, x, spec->batch, true)) != ENG_OK)
+            goto out;
+    }
+    double ms[2];
+    if ((rc = time_pair(copies, false, x, labels, spec->batch, repeats, ms)) != ENG_OK)
+        goto out;
+    result->infer_float_ms = ms[0];
+    result->infer_approx_ms = ms[1];
+out:
+    for (int i = 0; i < 2; i++) {
+        eng_sgd_free(copies[i].opt);
+        eng_net_free(copies[i].net);
+    }
+    free(x);
+    free(labels);
+    return rc;
+}

@@ -1,0 +1,44 @@
+/*
+ * bench_nets.h - the networks section of `evoapproxnas bench`: inference and training-step
+ * time of zoo networks in exact float and quantized through an approximate multiplier.
+ *
+ * Two copies of each network are built with the same weights: one stays exact float, the
+ * other is quantized (8-bit asymmetric, per tensor, STE backward) with every multiplying layer
+ * through the multiplier's table. The two are timed in turns (median of repeats after a warm-up
+ * call each). A training step is forward (training mode) + loss + backward + SGD update.
+ */
+#ifndef BENCH_NETS_H
+#define BENCH_NETS_H
+
+#include <stdbool.h>
+
+#include "eng_kernels.h"
+#include "eng_mul.h"
+
+typedef struct bench_net_spec {
+    const char *model;      /* zoo name */
+    int batch;              /* images per call */
+    bool train;             /* also time training steps */
+} bench_net_spec;
+
+typedef struct bench_net_result {
+    const bench_net_spec *spec;
+    int threads;
+    double mmac_per_image;  /* multiply-accumulates of one image, millions */
+    double infer_float_ms;  /* one evaluation forward of the batch */
+    double infer_approx_ms;
+    double train_float_ms;  /* one training step of the batch; 0 when not measured */
+    double train_approx_ms;
+} bench_net_result;
+
+/* The networks: CIFAR-size ResNet-20 v1/v2, ResNet-56 v1, MobileNetV2 at batch 64 (inference
+ * and training), ResNet50V2 and MobileNetV2 at 224x224, batch 8 (inference); quick: ResNet-20
+ * v1 only. Sets *count. */
+const bench_net_spec *bench_net_specs(bool quick, int *count);
+
+/* Measures one network at `threads` threads with kernel set k and multiplier mul. Returns the
+ * engine's status (message in eng_last_error()) when a network cannot be built or run. */
+eng_status bench_net_measure(const eng_kernels *k, const bench_net_spec *spec, const eng_mul *mul,
+                             int threads, int repeats, bench_net_result *result);
+
+#endif /* BENCH_NETS_H */

@@ -1,0 +1,348 @@
+/*
+ * cmd_bench.c - `evoapproxnas bench`: speed of the emulation kernels on this machine (table
+ * GEMM vs exact float vs exact int8, and vs the naive scalar emulation), printed as a table
+ * and optionally written as JSON.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench_kernels.h"
+#include "bench_nets.h"
+#include "cli.h"
+#include "commands.h"
+#include "eng_int8.h"
+#include "eng_zoo.h"
+#include "engine_config.h"
+
+#if ENG_HAVE_OPENMP
+#include <omp.h>
+#endif
+
+static void print_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: evoapproxnas bench [--quick] [--json FILE] [--kernels NAME] [--threads N]\n"
+            "                          [--section all|kernels|nets] [--nets LIST] [--mul NAME]\n"
+            "\n"
+            "Measures side by side in one run (median of repeats), with 1..N threads:\n"
+            " kernels: table GEMM (an approximate 8x8 multiplier as a general 16-bit table) vs\n"
+            "   exact float sgemm vs exact int8 GEMM, and the optimized table GEMM vs scalar\n"
+            "   emulation, on the shapes of perf/lutgemm.md and the conv layers of ResNet-20 at\n"
+            "   batch 64 (GMAC/s);\n"
+            " nets: inference and training-step time of zoo networks in exact float and\n"
+            "   quantized through the multiplier (8-bit asymmetric, QAT with the STE), and the\n"
+            "   overhead ratios: ResNet-20 v1/v2, ResNet-56, MobileNetV2 (CIFAR, batch 64),\n"
+            "   ResNet50V2 and MobileNetV2 (224x224, batch 8, inference).\n"
+            "\n"
+            "Options:\n"
+            "  --quick          fewer shapes, networks and repeats (under a minute)\n"
+            "  --json FILE      also write the results as JSON to FILE\n"
+            "  --kernels NAME   kernel set: avx512, avx2 or scalar (default: the variable\n"
+            "                   EVOAPPROXNAS_KERNELS, else the fastest the CPU supports)\n"
+            "  --threads N      measure 1..N threads (default 2)\n"
+            "  --section S      all (default), kernels or nets\n"
+            "  --nets LIST      comma-separated zoo models to time instead of the default set\n"
+            "                   (batch 64 with training for CIFAR size, else batch 8 inference)\n"
+            "  --mul NAME       multiplier of the approximate networks (default mul8u_DM1)\n"
+            "  -h, --help       show this help\n");
+}
+
+/* First "model name" line of /proc/cpuinfo, or "unknown CPU". */
+static void cpu_model(char *buf, size_t size)
+{
+    snprintf(buf, size, "unknown CPU");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (f == NULL)
+        return;
+    char line[512];
+    while (fgets(line, sizeof line, f) != NULL) {
+        char *colon = strchr(line, ':');
+        if (strncmp(line, "model name", 10) == 0 && colon != NULL) {
+            colon += colon[1] == ' ' ? 2 : 1;
+            colon[strcspn(colon, "\n")] = '\0';
+            snprintf(buf, size, "%s", colon);
+            break;
+        }
+    }
+    fclose(f);
+}
+
+static double ratio(double x, double y)
+{
+    return y > 0.0 ? x / y : 0.0;
+}
+
+static bool write_json(const char *path, const char *cpu, const eng_kernels *k, bool quick,
+                       int repeats, const bench_gemm_result *r, int count,
+                       const char *mul, const bench_net_result *nr, int ncount)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL)
+        return false;
+    fprintf(f, "{\n  \"cpu\": \"%s\",\n  \"table_kernels\": \"%s\",\n", cpu, k->name);
+    fprintf(f, "  \"float_gemm\": \"%s\",\n  \"int8_gemm\": \"%s\",\n",
+            ENG_HAVE_BLAS ? "openblas" : "blocked", eng_int8_gemm_path());
+    fprintf(f, "  \"quick\": %s,\n  \"repeats\": %d,\n  \"statistic\": \"median\",\n",
+            quick ? "true" : "false", repeats);
+    fprintf(f, "  \"kernels\": [\n");
+    for (int i = 0; i < count; i++) {
+        const bench_gemm_result *x = &r[i];
+        fprintf(f,
+                "    {\"shape\": \"%s\", \"origin\": \"%s\", \"m\": %d, \"n\": %d, \"k\": %d, "
+                "\"threads\": %d, \"float_gmacs\": %.3f, \"table_gmacs\": %.3f, "
+                "\"int8_gmacs\": %.3f, \"scalar_table_gmacs\": %.3f, "
+                "\"scalar_ws_table_gmacs\": %.3f, \"table_vs_float\": %.3f, "
+                "\"table_vs_int8\": %.3f, \"speedup_vs_scalar\": %.2f, "
+                "\"speedup_vs_scalar_ws\": %.2f, \"best_float_gmacs\": %.3f, "
+                "\"best_table_gmacs\": %.3f, \"best_int8_gmacs\": %.3f, "
+                "\"best_table_vs_float\": %.3f}%s\n",
+                x->shape->name, x->shape->origin, x->shape->m, x->shape->n, x->shape->k,
+                x->threads, x->float_gmacs, x->lut_gmacs, x->int8_gmacs, x->scalar_gmacs,
+                x->scalar_ws_gmacs, ratio(x->lut_gmacs, x->float_gmacs),
+                ratio(x->lut_gmacs, x->int8_gmacs), ratio(x->lut_gmacs, x->scalar_gmacs),
+                ratio(x->lut_gmacs, x->scalar_ws_gmacs), x->float_best, x->lut_best, x->int8_best,
+                ratio(x->lut_best, x->float_best), i + 1 < count ? "," : "");
+    }
+    fprintf(f, "  ],\n  \"multiplier\": \"%s\",\n  \"networks\": [\n", mul);
+    for (int i = 0; i < ncount; i++) {
+        const bench_net_result *x = &nr[i];
+        fprintf(f,
+                "    {\"model\": \"%s\", \"batch\": %d, \"threads\": %d, \"mmac_per_image\": %.2f, "
+                "\"infer_float_ms\": %.3f, \"infer_approx_ms\": %.3f, \"infer_overhead\": %.3f, "
+                "\"train_float_ms\": %.3f, \"train_approx_ms\": %.3f, "
+                "\"train_overhead\": %.3f}%s\n",
+                x->spec->model, x->spec->batch, x->threads, x->mmac_per_image, x->infer_float_ms,
+                x->infer_approx_ms, ratio(x->infer_approx_ms, x->infer_float_ms),
+                x->train_float_ms, x->train_approx_ms,
+                ratio(x->train_approx_ms, x->train_float_ms), i + 1 < ncount ? "," : "");
+    }
+    fprintf(f, "  ]\n}\n");
+    bool ok = fflush(f) == 0 && !ferror(f);
+    ok = fclose(f) == 0 && ok;
+    if (ok && rename(tmp, path) != 0)
+        ok = false;
+    if (!ok)
+        remove(tmp);
+    return ok;
+}
+
+/* Kernels section: fills res (nshapes * max_threads entries), returns the count done or -1. */
+static int run_kernels(const eng_kernels *k, bool quick, int max_threads, int repeats,
+                       bench_gemm_result *res)
+{
+    int nshapes;
+    const bench_gemm_shape *shapes = bench_gemm_shapes(quick, &nshapes);
+    const int scalar_repeats = quick ? 1 : 3;
+    printf("== kernels: table GEMM %s (general 16-bit 8x8 table, preparation included); float: "
+           "%s sgemm; int8: %s\n", k->name, ENG_HAVE_BLAS ? "OpenBLAS" : "blocked C",
+           eng_int8_gemm_path());
+    printf("GMAC/s, median of %d calls (scalar: %d), variants interleaved. scalar = the reference\n"
+           "kernel (m, n, k dot loop); scalar-ws = weight-stationary scalar lookups (m, k, n);\n"
+           "'vs' = the table GEMM's speed-up; 'best t/f' = table/float of the fastest calls\n\n",
+           repeats, scalar_repeats);
+    printf("%-10s %4s %6s %4s %3s %7s %7s %7s %7s %9s %11s %10s %9s %9s %8s\n", "shape", "m",
+           "n", "k", "thr", "float", "table", "int8", "scalar", "scalar-ws", "table/float",
+           "table/int8", "vs scalar", "vs sc-ws", "best t/f");
+    int done = 0;
+    for (int s = 0; s < nshapes; s++) {
+        for (int t = 1; t <= max_threads; t++) {
+            bench_gemm_result *r = &res[done];
+            if (!bench_gemm_measure(k, &shapes[s], t, repeats, scalar_repeats, r)) {
+                cli_error("bench: out of memory for shape %s", shapes[s].name);
+                return -1;
+            }
+            done++;
+            printf("%-10s %4d %6d %4d %3d %7.1f %7.1f %7.1f %7.2f %9.2f %11.2f %10.2f %8.1fx "
+                   "%8.1fx %8.2f\n", shapes[s].name, shapes[s].m, shapes[s].n, shapes[s].k, t,
+                   r->float_gmacs, r->lut_gmacs, r->int8_gmacs, r->scalar_gmacs,
+                   r->scalar_ws_gmacs, ratio(r->lut_gmacs, r->float_gmacs),
+                   ratio(r->lut_gmacs, r->int8_gmacs), ratio(r->lut_gmacs, r->scalar_gmacs),
+                   ratio(r->lut_gmacs, r->scalar_ws_gmacs), ratio(r->lut_best, r->float_best));
+            fflush(stdout);
+        }
+    }
+    printf("\n");
+    return done;
+}
+
+/* Networks section over specs[0..count): fills res, returns the count done or -1. */
+static int run_nets(const eng_kernels *k, const bench_net_spec *specs, int count,
+                    const eng_mul *mul, int max_threads, int repeats, bench_net_result *res)
+{
+    printf("== networks: exact float vs quantized through %s (8-bit asymmetric; training step =\n"
+           "forward + loss + backward + SGD, QAT with the STE); ms per batch, median of %d calls,\n"
+           "float and approximate in turns; overhead = approximate / float time\n\n",
+           mul->name, repeats);
+    printf("%-18s %5s %3s %8s %11s %11s %9s %11s %11s %9s\n", "network", "batch", "thr",
+           "MMAC/img", "infer fp ms", "infer ax ms", "overhead", "train fp ms", "train ax ms",
+           "overhead");
+    int done = 0;
+    for (int i = 0; i < count; i++) {
+        for (int t = 1; t <= max_threads; t++) {
+            bench_net_result *r = &res[done];
+            if (bench_net_measure(k, &specs[i], mul, t, repeats, r) != ENG_OK) {
+                cli_error("bench: %s: %s", specs[i].model, eng_last_error());
+                return -1;
+            }
+            done++;
+            printf("%-18s %5d %3d %8.2f %11.1f %11.1f %8.2fx", specs[i].model, specs[i].batch, t,
+                   r->mmac_per_image, r->infer_float_ms, r->infer_approx_ms,
+                   ratio(r->infer_approx_ms, r->infer_float_ms));
+            if (specs[i].train)
+                printf(" %11.1f %11.1f %8.2fx\n", r->train_float_ms, r->train_approx_ms,
+                       ratio(r->train_approx_ms, r->train_float_ms));
+            else
+                printf(" %11s %11s %9s\n", "-", "-", "-");
+            fflush(stdout);
+        }
+    }
+    printf("\n");
+    return done;
+}
+
+/* Parses --nets "a,b,c" into specs (at most max): CIFAR-size models (input 32x32) at batch 64
+ * with training, others at batch 8 inference only. Returns the count, or -1 (message printed)
+ * for an unknown model. */
+static int parse_nets(const char *list, bench_net_spec *specs, char *names, size_t size, int max)
+{
+    snprintf(names, size, "%s", list);
+    int count = 0;
+    for (char *save = NULL, *tok = strtok_r(names, ",", &save); tok != NULL;
+         tok = strtok_r(NULL, ",", &save)) {
+        eng_net *net;
+        if (count == max || eng_zoo_build(tok, NULL, &net) != ENG_OK) {
+            cli_usage_error("bench", "--nets: '%s' is not a zoo model (or too many models)", tok);
+            return -1;
+        }
+        int c, h, w;
+        eng_net_input_shape(net, &c, &h, &w);
+        eng_net_free(net);
+        bool small = h <= 32;
+        specs[count++] = (bench_net_spec){tok, small ? 64 : 8, small};
+    }
+    if (count == 0)
+        cli_usage_error("bench", "--nets: empty list");
+    return count > 0 ? count : -1;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"quick", no_argument, NULL, 'q'},
+        {"json", required_argument, NULL, 'j'},
+        {"kernels", required_argument, NULL, 'k'},
+        {"threads", required_argument, NULL, 't'},
+        {"section", required_argument, NULL, 's'},
+        {"nets", required_argument, NULL, 'n'},
+        {"mul", required_argument, NULL, 'm'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    bool quick = false, do_kernels = true, do_nets = true;
+    const char *json = NULL, *nets = NULL, *mul_name = "mul8u_DM1";
+    const eng_kernels *k = eng_kernels_get();
+    long max_threads = 2;
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+        switch (c) {
+        case 'q': quick = true; break;
+        case 'j': json = optarg; break;
+        case 'n': nets = optarg; break;
+        case 'm': mul_name = optarg; break;
+        case 'k':
+            k = eng_kernels_by_name(optarg);
+            if (k == NULL)
+                return cli_usage_error("bench", "--kernels: '%s' is not a kernel set this CPU "
+                                       "runs (avx512, avx2, scalar)", optarg);
+            break;
+        case 's':
+            if (strcmp(optarg, "all") != 0 && strcmp(optarg, "kernels") != 0 &&
+                strcmp(optarg, "nets") != 0)
+                return cli_usage_error("bench", "--section: '%s' is not all, kernels or nets",
+                                       optarg);
+            do_kernels = strcmp(optarg, "nets") != 0;
+            do_nets = strcmp(optarg, "kernels") != 0;
+            break;
+        case 't':
+            if (!cli_parse_long("--threads", optarg, 1, 256, &max_threads))
+                return CLI_EXIT_USAGE;
+            break;
+        case 'h': print_usage(stdout); return CLI_EXIT_OK;
+        case ':': return cli_usage_error("bench", "option %s needs an argument", argv[optind - 1]);
+        default: return cli_usage_error("bench", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error("bench", "unexpected argument '%s'", argv[optind]);
+
+    enum { MAX_NETS = 16 };
+    bench_net_spec custom[MAX_NETS];
+    char names[1024];
+    int nnets = 0;
+    const bench_net_spec *specs = bench_net_specs(quick, &nnets);
+    if (nets != NULL) {
+        if ((nnets = parse_nets(nets, custom, names, sizeof names, MAX_NETS)) < 0)
+            return CLI_EXIT_USAGE;
+        specs = custom;
+    }
+    eng_mul *mul = NULL;
+    if (do_nets && eng_mul_load(mul_name, &mul) != ENG_OK)
+        return cli_usage_error("bench", "--mul: %s", eng_last_error());
+    if (json != NULL) { /* fail before minutes of measuring, not after */
+        char tmp[4096];
+        snprintf(tmp, sizeof tmp, "%s.tmp", json);
+        FILE *f = fopen(tmp, "w");
+        if (f == NULL) {
+            cli_error("bench: cannot write '%s': %s", json, strerror(errno));
+            eng_mul_free(mul);
+            return CLI_EXIT_USAGE;
+        }
+        fclose(f);
+        remove(tmp);
+    }
+
+    char cpu[256];
+    cpu_model(cpu, sizeof cpu);
+    int nshapes;
+    bench_gemm_shapes(quick, &nshapes);
+    const int repeats = quick ? 5 : 11, net_repeats = quick ? 3 : 5;
+    bench_gemm_result *res = calloc((size_t)nshapes * (size_t)max_threads, sizeof *res);
+    bench_net_result *nres = calloc((size_t)nnets * (size_t)max_threads, sizeof *nres);
+    int rc = CLI_EXIT_OK, done = 0, ndone = 0;
+    if (res == NULL || nres == NULL) {
+        cli_error("bench: out of memory");
+        rc = CLI_EXIT_FAILURE;
+        goto out;
+    }
+#if ENG_HAVE_OPENMP
+    const int saved_threads = omp_get_max_threads();
+#endif
+    printf("evoapproxnas bench on %s, kernels %s\n\n", cpu, k->name);
+    if (do_kernels && (done = run_kernels(k, quick, (int)max_threads, repeats, res)) < 0)
+        rc = CLI_EXIT_FAILURE;
+    if (rc == CLI_EXIT_OK && do_nets) {
+        if ((ndone = run_nets(k, specs, nnets, mul, (int)max_threads, net_repeats, nres)) < 0)
+            rc = CLI_EXIT_FAILURE;
+    }
+#if ENG_HAVE_OPENMP
+    omp_set_num_threads(saved_threads);
+#endif
+    if (rc == CLI_EXIT_OK && json != NULL &&
+        !write_json(json, cpu, k, quick, repeats, res, done, do_nets ? mul->name : "", nres,
+                    ndone)) {
+        cli_error("bench: cannot write '%s': %s", json, strerror(errno));
+        rc = CLI_EXIT_FAILURE;
+    }
+out:
+    free(res);
+    free(nres);
+    eng_mul_free(mul);
+    return rc;
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# bench.sh - end-to-end: `evoapproxnas bench` options and their errors (the measurement itself
+# runs as the meson benchmark 'bench-kernels', not here: tests carry no timings).
+set -u
+bin=$1
+fail=0
+out=$(mktemp)
+check() { # description, expected exit code, command...
+  local what=$1 want=$2; shift 2
+  "$@" >"$out" 2>&1; local got=$?
+  if [ "$got" != "$want" ]; then echo "not ok - $what: exit $got, expected $want"; cat "$out"; fail=1
+  else echo "ok - $what"; fi
+}
+expect() { # description, pattern
+  if grep -q -- "$2" "$out"; then echo "ok - $1"; else echo "not ok - $1"; cat "$out"; fail=1; fi
+}
+check "bench --help" 0 "$bin" bench --help
+expect "help names the options" "--kernels NAME"
+check "unknown kernel set" 2 "$bin" bench --kernels avx1024
+expect "message names the set" "'avx1024' is not a kernel set"
+check "bad thread count" 2 "$bin" bench --threads 0
+check "non-numeric thread count" 2 "$bin" bench --threads two
+check "--json without a file" 2 "$bin" bench --json
+check "unwritable --json" 2 "$bin" bench --quick --json /nonexistent-dir/x.json
+expect "message names the file" "/nonexistent-dir/x.json"
+check "unknown option" 2 "$bin" bench --bogus
+check "extra argument" 2 "$bin" bench extra
+"$bin" --help >"$out" 2>&1
+expect "bench listed in --help" "bench"
+rm -f "$out"
+exit $fail

@@ -1,0 +1,521 @@
+/*
+ * test_kernels.c - the optimized CPU kernel sets (AVX2, AVX-512 VBMI) against the scalar
+ * references: bit-exact table GEMM and depthwise convolution for every table kind (random
+ * general 16-bit tables, signed, 8xN, sign-magnitude, real EvoApprox tables) on shapes with
+ * tails, thread-count independence, im2col/col2im/quantize bit-exactness, sgemm to float
+ * tolerance, and the run-time selection. Sets the CPU lacks are skipped with a note.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu/cpu_kernels.h"
+#include "eng_int8.h"
+#include "testutil.h"
+
+static const char *const set_names[] = {"avx2", "avx512"};
+enum { SET_COUNT = 2 };
+
+static void set_threads(int t)
+{
+#if ENG_HAVE_OPENMP
+    omp_set_num_threads(t);
+#else
+    (void)t;
+#endif
+}
+
+/* The set of loop index i, or NULL (with a note) when this CPU lacks it. */
+static const eng_kernels *set_or_skip(int i)
+{
+    const eng_kernels *k = eng_kernels_by_name(set_names[i]);
+    if (k == NULL)
+        fprintf(stderr, "# note: CPU lacks %s, its kernels are not tested\n", set_names[i]);
+    return k;
+}
+
+/* ---- tables ------------------------------------------------------------------------ */
+
+typedef enum { TAB_RANDOM, TAB_EXTREME, TAB_SMALL, TAB_FILE } tab_kind;
+
+typedef struct {
+    eng_lut lut;
+    uint16_t *table;
+    const char *what;
+} test_table;
+
+static test_table make_table(tab_kind kind, int w_bits, bool is_signed, eng_lut_mode mode,
+                             const char *file, uint64_t *rng)
+{
+    test_table t = {.what = file != NULL ? file : "random"};
+    size_t n = (size_t)256 << w_bits;
+    if (kind == TAB_FILE) {
+        size_t size;
+        t.table = test_read_file(test_luts_path(file), &size);
+        ck_assert_uint_eq(size, n * 2);
+    } else {
+        t.table = malloc(n * 2);
+        for (size_t i = 0; i < n; i++) {
+            uint16_t v = (uint16_t)test_rand_u64(rng);
+            if (kind == TAB_EXTREME) /* the largest sums: all 0xffff, or -32768 when signed */
+                v = is_signed ? 0x8000 : 0xffff;
+            else if (kind == TAB_SMALL) /* sign-magnitude entries that keep products in int16 */
+                v &= 0x7fff;
+            t.table[i] = v;
+        }
+    }
+    t.lut = (eng_lut){.table = t.table, .w_bits = w_bits, .is_signed = is_signed, .mode = mode};
+    return t;
+}
+
+/* Weight codes valid for the table: w < 2^w_bits, or int8 with |w| < 2^w_bits. */
+static void fill_weights(const eng_lut *lut, uint8_t *w, size_t count, uint64_t *rng)
+{
+    const int range = 1 << lut->w_bits;
+    for (size_t i = 0; i < count; i++) {
+        if (lut->mode == ENG_LUT_SIGN_MAGNITUDE) {
+            int mag = (int)(test_rand_u64(rng) % (uint64_t)(range < 128 ? range : 128));
+            w[i] = (uint8_t)(test_rand_u64(rng) & 1 ? -mag : mag);
+        } else {
+            w[i] = (uint8_t)(test_rand_u64(rng) % (uint64_t)range);
+        }
+    }
+}
+
+static void fill_bytes(uint8_t *p, size_t count, uint64_t *rng)
+{
+    for (size_t i = 0; i < count; i++)
+        p[i] = (uint8_t)test_rand_u64(rng);
+}
+
+/* ---- table GEMM ---------------------------------------------------------------------- */
+
+/* Runs the set's lut_gemm with 1 and 2 threads against the reference on one shape. */
+static void check_gemm(const eng_kernels *k, const test_table *t, int m, int n, int kk,
+                       uint64_t *rng)
+{
+    uint8_t *w = malloc((size_t)m * kk), *a = malloc((size_t)kk * n);
+    int32_t *ref = malloc(sizeof(int32_t) * m * n), *out = malloc(sizeof(int32_t) * m * n);
+    fill_weights(&t->lut, w, (size_t)m * kk, rng);
+    fill_bytes(a, (size_t)kk * n, rng);
+    eng_kernels_ref()->lut_gemm(&t->lut, m, n, kk, w, a, ref);
+    for (int threads = 1; threads <= 2; threads++) {
+        set_threads(threads);
+        memset(out, 0xa5, sizeof(int32_t) * m * n);
+        k->lut_gemm(&t->lut, m, n, kk, w, a, out);
+        for (size_t i = 0; i < (size_t)m * n; i++)
+            if (out[i] != ref[i])
+                ck_abort_msg("%s lut_gemm %s w_bits %d signed %d mode %d m=%d n=%d k=%d "
+                             "threads %d: out[%zu] = %d, reference %d", k->name, t->what,
+                             t->lut.w_bits, t->lut.is_signed, t->lut.mode, m, n, kk, threads,
+                             i, out[i], ref[i]);
+    }
+    set_threads(2);
+    free(w);
+    free(a);
+    free(ref);
+    free(out);
+}
+
+static const int gemm_shapes[][3] = {
+    /* m, n, k: tails in every dimension, K across the 256-term flush, N across panels */
+    {1, 1, 1},     {3, 3, 3},     {1, 63, 64},    {2, 64, 65},   {5, 65, 255},
+    {3, 255, 256}, {4, 256, 257}, {2, 257, 300},  {17, 300, 63}, {1, 577, 577},
+    {65, 129, 1},  {33, 1000, 9}, {16, 513, 512}, {7, 64, 1025},
+};
+enum { GEMM_SHAPES = sizeof gemm_shapes / sizeof gemm_shapes[0] };
+
+static void check_gemm_all_shapes(const test_table *t, uint64_t seed)
+{
+    for (int s = 0; s < SET_COUNT; s++) {
+        const eng_kernels *k = set_or_skip(s);
+        if (k == NULL)
+            continue;
+        uint64_t rng = seed;
+        for (int i = 0; i < GEMM_SHAPES; i++)
+            check_gemm(k, t, gemm_shapes[i][0], gemm_shapes[i][1], gemm_shapes[i][2], &rng);
+    }
+}
+
+/* _i: 0 unsigned, 1 signed, 2 sign-magnitude (int16 products), 3 sign-magnitude with 17-bit
+ * products (the AVX-512 set falls back to the reference there). */
+START_TEST(test_lut_gemm_random_8x8)
+{
+    uint64_t rng = 100 + (uint64_t)_i;
+    static const struct { bool is_signed; eng_lut_mode mode; tab_kind kind; } cases[] = {
+        {false, ENG_LUT_DIRECT, TAB_RANDOM},
+        {true, ENG_LUT_DIRECT, TAB_RANDOM},
+        {false, ENG_LUT_SIGN_MAGNITUDE, TAB_SMALL},
+        {false, ENG_LUT_SIGN_MAGNITUDE, TAB_RANDOM},
+    };
+    test_table t = make_table(cases[_i].kind, 8, cases[_i].is_signed, cases[_i].mode, NULL, &rng);
+    check_gemm_all_shapes(&t, rng);
+    free(t.table);
+}
+END_TEST
+
+/* 8xN tables, w_bits = 2 + _i, unsigned and signed entries. */
+START_TEST(test_lut_gemm_random_8xn)
+{
+    uint64_t rng = 200 + (uint64_t)_i;
+    for (int sgn = 0; sgn < 2; sgn++) {
+        test_table t = make_table(TAB_RANDOM, 2 + _i, sgn, ENG_LUT_DIRECT, NULL, &rng);
+        check_gemm_all_shapes(&t, rng);
+        free(t.table);
+    }
+}
+END_TEST
+
+/* All entries at the extreme (0xffff, or -32768 signed): the 16-bit partial sums are full. */
+START_TEST(test_lut_gemm_extreme_sums)
+{
+    uint64_t rng = 300;
+    for (int sgn = 0; sgn < 2; sgn++) {
+        test_table t = make_table(TAB_EXTREME, 8, sgn, ENG_LUT_DIRECT, NULL, &rng);
+        for (int s = 0; s < SET_COUNT; s++) {
+            const eng_kernels *k = set_or_skip(s);
+            if (k == NULL)
+                continue;
+            check_gemm(k, &t, 3, 300, 256, &rng);
+            check_gemm(k, &t, 2, 64, 257, &rng);
+            check_gemm(k, &t, 2, 70, 769, &rng);
+        }
+        free(t.table);
+    }
+}
+END_TEST
+
+/* Real EvoApprox tables. */
+START_TEST(test_lut_gemm_real_tables)
+{
+    static const struct { const char *file; int w_bits; bool is_signed; } real[] = {
+        {"8x8_unsigned/mul8u_1JFF.bin", 8, false},
+        {"8x8_unsigned/mul8u_DM1.bin", 8, false},
+        {"8x8_signed/mul8s_1KR3.bin", 8, true},
+        {"8xN_unsigned/8x4/mul8x4u_0S7.bin", 4, false},
+    };
+    uint64_t rng = 400;
+    for (size_t i = 0; i < sizeof real / sizeof real[0]; i++) {
+        test_table t = make_table(TAB_FILE, real[i].w_bits, real[i].is_signed, ENG_LUT_DIRECT,
+                                  real[i].file, &rng);
+        for (int s = 0; s < SET_COUNT; s++) {
+            const eng_kernels *k = set_or_skip(s);
+            if (k == NULL)
+                continue;
+            check_gemm(k, &t, 16, 1100, 144, &rng);
+            check_gemm(k, &t, 10, 64, 577, &rng);
+        }
+        free(t.table);
+    }
+}
+END_TEST
+
+/* ---- depthwise ------------------------------------------------------------------------ */
+
+START_TEST(test_lut_depthwise)
+{
+    static const int geo[][9] = {
+        /* n c h w kh kw stride pad dil */
+        {2, 3, 7, 6, 3, 3, 1, 1, 1},   {1, 5, 9, 9, 5, 5, 2, 0, 1}, {3, 4, 8, 8, 3, 3, 1, 2, 2},
+        {2, 6, 16, 16, 3, 3, 2, 1, 1}, {4, 3, 17, 9, 3, 1, 1, 1, 1}, {1, 2, 1, 1, 1, 1, 1, 0, 1},
+    };
+    uint64_t rng = 500;
+    test_table tabs[4] = {
+        make_table(TAB_RANDOM, 8, false, ENG_LUT_DIRECT, NULL, &rng),
+        make_table(TAB_RANDOM, 8, true, ENG_LUT_DIRECT, NULL, &rng),
+        make_table(TAB_RANDOM, 3, false, ENG_LUT_DIRECT, NULL, &rng),
+        make_table(TAB_SMALL, 6, false, ENG_LUT_SIGN_MAGNITUDE, NULL, &rng),
+    };
+    for (int s = 0; s < SET_COUNT; s++) {
+        const eng_kernels *k = set_or_skip(s);
+        if (k == NULL)
+            continue;
+        for (size_t g = 0; g < sizeof geo / sizeof geo[0]; g++) {
+            const int *p = geo[g];
+            eng_conv_shape sh;
+            ck_assert_int_eq(eng_conv_shape_init(&sh, p[0], p[1], p[2], p[3], p[4], p[5], p[6],
+                                                 p[7], p[8]), ENG_OK);
+            size_t na = (size_t)sh.c * sh.n * sh.h * sh.w, nw = (size_t)sh.c * sh.kh * sh.kw;
+            size_t no = (size_t)sh.c * sh.n * sh.oh * sh.ow;
+            uint8_t *a = malloc(na), *w = malloc(nw);
+            int32_t *ref = malloc(4 * no), *out = malloc(4 * no);
+            for (int t = 0; t < 4; t++) {
+                fill_bytes(a, na, &rng);
+                fill_weights(&tabs[t].lut, w, nw, &rng);
+                uint8_t pad = (uint8_t)test_rand_u64(&rng);
+                eng_kernels_ref()->lut_depthwise(&tabs[t].lut, &sh, a, w, pad, ref);
+                for (int threads = 1; threads <= 2; threads++) {
+                    set_threads(threads);
+                    memset(out, 0x5a, 4 * no);
+                    k->lut_depthwise(&tabs[t].lut, &sh, a, w, pad, out);
+                    for (size_t i = 0; i < no; i++)
+                        if (out[i] != ref[i])
+                            ck_abort_msg("%s lut_depthwise geometry %zu table %d threads %d: "
+                                         "out[%zu] = %d, reference %d", k->name, g, t, threads,
+                                         i, out[i], ref[i]);
+                }
+                set_threads(2);
+            }
+            free(a);
+            free(w);
+            free(ref);
+            free(out);
+        }
+    }
+    for (int t = 0; t < 4; t++)
+        free(tabs[t].table);
+}
+END_TEST
+
+/* ---- im2col, col2im, quantize ------------------------------------------------------- */
+
+START_TEST(test_im2col_col2im_identical)
+{
+    static const int geo[][9] = {
+        {2, 3, 7, 6, 3, 3, 1, 1, 1}, {1, 2, 9, 9, 5, 5, 2, 0, 1}, {3, 1, 8, 8, 3, 3, 1, 2, 2},
+        {2, 4, 5, 5, 1, 1, 2, 0, 1}, {1, 3, 4, 4, 3, 3, 3, 3, 1}, {2, 2, 33, 31, 3, 3, 2, 1, 1},
+        {16, 9, 32, 32, 3, 3, 1, 1, 1}, /* > 1 MiB of columns: the threaded path */
+    };
+    uint64_t rng = 600;
+    const eng_kernels *r = eng_kernels_ref();
+    for (int s = 0; s < SET_COUNT; s++) {
+        const eng_kernels *k = set_or_skip(s);
+        if (k == NULL)
+            continue;
+        for (size_t g = 0; g < sizeof geo / sizeof geo[0]; g++) {
+            const int *p = geo[g];
+            eng_conv_shape sh;
+            ck_assert_int_eq(eng_conv_shape_init(&sh, p[0], p[1], p[2], p[3], p[4], p[5], p[6],
+                                                 p[7], p[8]), ENG_OK);
+            size_t nx = (size_t)sh.n * sh.c * sh.h * sh.w;
+            size_t nc = (size_t)sh.c * sh.kh * sh.kw * sh.n * sh.oh * sh.ow;
+            float *x = malloc(nx * 4), *c1 = malloc(nc * 4), *c2 = malloc(nc * 4);
+            float *d1 = malloc(nx * 4), *d2 = malloc(nx * 4);
+            uint8_t *xb = malloc(nx), *b1 = malloc(nc), *b2 = malloc(nc);
+            for (size_t i = 0; i < nx; i++)
+                x[i] = test_rand_uniform(&rng, -1, 1);
+            fill_bytes(xb, nx, &rng);
+            r->im2col_f32(&sh, x, 0.25f, c1);
+            k->im2col_f32(&sh, x, 0.25f, c2);
+            ck_assert_mem_eq(c1, c2, nc * 4);
+            r->im2col_u8(&sh, xb, 7, b1);
+            k->im2col_u8(&sh, xb, 7, b2);
+            ck_assert_mem_eq(b1, b2, nc);
+            for (size_t i = 0; i < nc; i++)
+                c1[i] = test_rand_uniform(&rng, -1, 1);
+            r->col2im_f32(&sh, c1, d1);
+            k->col2im_f32(&sh, c1, d2);
+            ck_assert_mem_eq(d1, d2, nx * 4);
+            free(x); free(c1); free(c2); free(d1); free(d2); free(xb); free(b1); free(b2);
+        }
+    }
+}
+END_TEST
+
+START_TEST(test_quantize_identical)
+{
+    enum { COUNT = 1000 };
+    float x[COUNT];
+    uint64_t rng = 700;
+    for (int i = 0; i < COUNT; i++)
+        x[i] = test_rand_uniform(&rng, -300, 300);
+    /* ties (round half to even), NaN, infinities, beyond the clamp */
+    const float special[] = {0.5f, 1.5f, 2.5f, -0.5f, -1.5f, -2.5f, 127.5f, 128.5f, NAN,
+                             INFINITY, -INFINITY, 1e30f, -1e30f, 0.0f, -0.0f, 254.5f};
+    for (size_t i = 0; i < sizeof special / sizeof special[0]; i++)
+        x[i * 7] = special[i];
+    static const struct { float scale; int32_t zp, qmin, qmax; } q[] = {
+        {1.0f, 0, 0, 255}, {1.0f, 0, -128, 127}, {0.37f, 60, 0, 255}, {2.0f, -3, -127, 127},
+        {0.5f, 128, 0, 255},
+    };
+    for (int s = 0; s < SET_COUNT; s++) {
+        const eng_kernels *k = set_or_skip(s);
+        if (k == NULL)
+            continue;
+        for (size_t j = 0; j < sizeof q / sizeof q[0]; j++) {
+            for (size_t count = 0; count <= COUNT; count += count < 40 ? 1 : 321) {
+                uint8_t c1[COUNT], c2[COUNT];
+                memset(c2, 0xee, sizeof c2);
+                eng_kernels_ref()->quantize(x, count, q[j].scale, q[j].zp, q[j].qmin, q[j].qmax,
+                                            c1);
+                k->quantize(x, count, q[j].scale, q[j].zp, q[j].qmin, q[j].qmax, c2);
+                if (count > 0)
+                    ck_assert_mem_eq(c1, c2, count);
+                if (count < COUNT)
+                    ck_assert_uint_eq(c2[count], 0xee); /* nothing written past the end */
+            }
+        }
+    }
+}
+END_TEST
+
+/* ---- sgemm ---------------------------------------------------------------------------- */
+
+typedef void (*sgemm_fn)(bool, bool, int, int, int, float, const float *, int, const float *,
+                         int, float, float *, int);
+
+static void check_sgemm(sgemm_fn f, const char *what)
+{
+    static const int shapes[][3] = {{1, 1, 1},     {3, 65, 257},  {64, 300, 63},
+                                    {17, 5, 577},  {70, 129, 300}, {40, 1001, 130}};
+    uint64_t rng = 800;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const int m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+        for (int t = 0; t < 4; t++) {
+            const bool ta = t & 1, tb = t & 2;
+            const int lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 1, ldc = n + 2;
+            float *a = malloc(sizeof(float) * (size_t)(ta ? k : m) * lda);
+            float *b = malloc(sizeof(float) * (size_t)(tb ? n : k) * ldb);
+            float *c1 = malloc(sizeof(float) * (size_t)m * ldc);
+            float *c2 = malloc(sizeof(float) * (size_t)m * ldc);
+            for (int i = 0; i < (ta ? k : m) * lda; i++) a[i] = test_rand_uniform(&rng, -1, 1);
+            for (int i = 0; i < (tb ? n : k) * ldb; i++) b[i] = test_rand_uniform(&rng, -1, 1);
+            for (int i = 0; i < m * ldc; i++) c1[i] = c2[i] = test_rand_uniform(&rng, -1, 1);
+            const float beta = t == 3 ? 0.0f : 0.5f;
+            eng_kernels_ref()->sgemm(ta, tb, m, n, k, 1.25f, a, lda, b, ldb, beta, c1, ldc);
+            f(ta, tb, m, n, k, 1.25f, a, lda, b, ldb, beta, c2, ldc);
+            for (int i = 0; i < m; i++) {
+                for (int j = 0; j < ldc; j++) {
+                    if (j >= n) /* padding between rows is untouched */
+                        ck_assert_float_eq(c1[i * ldc + j], c2[i * ldc + j]);
+                    else if (fabsf(c1[i * ldc + j] - c2[i * ldc + j]) > 1e-5f * (float)k)
+                        ck_abort_msg("%s sgemm ta %d tb %d m=%d n=%d k=%d: C[%d][%d] = %g, "
+                                     "reference %g", what, ta, tb, m, n, k, i, j,
+                                     c2[i * ldc + j], c1[i * ldc + j]);
+                }
+            }
+            free(a); free(b); free(c1); free(c2);
+        }
+    }
+}
+
+START_TEST(test_sgemm)
+{
+    for (int threads = 1; threads <= 2; threads++) {
+        set_threads(threads);
+        check_sgemm(eng_cpu_sgemm_blocked, "blocked");
+        for (int s = 0; s < SET_COUNT; s++) {
+            const eng_kernels *k = set_or_skip(s);
+            if (k != NULL)
+                check_sgemm(k->sgemm, k->name);
+        }
+    }
+    set_threads(2);
+}
+END_TEST
+
+/* ---- exact int8 GEMM ----------------------------------------------------------------- */
+
+START_TEST(test_int8_gemm)
+{
+    if (strcmp(eng_int8_gemm_path(), "vnni") != 0)
+        fprintf(stderr, "# note: CPU lacks AVX-512 VNNI, eng_int8_gemm is the scalar loop\n");
+    uint64_t rng = 900;
+    for (int i = 0; i < GEMM_SHAPES; i++) {
+        const int m = gemm_shapes[i][0], n = gemm_shapes[i][1], k = gemm_shapes[i][2];
+        int8_t *w = malloc((size_t)m * k);
+        uint8_t *a = malloc((size_t)k * n);
+        int32_t *ref = malloc(sizeof(int32_t) * m * n), *out = malloc(sizeof(int32_t) * m * n);
+        fill_bytes((uint8_t *)w, (size_t)m * k, &rng);
+        fill_bytes(a, (size_t)k * n, &rng);
+        if (i == 0) { /* the extreme products */
+            w[0] = -128;
+            a[0] = 255;
+        }
+        /* an independent definition: int64 sum of products, reduced modulo 2^32 */
+        for (int r = 0; r < m; r++)
+            for (int j = 0; j < n; j++) {
+                int64_t sum = 0;
+                for (int p = 0; p < k; p++)
+                    sum += (int64_t)a[(size_t)p * n + j] * w[(size_t)r * k + p];
+                ref[(size_t)r * n + j] = (int32_t)(uint32_t)(uint64_t)sum;
+            }
+        for (int threads = 1; threads <= 2; threads++) {
+            set_threads(threads);
+            memset(out, 0x11, sizeof(int32_t) * m * n);
+            eng_int8_gemm(m, n, k, w, a, out);
+            ck_assert_mem_eq(out, ref, sizeof(int32_t) * m * n);
+        }
+        eng_int8_gemm_ref(m, n, k, w, a, out);
+        ck_assert_mem_eq(out, ref, sizeof(int32_t) * m * n);
+        set_threads(2);
+        free(w); free(a); free(ref); free(out);
+    }
+}
+END_TEST
+
+/* ---- scratch workspace ---------------------------------------------------------------- */
+
+START_TEST(test_workspace_grows_and_is_reused)
+{
+    uint8_t *a = eng_cpu_workspace(100);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_uint_eq((uintptr_t)a % 64, 0);
+    memset(a, 1, 100);
+    ck_assert_ptr_eq(eng_cpu_workspace(50), a);       /* smaller: the same buffer */
+    uint8_t *b = eng_cpu_workspace((size_t)1 << 22);  /* larger: a new one, usable throughout */
+    ck_assert_ptr_nonnull(b);
+    ck_assert_uint_eq((uintptr_t)b % 64, 0);
+    memset(b, 2, (size_t)1 << 22);
+    eng_cpu_workspace_release();
+    ck_assert_ptr_nonnull(eng_cpu_workspace(10));
+    eng_cpu_workspace_release();
+    eng_cpu_workspace_release();                      /* releasing nothing is harmless */
+}
+END_TEST
+
+/* ---- selection ------------------------------------------------------------------------ */
+
+START_TEST(test_selection)
+{
+    ck_assert_ptr_eq(eng_kernels_by_name("scalar"), eng_kernels_ref());
+    ck_assert_ptr_null(eng_kernels_by_name("avx1024"));
+    ck_assert_ptr_null(eng_kernels_by_name(NULL));
+    const eng_kernels *best = eng_kernels_best();
+    ck_assert_ptr_nonnull(best);
+    for (int s = 0; s < SET_COUNT; s++) {
+        const eng_kernels *k = eng_kernels_by_name(set_names[s]);
+        if (k != NULL)
+            ck_assert_str_eq(k->name, set_names[s]);
+    }
+    if (eng_cpu_avx512_supported())
+        ck_assert_str_eq(best->name, "avx512");
+    /* Check forks per test, so this process has not read the variable yet */
+    setenv("EVOAPPROXNAS_KERNELS", "scalar", 1);
+    ck_assert_ptr_eq(eng_kernels_get(), eng_kernels_ref());
+}
+END_TEST
+
+START_TEST(test_selection_ignores_unknown_name)
+{
+    setenv("EVOAPPROXNAS_KERNELS", "nonsense", 1);
+    ck_assert_ptr_eq(eng_kernels_get(), eng_kernels_best());
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("kernels");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, test_lut_gemm_random_8x8, 0, 4);
+    tcase_add_loop_test(tc, test_lut_gemm_random_8xn, 0, 6);
+    tcase_add_test(tc, test_lut_gemm_extreme_sums);
+    tcase_add_test(tc, test_lut_gemm_real_tables);
+    tcase_add_test(tc, test_lut_depthwise);
+    tcase_add_test(tc, test_im2col_col2im_identical);
+    tcase_add_test(tc, test_quantize_identical);
+    tcase_add_test(tc, test_sgemm);
+    tcase_add_test(tc, test_int8_gemm);
+    tcase_add_test(tc, test_workspace_grows_and_is_reused);
+    tcase_add_test(tc, test_selection);
+    tcase_add_test(tc, test_selection_ignores_unknown_name);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
