@@ -7,12 +7,14 @@
 
 #include <math.h>
 
+#define PAR_MIN 32768  /* values below which threads cost more than they save */
+
 void eng_batchnorm_forward_train(int c, size_t m, const float *x, const float *gamma,
                                  const float *beta, float eps, float momentum,
                                  float *running_mean, float *running_var, float *y,
                                  float *save_mean, float *save_invstd)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)c * m > PAR_MIN)
     for (int ch = 0; ch < c; ch++) {
         const float *xc = x + (size_t)ch * m;
         float *yc = y + (size_t)ch * m;
@@ -41,7 +43,7 @@ void eng_batchnorm_forward_eval(int c, size_t m, const float *x, const float *ga
                                 const float *beta, const float *running_mean,
                                 const float *running_var, float eps, float *y)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)c * m > PAR_MIN)
     for (int ch = 0; ch < c; ch++) {
         const float *xc = x + (size_t)ch * m;
         float *yc = y + (size_t)ch * m;
@@ -55,7 +57,7 @@ void eng_batchnorm_backward(int c, size_t m, const float *x, const float *gamma,
                             const float *save_mean, const float *save_invstd, const float *dy,
                             float *dx, float *dgamma, float *dbeta)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)c * m > PAR_MIN)
     for (int ch = 0; ch < c; ch++) {
         const float *xc = x + (size_t)ch * m;
         const float *dyc = dy + (size_t)ch * m;
