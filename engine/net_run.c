@@ -300,8 +300,10 @@ static eng_status node_forward(eng_net *net, eng_node *nd, int n, bool training)
         return ENG_OK;
     case ENG_OP_ADD: {
         ptrdiff_t total = (ptrdiff_t)count;
-        memcpy(y, x, count * sizeof *y);
-        for (int j = 1; j < nd->n_inputs; j++) {
+        const float *x1 = net->nodes[nd->inputs[1]].act;
+#pragma omp parallel for simd schedule(static) if (total > 32768)
+        for (ptrdiff_t i = 0; i < total; i++) y[i] = x[i] + x1[i];
+        for (int j = 2; j < nd->n_inputs; j++) {
             const float *xj = net->nodes[nd->inputs[j]].act;
 #pragma omp parallel for simd schedule(static) if (total > 32768)
             for (ptrdiff_t i = 0; i < total; i++) y[i] += xj[i];
