@@ -279,7 +279,7 @@ eng_status approx_check_backward(const eng_approx *q, const float *dw, const cha
 static void approx_minmax_par(const float *x, size_t count, float *lo, float *hi)
 {
     float mn = INFINITY, mx = -INFINITY;
-#pragma omp parallel for schedule(static) reduction(min : mn) reduction(max : mx)
+#pragma omp parallel for schedule(static) reduction(min : mn) reduction(max : mx) if (count >= APPROX_PAR_MIN)
     for (size_t i = 0; i < count; i++) {
         float v = x[i];                 /* NaN compares false: ignored */
         if (v < mn) mn = v;
@@ -334,7 +334,7 @@ void approx_dequantize(bool asym, const eng_qparams *act, const eng_qparams *wq,
                        size_t asum_stride, const int32_t *wsum, const float *bias, float *y)
 {
     const int64_t za = act->zero_point;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)channels * positions >= APPROX_PAR_MIN)
     for (int o = 0; o < channels; o++) {
         const double scale = (double)act->scale * wq[o].scale;
         const int64_t zw = wq[o].zero_point;
@@ -373,7 +373,7 @@ void approx_table_gemm_backward(const eng_approx *q, int M, int K, size_t P,
     const bool asym = q->cfg.mode == ENG_QUANT_ASYM;
     const float za = asym ? (float)q->act.zero_point : 0.0f;
     if (dcols) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)M * K * P >= APPROX_PAR_MIN)
         for (int kk = 0; kk < K; kk++) {
             float *row = dcols + (size_t)kk * P;
             const uint8_t *a = cols + (size_t)kk * P;
@@ -389,7 +389,7 @@ void approx_table_gemm_backward(const eng_approx *q, int M, int K, size_t P,
             }
         }
     }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)M * K * P >= APPROX_PAR_MIN)
     for (int m = 0; m < M; m++) {
         const float *g = dy + (size_t)m * P;
         for (int kk = 0; kk < K; kk++) {
@@ -407,7 +407,7 @@ void approx_table_gemm_backward(const eng_approx *q, int M, int K, size_t P,
 void approx_fake_quantize_par(const eng_qparams *p, const float *x, size_t count, float *y)
 {
     const long chunks = (long)((count + APPROX_CHUNK - 1) / APPROX_CHUNK);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (chunks > 1)
     for (long c = 0; c < chunks; c++) {
         size_t i0 = (size_t)c * APPROX_CHUNK, n = count - i0 < APPROX_CHUNK ? count - i0 : APPROX_CHUNK;
         eng_fake_quantize(p, x + i0, n, y + i0);
@@ -418,7 +418,7 @@ void approx_fake_quantize_backward_par(const eng_qparams *p, const float *x, con
                                        size_t count, float *dx)
 {
     const long chunks = (long)((count + APPROX_CHUNK - 1) / APPROX_CHUNK);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (chunks > 1)
     for (long c = 0; c < chunks; c++) {
         size_t i0 = (size_t)c * APPROX_CHUNK, n = count - i0 < APPROX_CHUNK ? count - i0 : APPROX_CHUNK;
         eng_fake_quantize_backward(p, x + i0, dy + i0, n, dx + i0);
@@ -428,7 +428,7 @@ void approx_fake_quantize_backward_par(const eng_qparams *p, const float *x, con
 void approx_column_sums(const uint8_t *cols, int K, size_t P, int32_t *sums)
 {
     const long chunks = (long)((P + 1023) / 1024);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (chunks > 1)
     for (long c = 0; c < chunks; c++) {
         size_t p0 = (size_t)c * 1024, p1 = p0 + 1024 < P ? p0 + 1024 : P;
         for (size_t p = p0; p < p1; p++) sums[p] = 0;
@@ -441,7 +441,7 @@ void approx_column_sums(const uint8_t *cols, int K, size_t P, int32_t *sums)
 
 void approx_bias_backward(int channels, size_t positions, const float *dy, float *db)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)channels * positions >= APPROX_PAR_MIN)
     for (int o = 0; o < channels; o++) {
         double sum = 0.0;
         const float *g = dy + (size_t)o * positions;

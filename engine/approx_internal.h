@@ -20,6 +20,10 @@ struct eng_approx {
     eng_qparams   *wq;              /* [out_channels] weight parameters of the last forward */
 };
 
+/* Least work (values or multiply-adds) worth an OpenMP parallel region: smaller calls run on
+ * one thread (same result: the split never changes a reduction's order). */
+#define APPROX_PAR_MIN 32768
+
 /* Index of codes (a, w) in grad_a / grad_w. */
 static inline size_t approx_grad_index(const eng_approx *q, int32_t a, int32_t w)
 {

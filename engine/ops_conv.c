@@ -82,7 +82,7 @@ eng_status eng_conv2d_forward(const eng_kernels *k, const eng_conv_shape *s, int
     }
     k->sgemm(false, false, oc, (int)d.P, d.K, 1.0f, w, d.K, cols, (int)d.P, 0.0f, y, (int)d.P);
     if (bias) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)oc * d.P >= APPROX_PAR_MIN)
         for (int o = 0; o < oc; o++)
             for (size_t i = 0; i < d.P; i++) y[(size_t)o * d.P + i] += bias[o];
     }

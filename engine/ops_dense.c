@@ -41,7 +41,7 @@ eng_status eng_dense_forward(const eng_kernels *k, int in, int out, int n, const
     }
     k->sgemm(false, false, out, n, in, 1.0f, w, in, x, n, 0.0f, y, n);
     if (bias) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)out * n >= APPROX_PAR_MIN)
         for (int o = 0; o < out; o++)
             for (int j = 0; j < n; j++) y[(size_t)o * n + j] += bias[o];
     }
