@@ -269,7 +269,9 @@ typedef struct eng_param {
 } eng_param;
 
 /* Number of parameter tensors (trainable and state), in node order. Allocates the parameters
- * on first use (zero weights, gamma 1, running variance 1); returns -ENG_ERR_NOMEM on failure. */
+ * on first use (zero weights, gamma 1, running variance 1), after which no node can be added;
+ * returns a negative status on failure (-ENG_ERR_SHAPE when the output node is not the
+ * 1 x 1 x classes logits, -ENG_ERR_NOMEM). */
 int eng_net_param_count(eng_net *net);
 
 /* Parameter tensor i (0 <= i < eng_net_param_count), else ENG_ERR_ARG. */
