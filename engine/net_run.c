@@ -1,11 +1,12 @@
 /*
  * net_run.c - buffers, forward pass, loss and backward pass of a network.
  *
- * Nodes run in id order (a topological order by construction). Every node owns one activation
- * buffer and, in training, one gradient buffer, both carved from two arenas sized for the
- * reserved batch. Backward visits nodes in reverse order; a node's gradient is complete when
- * all its consumers (higher ids) have run. The first contribution to a gradient is written in
- * place, later ones go through the scratch buffer and are added.
+ * Nodes run in id order (a topological order by construction). Every node has an activation
+ * buffer and, in training, a gradient buffer, placed in two arenas sized for the reserved batch
+ * by a lifetime plan (plan_memory): buffers never alive at the same step share memory.
+ * Backward visits nodes in reverse order; a node's gradient is complete when all its consumers
+ * (higher ids) have run. The first contribution to a gradient is written in place, later ones
+ * go through the scratch buffer and are added.
  */
 #include "net_internal.h"
 
