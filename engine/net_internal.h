@@ -40,7 +40,8 @@ typedef struct eng_node {
     bool fold_bias;
 
     /* run-time buffers (point into net->acts / net->act_grads) */
-    size_t act_off;                 /* offset in floats per image of batch capacity */
+    size_t act_off;                 /* activation offset, floats per image of capacity */
+    size_t grad_off;                /* gradient offset, floats per image of capacity */
     float *act;
     float *grad;
 } eng_node;
@@ -64,11 +65,9 @@ struct eng_net {
     /* activations for `batch` images */
     int batch;                      /* capacity, 0 = none */
     bool train_buffers;             /* act_grads allocated */
-    size_t act_floats_per_image;    /* sum of c*h*w over nodes */
-    size_t max_act_per_image;       /* largest single node */
     float *acts;
     float *act_grads;
-    float *scratch;                 /* max_act_per_image * batch floats */
+    float *scratch;                 /* the largest node's size x batch floats */
     void *ws;
     size_t ws_size;
 
@@ -76,7 +75,6 @@ struct eng_net {
     int last_n;                     /* images of the last forward, 0 = none */
     bool last_training;
     bool have_loss_grad;            /* eng_net_loss stored dlogits after a training forward */
-    bool have_grads;                /* a backward pass ran */
     float *dlogits;                 /* classes * batch floats (owned) */
     bool *grad_set;                 /* per node: its gradient was written this backward */
 };

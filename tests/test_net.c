@@ -10,6 +10,7 @@
 #include "eng_mul.h"
 #include "eng_net.h"
 #include "eng_ops.h"
+#include "eng_zoo.h"
 #include "testutil.h"
 
 /* A small DAG with every operation: 2x6x6 input, 4 classes. */
@@ -208,6 +209,42 @@ START_TEST(test_buffers_reused)
 }
 END_TEST
 
+/* Evaluation-only networks reuse activation buffers: outputs equal those of a network laid
+ * out for training (every activation kept), for DAGs with residuals and concatenations. */
+START_TEST(test_planned_eval_matches)
+{
+    const char *names[] = {"resnet8_v1", "resnet8_v2", "mobilenetv2_cifar"};
+    eng_zoo_options opt;
+    eng_zoo_options_default(&opt);
+    opt.width = 0.25f;
+    opt.seed = 3;
+    eng_net *a, *b, *tiny_a = tiny_net(), *tiny_b = tiny_net();
+    ck_assert_int_eq(eng_zoo_build(names[_i], &opt, &a), ENG_OK);
+    ck_assert_int_eq(eng_zoo_build(names[_i], &opt, &b), ENG_OK);
+    const int n = 3;
+    size_t count = 3 * n * 32 * 32;
+    float *x = malloc(count * sizeof *x);
+    uint8_t labels[3];
+    random_batch(x, count, labels, n, 10, 21);
+    ck_assert_int_eq(eng_net_reserve(b, n, true), ENG_OK);
+    ck_assert_int_eq(eng_net_forward(a, x, n, false), ENG_OK);
+    ck_assert_int_eq(eng_net_forward(b, x, n, false), ENG_OK);
+    ck_assert_mem_eq(eng_net_output(a), eng_net_output(b), 10 * n * sizeof(float));
+    /* the tiny DAG too (concat of pooled branches, a node with three consumers) */
+    ck_assert_int_eq(eng_net_init_params(tiny_a, 4), ENG_OK);
+    ck_assert_int_eq(eng_net_init_params(tiny_b, 4), ENG_OK);
+    ck_assert_int_eq(eng_net_reserve(tiny_b, n, true), ENG_OK);
+    ck_assert_int_eq(eng_net_forward(tiny_a, x, n, false), ENG_OK);
+    ck_assert_int_eq(eng_net_forward(tiny_b, x, n, false), ENG_OK);
+    ck_assert_mem_eq(eng_net_output(tiny_a), eng_net_output(tiny_b), 4 * n * sizeof(float));
+    free(x);
+    eng_net_free(a);
+    eng_net_free(b);
+    eng_net_free(tiny_a);
+    eng_net_free(tiny_b);
+}
+END_TEST
+
 START_TEST(test_fold_batchnorm)
 {
     eng_net *net;
@@ -321,6 +358,7 @@ int main(void)
     tcase_add_test(tc, test_builder_errors);
     tcase_add_test(tc, test_layer_info);
     tcase_add_test(tc, test_buffers_reused);
+    tcase_add_loop_test(tc, test_planned_eval_matches, 0, 3);
     tcase_add_test(tc, test_fold_batchnorm);
     tcase_add_test(tc, test_quantized_network);
     suite_add_tcase(s, tc);

@@ -289,7 +289,7 @@ int main(void)
     tcase_add_loop_test(tc, test_qat_synthetic, 0, 2);
     suite_add_tcase(s, tc);
     tc = tcase_create("fashion_mnist");
-    tcase_set_timeout(tc, 120);
+    tcase_set_timeout(tc, 280);   /* seconds of CPU under sanitizers on a loaded machine */
     tcase_add_test(tc, test_fashion_mnist_float);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
