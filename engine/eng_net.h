@@ -190,8 +190,8 @@ int eng_net_channel_pad(eng_net *net,
 /* Names a node (at most 31 characters; default "<op><id>", e.g. "conv2d3"). */
 eng_status eng_net_set_name(eng_net *net, int node, const char *name);
 
-/* Makes `node` the output (default: the last node added). Its c*h*w must equal `classes`,
- * else ENG_ERR_SHAPE; checked again when the network is first run. */
+/* Makes `node` the output (default: the last node added). It must be 1 x 1 x `classes`
+ * (logits), else ENG_ERR_SHAPE; the default output is checked when the network is first used. */
 eng_status eng_net_set_output(eng_net *net, int node);
 
 /* Sets the architecture description stored in weights files, e.g. "resnet20_v1" or
@@ -317,7 +317,7 @@ eng_status eng_net_backward(eng_net *net);
 eng_status eng_net_backward_from(eng_net *net, const float *dy);
 
 /* Gradient with respect to a node's activation after the last backward pass (for tests);
- * NULL when none. For ENG_NET_INPUT: the gradient with respect to the input images. */
+ * NULL when none, and always for ENG_NET_INPUT (the input gradient is not computed). */
 const float *eng_net_activation_grad(const eng_net *net, int node);
 
 /* Sets the kernel table the network uses (default eng_kernels_get()). */
@@ -328,14 +328,18 @@ void eng_net_set_kernels(eng_net *net, const eng_kernels *k);
  * ---------------------------------------------------------------------------------------- */
 
 /* Quantizes multiplying layer `node` (or all multiplying layers when node < 0) with cfg
- * (copied), or returns it to exact float with cfg NULL. Existing multipliers are kept.
- * ENG_ERR_ARG when node is not a multiplying layer or cfg is invalid. */
+ * (copied), or returns it to exact float with cfg NULL. Existing multipliers are kept; the
+ * activation range starts empty (EMA while training, or calibrate). ENG_ERR_ARG when node is
+ * not a multiplying layer or cfg is invalid (eng_approx_create's errors); with node < 0 the
+ * layers are set in order up to the first error. */
 eng_status eng_net_set_quant(eng_net *net, int node, const eng_approx_cfg *cfg);
 
 /* Sets the multiplier of multiplying layer `node` (or all multiplying layers when node < 0);
  * NULL = exact integer products. The multiplier is borrowed: it must outlive the network or
- * the next call. Takes effect when the layer is quantized; its w_bits must equal the layer's
- * weight_bits (else ENG_ERR_ARG). */
+ * the next call. Takes effect when the layer is quantized (set_quant may come before or after);
+ * a multiplier the layer's config cannot take (weight width, ASYM with a signed table) gives
+ * the error of eng_approx_set_mul and leaves that layer unchanged. With node < 0 the layers
+ * are set in order up to the first error. */
 eng_status eng_net_set_multiplier(eng_net *net, int node, const eng_mul *mul);
 
 /* The multiplying layers' node ids in order: writes up to max ids, returns how many there are. */

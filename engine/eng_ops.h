@@ -75,13 +75,12 @@
 
 #include "eng_common.h"
 #include "eng_kernels.h"
+#include "eng_mul.h"
 #include "eng_quant.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-typedef struct eng_mul eng_mul;     /* a multiplier (eng_mul.h) */
 
 /* ------------------------------------------------------------------------------------------
  * Quantization state of one approximate layer
@@ -192,6 +191,25 @@ eng_status eng_conv2d_backward(const eng_kernels *k,
                                float *dw,               // [oc][c][kh][kw]
                                float *db,               // [oc] or NULL
                                void *ws);
+
+/* The integer core of the approximate forward on given codes and parameters (integer-only
+ * inference of a converted model; tests against TFApprox vectors): a_codes[c][n][h][w] with
+ * parameters aq (padding takes the code aq->zero_point), w_codes[oc][c][kh][kw] with wq[oc],
+ * table and mode (ASYM/SYM) from q, whose own parameters and range are neither used nor changed.
+ * acc receives the raw table sums, y the dequantized output plus bias. The workspace of
+ * eng_conv2d_workspace_size(s, oc, q) suffices. */
+eng_status eng_conv2d_forward_codes(const eng_kernels *k,
+                                    const eng_conv_shape *s,
+                                    int oc,
+                                    const eng_approx *q,        // table and mode
+                                    const uint8_t *a_codes,     // [c][n][h][w]
+                                    const eng_qparams *aq,      // activation parameters
+                                    const uint8_t *w_codes,     // [oc][c][kh][kw]
+                                    const eng_qparams *wq,      // [oc] weight parameters
+                                    const float *bias,          // [oc] or NULL
+                                    int32_t *acc,               // [oc][n][oh][ow], overwritten
+                                    float *y,                   // [oc][n][oh][ow], overwritten
+                                    void *ws);
 
 /* ------------------------------------------------------------------------------------------
  * Depthwise conv2d (channel multiplier 1): y[c][n][oh][ow], w[c][kh][kw]; a kernel of its own

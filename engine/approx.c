@@ -1,0 +1,487 @@
+/*
+ * approx.c - the per-layer quantization state (eng_approx) and the quantized arithmetic the
+ * conv2d, depthwise and dense ops share: parameters, weight codes, dequantization, table
+ * gradients.
+ */
+#include "approx_internal.h"
+
+#include <string.h>
+
+/* The table-dependent part of a state, built completely before it replaces the old one. */
+typedef struct approx_table {
+    eng_lut   lut;
+    uint16_t *exact_table;
+    int       weight_bits;
+    int32_t   a_min, a_max, w_min, w_max;
+    float    *grad_a, *grad_w;
+} approx_table;
+
+void eng_approx_cfg_default(eng_approx_cfg *cfg)
+{
+    *cfg = (eng_approx_cfg){
+        .mode = ENG_QUANT_ASYM,
+        .weight_bits = 0,
+        .per_channel = false,
+        .table_gradient = false,
+        .ema_momentum = 0.01f,
+    };
+}
+
+static eng_status approx_cfg_check(const eng_approx_cfg *cfg)
+{
+    if (cfg->mode != ENG_QUANT_ASYM && cfg->mode != ENG_QUANT_SYM)
+        return eng_error(ENG_ERR_ARG, "quantization mode %d is not ASYM or SYM", (int)cfg->mode);
+    if (cfg->weight_bits != 0 && (cfg->weight_bits < 2 || cfg->weight_bits > 8))
+        return eng_error(ENG_ERR_ARG, "weight_bits %d is not 0 or 2..8", cfg->weight_bits);
+    if (!(cfg->ema_momentum > 0.0f && cfg->ema_momentum <= 1.0f))
+        return eng_error(ENG_ERR_ARG, "ema_momentum %g is not in (0, 1]", (double)cfg->ema_momentum);
+    return ENG_OK;
+}
+
+static void approx_table_release(approx_table *t)
+{
+    eng_free(t->exact_table);
+    eng_free(t->grad_a);
+    eng_free(t->grad_w);
+    memset(t, 0, sizeof *t);
+}
+
+/* Central differences of the products over the code ranges (one-sided at the ends). */
+static eng_status approx_table_gradients(approx_table *t)
+{
+    const size_t na = (size_t)(t->a_max - t->a_min + 1), nw = (size_t)(t->w_max - t->w_min + 1);
+    t->grad_a = eng_alloc(sizeof(float) * na * nw);
+    t->grad_w = eng_alloc(sizeof(float) * na * nw);
+    if (!t->grad_a || !t->grad_w) return ENG_ERR_NOMEM;
+#define PRODUCT(a, w) eng_lut_product(&t->lut, (uint8_t)(a), (uint8_t)(w))
+    for (int32_t a = t->a_min; a <= t->a_max; a++) {
+        int32_t a0 = a > t->a_min ? a - 1 : a, a1 = a < t->a_max ? a + 1 : a;
+        for (int32_t w = t->w_min; w <= t->w_max; w++) {
+            int32_t w0 = w > t->w_min ? w - 1 : w, w1 = w < t->w_max ? w + 1 : w;
+            size_t i = (size_t)(a - t->a_min) * nw + (size_t)(w - t->w_min);
+            t->grad_a[i] = (float)(PRODUCT(a1, w) - PRODUCT(a0, w)) / (float)(a1 - a0);
+            t->grad_w[i] = (float)(PRODUCT(a, w1) - PRODUCT(a, w0)) / (float)(w1 - w0);
+        }
+    }
+#undef PRODUCT
+    return ENG_OK;
+}
+
+/* Builds the table part for cfg and src (NULL = exact). On error *t holds nothing. */
+static eng_status approx_table_build(const eng_approx_cfg *cfg, const eng_lut *src, approx_table *t)
+{
+    memset(t, 0, sizeof *t);
+    const bool sym = cfg->mode == ENG_QUANT_SYM;
+    if (src) {
+        if (src->w_bits < 2 || src->w_bits > 8 || !src->table)
+            return eng_error(ENG_ERR_ARG, "multiplier table with %d weight bits", src->w_bits);
+        if (src->is_signed && !sym)
+            return eng_error(ENG_ERR_UNSUPPORTED,
+                             "asymmetric quantization needs an unsigned multiplier");
+        if (src->is_signed && src->w_bits != 8)
+            return eng_error(ENG_ERR_UNSUPPORTED, "signed multipliers must be 8x8");
+        int table_bits = src->w_bits;
+        t->weight_bits = cfg->weight_bits ? cfg->weight_bits : table_bits;
+        if (t->weight_bits > table_bits && !src->is_signed)
+            return eng_error(ENG_ERR_ARG, "%d-bit weights do not fit an 8x%d multiplier",
+                             t->weight_bits, table_bits);
+        t->lut = (eng_lut){.table = src->table, .w_bits = table_bits, .is_signed = src->is_signed,
+                           .mode = sym && !src->is_signed ? ENG_LUT_SIGN_MAGNITUDE : ENG_LUT_DIRECT};
+    } else {
+        t->weight_bits = cfg->weight_bits ? cfg->weight_bits : 8;
+        int table_bits = sym ? 8 : t->weight_bits;
+        t->exact_table = eng_alloc(sizeof(uint16_t) * ((size_t)256 << table_bits));
+        if (!t->exact_table) return ENG_ERR_NOMEM;
+        for (uint32_t a = 0; a < 256; a++)
+            for (uint32_t w = 0; w < (1u << table_bits); w++)
+                t->exact_table[(a << table_bits) | w] =
+                    sym ? (uint16_t)(int16_t)((int8_t)(uint8_t)a * (int8_t)(uint8_t)w)
+                        : (uint16_t)(a * w);
+        t->lut = (eng_lut){.table = t->exact_table, .w_bits = table_bits, .is_signed = sym,
+                           .mode = ENG_LUT_DIRECT};
+    }
+    if (!sym) {
+        t->a_min = 0, t->a_max = 255;
+        t->w_min = 0, t->w_max = (1 << t->weight_bits) - 1;
+    } else {
+        t->a_min = -127, t->a_max = 127;
+        int m = t->lut.mode == ENG_LUT_SIGN_MAGNITUDE ? (1 << t->weight_bits) - 1
+                                                      : (1 << (t->weight_bits - 1)) - 1;
+        if (m > 127) m = 127;
+        t->w_min = -m, t->w_max = m;
+    }
+    if (cfg->table_gradient) {
+        eng_status st = approx_table_gradients(t);
+        if (st != ENG_OK) {
+            approx_table_release(t);
+            return st;
+        }
+    }
+    return ENG_OK;
+}
+
+static void approx_table_install(eng_approx *q, approx_table *t)
+{
+    eng_free(q->exact_table);
+    eng_free(q->grad_a);
+    eng_free(q->grad_w);
+    q->lut = t->lut;
+    q->exact_table = t->exact_table;
+    q->weight_bits = t->weight_bits;
+    q->a_min = t->a_min, q->a_max = t->a_max;
+    q->w_min = t->w_min, q->w_max = t->w_max;
+    q->grad_a = t->grad_a;
+    q->grad_w = t->grad_w;
+}
+
+eng_status eng_approx_create_lut(const eng_approx_cfg *cfg, const eng_lut *lut, int out_channels,
+                                 eng_approx **out)
+{
+    ENG_TRY(approx_cfg_check(cfg));
+    if (out_channels <= 0)
+        return eng_error(ENG_ERR_ARG, "out_channels %d is not positive", out_channels);
+    eng_approx *q = eng_calloc(1, sizeof *q);
+    if (!q) return ENG_ERR_NOMEM;
+    q->wq = eng_calloc((size_t)out_channels, sizeof *q->wq);
+    approx_table t;
+    eng_status st = q->wq ? approx_table_build(cfg, lut, &t) : ENG_ERR_NOMEM;
+    if (st != ENG_OK) {
+        eng_free(q->wq);
+        eng_free(q);
+        return st;
+    }
+    q->cfg = *cfg;
+    q->out_channels = out_channels;
+    approx_table_install(q, &t);
+    q->obs = (eng_observer){.mode = ENG_OBSERVER_EMA, .momentum = cfg->ema_momentum};
+    *out = q;
+    return ENG_OK;
+}
+
+eng_status eng_approx_create(const eng_approx_cfg *cfg, const eng_mul *mul, int out_channels,
+                             eng_approx **out)
+{
+    eng_lut lut;
+    if (mul) lut = eng_mul_lut(mul, ENG_LUT_DIRECT);
+    return eng_approx_create_lut(cfg, mul ? &lut : NULL, out_channels, out);
+}
+
+void eng_approx_free(eng_approx *q)
+{
+    if (!q) return;
+    eng_free(q->exact_table);
+    eng_free(q->grad_a);
+    eng_free(q->grad_w);
+    eng_free(q->wq);
+    eng_free(q);
+}
+
+eng_status eng_approx_set_lut(eng_approx *q, const eng_lut *lut)
+{
+    approx_table t;
+    ENG_TRY(approx_table_build(&q->cfg, lut, &t));
+    approx_table_install(q, &t);
+    return ENG_OK;
+}
+
+eng_status eng_approx_set_mul(eng_approx *q, const eng_mul *mul)
+{
+    eng_lut lut;
+    if (mul) lut = eng_mul_lut(mul, ENG_LUT_DIRECT);
+    return eng_approx_set_lut(q, mul ? &lut : NULL);
+}
+
+const eng_lut *eng_approx_lut(const eng_approx *q)
+{
+    return &q->lut;
+}
+
+void eng_approx_code_ranges(const eng_approx *q, int32_t *a_min, int32_t *a_max, int32_t *w_min,
+                            int32_t *w_max)
+{
+    *a_min = q->a_min;
+    *a_max = q->a_max;
+    *w_min = q->w_min;
+    *w_max = q->w_max;
+}
+
+void eng_approx_calibrate_begin(eng_approx *q)
+{
+    q->obs.valid = false;
+    q->obs.mode = ENG_OBSERVER_MINMAX;
+}
+
+void eng_approx_calibrate_end(eng_approx *q)
+{
+    q->obs.mode = ENG_OBSERVER_FROZEN;
+}
+
+void eng_approx_range_reset(eng_approx *q)
+{
+    q->obs.valid = false;
+    q->obs.mode = ENG_OBSERVER_EMA;
+}
+
+bool eng_approx_act_range(const eng_approx *q, float *lo, float *hi)
+{
+    *lo = q->obs.valid ? q->obs.lo : 0.0f;
+    *hi = q->obs.valid ? q->obs.hi : 0.0f;
+    return q->obs.valid;
+}
+
+eng_status eng_approx_set_act_range(eng_approx *q, float lo, float hi)
+{
+    if (!(lo <= hi) || lo - lo != 0.0f || hi - hi != 0.0f)
+        return eng_error(ENG_ERR_ARG, "activation range [%g, %g] is not a finite interval",
+                         (double)lo, (double)hi);
+    q->obs.lo = lo;
+    q->obs.hi = hi;
+    q->obs.valid = true;
+    q->obs.mode = ENG_OBSERVER_FROZEN;
+    return ENG_OK;
+}
+
+eng_qparams eng_approx_act_qparams(const eng_approx *q)
+{
+    return q->act;
+}
+
+const eng_qparams *eng_approx_weight_qparams(const eng_approx *q)
+{
+    return q->wq;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Shared arithmetic of the ops
+ * ---------------------------------------------------------------------------------------- */
+
+eng_status approx_check_state(const eng_approx *q, int out_channels, const char *op)
+{
+    if (q && q->out_channels != out_channels)
+        return eng_error(ENG_ERR_SHAPE, "%s: %d output channels, but the quantization state has %d",
+                         op, out_channels, q->out_channels);
+    return ENG_OK;
+}
+
+void approx_act_prepare(eng_approx *q, const float *x, size_t count, bool training)
+{
+    bool update = q->obs.mode == ENG_OBSERVER_MINMAX ||
+                  (q->obs.mode == ENG_OBSERVER_EMA && training);
+    float lo = 0.0f, hi = 0.0f;
+    if (update || !q->obs.valid) eng_quant_minmax(x, count, &lo, &hi);
+    if (update) eng_observer_update(&q->obs, lo, hi);
+    if (q->obs.valid) lo = q->obs.lo, hi = q->obs.hi;
+    q->act = eng_qparams_from_range(lo, hi, q->a_min, q->a_max, q->cfg.mode == ENG_QUANT_SYM);
+}
+
+void approx_weight_prepare(eng_approx *q, const float *w, size_t per_channel)
+{
+    const bool sym = q->cfg.mode == ENG_QUANT_SYM;
+    if (q->cfg.per_channel) {
+        eng_qparams_per_channel(w, q->out_channels, per_channel, q->w_min, q->w_max, sym, q->wq);
+        return;
+    }
+    float lo, hi;
+    eng_quant_minmax(w, per_channel * (size_t)q->out_channels, &lo, &hi);
+    eng_qparams p = eng_qparams_from_range(lo, hi, q->w_min, q->w_max, sym);
+    for (int o = 0; o < q->out_channels; o++) q->wq[o] = p;
+}
+
+void approx_weight_quantize(const eng_kernels *k, const eng_approx *q, const float *w,
+                            size_t per_channel, uint8_t *codes, int32_t *sums)
+{
+    for (int o = 0; o < q->out_channels; o++) {
+        const eng_qparams *p = &q->wq[o];
+        uint8_t *row = codes + (size_t)o * per_channel;
+        k->quantize(w + (size_t)o * per_channel, per_channel, p->scale, p->zero_point, p->qmin,
+                    p->qmax, row);
+        if (sums) {
+            int32_t s = 0;
+            for (size_t i = 0; i < per_channel; i++) s += row[i];
+            sums[o] = s;
+        }
+    }
+}
+
+void approx_dequantize(bool asym, const eng_qparams *act, const eng_qparams *wq, int channels,
+                       size_t positions, int K, const int32_t *acc, const int32_t *asum,
+                       size_t asum_stride, const int32_t *wsum, const float *bias, float *y)
+{
+    const int64_t za = act->zero_point;
+#pragma omp parallel for schedule(static)
+    for (int o = 0; o < channels; o++) {
+        const double scale = (double)act->scale * wq[o].scale;
+        const int64_t zw = wq[o].zero_point;
+        const float b = bias ? bias[o] : 0.0f;
+        const int32_t *a = acc + (size_t)o * positions;
+        float *out = y + (size_t)o * positions;
+        const int64_t offset = asym ? (int64_t)K * za * zw - za * (int64_t)wsum[o] : 0;
+        const int32_t *as = asym ? asum + (size_t)o * asum_stride : NULL;
+        for (size_t p = 0; p < positions; p++) {
+            int64_t v = a[p] + offset;
+            if (asym) v -= zw * as[p];
+            out[p] = (float)(scale * (double)v) + b;
+        }
+    }
+}
+
+void approx_weight_fake(const eng_approx *q, const float *w, size_t per_channel, float *wq)
+{
+    for (int o = 0; o < q->out_channels; o++)
+        eng_fake_quantize(&q->wq[o], w + (size_t)o * per_channel, per_channel,
+                          wq + (size_t)o * per_channel);
+}
+
+void approx_weight_mask(const eng_approx *q, const float *w, size_t per_channel, float *dw)
+{
+    for (int o = 0; o < q->out_channels; o++)
+        eng_fake_quantize_backward(&q->wq[o], w + (size_t)o * per_channel,
+                                   dw + (size_t)o * per_channel, per_channel,
+                                   dw + (size_t)o * per_channel);
+}
+
+void approx_table_gemm_backward(const eng_approx *q, int M, int K, size_t P,
+                                const uint8_t *wcodes, const uint8_t *cols, const float *dy,
+                                float *dcols, float *dw)
+{
+    const bool asym = q->cfg.mode == ENG_QUANT_ASYM;
+    const float za = asym ? (float)q->act.zero_point : 0.0f;
+    if (dcols) {
+#pragma omp parallel for schedule(static)
+        for (int kk = 0; kk < K; kk++) {
+            float *row = dcols + (size_t)kk * P;
+            const uint8_t *a = cols + (size_t)kk * P;
+            memset(row, 0, sizeof(float) * P);
+            for (int m = 0; m < M; m++) {
+                const float sw = q->wq[m].scale, zw = asym ? (float)q->wq[m].zero_point : 0.0f;
+                const int32_t wv = approx_code_value(q, wcodes[(size_t)m * K + kk]);
+                const float *g = dy + (size_t)m * P;
+                for (size_t p = 0; p < P; p++) {
+                    float d = q->grad_a[approx_grad_index(q, approx_code_value(q, a[p]), wv)];
+                    row[p] += g[p] * sw * (d - zw);
+                }
+            }
+        }
+    }
+#pragma omp parallel for schedule(static)
+    for (int m = 0; m < M; m++) {
+        const float *g = dy + (size_t)m * P;
+        for (int kk = 0; kk < K; kk++) {
+            const int32_t wv = approx_code_value(q, wcodes[(size_t)m * K + kk]);
+            const uint8_t *a = cols + (size_t)kk * P;
+            double sum = 0.0;
+            for (size_t p = 0; p < P; p++)
+                sum += (double)g[p] *
+                       (q->grad_w[approx_grad_index(q, approx_code_value(q, a[p]), wv)] - za);
+            dw[(size_t)m * K + kk] = (float)(q->act.scale * sum);
+        }
+    }
+}
+
+#define APPROX_CHUNK 16384
+
+void approx_fake_quantize_par(const eng_qparams *p, const float *x, size_t count, float *y)
+{
+    const long chunks = (long)((count + APPROX_CHUNK - 1) / APPROX_CHUNK);
+#pragma omp parallel for schedule(static)
+    for (long c = 0; c < chunks; c++) {
+        size_t i0 = (size_t)c * APPROX_CHUNK, n = count - i0 < APPROX_CHUNK ? count - i0 : APPROX_CHUNK;
+        eng_fake_quantize(p, x + i0, n, y + i0);
+    }
+}
+
+void approx_fake_quantize_backward_par(const eng_qparams *p, const float *x, const float *dy,
+                                       size_t count, float *dx)
+{
+    const long chunks = (long)((count + APPROX_CHUNK - 1) / APPROX_CHUNK);
+#pragma omp parallel for schedule(static)
+    for (long c = 0; c < chunks; c++) {
+        size_t i0 = (size_t)c * APPROX_CHUNK, n = count - i0 < APPROX_CHUNK ? count - i0 : APPROX_CHUNK;
+        eng_fake_quantize_backward(p, x + i0, dy + i0, n, dx + i0);
+    }
+}
+
+void approx_column_sums(const uint8_t *cols, int K, size_t P, int32_t *sums)
+{
+    const long chunks = (long)((P + 1023) / 1024);
+#pragma omp parallel for schedule(static)
+    for (long c = 0; c < chunks; c++) {
+        size_t p0 = (size_t)c * 1024, p1 = p0 + 1024 < P ? p0 + 1024 : P;
+        for (size_t p = p0; p < p1; p++) sums[p] = 0;
+        for (int kk = 0; kk < K; kk++) {
+            const uint8_t *row = cols + (size_t)kk * P;
+            for (size_t p = p0; p < p1; p++) sums[p] += row[p];
+        }
+    }
+}
+
+void approx_bias_backward(int channels, size_t positions, const float *dy, float *db)
+{
+#pragma omp parallel for schedule(static)
+    for (int o = 0; o < channels; o++) {
+        double sum = 0.0;
+        const float *g = dy + (size_t)o * positions;
+        for (size_t p = 0; p < positions; p++) sum += g[p];
+        db[o] = (float)sum;
+    }
+}
+
+/* ------------------------------------------------------------------------------------------
+ * The quantized GEMM layer
+ * ---------------------------------------------------------------------------------------- */
+
+size_t approx_gemm_codes_ws(int M, size_t P)
+{
+    return approx_ws_size(sizeof(int32_t) * P) + approx_ws_size(sizeof(int32_t) * M);
+}
+
+void approx_gemm_codes(const eng_kernels *k, const eng_lut *lut, bool asym,
+                       const eng_qparams *act, const eng_qparams *wq, int M, int K, size_t P,
+                       const uint8_t *cols, const uint8_t *wcodes, const float *bias,
+                       int32_t *acc, float *y, unsigned char *ws)
+{
+    int32_t *asum = approx_ws_take(&ws, sizeof(int32_t) * P);
+    int32_t *wsum = approx_ws_take(&ws, sizeof(int32_t) * M);
+    k->lut_gemm(lut, M, (int)P, K, wcodes, cols, acc);
+    if (asym) {
+        approx_column_sums(cols, K, P, asum);
+        for (int o = 0; o < M; o++) {
+            int32_t sum = 0;
+            for (int i = 0; i < K; i++) sum += wcodes[(size_t)o * K + i];
+            wsum[o] = sum;
+        }
+    }
+    approx_dequantize(asym, act, wq, M, P, K, acc, asum, 0, wsum, bias, y);
+}
+
+size_t approx_gemm_forward_ws(int M, int K, size_t P)
+{
+    return approx_ws_size((size_t)M * K) + approx_ws_size(sizeof(int32_t) * M * P) +
+           approx_gemm_codes_ws(M, P);
+}
+
+void approx_gemm_forward(const eng_kernels *k, eng_approx *q, int M, int K, size_t P,
+                         const uint8_t *cols, const float *w, const float *bias, float *y,
+                         unsigned char *ws)
+{
+    uint8_t *wcodes = approx_ws_take(&ws, (size_t)M * K);
+    int32_t *acc = approx_ws_take(&ws, sizeof(int32_t) * M * P);
+    approx_weight_prepare(q, w, (size_t)K);
+    approx_weight_quantize(k, q, w, (size_t)K, wcodes, NULL);
+    approx_gemm_codes(k, &q->lut, q->cfg.mode == ENG_QUANT_ASYM, &q->act, q->wq, M, K, P, cols,
+                      wcodes, bias, acc, y, ws);
+}
+
+void approx_gemm_backward_ste(const eng_kernels *k, eng_approx *q, int M, int K, size_t P,
+                              const float *cols_fq, const float *w, const float *dy,
+                              float *dcols, float *dw, unsigned char *ws)
+{
+    approx_weight_prepare(q, w, (size_t)K);
+    k->sgemm(false, true, M, K, (int)P, 1.0f, dy, (int)P, cols_fq, (int)P, 0.0f, dw, K);
+    approx_weight_mask(q, w, (size_t)K, dw);
+    if (dcols) {
+        float *wq = approx_ws_take(&ws, sizeof(float) * M * K);
+        approx_weight_fake(q, w, (size_t)K, wq);
+        k->sgemm(true, false, K, (int)P, M, 1.0f, wq, K, dy, (int)P, 0.0f, dcols, (int)P);
+    }
+}

@@ -1,0 +1,126 @@
+/*
+ * approx_internal.h - the eng_approx state and the helpers the ops_*.c files share (not public).
+ */
+#ifndef ENG_APPROX_INTERNAL_H
+#define ENG_APPROX_INTERNAL_H
+
+#include "eng_ops.h"
+
+struct eng_approx {
+    eng_approx_cfg cfg;
+    int            out_channels;
+    int            weight_bits;     /* effective (cfg.weight_bits or the table's) */
+    eng_lut        lut;             /* table in use, mode set */
+    uint16_t      *exact_table;     /* owned exact table when no multiplier was given */
+    int32_t        a_min, a_max;    /* activation code range */
+    int32_t        w_min, w_max;    /* weight code range */
+    float         *grad_a, *grad_w; /* table derivatives (table_gradient), see approx_grad_index */
+    eng_observer   obs;             /* activation range */
+    eng_qparams    act;             /* activation parameters of the last forward */
+    eng_qparams   *wq;              /* [out_channels] weight parameters of the last forward */
+};
+
+/* Index of codes (a, w) in grad_a / grad_w. */
+static inline size_t approx_grad_index(const eng_approx *q, int32_t a, int32_t w)
+{
+    return (size_t)(a - q->a_min) * (size_t)(q->w_max - q->w_min + 1) + (size_t)(w - q->w_min);
+}
+
+/* Bump allocation in a workspace: returns *p and advances it by bytes rounded up to 64. */
+static inline void *approx_ws_take(unsigned char **p, size_t bytes)
+{
+    void *r = *p;
+    *p += (bytes + 63) & ~(size_t)63;
+    return r;
+}
+
+/* Bytes approx_ws_take takes for `bytes`. */
+static inline size_t approx_ws_size(size_t bytes)
+{
+    return (bytes + 63) & ~(size_t)63;
+}
+
+/* Observes x (per the observer mode and `training`) and sets q->act for this forward. */
+void approx_act_prepare(eng_approx *q, const float *x, size_t count, bool training);
+
+/* Computes q->wq from w[out_channels][per_channel] (per tensor or per channel). */
+void approx_weight_prepare(eng_approx *q, const float *w, size_t per_channel);
+
+/* Weight codes w -> codes[out_channels][per_channel] with q->wq, through k->quantize; sums[o]
+ * = sum of row o's codes as integers (NULL = skip). */
+void approx_weight_quantize(const eng_kernels *k, const eng_approx *q, const float *w,
+                            size_t per_channel, uint8_t *codes, int32_t *sums);
+
+/* The integer value of a stored code under the state's code range (signed or unsigned). */
+static inline int32_t approx_code_value(const eng_approx *q, uint8_t code)
+{
+    return q->a_min < 0 ? (int32_t)(int8_t)code : (int32_t)code;
+}
+
+/* y[o][p] = dequantized acc[o][p] (+ bias[o]) per the overview of eng_ops.h, with activation
+ * parameters act and weight parameters wq[o]. asum: sums of activation codes per output
+ * position, asum[o * asum_stride + p] (asum_stride 0: shared by all channels); wsum[o]: sums of
+ * weight codes; K: products per output. Both sums are used (and may be NULL) only for asym. */
+void approx_dequantize(bool asym, const eng_qparams *act, const eng_qparams *wq, int channels,
+                       size_t positions, int K, const int32_t *acc, const int32_t *asum,
+                       size_t asum_stride, const int32_t *wsum, const float *bias, float *y);
+
+/* Fake-quantized weights wq[o][per_channel] with q->wq. */
+void approx_weight_fake(const eng_approx *q, const float *w, size_t per_channel, float *wq);
+
+/* dw[o][i] = 0 where w[o][i] was clipped by its channel's parameters (in place). */
+void approx_weight_mask(const eng_approx *q, const float *w, size_t per_channel, float *dw);
+
+/* Table-gradient GEMM backward for acc = T(cols, w) with cols [K][P] codes, w [M][K] codes:
+ *   dcols[k][p] = sum_m dy[m][p] * sw[m] * (dT/da - zw[m])      (dcols NULL = skip)
+ *   dw[m][k]    = sum_p dy[m][p] * sa * (dT/dw - za)
+ * (zero points only for ASYM). Sums in a fixed order. */
+void approx_table_gemm_backward(const eng_approx *q, int M, int K, size_t P,
+                                const uint8_t *wcodes, const uint8_t *cols, const float *dy,
+                                float *dcols, float *dw);
+
+/* eng_fake_quantize / eng_fake_quantize_backward over large arrays, split across threads
+ * (elementwise, so the result does not depend on the split). */
+void approx_fake_quantize_par(const eng_qparams *p, const float *x, size_t count, float *y);
+void approx_fake_quantize_backward_par(const eng_qparams *p, const float *x, const float *dy,
+                                       size_t count, float *dx);
+
+/* sums[p] = sum over k of cols[k][p] (unsigned codes, the ASYM activation window sums). */
+void approx_column_sums(const uint8_t *cols, int K, size_t P, int32_t *sums);
+
+/* db[o] = sum over positions of dy[o][.] (double accumulation, fixed order). */
+void approx_bias_backward(int channels, size_t positions, const float *dy, float *db);
+
+/* ------------------------------------------------------------------------------------------
+ * The quantized GEMM layer (conv2d after im2col, dense): M outputs, K products per output,
+ * P output positions; activations already laid out as columns cols[K][P].
+ * ---------------------------------------------------------------------------------------- */
+
+/* Workspace bytes of approx_gemm_forward. */
+size_t approx_gemm_forward_ws(int M, int K, size_t P);
+
+/* Workspace bytes of approx_gemm_codes. */
+size_t approx_gemm_codes_ws(int M, size_t P);
+
+/* On codes: acc = table products (k->lut_gemm), exact zero-point terms (asym), dequantization
+ * with act / wq[M] and bias into y[M][P]. */
+void approx_gemm_codes(const eng_kernels *k, const eng_lut *lut, bool asym,
+                       const eng_qparams *act, const eng_qparams *wq, int M, int K, size_t P,
+                       const uint8_t *cols, const uint8_t *wcodes, const float *bias,
+                       int32_t *acc, float *y, unsigned char *ws);
+
+/* Weight parameters and codes, then approx_gemm_codes. Needs q->act set (approx_act_prepare). */
+void approx_gemm_forward(const eng_kernels *k, eng_approx *q, int M, int K, size_t P,
+                         const uint8_t *cols, const float *w, const float *bias, float *y,
+                         unsigned char *ws);
+
+/* STE backward given fq(x) as columns cols_fq[K][P]: dw = mask_w * (dy cols_fq^T), dcols =
+ * fq(w)^T dy (NULL = skip). ws: M*K floats. Recomputes the weight parameters from w. */
+void approx_gemm_backward_ste(const eng_kernels *k, eng_approx *q, int M, int K, size_t P,
+                              const float *cols_fq, const float *w, const float *dy,
+                              float *dcols, float *dw, unsigned char *ws);
+
+/* Validates the common arguments of forward/backward calls. */
+eng_status approx_check_state(const eng_approx *q, int out_channels, const char *op);
+
+#endif /* ENG_APPROX_INTERNAL_H */

@@ -1,0 +1,463 @@
+/*
+ * net_run.c - buffers, forward pass, loss and backward pass of a network.
+ *
+ * Nodes run in id order (a topological order by construction). Every node owns one activation
+ * buffer and, in training, one gradient buffer, both carved from two arenas sized for the
+ * reserved batch. Backward visits nodes in reverse order; a node's gradient is complete when
+ * all its consumers (higher ids) have run. The first contribution to a gradient is written in
+ * place, later ones go through the scratch buffer and are added.
+ */
+#include "net_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "eng_layers.h"
+
+static size_t node_size(const eng_node *nd)
+{
+    return (size_t)nd->c * nd->h * nd->w;
+}
+
+static float *param_ptr(const eng_net *net, size_t off)
+{
+    return off == SIZE_MAX ? NULL : net->params + off;
+}
+
+static float *grad_ptr(const eng_net *net, size_t off)
+{
+    return off == SIZE_MAX ? NULL : net->grads + off;
+}
+
+/* Bias used by a conv/depthwise/dense forward: its own, the fold bias, or none. */
+static const float *node_bias(const eng_net *net, const eng_node *nd)
+{
+    if (nd->bias) return param_ptr(net, nd->off_bias);
+    if (nd->fold_bias) return param_ptr(net, nd->off_aux);
+    return NULL;
+}
+
+eng_status net_conv_shape(const eng_net *net, const eng_node *nd, int n, eng_conv_shape *s)
+{
+    const eng_node *src = &net->nodes[nd->inputs[0]];
+    return eng_conv_shape_init(s, n, src->c, src->h, src->w, nd->kernel, nd->kernel,
+                               nd->stride, nd->pad, nd->dilation);
+}
+
+size_t net_workspace_size(const eng_net *net, int n)
+{
+    size_t best = 0;
+    for (int i = 1; i < net->n_nodes; i++) {
+        const eng_node *nd = &net->nodes[i];
+        const eng_approx *q = nd->quantized ? nd->q : NULL;
+        eng_conv_shape s;
+        size_t need = 0;
+        if (nd->op == ENG_OP_CONV2D) {
+            if (net_conv_shape(net, nd, n, &s) == ENG_OK)
+                need = eng_conv2d_workspace_size(&s, nd->c, q);
+        } else if (nd->op == ENG_OP_DEPTHWISE) {
+            if (net_conv_shape(net, nd, n, &s) == ENG_OK)
+                need = eng_depthwise_workspace_size(&s, q);
+        } else if (nd->op == ENG_OP_DENSE) {
+            need = eng_dense_workspace_size(net->nodes[nd->inputs[0]].c, nd->c, n, q);
+        }
+        if (need > best) best = need;
+    }
+    return best;
+}
+
+eng_status net_workspace_ensure(eng_net *net, int n)
+{
+    size_t need = net_workspace_size(net, n);
+    if (net->ws && need <= net->ws_size) return ENG_OK;
+    void *ws = eng_alloc(need);
+    if (!ws) return eng_error(ENG_ERR_NOMEM, "network: no memory for a %zu-byte workspace", need);
+    eng_free(net->ws);
+    net->ws = ws;
+    net->ws_size = need;
+    return ENG_OK;
+}
+
+static void node_pointers(eng_net *net)
+{
+    size_t batch = (size_t)net->batch;
+    for (int i = 0; i < net->n_nodes; i++) {
+        eng_node *nd = &net->nodes[i];
+        nd->act = net->acts + nd->act_off * batch;
+        nd->grad = net->act_grads ? net->act_grads + nd->act_off * batch : NULL;
+    }
+}
+
+eng_status eng_net_reserve(eng_net *net, int batch, bool training)
+{
+    if (batch < 1) return eng_error(ENG_ERR_ARG, "network: batch size %d", batch);
+    ENG_TRY(net_params_alloc(net));
+    if (training && !net->grads) {
+        net->grads = eng_calloc(net->n_param_floats ? net->n_param_floats : 1, sizeof(float));
+        if (!net->grads) return eng_error(ENG_ERR_NOMEM, "network: no memory for gradients");
+    }
+    if (batch > net->batch || (training && !net->train_buffers)) {
+        int cap = batch > net->batch ? batch : net->batch;
+        size_t per_image = 0, max_node = 0;
+        for (int i = 0; i < net->n_nodes; i++) {
+            eng_node *nd = &net->nodes[i];
+            nd->act_off = per_image;
+            per_image += node_size(nd);
+            if (node_size(nd) > max_node) max_node = node_size(nd);
+        }
+        bool grads = training || net->train_buffers;
+        float *acts = eng_alloc(per_image * (size_t)cap * sizeof(float));
+        float *act_grads = grads ? eng_alloc(per_image * (size_t)cap * sizeof(float)) : NULL;
+        float *scratch = eng_alloc(max_node * (size_t)cap * sizeof(float));
+        float *dlogits = eng_alloc((size_t)net->classes * (size_t)cap * sizeof(float));
+        bool *grad_set = calloc((size_t)net->n_nodes, sizeof *grad_set);
+        if (!acts || (grads && !act_grads) || !scratch || !dlogits || !grad_set) {
+            eng_free(acts);
+            eng_free(act_grads);
+            eng_free(scratch);
+            eng_free(dlogits);
+            free(grad_set);
+            return eng_error(ENG_ERR_NOMEM, "network: no memory for activations of batch %d "
+                             "(%zu floats per image)", cap, per_image);
+        }
+        eng_free(net->acts);
+        eng_free(net->act_grads);
+        eng_free(net->scratch);
+        eng_free(net->dlogits);
+        free(net->grad_set);
+        net->acts = acts;
+        net->act_grads = act_grads;
+        net->scratch = scratch;
+        net->dlogits = dlogits;
+        net->grad_set = grad_set;
+        net->batch = cap;
+        net->train_buffers = grads;
+        net->act_floats_per_image = per_image;
+        net->max_act_per_image = max_node;
+        net->last_n = 0;
+        net->have_loss_grad = false;
+        node_pointers(net);
+    }
+    return net_workspace_ensure(net, batch);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Forward
+ * ---------------------------------------------------------------------------------------- */
+
+static eng_status node_forward(eng_net *net, eng_node *nd, int n, bool training)
+{
+    const eng_kernels *k = net->k;
+    const eng_node *src = &net->nodes[nd->inputs[0]];
+    const float *x = src->act;
+    float *y = nd->act;
+    size_t count = node_size(nd) * (size_t)n;
+    eng_approx *q = nd->quantized ? nd->q : NULL;
+    eng_conv_shape s;
+    eng_pool_shape ps;
+
+    switch (nd->op) {
+    case ENG_OP_CONV2D:
+        ENG_TRY(net_conv_shape(net, nd, n, &s));
+        return eng_conv2d_forward(k, &s, nd->c, x, param_ptr(net, nd->off_weight),
+                                  node_bias(net, nd), q, training, y, net->ws);
+    case ENG_OP_DEPTHWISE:
+        ENG_TRY(net_conv_shape(net, nd, n, &s));
+        return eng_depthwise_forward(k, &s, x, param_ptr(net, nd->off_weight),
+                                     node_bias(net, nd), q, training, y, net->ws);
+    case ENG_OP_DENSE:
+        return eng_dense_forward(k, src->c, nd->c, n, x, param_ptr(net, nd->off_weight),
+                                 node_bias(net, nd), q, training, y, net->ws);
+    case ENG_OP_BATCHNORM: {
+        size_t m = (size_t)n * nd->h * nd->w;
+        float *aux = param_ptr(net, nd->off_aux);
+        if (nd->folded)
+            memcpy(y, x, count * sizeof *y);
+        else if (training)
+            eng_batchnorm_forward_train(nd->c, m, x, param_ptr(net, nd->off_weight),
+                                        param_ptr(net, nd->off_bias), nd->eps, nd->momentum,
+                                        param_ptr(net, nd->off_mean),
+                                        param_ptr(net, nd->off_var), y, aux, aux + nd->c);
+        else
+            eng_batchnorm_forward_eval(nd->c, m, x, param_ptr(net, nd->off_weight),
+                                       param_ptr(net, nd->off_bias),
+                                       param_ptr(net, nd->off_mean),
+                                       param_ptr(net, nd->off_var), nd->eps, y);
+        return ENG_OK;
+    }
+    case ENG_OP_RELU:
+        eng_relu_forward(count, x, y);
+        return ENG_OK;
+    case ENG_OP_RELU6:
+        eng_relu6_forward(count, x, y);
+        return ENG_OK;
+    case ENG_OP_MAXPOOL:
+    case ENG_OP_AVGPOOL:
+        ENG_TRY(eng_pool_shape_init(&ps, src->c * n, src->h, src->w, nd->kernel, nd->stride,
+                                    nd->pad));
+        if (nd->op == ENG_OP_MAXPOOL)
+            eng_maxpool_forward(&ps, x, y);
+        else
+            eng_avgpool_forward(&ps, nd->count_include_pad, x, y);
+        return ENG_OK;
+    case ENG_OP_GLOBAL_AVGPOOL:
+        eng_global_avgpool_forward((size_t)src->c * n, (size_t)src->h * src->w, x, y);
+        return ENG_OK;
+    case ENG_OP_ADD: {
+        ptrdiff_t total = (ptrdiff_t)count;
+        memcpy(y, x, count * sizeof *y);
+        for (int j = 1; j < nd->n_inputs; j++) {
+            const float *xj = net->nodes[nd->inputs[j]].act;
+#pragma omp parallel for simd schedule(static) if (total > 32768)
+            for (ptrdiff_t i = 0; i < total; i++) y[i] += xj[i];
+        }
+        return ENG_OK;
+    }
+    case ENG_OP_CONCAT: {
+        float *dst = y;
+        for (int j = 0; j < nd->n_inputs; j++) {
+            const eng_node *in = &net->nodes[nd->inputs[j]];
+            size_t part = node_size(in) * (size_t)n;
+            memcpy(dst, in->act, part * sizeof *dst);
+            dst += part;
+        }
+        return ENG_OK;
+    }
+    case ENG_OP_FLATTEN:
+        eng_flatten_forward(src->c, n, src->h, src->w, x, y);
+        return ENG_OK;
+    case ENG_OP_CHANNEL_PAD:
+        eng_channel_pad_forward(src->c, (size_t)n * src->h * src->w, nd->pad_before,
+                                nd->pad_after, x, y);
+        return ENG_OK;
+    case ENG_OP_INPUT:
+    case ENG_OP_COUNT:
+        break;
+    }
+    return eng_error(ENG_ERR_INTERNAL, "network: node %s has no forward", nd->name);
+}
+
+eng_status eng_net_forward(eng_net *net, const float *x, int n, bool training)
+{
+    if (n < 1) return eng_error(ENG_ERR_ARG, "network: forward pass of %d images", n);
+    if (training)
+        for (int i = 1; i < net->n_nodes; i++)
+            if (net->nodes[i].folded)
+                return eng_error(ENG_ERR_ARG, "network: batch norm %s is folded; a folded "
+                                 "network cannot be trained", net->nodes[i].name);
+    ENG_TRY(eng_net_reserve(net, n, training));
+    net->last_n = 0;
+    net->have_loss_grad = false;
+    net->have_grads = false;
+    memcpy(net->nodes[0].act, x, node_size(&net->nodes[0]) * (size_t)n * sizeof(float));
+    int out = net_output(net);
+    for (int i = 1; i <= out; i++) {
+        eng_status st = node_forward(net, &net->nodes[i], n, training);
+        if (st != ENG_OK) return eng_error_prefix(st, "%s", net->nodes[i].name);
+    }
+    net->last_n = n;
+    net->last_training = training;
+    return ENG_OK;
+}
+
+const float *eng_net_output(const eng_net *net)
+{
+    return net->last_n ? net->nodes[net_output(net)].act : NULL;
+}
+
+const float *eng_net_activation(const eng_net *net, int node)
+{
+    if (!net->last_n || node < 0 || node > net_output(net)) return NULL;
+    return net->nodes[node].act;
+}
+
+eng_status eng_net_loss(eng_net *net, const uint8_t *labels, int n, float *loss, int *correct)
+{
+    if (!net->last_n || n != net->last_n)
+        return eng_error(ENG_ERR_ARG, "network: loss of %d labels after a forward pass of %d "
+                         "images", n, net->last_n);
+    for (int b = 0; b < n; b++)
+        if (labels[b] >= net->classes)
+            return eng_error(ENG_ERR_ARG, "network: label %d of image %d is not below %d "
+                             "classes", labels[b], b, net->classes);
+    *loss = eng_softmax_xent(net->classes, n, eng_net_output(net), labels, correct,
+                             net->last_training ? net->dlogits : NULL);
+    net->have_loss_grad = net->last_training;
+    return ENG_OK;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Backward
+ * ---------------------------------------------------------------------------------------- */
+
+/* Where the gradient for input j of a node goes: its own buffer on first contribution, the
+ * scratch buffer otherwise (added by grad_commit). The input node has no gradient: scratch. */
+static float *grad_target(eng_net *net, int j)
+{
+    if (j == ENG_NET_INPUT || net->grad_set[j]) return net->scratch;
+    return net->nodes[j].grad;
+}
+
+static void grad_commit(eng_net *net, int j, size_t count)
+{
+    if (j == ENG_NET_INPUT) return;
+    if (net->grad_set[j]) {
+        float *g = net->nodes[j].grad;
+        const float *s = net->scratch;
+        ptrdiff_t total = (ptrdiff_t)count;
+#pragma omp parallel for simd schedule(static) if (total > 32768)
+        for (ptrdiff_t i = 0; i < total; i++) g[i] += s[i];
+    }
+    net->grad_set[j] = true;
+}
+
+/* Adds src into input j's gradient (copy on first contribution). */
+static void grad_accumulate(eng_net *net, int j, const float *src, size_t count)
+{
+    if (j == ENG_NET_INPUT) return;
+    float *g = net->nodes[j].grad;
+    if (!net->grad_set[j]) {
+        memcpy(g, src, count * sizeof *g);
+        net->grad_set[j] = true;
+        return;
+    }
+    ptrdiff_t total = (ptrdiff_t)count;
+#pragma omp parallel for simd schedule(static) if (total > 32768)
+    for (ptrdiff_t i = 0; i < total; i++) g[i] += src[i];
+}
+
+static eng_status node_backward(eng_net *net, eng_node *nd, int n)
+{
+    const eng_kernels *k = net->k;
+    int j = nd->inputs[0];
+    const eng_node *src = &net->nodes[j];
+    const float *x = src->act;
+    const float *dy = nd->grad;
+    size_t in_count = node_size(src) * (size_t)n;
+    eng_approx *q = nd->quantized ? nd->q : NULL;
+    eng_conv_shape s;
+    eng_pool_shape ps;
+    float *dx = grad_target(net, j);
+
+    switch (nd->op) {
+    case ENG_OP_CONV2D:
+        ENG_TRY(net_conv_shape(net, nd, n, &s));
+        ENG_TRY(eng_conv2d_backward(k, &s, nd->c, x, param_ptr(net, nd->off_weight), q, dy,
+                                    j == ENG_NET_INPUT ? NULL : dx,
+                                    grad_ptr(net, nd->off_weight),
+                                    grad_ptr(net, nd->off_bias), net->ws));
+        break;
+    case ENG_OP_DEPTHWISE:
+        ENG_TRY(net_conv_shape(net, nd, n, &s));
+        ENG_TRY(eng_depthwise_backward(k, &s, x, param_ptr(net, nd->off_weight), q, dy,
+                                       j == ENG_NET_INPUT ? NULL : dx,
+                                       grad_ptr(net, nd->off_weight),
+                                       grad_ptr(net, nd->off_bias), net->ws));
+        break;
+    case ENG_OP_DENSE:
+        ENG_TRY(eng_dense_backward(k, src->c, nd->c, n, x, param_ptr(net, nd->off_weight), q,
+                                   dy, j == ENG_NET_INPUT ? NULL : dx,
+                                   grad_ptr(net, nd->off_weight), grad_ptr(net, nd->off_bias),
+                                   net->ws));
+        break;
+    case ENG_OP_BATCHNORM: {
+        const float *aux = param_ptr(net, nd->off_aux);
+        eng_batchnorm_backward(nd->c, (size_t)n * nd->h * nd->w, x,
+                               param_ptr(net, nd->off_weight), aux, aux + nd->c, dy, dx,
+                               grad_ptr(net, nd->off_weight), grad_ptr(net, nd->off_bias));
+        break;
+    }
+    case ENG_OP_RELU:
+        eng_relu_backward(in_count, nd->act, dy, dx);
+        break;
+    case ENG_OP_RELU6:
+        eng_relu6_backward(in_count, x, dy, dx);
+        break;
+    case ENG_OP_MAXPOOL:
+    case ENG_OP_AVGPOOL:
+        ENG_TRY(eng_pool_shape_init(&ps, src->c * n, src->h, src->w, nd->kernel, nd->stride,
+                                    nd->pad));
+        if (nd->op == ENG_OP_MAXPOOL)
+            eng_maxpool_backward(&ps, x, dy, dx);
+        else
+            eng_avgpool_backward(&ps, nd->count_include_pad, dy, dx);
+        break;
+    case ENG_OP_GLOBAL_AVGPOOL:
+        eng_global_avgpool_backward((size_t)src->c * n, (size_t)src->h * src->w, dy, dx);
+        break;
+    case ENG_OP_ADD:
+        for (int i = 0; i < nd->n_inputs; i++)
+            grad_accumulate(net, nd->inputs[i], dy, in_count);
+        return ENG_OK;
+    case ENG_OP_CONCAT: {
+        const float *part = dy;
+        for (int i = 0; i < nd->n_inputs; i++) {
+            const eng_node *in = &net->nodes[nd->inputs[i]];
+            size_t cnt = node_size(in) * (size_t)n;
+            grad_accumulate(net, nd->inputs[i], part, cnt);
+            part += cnt;
+        }
+        return ENG_OK;
+    }
+    case ENG_OP_FLATTEN:
+        eng_flatten_backward(src->c, n, src->h, src->w, dy, dx);
+        break;
+    case ENG_OP_CHANNEL_PAD:
+        eng_channel_pad_backward(src->c, (size_t)n * src->h * src->w, nd->pad_before, dy, dx);
+        break;
+    case ENG_OP_INPUT:
+    case ENG_OP_COUNT:
+        return eng_error(ENG_ERR_INTERNAL, "network: node %s has no backward", nd->name);
+    }
+    grad_commit(net, j, in_count);
+    return ENG_OK;
+}
+
+/* Zeroes the parameter gradients of a node the loss does not depend on. */
+static void node_zero_param_grads(eng_net *net, const eng_node *nd)
+{
+    if (nd->off_weight != SIZE_MAX) memset(net->grads + nd->off_weight, 0, nd->n_weight * 4);
+    if (nd->off_bias != SIZE_MAX) memset(net->grads + nd->off_bias, 0, nd->n_bias * 4);
+}
+
+eng_status eng_net_backward_from(eng_net *net, const float *dy)
+{
+    if (!net->last_n || !net->last_training)
+        return eng_error(ENG_ERR_ARG, "network: backward pass without a training forward pass");
+    int n = net->last_n, out = net_output(net);
+    memset(net->grad_set, 0, (size_t)net->n_nodes * sizeof *net->grad_set);
+    eng_node *o = &net->nodes[out];
+    if (o->grad != dy) memcpy(o->grad, dy, node_size(o) * (size_t)n * sizeof(float));
+    net->grad_set[out] = true;
+    for (int i = net->n_nodes - 1; i >= 1; i--) {
+        eng_node *nd = &net->nodes[i];
+        if (i > out || !net->grad_set[i]) {
+            node_zero_param_grads(net, nd);
+            continue;
+        }
+        eng_status st = node_backward(net, nd, n);
+        if (st != ENG_OK) return eng_error_prefix(st, "%s backward", nd->name);
+    }
+    net->have_grads = true;
+    return ENG_OK;
+}
+
+eng_status eng_net_backward(eng_net *net)
+{
+    if (!net->have_loss_grad)
+        return eng_error(ENG_ERR_ARG, "network: backward pass needs a training forward pass "
+                         "followed by eng_net_loss");
+    return eng_net_backward_from(net, net->dlogits);
+}
+
+const float *eng_net_activation_grad(const eng_net *net, int node)
+{
+    if (!net->have_grads || node <= 0 || node >= net->n_nodes || !net->grad_set[node])
+        return NULL;
+    return net->nodes[node].grad;
+}
+
+void eng_net_set_kernels(eng_net *net, const eng_kernels *k)
+{
+    net->k = k ? k : eng_kernels_get();
+}

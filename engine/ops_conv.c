@@ -1,0 +1,167 @@
+/*
+ * ops_conv.c - conv2d forward and backward, exact float or quantized-approximate (eng_ops.h).
+ *
+ * One convolution over the whole CNHW batch is one GEMM on im2col columns cols[K][P]
+ * (K = c*kh*kw, P = n*oh*ow); a 1x1, stride-1, unpadded convolution uses x itself as columns.
+ */
+#include "approx_internal.h"
+
+#include <string.h>
+
+typedef struct conv_dims {
+    int    K;           /* products per output: c*kh*kw */
+    size_t P;           /* output positions: n*oh*ow */
+    size_t X;           /* input values: c*n*h*w */
+    bool   pointwise;   /* cols == x */
+} conv_dims;
+
+static conv_dims conv_dims_of(const eng_conv_shape *s)
+{
+    return (conv_dims){
+        .K = s->c * s->kh * s->kw,
+        .P = (size_t)s->n * s->oh * s->ow,
+        .X = (size_t)s->c * s->n * s->h * s->w,
+        .pointwise = s->kh == 1 && s->kw == 1 && s->stride == 1 && s->pad == 0,
+    };
+}
+
+static eng_status conv_check(const eng_conv_shape *s, int oc, const eng_approx *q,
+                             const void *x, const void *w, const void *out, const char *op)
+{
+    if (!s || !x || !w || !out)
+        return eng_error(ENG_ERR_ARG, "%s: NULL tensor", op);
+    if (oc <= 0 || s->n <= 0 || s->c <= 0 || s->oh <= 0 || s->ow <= 0)
+        return eng_error(ENG_ERR_SHAPE, "%s: bad geometry (oc %d, n %d, c %d, output %dx%d)", op,
+                         oc, s->n, s->c, s->oh, s->ow);
+    return approx_check_state(q, oc, op);
+}
+
+size_t eng_conv2d_workspace_size(const eng_conv_shape *s, int oc, const eng_approx *q)
+{
+    conv_dims d = conv_dims_of(s);
+    size_t kp = (size_t)d.K * d.P;
+    if (!q) return d.pointwise ? 0 : approx_ws_size(sizeof(float) * kp);
+    size_t codes = approx_ws_size(d.X) + (d.pointwise ? 0 : approx_ws_size(kp));
+    size_t fwd = codes + approx_gemm_forward_ws(oc, d.K, d.P);
+    size_t ste = approx_ws_size(sizeof(float) * kp) + approx_ws_size(sizeof(float) * oc * d.K);
+    size_t tg = codes + approx_ws_size((size_t)oc * d.K) + approx_ws_size(sizeof(float) * kp);
+    size_t bwd = q->cfg.table_gradient ? tg : ste;
+    return fwd > bwd ? fwd : bwd;
+}
+
+/* Activation codes of x as columns (pad code = zero point): returns cols. */
+static const uint8_t *conv_codes(const eng_kernels *k, const eng_conv_shape *s, const conv_dims *d,
+                                 const eng_approx *q, const float *x, unsigned char **ws)
+{
+    const eng_qparams *a = &q->act;
+    uint8_t *xcodes = approx_ws_take(ws, d->X);
+    k->quantize(x, d->X, a->scale, a->zero_point, a->qmin, a->qmax, xcodes);
+    if (d->pointwise) return xcodes;
+    uint8_t *cols = approx_ws_take(ws, (size_t)d->K * d->P);
+    k->im2col_u8(s, xcodes, (uint8_t)a->zero_point, cols);
+    return cols;
+}
+
+eng_status eng_conv2d_forward(const eng_kernels *k, const eng_conv_shape *s, int oc,
+                              const float *x, const float *w, const float *bias, eng_approx *q,
+                              bool training, float *y, void *ws)
+{
+    ENG_TRY(conv_check(s, oc, q, x, w, y, "conv2d forward"));
+    conv_dims d = conv_dims_of(s);
+    unsigned char *p = ws;
+    if (q) {
+        approx_act_prepare(q, x, d.X, training);
+        const uint8_t *cols = conv_codes(k, s, &d, q, x, &p);
+        approx_gemm_forward(k, q, oc, d.K, d.P, cols, w, bias, y, p);
+        return ENG_OK;
+    }
+    const float *cols = x;
+    if (!d.pointwise) {
+        float *c = approx_ws_take(&p, sizeof(float) * d.K * d.P);
+        k->im2col_f32(s, x, 0.0f, c);
+        cols = c;
+    }
+    k->sgemm(false, false, oc, (int)d.P, d.K, 1.0f, w, d.K, cols, (int)d.P, 0.0f, y, (int)d.P);
+    if (bias) {
+#pragma omp parallel for schedule(static)
+        for (int o = 0; o < oc; o++)
+            for (size_t i = 0; i < d.P; i++) y[(size_t)o * d.P + i] += bias[o];
+    }
+    return ENG_OK;
+}
+
+eng_status eng_conv2d_forward_codes(const eng_kernels *k, const eng_conv_shape *s, int oc,
+                                    const eng_approx *q, const uint8_t *a_codes,
+                                    const eng_qparams *aq, const uint8_t *w_codes,
+                                    const eng_qparams *wq, const float *bias, int32_t *acc,
+                                    float *y, void *ws)
+{
+    ENG_TRY(conv_check(s, oc, q, a_codes, w_codes, y, "conv2d forward (codes)"));
+    if (!q || !aq || !wq || !acc)
+        return eng_error(ENG_ERR_ARG, "conv2d forward (codes): NULL state, parameters or acc");
+    conv_dims d = conv_dims_of(s);
+    unsigned char *p = ws;
+    const uint8_t *cols = a_codes;
+    if (!d.pointwise) {
+        uint8_t *c = approx_ws_take(&p, (size_t)d.K * d.P);
+        k->im2col_u8(s, a_codes, (uint8_t)aq->zero_point, c);
+        cols = c;
+    }
+    approx_gemm_codes(k, &q->lut, q->cfg.mode == ENG_QUANT_ASYM, aq, wq, oc, d.K, d.P, cols,
+                      w_codes, bias, acc, y, p);
+    return ENG_OK;
+}
+
+/* Exact float gradients: dw = dy cols^T, dcols = w^T dy, dx = col2im(dcols). */
+static void conv_backward_exact(const eng_kernels *k, const eng_conv_shape *s, int oc,
+                                const conv_dims *d, const float *x, const float *w,
+                                const float *dy, float *dx, float *dw, unsigned char *p)
+{
+    const float *cols = x;
+    float *buf = d->pointwise ? NULL : approx_ws_take(&p, sizeof(float) * d->K * d->P);
+    if (!d->pointwise) {
+        k->im2col_f32(s, x, 0.0f, buf);
+        cols = buf;
+    }
+    k->sgemm(false, true, oc, d->K, (int)d->P, 1.0f, dy, (int)d->P, cols, (int)d->P, 0.0f, dw, d->K);
+    if (!dx) return;
+    float *dcols = d->pointwise ? dx : buf;
+    k->sgemm(true, false, d->K, (int)d->P, oc, 1.0f, w, d->K, dy, (int)d->P, 0.0f, dcols, (int)d->P);
+    if (!d->pointwise) k->col2im_f32(s, dcols, dx);
+}
+
+eng_status eng_conv2d_backward(const eng_kernels *k, const eng_conv_shape *s, int oc,
+                               const float *x, const float *w, eng_approx *q, const float *dy,
+                               float *dx, float *dw, float *db, void *ws)
+{
+    ENG_TRY(conv_check(s, oc, q, x, w, dy, "conv2d backward"));
+    if (!dw) return eng_error(ENG_ERR_ARG, "conv2d backward: NULL dw");
+    conv_dims d = conv_dims_of(s);
+    unsigned char *p = ws;
+    if (db) approx_bias_backward(oc, d.P, dy, db);
+    if (!q) {
+        conv_backward_exact(k, s, oc, &d, x, w, dy, dx, dw, p);
+        return ENG_OK;
+    }
+    float *dcols;
+    if (q->cfg.table_gradient) {
+        const uint8_t *cols = conv_codes(k, s, &d, q, x, &p);
+        uint8_t *wcodes = approx_ws_take(&p, (size_t)oc * d.K);
+        dcols = d.pointwise ? dx : approx_ws_take(&p, sizeof(float) * d.K * d.P);
+        approx_weight_prepare(q, w, (size_t)d.K);
+        approx_weight_quantize(k, q, w, (size_t)d.K, wcodes, NULL);
+        approx_table_gemm_backward(q, oc, d.K, d.P, wcodes, cols, dy, dx ? dcols : NULL, dw);
+        approx_weight_mask(q, w, (size_t)d.K, dw);
+    } else {
+        float *cols = approx_ws_take(&p, sizeof(float) * d.K * d.P);
+        if (d.pointwise) memcpy(cols, x, sizeof(float) * d.X);
+        else k->im2col_f32(s, x, 0.0f, cols);
+        approx_fake_quantize_par(&q->act, cols, (size_t)d.K * d.P, cols);   /* fq(0) = 0 */
+        dcols = d.pointwise ? dx : cols;
+        approx_gemm_backward_ste(k, q, oc, d.K, d.P, cols, w, dy, dx ? dcols : NULL, dw, p);
+    }
+    if (!dx) return ENG_OK;
+    if (!d.pointwise) k->col2im_f32(s, dcols, dx);
+    approx_fake_quantize_backward_par(&q->act, x, dx, d.X, dx);
+    return ENG_OK;
+}

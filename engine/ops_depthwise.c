@@ -1,0 +1,251 @@
+/*
+ * ops_depthwise.c - depthwise conv2d (channel multiplier 1) forward and backward, exact float
+ * or quantized-approximate (eng_ops.h).
+ *
+ * A depthwise convolution has too few products per output for a GEMM, so the float paths are
+ * direct loops over the CNHW planes (one thread per plane or channel: fixed summation order)
+ * and the approximate forward uses the kernels' lut_depthwise.
+ */
+#include "approx_internal.h"
+
+#include <string.h>
+
+/* Visits the kernel taps of output (oy, ox): input row iy, column ix, tap index t = i*kw + j;
+ * `inside` tells whether (iy, ix) is in the image (else it is padding). */
+#define DW_FOR_TAPS(s, oy, ox, ...)                                                    \
+    for (int i_ = 0; i_ < (s)->kh; i_++) {                                              \
+        const int iy = (oy) * (s)->stride + i_ * (s)->dilation - (s)->pad;              \
+        for (int j_ = 0; j_ < (s)->kw; j_++) {                                          \
+            const int ix = (ox) * (s)->stride + j_ * (s)->dilation - (s)->pad;          \
+            const int t = i_ * (s)->kw + j_;                                            \
+            const bool inside = iy >= 0 && iy < (s)->h && ix >= 0 && ix < (s)->w;       \
+            __VA_ARGS__                                                                 \
+        }                                                                               \
+    }
+
+static eng_status dw_check(const eng_conv_shape *s, const eng_approx *q, const void *x,
+                           const void *w, const void *out, const char *op)
+{
+    if (!s || !x || !w || !out)
+        return eng_error(ENG_ERR_ARG, "%s: NULL tensor", op);
+    if (s->n <= 0 || s->c <= 0 || s->oh <= 0 || s->ow <= 0)
+        return eng_error(ENG_ERR_SHAPE, "%s: bad geometry (n %d, c %d, output %dx%d)", op, s->n,
+                         s->c, s->oh, s->ow);
+    return approx_check_state(q, s->c, op);
+}
+
+size_t eng_depthwise_workspace_size(const eng_conv_shape *s, const eng_approx *q)
+{
+    if (!q) return 0;
+    const size_t X = (size_t)s->c * s->n * s->h * s->w, P = (size_t)s->c * s->n * s->oh * s->ow;
+    const size_t W = (size_t)s->c * s->kh * s->kw;
+    size_t fwd = approx_ws_size(X) + approx_ws_size(W) + 2 * approx_ws_size(sizeof(int32_t) * P) +
+                 approx_ws_size(sizeof(int32_t) * s->c);
+    size_t ste = approx_ws_size(sizeof(float) * X) + approx_ws_size(sizeof(float) * W);
+    size_t tg = approx_ws_size(X) + approx_ws_size(W);
+    size_t bwd = q->cfg.table_gradient ? tg : ste;
+    return fwd > bwd ? fwd : bwd;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Float kernels
+ * ---------------------------------------------------------------------------------------- */
+
+static void dw_forward_f32(const eng_conv_shape *s, const float *x, const float *w,
+                           const float *bias, float *y)
+{
+    const int planes = s->c * s->n;
+    const size_t plane = (size_t)s->h * s->w, oplane = (size_t)s->oh * s->ow;
+#pragma omp parallel for schedule(static)
+    for (int cb = 0; cb < planes; cb++) {
+        const int c = cb / s->n;
+        const float *in = x + (size_t)cb * plane, *wk = w + (size_t)c * s->kh * s->kw;
+        float *out = y + (size_t)cb * oplane;
+        const float b = bias ? bias[c] : 0.0f;
+        for (int oy = 0; oy < s->oh; oy++)
+            for (int ox = 0; ox < s->ow; ox++) {
+                float sum = 0.0f;
+                DW_FOR_TAPS(s, oy, ox, if (inside) sum += wk[t] * in[(size_t)iy * s->w + ix];)
+                out[(size_t)oy * s->ow + ox] = sum + b;
+            }
+    }
+}
+
+/* dx (NULL = skip) and dw of y = depthwise(x, w). */
+static void dw_backward_f32(const eng_conv_shape *s, const float *x, const float *w,
+                            const float *dy, float *dx, float *dw)
+{
+    const int planes = s->c * s->n, kk = s->kh * s->kw;
+    const size_t plane = (size_t)s->h * s->w, oplane = (size_t)s->oh * s->ow;
+    if (dx) {
+#pragma omp parallel for schedule(static)
+        for (int cb = 0; cb < planes; cb++) {
+            const float *g = dy + (size_t)cb * oplane, *wk = w + (size_t)(cb / s->n) * kk;
+            float *d = dx + (size_t)cb * plane;
+            memset(d, 0, sizeof(float) * plane);
+            for (int oy = 0; oy < s->oh; oy++)
+                for (int ox = 0; ox < s->ow; ox++) {
+                    const float gv = g[(size_t)oy * s->ow + ox];
+                    DW_FOR_TAPS(s, oy, ox, if (inside) d[(size_t)iy * s->w + ix] += wk[t] * gv;)
+                }
+        }
+    }
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < s->c; c++) {
+        double sum[kk];
+        for (int t = 0; t < kk; t++) sum[t] = 0.0;
+        for (int b = 0; b < s->n; b++) {
+            const size_t cb = (size_t)c * s->n + b;
+            const float *in = x + cb * plane, *g = dy + cb * oplane;
+            for (int oy = 0; oy < s->oh; oy++)
+                for (int ox = 0; ox < s->ow; ox++) {
+                    const double gv = g[(size_t)oy * s->ow + ox];
+                    DW_FOR_TAPS(s, oy, ox, if (inside) sum[t] += gv * in[(size_t)iy * s->w + ix];)
+                }
+        }
+        for (int t = 0; t < kk; t++) dw[(size_t)c * kk + t] = (float)sum[t];
+    }
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Quantized helpers
+ * ---------------------------------------------------------------------------------------- */
+
+/* sums[c][b][oy][ox] = sum of the window's activation codes, padding counted as pad_code. */
+static void dw_window_sums(const eng_conv_shape *s, const uint8_t *codes, uint8_t pad_code,
+                           int32_t *sums)
+{
+    const int planes = s->c * s->n;
+    const size_t plane = (size_t)s->h * s->w, oplane = (size_t)s->oh * s->ow;
+#pragma omp parallel for schedule(static)
+    for (int cb = 0; cb < planes; cb++) {
+        const uint8_t *in = codes + (size_t)cb * plane;
+        int32_t *out = sums + (size_t)cb * oplane;
+        for (int oy = 0; oy < s->oh; oy++)
+            for (int ox = 0; ox < s->ow; ox++) {
+                int32_t sum = 0;
+                DW_FOR_TAPS(s, oy, ox, (void)t; sum += inside ? in[(size_t)iy * s->w + ix] : pad_code;)
+                out[(size_t)oy * s->ow + ox] = sum;
+            }
+    }
+}
+
+/* Table-gradient backward (see eng_ops.h) on codes. */
+static void dw_backward_table(const eng_conv_shape *s, const eng_approx *q, const uint8_t *codes,
+                              const uint8_t *wcodes, const float *dy, float *dx, float *dw)
+{
+    const bool asym = q->cfg.mode == ENG_QUANT_ASYM;
+    const int planes = s->c * s->n, kk = s->kh * s->kw;
+    const size_t plane = (size_t)s->h * s->w, oplane = (size_t)s->oh * s->ow;
+    const int32_t pad = approx_code_value(q, (uint8_t)q->act.zero_point);
+    const float za = asym ? (float)q->act.zero_point : 0.0f;
+    if (dx) {
+#pragma omp parallel for schedule(static)
+        for (int cb = 0; cb < planes; cb++) {
+            const int c = cb / s->n;
+            const float sw = q->wq[c].scale, zw = asym ? (float)q->wq[c].zero_point : 0.0f;
+            const uint8_t *in = codes + (size_t)cb * plane, *wk = wcodes + (size_t)c * kk;
+            const float *g = dy + (size_t)cb * oplane;
+            float *d = dx + (size_t)cb * plane;
+            memset(d, 0, sizeof(float) * plane);
+            for (int oy = 0; oy < s->oh; oy++)
+                for (int ox = 0; ox < s->ow; ox++) {
+                    const float gv = g[(size_t)oy * s->ow + ox];
+                    DW_FOR_TAPS(s, oy, ox, if (inside) {
+                        const size_t at = (size_t)iy * s->w + ix;
+                        float da = q->grad_a[approx_grad_index(q, approx_code_value(q, in[at]),
+                                                               approx_code_value(q, wk[t]))];
+                        d[at] += gv * sw * (da - zw);
+                    })
+                }
+        }
+    }
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < s->c; c++) {
+        const uint8_t *wk = wcodes + (size_t)c * kk;
+        double sum[kk];
+        for (int t = 0; t < kk; t++) sum[t] = 0.0;
+        for (int b = 0; b < s->n; b++) {
+            const size_t cb = (size_t)c * s->n + b;
+            const uint8_t *in = codes + cb * plane;
+            const float *g = dy + cb * oplane;
+            for (int oy = 0; oy < s->oh; oy++)
+                for (int ox = 0; ox < s->ow; ox++) {
+                    const double gv = g[(size_t)oy * s->ow + ox];
+                    DW_FOR_TAPS(s, oy, ox, {
+                        int32_t a = inside ? approx_code_value(q, in[(size_t)iy * s->w + ix]) : pad;
+                        float dwv = q->grad_w[approx_grad_index(q, a, approx_code_value(q, wk[t]))];
+                        sum[t] += gv * (dwv - za);
+                    })
+                }
+        }
+        for (int t = 0; t < kk; t++) dw[(size_t)c * kk + t] = (float)(q->act.scale * sum[t]);
+    }
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Public ops
+ * ---------------------------------------------------------------------------------------- */
+
+eng_status eng_depthwise_forward(const eng_kernels *k, const eng_conv_shape *s, const float *x,
+                                 const float *w, const float *bias, eng_approx *q, bool training,
+                                 float *y, void *ws)
+{
+    ENG_TRY(dw_check(s, q, x, w, y, "depthwise forward"));
+    if (!q) {
+        dw_forward_f32(s, x, w, bias, y);
+        return ENG_OK;
+    }
+    const bool asym = q->cfg.mode == ENG_QUANT_ASYM;
+    const int kk = s->kh * s->kw;
+    const size_t X = (size_t)s->c * s->n * s->h * s->w, P = (size_t)s->n * s->oh * s->ow;
+    unsigned char *p = ws;
+    uint8_t *codes = approx_ws_take(&p, X);
+    uint8_t *wcodes = approx_ws_take(&p, (size_t)s->c * kk);
+    int32_t *acc = approx_ws_take(&p, sizeof(int32_t) * s->c * P);
+    int32_t *asum = approx_ws_take(&p, sizeof(int32_t) * s->c * P);
+    int32_t *wsum = approx_ws_take(&p, sizeof(int32_t) * s->c);
+    approx_act_prepare(q, x, X, training);
+    approx_weight_prepare(q, w, (size_t)kk);
+    const eng_qparams *a = &q->act;
+    k->quantize(x, X, a->scale, a->zero_point, a->qmin, a->qmax, codes);
+    approx_weight_quantize(k, q, w, (size_t)kk, wcodes, asym ? wsum : NULL);
+    k->lut_depthwise(&q->lut, s, codes, wcodes, (uint8_t)a->zero_point, acc);
+    if (asym) dw_window_sums(s, codes, (uint8_t)a->zero_point, asum);
+    approx_dequantize(asym, &q->act, q->wq, s->c, P, kk, acc, asum, P, wsum, bias, y);
+    return ENG_OK;
+}
+
+eng_status eng_depthwise_backward(const eng_kernels *k, const eng_conv_shape *s, const float *x,
+                                  const float *w, eng_approx *q, const float *dy, float *dx,
+                                  float *dw, float *db, void *ws)
+{
+    ENG_TRY(dw_check(s, q, x, w, dy, "depthwise backward"));
+    if (!dw) return eng_error(ENG_ERR_ARG, "depthwise backward: NULL dw");
+    const int kk = s->kh * s->kw;
+    const size_t X = (size_t)s->c * s->n * s->h * s->w, P = (size_t)s->n * s->oh * s->ow;
+    if (db) approx_bias_backward(s->c, P, dy, db);
+    if (!q) {
+        dw_backward_f32(s, x, w, dy, dx, dw);
+        return ENG_OK;
+    }
+    unsigned char *p = ws;
+    approx_weight_prepare(q, w, (size_t)kk);
+    if (q->cfg.table_gradient) {
+        uint8_t *codes = approx_ws_take(&p, X);
+        uint8_t *wcodes = approx_ws_take(&p, (size_t)s->c * kk);
+        const eng_qparams *a = &q->act;
+        k->quantize(x, X, a->scale, a->zero_point, a->qmin, a->qmax, codes);
+        approx_weight_quantize(k, q, w, (size_t)kk, wcodes, NULL);
+        dw_backward_table(s, q, codes, wcodes, dy, dx, dw);
+    } else {
+        float *xq = approx_ws_take(&p, sizeof(float) * X);
+        float *wq = approx_ws_take(&p, sizeof(float) * s->c * kk);
+        approx_fake_quantize_par(&q->act, x, X, xq);
+        approx_weight_fake(q, w, (size_t)kk, wq);
+        dw_backward_f32(s, xq, wq, dy, dx, dw);
+    }
+    approx_weight_mask(q, w, (size_t)kk, dw);
+    if (dx) approx_fake_quantize_backward_par(&q->act, x, dx, X, dx);
+    return ENG_OK;
+}

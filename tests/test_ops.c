@@ -1,0 +1,384 @@
+/*
+ * test_ops.c - exact float conv2d, depthwise and dense (eng_ops.h, q == NULL): forward and
+ * backward against PyTorch reference vectors, finite differences and a naive grouped
+ * convolution.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "eng_ops.h"
+#include "testutil.h"
+
+/* NCHW (PyTorch) -> CNHW (engine). */
+static float *to_cnhw(const float *src, int n, int c, size_t plane)
+{
+    float *dst = malloc(sizeof(float) * n * c * plane);
+    for (int b = 0; b < n; b++)
+        for (int ci = 0; ci < c; ci++)
+            memcpy(&dst[((size_t)ci * n + b) * plane], &src[((size_t)b * c + ci) * plane],
+                   sizeof(float) * plane);
+    return dst;
+}
+
+static void assert_close(const char *what, const float *got, const float *ref, size_t count,
+                         double tol)
+{
+    for (size_t i = 0; i < count; i++)
+        ck_assert_msg(fabs((double)got[i] - ref[i]) <= tol * (1.0 + fabs(ref[i])),
+                      "%s[%zu]: %.7g, expected %.7g", what, i, (double)got[i], (double)ref[i]);
+}
+
+static void *ws_alloc(size_t size)
+{
+    void *ws = eng_alloc(size);
+    ck_assert_ptr_nonnull(ws);
+    return ws;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Reference cases
+ * ---------------------------------------------------------------------------------------- */
+
+typedef struct conv_case {
+    const char *name;
+    int n, c, h, w, oc, kh, stride, pad, dilation;
+    bool depthwise, bias;
+} conv_case;
+
+static const conv_case conv_cases[] = {
+    {"conv3x3_s1_p1", 2, 3, 9, 9, 4, 3, 1, 1, 1, false, true},
+    {"conv5x5_s2_p0", 2, 4, 11, 11, 5, 5, 2, 0, 1, false, true},
+    {"conv3x3_dil2", 1, 3, 10, 10, 2, 3, 1, 2, 2, false, true},
+    {"conv1x1_nobias", 3, 8, 5, 5, 6, 1, 1, 0, 1, false, false},
+    {"dw3x3_s1_p1", 2, 6, 8, 8, 6, 3, 1, 1, 1, true, true},
+    {"dw3x3_s2_p1", 2, 5, 9, 9, 5, 3, 2, 1, 1, true, true},
+};
+
+START_TEST(test_conv_reference)
+{
+    const conv_case *cc = &conv_cases[_i];
+    const eng_kernels *k = eng_kernels_get();
+    eng_conv_shape s;
+    ck_assert_int_eq(eng_conv_shape_init(&s, cc->n, cc->c, cc->h, cc->w, cc->kh, cc->kh,
+                                         cc->stride, cc->pad, cc->dilation), ENG_OK);
+    const size_t plane = (size_t)cc->h * cc->w, oplane = (size_t)s.oh * s.ow;
+    const size_t X = (size_t)cc->n * cc->c * plane, Y = (size_t)cc->n * cc->oc * oplane;
+    const size_t W = (size_t)cc->oc * (cc->depthwise ? 1 : cc->c) * cc->kh * cc->kh;
+    float *x_ref = test_read_reference(cc->name, "x.bin", 4 * X);
+    float *w = test_read_reference(cc->name, "w.bin", 4 * W);
+    float *y_ref = test_read_reference(cc->name, "y.bin", 4 * Y);
+    float *dy_ref = test_read_reference(cc->name, "dy.bin", 4 * Y);
+    float *dx_ref = test_read_reference(cc->name, "dx.bin", 4 * X);
+    float *dw_ref = test_read_reference(cc->name, "dw.bin", 4 * W);
+    float *b = cc->bias ? test_read_reference(cc->name, "b.bin", 4 * cc->oc) : NULL;
+    float *db_ref = cc->bias ? test_read_reference(cc->name, "db.bin", 4 * cc->oc) : NULL;
+    float *x = to_cnhw(x_ref, cc->n, cc->c, plane);
+    float *yr = to_cnhw(y_ref, cc->n, cc->oc, oplane);
+    float *dy = to_cnhw(dy_ref, cc->n, cc->oc, oplane);
+    float *dxr = to_cnhw(dx_ref, cc->n, cc->c, plane);
+    float *y = malloc(4 * Y), *dx = malloc(4 * X), *dw = malloc(4 * W), db[16];
+
+    size_t wsize = cc->depthwise ? eng_depthwise_workspace_size(&s, NULL)
+                                 : eng_conv2d_workspace_size(&s, cc->oc, NULL);
+    void *ws = ws_alloc(wsize);
+    if (cc->depthwise) {
+        ck_assert_int_eq(eng_depthwise_forward(k, &s, x, w, b, NULL, false, y, ws), ENG_OK);
+        ck_assert_int_eq(eng_depthwise_backward(k, &s, x, w, NULL, dy, dx, dw, b ? db : NULL, ws),
+                         ENG_OK);
+    } else {
+        ck_assert_int_eq(eng_conv2d_forward(k, &s, cc->oc, x, w, b, NULL, false, y, ws), ENG_OK);
+        ck_assert_int_eq(eng_conv2d_backward(k, &s, cc->oc, x, w, NULL, dy, dx, dw,
+                                             b ? db : NULL, ws), ENG_OK);
+    }
+    assert_close("y", y, yr, Y, 1e-5);
+    assert_close("dx", dx, dxr, X, 1e-5);
+    assert_close("dw", dw, dw_ref, W, 1e-5);
+    if (b) assert_close("db", db, db_ref, cc->oc, 1e-5);
+
+    /* dx = NULL skips the input gradient and leaves dw unchanged */
+    float *dw2 = malloc(4 * W);
+    if (cc->depthwise)
+        ck_assert_int_eq(eng_depthwise_backward(k, &s, x, w, NULL, dy, NULL, dw2, NULL, ws), ENG_OK);
+    else
+        ck_assert_int_eq(eng_conv2d_backward(k, &s, cc->oc, x, w, NULL, dy, NULL, dw2, NULL, ws),
+                         ENG_OK);
+    ck_assert_mem_eq(dw, dw2, 4 * W);
+
+    eng_free(ws);
+    free(dw2);
+    free(x_ref); free(w); free(y_ref); free(dy_ref); free(dx_ref); free(dw_ref); free(b);
+    free(db_ref); free(x); free(yr); free(dy); free(dxr); free(y); free(dx); free(dw);
+}
+END_TEST
+
+START_TEST(test_dense_reference)
+{
+    const int n = 4, in = 10, out = 7;
+    const eng_kernels *k = eng_kernels_get();
+    float *x_ref = test_read_reference("dense", "x.bin", 4 * n * in);      /* [n][in] */
+    float *w = test_read_reference("dense", "w.bin", 4 * out * in);
+    float *b = test_read_reference("dense", "b.bin", 4 * out);
+    float *y_ref = test_read_reference("dense", "y.bin", 4 * n * out);     /* [n][out] */
+    float *dy_ref = test_read_reference("dense", "dy.bin", 4 * n * out);
+    float *dx_ref = test_read_reference("dense", "dx.bin", 4 * n * in);
+    float *dw_ref = test_read_reference("dense", "dw.bin", 4 * out * in);
+    float *db_ref = test_read_reference("dense", "db.bin", 4 * out);
+    /* transpose to the engine's feature-major [features][n] */
+    float x[10 * 4], yr[7 * 4], dy[7 * 4], dxr[10 * 4], y[7 * 4], dx[10 * 4], dw[70], db[7];
+    for (int j = 0; j < n; j++) {
+        for (int i = 0; i < in; i++) {
+            x[i * n + j] = x_ref[j * in + i];
+            dxr[i * n + j] = dx_ref[j * in + i];
+        }
+        for (int o = 0; o < out; o++) {
+            yr[o * n + j] = y_ref[j * out + o];
+            dy[o * n + j] = dy_ref[j * out + o];
+        }
+    }
+    ck_assert_uint_eq(eng_dense_workspace_size(in, out, n, NULL), 0);
+    ck_assert_int_eq(eng_dense_forward(k, in, out, n, x, w, b, NULL, true, y, NULL), ENG_OK);
+    ck_assert_int_eq(eng_dense_backward(k, in, out, n, x, w, NULL, dy, dx, dw, db, NULL), ENG_OK);
+    assert_close("y", y, yr, 28, 1e-5);
+    assert_close("dx", dx, dxr, 40, 1e-5);
+    assert_close("dw", dw, dw_ref, 70, 1e-5);
+    assert_close("db", db, db_ref, 7, 1e-5);
+    free(x_ref); free(w); free(b); free(y_ref); free(dy_ref); free(dx_ref); free(dw_ref);
+    free(db_ref);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------------------------
+ * Finite differences: L = sum(r * y) is linear in each of x, w, b, so central differences are
+ * exact up to float rounding.
+ * ---------------------------------------------------------------------------------------- */
+
+typedef enum op_kind { OP_CONV, OP_DEPTHWISE, OP_DENSE } op_kind;
+
+typedef struct fd_setup {
+    op_kind kind;
+    eng_conv_shape s;
+    int oc, in, out, n;        /* conv: oc; dense: in, out, n */
+    size_t X, W, Y, B;
+} fd_setup;
+
+static void fd_forward(const fd_setup *f, const float *x, const float *w, const float *b,
+                       float *y, void *ws)
+{
+    const eng_kernels *k = eng_kernels_get();
+    eng_status st = f->kind == OP_CONV
+                        ? eng_conv2d_forward(k, &f->s, f->oc, x, w, b, NULL, true, y, ws)
+                    : f->kind == OP_DEPTHWISE
+                        ? eng_depthwise_forward(k, &f->s, x, w, b, NULL, true, y, ws)
+                        : eng_dense_forward(k, f->in, f->out, f->n, x, w, b, NULL, true, y, ws);
+    ck_assert_int_eq(st, ENG_OK);
+}
+
+static double fd_loss(const fd_setup *f, const float *x, const float *w, const float *b,
+                      const float *r, float *y, void *ws)
+{
+    fd_forward(f, x, w, b, y, ws);
+    double l = 0.0;
+    for (size_t i = 0; i < f->Y; i++) l += (double)r[i] * y[i];
+    return l;
+}
+
+/* Checks analytic gradient g of tensor t against central differences at every 7th entry. */
+static void fd_check(const char *what, const fd_setup *f, float *x, float *w, float *b,
+                     float *t, const float *g, size_t count, const float *r, float *y, void *ws)
+{
+    const float eps = 0.125f;   /* a power of two: t +- eps is exact for |t| < 4 */
+    for (size_t i = 0; i < count; i += 7) {
+        float t0 = t[i];
+        t[i] = t0 + eps;
+        double lp = fd_loss(f, x, w, b, r, y, ws);
+        t[i] = t0 - eps;
+        double lm = fd_loss(f, x, w, b, r, y, ws);
+        t[i] = t0;
+        double num = (lp - lm) / (2.0 * eps);
+        ck_assert_msg(fabs(num - g[i]) <= 2e-3 * (1.0 + fabs(num)),
+                      "%s[%zu]: analytic %.6g, numeric %.6g", what, i, (double)g[i], num);
+    }
+}
+
+static void fd_run(fd_setup *f)
+{
+    const eng_kernels *k = eng_kernels_get();
+    uint64_t rng = 42;
+    float *x = malloc(4 * f->X), *w = malloc(4 * f->W), *b = malloc(4 * f->B);
+    float *r = malloc(4 * f->Y), *y = malloc(4 * f->Y);
+    float *dx = malloc(4 * f->X), *dw = malloc(4 * f->W), *db = malloc(4 * f->B);
+    for (size_t i = 0; i < f->X; i++) x[i] = test_rand_uniform(&rng, -2, 2);
+    for (size_t i = 0; i < f->W; i++) w[i] = test_rand_uniform(&rng, -1, 1);
+    for (size_t i = 0; i < f->B; i++) b[i] = test_rand_uniform(&rng, -1, 1);
+    for (size_t i = 0; i < f->Y; i++) r[i] = test_rand_uniform(&rng, -1, 1);
+    size_t wsize = f->kind == OP_CONV        ? eng_conv2d_workspace_size(&f->s, f->oc, NULL)
+                   : f->kind == OP_DEPTHWISE ? eng_depthwise_workspace_size(&f->s, NULL)
+                                             : eng_dense_workspace_size(f->in, f->out, f->n, NULL);
+    void *ws = ws_alloc(wsize);
+    eng_status st = f->kind == OP_CONV
+        ? eng_conv2d_backward(k, &f->s, f->oc, x, w, NULL, r, dx, dw, db, ws)
+        : f->kind == OP_DEPTHWISE
+        ? eng_depthwise_backward(k, &f->s, x, w, NULL, r, dx, dw, db, ws)
+        : eng_dense_backward(k, f->in, f->out, f->n, x, w, NULL, r, dx, dw, db, ws);
+    ck_assert_int_eq(st, ENG_OK);
+    fd_check("dx", f, x, w, b, x, dx, f->X, r, y, ws);
+    fd_check("dw", f, x, w, b, w, dw, f->W, r, y, ws);
+    fd_check("db", f, x, w, b, b, db, f->B, r, y, ws);
+    eng_free(ws);
+    free(x); free(w); free(b); free(r); free(y); free(dx); free(dw); free(db);
+}
+
+static fd_setup fd_conv(op_kind kind, int n, int c, int h, int wd, int oc, int kh, int kw,
+                        int stride, int pad, int dil)
+{
+    fd_setup f = {.kind = kind, .oc = kind == OP_DEPTHWISE ? c : oc};
+    ck_assert_int_eq(eng_conv_shape_init(&f.s, n, c, h, wd, kh, kw, stride, pad, dil), ENG_OK);
+    f.X = (size_t)n * c * h * wd;
+    f.W = (size_t)f.oc * (kind == OP_DEPTHWISE ? 1 : c) * kh * kw;
+    f.Y = (size_t)n * f.oc * f.s.oh * f.s.ow;
+    f.B = (size_t)f.oc;
+    return f;
+}
+
+START_TEST(test_conv_finite_differences)
+{
+    fd_setup cases[] = {
+        fd_conv(OP_CONV, 2, 3, 7, 6, 4, 3, 3, 1, 1, 1),
+        fd_conv(OP_CONV, 1, 2, 9, 8, 3, 3, 2, 2, 1, 2),      /* non-square, stride, dilation */
+        fd_conv(OP_CONV, 2, 4, 5, 5, 3, 1, 1, 1, 0, 1),      /* pointwise */
+        fd_conv(OP_DEPTHWISE, 2, 3, 7, 7, 0, 3, 3, 2, 1, 1),
+        fd_conv(OP_DEPTHWISE, 1, 2, 8, 9, 0, 3, 2, 1, 2, 2),
+    };
+    fd_run(&cases[_i]);
+}
+END_TEST
+
+START_TEST(test_dense_finite_differences)
+{
+    fd_setup f = {.kind = OP_DENSE, .in = 9, .out = 5, .n = 3};
+    f.X = 27, f.W = 45, f.Y = 15, f.B = 5;
+    fd_run(&f);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------------------------
+ * Depthwise against a naive grouped convolution (groups = channels, written here)
+ * ---------------------------------------------------------------------------------------- */
+
+static void naive_grouped_conv(const eng_conv_shape *s, const float *x, const float *w,
+                               const float *b, int groups, int oc, float *y)
+{
+    const int cin = s->c / groups, cout = oc / groups;
+    for (int o = 0; o < oc; o++) {
+        int g = o / cout;
+        for (int n = 0; n < s->n; n++)
+            for (int oy = 0; oy < s->oh; oy++)
+                for (int ox = 0; ox < s->ow; ox++) {
+                    double sum = b[o];
+                    for (int ci = 0; ci < cin; ci++) {
+                        int c = g * cin + ci;
+                        for (int i = 0; i < s->kh; i++)
+                            for (int j = 0; j < s->kw; j++) {
+                                int iy = oy * s->stride + i * s->dilation - s->pad;
+                                int ix = ox * s->stride + j * s->dilation - s->pad;
+                                if (iy < 0 || iy >= s->h || ix < 0 || ix >= s->w) continue;
+                                sum += (double)w[((o * cin + ci) * s->kh + i) * s->kw + j] *
+                                       x[(((size_t)c * s->n + n) * s->h + iy) * s->w + ix];
+                            }
+                    }
+                    y[(((size_t)o * s->n + n) * s->oh + oy) * s->ow + ox] = (float)sum;
+                }
+    }
+}
+
+START_TEST(test_depthwise_vs_grouped)
+{
+    const int geo[][8] = { /* n c h w kh kw stride pad ; dilation = 1 + _i % 2 */
+        {2, 5, 9, 7, 3, 3, 1, 1}, {3, 4, 10, 10, 5, 5, 2, 2}, {1, 6, 6, 8, 3, 1, 1, 0},
+    };
+    const int *g = geo[_i / 2];
+    eng_conv_shape s;
+    ck_assert_int_eq(eng_conv_shape_init(&s, g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7],
+                                         1 + _i % 2), ENG_OK);
+    size_t X = (size_t)s.n * s.c * s.h * s.w, W = (size_t)s.c * s.kh * s.kw;
+    size_t Y = (size_t)s.n * s.c * s.oh * s.ow;
+    uint64_t rng = 7 + _i;
+    float *x = malloc(4 * X), *w = malloc(4 * W), *b = malloc(4 * s.c);
+    float *y = malloc(4 * Y), *yr = malloc(4 * Y);
+    for (size_t i = 0; i < X; i++) x[i] = test_rand_uniform(&rng, -1, 1);
+    for (size_t i = 0; i < W; i++) w[i] = test_rand_uniform(&rng, -1, 1);
+    for (int i = 0; i < s.c; i++) b[i] = test_rand_uniform(&rng, -1, 1);
+    ck_assert_int_eq(eng_depthwise_forward(eng_kernels_get(), &s, x, w, b, NULL, false, y, NULL),
+                     ENG_OK);
+    naive_grouped_conv(&s, x, w, b, s.c, s.c, yr);
+    assert_close("y", y, yr, Y, 1e-5);
+    free(x); free(w); free(b); free(y); free(yr);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------------------------
+ * Bad input
+ * ---------------------------------------------------------------------------------------- */
+
+START_TEST(test_bad_arguments)
+{
+    const eng_kernels *k = eng_kernels_get();
+    eng_conv_shape s;
+    ck_assert_int_eq(eng_conv_shape_init(&s, 1, 2, 4, 4, 3, 3, 1, 1, 1), ENG_OK);
+    float x[32] = {0}, w[54] = {0}, y[48], dw[54];
+    ck_assert_int_eq(eng_conv2d_forward(k, &s, 3, NULL, w, NULL, NULL, false, y, NULL),
+                     ENG_ERR_ARG);
+    ck_assert_int_eq(eng_conv2d_forward(k, &s, 0, x, w, NULL, NULL, false, y, NULL),
+                     ENG_ERR_SHAPE);
+    ck_assert_ptr_nonnull(strstr(eng_last_error(), "conv2d forward"));
+    ck_assert_int_eq(eng_conv2d_backward(k, &s, 3, x, w, NULL, y, NULL, NULL, NULL, NULL),
+                     ENG_ERR_ARG);
+    ck_assert_int_eq(eng_dense_forward(k, 0, 3, 1, x, w, NULL, NULL, false, y, NULL),
+                     ENG_ERR_SHAPE);
+    ck_assert_int_eq(eng_depthwise_backward(k, &s, x, w, NULL, y, NULL, NULL, NULL, NULL),
+                     ENG_ERR_ARG);
+    /* a state made for another channel count is refused */
+    eng_approx_cfg cfg;
+    eng_approx_cfg_default(&cfg);
+    eng_approx *q;
+    ck_assert_int_eq(eng_approx_create(&cfg, NULL, 5, &q), ENG_OK);
+    void *ws = ws_alloc(eng_conv2d_workspace_size(&s, 3, q));
+    ck_assert_int_eq(eng_conv2d_forward(k, &s, 3, x, w, NULL, q, true, y, ws), ENG_ERR_SHAPE);
+    ck_assert_int_eq(eng_depthwise_forward(k, &s, x, w, NULL, q, true, y, ws), ENG_ERR_SHAPE);
+    ck_assert_int_eq(eng_dense_backward(k, 4, 3, 2, x, w, q, y, NULL, dw, NULL, ws),
+                     ENG_ERR_SHAPE);
+    eng_free(ws);
+    eng_approx_free(q);
+}
+END_TEST
+
+static Suite *ops_suite(void)
+{
+    Suite *s = suite_create("ops");
+    TCase *tc = tcase_create("reference");
+    tcase_add_loop_test(tc, test_conv_reference, 0, (int)(sizeof conv_cases / sizeof *conv_cases));
+    tcase_add_test(tc, test_dense_reference);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("gradients");
+    tcase_add_loop_test(tc, test_conv_finite_differences, 0, 5);
+    tcase_add_test(tc, test_dense_finite_differences);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("depthwise");
+    tcase_add_loop_test(tc, test_depthwise_vs_grouped, 0, 6);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("limits");
+    tcase_add_test(tc, test_bad_arguments);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(ops_suite());
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
