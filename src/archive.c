@@ -541,3 +541,14 @@ eng_status db_committed_hashes(db_archive *db, char (**hashes)[DB_HASH_LEN], int
     *n = k;
     return ENG_OK;
 }
+
+double db_query_double(db_archive *db, const char *sql, double def)
+{
+    sqlite3_stmt *s;
+    double v = def;
+    if (sqlite3_prepare_v2(db->db, sql, -1, &s, NULL) != SQLITE_OK) return def;
+    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
+        v = sqlite3_column_double(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}

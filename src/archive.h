@@ -175,6 +175,10 @@ eng_status db_generation_insert(db_archive *db, const db_generation *g);
 eng_status db_generation_last(db_archive *db, int *generation, unsigned char **state,
                               size_t *size);
 
+/* The first column of the first row of a query as a double; def when there is no row, the
+ * value is NULL or the query fails. */
+double db_query_double(db_archive *db, const char *sql, double def);
+
 /* The distinct hashes of all committed individuals (malloc()ed array of *n entries). */
 eng_status db_committed_hashes(db_archive *db, char (**hashes)[DB_HASH_LEN], int *n);
 
