@@ -169,6 +169,7 @@ eng_status eng_mul_error_map(const eng_mul *m,
 typedef enum eng_mul_origin {
     ENG_MUL_ORIGIN_SHIPPED = 0,     /* the shipped luts/ */
     ENG_MUL_ORIGIN_USER,            /* the user library (imported) */
+    ENG_MUL_ORIGIN_FILE,            /* a table file outside both libraries (never in a list) */
 } eng_mul_origin;
 
 /* One manifest line, plus where its table is. */
@@ -203,6 +204,10 @@ eng_status eng_mul_manifest_read(const char *path,          // manifest.tsv
 /* Writes a manifest atomically (temporary file + rename). Errors: ENG_ERR_IO, ENG_ERR_ARG (an
  * entry that would not read back: bad name, tab in a field); on error path is unchanged. */
 eng_status eng_mul_manifest_write(const char *path, const eng_mul_manifest *m);
+
+/* The text the manifest writer uses for a figure: the shortest decimal that reads back as
+ * exactly v (integers without exponent), "" for NAN or infinity. buf: 32 bytes suffice. */
+void eng_mul_format_figure(char *buf, size_t size, double v);
 
 /* Frees the entries and zeroes *m; NULL or an empty manifest is allowed. */
 void eng_mul_manifest_free(eng_mul_manifest *m);

@@ -279,11 +279,14 @@ void eng_mul_manifest_free(eng_mul_manifest *m)
     m->count = 0;
 }
 
-/* Shortest decimal text that reads back as v; "" for NAN. */
-static void format_figure(char *buf, size_t size, double v)
+void eng_mul_format_figure(char *buf, size_t size, double v)
 {
-    if (isnan(v)) {
-        buf[0] = '\0';
+    if (!isfinite(v)) {
+        snprintf(buf, size, "%s", "");
+        return;
+    }
+    if (v == floor(v) && fabs(v) < 1e15) {     /* integers without exponent: 6300, not 6.3e+03 */
+        snprintf(buf, size, "%.0f", v);
         return;
     }
     for (int prec = 1; prec <= 17; prec++) {
@@ -333,7 +336,7 @@ eng_status mul_manifest_format(const char *path, const eng_mul_manifest *m, char
         eng_mul_figures fig = e->published;
         for (int i = 0; ok && i < MANIFEST_COLUMNS - 7; i++) {
             char num[40] = "\t";
-            format_figure(num + 1, sizeof num - 1, *figure_ptr(&fig, i));
+            eng_mul_format_figure(num + 1, sizeof num - 1, *figure_ptr(&fig, i));
             ok = append(&buf, &len, &cap, num);
         }
         ok = ok && append(&buf, &len, &cap, "\n");

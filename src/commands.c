@@ -6,5 +6,7 @@
 
 const cli_command cli_commands[] = {
     {"version", "print the version and the backends this build has", cmd_version},
+    {"luts", "list, show, import and export approximate multipliers", cmd_luts},
+    {"energy", "accelerator energy of a network with per-layer multipliers", cmd_energy},
     {NULL, NULL, NULL},
 };

@@ -1,0 +1,437 @@
+/*
+ * mapper.c - the energy model's mapper: access counts of a loop-nest mapping over the memory
+ * levels and the PE array (in the manner of Timeloop), and a small search for the best one.
+ *
+ * Counting. Level k's tile of a tensor spans the loops at k and inside it (for levels above
+ * the PE array, the spatial loops too). A child level refills its tile once per iteration of
+ * the loops above it, except a run of loops irrelevant to the tensor directly above it
+ * (stationarity). A per-PE child is fed by one parent read per element of the union of the
+ * PEs' tiles (multicast); partial sums are drained to the parent after every visit and read
+ * back for every visit but the first. Every MAC reads its weight and input and updates its
+ * partial sum at the innermost level that keeps each.
+ *
+ * Search. Per allowed dataflow: the spatial factors with the largest PE count (at most
+ * SPATIAL_CANDIDATES of them), then steepest descent over temporal factors (moving one prime
+ * factor of one dimension between two levels) and loop orders, from all factors in DRAM.
+ */
+#include "mapper.h"
+
+#include <math.h>
+#include <string.h>
+
+#define ND ENERGY_DIM_COUNT
+#define NT ENERGY_TENSOR_COUNT
+#define ML ENERGY_MAX_LEVELS
+#define BIT(d) (1u << (d))
+#define SPATIAL_CANDIDATES 4
+
+enum { N_ = ENERGY_DIM_N, G_ = ENERGY_DIM_G, M_ = ENERGY_DIM_M, C_ = ENERGY_DIM_C,
+       P_ = ENERGY_DIM_P, Q_ = ENERGY_DIM_Q, R_ = ENERGY_DIM_R, S_ = ENERGY_DIM_S };
+enum { W_ = ENERGY_TENSOR_WEIGHTS, I_ = ENERGY_TENSOR_INPUTS, O_ = ENERGY_TENSOR_OUTPUTS };
+
+static const unsigned relevant[NT] = {
+    BIT(G_) | BIT(M_) | BIT(C_) | BIT(R_) | BIT(S_),
+    BIT(N_) | BIT(G_) | BIT(C_) | BIT(P_) | BIT(Q_) | BIT(R_) | BIT(S_),
+    BIT(N_) | BIT(G_) | BIT(M_) | BIT(P_) | BIT(Q_),
+};
+
+/* Loop orders the search tries at each level (outer first): the six orders of the groups
+ * {N P Q} (weights stationary inside), {C R S} (outputs stationary), {M} (inputs stationary). */
+#define N_ORDERS 6
+static const int orders[N_ORDERS][ND] = {
+    {G_, M_, C_, R_, S_, N_, P_, Q_},
+    {G_, C_, R_, S_, M_, N_, P_, Q_},
+    {G_, N_, P_, Q_, M_, C_, R_, S_},
+    {G_, M_, N_, P_, Q_, C_, R_, S_},
+    {G_, N_, P_, Q_, C_, R_, S_, M_},
+    {G_, C_, R_, S_, N_, P_, Q_, M_},
+};
+
+void mapper_dataflow_masks(energy_dataflow df, unsigned *rows, unsigned *cols, unsigned *pe)
+{
+    switch (df) {
+    case ENERGY_DATAFLOW_WEIGHT_STATIONARY:
+        *rows = BIT(C_) | BIT(R_) | BIT(S_);
+        *cols = BIT(M_) | BIT(G_);
+        *pe = BIT(N_) | BIT(P_) | BIT(Q_);
+        break;
+    case ENERGY_DATAFLOW_OUTPUT_STATIONARY:
+        *rows = BIT(P_) | BIT(N_);
+        *cols = BIT(Q_) | BIT(M_) | BIT(G_);
+        *pe = BIT(C_) | BIT(R_) | BIT(S_);
+        break;
+    default:
+        *rows = BIT(R_) | BIT(C_) | BIT(G_);
+        *cols = BIT(P_) | BIT(M_) | BIT(N_);
+        *pe = BIT(S_) | BIT(Q_) | BIT(C_) | BIT(M_) | BIT(N_) | BIT(G_);
+        break;
+    }
+}
+
+void mapper_bounds(const energy_layer *l, int b[ND])
+{
+    b[N_] = l->n;
+    b[G_] = l->groups;
+    b[M_] = l->m / l->groups;
+    b[C_] = l->c / l->groups;
+    b[P_] = l->p;
+    b[Q_] = l->q;
+    b[R_] = l->r;
+    b[S_] = l->s;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Access counting
+ * ---------------------------------------------------------------------------------------- */
+
+typedef struct ctx {
+    const energy_accel *a;
+    int levels, first_pe;       /* first per-PE level (levels when none) */
+    int bound[ND];
+    int stride, h, w;
+    double macs;
+    double frac[ML][NT];        /* words per operand at each level */
+    double rd_pj[ML][NT], wr_pj[ML][NT];
+    int chain[NT][ML], chain_len[NT];
+} ctx;
+
+static void ctx_init(ctx *c, const energy_accel *a, const energy_layer *l)
+{
+    memset(c, 0, sizeof *c);
+    c->a = a;
+    c->levels = a->n_levels;
+    c->first_pe = a->n_levels;
+    for (int k = a->n_levels - 1; k >= 0; k--)
+        if (a->levels[k].scope == ENERGY_SCOPE_PE) c->first_pe = k;
+    mapper_bounds(l, c->bound);
+    c->stride = l->stride;
+    c->h = l->h;
+    c->w = l->w;
+    c->macs = (double)energy_layer_macs(l);
+    int bits[NT] = {l->weight_bits ? l->weight_bits : a->word_bits,
+                    l->act_bits ? l->act_bits : a->word_bits, 0};
+    for (int k = 0; k < a->n_levels; k++) {
+        const energy_level *lv = &a->levels[k];
+        for (int t = 0; t < NT; t++) {
+            c->frac[k][t] = t == O_ ? 1.0 : (double)bits[t] / lv->word_bits;
+            c->rd_pj[k][t] = lv->read_pj * c->frac[k][t];
+            c->wr_pj[k][t] = lv->write_pj * c->frac[k][t];
+            if (lv->keeps & (1u << t)) c->chain[t][c->chain_len[t]++] = k;
+        }
+    }
+}
+
+/* Input rows touched by p output rows of an r-row kernel (at most the input's lim rows). */
+static double halo(double p, double r, int stride, int lim)
+{
+    double v = stride >= r ? p * r : (p - 1) * stride + r;
+    return v < lim ? v : lim;
+}
+
+static double tile_size(const ctx *c, int t, const double *e)
+{
+    switch (t) {
+    case W_: return e[G_] * e[M_] * e[C_] * e[R_] * e[S_];
+    case I_: return e[N_] * e[G_] * e[C_] * halo(e[P_], e[R_], c->stride, c->h) *
+                    halo(e[Q_], e[S_], c->stride, c->w);
+    default: return e[N_] * e[G_] * e[M_] * e[P_] * e[Q_];
+    }
+}
+
+/* Energy of the memory levels for mapping m (INFINITY when a tile does not fit; *bad_level
+ * then names the level). With out != NULL also fills the access counts and level energies. */
+static double eval(const ctx *c, const energy_mapping *m, energy_layer_cost *out, int *bad_level)
+{
+    const int L = c->levels, fp = c->first_pe;
+    double ext[ML + 1][ND], sp[ND], sp_total = 1;
+    for (int d = 0; d < ND; d++) {
+        sp[d] = (double)m->spatial_rows[d] * m->spatial_cols[d];
+        sp_total *= sp[d];
+        ext[L][d] = fp == L ? sp[d] : 1;
+    }
+    for (int k = L - 1; k >= 0; k--)
+        for (int d = 0; d < ND; d++)
+            ext[k][d] = ext[k + 1][d] * m->temporal[k][d] * (k + 1 == fp && fp < L ? sp[d] : 1);
+
+    for (int k = 1; k < L; k++) {
+        const energy_level *lv = &c->a->levels[k];
+        const int tier = k < fp ? k : fp;
+        double use = 0;
+        for (int t = 0; t < NT; t++)
+            if (lv->keeps & (1u << t)) use += tile_size(c, t, ext[tier]) * c->frac[k][t];
+        if (use > (double)lv->capacity_words) {
+            if (bad_level) *bad_level = k;
+            return INFINITY;
+        }
+    }
+
+    double rd[ML][NT] = {{0}}, wr[ML][NT] = {{0}};
+    for (int t = 0; t < NT; t++) {
+        for (int j = 1; j < c->chain_len[t]; j++) {
+            const int k = c->chain[t][j], p = c->chain[t][j - 1], tier = k < fp ? k : fp;
+            double visits = 1, distinct = 1;
+            bool trailing = true;
+            for (int lv = tier - 1; lv >= 0; lv--)
+                for (int i = ND - 1; i >= 0; i--) {
+                    int d = m->order[lv][i], f = m->temporal[lv][d];
+                    if (f == 1) continue;
+                    if (relevant[t] & BIT(d)) {
+                        distinct *= f;
+                        trailing = false;
+                    }
+                    if (!trailing) visits *= f;
+                }
+            double inst = k >= fp ? sp_total : 1;
+            double tile = tile_size(c, t, ext[tier]), tile_p = tile * inst;
+            if (k >= fp && p < fp) {
+                double eu[ND];
+                for (int d = 0; d < ND; d++) eu[d] = ext[fp][d] * sp[d];
+                tile_p = tile_size(c, t, eu);
+            }
+            if (t == O_) {
+                rd[k][t] += tile * inst * visits;
+                wr[k][t] += tile * inst * (visits - distinct);
+                wr[p][t] += tile_p * visits;
+                rd[p][t] += tile_p * (visits - distinct);
+            } else {
+                wr[k][t] += tile * inst * visits;
+                rd[p][t] += tile_p * visits;
+            }
+        }
+        const int km = c->chain[t][c->chain_len[t] - 1];
+        double per_mac = c->macs;
+        if (km < fp)
+            for (int d = 0; d < ND; d++)
+                if (!(relevant[t] & BIT(d))) per_mac /= sp[d];
+        rd[km][t] += per_mac;
+        if (t == O_) wr[km][t] += per_mac;
+    }
+
+    double total = 0;
+    for (int k = 0; k < L; k++) {
+        double e = 0;
+        for (int t = 0; t < NT; t++) e += rd[k][t] * c->rd_pj[k][t] + wr[k][t] * c->wr_pj[k][t];
+        total += e;
+        if (out) {
+            out->level_pj[k] = e;
+            for (int t = 0; t < NT; t++) {
+                out->reads[k][t] = rd[k][t];
+                out->writes[k][t] = wr[k][t];
+            }
+        }
+    }
+    if (out) {
+        out->utilization = sp_total / ((double)c->a->pe_rows * c->a->pe_cols);
+        out->mapping = *m;
+        out->mapped = true;
+    }
+    return total;
+}
+
+eng_status energy_mapping_evaluate(const energy_accel *a, const energy_layer *l,
+                                   const energy_mapping *map, energy_layer_cost *out)
+{
+    if (!energy_layer_multiplies(l))
+        return eng_error(ENG_ERR_ARG, "layer %s: only layers that multiply have mappings", l->name);
+    if ((unsigned)map->dataflow >= ENERGY_DATAFLOW_COUNT || !(a->dataflows & (1u << map->dataflow)))
+        return eng_error(ENG_ERR_ARG, "mapping: dataflow not allowed by accelerator %s", a->name);
+    ctx c;
+    ctx_init(&c, a, l);
+    unsigned rows, cols, pe;
+    mapper_dataflow_masks(map->dataflow, &rows, &cols, &pe);
+    int64_t prow = 1, pcol = 1;
+    for (int d = 0; d < ND; d++) {
+        int64_t prod = (int64_t)map->spatial_rows[d] * map->spatial_cols[d];
+        if (map->spatial_rows[d] < 1 || map->spatial_cols[d] < 1 ||
+            (map->spatial_rows[d] > 1 && !(rows & BIT(d))) ||
+            (map->spatial_cols[d] > 1 && !(cols & BIT(d))))
+            return eng_error(ENG_ERR_ARG, "mapping: %s cannot be spread over the PE array",
+                             energy_dim_name((energy_dim)d));
+        prow *= map->spatial_rows[d];
+        pcol *= map->spatial_cols[d];
+        for (int k = 0; k < a->n_levels; k++) {
+            int f = map->temporal[k][d];
+            if (f < 1) return eng_error(ENG_ERR_ARG, "mapping: factor %d of %s", f,
+                                        energy_dim_name((energy_dim)d));
+            if (f > 1 && k > c.first_pe)
+                return eng_error(ENG_ERR_ARG, "mapping: per-PE loops belong to the first per-PE "
+                                 "level (%s)", a->levels[c.first_pe].name);
+            if (f > 1 && k >= c.first_pe && !(pe & BIT(d)))
+                return eng_error(ENG_ERR_ARG, "mapping: the dataflow keeps %s out of the PEs",
+                                 energy_dim_name((energy_dim)d));
+            prod *= f;
+        }
+        if (prod != c.bound[d])
+            return eng_error(ENG_ERR_ARG, "mapping: factors of %s multiply to %lld, not %d",
+                             energy_dim_name((energy_dim)d), (long long)prod, c.bound[d]);
+    }
+    if (prow > a->pe_rows || pcol > a->pe_cols)
+        return eng_error(ENG_ERR_ARG, "mapping: %lldx%lld PEs used, the array has %dx%d",
+                         (long long)prow, (long long)pcol, a->pe_rows, a->pe_cols);
+    for (int k = 0; k < a->n_levels; k++) {
+        unsigned seen = 0;
+        for (int i = 0; i < ND; i++)
+            if ((unsigned)map->order[k][i] < ND) seen |= BIT(map->order[k][i]);
+        if (seen != BIT(ND) - 1)
+            return eng_error(ENG_ERR_ARG, "mapping: the loop order of level %s is not a "
+                             "permutation", a->levels[k].name);
+    }
+    energy_layer_cost cost;
+    memset(&cost, 0, sizeof cost);
+    int bad = 0;
+    double e = eval(&c, map, &cost, &bad);
+    if (isinf(e))
+        return eng_error(ENG_ERR_ARG, "mapping: the tiles do not fit level %s",
+                         a->levels[bad].name);
+    cost.macs = energy_layer_macs(l);
+    cost.params = energy_layer_params(l);
+    *out = cost;
+    return ENG_OK;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Search
+ * ---------------------------------------------------------------------------------------- */
+
+typedef struct spatial_search {
+    const ctx *c;
+    int items, dim[2 * ND], axis[2 * ND];   /* (dimension, 0 = rows / 1 = columns) pairs */
+    int f[2][ND];                           /* current factors */
+    int64_t best;
+    int n_cand;
+    int cand[SPATIAL_CANDIDATES][2][ND];
+} spatial_search;
+
+static void spatial_enum(spatial_search *s, int i, int64_t rows, int64_t cols)
+{
+    if (i == s->items) {
+        int64_t used = rows * cols;
+        if (used > s->best) {
+            s->best = used;
+            s->n_cand = 0;
+        }
+        if (used == s->best && s->n_cand < SPATIAL_CANDIDATES)
+            memcpy(s->cand[s->n_cand++], s->f, sizeof s->f);
+        return;
+    }
+    const int d = s->dim[i], ax = s->axis[i];
+    const int left = s->c->bound[d] / (s->f[0][d] * s->f[1][d]);
+    const int64_t room = ax == 0 ? s->c->a->pe_rows / rows : s->c->a->pe_cols / cols;
+    for (int v = 1; v <= left && v <= room; v++) {
+        if (left % v) continue;
+        s->f[ax][d] = v;
+        spatial_enum(s, i + 1, ax == 0 ? rows * v : rows, ax == 1 ? cols * v : cols);
+    }
+    s->f[ax][d] = 1;
+}
+
+static void set_order(energy_mapping *m, int level, int id)
+{
+    memcpy(m->order[level], orders[id], sizeof orders[id]);
+}
+
+/* Steepest descent from *m over prime-factor moves and loop orders; returns the energy. */
+static double climb(const ctx *c, energy_mapping *m, unsigned pe_mask)
+{
+    const int L = c->first_pe < c->levels ? c->first_pe + 1 : c->levels;
+    int ord[ML] = {0};
+    double cur = eval(c, m, NULL, NULL);
+    for (;;) {
+        double best = cur;
+        int bd = -1, ba = 0, bb = 0, bv = 0, bk = -1, bo = 0;
+        for (int d = 0; d < ND; d++)
+            for (int a = 0; a < L; a++) {
+                int f = m->temporal[a][d];
+                if (f == 1) continue;
+                for (int v = 2; v <= f; v++) {
+                    if (f % v) continue;
+                    for (int b = 0; b < L; b++) {
+                        if (b == a || (b >= c->first_pe && !(pe_mask & BIT(d)))) continue;
+                        m->temporal[a][d] /= v;
+                        m->temporal[b][d] *= v;
+                        double e = eval(c, m, NULL, NULL);
+                        m->temporal[a][d] *= v;
+                        m->temporal[b][d] /= v;
+                        if (e < best * (1 - 1e-12)) {
+                            best = e;
+                            bd = d, ba = a, bb = b, bv = v, bk = -1;
+                        }
+                    }
+                }
+            }
+        for (int k = 0; k < L && k < c->first_pe; k++)
+            for (int o = 0; o < N_ORDERS; o++) {
+                if (o == ord[k]) continue;
+                set_order(m, k, o);
+                double e = eval(c, m, NULL, NULL);
+                set_order(m, k, ord[k]);
+                if (e < best * (1 - 1e-12)) {
+                    best = e;
+                    bk = k, bo = o, bd = -1;
+                }
+            }
+        if (bk >= 0) {
+            ord[bk] = bo;
+            set_order(m, bk, bo);
+        } else if (bd >= 0) {
+            m->temporal[ba][bd] /= bv;
+            m->temporal[bb][bd] *= bv;
+        } else {
+            return cur;
+        }
+        cur = best;
+    }
+}
+
+eng_status mapper_search(const energy_accel *a, const energy_layer *l, energy_layer_cost *cost)
+{
+    ctx c;
+    ctx_init(&c, a, l);
+    energy_mapping best;
+    double best_e = INFINITY;
+    double best_used = 0;
+    for (int df = 0; df < ENERGY_DATAFLOW_COUNT; df++) {
+        if (!(a->dataflows & (1u << df))) continue;
+        unsigned rows, cols, pe;
+        mapper_dataflow_masks((energy_dataflow)df, &rows, &cols, &pe);
+        spatial_search s;
+        memset(&s, 0, sizeof s);
+        s.c = &c;
+        for (int ax = 0; ax < 2; ax++)
+            for (int d = 0; d < ND; d++) {
+                s.f[ax][d] = 1;
+                if (((ax == 0 ? rows : cols) & BIT(d)) && c.bound[d] > 1) {
+                    s.dim[s.items] = d;
+                    s.axis[s.items++] = ax;
+                }
+            }
+        spatial_enum(&s, 0, 1, 1);
+        if ((double)s.best < best_used) continue;   /* fewer PEs: slower, not a candidate */
+        for (int i = 0; i < s.n_cand * c.first_pe; i++) {
+            /* start with all temporal factors at one of the levels above the PEs */
+            const int cand = i / c.first_pe, start = i % c.first_pe;
+            energy_mapping m;
+            memset(&m, 0, sizeof m);
+            m.dataflow = (energy_dataflow)df;
+            for (int d = 0; d < ND; d++) {
+                m.spatial_rows[d] = s.cand[cand][0][d];
+                m.spatial_cols[d] = s.cand[cand][1][d];
+                for (int k = 0; k < a->n_levels; k++) m.temporal[k][d] = 1;
+                m.temporal[start][d] = c.bound[d] / (m.spatial_rows[d] * m.spatial_cols[d]);
+            }
+            for (int k = 0; k < a->n_levels; k++) set_order(&m, k, 0);
+            double e = climb(&c, &m, pe);
+            if ((double)s.best > best_used || e < best_e) {
+                best_used = (double)s.best;
+                best_e = e;
+                best = m;
+            }
+        }
+    }
+    if (isinf(best_e))
+        return eng_error(ENG_ERR_UNSUPPORTED, "layer %s: no mapping fits accelerator %s (the "
+                         "smallest tiles exceed a level's capacity)", l->name, a->name);
+    memset(cost, 0, sizeof *cost);
+    eval(&c, &best, cost, NULL);
+    return ENG_OK;
+}

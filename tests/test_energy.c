@@ -1,0 +1,663 @@
+/*
+ * test_energy.c - the energy model (src/energy/): accelerator YAML (good and bad), layer
+ * counts against published figures, calibration on the Eyeriss-like AlexNet conv1 figures,
+ * mapper invariants (capacities, compulsory traffic), multiplier substitution, layer lists
+ * and the Timeloop export.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "energy/energy.h"
+#include "energy_nets.h"
+#include "engine_config.h"
+#include "testutil.h"
+
+#define ACC16 EVOAPPROXNAS_SOURCE_DIR "/configs/accelerators/eyeriss_like_16b.yaml"
+#define ACC8 EVOAPPROXNAS_SOURCE_DIR "/configs/accelerators/eyeriss_like_8b.yaml"
+
+enum { N_ = ENERGY_DIM_N, G_ = ENERGY_DIM_G, M_ = ENERGY_DIM_M, C_ = ENERGY_DIM_C,
+       P_ = ENERGY_DIM_P, Q_ = ENERGY_DIM_Q, R_ = ENERGY_DIM_R, S_ = ENERGY_DIM_S };
+
+static energy_accel load_accel(const char *path)
+{
+    energy_accel a;
+    ck_assert_msg(energy_accel_load(path, &a) == ENG_OK, "%s", eng_last_error());
+    return a;
+}
+
+static energy_layer alexnet_conv1(void)
+{
+    energy_layer *ls;
+    int n;
+    ck_assert_int_eq(energy_model_layers("alexnet-conv1", &ls, &n), ENG_OK);
+    ck_assert_int_eq(n, 1);
+    energy_layer l = ls[0];
+    free(ls);
+    return l;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Accelerator files
+ * ---------------------------------------------------------------------------------------- */
+
+START_TEST(test_accel_load)
+{
+    energy_accel a = load_accel(ACC16);
+    ck_assert_str_eq(a.name, "eyeriss_like_16b");
+    ck_assert_int_eq(a.pe_rows * a.pe_cols, 168);
+    ck_assert_int_eq(a.n_levels, 5);
+    ck_assert_int_eq(a.levels[1].capacity_words, 65536);          /* 128 KiB of 16-bit words */
+    ck_assert_int_eq(a.levels[3].capacity_words, 192);
+    ck_assert_double_eq_tol(a.mac_pj, 2.20, 1e-12);
+    ck_assert_double_eq_tol(a.levels[0].read_pj, 128.0, 1e-12);
+    ck_assert_uint_eq(a.levels[1].keeps, (1u << ENERGY_TENSOR_INPUTS) | (1u << ENERGY_TENSOR_OUTPUTS));
+    ck_assert_uint_eq(a.dataflows, 1u << ENERGY_DATAFLOW_ROW_STATIONARY);
+    energy_accel b = load_accel(ACC8);
+    ck_assert_int_eq(b.word_bits, 8);
+    ck_assert_int_eq(b.levels[4].word_bits, 24);
+    ck_assert_int_eq(__builtin_popcount(b.dataflows), 3);
+}
+END_TEST
+
+/* Bad files: the expected status and the "file:line: ..." text the message must contain. */
+static const struct bad_case {
+    const char *yaml;
+    const char *expect;     /* substring after "<path>:" */
+} bad_cases[] = {
+    {"name: x\nword_bits: 16\nspeed: 3\n", ":3: accelerator: unknown key 'speed'"},
+    {"name: x\nword_bits: 16\npe_array: {rows: 2, cols: 2}\nmac: {energy_pj: 1, "
+     "multiplier_share: 0.5}\ndataflows: [row_stationary]\nlevels:\n"
+     "  - {name: DRAM, scope: offchip, keeps: [weights, inputs, outputs], read_pj: -5, "
+     "write_pj: 1}\n", ":7: read_pj: -5 is out of range"},
+    {"name: x\nword_bits: 16\npe_array: {rows: 2}\n", ":3: missing key 'cols'"},
+    {"name: x\nword_bits: sixteen\n", ":2: word_bits: 'sixteen' is not an integer"},
+    {"name: x\nword_bits: 16\npe_array: {rows: 2, cols: 2}\nmac: {energy_pj: 1, "
+     "multiplier_share: 0.5}\ndataflows: [row_stationary]\nlevels:\n"
+     "  - {name: DRAM, scope: offchip, keeps: [weights, inputs, outputs], read_pj: 1, "
+     "write_pj: 1}\n  - {name: rf, scope: pe, capacity_words: 4, keeps: [weights], "
+     "read_pj: 1, write_pj: 1}\n  - {name: glb, scope: global, capacity_words: 64, "
+     "keeps: [inputs], read_pj: 1, write_pj: 1}\n", ":9: level glb: global levels must come"},
+    {"name: x\nword_bits: 16\npe_array: {rows: 2, cols: 2}\nmac: {energy_pj: 1, "
+     "multiplier_share: 0.5}\ndataflows: [row_stationary]\nlevels:\n"
+     "  - {name: DRAM, scope: offchip, keeps: [weights, inputs, outputs], read_pj: 1, "
+     "write_pj: 1}\n  - {name: rf, scope: pe, capacity_words: 0, keeps: [weights], "
+     "read_pj: 1, write_pj: 1}\n", ":8: capacity_words: 0 is out of range"},
+    {"name: x\nword_bits: 16\npe_array: {rows: 2, cols: 2}\nmac: {energy_pj: 1, "
+     "multiplier_share: 1.5}\n", ":4: multiplier_share: 1.5 is out of range"},
+    {"name: x\nword_bits: 16\npe_array: {rows: 2, cols: 2}\nmac: {energy_pj: 1, "
+     "multiplier_share: 0.5}\ndataflows: [diagonal]\n", ":5: dataflows: 'diagonal' is not one"},
+    {"name: x\nword_bits: 16\npe_array: {rows: 2, cols: 2}\nmac: {energy_pj: 1, "
+     "multiplier_share: 0.5}\ndataflows: [row_stationary]\nlevels:\n"
+     "  - {name: glb, scope: global, capacity_words: 8, keeps: [weights, inputs, outputs], "
+     "read_pj: 1, write_pj: 1}\n", ":7: the first level must be off-chip"},
+    {"name: x\nname: y\n", ":2: accelerator: key 'name' given twice"},
+    {"name: x\nword_bits: [16\n", ":3: YAML syntax error"},
+    {"name: x\nword_bits: 16\npe_array: {rows: 2, cols: 2}\nmac: {energy_pj: 1, "
+     "multiplier_share: 0.5}\ndataflows: [row_stationary]\nlevels:\n"
+     "  - {name: DRAM, scope: offchip, keeps: [weights, inputs, outputs], read_pj: 1, "
+     "write_pj: 1}\n  - {name: a, scope: pe, capacity_words: 4, keeps: [weights], "
+     "read_pj: 1, write_pj: 1}\n  - {name: b, scope: pe, capacity_words: 4, "
+     "keeps: [weights, inputs], read_pj: 1, write_pj: 1}\n", ":9: level b: per-PE levels are"},
+    {"name: x\nword_bits: 16\npe_array: {rows: 2, cols: 2}\nmac: {energy_pj: \"1\", "
+     "multiplier_share: 0.5}\n", ":4: energy_pj must be a number"},
+};
+
+START_TEST(test_accel_bad)
+{
+    const struct bad_case *bc = &bad_cases[_i];
+    const char *dir = test_mkdtemp();
+    char path[4200];
+    snprintf(path, sizeof path, "%s/acc.yaml", dir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(bc->yaml, f);
+    fclose(f);
+    energy_accel a;
+    memset(&a, 0x5a, sizeof a);
+    energy_accel before = a;
+    ck_assert_int_eq(energy_accel_load(path, &a), ENG_ERR_FORMAT);
+    char want[4800];
+    snprintf(want, sizeof want, "%s%s", path, bc->expect);
+    ck_assert_msg(strstr(eng_last_error(), want), "message '%s' lacks '%s'", eng_last_error(), want);
+    ck_assert_int_eq(memcmp(&a, &before, sizeof a), 0);
+    test_rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_accel_missing_file)
+{
+    energy_accel a;
+    ck_assert_int_eq(energy_accel_load("/nonexistent/acc.yaml", &a), ENG_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(eng_last_error(), "/nonexistent/acc.yaml"));
+}
+END_TEST
+
+/* ------------------------------------------------------------------------------------------
+ * Layer counts (published figures)
+ * ---------------------------------------------------------------------------------------- */
+
+static void net_counts(const energy_layer *ls, int n, int64_t *macs, int64_t *params)
+{
+    *macs = *params = 0;
+    for (int i = 0; i < n; i++) {
+        *macs += energy_layer_macs(&ls[i]);
+        *params += energy_layer_params(&ls[i]);
+    }
+}
+
+START_TEST(test_counts_alexnet)
+{
+    energy_layer *ls;
+    int n;
+    int64_t macs, params;
+    ck_assert_int_eq(energy_model_layers("alexnet", &ls, &n), ENG_OK);
+    net_counts(ls, n, &macs, &params);
+    /* Krizhevsky 2012 with the two-GPU groups: 724 M MACs (Eyeriss, ISSCC 2016), 61 M params */
+    ck_assert_int_eq(macs, 724406816);
+    ck_assert_int_eq(params, 60965224);
+    ck_assert_int_eq(energy_layer_macs(&ls[0]), 105415200);  /* the reference page's conv1 */
+    ck_assert_int_eq(ls[0].p, 55);
+    ck_assert_int_eq(ls[8].c, 9216);                          /* fc6 flattens 256x6x6 */
+    free(ls);
+    ck_assert_int_eq(energy_model_layers("vgg16", &ls, &n), ENG_ERR_NOT_FOUND);
+}
+END_TEST
+
+START_TEST(test_counts_resnet20)
+{
+    energy_layer ls[ENERGY_RESNET20_LAYERS];
+    int n = energy_resnet20_layers(ls);
+    int64_t macs, params;
+    net_counts(ls, n, &macs, &params);
+    ck_assert_int_eq(params, 269722);       /* peers.md: ResNet-20 v1, option A */
+    ck_assert_int_eq(macs, 40551040);       /* 40.55 MMAC */
+    /* the YAML twin gives the same layers */
+    energy_layer *y;
+    int ny;
+    char name[ENERGY_NAME_MAX];
+    ck_assert_msg(energy_layers_load(test_data_path("energy/resnet20.yaml"), &y, &ny, name) ==
+                  ENG_OK, "%s", eng_last_error());
+    ck_assert_str_eq(name, "resnet20");
+    ck_assert_int_eq(ny, n);
+    for (int i = 0; i < n; i++) ck_assert_int_eq(memcmp(&y[i], &ls[i], sizeof y[i]), 0);
+    free(y);
+}
+END_TEST
+
+START_TEST(test_layer_finish_errors)
+{
+    energy_layer l = {.kind = ENERGY_LAYER_CONV, .name = "bad", .c = 3, .h = 4, .w = 4, .m = 8,
+                      .r = 7, .s = 7};
+    energy_layer before = l;
+    ck_assert_int_eq(energy_layer_finish(&l), ENG_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(eng_last_error(), "layer bad: kernel 7x7 larger"));
+    ck_assert_int_eq(memcmp(&l, &before, sizeof l), 0);
+    l.r = l.s = 3;
+    l.groups = 2;
+    l.c = 3;
+    ck_assert_int_eq(energy_layer_finish(&l), ENG_ERR_ARG);
+    l.c = 4;
+    ck_assert_int_eq(energy_layer_finish(&l), ENG_OK);
+    ck_assert_int_eq(l.p, 2);
+    ck_assert_int_eq(energy_layer_macs(&l), 8 * 2 * 2 * 2 * 9);
+    energy_layer dw = {.kind = ENERGY_LAYER_DEPTHWISE, .name = "dw", .c = 32, .h = 16, .w = 16,
+                       .r = 3, .s = 3, .stride = 2, .pad = 1, .batchnorm = true};
+    ck_assert_int_eq(energy_layer_finish(&dw), ENG_OK);
+    ck_assert_int_eq(dw.m, 32);
+    ck_assert_int_eq(dw.p, 8);
+    ck_assert_int_eq(energy_layer_macs(&dw), 32 * 8 * 8 * 9);
+    ck_assert_int_eq(energy_layer_params(&dw), 32 * 9 + 64);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------------------------
+ * Calibration: AlexNet conv1 on the Eyeriss-like design (reference.md)
+ * ---------------------------------------------------------------------------------------- */
+
+/* The loop structure of the published mapping: output rows one at a time from DRAM (P = 55
+ * outermost, which is what its DRAM counts imply: weights read 55 times, 11 input rows per
+ * output row), filter rows over the PE rows, 12 filters over the columns. */
+static energy_mapping published_mapping(const energy_accel *a)
+{
+    energy_mapping m;
+    memset(&m, 0, sizeof m);
+    m.dataflow = ENERGY_DATAFLOW_ROW_STATIONARY;
+    for (int k = 0; k < a->n_levels; k++)
+        for (int d = 0; d < ENERGY_DIM_COUNT; d++) {
+            m.temporal[k][d] = 1;
+            m.order[k][d] = d;
+        }
+    for (int d = 0; d < ENERGY_DIM_COUNT; d++) m.spatial_rows[d] = m.spatial_cols[d] = 1;
+    m.temporal[0][P_] = 55;
+    m.temporal[1][C_] = 3;
+    m.temporal[1][Q_] = 55;
+    m.spatial_rows[R_] = 11;
+    m.spatial_cols[M_] = 12;
+    m.temporal[2][M_] = 8;
+    m.temporal[2][S_] = 11;
+    return m;
+}
+
+START_TEST(test_calibration_published_mapping)
+{
+    energy_accel a = load_accel(ACC16);
+    energy_layer l = alexnet_conv1();
+    energy_mapping m = published_mapping(&a);
+    energy_layer_cost c;
+    ck_assert_msg(energy_mapping_evaluate(&a, &l, &m, &c) == ENG_OK, "%s", eng_last_error());
+    /* the published DRAM traffic, word for word */
+    ck_assert_double_eq_tol(c.reads[0][ENERGY_TENSOR_WEIGHTS], 1916640, 0.5);
+    ck_assert_double_eq_tol(c.reads[0][ENERGY_TENSOR_INPUTS], 412005, 0.5);
+    ck_assert_double_eq_tol(c.writes[0][ENERGY_TENSOR_OUTPUTS], 290400, 0.5);
+    const double macs = (double)c.macs;
+    double total = macs * a.mac_pj;
+    for (int k = 0; k < a.n_levels; k++) total += c.level_pj[k];
+    /* 8.22 pJ/MAC in total, within 15 % */
+    ck_assert_double_le(fabs(total / macs - 8.22), 0.15 * 8.22);
+    /* the same shape: DRAM 3.18, psum spad 0.52, weight spad 1.61, ifmap spad 0.25, GLB 0.46 */
+    const double published[5] = {3.18, 0.46, 0.25, 1.61, 0.52};
+    for (int k = 0; k < 5; k++)
+        ck_assert_msg(fabs(c.level_pj[k] / macs - published[k]) <= 0.3 * published[k],
+                      "%s: %.3f pJ/MAC vs %.2f", a.levels[k].name, c.level_pj[k] / macs,
+                      published[k]);
+    /* DRAM and MAC are the two largest shares */
+    for (int k = 1; k < 5; k++) {
+        ck_assert_double_lt(c.level_pj[k], c.level_pj[0]);
+        ck_assert_double_lt(c.level_pj[k], macs * a.mac_pj);
+    }
+}
+END_TEST
+
+START_TEST(test_calibration_mapper)
+{
+    energy_accel a = load_accel(ACC16);
+    energy_layer l = alexnet_conv1();
+    energy_model *em;
+    ck_assert_int_eq(energy_model_create(&a, &em), ENG_OK);
+    energy_layer_cost best, ref;
+    ck_assert_int_eq(energy_layer_estimate(em, &l, &best), ENG_OK);
+    energy_mapping pm = published_mapping(&a);
+    ck_assert_int_eq(energy_mapping_evaluate(&a, &l, &pm, &ref), ENG_OK);
+    const double macs = (double)best.macs;
+    double ref_total = macs * a.mac_pj;
+    for (int k = 0; k < a.n_levels; k++) ref_total += ref.level_pj[k];
+    /* the mapper never does worse than the published mapping, and not absurdly better */
+    ck_assert_double_le(best.total_pj, ref_total * (1 + 1e-9));
+    ck_assert_double_ge(best.total_pj / macs, 0.7 * 8.22);
+    /* its utilization is at least the published structure's (132 of 168 PEs) */
+    ck_assert_double_ge(best.utilization, 132.0 / 168 - 1e-12);
+    /* the arithmetic is exactly MACs x 2.20 pJ */
+    ck_assert_double_eq_tol(best.mul_pj + best.mac_rest_pj, macs * 2.20, 1e-6 * macs);
+    /* MAC and DRAM, weight spad: the same three largest terms as published */
+    ck_assert_double_gt(best.level_pj[0], best.level_pj[1]);
+    ck_assert_double_gt(best.level_pj[3], best.level_pj[4]);
+    energy_model_free(em);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------------------------
+ * Mapper invariants
+ * ---------------------------------------------------------------------------------------- */
+
+static double halo(double p, double r, int stride, int lim)
+{
+    double v = stride >= r ? p * r : (p - 1) * stride + r;
+    return v < lim ? v : lim;
+}
+
+/* Recomputes the tiles of every level from the factors and checks them against the
+ * capacities, the factor products against the bounds and the spatial factors against the
+ * array. */
+static void check_mapping_fits(const energy_accel *a, const energy_layer *l, const energy_mapping *m)
+{
+    int fp = a->n_levels;
+    for (int k = a->n_levels - 1; k >= 0; k--)
+        if (a->levels[k].scope == ENERGY_SCOPE_PE) fp = k;
+    const int bound[8] = {l->n, l->groups, l->m / l->groups, l->c / l->groups, l->p, l->q, l->r, l->s};
+    int rows = 1, cols = 1;
+    for (int d = 0; d < 8; d++) {
+        int prod = m->spatial_rows[d] * m->spatial_cols[d];
+        rows *= m->spatial_rows[d];
+        cols *= m->spatial_cols[d];
+        for (int k = 0; k < a->n_levels; k++) prod *= m->temporal[k][d];
+        ck_assert_int_eq(prod, bound[d]);
+    }
+    ck_assert_int_le(rows, a->pe_rows);
+    ck_assert_int_le(cols, a->pe_cols);
+    const int wb = l->weight_bits ? l->weight_bits : a->word_bits;
+    const int ab = l->act_bits ? l->act_bits : a->word_bits;
+    for (int k = 1; k < a->n_levels; k++) {
+        double e[8];
+        for (int d = 0; d < 8; d++) {
+            e[d] = 1;
+            for (int j = k < fp ? k : fp; j < a->n_levels; j++) e[d] *= m->temporal[j][d];
+            if (k < fp) e[d] *= m->spatial_rows[d] * m->spatial_cols[d];
+        }
+        const energy_level *lv = &a->levels[k];
+        double words = 0;
+        if (lv->keeps & 1u << ENERGY_TENSOR_WEIGHTS)
+            words += e[G_] * e[M_] * e[C_] * e[R_] * e[S_] * wb / lv->word_bits;
+        if (lv->keeps & 1u << ENERGY_TENSOR_INPUTS)
+            words += e[N_] * e[G_] * e[C_] * halo(e[P_], e[R_], l->stride, l->h) *
+                     halo(e[Q_], e[S_], l->stride, l->w) * ab / lv->word_bits;
+        if (lv->keeps & 1u << ENERGY_TENSOR_OUTPUTS)
+            words += e[N_] * e[G_] * e[M_] * e[P_] * e[Q_];
+        ck_assert_msg(words <= (double)lv->capacity_words, "layer %s: level %s holds %.0f of %lld",
+                      l->name, lv->name, words, (long long)lv->capacity_words);
+    }
+}
+
+/* Compulsory: every weight and input read from DRAM once, every output written once, every
+ * MAC paid, every MAC reading its operands at the innermost level. */
+static double compulsory_pj(const energy_accel *a, const energy_layer *l)
+{
+    const int wb = l->weight_bits ? l->weight_bits : a->word_bits;
+    const int ab = l->act_bits ? l->act_bits : a->word_bits;
+    const energy_level *dram = &a->levels[0];
+    double w = (double)l->m * (l->c / l->groups) * l->r * l->s;
+    double in = (double)l->n * l->c * l->h * l->w;
+    double out = (double)l->n * l->m * l->p * l->q;
+    double macs = (double)energy_layer_macs(l);
+    return (w * wb + in * ab) / dram->word_bits * dram->read_pj + out * dram->write_pj +
+           macs * a->mac_pj * energy_mac_scale(l, a->multiplier_share);
+}
+
+static void check_net(const char *acc_path, const energy_layer *ls, int n)
+{
+    energy_accel a = load_accel(acc_path);
+    energy_model *em;
+    ck_assert_int_eq(energy_model_create(&a, &em), ENG_OK);
+    for (int i = 0; i < n; i++) {
+        energy_layer_cost c;
+        ck_assert_msg(energy_layer_estimate(em, &ls[i], &c) == ENG_OK, "%s", eng_last_error());
+        double sum = c.mul_pj + c.mac_rest_pj;
+        for (int k = 0; k < a.n_levels; k++) sum += c.level_pj[k];
+        ck_assert_double_eq_tol(c.total_pj, sum, 1e-9 * sum);
+        if (!energy_layer_multiplies(&ls[i])) {
+            ck_assert(!c.mapped);
+            continue;
+        }
+        ck_assert(c.mapped);
+        check_mapping_fits(&a, &ls[i], &c.mapping);
+        ck_assert_msg(c.total_pj >= compulsory_pj(&a, &ls[i]) * (1 - 1e-12), "layer %s: %g < %g",
+                      ls[i].name, c.total_pj, compulsory_pj(&a, &ls[i]));
+        ck_assert(c.utilization > 0 && c.utilization <= 1);
+        /* the public evaluator agrees with the mapper on the mapping it returned */
+        energy_layer_cost e;
+        ck_assert_msg(energy_mapping_evaluate(&a, &ls[i], &c.mapping, &e) == ENG_OK, "%s",
+                      eng_last_error());
+        for (int k = 0; k < a.n_levels; k++)
+            ck_assert_double_eq_tol(e.level_pj[k], c.level_pj[k], 1e-9 * (1 + c.level_pj[k]));
+    }
+    energy_model_free(em);
+}
+
+START_TEST(test_mapper_invariants)
+{
+    const char *acc = _i ? ACC8 : ACC16;
+    energy_layer *ls;
+    int n;
+    ck_assert_int_eq(energy_model_layers("alexnet", &ls, &n), ENG_OK);
+    check_net(acc, ls, n);
+    free(ls);
+    energy_layer r[ENERGY_RESNET20_LAYERS];
+    n = energy_resnet20_layers(r);
+    check_net(acc, r, n);
+    /* depthwise, grouped, batched and 8xN-narrowed layers */
+    energy_layer extra[] = {
+        {.kind = ENERGY_LAYER_DEPTHWISE, .name = "dw", .c = 96, .h = 56, .w = 56, .r = 3, .s = 3,
+         .stride = 1, .pad = 1},
+        {.kind = ENERGY_LAYER_CONV, .name = "pw", .n = 4, .c = 96, .h = 28, .w = 28, .m = 24,
+         .r = 1, .s = 1, .weight_bits = 4},
+        {.kind = ENERGY_LAYER_CONV, .name = "grp", .c = 64, .h = 14, .w = 14, .m = 128, .r = 3,
+         .s = 3, .pad = 1, .groups = 4},
+    };
+    for (int i = 0; i < 3; i++) ck_assert_int_eq(energy_layer_finish(&extra[i]), ENG_OK);
+    check_net(acc, extra, 3);
+}
+END_TEST
+
+START_TEST(test_mapping_evaluate_rejects)
+{
+    energy_accel a = load_accel(ACC16);
+    energy_layer l = alexnet_conv1();
+    energy_layer_cost c;
+    energy_mapping m = published_mapping(&a);
+    m.temporal[0][P_] = 11;                                  /* 11 * 1 != 55 */
+    ck_assert_int_eq(energy_mapping_evaluate(&a, &l, &m, &c), ENG_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(eng_last_error(), "factors of P multiply to 11"));
+    m = published_mapping(&a);
+    m.temporal[2][M_] = 1;                                   /* M 8 -> psum spad overflow */
+    m.temporal[2][Q_] = 5;
+    m.temporal[1][Q_] = 11;
+    m.temporal[0][M_] = 8;
+    m.temporal[2][C_] = 3;
+    m.temporal[1][C_] = 1;
+    ck_assert_int_eq(energy_mapping_evaluate(&a, &l, &m, &c), ENG_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(eng_last_error(), "do not fit level ifmap_spad"));
+    m = published_mapping(&a);
+    m.spatial_cols[M_] = 24;                                 /* 24 columns of 14 */
+    m.temporal[2][M_] = 4;
+    ck_assert_int_eq(energy_mapping_evaluate(&a, &l, &m, &c), ENG_ERR_ARG);
+    m = published_mapping(&a);
+    m.spatial_cols[M_] = 1;                                  /* P may not sit in a PE row */
+    m.spatial_rows[M_] = 12;
+    ck_assert_int_eq(energy_mapping_evaluate(&a, &l, &m, &c), ENG_ERR_ARG);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------------------------
+ * Multiplier substitution
+ * ---------------------------------------------------------------------------------------- */
+
+START_TEST(test_exact_arithmetic)
+{
+    energy_accel a = load_accel(ACC16);
+    energy_layer ls[ENERGY_RESNET20_LAYERS], total_l;
+    int n = energy_resnet20_layers(ls);
+    (void)total_l;
+    energy_model *em;
+    ck_assert_int_eq(energy_model_create(&a, &em), ENG_OK);
+    energy_layer_cost per[ENERGY_RESNET20_LAYERS], tot;
+    ck_assert_int_eq(energy_net_estimate(em, ls, n, per, &tot), ENG_OK);
+    ck_assert_int_eq(tot.macs, 40551040);
+    double ops = 0;
+    for (int i = 0; i < n; i++) ops += (double)per[i].ops;
+    /* exact everywhere: multiplier + rest = MACs x MAC energy (+ pool/add ops as adders) */
+    ck_assert_double_eq_tol(tot.mul_pj, 40551040.0 * 2.20 * 0.8, 1e-3);
+    ck_assert_double_eq_tol(tot.mac_rest_pj, (40551040.0 + ops) * 2.20 * 0.2, 1e-3);
+    energy_model_free(em);
+}
+END_TEST
+
+START_TEST(test_swap_one_multiplier)
+{
+    energy_accel a = load_accel(ACC16);
+    energy_layer ls[ENERGY_RESNET20_LAYERS];
+    int n = energy_resnet20_layers(ls);
+    energy_model *em;
+    ck_assert_int_eq(energy_model_create(&a, &em), ENG_OK);
+    energy_layer_cost base[ENERGY_RESNET20_LAYERS], swap[ENERGY_RESNET20_LAYERS], t0, t1;
+    ck_assert_int_eq(energy_net_estimate(em, ls, n, base, &t0), ENG_OK);
+    const int j = 5;                                    /* s2b1_conv_a, say */
+    const double p_ax = 0.142;                          /* mul8u_12N4, manifest power */
+    ck_assert_int_eq(energy_layer_set_multiplier(&ls[j], p_ax, 8, false, a.word_bits), ENG_OK);
+    ck_assert_int_eq(energy_net_estimate(em, ls, n, swap, &t1), ENG_OK);
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < a.n_levels; k++)
+            ck_assert_double_eq(swap[i].level_pj[k], base[i].level_pj[k]);
+        ck_assert_double_eq(swap[i].mac_rest_pj, base[i].mac_rest_pj);
+        if (i != j) ck_assert_double_eq(swap[i].mul_pj, base[i].mul_pj);
+    }
+    ck_assert_double_eq_tol(swap[j].mul_pj / base[j].mul_pj, p_ax / 0.391, 1e-12);
+    ck_assert_double_eq_tol(t0.total_pj - t1.total_pj, base[j].mul_pj * (1 - p_ax / 0.391),
+                            1e-6 * t0.total_pj);
+    /* the substitution rule itself, signed reference */
+    energy_layer s = ls[0];
+    s.mul_is_signed = true;
+    s.mul_power_mw = 0.2125;
+    ck_assert_double_eq_tol(energy_mac_scale(&s, 0.8), 1 - 0.8 * 0.5, 1e-12);
+    energy_model_free(em);
+}
+END_TEST
+
+START_TEST(test_narrow_weights)
+{
+    energy_accel a = load_accel(ACC8);
+    energy_layer l = {.kind = ENERGY_LAYER_DENSE, .name = "fc", .c = 4096, .h = 1, .w = 1, .m = 1000};
+    ck_assert_int_eq(energy_layer_finish(&l), ENG_OK);
+    energy_model *em;
+    ck_assert_int_eq(energy_model_create(&a, &em), ENG_OK);
+    energy_layer_cost c8, c4;
+    ck_assert_int_eq(energy_layer_estimate(em, &l, &c8), ENG_OK);
+    energy_layer n4 = l;
+    ck_assert_int_eq(energy_layer_set_multiplier(&n4, 0.2, 4, false, a.word_bits), ENG_OK);
+    ck_assert_int_eq(n4.weight_bits, 4);
+    ck_assert_int_eq(energy_layer_estimate(em, &n4, &c4), ENG_OK);
+    /* a dense layer reads each weight from DRAM once: the DRAM weight energy halves */
+    const double w = 4096.0 * 1000;
+    ck_assert_double_eq_tol(c8.reads[0][ENERGY_TENSOR_WEIGHTS], w, 0.5);
+    ck_assert_double_eq_tol(c4.reads[0][ENERGY_TENSOR_WEIGHTS], w, 0.5);
+    double dram_w8 = w * 64.0, dram_w4 = w * 32.0;
+    ck_assert_double_le(c4.level_pj[0], c8.level_pj[0] - (dram_w8 - dram_w4) * (1 - 1e-9));
+    ck_assert_double_lt(c4.total_pj, c8.total_pj);
+    ck_assert_int_eq(energy_layer_set_multiplier(&n4, -1, 4, false, 8), ENG_ERR_ARG);
+    energy_model_free(em);
+}
+END_TEST
+
+START_TEST(test_unmapped_layers)
+{
+    energy_accel a = load_accel(ACC16);
+    energy_model *em;
+    ck_assert_int_eq(energy_model_create(&a, &em), ENG_OK);
+    energy_layer add = {.kind = ENERGY_LAYER_ELTWISE, .name = "add", .c = 16, .h = 32, .w = 32};
+    energy_layer pool = {.kind = ENERGY_LAYER_POOL, .name = "pool", .c = 96, .h = 55, .w = 55,
+                         .r = 3, .s = 3, .stride = 2};
+    ck_assert_int_eq(energy_layer_finish(&add), ENG_OK);
+    ck_assert_int_eq(energy_layer_finish(&pool), ENG_OK);
+    energy_layer_cost c;
+    ck_assert_int_eq(energy_layer_estimate(em, &add, &c), ENG_OK);
+    const double e = 16 * 32 * 32;
+    ck_assert_double_eq_tol(c.level_pj[0], (2 * e + e) * 128.0, 1e-6);
+    ck_assert_int_eq(c.ops, (int64_t)e);
+    ck_assert_int_eq(c.macs, 0);
+    ck_assert_int_eq(energy_layer_estimate(em, &pool, &c), ENG_OK);
+    ck_assert_int_eq(pool.p, 27);
+    ck_assert_double_eq_tol(c.level_pj[0], (96 * 55 * 55 + 96 * 27 * 27) * 128.0, 1e-6);
+    ck_assert_int_eq(c.ops, 96 * 27 * 27 * 8);
+    energy_model_free(em);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------------------------
+ * Layer lists and export
+ * ---------------------------------------------------------------------------------------- */
+
+static const struct bad_case bad_layers[] = {
+    {"name: n\nlayers:\n  - {name: a, kind: conv, input: [3, 8, 8], out_channels: 4, kernel: 3, "
+     "colour: red}\n", ":3: layer: unknown key 'colour'"},
+    {"name: n\nlayers:\n  - {name: a, kind: conv, input: [3, 8, 8], kernel: 3}\n",
+     ":3: missing key 'out_channels'"},
+    {"name: n\nlayers:\n  - {name: a, kind: conv, input: [3, 8, 8], out_channels: -4, kernel: 3}\n",
+     ":3: out_channels: -4 is out of range"},
+    {"name: n\nlayers:\n  - {name: a, kind: conv, input: [3, 8, 8], out_channels: 4, kernel: 9}\n",
+     ":3: layer a: kernel 9x9 larger than the padded input"},
+    {"name: n\nlayers:\n  - {name: a, kind: lstm, input: [3]}\n", ":3: kind: 'lstm' is not one"},
+    {"name: n\nlayers:\n  - {name: a, kind: dense, input: [3], out_channels: 2}\n"
+     "  - {name: a, kind: dense, input: [2], out_channels: 2}\n", ":4: layer name 'a' used twice"},
+    {"name: n\nbatch: two\nlayers: []\n", ":2: batch: 'two' is not an integer"},
+};
+
+START_TEST(test_layers_bad)
+{
+    const struct bad_case *bc = &bad_layers[_i];
+    const char *dir = test_mkdtemp();
+    char path[4200];
+    snprintf(path, sizeof path, "%s/net.yaml", dir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(bc->yaml, f);
+    fclose(f);
+    energy_layer *ls = NULL;
+    int n = -1;
+    ck_assert_int_eq(energy_layers_load(path, &ls, &n, NULL), ENG_ERR_FORMAT);
+    char want[4800];
+    snprintf(want, sizeof want, "%s%s", path, bc->expect);
+    ck_assert_msg(strstr(eng_last_error(), want), "message '%s' lacks '%s'", eng_last_error(), want);
+    ck_assert_int_eq(n, -1);
+    test_rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_timeloop_export)
+{
+    energy_layer *ls;
+    int n, written = 0;
+    ck_assert_int_eq(energy_model_layers("alexnet", &ls, &n), ENG_OK);
+    const char *dir = test_mkdtemp();
+    char sub[4200], path[4300];
+    snprintf(sub, sizeof sub, "%s/tl", dir);
+    ck_assert_msg(energy_timeloop_export(ls, n, sub, &written) == ENG_OK, "%s", eng_last_error());
+    ck_assert_int_eq(written, 8);                           /* 5 convs + 3 dense, no pools */
+    snprintf(path, sizeof path, "%s/00_conv1.yaml", sub);
+    size_t size;
+    char *text = test_read_file(path, &size);
+    text = realloc(text, size + 1);
+    text[size] = 0;
+    const char *want[] = {"dimensions: [ C, M, R, S, N, P, Q ]", "    C: 3\n", "    M: 96\n",
+                          "    R: 11\n", "    P: 55\n", "    Wstride: 4\n", "read-write: True"};
+    for (int i = 0; i < 7; i++) ck_assert_msg(strstr(text, want[i]), "missing '%s'", want[i]);
+    free(text);
+    snprintf(path, sizeof path, "%s/02_conv2.yaml", sub);
+    text = test_read_file(path, &size);
+    text = realloc(text, size + 1);
+    text[size] = 0;
+    ck_assert_ptr_nonnull(strstr(text, "    G: 2\n    C: 48\n    M: 128\n"));
+    free(text);
+    ck_assert_int_eq(energy_timeloop_export(ls, n, "/nonexistent/dir/x", &written), ENG_ERR_IO);
+    free(ls);
+    test_rmtree(dir);
+}
+END_TEST
+
+static Suite *energy_suite(void)
+{
+    Suite *s = suite_create("energy");
+    TCase *tc = tcase_create("accel");
+    tcase_add_test(tc, test_accel_load);
+    tcase_add_loop_test(tc, test_accel_bad, 0, (int)(sizeof bad_cases / sizeof bad_cases[0]));
+    tcase_add_test(tc, test_accel_missing_file);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("layers");
+    tcase_add_test(tc, test_counts_alexnet);
+    tcase_add_test(tc, test_counts_resnet20);
+    tcase_add_test(tc, test_layer_finish_errors);
+    tcase_add_loop_test(tc, test_layers_bad, 0, (int)(sizeof bad_layers / sizeof bad_layers[0]));
+    tcase_add_test(tc, test_timeloop_export);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("model");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_calibration_published_mapping);
+    tcase_add_test(tc, test_calibration_mapper);
+    tcase_add_loop_test(tc, test_mapper_invariants, 0, 2);
+    tcase_add_test(tc, test_mapping_evaluate_rejects);
+    tcase_add_test(tc, test_exact_arithmetic);
+    tcase_add_test(tc, test_swap_one_multiplier);
+    tcase_add_test(tc, test_narrow_weights);
+    tcase_add_test(tc, test_unmapped_layers);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(energy_suite());
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
