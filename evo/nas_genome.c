@@ -82,6 +82,8 @@ eng_status nas_space_check(const nas_space *sp)
         return eng_error(ENG_ERR_ARG, "width growth %d not in [1, 4]", sp->width_growth);
     if (sp->stem_width < 1 || sp->stem_width > 1024)
         return eng_error(ENG_ERR_ARG, "stem width %d not in [1, 1024]", sp->stem_width);
+    if (sp->stem_stride < 0 || sp->stem_stride > 2)
+        return eng_error(ENG_ERR_ARG, "stem stride %d not 1 or 2", sp->stem_stride);
     if (sp->n_muls < 1 || sp->n_muls > NAS_MAX_MULS)
         return eng_error(ENG_ERR_ARG, "%d multipliers, expected 1..%d", sp->n_muls, NAS_MAX_MULS);
     if (sp->in_channels < 1 || sp->in_height < 1 || sp->in_width < 1 || sp->classes < 2)
@@ -474,7 +476,8 @@ static eng_status decode(const nas_space *sp, const int *genes, nas_arch *arch, 
 {
     decoder d = {.sp = sp, .g = genes, .arch = arch, .active = active, .st = ENG_OK};
     summary_add(&d, "stem%d", sp->stem_width);
-    int x = conv_bn(&d, -1, sp->stem_width, 3, 1, gene_stem_mul(sp), NAS_LAYER_RELU);
+    int x = conv_bn(&d, -1, sp->stem_width, 3, sp->stem_stride > 1 ? 2 : 1, gene_stem_mul(sp),
+                    NAS_LAYER_RELU);
     int growth = 1;
     for (int s = 0; s < sp->stages && d.st == ENG_OK; s++) {
         if (s > 0) {

@@ -4,7 +4,7 @@
  *
  * The network is a fixed macro skeleton around evolved cells:
  *
- *     stem conv3x3 (stem_width) -> BN -> ReLU
+ *     stem conv3x3 (stem_width, stride stem_stride) -> BN -> ReLU
  *     stage 0 cell
  *     reduction conv3x3 stride 2 (stem_width * growth) -> BN -> ReLU,  stage 1 cell
  *     ...                                                               (stages - 1 reductions)
@@ -103,6 +103,7 @@ typedef struct nas_space {
     int widths[NAS_MAX_WIDTHS];     /* node widths of stage 0 (channels) */
     int width_growth;               /* stage s uses widths * growth^s (1..4) */
     int stem_width;                 /* stem channels; reduction s has stem_width * growth^s */
+    int stem_stride;                /* 1 or 2 (0 is taken as 1) */
     int n_muls;                     /* size of the multiplier set, 1..NAS_MAX_MULS */
     int in_channels;                /* input image shape (from the data set) */
     int in_height;

@@ -7,5 +7,7 @@
 int cmd_version(int argc, char **argv);
 int cmd_luts(int argc, char **argv);
 int cmd_energy(int argc, char **argv);
+int cmd_search(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
 
 #endif /* COMMANDS_H */

@@ -465,6 +465,7 @@ static void read_space(reader *r, yaml_node_t *n, cfg_search *c)
     }
     get_int(r, &m, "width_growth", false, 2, 1, 4, &sp->width_growth);
     get_int(r, &m, "stem_width", false, 16, 1, 1024, &sp->stem_width);
+    get_int(r, &m, "stem_stride", false, 1, 1, 2, &sp->stem_stride);
 
     yaml_node_t *muls = get_list(r, &m, "multipliers", 1, NAS_MAX_MULS);
     if (r->st == ENG_OK && !muls)

@@ -82,6 +82,7 @@ START_TEST(test_defaults)
     ck_assert_int_eq(c.space.nodes, 4);
     ck_assert_int_eq(c.space.n_ops, NAS_OP_COUNT);
     ck_assert_int_eq(c.space.n_widths, 2);
+    ck_assert_int_eq(c.space.stem_stride, 1);
     ck_assert_int_eq(c.space.n_muls, 2);
     ck_assert_str_eq(c.mul_names[1], "mul8u_2AC");
     ck_assert_int_eq(c.mul_lines[0], 6);
@@ -109,7 +110,7 @@ START_TEST(test_full)
         "dataset: {kind: cifar10, path: data, train: 400, validation: 100, test: 50}\n"
         "search_space:\n  stages: 3\n  nodes: 5\n  shared_cells: true\n"
         "  ops: [sep5x5, identity]\n  widths: [4, 8, 12]\n  width_growth: 1\n"
-        "  stem_width: 6\n  multipliers:\n    - mul8u_1JFF\n"
+        "  stem_width: 6\n  stem_stride: 2\n  multipliers:\n    - mul8u_1JFF\n"
         "nsga2: {population: 6, offspring: 4, generations: 3, crossover_rate: 0.5, "
         "mutation_rate: 0.2}\n"
         "quantization: {mode: sym, weight_bits: 4, per_channel: false, table_gradient: yes, "
@@ -135,7 +136,8 @@ START_TEST(test_full)
     ck_assert_int_eq(c.space.ops[1], NAS_OP_IDENTITY);
     ck_assert_int_eq(c.space.widths[2], 12);
     ck_assert_int_eq(c.space.stem_width, 6);
-    ck_assert_int_eq(c.mul_lines[0], 14);
+    ck_assert_int_eq(c.mul_lines[0], 15);
+    ck_assert_int_eq(c.space.stem_stride, 2);
     ck_assert_int_eq(c.nsga2.offspring, 4);
     ck_assert_double_eq(c.nsga2.mutation_rate, 0.2);
     ck_assert_int_eq(c.quant.mode, CFG_QUANT_SYM);

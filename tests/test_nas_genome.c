@@ -171,8 +171,17 @@ START_TEST(test_decode_concat_pool_reduction)
     }
     ck_assert_int_eq(concats, 2);
     ck_assert_int_eq(reductions, 1);
+    ck_assert_int_eq(a.layers[0].stride, 1);
     /* stage 1 sep conv produces widths[0] * growth = 8 channels */
     ck_assert_int_eq(a.layers[a.n - 1].in_c, 8);
+    nas_arch_free(&a);
+    /* a stride-2 stem halves the image before stage 0 */
+    sp.stem_stride = 2;
+    ck_assert_int_eq(nas_genome_decode(&sp, g, &a), ENG_OK);
+    ck_assert_int_eq(a.layers[0].stride, 2);
+    ck_assert_int_eq(a.layers[0].out_h, 4);
+    ck_assert_int_eq(a.layers[a.n - 2].in_h, 2);
+    ck_assert_int_eq(a.layers[0].macs, 9 * 2 * 16);
     nas_arch_free(&a);
     free(g);
 }
