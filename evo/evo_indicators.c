@@ -1,5 +1,5 @@
 /*
- * evo_indicators.c - hypervolume (2-D sweep, 3-D sweep with a 2-D front, HSO slicing above),
+ * evo_indicators.c - hypervolume (2-D sweep, 3-D sweep with a 2-D front, WFG above),
  * IGD, IGD+, spread and generalized spread.
  */
 #include "evo_indicators.h"
@@ -76,68 +76,134 @@ static double hv3_sorted(const double **rows, int n, const double *ref, double *
     return hv;
 }
 
-/* m >= 3: rows of m coordinates; slices on the last coordinate. */
-static evo_status hv_rec(const double **rows, int n, int m, const double *ref, double *out)
+static evo_status hv_nomem(void)
 {
-    const double **tmp = malloc((size_t)n * sizeof *tmp);
-    if (!tmp) return evo_error(EVO_ERR_NOMEM, "hypervolume: out of memory");
-    sort_rows(rows, tmp, n, m - 1, m);
+    return evo_error(EVO_ERR_NOMEM, "hypervolume: out of memory");
+}
+
+/* Keeps the rows of pts (n x m) that no other row weakly dominates (of equal rows, the first);
+ * returns their number. */
+static int keep_nondominated(double *pts, int n, int m)
+{
+    int kept = 0;
+    for (int i = 0; i < n; i++) {
+        const double *p = pts + (size_t)i * m;
+        bool dominated = false;
+        for (int q = 0; q < n && !dominated; q++) {
+            if (q == i) continue;
+            const double *o = pts + (size_t)q * m;
+            int j = 0;
+            while (j < m && o[j] <= p[j]) j++;
+            /* o weakly dominates p; equal rows: only the later one is dropped */
+            if (j == m) dominated = q < i || memcmp(o, p, (size_t)m * sizeof *p) != 0;
+        }
+        if (!dominated) {
+            if (kept != i) memmove(pts + (size_t)kept * m, p, (size_t)m * sizeof *p);
+            kept++;
+        }
+    }
+    return kept;
+}
+
+static evo_status hv_small(const double *pts, int n, int m, const double *ref, double *out);
+
+/* m >= 4: the WFG decomposition (While, Bradstreet, Barone, IEEE TEVC 16(1), 2012). With the
+ * points sorted by decreasing last objective, the volume p_k adds to p_{k+1..n} is
+ * (ref_m - p_k,m) * (box_{m-1}(p_k) - HV_{m-1}(limit set)), where the limit set holds
+ * max(p_k, p_j) over the first m - 1 objectives for j > k. pts is reordered. */
+static evo_status hv_wfg(double *pts, int n, int m, const double *ref, double *out)
+{
+    const int d = m - 1;
+    /* insertion sort by decreasing last objective (rows are short) */
+    double *row = malloc((size_t)m * sizeof *row);
+    double *limit = malloc(((size_t)n + 1) * d * sizeof *limit);
+    if (!row || !limit) {
+        free(row);
+        free(limit);
+        return hv_nomem();
+    }
+    for (int i = 1; i < n; i++) {
+        memcpy(row, pts + (size_t)i * m, (size_t)m * sizeof *row);
+        int j = i;
+        while (j > 0 && pts[(size_t)(j - 1) * m + d] < row[d]) {
+            memcpy(pts + (size_t)j * m, pts + (size_t)(j - 1) * m, (size_t)m * sizeof *row);
+            j--;
+        }
+        memcpy(pts + (size_t)j * m, row, (size_t)m * sizeof *row);
+    }
     evo_status st = EVO_OK;
-    if (m == 3) {
-        double *buf = malloc(2 * (size_t)n * sizeof *buf);
-        if (!buf) st = evo_error(EVO_ERR_NOMEM, "hypervolume: out of memory");
-        else *out = hv3_sorted(rows, n, ref, buf, buf + n);
-        free(buf);
-        free(tmp);
+    double total = 0.0;
+    for (int k = 0; k < n && st == EVO_OK; k++) {
+        const double *p = pts + (size_t)k * m;
+        double box = 1.0;
+        for (int j = 0; j < d; j++) box *= ref[j] - p[j];
+        int nl = 0;
+        for (int q = k + 1; q < n; q++, nl++)
+            for (int j = 0; j < d; j++) {
+                double v = pts[(size_t)q * m + j];
+                limit[(size_t)nl * d + j] = v > p[j] ? v : p[j];
+            }
+        nl = keep_nondominated(limit, nl, d);
+        double covered = 0.0;
+        if (nl > 0) st = hv_small(limit, nl, d, ref, &covered);
+        total += (ref[d] - p[d]) * (box - covered);
+    }
+    free(row);
+    free(limit);
+    if (st == EVO_OK) *out = total;
+    return st;
+}
+
+/* Hypervolume of n >= 1 points (n x m, each strictly dominating ref), m >= 2; pts may be
+ * reordered by the m >= 4 case. */
+static evo_status hv_small(const double *pts, int n, int m, const double *ref, double *out)
+{
+    if (m >= 4) {
+        double *copy = malloc((size_t)n * m * sizeof *copy);
+        if (!copy) return hv_nomem();
+        memcpy(copy, pts, (size_t)n * m * sizeof *copy);
+        evo_status st = hv_wfg(copy, n, m, ref, out);
+        free(copy);
         return st;
     }
-    double hv = 0.0;
-    for (int i = 0; i < n && st == EVO_OK; i++) {
-        double top = i + 1 < n ? rows[i + 1][m - 1] : ref[m - 1];
-        if (!(top > rows[i][m - 1])) continue;
-        memcpy(tmp, rows, (size_t)(i + 1) * sizeof *tmp);   /* the slab's points, re-sorted below */
-        double part = 0.0;
-        st = hv_rec(tmp, i + 1, m - 1, ref, &part);
-        hv += part * (top - rows[i][m - 1]);
+    const double **rows = malloc((size_t)n * 2 * sizeof *rows);
+    double *buf = m == 3 ? malloc((size_t)n * 2 * sizeof *buf) : NULL;
+    if (!rows || (m == 3 && !buf)) {
+        free(rows);
+        free(buf);
+        return hv_nomem();
     }
-    free(tmp);
-    if (st == EVO_OK) *out = hv;
-    return st;
+    for (int i = 0; i < n; i++) rows[i] = pts + (size_t)i * m;
+    sort_rows(rows, rows + n, n, m == 2 ? 0 : 2, m);
+    *out = m == 2 ? hv2_sorted(rows, n, ref) : hv3_sorted(rows, n, ref, buf, buf + n);
+    free(rows);
+    free(buf);
+    return EVO_OK;
 }
 
 evo_status evo_hypervolume(const double *f, int n, int m, const double *ref, double *hv)
 {
     if (m < 1 || n < 0) return evo_error(EVO_ERR_ARG, "hypervolume: n = %d, m = %d", n, m);
-    const double **rows = malloc(((size_t)n + 1) * sizeof *rows);
-    const double **tmp = malloc(((size_t)n + 1) * sizeof *tmp);
-    if (!rows || !tmp) {
-        free(rows);
-        free(tmp);
-        return evo_error(EVO_ERR_NOMEM, "hypervolume of %d points: out of memory", n);
-    }
+    double *pts = malloc(((size_t)n * m + 1) * sizeof *pts);
+    if (!pts) return hv_nomem();
     int k = 0;
     for (int i = 0; i < n; i++) {
         const double *p = f + (size_t)i * m;
         int j = 0;
         while (j < m && p[j] < ref[j]) j++;
-        if (j == m) rows[k++] = p;
+        if (j == m) memcpy(pts + (size_t)k++ * m, p, (size_t)m * sizeof *p);
     }
     evo_status st = EVO_OK;
     double result = 0.0;
-    if (k > 0) {
-        if (m == 1) {
-            double lo = rows[0][0];
-            for (int i = 1; i < k; i++) lo = rows[i][0] < lo ? rows[i][0] : lo;
-            result = ref[0] - lo;
-        } else if (m == 2) {
-            sort_rows(rows, tmp, k, 0, 2);
-            result = hv2_sorted(rows, k, ref);
-        } else {
-            st = hv_rec(rows, k, m, ref, &result);
-        }
+    if (k > 0 && m == 1) {
+        double lo = pts[0];
+        for (int i = 1; i < k; i++) lo = pts[i] < lo ? pts[i] : lo;
+        result = ref[0] - lo;
+    } else if (k > 0) {
+        if (m >= 4) k = keep_nondominated(pts, k, m);
+        st = hv_small(pts, k, m, ref, &result);
     }
-    free(rows);
-    free(tmp);
+    free(pts);
     if (st == EVO_OK) *hv = result;
     return st;
 }

@@ -23,8 +23,9 @@ extern "C" {
 /* Exact hypervolume (Lebesgue measure) of the region dominated by the points and bounded by
  * the reference point; points that do not strictly dominate ref in every objective add
  * nothing. Dominated and duplicate points are allowed. m = 2: sort and sweep, O(n log n);
- * m = 3: sweep over f3 keeping the 2-D front, O(n^2); m > 3: slicing on the last objective
- * down to the 3-D case (Zitzler's HSO), exponential in m: meant for small sets. m = 1 gives
+ * m = 3: sweep over f3 keeping the 2-D front, O(n^2); m >= 4: the WFG algorithm (While,
+ * Bradstreet and Barone 2012) down to the 3-D case, exponential in m in the worst case (a
+ * 100-point front of 6 objectives takes milliseconds, of 8 objectives 0.2 s). m = 1 gives
  * ref - min. EVO_ERR_ARG for m < 1 or n < 0, EVO_ERR_NOMEM; on error *hv is unchanged. */
 evo_status evo_hypervolume(const double *f,     /* n x m points */
                            int n,               /* number of points, >= 0 */

@@ -5,6 +5,7 @@
 #define COMMANDS_H
 
 int cmd_version(int argc, char **argv);
+int cmd_nsga2(int argc, char **argv);
 int cmd_luts(int argc, char **argv);
 int cmd_energy(int argc, char **argv);
 int cmd_search(int argc, char **argv);
