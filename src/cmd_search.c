@@ -73,7 +73,7 @@ static int run(int argc, char **argv, bool resume)
     optind = 1;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case 'n':
             if (resume) return cli_usage_error(cmd, "--name is only for search");
