@@ -203,6 +203,12 @@ void nas_genome_crossover(const nas_space *sp, uint64_t *rng, const int *a, cons
     }
 }
 
+void nas_genome_set_multipliers(const nas_space *sp, int *genes, int mul)
+{
+    ENG_ASSERT(mul >= 0 && mul < sp->n_muls);
+    for (int i = struct_len(sp); i < nas_genome_length(sp); i++) genes[i] = mul;
+}
+
 int nas_genome_format(const nas_space *sp, const int *genes, char *buf, size_t size)
 {
     int n = nas_genome_length(sp);

@@ -141,6 +141,10 @@ void nas_genome_mutate(const nas_space *space, uint64_t *rng, double rate, int *
 void nas_genome_crossover(const nas_space *space, uint64_t *rng, const int *a, const int *b,
                           int *child1, int *child2);
 
+/* Sets every multiplier gene (active or not) to mul (0 <= mul < n_muls): e.g. an all-exact
+ * variant of a genome. */
+void nas_genome_set_multipliers(const nas_space *space, int *genes, int mul);
+
 /* Marks in active[i] (length nas_genome_length) whether gene i affects the decoded network. */
 void nas_genome_active(const nas_space *space, const int *genes, bool *active);
 

@@ -35,6 +35,7 @@ static const char schema_sql[] =
     "  config_path TEXT NOT NULL,\n"
     "  seed INTEGER NOT NULL,\n"
     "  threads INTEGER NOT NULL,\n"
+    "  generations INTEGER NOT NULL,\n"
     "  objectives TEXT NOT NULL,\n"
     "  status TEXT NOT NULL,\n"
     "  program_version TEXT NOT NULL,\n"
@@ -277,18 +278,20 @@ eng_status db_run_insert(db_archive *db, const db_run *run)
     char now[32];
     now_iso(now, sizeof now);
     ENG_TRY(prepare(db, "INSERT INTO run (id, name, config_text, config_path, seed, threads, "
-                        "objectives, status, program_version, schema_version, created_at, "
-                        "updated_at) VALUES (1, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)", &s));
+                        "generations, objectives, status, program_version, schema_version, "
+                        "created_at, updated_at) VALUES (1, ?, ?, ?, ?, ?, ?, ?, 'running', ?, "
+                        "?, ?, ?)", &s));
     sqlite3_bind_text(s, 1, run->name, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(s, 2, run->config_text, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(s, 3, run->config_path, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 4, (sqlite3_int64)run->seed);
     sqlite3_bind_int(s, 5, run->threads);
-    sqlite3_bind_text(s, 6, run->objectives, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 7, EVOAPPROXNAS_VERSION, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 8, DB_SCHEMA_VERSION);
-    sqlite3_bind_text(s, 9, now, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(s, 6, run->generations);
+    sqlite3_bind_text(s, 7, run->objectives, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 8, EVOAPPROXNAS_VERSION, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 9, DB_SCHEMA_VERSION);
     sqlite3_bind_text(s, 10, now, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 11, now, -1, SQLITE_TRANSIENT);
     return step_done(db, s, "inserting the run");
 }
 
@@ -303,8 +306,8 @@ eng_status db_run_load(db_archive *db, db_run *out)
     memset(out, 0, sizeof *out);
     sqlite3_stmt *s;
     ENG_TRY(prepare(db, "SELECT name, config_text, config_path, seed, threads, objectives, "
-                        "status, program_version, schema_version, created_at, updated_at "
-                        "FROM run WHERE id = 1", &s));
+                        "status, program_version, schema_version, created_at, updated_at, "
+                        "generations FROM run WHERE id = 1", &s));
     int rc = sqlite3_step(s);
     if (rc != SQLITE_ROW) {
         sqlite3_finalize(s);
@@ -324,6 +327,7 @@ eng_status db_run_load(db_archive *db, db_run *out)
     out->schema_version = sqlite3_column_int(s, 8);
     copy_col(s, 9, out->created_at, sizeof out->created_at);
     copy_col(s, 10, out->updated_at, sizeof out->updated_at);
+    out->generations = sqlite3_column_int(s, 11);
     sqlite3_finalize(s);
     if (!out->config_text) return eng_error(ENG_ERR_NOMEM, "out of memory");
     return ENG_OK;

@@ -82,6 +82,7 @@ typedef struct db_run {
     char config_path[4096];
     uint64_t seed;
     int threads;
+    int generations;            /* NSGA-II generations the config asks for */
     char objectives[128];       /* "error,energy" */
     char status[16];            /* running | interrupted | finished | failed */
     char program_version[32];

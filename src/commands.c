@@ -11,5 +11,9 @@ const cli_command cli_commands[] = {
     {"energy", "accelerator energy of a network with per-layer multipliers", cmd_energy},
     {"search", "search networks and multipliers (NSGA-II) from a YAML config", cmd_search},
     {"resume", "continue an interrupted search from its archive", cmd_resume},
+    {"status", "progress and best results of a search archive", cmd_status},
+    {"pareto", "the Pareto front of a search archive (table, JSON, CSV)", cmd_pareto},
+    {"report", "SVG plot of a search: error vs energy, front, exact networks", cmd_report},
+    {"finalize", "retrain a search's front longer and record test accuracy", cmd_finalize},
     {NULL, NULL, NULL},
 };

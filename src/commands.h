@@ -10,5 +10,9 @@ int cmd_luts(int argc, char **argv);
 int cmd_energy(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_pareto(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_finalize(int argc, char **argv);
 
 #endif /* COMMANDS_H */

@@ -503,6 +503,7 @@ static void read_nsga2(reader *r, yaml_node_t *n, cfg_search *c)
     if (!n) {
         c->nsga2.population = 16, c->nsga2.offspring = 16, c->nsga2.generations = 10;
         c->nsga2.crossover_rate = 0.9, c->nsga2.mutation_rate = 0.05;
+        c->nsga2.exact_share = 0.25;
         return;
     }
     if (!map_open(r, n, "nsga2", &m)) return;
@@ -511,6 +512,7 @@ static void read_nsga2(reader *r, yaml_node_t *n, cfg_search *c)
     get_int(r, &m, "generations", false, 10, 1, 100000, &c->nsga2.generations);
     get_double(r, &m, "crossover_rate", 0.9, 0.0, 1.0, &c->nsga2.crossover_rate);
     get_double(r, &m, "mutation_rate", 0.05, 0.0, 1.0, &c->nsga2.mutation_rate);
+    get_double(r, &m, "exact_share", 0.25, 0.0, 1.0, &c->nsga2.exact_share);
     map_finish(r, &m);
 }
 

@@ -92,6 +92,7 @@ typedef struct cfg_search {
         int generations;
         double crossover_rate;          /* probability that a pair is crossed */
         double mutation_rate;           /* per-gene probability */
+        double exact_share;             /* share of the initial population made all-exact */
     } nsga2;
 
     struct {

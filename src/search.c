@@ -47,6 +47,8 @@ typedef struct driver {
     int n_genes;
     int threads;
     int n_con;
+    int init_calls;             /* genomes drawn by cb_init since the run (re)started */
+    int exact_mul;              /* index of the first exact multiplier, -1 when none */
 
     uint64_t *known;            /* open-addressing set of committed hashes (0 = empty) */
     size_t known_cap, known_n;
@@ -185,6 +187,12 @@ static evo_status cb_init(void *ctx, evo_rng *rng, double *x)
     int g[1024];
     uint64_t s = evo_rng_next(rng);
     nas_genome_random(&d->env.cfg.space, &s, g);
+    /* the first exact_share of the initial genomes use exact multipliers only, so that the
+     * search always has exact-multiplier networks to compare with */
+    const cfg_search *c = &d->env.cfg;
+    if (d->exact_mul >= 0 && d->init_calls++ < (int)lround(c->nsga2.exact_share *
+                                                           c->nsga2.population))
+        nas_genome_set_multipliers(&c->space, g, d->exact_mul);
     to_double(d, g, x);
     return EVO_OK;
 }
@@ -523,6 +531,9 @@ static eng_status driver_create(driver *d, const search_opts *opts)
     const cfg_search *c = &d->env.cfg;
     d->opts = opts;
     d->best_error = INFINITY, d->min_energy = INFINITY;
+    d->exact_mul = -1;
+    for (int i = c->space.n_muls - 1; i >= 0; i--)
+        if (d->env.mul_exact[i]) d->exact_mul = i;
     d->n_genes = nas_genome_length(&c->space);
     if (d->n_genes > 1024) return eng_error(ENG_ERR_ARG, "%s: the genome is too long", c->path);
     d->threads = opts->threads;
@@ -640,6 +651,7 @@ eng_status search_run(const char *config_path, const search_opts *opts, char *db
     if (st == ENG_OK) st = db_open(output, DB_OPEN_CREATE, &d.db);
     if (st == ENG_OK) {
         db_run run = {.seed = d.env.cfg.seed, .threads = d.threads,
+                      .generations = d.env.cfg.nsga2.generations,
                       .config_text = d.env.cfg.text};
         snprintf(run.name, sizeof run.name, "%s", name);
         snprintf(run.config_path, sizeof run.config_path, "%s", d.env.cfg.path);

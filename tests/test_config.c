@@ -88,6 +88,7 @@ START_TEST(test_defaults)
     ck_assert_int_eq(c.mul_lines[0], 6);
     ck_assert_int_eq(c.nsga2.population, 16);
     ck_assert_int_eq(c.nsga2.offspring, 16);
+    ck_assert_double_eq(c.nsga2.exact_share, 0.25);
     ck_assert_int_eq(c.quant.mode, CFG_QUANT_ASYM);
     ck_assert_int_eq(c.quant.weight_bits, 8);
     ck_assert_int_eq(c.training.epochs, 1);
@@ -112,7 +113,7 @@ START_TEST(test_full)
         "  ops: [sep5x5, identity]\n  widths: [4, 8, 12]\n  width_growth: 1\n"
         "  stem_width: 6\n  stem_stride: 2\n  multipliers:\n    - mul8u_1JFF\n"
         "nsga2: {population: 6, offspring: 4, generations: 3, crossover_rate: 0.5, "
-        "mutation_rate: 0.2}\n"
+        "mutation_rate: 0.2, exact_share: 0.5}\n"
         "quantization: {mode: sym, weight_bits: 4, per_channel: false, table_gradient: yes, "
         "ema_momentum: 0.1}\n"
         "training: {epochs: 2, batch_size: 32, learning_rate: 1e-2, momentum: 0, "
@@ -140,6 +141,7 @@ START_TEST(test_full)
     ck_assert_int_eq(c.space.stem_stride, 2);
     ck_assert_int_eq(c.nsga2.offspring, 4);
     ck_assert_double_eq(c.nsga2.mutation_rate, 0.2);
+    ck_assert_double_eq(c.nsga2.exact_share, 0.5);
     ck_assert_int_eq(c.quant.mode, CFG_QUANT_SYM);
     ck_assert_int_eq(c.quant.weight_bits, 4);
     ck_assert(!c.quant.per_channel);

@@ -368,6 +368,25 @@ START_TEST(test_crossover_invariants)
 }
 END_TEST
 
+START_TEST(test_set_multipliers)
+{
+    nas_space sp = big_space(false);
+    int n = nas_genome_length(&sp);
+    int *g = malloc(sizeof(int) * (size_t)n), *before = malloc(sizeof(int) * (size_t)n);
+    uint64_t rng = 21;
+    nas_genome_random(&sp, &rng, g);
+    memcpy(before, g, sizeof(int) * (size_t)n);
+    nas_genome_set_multipliers(&sp, g, 3);
+    nas_arch a;
+    ck_assert_int_eq(nas_genome_decode(&sp, g, &a), ENG_OK);
+    for (int i = 0; i < a.n; i++)
+        if (a.layers[i].mul_gene >= 0) ck_assert_int_eq(a.layers[i].mul, 3);
+    nas_arch_free(&a);
+    for (int i = 0; i < 63; i++) ck_assert_int_eq(g[i], before[i]); /* structure untouched */
+    free(g), free(before);
+}
+END_TEST
+
 START_TEST(test_format_parse)
 {
     nas_space sp = big_space(true);
@@ -409,6 +428,7 @@ static Suite *genome_suite(void)
     tcase_add_test(tv, test_mutation_invariants);
     tcase_add_test(tv, test_crossover_invariants);
     tcase_add_test(tv, test_format_parse);
+    tcase_add_test(tv, test_set_multipliers);
     suite_add_tcase(s, tv);
     return s;
 }
