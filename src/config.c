@@ -703,7 +703,9 @@ eng_status cfg_load(const char *path, cfg_search *out)
 {
     memset(out, 0, sizeof *out);
     FILE *f = fopen(path, "rb");
-    if (!f) return eng_error(ENG_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (!f)
+        return eng_error(errno == ENOENT ? ENG_ERR_NOT_FOUND : ENG_ERR_IO, "%s: cannot open: %s",
+                         path, strerror(errno));
     size_t cap = 4096, len = 0;
     char *buf = malloc(cap);
     while (buf) {

@@ -134,7 +134,8 @@ typedef struct cfg_search {
     } finalize;
 } cfg_search;
 
-/* Reads and parses a config file. On error returns ENG_ERR_IO (cannot read), ENG_ERR_FORMAT
+/* Reads and parses a config file. On error returns ENG_ERR_NOT_FOUND (no such file),
+ * ENG_ERR_IO (cannot read), ENG_ERR_FORMAT
  * (YAML syntax, unknown/duplicate key, wrong type), ENG_ERR_ARG (out of range),
  * ENG_ERR_NOT_FOUND (a referenced file is missing), with a "FILE:LINE:COL: ..." message
  * (eng_last_error()); *out is zeroed then and owns nothing. */

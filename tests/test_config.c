@@ -226,7 +226,7 @@ START_TEST(test_missing_file)
     expect_error("name: t\n" BASE_DATASET BASE_SPACE "energy:\n  accelerator: data\n",
                  ENG_ERR_NOT_FOUND, 8, "energy.accelerator", "is not a file");
     cfg_search c;
-    ck_assert_int_eq(cfg_load("/nonexistent/c.yaml", &c), ENG_ERR_IO);
+    ck_assert_int_eq(cfg_load("/nonexistent/c.yaml", &c), ENG_ERR_NOT_FOUND);
     ck_assert(strstr(eng_last_error(), "/nonexistent/c.yaml"));
 }
 END_TEST
