@@ -144,7 +144,7 @@ static void format_duration(double s, char *buf, size_t size)
     else snprintf(buf, size, "%dh%02dm", (int)s / 3600, ((int)s / 60) % 60);
 }
 
-static void progress_candidate(driver *d, const db_evaluation *e, bool trained)
+static void progress_candidate(driver *d, const db_evaluation *e, const char *how)
 {
     d->gen_done++;
     d->done_total++;
@@ -152,9 +152,9 @@ static void progress_candidate(driver *d, const db_evaluation *e, bool trained)
     if (e->energy_pj < d->min_energy) d->min_energy = e->energy_pj;
     int gen = d->ga && evo_nsga2_has_population(d->ga) ? evo_nsga2_generation(d->ga) + 1 : 0;
     if (d->opts->progress == SEARCH_PROGRESS_LOG) {
-        say(d, "gen %d candidate %d/%d %s error %.4f energy %.4g uJ params %lld %s%.1fs",
+        say(d, "gen %d candidate %d/%d %s error %.4f energy %.4g uJ params %lld %s %.1fs",
             gen, d->gen_done, d->gen_size, e->hash, e->error, e->energy_pj * 1e-6,
-            (long long)e->params, trained ? "trained " : "reused ", e->train_s);
+            (long long)e->params, how, e->train_s);
     } else {
         double el = now_s() - d->t_start;
         char eta[32];
@@ -321,7 +321,7 @@ static void train_jobs(driver *d, job *jobs, int n_jobs, int gen)
         e->train_s = now_s() - t0;
         jb->done = true;
 #pragma omp critical(search_progress)
-        progress_candidate(d, e, true);
+        progress_candidate(d, e, "trained");
     }
 }
 
@@ -381,7 +381,8 @@ static evo_status cb_evaluate(void *ctx, const evo_batch *b)
         if (db_evaluation_find(d->db, hex, e) == ENG_OK) {
             e->n_obj = c->n_objectives;
             jobs[k].done = true;
-            progress_candidate(d, e, false);
+            /* committed before: reused; else a cache entry left by an interrupted run */
+            progress_candidate(d, e, cd->reused ? "reused" : "cached");
             continue;
         }
         st = search_env_measure(&d->env, &arch, e);
@@ -396,8 +397,16 @@ static evo_status cb_evaluate(void *ctx, const evo_batch *b)
     }
     if (rc == EVO_OK) {
         train_jobs(d, jobs, d->n_evals, gen);
+        for (int k = 0; k < d->n_evals; k++) {
+            db_evaluation *e = &d->evals[k];
+            double gv[3];
+            e->violation = violation_of(d, e);
+            objectives(d, e, e->obj, gv);
+        }
         for (int k = 0; k < d->n_evals && rc == EVO_OK; k++) {
-            if (jobs[k].train && jobs[k].done) d->n_trained++;
+            /* evaluated = new to the committed archive (trained now or cached) */
+            if (jobs[k].done && !known_has(d, strtoull(d->evals[k].hash, NULL, 16)))
+                d->n_trained++;
             if (jobs[k].done || jobs[k].st == ENG_ERR_INTERRUPTED || jobs[k].st == ENG_OK)
                 continue;
             rc = fail(d, jobs[k].st, jobs[k].msg);
@@ -416,11 +425,9 @@ static evo_status cb_evaluate(void *ctx, const evo_batch *b)
     if (rc != EVO_OK) return rc;
     for (int i = 0; i < b->n; i++) {
         db_evaluation *e = &d->evals[d->cands[i].eval];
-        e->violation = violation_of(d, e);
-        for (int k = 0; k < c->n_objectives; k++) e->obj[k] = 0;
-        double gv[3];
-        objectives(d, e, e->obj, gv);
-        memcpy(b->f + (size_t)i * b->n_obj, e->obj, sizeof(double) * (size_t)b->n_obj);
+        double fv[CFG_MAX_OBJECTIVES], gv[3];
+        objectives(d, e, fv, gv);
+        memcpy(b->f + (size_t)i * b->n_obj, fv, sizeof(double) * (size_t)b->n_obj);
         if (b->n_con) memcpy(b->g + (size_t)i * b->n_con, gv, sizeof(double) * (size_t)b->n_con);
         d->n_reused += d->cands[i].reused;
     }

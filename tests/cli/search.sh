@@ -160,7 +160,7 @@ if diff <(dump results/a.db) <(dump results/c.db) >/dev/null; then
   ok "resumed after Ctrl-C = uninterrupted"
 else
   bad "resumed after Ctrl-C = uninterrupted"
-  diff <(dump results/a.db) <(dump results/c.db) | head -20
+  diff <(dump results/a.db) <(dump results/c.db) | head -20 >&2
 fi
 
 # --- refusals -------------------------------------------------------------------------------
