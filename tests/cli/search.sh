@@ -96,7 +96,8 @@ n=$(sqlite3 -readonly results/a.db "SELECT count(*) FROM population GROUP BY gen
 dup=$(sqlite3 -readonly results/a.db "SELECT count(*) FROM (SELECT hash FROM evaluations
   GROUP BY hash HAVING count(*) > 1)")
 [ "$dup" = 0 ] && ok "no network evaluated twice" || bad "duplicate evaluations: $dup"
-ex=$(sqlite3 -readonly results/a.db "SELECT count(*) FROM evaluations WHERE exact = 1 AND generation = 0")
+ex=$(sqlite3 -readonly results/a.db "SELECT count(*) FROM evaluations
+  WHERE exact = 1 AND generation = 0")
 [ "$ex" -ge 2 ] && ok "exact_share seeds exact-multiplier networks" || bad "exact networks: $ex"
 check "status" 0 "$bin" status results/a.db
 has "status shows the state" "run: +a \(finished\)"
