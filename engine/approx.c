@@ -5,6 +5,7 @@
  */
 #include "approx_internal.h"
 
+#include <math.h>
 #include <string.h>
 
 /* The table-dependent part of a state, built completely before it replaces the old one. */
@@ -132,6 +133,7 @@ static void approx_table_install(eng_approx *q, approx_table *t)
     q->w_min = t->w_min, q->w_max = t->w_max;
     q->grad_a = t->grad_a;
     q->grad_w = t->grad_w;
+    q->act = (eng_qparams){0};          /* parameters of the old code ranges are void */
 }
 
 eng_status eng_approx_create_lut(const eng_approx_cfg *cfg, const eng_lut *lut, int out_channels,
@@ -263,12 +265,36 @@ eng_status approx_check_state(const eng_approx *q, int out_channels, const char 
     return ENG_OK;
 }
 
+eng_status approx_check_backward(const eng_approx *q, const float *dw, const char *op)
+{
+    if (!dw) return eng_error(ENG_ERR_ARG, "%s: NULL dw", op);
+    if (q && !(q->act.scale > 0.0f))
+        return eng_error(ENG_ERR_ARG, "%s: no quantized forward since the multiplier was set", op);
+    return ENG_OK;
+}
+
+#define APPROX_CHUNK 16384
+
+/* eng_quant_minmax split across threads; min and max do not depend on the order. */
+static void approx_minmax_par(const float *x, size_t count, float *lo, float *hi)
+{
+    float mn = INFINITY, mx = -INFINITY;
+#pragma omp parallel for schedule(static) reduction(min : mn) reduction(max : mx) if (count >= APPROX_PAR_MIN)
+    for (size_t i = 0; i < count; i++) {
+        float v = x[i];                 /* NaN compares false: ignored */
+        if (v < mn) mn = v;
+        if (v > mx) mx = v;
+    }
+    *lo = mn <= mx ? mn : 0.0f;
+    *hi = mn <= mx ? mx : 0.0f;
+}
+
 void approx_act_prepare(eng_approx *q, const float *x, size_t count, bool training)
 {
     bool update = q->obs.mode == ENG_OBSERVER_MINMAX ||
                   (q->obs.mode == ENG_OBSERVER_EMA && training);
     float lo = 0.0f, hi = 0.0f;
-    if (update || !q->obs.valid) eng_quant_minmax(x, count, &lo, &hi);
+    if (update || !q->obs.valid) approx_minmax_par(x, count, &lo, &hi);
     if (update) eng_observer_update(&q->obs, lo, hi);
     if (q->obs.valid) lo = q->obs.lo, hi = q->obs.hi;
     q->act = eng_qparams_from_range(lo, hi, q->a_min, q->a_max, q->cfg.mode == ENG_QUANT_SYM);
@@ -308,7 +334,7 @@ void approx_dequantize(bool asym, const eng_qparams *act, const eng_qparams *wq,
                        size_t asum_stride, const int32_t *wsum, const float *bias, float *y)
 {
     const int64_t za = act->zero_point;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)channels * positions >= APPROX_PAR_MIN)
     for (int o = 0; o < channels; o++) {
         const double scale = (double)act->scale * wq[o].scale;
         const int64_t zw = wq[o].zero_point;
@@ -347,7 +373,7 @@ void approx_table_gemm_backward(const eng_approx *q, int M, int K, size_t P,
     const bool asym = q->cfg.mode == ENG_QUANT_ASYM;
     const float za = asym ? (float)q->act.zero_point : 0.0f;
     if (dcols) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)M * K * P >= APPROX_PAR_MIN)
         for (int kk = 0; kk < K; kk++) {
             float *row = dcols + (size_t)kk * P;
             const uint8_t *a = cols + (size_t)kk * P;
@@ -363,7 +389,7 @@ void approx_table_gemm_backward(const eng_approx *q, int M, int K, size_t P,
             }
         }
     }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)M * K * P >= APPROX_PAR_MIN)
     for (int m = 0; m < M; m++) {
         const float *g = dy + (size_t)m * P;
         for (int kk = 0; kk < K; kk++) {
@@ -378,12 +404,10 @@ void approx_table_gemm_backward(const eng_approx *q, int M, int K, size_t P,
     }
 }
 
-#define APPROX_CHUNK 16384
-
 void approx_fake_quantize_par(const eng_qparams *p, const float *x, size_t count, float *y)
 {
     const long chunks = (long)((count + APPROX_CHUNK - 1) / APPROX_CHUNK);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (chunks > 1)
     for (long c = 0; c < chunks; c++) {
         size_t i0 = (size_t)c * APPROX_CHUNK, n = count - i0 < APPROX_CHUNK ? count - i0 : APPROX_CHUNK;
         eng_fake_quantize(p, x + i0, n, y + i0);
@@ -394,7 +418,7 @@ void approx_fake_quantize_backward_par(const eng_qparams *p, const float *x, con
                                        size_t count, float *dx)
 {
     const long chunks = (long)((count + APPROX_CHUNK - 1) / APPROX_CHUNK);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (chunks > 1)
     for (long c = 0; c < chunks; c++) {
         size_t i0 = (size_t)c * APPROX_CHUNK, n = count - i0 < APPROX_CHUNK ? count - i0 : APPROX_CHUNK;
         eng_fake_quantize_backward(p, x + i0, dy + i0, n, dx + i0);
@@ -404,7 +428,7 @@ void approx_fake_quantize_backward_par(const eng_qparams *p, const float *x, con
 void approx_column_sums(const uint8_t *cols, int K, size_t P, int32_t *sums)
 {
     const long chunks = (long)((P + 1023) / 1024);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (chunks > 1)
     for (long c = 0; c < chunks; c++) {
         size_t p0 = (size_t)c * 1024, p1 = p0 + 1024 < P ? p0 + 1024 : P;
         for (size_t p = p0; p < p1; p++) sums[p] = 0;
@@ -417,7 +441,7 @@ void approx_column_sums(const uint8_t *cols, int K, size_t P, int32_t *sums)
 
 void approx_bias_backward(int channels, size_t positions, const float *dy, float *db)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)channels * positions >= APPROX_PAR_MIN)
     for (int o = 0; o < channels; o++) {
         double sum = 0.0;
         const float *g = dy + (size_t)o * positions;

@@ -20,6 +20,10 @@ struct eng_approx {
     eng_qparams   *wq;              /* [out_channels] weight parameters of the last forward */
 };
 
+/* Least work (values or multiply-adds) worth an OpenMP parallel region: smaller calls run on
+ * one thread (same result: the split never changes a reduction's order). */
+#define APPROX_PAR_MIN 32768
+
 /* Index of codes (a, w) in grad_a / grad_w. */
 static inline size_t approx_grad_index(const eng_approx *q, int32_t a, int32_t w)
 {
@@ -40,7 +44,8 @@ static inline size_t approx_ws_size(size_t bytes)
     return (bytes + 63) & ~(size_t)63;
 }
 
-/* Observes x (per the observer mode and `training`) and sets q->act for this forward. */
+/* Observes x (per the observer mode and `training`) and sets q->act for this forward. The
+ * batch min/max is a parallel reduction (exact in any order). */
 void approx_act_prepare(eng_approx *q, const float *x, size_t count, bool training);
 
 /* Computes q->wq from w[out_channels][per_channel] (per tensor or per channel). */
@@ -120,7 +125,11 @@ void approx_gemm_backward_ste(const eng_kernels *k, eng_approx *q, int M, int K,
                               const float *cols_fq, const float *w, const float *dy,
                               float *dcols, float *dw, unsigned char *ws);
 
-/* Validates the common arguments of forward/backward calls. */
+/* Validates the state of a forward/backward call: made for out_channels (or NULL). */
 eng_status approx_check_state(const eng_approx *q, int out_channels, const char *op);
+
+/* Validates a backward call: dw given, and with a state, a forward ran since the last
+ * multiplier change (its activation parameters are needed). */
+eng_status approx_check_backward(const eng_approx *q, const float *dw, const char *op);
 
 #endif /* ENG_APPROX_INTERNAL_H */

@@ -19,6 +19,27 @@ eng_status eng_dataset_load(eng_dataset_kind kind, const char *path, bool train,
     return eng_error(ENG_ERR_ARG, "eng_dataset_load: unknown data set kind %d", (int)kind);
 }
 
+eng_status eng_dataset_kind_parse(const char *name, eng_dataset_kind *kind)
+{
+    if (name && (strcmp(name, "fashion-mnist") == 0 || strcmp(name, "mnist") == 0)) {
+        *kind = ENG_DATASET_IDX;
+        return ENG_OK;
+    }
+    if (name && strcmp(name, "cifar10") == 0) {
+        *kind = ENG_DATASET_CIFAR10;
+        return ENG_OK;
+    }
+    return eng_error(ENG_ERR_NOT_FOUND,
+                     "unknown data set '%s' (expected fashion-mnist, mnist or cifar10)",
+                     name ? name : "(null)");
+}
+
+const char *eng_dataset_default_dir(const char *name)
+{
+    return name && strcmp(name, "fashion-mnist") == 0 ? "/usr/share/datasets/fashion-mnist"
+                                                       : NULL;
+}
+
 void eng_dataset_free(eng_dataset *ds)
 {
     if (!ds) return;
@@ -146,6 +167,8 @@ eng_status eng_dataset_split_stratified(const eng_dataset *src, int first_count,
                                         eng_dataset *second)
 {
     ENG_TRY(dataset_split_check(src, first_count, second_count, first, second));
+    if (src->classes < 1 || src->classes > 256)
+        return eng_error(ENG_ERR_ARG, "cannot stratify %d classes", src->classes);
     int k = src->classes, n = src->count;
     int *perm = dataset_permutation(n, seed);
     int *bucket = malloc(sizeof(int) * ((size_t)n + 1));

@@ -95,6 +95,17 @@ eng_status eng_dataset_load_cifar(const char *const *files,  /* nfiles paths */
                                   int records_per_file,      /* exact records in each file */
                                   eng_dataset *out);         /* result */
 
+/* The kind of a data set named as configs and the command line spell it: "fashion-mnist" and
+ * "mnist" (ENG_DATASET_IDX) or "cifar10" (ENG_DATASET_CIFAR10). Unknown names give
+ * ENG_ERR_NOT_FOUND with a message listing the known ones; *kind is then unchanged. */
+eng_status eng_dataset_kind_parse(const char *name,         /* data set name */
+                                  eng_dataset_kind *kind);  /* result */
+
+/* Where a system package installs a data set by default ("fashion-mnist": Debian's
+ * dataset-fashion-mnist, /usr/share/datasets/fashion-mnist), or NULL when there is no such
+ * place. Can't fail. */
+const char *eng_dataset_default_dir(const char *name);
+
 /* Frees the arrays and zeroes *ds; NULL or an already freed (zeroed) data set is fine. */
 void eng_dataset_free(eng_dataset *ds);
 

@@ -250,8 +250,10 @@ typedef struct eng_mul_import_opts {
  * the user manifest gains (or, with force, replaces) the entry, family "user". Both files are
  * written to temporaries and renamed. Errors: ENG_ERR_ARG (bad name or options), ENG_ERR_EXISTS
  * (name in the shipped library, or in the user library without force), ENG_ERR_FORMAT (file
- * size, malformed manifest), ENG_ERR_IO, ENG_ERR_NOMEM; on error nothing is written. The new
- * entry is copied to *out when out is not NULL. */
+ * size, malformed manifest), ENG_ERR_IO, ENG_ERR_NOMEM; on error nothing is written (one
+ * exception: with force, if the final rename of the manifest fails after <name>.bin was
+ * replaced, the old entry describes the new table). The new entry is copied to *out when out
+ * is not NULL. */
 eng_status eng_mul_import(const char *src,                  // raw table file
                           const eng_mul_import_opts *opts,
                           eng_mul_info *out);               // may be NULL

@@ -179,7 +179,8 @@ eng_status eng_conv2d_forward(const eng_kernels *k,
                               void *ws);                // workspace
 
 /* Gradients for dy: dx (overwritten; NULL = skip), dw (overwritten), db (overwritten; NULL =
- * no bias). x, w, q as in the forward. */
+ * no bias). x, w, q as in the forward. With q, ENG_ERR_ARG when no forward ran since the
+ * state was created or its multiplier set (the activation parameters are missing). */
 eng_status eng_conv2d_backward(const eng_kernels *k,
                                const eng_conv_shape *s,
                                int oc,

@@ -51,7 +51,7 @@ typedef struct eng_qparams {
     int32_t qmin, qmax;     /* code range, e.g. [0, 255] or [-127, 127] */
 } eng_qparams;
 
-/* Parameters for values in [lo, hi] (widened to contain 0; NaN bounds count as 0).
+/* Parameters for values in [lo, hi] (widened to contain 0; NaN and infinite bounds count as 0).
  * symmetric: zero_point 0 and scale from max(-lo, hi). Requires qmin < qmax, and for symmetric
  * qmin < 0 < qmax. Cannot fail. */
 eng_qparams eng_qparams_from_range(float lo, float hi,     // observed range

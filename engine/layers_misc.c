@@ -6,10 +6,12 @@
 #include <math.h>
 #include <string.h>
 
+#define PAR_MIN 32768  /* values below which threads cost more than they save */
+
 void eng_flatten_forward(int c, int n, int h, int w, const float *x, float *y)
 {
     size_t hw = (size_t)h * w;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)c * n * h * w > PAR_MIN)
     for (int ci = 0; ci < c; ci++)
         for (int b = 0; b < n; b++) {
             const float *xp = x + ((size_t)ci * n + b) * hw;
@@ -20,7 +22,7 @@ void eng_flatten_forward(int c, int n, int h, int w, const float *x, float *y)
 void eng_flatten_backward(int c, int n, int h, int w, const float *dy, float *dx)
 {
     size_t hw = (size_t)h * w;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)c * n * h * w > PAR_MIN)
     for (int ci = 0; ci < c; ci++)
         for (int b = 0; b < n; b++) {
             float *dxp = dx + ((size_t)ci * n + b) * hw;

@@ -9,6 +9,8 @@
 #include <float.h>
 #include <string.h>
 
+#define PAR_MIN 32768  /* values below which threads cost more than they save */
+
 eng_status eng_pool_shape_init(eng_pool_shape *s, int planes, int h, int w, int kernel,
                                int stride, int pad)
 {
@@ -47,7 +49,7 @@ static inline void pool_window(const eng_pool_shape *s, int oy, int ox, int *y0,
 void eng_maxpool_forward(const eng_pool_shape *s, const float *x, float *y)
 {
     size_t in_plane = (size_t)s->h * s->w, out_plane = (size_t)s->oh * s->ow;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)s->planes * in_plane > PAR_MIN)
     for (int p = 0; p < s->planes; p++) {
         const float *xp = x + p * in_plane;
         float *yp = y + p * out_plane;
@@ -67,12 +69,16 @@ void eng_maxpool_forward(const eng_pool_shape *s, const float *x, float *y)
 void eng_maxpool_backward(const eng_pool_shape *s, const float *x, const float *dy, float *dx)
 {
     size_t in_plane = (size_t)s->h * s->w, out_plane = (size_t)s->oh * s->ow;
-#pragma omp parallel for schedule(static)
+    /* windows that do not overlap and tile the plane (2x2 stride 2, ...): every input pixel is
+     * written once, no clearing and no read-modify-write */
+    bool tiled = s->stride == s->kernel && s->pad == 0 && s->oh * s->kernel == s->h &&
+                 s->ow * s->kernel == s->w;
+#pragma omp parallel for schedule(static) if ((size_t)s->planes * in_plane > PAR_MIN)
     for (int p = 0; p < s->planes; p++) {
         const float *xp = x + p * in_plane;
         const float *dyp = dy + p * out_plane;
         float *dxp = dx + p * in_plane;
-        memset(dxp, 0, in_plane * sizeof *dxp);
+        if (!tiled) memset(dxp, 0, in_plane * sizeof *dxp);
         for (int oy = 0; oy < s->oh; oy++)
             for (int ox = 0; ox < s->ow; ox++) {
                 int y0, y1, x0, x1;
@@ -81,7 +87,14 @@ void eng_maxpool_backward(const eng_pool_shape *s, const float *x, const float *
                 for (int i = y0; i < y1; i++)
                     for (int j = x0; j < x1; j++)
                         if (xp[i * s->w + j] > xp[best]) best = i * s->w + j;
-                dxp[best] += dyp[oy * s->ow + ox];
+                float g = dyp[oy * s->ow + ox];
+                if (tiled) {
+                    for (int i = y0; i < y1; i++)
+                        for (int j = x0; j < x1; j++) dxp[i * s->w + j] = 0.0f;
+                    dxp[best] = g;
+                } else {
+                    dxp[best] += g;
+                }
             }
     }
 }
@@ -102,7 +115,7 @@ void eng_avgpool_forward(const eng_pool_shape *s, bool count_include_pad, const 
                          float *y)
 {
     size_t in_plane = (size_t)s->h * s->w, out_plane = (size_t)s->oh * s->ow;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)s->planes * in_plane > PAR_MIN)
     for (int p = 0; p < s->planes; p++) {
         const float *xp = x + p * in_plane;
         float *yp = y + p * out_plane;
@@ -123,7 +136,7 @@ void eng_avgpool_backward(const eng_pool_shape *s, bool count_include_pad, const
                           float *dx)
 {
     size_t in_plane = (size_t)s->h * s->w, out_plane = (size_t)s->oh * s->ow;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)s->planes * in_plane > PAR_MIN)
     for (int p = 0; p < s->planes; p++) {
         const float *dyp = dy + p * out_plane;
         float *dxp = dx + p * in_plane;
@@ -143,7 +156,7 @@ void eng_avgpool_backward(const eng_pool_shape *s, bool count_include_pad, const
 void eng_global_avgpool_forward(size_t planes, size_t hw, const float *x, float *y)
 {
     ptrdiff_t np = (ptrdiff_t)planes;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (planes * hw > PAR_MIN)
     for (ptrdiff_t p = 0; p < np; p++) {
         const float *xp = x + (size_t)p * hw;
         float sum = 0.0f;
@@ -155,7 +168,7 @@ void eng_global_avgpool_forward(size_t planes, size_t hw, const float *x, float 
 void eng_global_avgpool_backward(size_t planes, size_t hw, const float *dy, float *dx)
 {
     ptrdiff_t np = (ptrdiff_t)planes;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (planes * hw > PAR_MIN)
     for (ptrdiff_t p = 0; p < np; p++) {
         float g = dy[p] / (float)hw;
         float *dxp = dx + (size_t)p * hw;

@@ -97,7 +97,9 @@ static void net_buffers_free(eng_net *net)
     eng_free(net->scratch);
     eng_free(net->ws);
     eng_free(net->dlogits);
+    free(net->grad_set);
     net->acts = net->act_grads = net->scratch = net->dlogits = NULL;
+    net->grad_set = NULL;
     net->ws = NULL;
     net->ws_size = 0;
     net->batch = 0;

@@ -40,7 +40,8 @@ typedef struct eng_node {
     bool fold_bias;
 
     /* run-time buffers (point into net->acts / net->act_grads) */
-    size_t act_off;                 /* offset in floats per image of batch capacity */
+    size_t act_off;                 /* activation offset, floats per image of capacity */
+    size_t grad_off;                /* gradient offset, floats per image of capacity */
     float *act;
     float *grad;
 } eng_node;
@@ -64,7 +65,8 @@ struct eng_net {
     /* activations for `batch` images */
     int batch;                      /* capacity, 0 = none */
     bool train_buffers;             /* act_grads allocated */
-    size_t act_floats_per_image;    /* sum of c*h*w over nodes */
+    size_t act_floats_per_image;    /* activation arena, floats per image */
+    size_t grad_floats_per_image;   /* gradient arena, floats per image */
     size_t max_act_per_image;       /* largest single node */
     float *acts;
     float *act_grads;

@@ -122,3 +122,23 @@ eng_status eng_net_fold_batchnorm(eng_net *net, int *folded)
     if (folded) *folded = count;
     return ENG_OK;
 }
+
+bool eng_net_get_quant(const eng_net *net, int node, eng_approx_cfg *cfg)
+{
+    if (node < 0 || node >= net->n_nodes || !net->nodes[node].quantized) return false;
+    if (cfg) *cfg = net->nodes[node].qcfg;
+    return true;
+}
+
+bool eng_net_act_range(const eng_net *net, int node, float *lo, float *hi)
+{
+    if (!eng_net_get_quant(net, node, NULL)) return false;
+    return eng_approx_act_range(net->nodes[node].q, lo, hi);
+}
+
+eng_status eng_net_set_act_range(eng_net *net, int node, float lo, float hi)
+{
+    if (!eng_net_get_quant(net, node, NULL))
+        return eng_error(ENG_ERR_ARG, "network: node %d is not a quantized layer", node);
+    return eng_approx_set_act_range(net->nodes[node].q, lo, hi);
+}

@@ -84,8 +84,105 @@ static void node_pointers(eng_net *net)
     for (int i = 0; i < net->n_nodes; i++) {
         eng_node *nd = &net->nodes[i];
         nd->act = net->acts + nd->act_off * batch;
-        nd->grad = net->act_grads ? net->act_grads + nd->act_off * batch : NULL;
+        nd->grad = net->act_grads ? net->act_grads + nd->grad_off * batch : NULL;
     }
+}
+
+/* Places buffers with lifetimes [birth[i], death[i]] (inclusive steps) in one arena so that
+ * buffers alive at the same step never overlap: in order of birth, each takes the lowest
+ * offset that fits between the buffers already placed whose lifetimes intersect its own.
+ * Offsets and sizes are in floats per image; returns the arena size. */
+static size_t plan_buffers(int count, const int *order, const int *birth, const int *death,
+                           const size_t *size, size_t *offset, int *scratch)
+{
+    size_t total = 0;
+    for (int a = 0; a < count; a++) {
+        int i = order[a];
+        if (size[i] == 0) {
+            offset[i] = 0;
+            continue;
+        }
+        /* the placed buffers that live at the same time, by offset (insertion sort) */
+        int n = 0;
+        for (int b = 0; b < a; b++) {
+            int j = order[b];
+            if (size[j] == 0 || birth[j] > death[i] || birth[i] > death[j]) continue;
+            int k = n++;
+            while (k > 0 && offset[scratch[k - 1]] > offset[j]) {
+                scratch[k] = scratch[k - 1];
+                k--;
+            }
+            scratch[k] = j;
+        }
+        size_t at = 0;
+        for (int k = 0; k < n; k++) {
+            int j = scratch[k];
+            if (offset[j] >= at + size[i]) break;
+            if (offset[j] + size[j] > at) at = offset[j] + size[j];
+        }
+        offset[i] = at;
+        if (at + size[i] > total) total = at + size[i];
+    }
+    return total;
+}
+
+/* Lays out activations (reused between nodes when evaluation only: a buffer is free once its
+ * last consumer ran; all kept for training) and gradients (reused: a node's gradient lives
+ * from its last consumer's backward step to its own). Returns the floats per image of both. */
+static eng_status plan_memory(eng_net *net, bool training, size_t *act_total, size_t *grad_total)
+{
+    int n = net->n_nodes, out = net_output(net);
+    int *ints = malloc(sizeof(int) * 5 * (size_t)n);
+    size_t *sizes = calloc(2 * (size_t)n, sizeof(size_t));
+    if (!ints || !sizes) {
+        free(ints);
+        free(sizes);
+        return eng_error(ENG_ERR_NOMEM, "network: out of memory");
+    }
+    int *order = ints, *birth = ints + n, *death = ints + 2 * n, *last = ints + 3 * n;
+    int *place = ints + 4 * n;
+    size_t *size = sizes, *offset = sizes + n;
+    /* last consumer (up to the output) of every node */
+    for (int i = 0; i < n; i++) last[i] = i;
+    for (int i = 1; i <= out; i++)
+        for (int k = 0; k < net->nodes[i].n_inputs; k++) {
+            int j = net->nodes[i].inputs[k];
+            if (last[j] < i) last[j] = i;
+        }
+    for (int i = 0; i < n; i++) {
+        order[i] = i;
+        birth[i] = i;
+        /* training keeps every activation for the backward pass; the output always lives */
+        death[i] = training || i == out ? n : last[i];
+        size[i] = i <= out ? node_size(&net->nodes[i]) : 0;
+    }
+    *act_total = plan_buffers(n, order, birth, death, size, offset, place);
+    for (int i = 0; i < n; i++) net->nodes[i].act_off = offset[i];
+    *grad_total = 0;
+    if (training) {
+        /* backward step of node t is out - t; a gradient is born at its last consumer's step
+         * (the output's at step 0) and dies after its own node's step; none for the input */
+        int m = out + 1;
+        for (int i = 0; i <= out; i++) {
+            birth[i] = out - last[i];
+            death[i] = out - i;
+            bool used = i != 0 && (last[i] > i || i == out);
+            size[i] = used ? node_size(&net->nodes[i]) : 0;
+        }
+        for (int a = 0; a < m; a++) {   /* order by birth, insertion sort */
+            int v = a, b = a;
+            while (b > 0 && birth[order[b - 1]] > birth[v]) {
+                order[b] = order[b - 1];
+                b--;
+            }
+            order[b] = v;
+        }
+        *grad_total = plan_buffers(m, order, birth, death, size, offset, place);
+        for (int i = 0; i < n; i++) net->nodes[i].grad_off = i <= out ? offset[i] : 0;
+    }
+    free(ints);
+    free(sizes);
+    return ENG_OK;
 }
 
 eng_status eng_net_reserve(eng_net *net, int batch, bool training)
@@ -98,16 +195,13 @@ eng_status eng_net_reserve(eng_net *net, int batch, bool training)
     }
     if (batch > net->batch || (training && !net->train_buffers)) {
         int cap = batch > net->batch ? batch : net->batch;
-        size_t per_image = 0, max_node = 0;
-        for (int i = 0; i < net->n_nodes; i++) {
-            eng_node *nd = &net->nodes[i];
-            nd->act_off = per_image;
-            per_image += node_size(nd);
-            if (node_size(nd) > max_node) max_node = node_size(nd);
-        }
         bool grads = training || net->train_buffers;
-        float *acts = eng_alloc(per_image * (size_t)cap * sizeof(float));
-        float *act_grads = grads ? eng_alloc(per_image * (size_t)cap * sizeof(float)) : NULL;
+        size_t act_total = 0, grad_total = 0, max_node = 0;
+        for (int i = 0; i < net->n_nodes; i++)
+            if (node_size(&net->nodes[i]) > max_node) max_node = node_size(&net->nodes[i]);
+        ENG_TRY(plan_memory(net, grads, &act_total, &grad_total));
+        float *acts = eng_alloc(act_total * (size_t)cap * sizeof(float));
+        float *act_grads = grads ? eng_alloc(grad_total * (size_t)cap * sizeof(float)) : NULL;
         float *scratch = eng_alloc(max_node * (size_t)cap * sizeof(float));
         float *dlogits = eng_alloc((size_t)net->classes * (size_t)cap * sizeof(float));
         bool *grad_set = calloc((size_t)net->n_nodes, sizeof *grad_set);
@@ -118,7 +212,7 @@ eng_status eng_net_reserve(eng_net *net, int batch, bool training)
             eng_free(dlogits);
             free(grad_set);
             return eng_error(ENG_ERR_NOMEM, "network: no memory for activations of batch %d "
-                             "(%zu floats per image)", cap, per_image);
+                             "(%zu floats per image)", cap, act_total + grad_total);
         }
         eng_free(net->acts);
         eng_free(net->act_grads);
@@ -132,7 +226,8 @@ eng_status eng_net_reserve(eng_net *net, int batch, bool training)
         net->grad_set = grad_set;
         net->batch = cap;
         net->train_buffers = grads;
-        net->act_floats_per_image = per_image;
+        net->act_floats_per_image = act_total;
+        net->grad_floats_per_image = grad_total;
         net->max_act_per_image = max_node;
         net->last_n = 0;
         net->have_loss_grad = false;
@@ -205,8 +300,10 @@ static eng_status node_forward(eng_net *net, eng_node *nd, int n, bool training)
         return ENG_OK;
     case ENG_OP_ADD: {
         ptrdiff_t total = (ptrdiff_t)count;
-        memcpy(y, x, count * sizeof *y);
-        for (int j = 1; j < nd->n_inputs; j++) {
+        const float *x1 = net->nodes[nd->inputs[1]].act;
+#pragma omp parallel for simd schedule(static) if (total > 32768)
+        for (ptrdiff_t i = 0; i < total; i++) y[i] = x[i] + x1[i];
+        for (int j = 2; j < nd->n_inputs; j++) {
             const float *xj = net->nodes[nd->inputs[j]].act;
 #pragma omp parallel for simd schedule(static) if (total > 32768)
             for (ptrdiff_t i = 0; i < total; i++) y[i] += xj[i];
@@ -448,13 +545,6 @@ eng_status eng_net_backward(eng_net *net)
         return eng_error(ENG_ERR_ARG, "network: backward pass needs a training forward pass "
                          "followed by eng_net_loss");
     return eng_net_backward_from(net, net->dlogits);
-}
-
-const float *eng_net_activation_grad(const eng_net *net, int node)
-{
-    if (!net->have_grads || node <= 0 || node >= net->n_nodes || !net->grad_set[node])
-        return NULL;
-    return net->nodes[node].grad;
 }
 
 void eng_net_set_kernels(eng_net *net, const eng_kernels *k)

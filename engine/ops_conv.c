@@ -6,8 +6,6 @@
  */
 #include "approx_internal.h"
 
-#include <string.h>
-
 typedef struct conv_dims {
     int    K;           /* products per output: c*kh*kw */
     size_t P;           /* output positions: n*oh*ow */
@@ -43,7 +41,8 @@ size_t eng_conv2d_workspace_size(const eng_conv_shape *s, int oc, const eng_appr
     if (!q) return d.pointwise ? 0 : approx_ws_size(sizeof(float) * kp);
     size_t codes = approx_ws_size(d.X) + (d.pointwise ? 0 : approx_ws_size(kp));
     size_t fwd = codes + approx_gemm_forward_ws(oc, d.K, d.P);
-    size_t ste = approx_ws_size(sizeof(float) * kp) + approx_ws_size(sizeof(float) * oc * d.K);
+    size_t ste = approx_ws_size(sizeof(float) * kp) + approx_ws_size(sizeof(float) * oc * d.K) +
+                 (d.pointwise ? 0 : approx_ws_size(sizeof(float) * d.X));
     size_t tg = codes + approx_ws_size((size_t)oc * d.K) + approx_ws_size(sizeof(float) * kp);
     size_t bwd = q->cfg.table_gradient ? tg : ste;
     return fwd > bwd ? fwd : bwd;
@@ -83,7 +82,7 @@ eng_status eng_conv2d_forward(const eng_kernels *k, const eng_conv_shape *s, int
     }
     k->sgemm(false, false, oc, (int)d.P, d.K, 1.0f, w, d.K, cols, (int)d.P, 0.0f, y, (int)d.P);
     if (bias) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)oc * d.P >= APPROX_PAR_MIN)
         for (int o = 0; o < oc; o++)
             for (size_t i = 0; i < d.P; i++) y[(size_t)o * d.P + i] += bias[o];
     }
@@ -135,7 +134,7 @@ eng_status eng_conv2d_backward(const eng_kernels *k, const eng_conv_shape *s, in
                                float *dx, float *dw, float *db, void *ws)
 {
     ENG_TRY(conv_check(s, oc, q, x, w, dy, "conv2d backward"));
-    if (!dw) return eng_error(ENG_ERR_ARG, "conv2d backward: NULL dw");
+    ENG_TRY(approx_check_backward(q, dw, "conv2d backward"));
     conv_dims d = conv_dims_of(s);
     unsigned char *p = ws;
     if (db) approx_bias_backward(oc, d.P, dy, db);
@@ -154,9 +153,13 @@ eng_status eng_conv2d_backward(const eng_kernels *k, const eng_conv_shape *s, in
         approx_weight_mask(q, w, (size_t)d.K, dw);
     } else {
         float *cols = approx_ws_take(&p, sizeof(float) * d.K * d.P);
-        if (d.pointwise) memcpy(cols, x, sizeof(float) * d.X);
-        else k->im2col_f32(s, x, 0.0f, cols);
-        approx_fake_quantize_par(&q->act, cols, (size_t)d.K * d.P, cols);   /* fq(0) = 0 */
+        if (d.pointwise) {
+            approx_fake_quantize_par(&q->act, x, d.X, cols);
+        } else {
+            float *xq = approx_ws_take(&p, sizeof(float) * d.X);
+            approx_fake_quantize_par(&q->act, x, d.X, xq);
+            k->im2col_f32(s, xq, 0.0f, cols);      /* padding 0 = fq(0) */
+        }
         dcols = d.pointwise ? dx : cols;
         approx_gemm_backward_ste(k, q, oc, d.K, d.P, cols, w, dy, dx ? dcols : NULL, dw, p);
     }

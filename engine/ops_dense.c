@@ -41,7 +41,7 @@ eng_status eng_dense_forward(const eng_kernels *k, int in, int out, int n, const
     }
     k->sgemm(false, false, out, n, in, 1.0f, w, in, x, n, 0.0f, y, n);
     if (bias) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)out * n >= APPROX_PAR_MIN)
         for (int o = 0; o < out; o++)
             for (int j = 0; j < n; j++) y[(size_t)o * n + j] += bias[o];
     }
@@ -53,7 +53,7 @@ eng_status eng_dense_backward(const eng_kernels *k, int in, int out, int n, cons
                               float *dw, float *db, void *ws)
 {
     ENG_TRY(dense_check(in, out, n, q, x, w, dy, "dense backward"));
-    if (!dw) return eng_error(ENG_ERR_ARG, "dense backward: NULL dw");
+    ENG_TRY(approx_check_backward(q, dw, "dense backward"));
     const size_t xn = (size_t)in * n;
     unsigned char *p = ws;
     if (db) approx_bias_backward(out, (size_t)n, dy, db);

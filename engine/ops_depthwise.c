@@ -23,6 +23,12 @@
         }                                                                               \
     }
 
+/* Whether the products of one call are enough work for a parallel region. */
+static bool dw_parallel(const eng_conv_shape *s)
+{
+    return (size_t)s->c * s->n * s->oh * s->ow * s->kh * s->kw >= APPROX_PAR_MIN;
+}
+
 static eng_status dw_check(const eng_conv_shape *s, const eng_approx *q, const void *x,
                            const void *w, const void *out, const char *op)
 {
@@ -56,7 +62,7 @@ static void dw_forward_f32(const eng_conv_shape *s, const float *x, const float 
 {
     const int planes = s->c * s->n;
     const size_t plane = (size_t)s->h * s->w, oplane = (size_t)s->oh * s->ow;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (dw_parallel(s))
     for (int cb = 0; cb < planes; cb++) {
         const int c = cb / s->n;
         const float *in = x + (size_t)cb * plane, *wk = w + (size_t)c * s->kh * s->kw;
@@ -78,7 +84,7 @@ static void dw_backward_f32(const eng_conv_shape *s, const float *x, const float
     const int planes = s->c * s->n, kk = s->kh * s->kw;
     const size_t plane = (size_t)s->h * s->w, oplane = (size_t)s->oh * s->ow;
     if (dx) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (dw_parallel(s))
         for (int cb = 0; cb < planes; cb++) {
             const float *g = dy + (size_t)cb * oplane, *wk = w + (size_t)(cb / s->n) * kk;
             float *d = dx + (size_t)cb * plane;
@@ -90,7 +96,7 @@ static void dw_backward_f32(const eng_conv_shape *s, const float *x, const float
                 }
         }
     }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (dw_parallel(s))
     for (int c = 0; c < s->c; c++) {
         double sum[kk];
         for (int t = 0; t < kk; t++) sum[t] = 0.0;
@@ -117,7 +123,7 @@ static void dw_window_sums(const eng_conv_shape *s, const uint8_t *codes, uint8_
 {
     const int planes = s->c * s->n;
     const size_t plane = (size_t)s->h * s->w, oplane = (size_t)s->oh * s->ow;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (dw_parallel(s))
     for (int cb = 0; cb < planes; cb++) {
         const uint8_t *in = codes + (size_t)cb * plane;
         int32_t *out = sums + (size_t)cb * oplane;
@@ -140,7 +146,7 @@ static void dw_backward_table(const eng_conv_shape *s, const eng_approx *q, cons
     const int32_t pad = approx_code_value(q, (uint8_t)q->act.zero_point);
     const float za = asym ? (float)q->act.zero_point : 0.0f;
     if (dx) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (dw_parallel(s))
         for (int cb = 0; cb < planes; cb++) {
             const int c = cb / s->n;
             const float sw = q->wq[c].scale, zw = asym ? (float)q->wq[c].zero_point : 0.0f;
@@ -160,7 +166,7 @@ static void dw_backward_table(const eng_conv_shape *s, const eng_approx *q, cons
                 }
         }
     }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (dw_parallel(s))
     for (int c = 0; c < s->c; c++) {
         const uint8_t *wk = wcodes + (size_t)c * kk;
         double sum[kk];
@@ -221,7 +227,7 @@ eng_status eng_depthwise_backward(const eng_kernels *k, const eng_conv_shape *s,
                                   float *dw, float *db, void *ws)
 {
     ENG_TRY(dw_check(s, q, x, w, dy, "depthwise backward"));
-    if (!dw) return eng_error(ENG_ERR_ARG, "depthwise backward: NULL dw");
+    ENG_TRY(approx_check_backward(q, dw, "depthwise backward"));
     const int kk = s->kh * s->kw;
     const size_t X = (size_t)s->c * s->n * s->h * s->w, P = (size_t)s->n * s->oh * s->ow;
     if (db) approx_bias_backward(s->c, P, dy, db);

@@ -8,8 +8,8 @@
 eng_qparams eng_qparams_from_range(float lo, float hi, int32_t qmin, int32_t qmax, bool symmetric)
 {
     ENG_ASSERT(qmin < qmax);
-    if (!(lo < 0.0f)) lo = 0.0f;          /* also NaN */
-    if (!(hi > 0.0f)) hi = 0.0f;
+    if (!(lo < 0.0f) || isinf(lo)) lo = 0.0f;      /* also NaN */
+    if (!(hi > 0.0f) || isinf(hi)) hi = 0.0f;
     eng_qparams p = {.scale = 1.0f, .zero_point = 0, .qmin = qmin, .qmax = qmax};
     if (symmetric) {
         ENG_ASSERT(qmin < 0 && qmax > 0);

@@ -190,7 +190,7 @@ static int luts_list(int argc, char **argv)
         eng_mul_free(m);
         n++;
     }
-    if (st == ENG_OK && family && n == 0)
+    if (st == ENG_OK && family && n == 0 && strcmp(family, "user") != 0)
         st = eng_error(ENG_ERR_NOT_FOUND, "no multiplier of family '%s'", family);
     if (st != ENG_OK) {
         cli_error("%s", eng_last_error());

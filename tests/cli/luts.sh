@@ -51,6 +51,9 @@ n=$(tail -n +2 "$out" | wc -l)
 [ "$n" = 29 ] && ok "29 8x4 multipliers" || bad "$n 8x4 multipliers, expected 29"
 check "list --family unknown" 2 "$bin" luts list --family 9x9
 says "unknown family named" "9x9"
+check "list --family user (empty)" 0 "$bin" luts list --family user
+n=$(tail -n +2 "$out" | wc -l)
+[ "$n" = 0 ] && ok "no user multipliers yet" || bad "$n user multipliers, expected 0"
 check "list --sort power" 0 "$bin" luts list --sort power
 tail -n +2 "$out" | awk '{print $5}' | sort -g -c && ok "sorted by power" || bad "sorted by power"
 check "list --sort mae" 0 "$bin" luts list --sort mae

@@ -1,0 +1,141 @@
+/*
+ * eng_train.h - training and evaluation of networks: SGD, learning-rate schedules, the epoch
+ * loop, accuracy, post-training calibration.
+ *
+ * The optimizer is SGD with momentum (PyTorch's formulation), optional Nesterov momentum and
+ * weight decay (L2, added to the gradient of conv/depthwise/dense weights only; biases and
+ * batch-norm parameters are not decayed):
+ *
+ *     g = grad + wd * w;   v = momentum * v + g;   w -= lr * (nesterov ? g + momentum * v : v)
+ *
+ * Schedules give the learning rate per step from the fraction of training done:
+ *   constant: lr;
+ *   cosine:   lr * (1 + cos(pi * t / T)) / 2, t = steps done, T = all steps (no restarts);
+ *   step:     lr * gamma^floor(epoch / step_epochs).
+ *
+ * eng_train runs whole epochs: a seeded shuffle of the training set, batches (the last partial
+ * batch is dropped, so batch norm never sees a tiny batch) with the augmentation of the config,
+ * forward, loss, backward, update; then a progress callback with the epoch's mean loss,
+ * training accuracy and throughput, and (when given) the validation accuracy. All randomness
+ * (order, augmentation) comes from cfg.seed, so the same network, data, config and thread count
+ * give bit-identical weights. Buffers are allocated once per call, never per batch.
+ *
+ * Example:
+ *
+ *     eng_train_cfg cfg;
+ *     eng_train_cfg_default(&cfg);            // 10 epochs, batch 64, lr 0.05, cosine ...
+ *     cfg.epochs = 3;
+ *     ENG_TRY(eng_train(net, &train, &val, &cfg, print_progress, NULL));
+ *     double acc;
+ *     ENG_TRY(eng_evaluate(net, &test, 256, &acc, NULL));
+ */
+#ifndef ENG_TRAIN_H
+#define ENG_TRAIN_H
+
+#include "eng_data.h"
+#include "eng_net.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------------------------
+ * Optimizer and schedules
+ * ---------------------------------------------------------------------------------------- */
+
+typedef enum eng_lr_schedule {
+    ENG_LR_CONSTANT = 0,
+    ENG_LR_COSINE,
+    ENG_LR_STEP,
+    ENG_LR_SCHEDULE_COUNT
+} eng_lr_schedule;
+
+/* "constant", "cosine", "step"; and back (ENG_ERR_ARG for an unknown name). */
+const char *eng_lr_schedule_name(eng_lr_schedule s);
+eng_status eng_lr_schedule_parse(const char *name, eng_lr_schedule *out);
+
+typedef struct eng_sgd_cfg {
+    float lr;                 /* base learning rate, > 0 */
+    float momentum;           /* in [0, 1) */
+    bool nesterov;            /* Nesterov momentum (needs momentum > 0) */
+    float weight_decay;       /* L2 coefficient on weights, >= 0 */
+    eng_lr_schedule schedule;
+    int step_epochs;          /* step schedule: epochs between decays, >= 1 */
+    float step_gamma;         /* step schedule: factor per decay, in (0, 1] */
+} eng_sgd_cfg;
+
+/* Learning rate after `step` of `total_steps` steps, `steps_per_epoch` per epoch. */
+float eng_sgd_lr(const eng_sgd_cfg *cfg, long step, long total_steps, long steps_per_epoch);
+
+typedef struct eng_sgd eng_sgd;   /* optimizer state (velocities) of one network */
+
+/* An optimizer for net's trainable parameters (velocities start at 0). ENG_ERR_ARG for a bad
+ * cfg. The network must outlive the optimizer. */
+eng_status eng_sgd_create(eng_net *net, const eng_sgd_cfg *cfg, eng_sgd **out);
+void eng_sgd_free(eng_sgd *opt);
+
+/* One update with learning rate lr from the gradients of the last eng_net_backward.
+ * ENG_ERR_ARG when the network has no gradients yet. */
+eng_status eng_sgd_step(eng_sgd *opt, float lr);
+
+/* ------------------------------------------------------------------------------------------
+ * Training loop
+ * ---------------------------------------------------------------------------------------- */
+
+typedef struct eng_train_cfg {
+    int epochs;               /* >= 1 */
+    int batch;                /* images per step, >= 1 (<= training set size) */
+    eng_sgd_cfg sgd;
+    eng_augment augment;      /* zeros = none; CIFAR recipe {4, true} */
+    uint64_t seed;            /* shuffles and augmentation */
+} eng_train_cfg;
+
+/* epochs 10, batch 64, lr 0.05, momentum 0.9, Nesterov off, weight decay 5e-4, cosine,
+ * step 30 epochs x 0.1, no augmentation, seed 1. */
+void eng_train_cfg_default(eng_train_cfg *cfg);
+
+typedef struct eng_epoch_stats {
+    int epoch;                /* 1-based */
+    int epochs;
+    double loss;              /* mean training loss over the epoch's batches */
+    double accuracy;          /* training accuracy over the epoch (training-mode forward) */
+    double val_accuracy;      /* validation accuracy after the epoch; NAN when no validation */
+    double images_per_s;      /* training throughput of the epoch */
+    double seconds;           /* wall time of the epoch's training steps */
+    float lr;                 /* learning rate of the epoch's last step */
+} eng_epoch_stats;
+
+/* Called after every epoch; return false to stop training (eng_train then returns
+ * ENG_ERR_INTERRUPTED, the weights are those after that epoch). */
+typedef bool (*eng_train_progress)(const eng_epoch_stats *stats, void *user);
+
+/* Trains net on `train` (images normalized with train's statistics), evaluating `val` (may be
+ * NULL) after each epoch. The data sets must match the network's input shape and classes
+ * (ENG_ERR_SHAPE). progress may be NULL; last (may be NULL) receives the last epoch's figures. */
+eng_status eng_train(eng_net *net,
+                     const eng_dataset *train,    // training images
+                     const eng_dataset *val,      // validation images, or NULL
+                     const eng_train_cfg *cfg,
+                     eng_train_progress progress, // per-epoch callback, or NULL
+                     void *user,                  // passed to progress
+                     eng_epoch_stats *last);      // out, or NULL
+
+/* ------------------------------------------------------------------------------------------
+ * Evaluation and calibration
+ * ---------------------------------------------------------------------------------------- */
+
+/* Evaluation-mode accuracy (and mean loss; loss may be NULL) of net on all of ds, in batches
+ * of up to `batch` images. */
+eng_status eng_evaluate(eng_net *net, const eng_dataset *ds, int batch, double *accuracy,
+                        double *loss);
+
+/* Post-training calibration of a quantized network: records the activation ranges of every
+ * quantized layer over the first `images` images of ds (all when <= 0 or more than ds has),
+ * evaluation mode, and freezes them (eng_net_calibrate_begin / _end). */
+eng_status eng_calibrate(eng_net *net, const eng_dataset *ds, int images, int batch);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ENG_TRAIN_H */

@@ -1,0 +1,325 @@
+/*
+ * train.c - SGD with momentum, learning-rate schedules, the epoch loop, evaluation and
+ * calibration over data sets.
+ */
+#include "eng_train.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const schedule_names[] = {
+    [ENG_LR_CONSTANT] = "constant",
+    [ENG_LR_COSINE] = "cosine",
+    [ENG_LR_STEP] = "step",
+};
+_Static_assert(sizeof(schedule_names) / sizeof(schedule_names[0]) == ENG_LR_SCHEDULE_COUNT,
+               "schedule_names out of sync with eng_lr_schedule");
+
+const char *eng_lr_schedule_name(eng_lr_schedule s)
+{
+    return (unsigned)s < ENG_LR_SCHEDULE_COUNT ? schedule_names[s] : "unknown";
+}
+
+eng_status eng_lr_schedule_parse(const char *name, eng_lr_schedule *out)
+{
+    for (int i = 0; i < ENG_LR_SCHEDULE_COUNT; i++)
+        if (name && strcmp(name, schedule_names[i]) == 0) {
+            *out = (eng_lr_schedule)i;
+            return ENG_OK;
+        }
+    return eng_error(ENG_ERR_ARG, "unknown learning-rate schedule '%s' (constant, cosine, "
+                     "step)", name ? name : "");
+}
+
+float eng_sgd_lr(const eng_sgd_cfg *cfg, long step, long total_steps, long steps_per_epoch)
+{
+    switch (cfg->schedule) {
+    case ENG_LR_COSINE:
+        if (total_steps <= 0) return cfg->lr;
+        return (float)(cfg->lr * 0.5 * (1.0 + cos(M_PI * (double)step / (double)total_steps)));
+    case ENG_LR_STEP: {
+        long epoch = steps_per_epoch > 0 ? step / steps_per_epoch : 0;
+        return (float)(cfg->lr * pow(cfg->step_gamma, (double)(epoch / cfg->step_epochs)));
+    }
+    default:
+        return cfg->lr;
+    }
+}
+
+static eng_status sgd_cfg_check(const eng_sgd_cfg *c)
+{
+    if (!(c->lr > 0.0f) || !(c->momentum >= 0.0f && c->momentum < 1.0f) ||
+        !(c->weight_decay >= 0.0f) || (c->nesterov && c->momentum == 0.0f) ||
+        (unsigned)c->schedule >= ENG_LR_SCHEDULE_COUNT ||
+        (c->schedule == ENG_LR_STEP &&
+         (c->step_epochs < 1 || !(c->step_gamma > 0.0f && c->step_gamma <= 1.0f))))
+        return eng_error(ENG_ERR_ARG, "sgd: invalid settings (lr %g > 0, momentum %g in [0, 1), "
+                         "weight decay %g >= 0, Nesterov needs momentum, step %d epochs x %g)",
+                         c->lr, c->momentum, c->weight_decay, c->step_epochs, c->step_gamma);
+    return ENG_OK;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Optimizer
+ * ---------------------------------------------------------------------------------------- */
+
+struct eng_sgd {
+    eng_net *net;
+    eng_sgd_cfg cfg;
+    int n;                    /* trainable tensors */
+    int *index;               /* their parameter indices */
+    float **velocity;         /* per tensor, into one block */
+    float *block;
+};
+
+eng_status eng_sgd_create(eng_net *net, const eng_sgd_cfg *cfg, eng_sgd **out)
+{
+    *out = NULL;
+    ENG_TRY(sgd_cfg_check(cfg));
+    int count = eng_net_param_count(net);
+    if (count < 0) return (eng_status)-count;
+    eng_sgd *o = calloc(1, sizeof *o);
+    size_t total = 0;
+    if (o) {
+        o->index = calloc((size_t)count + 1, sizeof *o->index);
+        o->velocity = calloc((size_t)count + 1, sizeof *o->velocity);
+    }
+    if (!o || !o->index || !o->velocity) goto nomem;
+    for (int i = 0; i < count; i++) {
+        eng_param p;
+        ENG_ASSERT(eng_net_param_get(net, i, &p) == ENG_OK);
+        if (!p.trainable) continue;
+        o->index[o->n++] = i;
+        total += p.count;
+    }
+    o->block = eng_calloc(total + 1, sizeof(float));
+    if (!o->block) goto nomem;
+    size_t off = 0;
+    for (int t = 0; t < o->n; t++) {
+        eng_param p;
+        ENG_ASSERT(eng_net_param_get(net, o->index[t], &p) == ENG_OK);
+        o->velocity[t] = o->block + off;
+        off += p.count;
+    }
+    o->net = net;
+    o->cfg = *cfg;
+    *out = o;
+    return ENG_OK;
+nomem:
+    eng_sgd_free(o);
+    return eng_error(ENG_ERR_NOMEM, "sgd: out of memory");
+}
+
+void eng_sgd_free(eng_sgd *o)
+{
+    if (!o) return;
+    free(o->index);
+    free(o->velocity);
+    eng_free(o->block);
+    free(o);
+}
+
+eng_status eng_sgd_step(eng_sgd *o, float lr)
+{
+    const float mu = o->cfg.momentum;
+    const bool nesterov = o->cfg.nesterov;
+    for (int t = 0; t < o->n; t++) {
+        eng_param p;
+        ENG_TRY(eng_net_param_get(o->net, o->index[t], &p));
+        if (!p.grad) return eng_error(ENG_ERR_ARG, "sgd: the network has no gradients yet");
+        const float wd = p.kind == ENG_PARAM_WEIGHT ? o->cfg.weight_decay : 0.0f;
+        float *w = p.data, *v = o->velocity[t];
+        const float *g = p.grad;
+        ptrdiff_t count = (ptrdiff_t)p.count;
+#pragma omp parallel for simd schedule(static) if (count > 65536)
+        for (ptrdiff_t i = 0; i < count; i++) {
+            float gi = g[i] + wd * w[i];
+            float vi = mu * v[i] + gi;
+            v[i] = vi;
+            w[i] -= lr * (nesterov ? gi + mu * vi : vi);
+        }
+    }
+    return ENG_OK;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Training loop
+ * ---------------------------------------------------------------------------------------- */
+
+void eng_train_cfg_default(eng_train_cfg *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->epochs = 10;
+    cfg->batch = 64;
+    cfg->sgd = (eng_sgd_cfg){.lr = 0.05f, .momentum = 0.9f, .nesterov = false,
+                             .weight_decay = 5e-4f, .schedule = ENG_LR_COSINE,
+                             .step_epochs = 30, .step_gamma = 0.1f};
+    cfg->seed = 1;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static eng_status check_data(const eng_net *net, const eng_dataset *ds, const char *what)
+{
+    int c, h, w;
+    eng_net_input_shape(net, &c, &h, &w);
+    if (ds->channels != c || ds->height != h || ds->width != w ||
+        ds->classes > eng_net_classes(net))
+        return eng_error(ENG_ERR_SHAPE, "%s images are %dx%dx%d with %d classes, the network "
+                         "takes %dx%dx%d with %d classes", what, ds->height, ds->width,
+                         ds->channels, ds->classes, h, w, c, eng_net_classes(net));
+    if (ds->count < 1) return eng_error(ENG_ERR_ARG, "%s set is empty", what);
+    return ENG_OK;
+}
+
+typedef struct batch_buf {
+    float *x;
+    uint8_t *labels;
+    int *order;
+} batch_buf;
+
+static eng_status batch_buf_init(batch_buf *b, const eng_dataset *ds, int batch)
+{
+    size_t img = (size_t)ds->channels * ds->height * ds->width;
+    b->x = eng_alloc(img * (size_t)batch * sizeof(float));
+    b->labels = malloc((size_t)batch);
+    b->order = malloc((size_t)ds->count * sizeof *b->order);
+    if (!b->x || !b->labels || !b->order) {
+        eng_free(b->x);
+        free(b->labels);
+        free(b->order);
+        return eng_error(ENG_ERR_NOMEM, "training: no memory for batches of %d", batch);
+    }
+    for (int i = 0; i < ds->count; i++) b->order[i] = i;
+    return ENG_OK;
+}
+
+static void batch_buf_free(batch_buf *b)
+{
+    eng_free(b->x);
+    free(b->labels);
+    free(b->order);
+}
+
+eng_status eng_evaluate(eng_net *net, const eng_dataset *ds, int batch, double *accuracy,
+                        double *loss)
+{
+    if (batch < 1) return eng_error(ENG_ERR_ARG, "evaluate: batch size %d", batch);
+    ENG_TRY(check_data(net, ds, "evaluation"));
+    if (batch > ds->count) batch = ds->count;
+    batch_buf b;
+    ENG_TRY(batch_buf_init(&b, ds, batch));
+    eng_status st = ENG_OK;
+    long correct = 0;
+    double loss_sum = 0.0;
+    for (int i = 0; i < ds->count && st == ENG_OK; i += batch) {
+        int n = ds->count - i < batch ? ds->count - i : batch;
+        float l;
+        int c = 0;
+        st = eng_dataset_batch(ds, b.order + i, n, NULL, NULL, b.x, b.labels);
+        if (st == ENG_OK) st = eng_net_forward(net, b.x, n, false);
+        if (st == ENG_OK) st = eng_net_loss(net, b.labels, n, &l, &c);
+        correct += c;
+        loss_sum += (double)l * n;
+    }
+    batch_buf_free(&b);
+    if (st != ENG_OK) return st;
+    *accuracy = (double)correct / ds->count;
+    if (loss) *loss = loss_sum / ds->count;
+    return ENG_OK;
+}
+
+eng_status eng_calibrate(eng_net *net, const eng_dataset *ds, int images, int batch)
+{
+    if (batch < 1) return eng_error(ENG_ERR_ARG, "calibrate: batch size %d", batch);
+    ENG_TRY(check_data(net, ds, "calibration"));
+    if (images <= 0 || images > ds->count) images = ds->count;
+    if (batch > images) batch = images;
+    batch_buf b;
+    ENG_TRY(batch_buf_init(&b, ds, batch));
+    eng_status st = eng_net_calibrate_begin(net);
+    for (int i = 0; i < images && st == ENG_OK; i += batch) {
+        int n = images - i < batch ? images - i : batch;
+        st = eng_dataset_batch(ds, b.order + i, n, NULL, NULL, b.x, NULL);
+        if (st == ENG_OK) st = eng_net_forward(net, b.x, n, false);
+    }
+    if (st == ENG_OK) st = eng_net_calibrate_end(net);
+    batch_buf_free(&b);
+    return st;
+}
+
+static eng_status train_check(const eng_net *net, const eng_dataset *train,
+                              const eng_dataset *val, const eng_train_cfg *cfg)
+{
+    ENG_TRY(check_data(net, train, "training"));
+    if (val) ENG_TRY(check_data(net, val, "validation"));
+    if (cfg->epochs < 1 || cfg->batch < 1 || cfg->batch > train->count)
+        return eng_error(ENG_ERR_ARG, "training: %d epochs of batch %d on %d images", cfg->epochs,
+                         cfg->batch, train->count);
+    return sgd_cfg_check(&cfg->sgd);
+}
+
+eng_status eng_train(eng_net *net, const eng_dataset *train, const eng_dataset *val,
+                     const eng_train_cfg *cfg, eng_train_progress progress, void *user,
+                     eng_epoch_stats *last)
+{
+    ENG_TRY(train_check(net, train, val, cfg));
+    eng_sgd *opt;
+    ENG_TRY(eng_sgd_create(net, &cfg->sgd, &opt));
+    batch_buf b;
+    eng_status st = batch_buf_init(&b, train, cfg->batch);
+    if (st != ENG_OK) {
+        eng_sgd_free(opt);
+        return st;
+    }
+    if (st == ENG_OK) st = eng_net_reserve(net, cfg->batch, true);
+    uint64_t rng = cfg->seed;
+    const int bs = cfg->batch;
+    const long steps_per_epoch = train->count / bs;
+    const long total = steps_per_epoch * cfg->epochs;
+    const bool augment = cfg->augment.crop_pad > 0 || cfg->augment.hflip;
+    long step = 0;
+    for (int epoch = 1; epoch <= cfg->epochs && st == ENG_OK; epoch++) {
+        eng_epoch_stats es = {.epoch = epoch, .epochs = cfg->epochs, .val_accuracy = NAN};
+        double t0 = now_s(), loss_sum = 0.0;
+        long correct = 0, seen = 0;
+        eng_data_shuffle(b.order, train->count, &rng);
+        for (long s = 0; s < steps_per_epoch && st == ENG_OK; s++, step++) {
+            float loss;
+            int c;
+            es.lr = eng_sgd_lr(&cfg->sgd, step, total, steps_per_epoch);
+            st = eng_dataset_batch(train, b.order + s * bs, bs, augment ? &cfg->augment : NULL,
+                                   augment ? &rng : NULL, b.x, b.labels);
+            if (st == ENG_OK) st = eng_net_forward(net, b.x, bs, true);
+            if (st == ENG_OK) st = eng_net_loss(net, b.labels, bs, &loss, &c);
+            if (st == ENG_OK) st = eng_net_backward(net);
+            if (st == ENG_OK) st = eng_sgd_step(opt, es.lr);
+            if (st == ENG_OK && !isfinite(loss))
+                st = eng_error(ENG_ERR_ARG, "training diverged at epoch %d step %ld (loss %g); "
+                               "lower the learning rate", epoch, s + 1, loss);
+            loss_sum += loss;
+            correct += c;
+            seen += bs;
+        }
+        if (st != ENG_OK) break;
+        es.seconds = now_s() - t0;
+        es.loss = loss_sum / (double)steps_per_epoch;
+        es.accuracy = (double)correct / (double)seen;
+        es.images_per_s = es.seconds > 0.0 ? (double)seen / es.seconds : 0.0;
+        if (val) st = eng_evaluate(net, val, 256, &es.val_accuracy, NULL);
+        if (st != ENG_OK) break;
+        if (last) *last = es;
+        if (progress && !progress(&es, user))
+            st = eng_error(ENG_ERR_INTERRUPTED, "training stopped after epoch %d", epoch);
+    }
+    batch_buf_free(&b);
+    eng_sgd_free(opt);
+    return st;
+}

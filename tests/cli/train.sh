@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# train.sh - end-to-end: a tiny `train` run (float and quantization-aware), `eval` of the
+# result with multipliers and CSV, and the usage errors of both commands.
+set -u
+bin=$1
+fail=0
+dir=$(mktemp -d)
+out="$dir/out.txt"
+trap 'rm -rf "$dir"' EXIT
+check() { # description, expected exit code, command...
+  local what=$1 want=$2; shift 2
+  "$@" >"$out" 2>&1; local got=$?
+  if [ "$got" != "$want" ]; then echo "not ok - $what: exit $got, expected $want"; cat "$out"; fail=1
+  else echo "ok - $what"; fi
+}
+expect() { # description, pattern (grep -E) that the last output must contain
+  if grep -qE "$2" "$out"; then echo "ok - $1"; else echo "not ok - $1"; cat "$out"; fail=1; fi
+}
+fm=/usr/share/datasets/fashion-mnist
+tiny=(--dataset fashion-mnist --train-subset 256 --test-subset 128 --epochs 1 --batch 32 --threads 2)
+
+check "train --help" 0 "$bin" train --help
+check "eval --help" 0 "$bin" eval --help
+check "train without --out" 2 "$bin" train --model lenet --dataset fashion-mnist
+check "train unknown model" 2 "$bin" train --model lenet9 "${tiny[@]}" --out "$dir/x.w"
+check "train bad --quant" 2 "$bin" train --model lenet "${tiny[@]}" --quant int4 --out "$dir/x.w"
+check "train multiplier with --quant none" 2 "$bin" train --model lenet "${tiny[@]}" --quant none --multiplier mul8u_1JFF --out "$dir/x.w"
+check "train bad --lr" 2 "$bin" train --model lenet "${tiny[@]}" --lr abc --out "$dir/x.w"
+check "train missing data dir" 2 "$bin" train --model lenet --dataset mnist --data "$dir/none" --out "$dir/x.w"
+check "train unknown multiplier" 2 "$bin" train --model lenet "${tiny[@]}" --multiplier mul8u_NOPE --out "$dir/x.w"
+check "eval missing weights file" 2 "$bin" eval --weights "$dir/none.w" --dataset fashion-mnist
+check "eval unknown option" 2 "$bin" eval --weights "$dir/none.w" --frob
+
+if [ ! -e "$fm/train-images-idx3-ubyte.gz" ] && [ ! -e "$fm/train-images-idx3-ubyte" ]; then
+  echo "ok - # SKIP Fashion-MNIST not installed in $fm"
+  exit $fail
+fi
+check "--multipliers count must match the layers" 2 "$bin" train --model lenet "${tiny[@]}" --multipliers mul8u_1JFF,mul8u_DM1 --out "$dir/x.w"
+expect "message gives the layer count" 'has 5 conv/dense layers'
+check "tiny float training" 0 "$bin" train --model lenet "${tiny[@]}" --val-split 0.25 --out "$dir/lenet.w"
+expect "epoch line with loss, accuracy, throughput" '^epoch +1/1 +loss [0-9.]+ +train +[0-9.]+% +val +[0-9.]+% +lr [0-9.]+ +[0-9]+ img/s'
+expect "test accuracy line" '^test accuracy: [0-9.]+% \(128 images\)'
+[ -s "$dir/lenet.w" ] && echo "ok - weights written" || { echo "not ok - weights written"; fail=1; }
+check "tiny quantization-aware training" 0 "$bin" train --model lenet "${tiny[@]}" --multipliers mul8u_1JFF,mul8u_1JFF,mul8u_DM1,mul8u_1JFF,mul8u_1JFF --per-channel --out "$dir/qat.w"
+expect "quantization line" '^quantization: asymmetric, multiplier-width weights per channel, multiplier per layer'
+check "eval with multipliers and CSV" 0 "$bin" eval --weights "$dir/lenet.w" --dataset fashion-mnist --test-subset 100 --calib-images 100 --multiplier mul8u_1JFF --multiplier mul8u_DM1 --csv "$dir/e.csv"
+expect "float row" '^float +- +[0-9.]+%'
+expect "exact multiplier row has no drop" '^mul8u_1JFF +0\.3910 +[0-9.]+% +0\.00$'
+if [ "$(head -1 "$dir/e.csv")" = "multiplier,power_mw,accuracy,drop_pp" ] && [ "$(wc -l <"$dir/e.csv")" = 4 ]; then
+  echo "ok - CSV header and rows"; else echo "not ok - CSV header and rows"; cat "$dir/e.csv"; fail=1; fi
+check "eval of the quantization-aware network" 0 "$bin" eval --weights "$dir/qat.w" --dataset fashion-mnist --test-subset 100 --multiplier mul8u_DM1
+expect "as-trained row" '^as-trained +- +[0-9.]+%'
+head -c 100 "$dir/lenet.w" >"$dir/cut.w"
+check "eval of a truncated weights file" 2 "$bin" eval --weights "$dir/cut.w" --dataset fashion-mnist
+expect "message names the file" 'cut.w: truncated'
+check "eval with CIFAR-10 files missing" 2 "$bin" eval --weights "$dir/lenet.w" --dataset cifar10 --data "$dir"
+exit $fail
