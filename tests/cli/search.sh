@@ -112,8 +112,15 @@ has "CSV header" "^hash,error,energy_pj,mul_energy_saving_pct"
 check "pareto: unknown generation" 2 "$bin" pareto results/a.db --generation 9
 check "pareto: --json with --csv" 2 "$bin" pareto results/a.db --json --csv
 check "report" 0 "$bin" report results/a.db -o plot.svg
-grep -q "<svg" plot.svg && grep -q "Pareto front" plot.svg && ok "report writes an SVG plot" ||
-  bad "report writes an SVG plot"
+python3 - plot.svg "$(sqlite3 -readonly results/a.db 'SELECT count(*) FROM archived')" <<'PY' &&
+import sys, xml.etree.ElementTree as E
+root = E.parse(sys.argv[1]).getroot()
+ns = "{http://www.w3.org/2000/svg}"
+assert root.tag == ns + "svg"
+gray = [c for c in root.iter(ns + "circle") if c.get("r") == "3.5"]
+assert len(gray) == int(sys.argv[2]) + 1, (len(gray), sys.argv[2])   # + the legend's
+PY
+  ok "report writes a valid SVG with every network" || bad "report writes a valid SVG"
 has "report compares with exact networks" "best exact-multiplier network"
 check "report default file" 0 "$bin" report results/a.db
 [ -f results/a.svg ] && ok "report writes DB.svg by default" || bad "report default name"
