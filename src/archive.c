@@ -488,8 +488,11 @@ eng_status db_generation_insert(db_archive *db, const db_generation *g)
     sqlite3_bind_int(s, 2, g->evaluated);
     sqlite3_bind_int(s, 3, g->reused);
     sqlite3_bind_int(s, 4, g->front_size);
-    sqlite3_bind_double(s, 5, g->best_error);
-    sqlite3_bind_double(s, 6, g->min_energy_pj);
+    /* not finite: the objective is not searched (NULL) */
+    if (isfinite(g->best_error)) sqlite3_bind_double(s, 5, g->best_error);
+    else sqlite3_bind_null(s, 5);
+    if (isfinite(g->min_energy_pj)) sqlite3_bind_double(s, 6, g->min_energy_pj);
+    else sqlite3_bind_null(s, 6);
     if (isnan(g->hypervolume)) sqlite3_bind_null(s, 7);
     else sqlite3_bind_double(s, 7, g->hypervolume);
     sqlite3_bind_double(s, 8, g->wall_s);

@@ -18,7 +18,7 @@
 #include <yaml.h>
 
 static const char *const objective_names[CFG_OBJECTIVE_COUNT] = {"error", "energy", "params",
-                                                                 "macs"};
+                                                                 "macs", "mul_energy"};
 
 const char *cfg_objective_name(cfg_objective obj)
 {
@@ -584,7 +584,7 @@ static void read_objectives(reader *r, cfg_map *top, cfg_search *c)
         while (w && k < CFG_OBJECTIVE_COUNT && strcmp(w, objective_names[k]) != 0) k++;
         if (w && k == CFG_OBJECTIVE_COUNT)
             fail(r, it, ENG_ERR_ARG, "objectives: unknown objective '%s' (known: error, energy, "
-                 "params, macs)", w);
+                 "params, macs, mul_energy)", w);
         for (int j = 0; j < i && r->st == ENG_OK; j++)
             if ((int)c->objectives[j] == k)
                 fail(r, it, ENG_ERR_ARG, "objectives: '%s' listed twice", w);

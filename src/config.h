@@ -52,6 +52,7 @@ typedef enum cfg_objective {
     CFG_OBJECTIVE_ENERGY,       /* total energy per inference (pJ) */
     CFG_OBJECTIVE_PARAMS,       /* parameters */
     CFG_OBJECTIVE_MACS,         /* multiply-accumulates per inference */
+    CFG_OBJECTIVE_MUL_ENERGY,   /* energy of the multiplications only (pJ per inference) */
     CFG_OBJECTIVE_COUNT
 } cfg_objective;
 
@@ -63,7 +64,7 @@ typedef enum cfg_parallel {
     CFG_PARALLEL_WITHIN,        /* one candidate at a time, OpenMP inside its training */
 } cfg_parallel;
 
-/* Name of an objective ("error", "energy", "params", "macs"). Never NULL. */
+/* Name of an objective ("error", "energy", "params", "macs", "mul_energy"). Never NULL. */
 const char *cfg_objective_name(cfg_objective obj);
 
 typedef struct cfg_search {

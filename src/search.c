@@ -274,7 +274,8 @@ static void objectives(const driver *d, const db_evaluation *e, double *f, doubl
         case CFG_OBJECTIVE_ERROR: f[k] = e->error; break;
         case CFG_OBJECTIVE_ENERGY: f[k] = e->energy_pj; break;
         case CFG_OBJECTIVE_PARAMS: f[k] = (double)e->params; break;
-        default: f[k] = (double)e->macs; break;
+        case CFG_OBJECTIVE_MACS: f[k] = (double)e->macs; break;
+        default: f[k] = e->mul_energy_pj; break;
         }
     }
     int j = 0;

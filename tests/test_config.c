@@ -119,7 +119,7 @@ START_TEST(test_full)
         "training: {epochs: 2, batch_size: 32, learning_rate: 1e-2, momentum: 0, "
         "weight_decay: 0, schedule: constant, crop_pad: 2, hflip: true}\n"
         BASE_ENERGY
-        "objectives: [error, params, macs]\n"
+        "objectives: [error, params, macs, mul_energy]\n"
         "constraints: {max_params: 1000, max_macs: 5000, max_error: 0.5}\n"
         "parallel: within\nfinalize: {epochs: 3}\n";
     cfg_search c;
@@ -149,8 +149,9 @@ START_TEST(test_full)
     ck_assert_double_eq(c.training.learning_rate, 0.01);
     ck_assert(!c.training.cosine);
     ck_assert(c.training.hflip);
-    ck_assert_int_eq(c.n_objectives, 3);
+    ck_assert_int_eq(c.n_objectives, 4);
     ck_assert_int_eq(c.objectives[2], CFG_OBJECTIVE_MACS);
+    ck_assert_int_eq(c.objectives[3], CFG_OBJECTIVE_MUL_ENERGY);
     ck_assert_int_eq(c.constraints.max_params, 1000);
     ck_assert_int_eq(c.parallel, CFG_PARALLEL_WITHIN);
     ck_assert_int_eq(c.finalize.epochs, 3);
