@@ -17,7 +17,8 @@ static void print_help(void)
 {
     printf("Usage: evoapproxnas report DB [-o FILE.svg]\n"
            "\n"
-           "Draws validation error against energy per inference for every network the search\n"
+           "Draws validation error against energy per inference (the multiplications' energy\n"
+           "when that is what the search minimized) for every network the search\n"
            "evaluated, with the Pareto front highlighted and the networks whose layers all use\n"
            "exact multipliers marked (default output: DB with .svg instead of .db). Prints the\n"
            "best exact-multiplier network and the front's approximate networks within one\n"
@@ -25,6 +26,20 @@ static void print_help(void)
            "\n"
            "  -o, --output FILE  the SVG file\n"
            "  -h, --help         this help\n");
+}
+
+/* True when name is one of the comma-separated objectives. */
+static bool objective_listed(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && strncmp(p, name, n) == 0) return true;
+        if (!end) break;
+        p = end + 1;
+    }
+    return false;
 }
 
 /* Prints the comparison with the best exact-multiplier network. */
@@ -95,14 +110,18 @@ int cmd_report(int argc, char **argv)
         db_close(db);
         return CLI_EXIT_USAGE;
     }
+    /* x axis: the energy the search minimized (total, or the multiplications' only) */
+    bool mul_axis = !objective_listed(run.objectives, "energy") &&
+                    objective_listed(run.objectives, "mul_energy");
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT %s, error, exact, hash IN (SELECT hash FROM "
+             "pareto_front) FROM archived WHERE violation = 0",
+             mul_axis ? "mul_energy_pj" : "energy_pj");
     sqlite3_stmt *s;
     int cap = (int)db_query_double(db, "SELECT count(*) FROM archived", 0), n = 0;
     report_point *pts = malloc(sizeof *pts * (size_t)(cap > 0 ? cap : 1));
     int rc = CLI_EXIT_OK;
-    if (!pts || sqlite3_prepare_v2(db_handle(db),
-                                   "SELECT energy_pj, error, exact, hash IN (SELECT hash FROM "
-                                   "pareto_front) FROM archived WHERE violation = 0", -1, &s,
-                                   NULL) != SQLITE_OK) {
+    if (!pts || sqlite3_prepare_v2(db_handle(db), sql, -1, &s, NULL) != SQLITE_OK) {
         cli_error("report: %s: cannot read the evaluations", path);
         rc = CLI_EXIT_FAILURE;
     } else {
@@ -115,12 +134,14 @@ int cmd_report(int argc, char **argv)
         }
         sqlite3_finalize(s);
         char title[200];
-        snprintf(title, sizeof title, "%s: validation error vs energy (%s)", run.name,
-                 run.status);
+        snprintf(title, sizeof title, "%s: validation error vs %s (%s)", run.name,
+                 mul_axis ? "multiplier energy" : "energy", run.status);
         if (n == 0) {
             cli_error("report: %s has no completed generation yet", path);
             rc = CLI_EXIT_USAGE;
-        } else if (report_svg_write(out, title, pts, n) != ENG_OK) {
+        } else if (report_svg_write(out, title, mul_axis ? "multiplier energy per inference (uJ)"
+                                                         : "energy per inference (uJ)",
+                                    pts, n) != ENG_OK) {
             cli_error("report: %s", eng_last_error());
             rc = CLI_EXIT_FAILURE;
         } else {

@@ -55,7 +55,8 @@ static int cmp_energy(const void *a, const void *b)
     return (p->energy_uj > q->energy_uj) - (p->energy_uj < q->energy_uj);
 }
 
-eng_status report_svg_write(const char *path, const char *title, const report_point *pts, int n)
+eng_status report_svg_write(const char *path, const char *title, const char *x_label,
+                            const report_point *pts, int n)
 {
     if (n < 1) return eng_error(ENG_ERR_ARG, "%s: nothing to plot", path);
     double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
@@ -91,8 +92,10 @@ eng_status report_svg_write(const char *path, const char *title, const report_po
                 fabs(v) < ay.step * 1e-9 ? 0.0 : v);
     fprintf(f, "</g>\n<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" "
                "stroke=\"black\"/>\n", LEFT, TOP, W - LEFT - RIGHT, H - TOP - BOTTOM);
-    fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">energy per inference (uJ)"
-               "</text>\n", (LEFT + W - RIGHT) / 2, H - 25);
+    fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">", (LEFT + W - RIGHT) / 2,
+            H - 25);
+    xml_text(f, x_label);
+    fprintf(f, "</text>\n");
     fprintf(f, "<text x=\"20\" y=\"%d\" text-anchor=\"middle\" transform=\"rotate(-90 20 %d)\">"
                "validation error (%%)</text>\n", (TOP + H - BOTTOM) / 2, (TOP + H - BOTTOM) / 2);
 

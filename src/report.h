@@ -11,7 +11,7 @@
 #include "eng_common.h"
 
 typedef struct report_point {
-    double energy_uj;       /* x: energy per inference */
+    double energy_uj;       /* x: energy per inference (total or multipliers only) */
     double error_pct;       /* y: validation error */
     bool front;             /* on the run's Pareto front */
     bool exact;             /* every multiplying layer exact */
@@ -21,6 +21,7 @@ typedef struct report_point {
  * no partial file). ENG_ERR_ARG when n < 1, ENG_ERR_IO when the file cannot be written. */
 eng_status report_svg_write(const char *path,
                             const char *title,          // plot title (plain text)
+                            const char *x_label,        // x axis label
                             const report_point *points,
                             int n);
 
