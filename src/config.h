@@ -94,6 +94,7 @@ typedef struct cfg_search {
         double crossover_rate;          /* probability that a pair is crossed */
         double mutation_rate;           /* per-gene probability */
         double exact_share;             /* share of the initial population made all-exact */
+        double uniform_share;           /* share given one random multiplier for all layers */
     } nsga2;
 
     struct {

@@ -187,12 +187,19 @@ static evo_status cb_init(void *ctx, evo_rng *rng, double *x)
     int g[1024];
     uint64_t s = evo_rng_next(rng);
     nas_genome_random(&d->env.cfg.space, &s, g);
-    /* the first exact_share of the initial genomes use exact multipliers only, so that the
-     * search always has exact-multiplier networks to compare with */
+    /* the first exact_share of the initial genomes use exact multipliers only and the next
+     * uniform_share one random multiplier in every layer, so that the search starts from
+     * exact networks to compare with and from uniform assignments of each multiplier */
     const cfg_search *c = &d->env.cfg;
-    if (d->exact_mul >= 0 && d->init_calls++ < (int)lround(c->nsga2.exact_share *
-                                                           c->nsga2.population))
+    int idx = d->init_calls++;
+    int n_exact = d->exact_mul >= 0 ? (int)lround(c->nsga2.exact_share * c->nsga2.population)
+                                    : 0;
+    int n_uniform = (int)lround(c->nsga2.uniform_share * c->nsga2.population);
+    if (idx < n_exact)
         nas_genome_set_multipliers(&c->space, g, d->exact_mul);
+    else if (idx < n_exact + n_uniform)
+        nas_genome_set_multipliers(&c->space, g,
+                                   (int)(nas_rng_next(&s) % (uint64_t)c->space.n_muls));
     to_double(d, g, x);
     return EVO_OK;
 }
