@@ -528,9 +528,13 @@ static evo_status cb_generation(void *ctx, const evo_nsga2 *ga)
     if (st != ENG_OK) return fail(d, st, eng_last_error());
     for (int i = 0; i < d->n_cands; i++) known_add(d, d->cands[i].hash);
     if (d->opts->progress == SEARCH_PROGRESS_TTY) say(d, "%s", "");
-    say(d, "generation %d done: %d trained, %d reused, front %d, best error %.4f, min energy "
-        "%.4g uJ, hypervolume %.4f, %.1fs%s", gen, d->n_trained, d->n_reused, row.front_size,
-        row.best_error, row.min_energy_pj * 1e-6, row.hypervolume, row.wall_s,
+    char err_txt[32] = "-", energy_txt[32] = "-";
+    if (isfinite(row.best_error)) snprintf(err_txt, sizeof err_txt, "%.4f", row.best_error);
+    if (isfinite(row.min_energy_pj))
+        snprintf(energy_txt, sizeof energy_txt, "%.4g uJ", row.min_energy_pj * 1e-6);
+    say(d, "generation %d done: %d trained, %d reused, front %d, best error %s, min energy %s, "
+        "hypervolume %.4f, %.1fs%s", gen, d->n_trained, d->n_reused, row.front_size, err_txt,
+        energy_txt, row.hypervolume, row.wall_s,
         d->opts->progress == SEARCH_PROGRESS_TTY ? "\n" : "");
     clear_batch(d);
     if (d->opts->stop && *d->opts->stop) return fail(d, ENG_ERR_INTERRUPTED, "interrupted");
