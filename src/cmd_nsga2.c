@@ -28,7 +28,7 @@ static void print_help(void)
            "Options:\n"
            "  --problem NAME    %s (required)\n"
            "  --objectives M    objectives of a DTLZ problem, 2..%d (default 3; ZDT has 2)\n"
-           "  --pop N           population size, 2..100000 (default 100)\n"
+           "  --pop N           population size, 2..10000 (default 100)\n"
            "  --gens G          generations, 0..1000000 (default 250)\n"
            "  --seed S          random seed, 0..%ld (default 1)\n"
            "  --json            print JSON (front with decision vectors) instead of text\n"
@@ -76,7 +76,7 @@ static int parse_options(int argc, char **argv, nsga2_options *o)
                 return CLI_EXIT_USAGE;
             break;
         case 'n':
-            if (!cli_parse_long("--pop", optarg, 2, 100000, &o->pop)) return CLI_EXIT_USAGE;
+            if (!cli_parse_long("--pop", optarg, 2, 10000, &o->pop)) return CLI_EXIT_USAGE;
             break;
         case 'g':
             if (!cli_parse_long("--gens", optarg, 0, 1000000, &o->gens)) return CLI_EXIT_USAGE;
