@@ -290,6 +290,10 @@ eng_status eng_net_init_params(eng_net *net, uint64_t seed);
  * `batch` images. Called implicitly by eng_net_forward; buffers only grow. */
 eng_status eng_net_reserve(eng_net *net, int batch, bool training);
 
+/* Bytes per image of batch capacity the planned activation buffers take: evaluation only
+ * (training false) or activations plus gradients for training. Changes no buffer. */
+eng_status eng_net_memory(eng_net *net, bool training, size_t *bytes_per_image);
+
 /* Runs the network on n images x (CNHW: x[c][n][h][w], the input shape of eng_net_create).
  * training: batch norm uses and updates batch statistics, quantized layers update their
  * activation ranges, and the intermediate results for eng_net_backward are kept.

@@ -566,11 +566,11 @@ uint64_t eng_net_mac_total(const eng_net *net)
  * Parameters
  * ---------------------------------------------------------------------------------------- */
 
-static void param_add(eng_param *list, int *n, int node, eng_param_kind kind, size_t off,
+static void param_add(eng_param *list, int *n, int node, eng_param_kind kind, float *data,
                       size_t count, bool trainable)
 {
-    list[*n] = (eng_param){.node = node, .kind = kind, .count = count,
-                           .data = (float *)(uintptr_t)off, .trainable = trainable};
+    list[*n] = (eng_param){.node = node, .kind = kind, .count = count, .data = data,
+                           .trainable = trainable};
     (*n)++;
 }
 
@@ -629,17 +629,18 @@ eng_status net_params_alloc(eng_net *net)
     for (int i = 1; i < net->n_nodes; i++) {
         const eng_node *nd = &net->nodes[i];
         if (eng_op_multiplies(nd->op)) {
-            param_add(list, &n, i, ENG_PARAM_WEIGHT, nd->off_weight, nd->n_weight, true);
-            if (nd->bias) param_add(list, &n, i, ENG_PARAM_BIAS, nd->off_bias, nd->n_bias, true);
+            param_add(list, &n, i, ENG_PARAM_WEIGHT, params + nd->off_weight, nd->n_weight,
+                      true);
+            if (nd->bias)
+                param_add(list, &n, i, ENG_PARAM_BIAS, params + nd->off_bias, nd->n_bias, true);
         } else if (nd->op == ENG_OP_BATCHNORM) {
             size_t c = (size_t)nd->c;
-            param_add(list, &n, i, ENG_PARAM_BN_GAMMA, nd->off_weight, c, true);
-            param_add(list, &n, i, ENG_PARAM_BN_BETA, nd->off_bias, c, true);
-            param_add(list, &n, i, ENG_PARAM_BN_MEAN, nd->off_mean, c, false);
-            param_add(list, &n, i, ENG_PARAM_BN_VAR, nd->off_var, c, false);
+            param_add(list, &n, i, ENG_PARAM_BN_GAMMA, params + nd->off_weight, c, true);
+            param_add(list, &n, i, ENG_PARAM_BN_BETA, params + nd->off_bias, c, true);
+            param_add(list, &n, i, ENG_PARAM_BN_MEAN, params + nd->off_mean, c, false);
+            param_add(list, &n, i, ENG_PARAM_BN_VAR, params + nd->off_var, c, false);
         }
     }
-    for (int i = 0; i < n; i++) list[i].data = params + (size_t)(uintptr_t)list[i].data;
     net->params = params;
     net->param_list = list;
     net->n_param_tensors = n;

@@ -65,12 +65,9 @@ struct eng_net {
     /* activations for `batch` images */
     int batch;                      /* capacity, 0 = none */
     bool train_buffers;             /* act_grads allocated */
-    size_t act_floats_per_image;    /* activation arena, floats per image */
-    size_t grad_floats_per_image;   /* gradient arena, floats per image */
-    size_t max_act_per_image;       /* largest single node */
     float *acts;
     float *act_grads;
-    float *scratch;                 /* max_act_per_image * batch floats */
+    float *scratch;                 /* the largest node's size x batch floats */
     void *ws;
     size_t ws_size;
 
@@ -78,7 +75,6 @@ struct eng_net {
     int last_n;                     /* images of the last forward, 0 = none */
     bool last_training;
     bool have_loss_grad;            /* eng_net_loss stored dlogits after a training forward */
-    bool have_grads;                /* a backward pass ran */
     float *dlogits;                 /* classes * batch floats (owned) */
     bool *grad_set;                 /* per node: its gradient was written this backward */
 };

@@ -1,11 +1,12 @@
 /*
  * net_run.c - buffers, forward pass, loss and backward pass of a network.
  *
- * Nodes run in id order (a topological order by construction). Every node owns one activation
- * buffer and, in training, one gradient buffer, both carved from two arenas sized for the
- * reserved batch. Backward visits nodes in reverse order; a node's gradient is complete when
- * all its consumers (higher ids) have run. The first contribution to a gradient is written in
- * place, later ones go through the scratch buffer and are added.
+ * Nodes run in id order (a topological order by construction). Every node has an activation
+ * buffer and, in training, a gradient buffer, placed in two arenas sized for the reserved batch
+ * by a lifetime plan (plan_memory): buffers never alive at the same step share memory.
+ * Backward visits nodes in reverse order; a node's gradient is complete when all its consumers
+ * (higher ids) have run. The first contribution to a gradient is written in place, later ones
+ * go through the scratch buffer and are added.
  */
 #include "net_internal.h"
 
@@ -128,8 +129,10 @@ static size_t plan_buffers(int count, const int *order, const int *birth, const 
 
 /* Lays out activations (reused between nodes when evaluation only: a buffer is free once its
  * last consumer ran; all kept for training) and gradients (reused: a node's gradient lives
- * from its last consumer's backward step to its own). Returns the floats per image of both. */
-static eng_status plan_memory(eng_net *net, bool training, size_t *act_total, size_t *grad_total)
+ * from its last consumer's backward step to its own). Offsets and totals in floats per image;
+ * grad_off may be NULL when not training. */
+static eng_status plan_memory(const eng_net *net, bool training, size_t *act_off,
+                              size_t *grad_off, size_t *act_total, size_t *grad_total)
 {
     int n = net->n_nodes, out = net_output(net);
     int *ints = malloc(sizeof(int) * 5 * (size_t)n);
@@ -157,7 +160,7 @@ static eng_status plan_memory(eng_net *net, bool training, size_t *act_total, si
         size[i] = i <= out ? node_size(&net->nodes[i]) : 0;
     }
     *act_total = plan_buffers(n, order, birth, death, size, offset, place);
-    for (int i = 0; i < n; i++) net->nodes[i].act_off = offset[i];
+    memcpy(act_off, offset, (size_t)n * sizeof *act_off);
     *grad_total = 0;
     if (training) {
         /* backward step of node t is out - t; a gradient is born at its last consumer's step
@@ -178,11 +181,23 @@ static eng_status plan_memory(eng_net *net, bool training, size_t *act_total, si
             order[b] = v;
         }
         *grad_total = plan_buffers(m, order, birth, death, size, offset, place);
-        for (int i = 0; i < n; i++) net->nodes[i].grad_off = i <= out ? offset[i] : 0;
+        for (int i = 0; i < n; i++) grad_off[i] = i <= out ? offset[i] : 0;
     }
     free(ints);
     free(sizes);
     return ENG_OK;
+}
+
+eng_status eng_net_memory(eng_net *net, bool training, size_t *bytes_per_image)
+{
+    ENG_TRY(net_params_alloc(net));
+    size_t *off = malloc(2 * sizeof(size_t) * (size_t)net->n_nodes);
+    if (!off) return eng_error(ENG_ERR_NOMEM, "network: out of memory");
+    size_t act = 0, grad = 0;
+    eng_status st = plan_memory(net, training, off, off + net->n_nodes, &act, &grad);
+    free(off);
+    if (st == ENG_OK) *bytes_per_image = (act + grad) * sizeof(float);
+    return st;
 }
 
 eng_status eng_net_reserve(eng_net *net, int batch, bool training)
@@ -199,20 +214,30 @@ eng_status eng_net_reserve(eng_net *net, int batch, bool training)
         size_t act_total = 0, grad_total = 0, max_node = 0;
         for (int i = 0; i < net->n_nodes; i++)
             if (node_size(&net->nodes[i]) > max_node) max_node = node_size(&net->nodes[i]);
-        ENG_TRY(plan_memory(net, grads, &act_total, &grad_total));
-        float *acts = eng_alloc(act_total * (size_t)cap * sizeof(float));
-        float *act_grads = grads ? eng_alloc(grad_total * (size_t)cap * sizeof(float)) : NULL;
-        float *scratch = eng_alloc(max_node * (size_t)cap * sizeof(float));
-        float *dlogits = eng_alloc((size_t)net->classes * (size_t)cap * sizeof(float));
-        bool *grad_set = calloc((size_t)net->n_nodes, sizeof *grad_set);
-        if (!acts || (grads && !act_grads) || !scratch || !dlogits || !grad_set) {
+        size_t *off = malloc(2 * sizeof(size_t) * (size_t)net->n_nodes);
+        eng_status st = off ? plan_memory(net, grads, off, off + net->n_nodes, &act_total,
+                                          &grad_total)
+                            : eng_error(ENG_ERR_NOMEM, "network: out of memory");
+        float *acts = NULL, *act_grads = NULL, *scratch = NULL, *dlogits = NULL;
+        bool *grad_set = NULL;
+        if (st == ENG_OK) {
+            acts = eng_alloc(act_total * (size_t)cap * sizeof(float));
+            act_grads = grads ? eng_alloc(grad_total * (size_t)cap * sizeof(float)) : NULL;
+            scratch = eng_alloc(max_node * (size_t)cap * sizeof(float));
+            dlogits = eng_alloc((size_t)net->classes * (size_t)cap * sizeof(float));
+            grad_set = calloc((size_t)net->n_nodes, sizeof *grad_set);
+            if (!acts || (grads && !act_grads) || !scratch || !dlogits || !grad_set)
+                st = eng_error(ENG_ERR_NOMEM, "network: no memory for activations of batch %d "
+                               "(%zu floats per image)", cap, act_total + grad_total);
+        }
+        if (st != ENG_OK) {
+            free(off);
             eng_free(acts);
             eng_free(act_grads);
             eng_free(scratch);
             eng_free(dlogits);
             free(grad_set);
-            return eng_error(ENG_ERR_NOMEM, "network: no memory for activations of batch %d "
-                             "(%zu floats per image)", cap, act_total + grad_total);
+            return st;
         }
         eng_free(net->acts);
         eng_free(net->act_grads);
@@ -226,11 +251,13 @@ eng_status eng_net_reserve(eng_net *net, int batch, bool training)
         net->grad_set = grad_set;
         net->batch = cap;
         net->train_buffers = grads;
-        net->act_floats_per_image = act_total;
-        net->grad_floats_per_image = grad_total;
-        net->max_act_per_image = max_node;
         net->last_n = 0;
         net->have_loss_grad = false;
+        for (int i = 0; i < net->n_nodes; i++) {
+            net->nodes[i].act_off = off[i];
+            net->nodes[i].grad_off = grads ? off[net->n_nodes + i] : 0;
+        }
+        free(off);
         node_pointers(net);
     }
     return net_workspace_ensure(net, batch);
@@ -345,7 +372,6 @@ eng_status eng_net_forward(eng_net *net, const float *x, int n, bool training)
     ENG_TRY(eng_net_reserve(net, n, training));
     net->last_n = 0;
     net->have_loss_grad = false;
-    net->have_grads = false;
     memcpy(net->nodes[0].act, x, node_size(&net->nodes[0]) * (size_t)n * sizeof(float));
     int out = net_output(net);
     for (int i = 1; i <= out; i++) {
@@ -535,7 +561,6 @@ eng_status eng_net_backward_from(eng_net *net, const float *dy)
         eng_status st = node_backward(net, nd, n);
         if (st != ENG_OK) return eng_error_prefix(st, "%s backward", nd->name);
     }
-    net->have_grads = true;
     return ENG_OK;
 }
 

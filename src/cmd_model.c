@@ -19,7 +19,8 @@ static void model_help(FILE *f)
             "\n"
             "list prints the models of the zoo. summary builds model NAME and prints every\n"
             "layer: id, name, operation, input nodes, output shape (HxWxC), trainable\n"
-            "parameters and multiply-accumulates per image, then the totals.\n"
+            "parameters and multiply-accumulates per image, then the totals and the planned\n"
+            "activation memory per image (inference, and training with gradients).\n"
             "\n"
             "Options:\n"
             "  --input HxWxC  input image shape (default: the model's, e.g. 32x32x3)\n"
@@ -39,7 +40,14 @@ static bool parse_shape(const char *s, int *h, int *w, int *c)
            *w > 0 && *c > 0 && *h <= 4096 && *w <= 4096 && *c <= 64;
 }
 
-static void print_table(const eng_net *net, const char *name)
+/* Planned activation memory per image: evaluation only, and training (with gradients). */
+static void memory_figures(eng_net *net, size_t *eval_bytes, size_t *train_bytes)
+{
+    if (eng_net_memory(net, false, eval_bytes) != ENG_OK) *eval_bytes = 0;
+    if (eng_net_memory(net, true, train_bytes) != ENG_OK) *train_bytes = 0;
+}
+
+static void print_table(eng_net *net, const char *name)
 {
     int c, h, w;
     eng_net_input_shape(net, &c, &h, &w);
@@ -61,9 +69,13 @@ static void print_table(const eng_net *net, const char *name)
     }
     printf("total: %zu parameters, %llu MACs per image (%.2f M)\n", eng_net_param_total(net),
            (unsigned long long)eng_net_mac_total(net), (double)eng_net_mac_total(net) / 1e6);
+    size_t eval_bytes, train_bytes;
+    memory_figures(net, &eval_bytes, &train_bytes);
+    printf("activation memory: %.3f MB per image for inference, %.3f MB for training\n",
+           (double)eval_bytes / 1e6, (double)train_bytes / 1e6);
 }
 
-static void print_json(const eng_net *net, const char *name)
+static void print_json(eng_net *net, const char *name)
 {
     int c, h, w;
     eng_net_input_shape(net, &c, &h, &w);
@@ -81,8 +93,11 @@ static void print_json(const eng_net *net, const char *name)
                li.out_c, li.kernel, li.stride, li.pad, li.groups, li.params,
                (unsigned long long)li.macs, i + 1 < n ? "," : "");
     }
-    printf(" ],\n \"params\": %zu, \"macs\": %llu}\n", eng_net_param_total(net),
-           (unsigned long long)eng_net_mac_total(net));
+    size_t eval_bytes, train_bytes;
+    memory_figures(net, &eval_bytes, &train_bytes);
+    printf(" ],\n \"params\": %zu, \"macs\": %llu, \"inference_bytes_per_image\": %zu, "
+           "\"training_bytes_per_image\": %zu}\n", eng_net_param_total(net),
+           (unsigned long long)eng_net_mac_total(net), eval_bytes, train_bytes);
 }
 
 static int model_summary(int argc, char **argv)

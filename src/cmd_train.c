@@ -243,11 +243,12 @@ static int setup_quant(eng_net *net, const train_opts *o, netcli_muls *muls)
         st = eng_net_set_multiplier(net, ids[i], m);
         if (st == ENG_OK) st = eng_net_set_quant(net, ids[i], &q);
     }
+    eng_layer_info info;
+    if (st == ENG_OK) st = eng_net_layer_info(net, ids[0], &info);
     free(ids);
     if (st != ENG_OK) return netcli_engine_error(CMD, st);
-    printf("quantization: %s, %s weights %s%s, multiplier %s\n",
-           o->mode == ENG_QUANT_ASYM ? "asymmetric" : "symmetric",
-           o->weight_bits ? (o->weight_bits == 8 ? "8-bit" : "N-bit") : "multiplier-width",
+    printf("quantization: %s, %d-bit weights %s%s, multiplier %s\n",
+           o->mode == ENG_QUANT_ASYM ? "asymmetric" : "symmetric", info.weight_bits,
            o->per_channel ? "per channel" : "per tensor",
            o->table_gradient ? ", table gradient" : "",
            muls->count == 0 ? "exact" : muls->count == 1 ? muls->muls[0]->name : "per layer");

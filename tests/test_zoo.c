@@ -115,6 +115,36 @@ START_TEST(test_errors_and_list)
 }
 END_TEST
 
+/* Planned activation memory: LeNet's inference plan must hold the two largest buffers alive
+ * at once (the 28x28x6 conv output and its ReLU: 2 x 4704 floats) and stay below keeping all
+ * 15,786 floats; training keeps all of them plus gradients. ResNet-20 reuses nearly all. */
+START_TEST(test_memory_plan)
+{
+    eng_net *net;
+    size_t eval, train;
+    ck_assert_int_eq(eng_zoo_build("lenet", NULL, &net), ENG_OK);
+    ck_assert_int_eq(eng_net_memory(net, false, &eval), ENG_OK);
+    ck_assert_int_eq(eng_net_memory(net, true, &train), ENG_OK);
+    ck_assert_uint_ge(eval, 2 * 4704 * sizeof(float));
+    ck_assert_uint_lt(eval, 15786 * sizeof(float));
+    ck_assert_uint_gt(train, 15786 * sizeof(float));
+    eng_net_free(net);
+    ck_assert_int_eq(eng_zoo_build("resnet20_v1", NULL, &net), ENG_OK);
+    ck_assert_int_eq(eng_net_memory(net, false, &eval), ENG_OK);
+    ck_assert_int_eq(eng_net_memory(net, true, &train), ENG_OK);
+    size_t all = 0;
+    for (int i = 0; i < eng_net_node_count(net); i++) {
+        eng_layer_info li;
+        ck_assert_int_eq(eng_net_layer_info(net, i, &li), ENG_OK);
+        all += (size_t)li.out_c * li.out_h * li.out_w * sizeof(float);
+    }
+    ck_assert_uint_lt(eval, all / 10);
+    ck_assert_uint_gt(train, all);
+    ck_assert_uint_lt(train, all + all / 5);
+    eng_net_free(net);
+}
+END_TEST
+
 START_TEST(test_resnet8_runs)
 {
     eng_net *net;
@@ -144,6 +174,7 @@ int main(void)
     tcase_add_test(tc, test_arch_round_trip);
     tcase_add_test(tc, test_errors_and_list);
     tcase_add_test(tc, test_resnet8_runs);
+    tcase_add_test(tc, test_memory_plan);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);

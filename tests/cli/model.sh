@@ -27,6 +27,7 @@ expect "MobileNetV2 CIFAR has 2,296,922 parameters" '^total: 2296922 parameters'
 check "summary lenet" 0 "$bin" model summary lenet
 expect "LeNet has 61,706 parameters" '^total: 61706 parameters, 416520 MACs'
 expect "layer rows show output shapes" 'conv2d +0 +28x28x6 +156 +117600'
+expect "planned activation memory" '^activation memory: 0\.0[0-9]+ MB per image for inference, 0\.[0-9]+ MB for training'
 check "summary --json" 0 "$bin" model summary lenet --json
 if python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["params"]==61706 and d["macs"]==416520 and sum(l["params"] for l in d["layers"])==61706' "$out" 2>/dev/null; then
   echo "ok - JSON parses and adds up"; else echo "not ok - JSON parses and adds up"; cat "$out"; fail=1; fi

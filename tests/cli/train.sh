@@ -42,7 +42,7 @@ expect "epoch line with loss, accuracy, throughput" '^epoch +1/1 +loss [0-9.]+ +
 expect "test accuracy line" '^test accuracy: [0-9.]+% \(128 images\)'
 [ -s "$dir/lenet.w" ] && echo "ok - weights written" || { echo "not ok - weights written"; fail=1; }
 check "tiny quantization-aware training" 0 "$bin" train --model lenet "${tiny[@]}" --multipliers mul8u_1JFF,mul8u_1JFF,mul8u_DM1,mul8u_1JFF,mul8u_1JFF --per-channel --out "$dir/qat.w"
-expect "quantization line" '^quantization: asymmetric, multiplier-width weights per channel, multiplier per layer'
+expect "quantization line" '^quantization: asymmetric, 8-bit weights per channel, multiplier per layer'
 check "eval with multipliers and CSV" 0 "$bin" eval --weights "$dir/lenet.w" --dataset fashion-mnist --test-subset 100 --calib-images 100 --multiplier mul8u_1JFF --multiplier mul8u_DM1 --csv "$dir/e.csv"
 expect "float row" '^float +- +[0-9.]+%'
 expect "exact multiplier row has no drop" '^mul8u_1JFF +0\.3910 +[0-9.]+% +0\.00$'
