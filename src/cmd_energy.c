@@ -111,16 +111,16 @@ static void json_string(const char *s)
 
 static void json_cost(const energy_accel *a, const energy_layer_cost *c)
 {
-    printf("\"macs\": %lld, \"params\": %lld, \"ops\": %lld, \"utilization\": %.6g, "
-           "\"energy_pj\": {\"multiplier\": %.6g, \"mac_rest\": %.6g",
+    printf("\"macs\": %lld, \"params\": %lld, \"ops\": %lld, \"utilization\": %.10g, "
+           "\"energy_pj\": {\"multiplier\": %.10g, \"mac_rest\": %.10g",
            (long long)c->macs, (long long)c->params, (long long)c->ops, c->utilization,
            c->mul_pj, c->mac_rest_pj);
     for (int k = 0; k < a->n_levels; k++) {
         printf(", ");
         json_string(a->levels[k].name);
-        printf(": %.6g", c->level_pj[k]);
+        printf(": %.10g", c->level_pj[k]);
     }
-    printf(", \"total\": %.6g}", c->total_pj);
+    printf(", \"total\": %.10g}", c->total_pj);
 }
 
 static void print_json(const char *model, const energy_accel *a, const energy_layer *layers,
@@ -174,7 +174,7 @@ static void print_table(const char *model, const energy_accel *a, const energy_l
         print_row(a, layers[i].name, energy_layer_multiplies(&layers[i]) ? names[i] : "-",
                   &costs[i]);
     print_row(a, "TOTAL", "", total);
-    printf("total: %.6g pJ = %.6g uJ; arithmetic %.1f%% (multipliers %.1f%%)\n",
+    printf("total: %.0f pJ = %.3f uJ; arithmetic %.1f%% (multipliers %.1f%%)\n",
            total->total_pj, total->total_pj * 1e-6,
            100 * (total->mul_pj + total->mac_rest_pj) / total->total_pj,
            100 * total->mul_pj / total->total_pj);

@@ -449,6 +449,132 @@ START_TEST(test_mapping_evaluate_rejects)
 }
 END_TEST
 
+/* Exhaustive search over the space the mapper explores on a tiny design: every spatial
+ * assignment with the most PEs, every split of the rest over DRAM, buffer and PE, the six
+ * loop orders of each level above the PEs. */
+static const int group_orders[6][8] = {
+    {G_, M_, C_, R_, S_, N_, P_, Q_}, {G_, C_, R_, S_, M_, N_, P_, Q_},
+    {G_, N_, P_, Q_, M_, C_, R_, S_}, {G_, M_, N_, P_, Q_, C_, R_, S_},
+    {G_, N_, P_, Q_, C_, R_, S_, M_}, {G_, C_, R_, S_, N_, P_, Q_, M_}};
+
+typedef struct exhaustive {
+    const energy_accel *a;
+    const energy_layer *l;
+    int bound[8];
+    unsigned rows, cols, pe;
+    int best_pes;
+    double best;
+    energy_mapping m;
+} exhaustive;
+
+static void exhaustive_temporal(exhaustive *x, int d)
+{
+    if (d == 8) {
+        for (int o = 0; o < 36; o++) {
+            memcpy(x->m.order[0], group_orders[o / 6], sizeof group_orders[0]);
+            memcpy(x->m.order[1], group_orders[o % 6], sizeof group_orders[0]);
+            energy_layer_cost c;
+            if (energy_mapping_evaluate(x->a, x->l, &x->m, &c) != ENG_OK) continue;
+            double e = 0;
+            for (int k = 0; k < x->a->n_levels; k++) e += c.level_pj[k];
+            if (e < x->best) x->best = e;
+        }
+        return;
+    }
+    const int rem = x->bound[d] / (x->m.spatial_rows[d] * x->m.spatial_cols[d]);
+    for (int f0 = 1; f0 <= rem; f0++)
+        for (int f1 = 1; rem % f0 == 0 && f1 <= rem / f0; f1++) {
+            const int f2 = rem / f0 / f1;
+            if ((rem / f0) % f1 || (f2 > 1 && !(x->pe & 1u << d))) continue;
+            x->m.temporal[0][d] = f0;
+            x->m.temporal[1][d] = f1;
+            x->m.temporal[2][d] = f2;
+            exhaustive_temporal(x, d + 1);
+        }
+}
+
+static void exhaustive_spatial(exhaustive *x, int i)
+{
+    if (i == 16) {
+        int pes = 1;
+        for (int d = 0; d < 8; d++) pes *= x->m.spatial_rows[d] * x->m.spatial_cols[d];
+        if (pes == x->best_pes) exhaustive_temporal(x, 0);
+        return;
+    }
+    const int d = i % 8, cols = i / 8;
+    int *f = cols ? &x->m.spatial_cols[d] : &x->m.spatial_rows[d];
+    const unsigned mask = cols ? x->cols : x->rows;
+    for (*f = 1; *f <= x->bound[d]; (*f)++) {
+        if (*f > 1 && !(mask & 1u << d)) break;
+        int used = 1, prod = 1;
+        for (int e = 0; e < 8; e++) used *= cols ? x->m.spatial_cols[e] : x->m.spatial_rows[e];
+        prod = x->m.spatial_rows[d] * x->m.spatial_cols[d];
+        if (used > (cols ? x->a->pe_cols : x->a->pe_rows) || x->bound[d] % prod) continue;
+        exhaustive_spatial(x, i + 1);
+    }
+    *f = 1;
+}
+
+START_TEST(test_mapper_vs_exhaustive)
+{
+    static const unsigned masks[3][3] = {      /* rows, columns, in PE (docs/energy.md) */
+        {1u << C_ | 1u << R_ | 1u << S_, 1u << M_ | 1u << G_, 1u << N_ | 1u << P_ | 1u << Q_},
+        {1u << P_ | 1u << N_, 1u << Q_ | 1u << M_ | 1u << G_, 1u << C_ | 1u << R_ | 1u << S_},
+        {1u << R_ | 1u << C_ | 1u << G_, 1u << P_ | 1u << M_ | 1u << N_,
+         1u << S_ | 1u << Q_ | 1u << C_ | 1u << M_ | 1u << N_ | 1u << G_}};
+    energy_accel a = load_accel(ACC16);
+    a.pe_rows = a.pe_cols = 2;
+    a.levels[1].capacity_words = 64;
+    a.levels[2].capacity_words = 4;
+    a.levels[3].capacity_words = 16;
+    a.levels[4].capacity_words = 8;
+    a.dataflows = 1u << _i;
+    energy_layer l = {.kind = ENERGY_LAYER_CONV, .name = "tiny", .c = 4, .h = 2, .w = 2, .m = 4,
+                      .r = 3, .s = 3, .pad = 1};
+    ck_assert_int_eq(energy_layer_finish(&l), ENG_OK);
+    energy_model *em;
+    ck_assert_int_eq(energy_model_create(&a, &em), ENG_OK);
+    energy_layer_cost c;
+    ck_assert_int_eq(energy_layer_estimate(em, &l, &c), ENG_OK);
+    double mine = c.total_pj - c.mul_pj - c.mac_rest_pj;
+    exhaustive x = {.a = &a, .l = &l, .bound = {1, 1, 4, 4, 2, 2, 3, 3}, .rows = masks[_i][0],
+                    .cols = masks[_i][1], .pe = masks[_i][2], .best = INFINITY};
+    x.m.dataflow = (energy_dataflow)_i;
+    for (int k = 0; k < a.n_levels; k++)
+        for (int d = 0; d < 8; d++) {
+            x.m.temporal[k][d] = 1;
+            x.m.order[k][d] = d;
+        }
+    for (int d = 0; d < 8; d++) x.m.spatial_rows[d] = x.m.spatial_cols[d] = 1;
+    int pes = 1;
+    for (int d = 0; d < 8; d++) pes *= c.mapping.spatial_rows[d] * c.mapping.spatial_cols[d];
+    x.best_pes = pes;
+    exhaustive_spatial(&x, 0);
+    ck_assert(isfinite(x.best));
+    printf("# %s: mapper %.1f pJ, exhaustive %.1f pJ\n", energy_dataflow_name((energy_dataflow)_i),
+           mine, x.best);
+    ck_assert_double_le(mine, x.best * 1.0001);
+    energy_model_free(em);
+}
+END_TEST
+
+START_TEST(test_nothing_fits)
+{
+    energy_accel a = load_accel(ACC16);
+    a.levels[3].word_bits = 8;                  /* a 16-bit weight takes 2 words of 8 bits */
+    a.levels[3].capacity_words = 1;
+    energy_model *em;
+    ck_assert_int_eq(energy_model_create(&a, &em), ENG_OK);
+    energy_layer l = alexnet_conv1();
+    energy_layer_cost c;
+    ck_assert_int_eq(energy_layer_estimate(em, &l, &c), ENG_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(eng_last_error(), "no mapping fits"));
+    energy_model_free(em);
+    a.levels[3].capacity_words = -1;
+    ck_assert_int_eq(energy_model_create(&a, &em), ENG_ERR_ARG);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------------------------
  * Multiplier substitution
  * ---------------------------------------------------------------------------------------- */
@@ -456,9 +582,8 @@ END_TEST
 START_TEST(test_exact_arithmetic)
 {
     energy_accel a = load_accel(ACC16);
-    energy_layer ls[ENERGY_RESNET20_LAYERS], total_l;
+    energy_layer ls[ENERGY_RESNET20_LAYERS];
     int n = energy_resnet20_layers(ls);
-    (void)total_l;
     energy_model *em;
     ck_assert_int_eq(energy_model_create(&a, &em), ENG_OK);
     energy_layer_cost per[ENERGY_RESNET20_LAYERS], tot;
@@ -645,6 +770,8 @@ static Suite *energy_suite(void)
     tcase_add_test(tc, test_calibration_mapper);
     tcase_add_loop_test(tc, test_mapper_invariants, 0, 2);
     tcase_add_test(tc, test_mapping_evaluate_rejects);
+    tcase_add_test(tc, test_nothing_fits);
+    tcase_add_loop_test(tc, test_mapper_vs_exhaustive, 0, ENERGY_DATAFLOW_COUNT);
     tcase_add_test(tc, test_exact_arithmetic);
     tcase_add_test(tc, test_swap_one_multiplier);
     tcase_add_test(tc, test_narrow_weights);

@@ -5,10 +5,11 @@
  * The model follows the Timeloop + Accelergy idea in a few hundred lines of C:
  *
  *   - an accelerator (energy_accel) is a hierarchy of memory levels, outermost (DRAM) first,
- *     then global buffers shared by the PE array, then per-PE register files; each level keeps
- *     some of the three tensors (weights, inputs, outputs), has a capacity in words, a word
- *     width and an energy per read and per write; the PE array has rows x cols PEs, each with
- *     one MAC unit (energy per MAC and the share of it spent in the multiplier);
+ *     then global buffers shared by the PE array, then per-PE register files (siblings inside
+ *     each PE, like Eyeriss's three scratchpads: they share the PE's loops and keep different
+ *     tensors); each level keeps some of the three tensors (weights, inputs, outputs), has a
+ *     capacity in words, a word width and an energy per read and per write; the PE array has
+ *     rows x cols PEs, each with one MAC unit (energy per MAC and its multiplier share);
  *   - a layer (energy_layer) is the loop nest N G M C P Q R S of a (grouped) convolution;
  *     dense layers are 1x1 convolutions on 1x1 maps; pooling and element-wise layers have no
  *     MACs and cost their compulsory traffic plus one adder operation per element they combine;
@@ -83,9 +84,9 @@ typedef enum energy_dim {
 /* Dataflows the mapper knows (which loops may be spread over the PE array and which may stay
  * inside a PE; docs/energy.md lists them). */
 typedef enum energy_dataflow {
-    ENERGY_DATAFLOW_WEIGHT_STATIONARY,  /* rows: C R S, columns: M; in PE: N P Q */
-    ENERGY_DATAFLOW_OUTPUT_STATIONARY,  /* rows: P, columns: Q M; in PE: C R S */
-    ENERGY_DATAFLOW_ROW_STATIONARY,     /* rows: R C, columns: P M N; in PE: S Q C M N (Eyeriss) */
+    ENERGY_DATAFLOW_WEIGHT_STATIONARY,  /* rows: C R S, columns: M G; in PE: N P Q */
+    ENERGY_DATAFLOW_OUTPUT_STATIONARY,  /* rows: P N, columns: Q M G; in PE: C R S */
+    ENERGY_DATAFLOW_ROW_STATIONARY,     /* rows: R C G, columns: P M N; in PE: S Q C M N G */
     ENERGY_DATAFLOW_COUNT
 } energy_dataflow;
 
@@ -216,7 +217,9 @@ eng_status energy_layers_load(const char *path, energy_layer **layers, int *coun
  * ---------------------------------------------------------------------------------------- */
 
 /* A mapping of a layer's loop nest onto an accelerator. The product over the temporal factors
- * of every level and the two spatial factors of each dimension is the dimension's bound. */
+ * of every level and the two spatial factors of each dimension is the dimension's bound. The
+ * loops inside a PE are those of the first per-PE level (the other per-PE levels are its
+ * siblings and hold factors of 1); their order does not matter. */
 typedef struct energy_mapping {
     energy_dataflow dataflow;
     int temporal[ENERGY_MAX_LEVELS][ENERGY_DIM_COUNT];  /* loop bounds at each level */

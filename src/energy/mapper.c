@@ -3,7 +3,8 @@
  * levels and the PE array (in the manner of Timeloop), and a small search for the best one.
  *
  * Counting. Level k's tile of a tensor spans the loops at k and inside it (for levels above
- * the PE array, the spatial loops too). A child level refills its tile once per iteration of
+ * the PE array, the spatial loops too); the per-PE levels are siblings that share the loops
+ * of the first of them. A child level refills its tile once per iteration of
  * the loops above it, except a run of loops irrelevant to the tensor directly above it
  * (stationarity). A per-PE child is fed by one parent read per element of the union of the
  * PEs' tiles (multicast); partial sums are drained to the parent after every visit and read
@@ -11,8 +12,9 @@
  * partial sum at the innermost level that keeps each.
  *
  * Search. Per allowed dataflow: the spatial factors with the largest PE count (at most
- * SPATIAL_CANDIDATES of them), then steepest descent over temporal factors (moving one prime
- * factor of one dimension between two levels) and loop orders, from all factors in DRAM.
+ * SPATIAL_CANDIDATES of them), then steepest descent over temporal factors (moving one
+ * divisor of one dimension's factor between two levels) and loop orders, once from all
+ * factors in each level above the PEs; the least energy wins.
  */
 #include "mapper.h"
 
@@ -93,6 +95,7 @@ typedef struct ctx {
     double frac[ML][NT];        /* words per operand at each level */
     double rd_pj[ML][NT], wr_pj[ML][NT];
     int chain[NT][ML], chain_len[NT];
+    unsigned tier_keeps[ML];    /* tensors kept at each tier (the per-PE levels share one) */
 } ctx;
 
 static void ctx_init(ctx *c, const energy_accel *a, const energy_layer *l)
@@ -118,17 +121,18 @@ static void ctx_init(ctx *c, const energy_accel *a, const energy_layer *l)
             c->wr_pj[k][t] = lv->write_pj * c->frac[k][t];
             if (lv->keeps & (1u << t)) c->chain[t][c->chain_len[t]++] = k;
         }
+        c->tier_keeps[k < c->first_pe ? k : c->first_pe] |= lv->keeps;
     }
 }
 
 /* Input rows touched by p output rows of an r-row kernel (at most the input's lim rows). */
-static double halo(double p, double r, int stride, int lim)
+static inline double halo(double p, double r, int stride, int lim)
 {
     double v = stride >= r ? p * r : (p - 1) * stride + r;
     return v < lim ? v : lim;
 }
 
-static double tile_size(const ctx *c, int t, const double *e)
+static inline double tile_size(const ctx *c, int t, const double *e)
 {
     switch (t) {
     case W_: return e[G_] * e[M_] * e[C_] * e[R_] * e[S_];
@@ -142,23 +146,27 @@ static double tile_size(const ctx *c, int t, const double *e)
  * then names the level). With out != NULL also fills the access counts and level energies. */
 static double eval(const ctx *c, const energy_mapping *m, energy_layer_cost *out, int *bad_level)
 {
-    const int L = c->levels, fp = c->first_pe;
-    double ext[ML + 1][ND], sp[ND], sp_total = 1;
+    const int L = c->levels, fp = c->first_pe, top = fp < L ? fp : L - 1;
+    double ext[ML][ND], sp[ND], sp_total = 1;
     for (int d = 0; d < ND; d++) {
         sp[d] = (double)m->spatial_rows[d] * m->spatial_cols[d];
         sp_total *= sp[d];
-        ext[L][d] = fp == L ? sp[d] : 1;
+        ext[top][d] = m->temporal[top][d] * (fp == L ? sp[d] : 1);
     }
-    for (int k = L - 1; k >= 0; k--)
+    for (int k = top - 1; k >= 0; k--)
         for (int d = 0; d < ND; d++)
-            ext[k][d] = ext[k + 1][d] * m->temporal[k][d] * (k + 1 == fp && fp < L ? sp[d] : 1);
+            ext[k][d] = ext[k + 1][d] * m->temporal[k][d] * (k + 1 == fp ? sp[d] : 1);
 
+    double tile[ML][NT];
+    for (int k = 1; k <= top; k++)
+        for (int t = 0; t < NT; t++)
+            if (c->tier_keeps[k] & (1u << t)) tile[k][t] = tile_size(c, t, ext[k]);
     for (int k = 1; k < L; k++) {
         const energy_level *lv = &c->a->levels[k];
         const int tier = k < fp ? k : fp;
         double use = 0;
         for (int t = 0; t < NT; t++)
-            if (lv->keeps & (1u << t)) use += tile_size(c, t, ext[tier]) * c->frac[k][t];
+            if (lv->keeps & (1u << t)) use += tile[tier][t] * c->frac[k][t];
         if (use > (double)lv->capacity_words) {
             if (bad_level) *bad_level = k;
             return INFINITY;
@@ -182,19 +190,19 @@ static double eval(const ctx *c, const energy_mapping *m, energy_layer_cost *out
                     if (!trailing) visits *= f;
                 }
             double inst = k >= fp ? sp_total : 1;
-            double tile = tile_size(c, t, ext[tier]), tile_p = tile * inst;
+            double tl = tile[tier][t], tile_p = tl * inst;
             if (k >= fp && p < fp) {
                 double eu[ND];
                 for (int d = 0; d < ND; d++) eu[d] = ext[fp][d] * sp[d];
                 tile_p = tile_size(c, t, eu);
             }
             if (t == O_) {
-                rd[k][t] += tile * inst * visits;
-                wr[k][t] += tile * inst * (visits - distinct);
+                rd[k][t] += tl * inst * visits;
+                wr[k][t] += tl * inst * (visits - distinct);
                 wr[p][t] += tile_p * visits;
                 rd[p][t] += tile_p * (visits - distinct);
             } else {
-                wr[k][t] += tile * inst * visits;
+                wr[k][t] += tl * inst * visits;
                 rd[p][t] += tile_p * visits;
             }
         }
@@ -330,56 +338,95 @@ static void set_order(energy_mapping *m, int level, int id)
     memcpy(m->order[level], orders[id], sizeof orders[id]);
 }
 
-/* Steepest descent from *m over prime-factor moves and loop orders; returns the energy. */
-static double climb(const ctx *c, energy_mapping *m, unsigned pe_mask)
+/* A temporal move: v (a divisor of temporal[a][d]) goes from level a to level b. */
+typedef struct move {
+    int d, a, b, v;
+} move;
+
+#define MAX_MOVES 512
+
+/* All temporal moves of mapping m over the first L levels. */
+static int list_moves(const ctx *c, const energy_mapping *m, unsigned pe_mask, int L, move *mv)
 {
-    const int L = c->first_pe < c->levels ? c->first_pe + 1 : c->levels;
-    int ord[ML] = {0};
-    double cur = eval(c, m, NULL, NULL);
-    for (;;) {
-        double best = cur;
-        int bd = -1, ba = 0, bb = 0, bv = 0, bk = -1, bo = 0;
-        for (int d = 0; d < ND; d++)
-            for (int a = 0; a < L; a++) {
-                int f = m->temporal[a][d];
-                if (f == 1) continue;
-                for (int v = 2; v <= f; v++) {
-                    if (f % v) continue;
-                    for (int b = 0; b < L; b++) {
-                        if (b == a || (b >= c->first_pe && !(pe_mask & BIT(d)))) continue;
-                        m->temporal[a][d] /= v;
-                        m->temporal[b][d] *= v;
-                        double e = eval(c, m, NULL, NULL);
-                        m->temporal[a][d] *= v;
-                        m->temporal[b][d] /= v;
-                        if (e < best * (1 - 1e-12)) {
-                            best = e;
-                            bd = d, ba = a, bb = b, bv = v, bk = -1;
-                        }
-                    }
+    int n = 0;
+    for (int d = 0; d < ND; d++)
+        for (int a = 0; a < L; a++) {
+            const int f = m->temporal[a][d];
+            for (int i = 1; (int64_t)i * i <= f; i++) {
+                if (f % i) continue;
+                const int pair[2] = {i, f / i};
+                for (int j = 0; j < (pair[0] == pair[1] ? 1 : 2); j++) {
+                    if (pair[j] == 1) continue;
+                    for (int b = 0; b < L && n < MAX_MOVES; b++)
+                        if (b != a && (b < c->first_pe || (pe_mask & BIT(d))))
+                            mv[n++] = (move){d, a, b, pair[j]};
                 }
             }
+        }
+    return n;
+}
+
+static void apply_move(energy_mapping *m, const move *mv, bool undo)
+{
+    const int from = undo ? mv->b : mv->a, to = undo ? mv->a : mv->b;
+    m->temporal[from][mv->d] /= mv->v;
+    m->temporal[to][mv->d] *= mv->v;
+}
+
+/* Descent from *m (ord: the index in `orders` of each level's loop order, kept in step): the
+ * best single move (a temporal move or a loop order of a level above the PEs) while one
+ * improves; then, with pairs, the first improving pair of temporal moves of two dimensions,
+ * and on again. Returns the energy. */
+static double climb(const ctx *c, energy_mapping *m, int *ord, unsigned pe_mask, bool pairs)
+{
+    const int L = c->first_pe < c->levels ? c->first_pe + 1 : c->levels;
+    move mv[MAX_MOVES];
+    double cur = eval(c, m, NULL, NULL);
+    for (;;) {
+        const int n = list_moves(c, m, pe_mask, L, mv);
+        double best = cur;
+        int bm = -1, bk = -1, bo = 0;
+        for (int i = 0; i < n; i++) {
+            apply_move(m, &mv[i], false);
+            double e = eval(c, m, NULL, NULL);
+            apply_move(m, &mv[i], true);
+            if (e < best * (1 - 1e-12)) best = e, bm = i, bk = -1;
+        }
         for (int k = 0; k < L && k < c->first_pe; k++)
             for (int o = 0; o < N_ORDERS; o++) {
                 if (o == ord[k]) continue;
                 set_order(m, k, o);
                 double e = eval(c, m, NULL, NULL);
                 set_order(m, k, ord[k]);
-                if (e < best * (1 - 1e-12)) {
-                    best = e;
-                    bk = k, bo = o, bd = -1;
-                }
+                if (e < best * (1 - 1e-12)) best = e, bk = k, bo = o, bm = -1;
             }
         if (bk >= 0) {
             ord[bk] = bo;
             set_order(m, bk, bo);
-        } else if (bd >= 0) {
-            m->temporal[ba][bd] /= bv;
-            m->temporal[bb][bd] *= bv;
-        } else {
-            return cur;
+            cur = best;
+            continue;
         }
-        cur = best;
+        if (bm >= 0) {
+            apply_move(m, &mv[bm], false);
+            cur = best;
+            continue;
+        }
+        bool swapped = false;
+        for (int i = 0; pairs && i < n && !swapped; i++)
+            for (int j = 0; j < n && !swapped; j++) {
+                if (mv[j].d <= mv[i].d) continue;
+                apply_move(m, &mv[i], false);
+                apply_move(m, &mv[j], false);
+                double e = eval(c, m, NULL, NULL);
+                if (e < cur * (1 - 1e-12)) {
+                    cur = e;
+                    swapped = true;
+                } else {
+                    apply_move(m, &mv[j], true);
+                    apply_move(m, &mv[i], true);
+                }
+            }
+        if (!swapped) return cur;
     }
 }
 
@@ -407,21 +454,35 @@ eng_status mapper_search(const energy_accel *a, const energy_layer *l, energy_la
             }
         spatial_enum(&s, 0, 1, 1);
         if ((double)s.best < best_used) continue;   /* fewer PEs: slower, not a candidate */
-        for (int i = 0; i < s.n_cand * c.first_pe; i++) {
-            /* start with all temporal factors at one of the levels above the PEs */
-            const int cand = i / c.first_pe, start = i % c.first_pe;
-            energy_mapping m;
-            memset(&m, 0, sizeof m);
-            m.dataflow = (energy_dataflow)df;
-            for (int d = 0; d < ND; d++) {
-                m.spatial_rows[d] = s.cand[cand][0][d];
-                m.spatial_cols[d] = s.cand[cand][1][d];
-                for (int k = 0; k < a->n_levels; k++) m.temporal[k][d] = 1;
-                m.temporal[start][d] = c.bound[d] / (m.spatial_rows[d] * m.spatial_cols[d]);
+        for (int cand = 0; cand < s.n_cand; cand++) {
+            /* single moves from all temporal factors at each level above the PEs; pair moves
+             * from the best of those */
+            energy_mapping m, mc;
+            int ord[ML], oc[ML];
+            double e = INFINITY;
+            for (int start = 0; start < c.first_pe; start++) {
+                memset(&m, 0, sizeof m);
+                m.dataflow = (energy_dataflow)df;
+                for (int d = 0; d < ND; d++) {
+                    m.spatial_rows[d] = s.cand[cand][0][d];
+                    m.spatial_cols[d] = s.cand[cand][1][d];
+                    for (int k = 0; k < a->n_levels; k++) m.temporal[k][d] = 1;
+                    m.temporal[start][d] = c.bound[d] / (m.spatial_rows[d] * m.spatial_cols[d]);
+                }
+                for (int k = 0; k < a->n_levels; k++) {
+                    set_order(&m, k, 0);
+                    ord[k] = 0;
+                }
+                double es = climb(&c, &m, ord, pe, false);
+                if (start == 0 || es < e) {
+                    e = es;
+                    mc = m;
+                    memcpy(oc, ord, sizeof ord);
+                }
             }
-            for (int k = 0; k < a->n_levels; k++) set_order(&m, k, 0);
-            double e = climb(&c, &m, pe);
-            if ((double)s.best > best_used || e < best_e) {
+            m = mc;
+            e = climb(&c, &m, oc, pe, true);
+            if (isfinite(e) && ((double)s.best > best_used || e < best_e)) {
                 best_used = (double)s.best;
                 best_e = e;
                 best = m;
