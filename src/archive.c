@@ -1,0 +1,561 @@
+/*
+ * archive.c - the SQLite archive: schema, version checks and the typed inserts and lookups.
+ */
+#include "archive.h"
+
+#include <errno.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine_config.h"
+
+struct db_archive {
+    sqlite3 *db;
+    char path[4096];
+    bool in_tx;
+};
+
+/* The dominance test of the Pareto views over obj0..obj3 (unused objectives are 0). */
+#define DOMINATES(o, m)                                                                     \
+    o ".obj0 <= " m ".obj0 AND " o ".obj1 <= " m ".obj1 AND " o ".obj2 <= " m ".obj2 AND "   \
+    o ".obj3 <= " m ".obj3 AND (" o ".obj0 < " m ".obj0 OR " o ".obj1 < " m ".obj1 OR "      \
+    o ".obj2 < " m ".obj2 OR " o ".obj3 < " m ".obj3)"
+
+static const char schema_sql[] =
+    "CREATE TABLE run (\n"
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),\n"
+    "  name TEXT NOT NULL,\n"
+    "  config_text TEXT NOT NULL,\n"
+    "  config_path TEXT NOT NULL,\n"
+    "  seed INTEGER NOT NULL,\n"
+    "  threads INTEGER NOT NULL,\n"
+    "  generations INTEGER NOT NULL,\n"
+    "  objectives TEXT NOT NULL,\n"
+    "  status TEXT NOT NULL,\n"
+    "  program_version TEXT NOT NULL,\n"
+    "  schema_version INTEGER NOT NULL,\n"
+    "  created_at TEXT NOT NULL,\n"
+    "  updated_at TEXT NOT NULL);\n"
+    "CREATE TABLE generations (\n"
+    "  generation INTEGER PRIMARY KEY,\n"
+    "  evaluated INTEGER NOT NULL,\n"
+    "  reused INTEGER NOT NULL,\n"
+    "  front_size INTEGER NOT NULL,\n"
+    "  best_error REAL,\n"
+    "  min_energy_pj REAL,\n"
+    "  hypervolume REAL,\n"
+    "  wall_s REAL,\n"
+    "  finished_at TEXT NOT NULL,\n"
+    "  state BLOB NOT NULL);\n"
+    "CREATE TABLE evaluations (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  hash TEXT NOT NULL UNIQUE,\n"
+    "  generation INTEGER NOT NULL,\n"
+    "  error REAL NOT NULL,\n"
+    "  accuracy REAL NOT NULL,\n"
+    "  energy_pj REAL NOT NULL,\n"
+    "  mul_energy_pj REAL NOT NULL,\n"
+    "  mul_energy_exact_pj REAL NOT NULL,\n"
+    "  mac_energy_pj REAL NOT NULL,\n"
+    "  memory_energy_pj REAL NOT NULL,\n"
+    "  params INTEGER NOT NULL,\n"
+    "  macs INTEGER NOT NULL,\n"
+    "  mul_layers INTEGER NOT NULL,\n"
+    "  exact INTEGER NOT NULL,\n"
+    "  violation REAL NOT NULL,\n"
+    "  obj0 REAL NOT NULL, obj1 REAL NOT NULL, obj2 REAL NOT NULL, obj3 REAL NOT NULL,\n"
+    "  multipliers TEXT NOT NULL,\n"
+    "  summary TEXT NOT NULL,\n"
+    "  train_s REAL NOT NULL,\n"
+    "  seed INTEGER NOT NULL,\n"
+    "  test_accuracy REAL,\n"
+    "  final_epochs INTEGER);\n"
+    "CREATE TABLE individuals (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  generation INTEGER NOT NULL,\n"
+    "  genome TEXT NOT NULL,\n"
+    "  hash TEXT NOT NULL REFERENCES evaluations(hash),\n"
+    "  parent1 INTEGER,\n"
+    "  parent2 INTEGER,\n"
+    "  reused INTEGER NOT NULL);\n"
+    "CREATE INDEX individuals_hash ON individuals(hash);\n"
+    "CREATE TABLE population (\n"
+    "  generation INTEGER NOT NULL,\n"
+    "  individual INTEGER NOT NULL REFERENCES individuals(id),\n"
+    "  rank INTEGER NOT NULL,\n"
+    "  crowding REAL,\n"
+    "  PRIMARY KEY (generation, individual));\n"
+    "CREATE VIEW members AS\n"
+    "  SELECT p.generation, p.individual, p.rank, p.crowding, i.genome, e.hash,\n"
+    "         e.error, e.accuracy, e.energy_pj, e.mul_energy_pj, e.mul_energy_exact_pj,\n"
+    "         e.params, e.macs, e.exact, e.violation, e.obj0, e.obj1, e.obj2, e.obj3,\n"
+    "         e.multipliers, e.summary, e.test_accuracy\n"
+    "  FROM population p JOIN individuals i ON i.id = p.individual\n"
+    "       JOIN evaluations e ON e.hash = i.hash;\n"
+    "CREATE VIEW pareto_front_generation AS\n"
+    "  SELECT m.* FROM members m WHERE m.violation = 0 AND NOT EXISTS (\n"
+    "    SELECT 1 FROM members o WHERE o.generation = m.generation AND o.violation = 0\n"
+    "      AND " DOMINATES("o", "m") ");\n"
+    "CREATE VIEW archived AS\n"
+    "  SELECT e.* FROM evaluations e\n"
+    "  WHERE EXISTS (SELECT 1 FROM individuals i WHERE i.hash = e.hash);\n"
+    "CREATE VIEW pareto_front AS\n"
+    "  SELECT m.* FROM archived m WHERE m.violation = 0 AND NOT EXISTS (\n"
+    "    SELECT 1 FROM archived o WHERE o.violation = 0 AND " DOMINATES("o", "m") ");\n";
+
+static eng_status sql_fail(db_archive *db, const char *what)
+{
+    return eng_error(ENG_ERR_IO, "%s: %s: %s", db->path, what, sqlite3_errmsg(db->db));
+}
+
+static eng_status exec(db_archive *db, const char *sql)
+{
+    char *err = NULL;
+    if (sqlite3_exec(db->db, sql, NULL, NULL, &err) != SQLITE_OK) {
+        eng_status st = eng_error(ENG_ERR_IO, "%s: %s", db->path, err ? err : "SQLite error");
+        sqlite3_free(err);
+        return st;
+    }
+    return ENG_OK;
+}
+
+static eng_status prepare(db_archive *db, const char *sql, sqlite3_stmt **stmt)
+{
+    if (sqlite3_prepare_v2(db->db, sql, -1, stmt, NULL) != SQLITE_OK) return sql_fail(db, sql);
+    return ENG_OK;
+}
+
+/* Steps a write statement to completion and finalizes it. */
+static eng_status step_done(db_archive *db, sqlite3_stmt *stmt, const char *what)
+{
+    int rc = sqlite3_step(stmt);
+    sqlite3_finalize(stmt);
+    return rc == SQLITE_DONE ? ENG_OK : sql_fail(db, what);
+}
+
+static void now_iso(char *buf, size_t size)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int query_int(db_archive *db, const char *sql, int def)
+{
+    sqlite3_stmt *s;
+    int v = def;
+    if (sqlite3_prepare_v2(db->db, sql, -1, &s, NULL) != SQLITE_OK) return def;
+    if (sqlite3_step(s) == SQLITE_ROW) v = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}
+
+static eng_status check_existing(db_archive *db)
+{
+    /* Reading the schema fails on a file that is not a database. */
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(db->db, "SELECT count(*) FROM sqlite_master", -1, &s, NULL) !=
+        SQLITE_OK)
+        return eng_error(ENG_ERR_FORMAT, "%s: not an SQLite database (%s)", db->path,
+                         sqlite3_errmsg(db->db));
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_ROW)
+        return eng_error(ENG_ERR_FORMAT, "%s: not an SQLite database (%s)", db->path,
+                         sqlite3_errmsg(db->db));
+    if (query_int(db, "PRAGMA application_id", 0) != DB_APPLICATION_ID)
+        return eng_error(ENG_ERR_FORMAT, "%s: an SQLite database, but not an evoapproxnas "
+                         "archive", db->path);
+    int version = query_int(db, "PRAGMA user_version", 0);
+    if (version > DB_SCHEMA_VERSION)
+        return eng_error(ENG_ERR_FORMAT, "%s: created by a newer evoapproxnas (archive schema "
+                         "%d, this program knows schema %d); use a newer evoapproxnas",
+                         db->path, version, DB_SCHEMA_VERSION);
+    if (version < 1)
+        return eng_error(ENG_ERR_FORMAT, "%s: archive schema version %d is unknown", db->path,
+                         version);
+    return ENG_OK;
+}
+
+eng_status db_open(const char *path, db_open_mode mode, db_archive **out)
+{
+    *out = NULL;
+    struct stat sb;
+    bool exists = stat(path, &sb) == 0;
+    if (mode == DB_OPEN_CREATE && exists)
+        return eng_error(ENG_ERR_EXISTS, "%s: already exists", path);
+    if (mode != DB_OPEN_CREATE && !exists)
+        return eng_error(ENG_ERR_NOT_FOUND, "%s: no such archive", path);
+    db_archive *db = calloc(1, sizeof *db);
+    if (!db) return eng_error(ENG_ERR_NOMEM, "out of memory");
+    snprintf(db->path, sizeof db->path, "%s", path);
+    int flags = mode == DB_OPEN_READ ? SQLITE_OPEN_READONLY
+              : mode == DB_OPEN_WRITE ? SQLITE_OPEN_READWRITE
+              : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    eng_status st = ENG_OK;
+    if (sqlite3_open_v2(path, &db->db, flags, NULL) != SQLITE_OK) {
+        st = eng_error(ENG_ERR_IO, "%s: cannot open: %s", path,
+                       db->db ? sqlite3_errmsg(db->db) : "out of memory");
+        goto fail;
+    }
+    sqlite3_busy_timeout(db->db, 10000);
+    if (mode == DB_OPEN_CREATE) {
+        char sql[64];
+        st = exec(db, "PRAGMA journal_mode = WAL");
+        if (st == ENG_OK) st = exec(db, "BEGIN");
+        if (st == ENG_OK) st = exec(db, schema_sql);
+        snprintf(sql, sizeof sql, "PRAGMA user_version = %d", DB_SCHEMA_VERSION);
+        if (st == ENG_OK) st = exec(db, sql);
+        snprintf(sql, sizeof sql, "PRAGMA application_id = %d", DB_APPLICATION_ID);
+        if (st == ENG_OK) st = exec(db, sql);
+        if (st == ENG_OK) st = exec(db, "COMMIT");
+    } else {
+        st = check_existing(db);
+    }
+    if (st == ENG_OK && mode != DB_OPEN_READ) st = exec(db, "PRAGMA foreign_keys = ON");
+    if (st != ENG_OK) goto fail;
+    *out = db;
+    return ENG_OK;
+fail:
+    sqlite3_close(db->db);
+    free(db);
+    if (mode == DB_OPEN_CREATE) {
+        char side[4200];
+        unlink(path);
+        snprintf(side, sizeof side, "%s-wal", path);
+        unlink(side);
+        snprintf(side, sizeof side, "%s-shm", path);
+        unlink(side);
+    }
+    return st;
+}
+
+void db_close(db_archive *db)
+{
+    if (!db) return;
+    if (db->in_tx) db_rollback(db);
+    sqlite3_close(db->db);
+    free(db);
+}
+
+sqlite3 *db_handle(db_archive *db) { return db->db; }
+const char *db_path(const db_archive *db) { return db->path; }
+
+eng_status db_begin(db_archive *db)
+{
+    eng_status st = exec(db, "BEGIN IMMEDIATE");
+    if (st == ENG_OK) db->in_tx = true;
+    return st;
+}
+
+eng_status db_commit(db_archive *db)
+{
+    eng_status st = exec(db, "COMMIT");
+    if (st == ENG_OK) db->in_tx = false;
+    return st;
+}
+
+void db_rollback(db_archive *db)
+{
+    sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
+    db->in_tx = false;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Run
+ * ---------------------------------------------------------------------------------------- */
+
+eng_status db_run_insert(db_archive *db, const db_run *run)
+{
+    sqlite3_stmt *s;
+    char now[32];
+    now_iso(now, sizeof now);
+    ENG_TRY(prepare(db, "INSERT INTO run (id, name, config_text, config_path, seed, threads, "
+                        "generations, objectives, status, program_version, schema_version, "
+                        "created_at, updated_at) VALUES (1, ?, ?, ?, ?, ?, ?, ?, 'running', ?, "
+                        "?, ?, ?)", &s));
+    sqlite3_bind_text(s, 1, run->name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, run->config_text, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 3, run->config_path, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 4, (sqlite3_int64)run->seed);
+    sqlite3_bind_int(s, 5, run->threads);
+    sqlite3_bind_int(s, 6, run->generations);
+    sqlite3_bind_text(s, 7, run->objectives, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 8, EVOAPPROXNAS_VERSION, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 9, DB_SCHEMA_VERSION);
+    sqlite3_bind_text(s, 10, now, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 11, now, -1, SQLITE_TRANSIENT);
+    return step_done(db, s, "inserting the run");
+}
+
+static void copy_col(sqlite3_stmt *s, int col, char *buf, size_t size)
+{
+    const unsigned char *t = sqlite3_column_text(s, col);
+    snprintf(buf, size, "%s", t ? (const char *)t : "");
+}
+
+eng_status db_run_load(db_archive *db, db_run *out)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *s;
+    ENG_TRY(prepare(db, "SELECT name, config_text, config_path, seed, threads, objectives, "
+                        "status, program_version, schema_version, created_at, updated_at, "
+                        "generations FROM run WHERE id = 1", &s));
+    int rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        sqlite3_finalize(s);
+        if (rc == SQLITE_DONE)
+            return eng_error(ENG_ERR_NOT_FOUND, "%s: the archive has no run", db->path);
+        return sql_fail(db, "reading the run");
+    }
+    copy_col(s, 0, out->name, sizeof out->name);
+    const unsigned char *t = sqlite3_column_text(s, 1);
+    out->config_text = strdup(t ? (const char *)t : "");
+    copy_col(s, 2, out->config_path, sizeof out->config_path);
+    out->seed = (uint64_t)sqlite3_column_int64(s, 3);
+    out->threads = sqlite3_column_int(s, 4);
+    copy_col(s, 5, out->objectives, sizeof out->objectives);
+    copy_col(s, 6, out->status, sizeof out->status);
+    copy_col(s, 7, out->program_version, sizeof out->program_version);
+    out->schema_version = sqlite3_column_int(s, 8);
+    copy_col(s, 9, out->created_at, sizeof out->created_at);
+    copy_col(s, 10, out->updated_at, sizeof out->updated_at);
+    out->generations = sqlite3_column_int(s, 11);
+    sqlite3_finalize(s);
+    if (!out->config_text) return eng_error(ENG_ERR_NOMEM, "out of memory");
+    return ENG_OK;
+}
+
+void db_run_free(db_run *run)
+{
+    if (!run) return;
+    free(run->config_text);
+    run->config_text = NULL;
+}
+
+eng_status db_run_set_status(db_archive *db, const char *status)
+{
+    sqlite3_stmt *s;
+    char now[32];
+    now_iso(now, sizeof now);
+    ENG_TRY(prepare(db, "UPDATE run SET status = ?, updated_at = ? WHERE id = 1", &s));
+    sqlite3_bind_text(s, 1, status, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, now, -1, SQLITE_TRANSIENT);
+    return step_done(db, s, "updating the run status");
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Evaluations
+ * ---------------------------------------------------------------------------------------- */
+
+eng_status db_evaluation_insert(db_archive *db, const db_evaluation *e)
+{
+    sqlite3_stmt *s;
+    ENG_TRY(prepare(db, "INSERT OR IGNORE INTO evaluations (hash, generation, error, accuracy, "
+                        "energy_pj, mul_energy_pj, mul_energy_exact_pj, mac_energy_pj, "
+                        "memory_energy_pj, params, macs, mul_layers, exact, violation, obj0, "
+                        "obj1, obj2, obj3, multipliers, summary, train_s, seed) VALUES "
+                        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    &s));
+    int k = 1;
+    sqlite3_bind_text(s, k++, e->hash, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(s, k++, e->generation);
+    sqlite3_bind_double(s, k++, e->error);
+    sqlite3_bind_double(s, k++, 1.0 - e->error);
+    sqlite3_bind_double(s, k++, e->energy_pj);
+    sqlite3_bind_double(s, k++, e->mul_energy_pj);
+    sqlite3_bind_double(s, k++, e->mul_energy_exact_pj);
+    sqlite3_bind_double(s, k++, e->mac_energy_pj);
+    sqlite3_bind_double(s, k++, e->memory_energy_pj);
+    sqlite3_bind_int64(s, k++, e->params);
+    sqlite3_bind_int64(s, k++, e->macs);
+    sqlite3_bind_int(s, k++, e->mul_layers);
+    sqlite3_bind_int(s, k++, e->exact);
+    sqlite3_bind_double(s, k++, e->violation);
+    for (int i = 0; i < DB_MAX_OBJECTIVES; i++)
+        sqlite3_bind_double(s, k++, i < e->n_obj ? e->obj[i] : 0.0);
+    sqlite3_bind_text(s, k++, e->multipliers, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, k++, e->summary, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_double(s, k++, e->train_s);
+    sqlite3_bind_int64(s, k++, (sqlite3_int64)e->seed);
+    return step_done(db, s, "inserting an evaluation");
+}
+
+eng_status db_evaluation_find(db_archive *db, const char *hash, db_evaluation *out)
+{
+    sqlite3_stmt *s;
+    ENG_TRY(prepare(db, "SELECT generation, error, energy_pj, mul_energy_pj, "
+                        "mul_energy_exact_pj, mac_energy_pj, memory_energy_pj, params, macs, "
+                        "mul_layers, exact, violation, obj0, obj1, obj2, obj3, multipliers, "
+                        "summary, train_s, seed FROM evaluations WHERE hash = ?", &s));
+    sqlite3_bind_text(s, 1, hash, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        sqlite3_finalize(s);
+        return rc == SQLITE_DONE ? ENG_ERR_NOT_FOUND : sql_fail(db, "reading an evaluation");
+    }
+    memset(out, 0, sizeof *out);
+    snprintf(out->hash, sizeof out->hash, "%s", hash);
+    int k = 0;
+    out->generation = sqlite3_column_int(s, k++);
+    out->error = sqlite3_column_double(s, k++);
+    out->energy_pj = sqlite3_column_double(s, k++);
+    out->mul_energy_pj = sqlite3_column_double(s, k++);
+    out->mul_energy_exact_pj = sqlite3_column_double(s, k++);
+    out->mac_energy_pj = sqlite3_column_double(s, k++);
+    out->memory_energy_pj = sqlite3_column_double(s, k++);
+    out->params = sqlite3_column_int64(s, k++);
+    out->macs = sqlite3_column_int64(s, k++);
+    out->mul_layers = sqlite3_column_int(s, k++);
+    out->exact = sqlite3_column_int(s, k++) != 0;
+    out->violation = sqlite3_column_double(s, k++);
+    out->n_obj = DB_MAX_OBJECTIVES;
+    for (int i = 0; i < DB_MAX_OBJECTIVES; i++) out->obj[i] = sqlite3_column_double(s, k++);
+    copy_col(s, k++, out->multipliers, sizeof out->multipliers);
+    copy_col(s, k++, out->summary, sizeof out->summary);
+    out->train_s = sqlite3_column_double(s, k++);
+    out->seed = (uint64_t)sqlite3_column_int64(s, k++);
+    sqlite3_finalize(s);
+    return ENG_OK;
+}
+
+eng_status db_evaluation_set_test(db_archive *db, const char *hash, double test_accuracy,
+                                  int epochs)
+{
+    sqlite3_stmt *s;
+    ENG_TRY(prepare(db, "UPDATE evaluations SET test_accuracy = ?, final_epochs = ? "
+                        "WHERE hash = ?", &s));
+    sqlite3_bind_double(s, 1, test_accuracy);
+    sqlite3_bind_int(s, 2, epochs);
+    sqlite3_bind_text(s, 3, hash, -1, SQLITE_TRANSIENT);
+    ENG_TRY(step_done(db, s, "recording a test accuracy"));
+    if (sqlite3_changes(db->db) != 1)
+        return eng_error(ENG_ERR_NOT_FOUND, "%s: no evaluation %s", db->path, hash);
+    return ENG_OK;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Individuals, populations, generations
+ * ---------------------------------------------------------------------------------------- */
+
+eng_status db_individual_insert(db_archive *db, const db_individual *ind)
+{
+    sqlite3_stmt *s;
+    ENG_TRY(prepare(db, "INSERT INTO individuals (id, generation, genome, hash, parent1, "
+                        "parent2, reused) VALUES (?, ?, ?, ?, ?, ?, ?)", &s));
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)ind->id);
+    sqlite3_bind_int(s, 2, ind->generation);
+    sqlite3_bind_text(s, 3, ind->genome, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 4, ind->hash, -1, SQLITE_TRANSIENT);
+    for (int i = 0; i < 2; i++) {
+        if (ind->parent[i] < 0) sqlite3_bind_null(s, 5 + i);
+        else sqlite3_bind_int64(s, 5 + i, ind->parent[i]);
+    }
+    sqlite3_bind_int(s, 7, ind->reused);
+    return step_done(db, s, "inserting an individual");
+}
+
+eng_status db_population_insert(db_archive *db, int generation, uint64_t individual, int rank,
+                                double crowding)
+{
+    sqlite3_stmt *s;
+    ENG_TRY(prepare(db, "INSERT INTO population (generation, individual, rank, crowding) "
+                        "VALUES (?, ?, ?, ?)", &s));
+    sqlite3_bind_int(s, 1, generation);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)individual);
+    sqlite3_bind_int(s, 3, rank);
+    if (isfinite(crowding)) sqlite3_bind_double(s, 4, crowding);
+    else sqlite3_bind_double(s, 4, 1e300); /* +inf: the extremes of a front */
+    return step_done(db, s, "inserting a population member");
+}
+
+eng_status db_generation_insert(db_archive *db, const db_generation *g)
+{
+    sqlite3_stmt *s;
+    char now[32];
+    now_iso(now, sizeof now);
+    ENG_TRY(prepare(db, "INSERT INTO generations (generation, evaluated, reused, front_size, "
+                        "best_error, min_energy_pj, hypervolume, wall_s, finished_at, state) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &s));
+    sqlite3_bind_int(s, 1, g->generation);
+    sqlite3_bind_int(s, 2, g->evaluated);
+    sqlite3_bind_int(s, 3, g->reused);
+    sqlite3_bind_int(s, 4, g->front_size);
+    /* not finite: the objective is not searched (NULL) */
+    if (isfinite(g->best_error)) sqlite3_bind_double(s, 5, g->best_error);
+    else sqlite3_bind_null(s, 5);
+    if (isfinite(g->min_energy_pj)) sqlite3_bind_double(s, 6, g->min_energy_pj);
+    else sqlite3_bind_null(s, 6);
+    if (isnan(g->hypervolume)) sqlite3_bind_null(s, 7);
+    else sqlite3_bind_double(s, 7, g->hypervolume);
+    sqlite3_bind_double(s, 8, g->wall_s);
+    sqlite3_bind_text(s, 9, now, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(s, 10, g->state, (int)g->state_size, SQLITE_TRANSIENT);
+    return step_done(db, s, "inserting a generation");
+}
+
+eng_status db_generation_last(db_archive *db, int *generation, unsigned char **state,
+                              size_t *size)
+{
+    sqlite3_stmt *s;
+    *state = NULL;
+    *size = 0;
+    ENG_TRY(prepare(db, "SELECT generation, state FROM generations ORDER BY generation DESC "
+                        "LIMIT 1", &s));
+    int rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        sqlite3_finalize(s);
+        return rc == SQLITE_DONE ? ENG_ERR_NOT_FOUND : sql_fail(db, "reading a generation");
+    }
+    *generation = sqlite3_column_int(s, 0);
+    int n = sqlite3_column_bytes(s, 1);
+    const void *blob = sqlite3_column_blob(s, 1);
+    *state = malloc(n > 0 ? (size_t)n : 1);
+    if (!*state) {
+        sqlite3_finalize(s);
+        return eng_error(ENG_ERR_NOMEM, "out of memory");
+    }
+    if (n > 0) memcpy(*state, blob, (size_t)n);
+    *size = (size_t)n;
+    sqlite3_finalize(s);
+    return ENG_OK;
+}
+
+eng_status db_committed_hashes(db_archive *db, char (**hashes)[DB_HASH_LEN], int *n)
+{
+    *hashes = NULL;
+    *n = 0;
+    int count = query_int(db, "SELECT count(DISTINCT hash) FROM individuals", 0);
+    char (*h)[DB_HASH_LEN] = malloc(sizeof *h * (size_t)(count > 0 ? count : 1));
+    if (!h) return eng_error(ENG_ERR_NOMEM, "out of memory");
+    sqlite3_stmt *s;
+    eng_status st = prepare(db, "SELECT DISTINCT hash FROM individuals ORDER BY hash", &s);
+    if (st != ENG_OK) {
+        free(h);
+        return st;
+    }
+    int k = 0;
+    while (k < count && sqlite3_step(s) == SQLITE_ROW) copy_col(s, 0, h[k++], DB_HASH_LEN);
+    sqlite3_finalize(s);
+    *hashes = h;
+    *n = k;
+    return ENG_OK;
+}
+
+double db_query_double(db_archive *db, const char *sql, double def)
+{
+    sqlite3_stmt *s;
+    double v = def;
+    if (sqlite3_prepare_v2(db->db, sql, -1, &s, NULL) != SQLITE_OK) return def;
+    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
+        v = sqlite3_column_double(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}

@@ -1,0 +1,116 @@
+/*
+ * cmd_search.c - `evoapproxnas search CONFIG` and `evoapproxnas resume DB`: run or continue a
+ * search, with Ctrl-C stopping cleanly at the next candidate.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "search.h"
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+    signal(SIGINT, SIG_DFL); /* a second Ctrl-C kills at once */
+}
+
+/* Exit code of a failed search: bad input is 2, the rest 1. */
+static int search_exit_code(eng_status st)
+{
+    switch (st) {
+    case ENG_OK: return CLI_EXIT_OK;
+    case ENG_ERR_FORMAT:
+    case ENG_ERR_ARG:
+    case ENG_ERR_NOT_FOUND:
+    case ENG_ERR_EXISTS: return CLI_EXIT_USAGE;
+    default: return CLI_EXIT_FAILURE;
+    }
+}
+
+static void print_help(bool resume)
+{
+    if (resume)
+        printf("Usage: evoapproxnas resume DB [--threads T] [--quiet]\n"
+               "\n"
+               "Continues an interrupted search from its archive (killed, or stopped with Ctrl-C)\n"
+               "with the archived config; reaches the same archive as an uninterrupted run.\n");
+    else
+        printf("Usage: evoapproxnas search CONFIG.yaml [--name N] [--output DB] [--threads T]\n"
+               "                          [--quiet]\n"
+               "\n"
+               "Searches CNN architectures and per-layer approximate multipliers (NSGA-II) as\n"
+               "the config says (docs/config.md), archiving every generation in an SQLite\n"
+               "database (default results/<name>.db; docs/archive.md).\n"
+               "\n"
+               "  --name N      run name (and default database results/N.db)\n"
+               "  --output DB   database path\n");
+    printf("  --threads T   worker threads (default: all cores)\n"
+           "  --quiet       no progress output\n"
+           "  -h, --help    this help\n"
+           "\n"
+           "Ctrl-C stops at the next candidate (resume later); progress is a live line on a\n"
+           "terminal, plain log lines otherwise.\n");
+}
+
+static int run(int argc, char **argv, bool resume)
+{
+    const char *cmd = resume ? "resume" : "search";
+    static const struct option longopts[] = {
+        {"name", required_argument, NULL, 'n'},   {"output", required_argument, NULL, 'o'},
+        {"threads", required_argument, NULL, 't'}, {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+    };
+    search_opts opts = {.progress = cli_stdout_is_tty() ? SEARCH_PROGRESS_TTY
+                                                        : SEARCH_PROGRESS_LOG,
+                        .out = stdout, .stop = &stop_flag};
+    long threads = 0;
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'n':
+            if (resume) return cli_usage_error(cmd, "--name is only for search");
+            opts.name = optarg;
+            break;
+        case 'o':
+            if (resume) return cli_usage_error(cmd, "--output is only for search");
+            opts.output = optarg;
+            break;
+        case 't':
+            if (!cli_parse_long("--threads", optarg, 1, 1024, &threads)) return CLI_EXIT_USAGE;
+            break;
+        case 'q': opts.progress = SEARCH_PROGRESS_NONE; break;
+        case 'h': print_help(resume); return CLI_EXIT_OK;
+        default:
+            return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind != argc - 1)
+        return cli_usage_error(cmd, optind >= argc ? "missing %s" : "too many arguments (one "
+                               "%s)", resume ? "archive DB" : "config file");
+    opts.threads = (int)threads;
+    if (opts.name) {
+        for (const char *p = opts.name; *p; p++)
+            if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.", *p))
+                return cli_usage_error(cmd, "--name '%s': use letters, digits, '_', '-', '.'",
+                                       opts.name);
+        if (!*opts.name) return cli_usage_error(cmd, "--name is empty");
+    }
+    stop_flag = 0;
+    signal(SIGINT, on_sigint);
+    eng_status st = resume ? search_resume(argv[optind], &opts)
+                           : search_run(argv[optind], &opts, NULL);
+    signal(SIGINT, SIG_DFL);
+    if (st != ENG_OK) cli_error("%s: %s", cmd, eng_last_error());
+    return search_exit_code(st);
+}
+
+int cmd_search(int argc, char **argv) { return run(argc, argv, false); }
+int cmd_resume(int argc, char **argv) { return run(argc, argv, true); }

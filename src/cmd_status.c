@@ -1,0 +1,82 @@
+/*
+ * cmd_status.c - `evoapproxnas status DB`: progress and best results of a search archive
+ * (safe to run while the search writes: the archive is in WAL mode).
+ */
+#include <getopt.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "archive.h"
+#include "cli.h"
+#include "commands.h"
+
+static void print_help(void)
+{
+    printf("Usage: evoapproxnas status DB\n"
+           "\n"
+           "Shows a search's state (running, interrupted, finished, failed), generations done,\n"
+           "networks evaluated, the best validation error, the lowest energy, the front size\n"
+           "and hypervolume of the last generation, and the best exact-multiplier network.\n");
+}
+
+int cmd_status(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"help", no_argument, NULL, 'h'},
+                                              {NULL, 0, NULL, 0}};
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if (c == 'h') {
+            print_help();
+            return CLI_EXIT_OK;
+        }
+        return cli_usage_error("status", "unknown option '%s'", argv[optind - 1]);
+    }
+    if (optind != argc - 1)
+        return cli_usage_error("status", optind >= argc ? "missing archive DB"
+                                                        : "too many arguments");
+    db_archive *db;
+    db_run run;
+    if (db_open(argv[optind], DB_OPEN_READ, &db) != ENG_OK || db_run_load(db, &run) != ENG_OK) {
+        cli_error("status: %s", eng_last_error());
+        db_close(db);
+        return CLI_EXIT_USAGE;
+    }
+    int last = (int)db_query_double(db, "SELECT max(generation) FROM generations", -1);
+    printf("run:          %s (%s)\n", run.name, run.status);
+    printf("config:       %s, seed %llu, %d threads, objectives %s\n", run.config_path,
+           (unsigned long long)run.seed, run.threads, run.objectives);
+    printf("started:      %s, last update %s, evoapproxnas %s, schema %d\n", run.created_at,
+           run.updated_at, run.program_version, run.schema_version);
+    if (last < 0) {
+        printf("generations:  none completed yet\n");
+    } else {
+        printf("generations:  %d of %d done (0..%d)\n", last + 1, run.generations + 1,
+               last);
+        printf("evaluations:  %d networks trained, %d duplicates reused\n",
+               (int)db_query_double(db, "SELECT count(*) FROM archived", 0),
+               (int)db_query_double(db, "SELECT sum(reused) FROM generations", 0));
+        printf("best error:   %.4f (validation)\n",
+               db_query_double(db, "SELECT min(error) FROM archived WHERE violation = 0", 1));
+        printf("min energy:   %.4f uJ per inference\n",
+               db_query_double(db, "SELECT min(energy_pj) FROM archived WHERE violation = 0",
+                               0) * 1e-6);
+        double ex = db_query_double(db, "SELECT min(error) FROM archived WHERE exact = 1 AND "
+                                        "violation = 0", -1);
+        if (ex >= 0) printf("best exact:   error %.4f (all multipliers exact)\n", ex);
+        else printf("best exact:   none evaluated\n");
+        printf("front:        %d networks in the run's front; generation %d: %d, hypervolume "
+               "%.4f\n", (int)db_query_double(db, "SELECT count(*) FROM pareto_front", 0), last,
+               (int)db_query_double(db, "SELECT front_size FROM generations ORDER BY "
+                                        "generation DESC LIMIT 1", 0),
+               db_query_double(db, "SELECT hypervolume FROM generations ORDER BY generation "
+                                   "DESC LIMIT 1", 0));
+        printf("time:         %.1f s in generations\n",
+               db_query_double(db, "SELECT sum(wall_s) FROM generations", 0));
+    }
+    db_run_free(&run);
+    db_close(db);
+    return CLI_EXIT_OK;
+}

@@ -1,0 +1,157 @@
+/*
+ * config.h - the search configuration: strict YAML parsing into a cfg_search.
+ *
+ * A config is a YAML mapping (docs/config.md lists every key, its type, range and default):
+ *
+ *     name: quickstart
+ *     seed: 1
+ *     dataset:      {kind: idx, path: /usr/share/datasets/fashion-mnist, train: 3000,
+ *                    validation: 1000}
+ *     search_space: {stages: 2, nodes: 3, ops: [conv3x3, sep3x3, maxpool, identity],
+ *                    widths: [8, 16], stem_width: 8, multipliers: [mul8u_1JFF, mul8u_2AC]}
+ *     nsga2:        {population: 8, generations: 4}
+ *     training:     {epochs: 1, batch_size: 64, learning_rate: 0.05}
+ *     energy:       {accelerator: accelerators/eyeriss.yaml}
+ *     objectives:   [error, energy]
+ *
+ * Parsing is strict: an unknown key (with a "did you mean" hint), a duplicate key, a value of
+ * the wrong type, a number out of range, a missing required key and a file or directory that
+ * does not exist are errors whose message starts with "FILE:LINE:COL:" and names the key path
+ * ("training.epochs"). Relative paths in the config (dataset.path, energy.accelerator) are
+ * resolved against the directory of the config file; the output database path is relative to
+ * the current directory.
+ *
+ * Multiplier names are only checked for syntax here; the driver loads them and reports
+ * unknown names with the line of the name (cfg_search.mul_lines).
+ */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "eng_common.h"
+#include "nas_genome.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CFG_PATH_MAX 4096
+#define CFG_NAME_MAX 64
+#define CFG_MAX_OBJECTIVES 4
+
+typedef enum cfg_dataset_kind {
+    CFG_DATASET_IDX,       /* MNIST / Fashion-MNIST IDX files (optionally .gz) */
+    CFG_DATASET_CIFAR10,   /* CIFAR-10 binary batches */
+    CFG_DATASET_COUNT
+} cfg_dataset_kind;
+
+typedef enum cfg_objective {
+    CFG_OBJECTIVE_ERROR,        /* validation error (fraction) */
+    CFG_OBJECTIVE_ENERGY,       /* total energy per inference (pJ) */
+    CFG_OBJECTIVE_PARAMS,       /* parameters */
+    CFG_OBJECTIVE_MACS,         /* multiply-accumulates per inference */
+    CFG_OBJECTIVE_MUL_ENERGY,   /* energy of the multiplications only (pJ per inference) */
+    CFG_OBJECTIVE_COUNT
+} cfg_objective;
+
+typedef enum cfg_quant_mode { CFG_QUANT_ASYM, CFG_QUANT_SYM } cfg_quant_mode;
+
+typedef enum cfg_parallel {
+    CFG_PARALLEL_AUTO,          /* the measured best for this machine (see docs/config.md) */
+    CFG_PARALLEL_CANDIDATES,    /* several candidates at once, one thread each */
+    CFG_PARALLEL_WITHIN,        /* one candidate at a time, OpenMP inside its training */
+} cfg_parallel;
+
+/* Name of an objective ("error", "energy", "params", "macs", "mul_energy"). Never NULL. */
+const char *cfg_objective_name(cfg_objective obj);
+
+typedef struct cfg_search {
+    char *text;                         /* the config file's bytes (owned, NUL-terminated) */
+    char path[CFG_PATH_MAX];            /* where it was read from (for messages) */
+    char name[CFG_NAME_MAX];            /* [A-Za-z0-9_.-]+ */
+    uint64_t seed;
+    char output[CFG_PATH_MAX];          /* database; default results/<name>.db */
+
+    struct {
+        cfg_dataset_kind kind;
+        char path[CFG_PATH_MAX];        /* resolved directory */
+        int train;                      /* training subset size (images) */
+        int validation;                 /* held-out validation images (from the training part) */
+        int test;                       /* test images for finalize (0 = all) */
+    } dataset;
+
+    nas_space space;                    /* input shape and classes are 0 until the driver
+                                           has loaded the data set */
+    char (*mul_names)[CFG_NAME_MAX];    /* space.n_muls names (owned) */
+    int *mul_lines;                     /* line of each name in the config file (owned) */
+
+    struct {
+        int population;                 /* mu */
+        int offspring;                  /* lambda */
+        int generations;
+        double crossover_rate;          /* probability that a pair is crossed */
+        double mutation_rate;           /* per-gene probability */
+        double exact_share;             /* share of the initial population made all-exact */
+        double uniform_share;           /* share given one random multiplier for all layers */
+    } nsga2;
+
+    struct {
+        cfg_quant_mode mode;
+        int weight_bits;                /* 2..8 */
+        bool per_channel;
+        bool table_gradient;
+        double ema_momentum;
+    } quant;
+
+    struct {
+        int epochs;
+        int batch_size;
+        double learning_rate;
+        double momentum;
+        double weight_decay;
+        bool cosine;                    /* cosine learning-rate decay (else constant) */
+        int crop_pad;                   /* augmentation: random crop with this padding */
+        bool hflip;                     /* augmentation: random horizontal flips */
+    } training;
+
+    struct {
+        char accelerator[CFG_PATH_MAX]; /* resolved accelerator YAML */
+    } energy;
+
+    int n_objectives;                   /* 2..CFG_MAX_OBJECTIVES */
+    cfg_objective objectives[CFG_MAX_OBJECTIVES];
+
+    struct {
+        long max_params;                /* 0 = none */
+        long max_macs;                  /* 0 = none */
+        double max_error;               /* 1 = none */
+    } constraints;
+
+    cfg_parallel parallel;
+
+    struct {
+        int epochs;                     /* default epochs of `finalize` */
+    } finalize;
+} cfg_search;
+
+/* Reads and parses a config file. On error returns ENG_ERR_NOT_FOUND (no such file),
+ * ENG_ERR_IO (cannot read), ENG_ERR_FORMAT
+ * (YAML syntax, unknown/duplicate key, wrong type), ENG_ERR_ARG (out of range),
+ * ENG_ERR_NOT_FOUND (a referenced file is missing), with a "FILE:LINE:COL: ..." message
+ * (eng_last_error()); *out is zeroed then and owns nothing. */
+eng_status cfg_load(const char *path, cfg_search *out);
+
+/* Parses config text as if read from `path` (used by resume, with the archived text). Same
+ * errors as cfg_load except ENG_ERR_IO. */
+eng_status cfg_parse(const char *text, const char *path, cfg_search *out);
+
+/* Frees what cfg owns and zeroes it. NULL-safe. */
+void cfg_free(cfg_search *cfg);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CONFIG_H */

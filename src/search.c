@@ -1,0 +1,756 @@
+/*
+ * search.c - the search driver: NSGA-II callbacks (NAS genome variation, batch evaluation with
+ * duplicate reuse, one archive transaction per generation), new runs and resume.
+ */
+#include "search.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "archive.h"
+#include "evo_indicators.h"
+#include "evo_nsga2.h"
+#include "search_env.h"
+
+/* One candidate of the batch being evaluated. */
+typedef struct cand {
+    uint64_t id;
+    char *genome;               /* text form */
+    uint64_t hash;
+    int eval;                   /* index into driver.evals */
+    bool reused;                /* answered from the archive of committed generations */
+} cand;
+
+/* A distinct network of the batch. */
+typedef struct job {
+    nas_arch arch;
+    bool train;                 /* needs training (else found in the archive) */
+    bool done;
+    eng_status st;
+    char msg[512];
+} job;
+
+typedef struct driver {
+    search_env env;
+    db_archive *db;
+    const search_opts *opts;
+    evo_nsga2 *ga;
+    evo_gene *genes;
+    int n_genes;
+    int threads;
+    int n_con;
+    int init_calls;             /* genomes drawn by cb_init since the run (re)started */
+    int exact_mul;              /* index of the first exact multiplier, -1 when none */
+
+    uint64_t *known;            /* open-addressing set of committed hashes (0 = empty) */
+    size_t known_cap, known_n;
+
+    cand *cands;                /* the batch of the generation in flight */
+    int n_cands;
+    db_evaluation *evals;       /* its distinct evaluations */
+    int n_evals;
+    int n_trained, n_reused;
+
+    double hv_scale[CFG_MAX_OBJECTIVES];
+    double t_start, t_gen;
+    int done_total, planned_total;
+    int gen_done, gen_size;
+    double best_error, min_energy;
+
+    eng_status fail_st;         /* why a callback failed */
+    char fail_msg[1024];
+} driver;
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+    return nas_rng_next(&x);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * The set of committed hashes
+ * ---------------------------------------------------------------------------------------- */
+
+static bool known_has(const driver *d, uint64_t h)
+{
+    if (!d->known_cap) return false;
+    h = h ? h : 1;
+    for (size_t i = mix64(h) & (d->known_cap - 1);; i = (i + 1) & (d->known_cap - 1)) {
+        if (d->known[i] == h) return true;
+        if (d->known[i] == 0) return false;
+    }
+}
+
+static eng_status known_add(driver *d, uint64_t h)
+{
+    h = h ? h : 1;
+    if (known_has(d, h)) return ENG_OK;
+    if ((d->known_n + 1) * 2 > d->known_cap) {
+        size_t cap = d->known_cap ? d->known_cap * 2 : 1024;
+        uint64_t *t = calloc(cap, sizeof *t), *old = d->known;
+        if (!t) return eng_error(ENG_ERR_NOMEM, "out of memory");
+        size_t old_cap = d->known_cap;
+        d->known = t, d->known_cap = cap, d->known_n = 0;
+        for (size_t i = 0; i < old_cap; i++)
+            if (old[i]) known_add(d, old[i]);
+        free(old);
+    }
+    size_t i = mix64(h) & (d->known_cap - 1);
+    while (d->known[i]) i = (i + 1) & (d->known_cap - 1);
+    d->known[i] = h;
+    d->known_n++;
+    return ENG_OK;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Progress
+ * ---------------------------------------------------------------------------------------- */
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void say(const driver *d, const char *fmt, ...)
+{
+    if (d->opts->progress == SEARCH_PROGRESS_NONE) return;
+    FILE *out = d->opts->out ? d->opts->out : stderr;
+    va_list ap;
+    va_start(ap, fmt);
+    if (d->opts->progress == SEARCH_PROGRESS_TTY) fputs("\r\033[K", out);
+    vfprintf(out, fmt, ap);
+    va_end(ap);
+    if (d->opts->progress == SEARCH_PROGRESS_LOG) fputc('\n', out);
+    fflush(out);
+}
+
+static void format_duration(double s, char *buf, size_t size)
+{
+    if (!(s >= 0) || s > 1e7) snprintf(buf, size, "?");
+    else if (s < 60) snprintf(buf, size, "%.0fs", s);
+    else if (s < 3600) snprintf(buf, size, "%dm%02ds", (int)s / 60, (int)s % 60);
+    else snprintf(buf, size, "%dh%02dm", (int)s / 3600, ((int)s / 60) % 60);
+}
+
+static void progress_candidate(driver *d, const db_evaluation *e, const char *how)
+{
+    d->gen_done++;
+    d->done_total++;
+    if (e->error < d->best_error) d->best_error = e->error;
+    if (e->energy_pj < d->min_energy) d->min_energy = e->energy_pj;
+    int gen = d->ga && evo_nsga2_has_population(d->ga) ? evo_nsga2_generation(d->ga) + 1 : 0;
+    if (d->opts->progress == SEARCH_PROGRESS_LOG) {
+        say(d, "gen %d candidate %d/%d %s error %.4f energy %.4g uJ params %lld %s %.1fs",
+            gen, d->gen_done, d->gen_size, e->hash, e->error, e->energy_pj * 1e-6,
+            (long long)e->params, how, e->train_s);
+    } else {
+        double el = now_s() - d->t_start;
+        char eta[32];
+        format_duration(d->done_total > 0 ? el / d->done_total *
+                                                (d->planned_total - d->done_total) : -1,
+                        eta, sizeof eta);
+        say(d, "gen %d/%d  candidate %d/%d  best error %.4f  min energy %.4g uJ  ETA %s", gen,
+            d->env.cfg.nsga2.generations, d->gen_done, d->gen_size, d->best_error,
+            d->min_energy * 1e-6, eta);
+    }
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Genome callbacks
+ * ---------------------------------------------------------------------------------------- */
+
+static void to_int(const driver *d, const double *x, int *g)
+{
+    for (int i = 0; i < d->n_genes; i++) g[i] = (int)lround(x[i]);
+}
+
+static void to_double(const driver *d, const int *g, double *x)
+{
+    for (int i = 0; i < d->n_genes; i++) x[i] = g[i];
+}
+
+static evo_status cb_init(void *ctx, evo_rng *rng, double *x)
+{
+    driver *d = ctx;
+    int g[1024];
+    uint64_t s = evo_rng_next(rng);
+    nas_genome_random(&d->env.cfg.space, &s, g);
+    /* the first exact_share of the initial genomes use exact multipliers only and the next
+     * uniform_share one random multiplier in every layer, so that the search starts from
+     * exact networks to compare with and from uniform assignments of each multiplier */
+    const cfg_search *c = &d->env.cfg;
+    int idx = d->init_calls++;
+    int n_exact = d->exact_mul >= 0 ? (int)lround(c->nsga2.exact_share * c->nsga2.population)
+                                    : 0;
+    int n_uniform = (int)lround(c->nsga2.uniform_share * c->nsga2.population);
+    if (idx < n_exact)
+        nas_genome_set_multipliers(&c->space, g, d->exact_mul);
+    else if (idx < n_exact + n_uniform)
+        nas_genome_set_multipliers(&c->space, g,
+                                   (int)(nas_rng_next(&s) % (uint64_t)c->space.n_muls));
+    to_double(d, g, x);
+    return EVO_OK;
+}
+
+static evo_status cb_mutate(void *ctx, evo_rng *rng, double *x)
+{
+    driver *d = ctx;
+    int g[1024];
+    uint64_t s = evo_rng_next(rng);
+    to_int(d, x, g);
+    nas_genome_mutate(&d->env.cfg.space, &s, d->env.cfg.nsga2.mutation_rate, g);
+    to_double(d, g, x);
+    return EVO_OK;
+}
+
+static evo_status cb_crossover(void *ctx, evo_rng *rng, const double *p1, const double *p2,
+                               double *c1, double *c2)
+{
+    driver *d = ctx;
+    int a[1024], b[1024], x[1024], y[1024];
+    uint64_t s = evo_rng_next(rng);
+    to_int(d, p1, a);
+    to_int(d, p2, b);
+    nas_genome_crossover(&d->env.cfg.space, &s, a, b, x, y);
+    to_double(d, x, c1);
+    to_double(d, y, c2);
+    return EVO_OK;
+}
+
+/* Hash of a genome's network; 0 when it does not decode (cannot happen for valid genes). */
+static uint64_t genome_hash(const driver *d, const double *x, nas_arch *keep)
+{
+    int g[1024];
+    to_int(d, x, g);
+    nas_arch arch;
+    if (nas_genome_decode(&d->env.cfg.space, g, &arch) != ENG_OK) return 0;
+    uint64_t h = nas_arch_hash(&arch);
+    if (keep) *keep = arch;
+    else nas_arch_free(&arch);
+    return h;
+}
+
+static bool cb_is_duplicate(void *ctx, const double *x, const double *others, int n_others)
+{
+    driver *d = ctx;
+    uint64_t h = genome_hash(d, x, NULL);
+    if (known_has(d, h)) return true;
+    for (int i = 0; i < n_others; i++)
+        if (genome_hash(d, others + (size_t)i * d->n_genes, NULL) == h) return true;
+    return false;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Evaluation
+ * ---------------------------------------------------------------------------------------- */
+
+static void clear_batch(driver *d)
+{
+    for (int i = 0; i < d->n_cands; i++) free(d->cands[i].genome);
+    free(d->cands);
+    free(d->evals);
+    d->cands = NULL, d->evals = NULL;
+    d->n_cands = d->n_evals = d->n_trained = d->n_reused = 0;
+}
+
+static evo_status fail(driver *d, eng_status st, const char *msg)
+{
+    d->fail_st = st;
+    snprintf(d->fail_msg, sizeof d->fail_msg, "%s", msg);
+    return evo_error(st == ENG_ERR_INTERRUPTED ? EVO_ERR_INTERRUPTED : EVO_ERR_CALLBACK, "%s",
+                     msg);
+}
+
+static void objectives(const driver *d, const db_evaluation *e, double *f, double *g)
+{
+    const cfg_search *c = &d->env.cfg;
+    for (int k = 0; k < c->n_objectives; k++) {
+        switch (c->objectives[k]) {
+        case CFG_OBJECTIVE_ERROR: f[k] = e->error; break;
+        case CFG_OBJECTIVE_ENERGY: f[k] = e->energy_pj; break;
+        case CFG_OBJECTIVE_PARAMS: f[k] = (double)e->params; break;
+        case CFG_OBJECTIVE_MACS: f[k] = (double)e->macs; break;
+        default: f[k] = e->mul_energy_pj; break;
+        }
+    }
+    int j = 0;
+    if (c->constraints.max_params > 0)
+        g[j++] = (double)e->params / (double)c->constraints.max_params - 1.0;
+    if (c->constraints.max_macs > 0)
+        g[j++] = (double)e->macs / (double)c->constraints.max_macs - 1.0;
+    if (c->constraints.max_error < 1.0) g[j++] = e->error / c->constraints.max_error - 1.0;
+}
+
+static double violation_of(const driver *d, const db_evaluation *e)
+{
+    double f[CFG_MAX_OBJECTIVES], g[3] = {0, 0, 0}, v = 0;
+    objectives(d, e, f, g);
+    for (int j = 0; j < d->n_con; j++) v += g[j] > 0 ? g[j] : 0;
+    return v;
+}
+
+/* Trains the jobs that need it, across candidates or within each, as configured. */
+static void train_jobs(driver *d, job *jobs, int n_jobs, int gen)
+{
+    const search_env *env = &d->env;
+    volatile sig_atomic_t *stop = d->opts->stop;
+    bool across = d->env.cfg.parallel == CFG_PARALLEL_CANDIDATES ||
+                  (d->env.cfg.parallel == CFG_PARALLEL_AUTO && d->threads > 1);
+#ifdef _OPENMP
+    omp_set_max_active_levels(1);
+    if (!across) omp_set_num_threads(d->threads);
+#endif
+    (void)gen;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(across ? d->threads : 1)
+    for (int i = 0; i < n_jobs; i++) {
+        job *jb = &jobs[i];
+        if (!jb->train || (stop && *stop)) continue;
+        db_evaluation *e = &d->evals[i];
+        double t0 = now_s(), err = 1.0;
+        jb->st = search_env_train(env, &jb->arch, e->seed, env->cfg.training.epochs, &env->train,
+                                  &env->val, stop, &err);
+        if (jb->st != ENG_OK) {
+            snprintf(jb->msg, sizeof jb->msg, "%s", eng_last_error());
+            continue;
+        }
+        e->error = err;
+        e->train_s = now_s() - t0;
+        jb->done = true;
+#pragma omp critical(search_progress)
+        progress_candidate(d, e, "trained");
+    }
+}
+
+static evo_status cb_evaluate(void *ctx, const evo_batch *b)
+{
+    driver *d = ctx;
+    const cfg_search *c = &d->env.cfg;
+    int gen = evo_nsga2_has_population(d->ga) ? evo_nsga2_generation(d->ga) + 1 : 0;
+    clear_batch(d);
+    d->gen_done = 0, d->gen_size = b->n;
+    d->t_gen = now_s();
+    d->cands = calloc((size_t)b->n, sizeof *d->cands);
+    d->evals = calloc((size_t)b->n, sizeof *d->evals);
+    job *jobs = calloc((size_t)b->n, sizeof *jobs);
+    if (!d->cands || !d->evals || !jobs) {
+        free(jobs);
+        return fail(d, ENG_ERR_NOMEM, "out of memory");
+    }
+    d->n_cands = b->n;
+    evo_status rc = EVO_OK;
+    int g[1024];
+    size_t text_size = (size_t)d->n_genes * 4 + 16;
+    for (int i = 0; i < b->n && rc == EVO_OK; i++) {
+        cand *cd = &d->cands[i];
+        const double *x = b->x + (size_t)i * d->n_genes;
+        to_int(d, x, g);
+        cd->id = b->id[i];
+        cd->genome = malloc(text_size);
+        if (!cd->genome) {
+            rc = fail(d, ENG_ERR_NOMEM, "out of memory");
+            break;
+        }
+        nas_genome_format(&c->space, g, cd->genome, text_size);
+        nas_arch arch;
+        eng_status st = nas_genome_decode(&c->space, g, &arch);
+        if (st != ENG_OK) {
+            rc = fail(d, st, eng_last_error());
+            break;
+        }
+        cd->hash = nas_arch_hash(&arch);
+        cd->reused = known_has(d, cd->hash);
+        cd->eval = -1;
+        for (int j = 0; j < d->n_evals; j++) {
+            uint64_t hj = strtoull(d->evals[j].hash, NULL, 16);
+            if (hj == cd->hash) cd->eval = j, cd->reused = true;
+        }
+        if (cd->eval >= 0) {
+            nas_arch_free(&arch);
+            continue;
+        }
+        int k = d->n_evals++;
+        db_evaluation *e = &d->evals[k];
+        char hex[DB_HASH_LEN];
+        snprintf(hex, sizeof hex, "%016llx", (unsigned long long)cd->hash);
+        cd->eval = k;
+        jobs[k].arch = arch;
+        if (db_evaluation_find(d->db, hex, e) == ENG_OK) {
+            e->n_obj = c->n_objectives;
+            jobs[k].done = true;
+            /* committed before: reused; else a cache entry left by an interrupted run */
+            progress_candidate(d, e, cd->reused ? "reused" : "cached");
+            continue;
+        }
+        st = search_env_measure(&d->env, &arch, e);
+        if (st != ENG_OK) {
+            rc = fail(d, st, eng_last_error());
+            break;
+        }
+        e->generation = gen;
+        e->n_obj = c->n_objectives;
+        e->seed = mix64(c->seed ^ cd->hash);
+        jobs[k].train = true;
+    }
+    if (rc == EVO_OK) {
+        train_jobs(d, jobs, d->n_evals, gen);
+        for (int k = 0; k < d->n_evals; k++) {
+            db_evaluation *e = &d->evals[k];
+            double gv[3];
+            e->violation = violation_of(d, e);
+            objectives(d, e, e->obj, gv);
+        }
+        for (int k = 0; k < d->n_evals && rc == EVO_OK; k++) {
+            /* evaluated = new to the committed archive (trained now or cached) */
+            if (jobs[k].done && !known_has(d, strtoull(d->evals[k].hash, NULL, 16)))
+                d->n_trained++;
+            if (jobs[k].done || jobs[k].st == ENG_ERR_INTERRUPTED || jobs[k].st == ENG_OK)
+                continue;
+            rc = fail(d, jobs[k].st, jobs[k].msg);
+        }
+        bool all_done = true;
+        for (int k = 0; k < d->n_evals; k++) all_done &= jobs[k].done;
+        if (rc == EVO_OK && !all_done) {
+            /* Interrupted: keep the finished evaluations as a cache for resume. */
+            for (int k = 0; k < d->n_evals; k++)
+                if (jobs[k].train && jobs[k].done) db_evaluation_insert(d->db, &d->evals[k]);
+            rc = fail(d, ENG_ERR_INTERRUPTED, "interrupted");
+        }
+    }
+    for (int k = 0; k < b->n; k++) nas_arch_free(&jobs[k].arch);
+    free(jobs);
+    if (rc != EVO_OK) return rc;
+    for (int i = 0; i < b->n; i++) {
+        db_evaluation *e = &d->evals[d->cands[i].eval];
+        double fv[CFG_MAX_OBJECTIVES], gv[3];
+        objectives(d, e, fv, gv);
+        memcpy(b->f + (size_t)i * b->n_obj, fv, sizeof(double) * (size_t)b->n_obj);
+        if (b->n_con) memcpy(b->g + (size_t)i * b->n_con, gv, sizeof(double) * (size_t)b->n_con);
+        d->n_reused += d->cands[i].reused;
+    }
+    return EVO_OK;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Generation hook: one transaction
+ * ---------------------------------------------------------------------------------------- */
+
+static eng_status load_hv_scale(driver *d)
+{
+    int m = d->env.cfg.n_objectives;
+    for (int k = 0; k < m; k++) d->hv_scale[k] = 1.0;
+    int pop = evo_nsga2_pop_size(d->ga);
+    if (evo_nsga2_generation(d->ga) != 0) return ENG_OK;
+    for (int k = 0; k < m; k++) {
+        if (d->env.cfg.objectives[k] == CFG_OBJECTIVE_ERROR) continue;
+        double mx = 0;
+        for (int i = 0; i < pop; i++) {
+            double v = evo_nsga2_individual(d->ga, i).f[k];
+            if (isfinite(v) && v > mx) mx = v;
+        }
+        d->hv_scale[k] = mx > 0 ? mx : 1.0;
+    }
+    return ENG_OK;
+}
+
+static double hypervolume(const driver *d, const evo_nsga2 *ga)
+{
+    int m = d->env.cfg.n_objectives, pop = evo_nsga2_pop_size(ga), n = 0;
+    double *pts = malloc(sizeof(double) * (size_t)(pop * m)), ref[CFG_MAX_OBJECTIVES], hv;
+    if (!pts) return NAN;
+    for (int i = 0; i < pop; i++) {
+        evo_individual ind = evo_nsga2_individual(ga, i);
+        if (ind.rank != 0 || ind.violation > 0) continue;
+        for (int k = 0; k < m; k++) pts[n * m + k] = ind.f[k] / d->hv_scale[k];
+        n++;
+    }
+    for (int k = 0; k < m; k++) ref[k] = 1.1;
+    if (evo_hypervolume(pts, n, m, ref, &hv) != EVO_OK) hv = NAN;
+    free(pts);
+    return hv;
+}
+
+static evo_status cb_generation(void *ctx, const evo_nsga2 *ga)
+{
+    driver *d = ctx;
+    int gen = evo_nsga2_generation(ga), pop = evo_nsga2_pop_size(ga);
+    if (gen == 0) load_hv_scale(d);
+    unsigned char *state = NULL;
+    size_t state_size = 0;
+    if (evo_nsga2_save(ga, &state, &state_size) != EVO_OK)
+        return fail(d, ENG_ERR_INTERNAL, evo_last_error());
+    db_generation row = {.generation = gen, .evaluated = d->n_trained, .reused = d->n_reused,
+                         .best_error = INFINITY, .min_energy_pj = INFINITY,
+                         .hypervolume = hypervolume(d, ga), .wall_s = now_s() - d->t_gen,
+                         .state = state, .state_size = state_size};
+    eng_status st = db_begin(d->db);
+    for (int k = 0; k < d->n_evals && st == ENG_OK; k++)
+        st = db_evaluation_insert(d->db, &d->evals[k]);
+    for (int i = 0; i < d->n_cands && st == ENG_OK; i++) {
+        const cand *cd = &d->cands[i];
+        db_individual ind = {.id = cd->id, .generation = gen, .genome = cd->genome,
+                             .parent = {-1, -1}, .reused = cd->reused};
+        snprintf(ind.hash, sizeof ind.hash, "%016llx", (unsigned long long)cd->hash);
+        for (int p = 0; p < pop; p++) {
+            evo_individual m = evo_nsga2_individual(ga, p);
+            if (m.id != cd->id) continue;
+            for (int q = 0; q < 2; q++)
+                ind.parent[q] = m.parent[q] == EVO_NO_PARENT ? -1 : (int64_t)m.parent[q];
+        }
+        st = db_individual_insert(d->db, &ind);
+    }
+    for (int p = 0; p < pop && st == ENG_OK; p++) {
+        evo_individual m = evo_nsga2_individual(ga, p);
+        st = db_population_insert(d->db, gen, m.id, m.rank, m.crowding);
+        if (m.rank == 0 && m.violation <= 0) row.front_size++;
+        for (int k = 0; k < d->env.cfg.n_objectives; k++) {
+            if (d->env.cfg.objectives[k] == CFG_OBJECTIVE_ERROR && m.f[k] < row.best_error)
+                row.best_error = m.f[k];
+            if (d->env.cfg.objectives[k] == CFG_OBJECTIVE_ENERGY && m.f[k] < row.min_energy_pj)
+                row.min_energy_pj = m.f[k];
+        }
+    }
+    if (st == ENG_OK) st = db_generation_insert(d->db, &row);
+    if (st == ENG_OK) st = db_commit(d->db);
+    else db_rollback(d->db);
+    free(state);
+    if (st != ENG_OK) return fail(d, st, eng_last_error());
+    for (int i = 0; i < d->n_cands; i++) known_add(d, d->cands[i].hash);
+    if (d->opts->progress == SEARCH_PROGRESS_TTY) say(d, "%s", "");
+    char err_txt[32] = "-", energy_txt[32] = "-";
+    if (isfinite(row.best_error)) snprintf(err_txt, sizeof err_txt, "%.4f", row.best_error);
+    if (isfinite(row.min_energy_pj))
+        snprintf(energy_txt, sizeof energy_txt, "%.4g uJ", row.min_energy_pj * 1e-6);
+    say(d, "generation %d done: %d trained, %d reused, front %d, best error %s, min energy %s, "
+        "hypervolume %.4f, %.1fs%s", gen, d->n_trained, d->n_reused, row.front_size, err_txt,
+        energy_txt, row.hypervolume, row.wall_s,
+        d->opts->progress == SEARCH_PROGRESS_TTY ? "\n" : "");
+    clear_batch(d);
+    if (d->opts->stop && *d->opts->stop) return fail(d, ENG_ERR_INTERRUPTED, "interrupted");
+    return EVO_OK;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Runs
+ * ---------------------------------------------------------------------------------------- */
+
+static eng_status driver_create(driver *d, const search_opts *opts)
+{
+    const cfg_search *c = &d->env.cfg;
+    d->opts = opts;
+    d->best_error = INFINITY, d->min_energy = INFINITY;
+    d->exact_mul = -1;
+    for (int i = c->space.n_muls - 1; i >= 0; i--)
+        if (d->env.mul_exact[i]) d->exact_mul = i;
+    d->n_genes = nas_genome_length(&c->space);
+    if (d->n_genes > 1024) return eng_error(ENG_ERR_ARG, "%s: the genome is too long", c->path);
+    d->threads = opts->threads;
+#ifdef _OPENMP
+    if (d->threads <= 0) d->threads = omp_get_num_procs();
+#endif
+    if (d->threads <= 0) d->threads = 1;
+    d->genes = calloc((size_t)d->n_genes, sizeof *d->genes);
+    if (!d->genes) return eng_error(ENG_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < d->n_genes; i++)
+        d->genes[i] = (evo_gene){EVO_GENE_CAT, 0, nas_genome_gene_range(&c->space, i) - 1};
+    d->n_con = (c->constraints.max_params > 0) + (c->constraints.max_macs > 0) +
+               (c->constraints.max_error < 1.0);
+    evo_problem prob = {.n_genes = d->n_genes, .genes = d->genes, .n_obj = c->n_objectives,
+                        .n_con = d->n_con, .ctx = d, .evaluate = cb_evaluate, .init = cb_init,
+                        .crossover = cb_crossover, .mutate = cb_mutate,
+                        .is_duplicate = cb_is_duplicate, .on_generation = cb_generation};
+    evo_params par;
+    evo_params_default(&par);
+    par.pop_size = c->nsga2.population;
+    par.n_offspring = c->nsga2.offspring;
+    par.p_crossover = c->nsga2.crossover_rate;
+    par.p_mutation = c->nsga2.mutation_rate;
+    par.max_duplicate_tries = 50;
+    par.seed = c->seed;
+    if (evo_nsga2_create(&prob, &par, &d->ga) != EVO_OK)
+        return eng_error(ENG_ERR_ARG, "%s: %s", c->path, evo_last_error());
+    d->planned_total = c->nsga2.population + c->nsga2.generations * c->nsga2.offspring;
+    return ENG_OK;
+}
+
+static void driver_free(driver *d)
+{
+    clear_batch(d);
+    evo_nsga2_free(d->ga);
+    free(d->genes);
+    free(d->known);
+    db_close(d->db);
+    search_env_close(&d->env);
+}
+
+/* Runs until the configured generation count; marks the run's status. */
+static eng_status driver_run(driver *d)
+{
+    d->t_start = now_s();
+    int target = d->env.cfg.nsga2.generations;
+    evo_status rc = evo_nsga2_run(d->ga, target);
+    if (d->opts->progress == SEARCH_PROGRESS_TTY) say(d, "%s", "");
+    if (rc == EVO_OK) {
+        ENG_TRY(db_run_set_status(d->db, "finished"));
+        say(d, "search finished: %d generations in %s%s", target + 1, db_path(d->db),
+            d->opts->progress == SEARCH_PROGRESS_TTY ? "\n" : "");
+        return ENG_OK;
+    }
+    eng_status st = d->fail_st != ENG_OK ? d->fail_st : ENG_ERR_INTERNAL;
+    if (rc == EVO_ERR_INTERRUPTED) st = ENG_ERR_INTERRUPTED;
+    db_run_set_status(d->db, st == ENG_ERR_INTERRUPTED ? "interrupted" : "failed");
+    if (st == ENG_ERR_INTERRUPTED)
+        return eng_error(st, "interrupted; continue with: evoapproxnas resume %s",
+                         db_path(d->db));
+    return eng_error(st, "%s", d->fail_msg[0] ? d->fail_msg : evo_last_error());
+}
+
+static eng_status make_parent_dir(const char *path)
+{
+    char dir[CFG_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir) return ENG_OK;
+    *slash = '\0';
+    struct stat sb;
+    if (stat(dir, &sb) == 0) return ENG_OK;
+    if (mkdir(dir, 0777) != 0)
+        return eng_error(ENG_ERR_IO, "%s: cannot create the directory: %s", dir, strerror(errno));
+    return ENG_OK;
+}
+
+eng_status search_run(const char *config_path, const search_opts *opts, char *db_path_out)
+{
+    cfg_search cfg;
+    ENG_TRY(cfg_load(config_path, &cfg));
+    if (opts->name) {
+        char def[CFG_PATH_MAX];
+        snprintf(def, sizeof def, "results/%s.db", cfg.name);
+        bool default_out = strcmp(def, cfg.output) == 0;
+        snprintf(cfg.name, sizeof cfg.name, "%s", opts->name);
+        if (default_out) snprintf(cfg.output, sizeof cfg.output, "results/%s.db", cfg.name);
+    }
+    if (opts->output) snprintf(cfg.output, sizeof cfg.output, "%s", opts->output);
+    if (db_path_out) snprintf(db_path_out, CFG_PATH_MAX, "%s", cfg.output);
+
+    struct stat sb;
+    if (stat(cfg.output, &sb) == 0) {
+        db_archive *old;
+        eng_status st = db_open(cfg.output, DB_OPEN_READ, &old);
+        db_run run;
+        bool same = st == ENG_OK && db_run_load(old, &run) == ENG_OK &&
+                    strcmp(run.config_text, cfg.text) == 0;
+        if (st == ENG_OK) db_run_free(&run);
+        db_close(old);
+        st = eng_error(ENG_ERR_EXISTS, same ? "%s already holds a search with this config; "
+                       "continue it with `evoapproxnas resume %s`, or give another --name"
+                       : "%s already exists and was not made by this config; give another "
+                       "--name, or delete it%s", cfg.output, same ? cfg.output : "");
+        cfg_free(&cfg);
+        return st;
+    }
+    driver d = {0};
+    char output[CFG_PATH_MAX], name[CFG_NAME_MAX];
+    snprintf(output, sizeof output, "%s", cfg.output);
+    snprintf(name, sizeof name, "%s", cfg.name);
+    eng_status st = search_env_open(&d.env, &cfg, SEARCH_ENV_DATA);
+    if (st == ENG_OK) st = driver_create(&d, opts);
+    if (st == ENG_OK) st = make_parent_dir(output);
+    if (st == ENG_OK) st = db_open(output, DB_OPEN_CREATE, &d.db);
+    if (st == ENG_OK) {
+        db_run run = {.seed = d.env.cfg.seed, .threads = d.threads,
+                      .generations = d.env.cfg.nsga2.generations,
+                      .config_text = d.env.cfg.text};
+        snprintf(run.name, sizeof run.name, "%s", name);
+        snprintf(run.config_path, sizeof run.config_path, "%s", d.env.cfg.path);
+        size_t pos = 0;
+        for (int k = 0; k < d.env.cfg.n_objectives; k++)
+            pos += (size_t)snprintf(run.objectives + pos, sizeof run.objectives - pos, "%s%s",
+                                    k ? "," : "", cfg_objective_name(d.env.cfg.objectives[k]));
+        st = db_run_insert(d.db, &run);
+    }
+    if (st == ENG_OK) {
+        say(&d, "search '%s': %d genes, population %d, %d generations, %d threads -> %s%s",
+            name, d.n_genes, d.env.cfg.nsga2.population, d.env.cfg.nsga2.generations,
+            d.threads, output, opts->progress == SEARCH_PROGRESS_TTY ? "\n" : "");
+        st = driver_run(&d);
+    }
+    driver_free(&d);
+    return st;
+}
+
+eng_status search_resume(const char *db_path, const search_opts *opts)
+{
+    driver d = {0};
+    db_run run = {0};
+    eng_status st = db_open(db_path, DB_OPEN_WRITE, &d.db);
+    if (st == ENG_OK) st = db_run_load(d.db, &run);
+    if (st == ENG_OK && strcmp(run.status, "finished") == 0) {
+        say(&(driver){.opts = opts}, "%s: the search is finished%s", db_path,
+            opts->progress == SEARCH_PROGRESS_TTY ? "\n" : "");
+        db_run_free(&run);
+        db_close(d.db);
+        return ENG_OK;
+    }
+    cfg_search cfg;
+    if (st == ENG_OK) {
+        st = cfg_parse(run.config_text, run.config_path, &cfg);
+        if (st != ENG_OK)
+            st = eng_error_prefix(st, "%s: the archived config no longer loads", db_path);
+    }
+    search_opts o = *opts;
+    if (o.threads <= 0) o.threads = run.threads;
+    if (st == ENG_OK) st = search_env_open(&d.env, &cfg, SEARCH_ENV_DATA);
+    if (st == ENG_OK) st = driver_create(&d, &o);
+    unsigned char *state = NULL;
+    size_t size = 0;
+    int gen = -1;
+    if (st == ENG_OK) {
+        st = db_generation_last(d.db, &gen, &state, &size);
+        if (st == ENG_ERR_NOT_FOUND) st = ENG_OK, gen = -1;
+    }
+    if (st == ENG_OK && gen >= 0 && evo_nsga2_restore(d.ga, state, size) != EVO_OK)
+        st = eng_error(ENG_ERR_FORMAT, "%s: generation %d: %s", db_path, gen, evo_last_error());
+    free(state);
+    if (st == ENG_OK && gen >= 0) {
+        /* the hypervolume scale of generation 0 */
+        int m = d.env.cfg.n_objectives;
+        for (int k = 0; k < m; k++) {
+            d.hv_scale[k] = 1.0;
+            if (d.env.cfg.objectives[k] == CFG_OBJECTIVE_ERROR) continue;
+            char sql[160];
+            snprintf(sql, sizeof sql, "SELECT max(obj%d) FROM members WHERE generation = 0", k);
+            double mx = db_query_double(d.db, sql, 1.0);
+            d.hv_scale[k] = mx > 0 ? mx : 1.0;
+        }
+    }
+    char (*hashes)[DB_HASH_LEN] = NULL;
+    int n_hashes = 0;
+    if (st == ENG_OK) st = db_committed_hashes(d.db, &hashes, &n_hashes);
+    for (int i = 0; i < n_hashes && st == ENG_OK; i++)
+        st = known_add(&d, strtoull(hashes[i], NULL, 16));
+    free(hashes);
+    if (st == ENG_OK) st = db_run_set_status(d.db, "running");
+    if (st == ENG_OK) {
+        int done = gen < 0 ? 0 : d.env.cfg.nsga2.population + gen * d.env.cfg.nsga2.offspring;
+        d.planned_total -= done;
+        say(&d, "resuming '%s' after generation %d of %d -> %s%s", run.name, gen,
+            d.env.cfg.nsga2.generations, db_path,
+            opts->progress == SEARCH_PROGRESS_TTY ? "\n" : "");
+        st = driver_run(&d);
+    }
+    db_run_free(&run);
+    driver_free(&d);
+    return st;
+}

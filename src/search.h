@@ -1,0 +1,55 @@
+/*
+ * search.h - the search driver: NSGA-II over NAS genomes, candidates trained and measured,
+ * every generation committed to the SQLite archive, resumable.
+ *
+ * search_run() starts a new search from a config (creating the archive) and search_resume()
+ * continues one from its archive: it re-reads the archived config text, restores the NSGA-II
+ * state of the last committed generation and goes on. Evaluation is deterministic (training
+ * seeds derive from the run seed and the network hash), so a resumed search reaches the same
+ * archive as an uninterrupted one.
+ *
+ * Interrupts: set *opts->stop (the CLI's SIGINT handler does) and the search stops at the
+ * next candidate: finished evaluations of the generation in flight are kept as a cache for
+ * resume, the run is marked "interrupted" and ENG_ERR_INTERRUPTED is returned. A SIGKILL loses
+ * at most the generation in flight.
+ *
+ * Duplicates: a candidate whose decoded network (canonical hash) was already archived, or is
+ * in the population or the batch being built, is replaced by another (NSGA-II's duplicate
+ * hook); one that gets through anyway is not trained again: its archived result is reused.
+ */
+#ifndef SEARCH_H
+#define SEARCH_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "eng_common.h"
+
+typedef enum search_progress {
+    SEARCH_PROGRESS_NONE,       /* quiet */
+    SEARCH_PROGRESS_LOG,        /* plain log lines (one per candidate and per generation) */
+    SEARCH_PROGRESS_TTY,        /* a live status line rewritten in place */
+} search_progress;
+
+typedef struct search_opts {
+    const char *name;           /* overrides the config's name (and default output); NULL */
+    const char *output;         /* overrides the database path; NULL */
+    int threads;                /* worker threads, >= 1 (0 = all cores) */
+    search_progress progress;
+    FILE *out;                  /* progress and log stream (stderr when NULL) */
+    volatile sig_atomic_t *stop;/* set non-zero to stop at the next candidate; may be NULL */
+} search_opts;
+
+/* Starts a search from a config file. Refuses (ENG_ERR_EXISTS) an output database that
+ * already exists, saying whether it holds the same config (then: resume it) or another one.
+ * Config errors are ENG_ERR_FORMAT/ARG/NOT_FOUND with "FILE:LINE:" messages. *db_path_out
+ * (may be NULL, CFG_PATH_MAX bytes) receives the database path. */
+eng_status search_run(const char *config_path, const search_opts *opts, char *db_path_out);
+
+/* Continues the search archived in db_path; a finished search returns ENG_OK at once. Refuses
+ * archives of a newer schema (ENG_ERR_FORMAT) and runs whose config can no longer be loaded
+ * (data set or accelerator moved). */
+eng_status search_resume(const char *db_path, const search_opts *opts);
+
+#endif /* SEARCH_H */

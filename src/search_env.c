@@ -1,0 +1,248 @@
+/*
+ * search_env.c - loading a search's data, multipliers and energy model; measuring and
+ * training one candidate.
+ */
+#include "search_env.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "nas_build.h"
+#include "search_train.h"
+
+static eng_status load_data(search_env *env, unsigned flags)
+{
+    const cfg_search *c = &env->cfg;
+    eng_dataset_kind kind = c->dataset.kind == CFG_DATASET_CIFAR10 ? ENG_DATASET_CIFAR10
+                                                                   : ENG_DATASET_IDX;
+    eng_dataset all;
+    eng_status st = eng_dataset_load(kind, c->dataset.path, true, &all);
+    if (st != ENG_OK) return eng_error_prefix(st, "%s: dataset", c->path);
+    int need = c->dataset.train + c->dataset.validation;
+    if (need > all.count) {
+        eng_dataset_free(&all);
+        return eng_error(ENG_ERR_ARG, "%s: dataset.train + dataset.validation = %d is more than "
+                         "the %d training images in %s", c->path, need, all.count,
+                         c->dataset.path);
+    }
+    /* The validation split is drawn first from the seed; the subset is the start of the rest,
+     * so that finalize's full training part never overlaps the validation images. */
+    eng_dataset rest;
+    st = eng_dataset_split(&all, all.count - c->dataset.validation, c->dataset.validation,
+                           c->seed, &rest, &env->val);
+    eng_dataset_free(&all);
+    if (st != ENG_OK) return st;
+    st = eng_dataset_split(&rest, c->dataset.train, 0, c->seed + 1, &env->train, NULL);
+    if (st == ENG_OK) eng_dataset_normalize_like(&env->val, &env->train);
+    if (st == ENG_OK && (flags & SEARCH_ENV_TEST)) {
+        env->full_train = rest;
+        rest = (eng_dataset){0};
+        st = eng_dataset_load(kind, c->dataset.path, false, &env->test);
+        if (st == ENG_OK && c->dataset.test > 0 && c->dataset.test < env->test.count) {
+            eng_dataset sub;
+            st = eng_dataset_split(&env->test, c->dataset.test, 0, c->seed + 2, &sub, NULL);
+            eng_dataset_free(&env->test);
+            env->test = sub;
+        }
+        if (st == ENG_OK) eng_dataset_normalize_like(&env->test, &env->full_train);
+    }
+    eng_dataset_free(&rest);
+    return st;
+}
+
+static eng_status load_muls(search_env *env)
+{
+    const cfg_search *c = &env->cfg;
+    for (int i = 0; i < c->space.n_muls; i++) {
+        eng_status st = eng_mul_load(c->mul_names[i], &env->muls[i]);
+        if (st != ENG_OK)
+            return eng_error(st, "%s:%d: search_space.multipliers: '%s': %s (hint: `evoapproxnas "
+                             "luts list` shows the library)", c->path, c->mul_lines[i],
+                             c->mul_names[i], eng_last_error());
+        const eng_mul *m = env->muls[i];
+        if (c->quant.mode == CFG_QUANT_ASYM && m->is_signed)
+            return eng_error(ENG_ERR_ARG, "%s:%d: search_space.multipliers: '%s' is signed, but "
+                             "quantization.mode asym needs unsigned multipliers (use mode: sym)",
+                             c->path, c->mul_lines[i], m->name);
+        if (m->w_bits != c->quant.weight_bits)
+            return eng_error(ENG_ERR_ARG, "%s:%d: search_space.multipliers: '%s' takes %d-bit "
+                             "weights, but quantization.weight_bits is %d", c->path,
+                             c->mul_lines[i], m->name, m->w_bits, c->quant.weight_bits);
+        eng_mul *ex;
+        ENG_TRY(eng_mul_exact(m->w_bits, m->is_signed, &ex));
+        size_t entries = (size_t)256 << m->w_bits;
+        env->mul_exact[i] = memcmp(ex->table, m->table, entries * sizeof(uint16_t)) == 0;
+        eng_mul_free(ex);
+    }
+    return ENG_OK;
+}
+
+eng_status search_env_open(search_env *env, cfg_search *cfg, unsigned flags)
+{
+    memset(env, 0, sizeof *env);
+    env->cfg = *cfg;
+    memset(cfg, 0, sizeof *cfg);
+    const cfg_search *c = &env->cfg;
+    eng_approx_cfg_default(&env->quant);
+    env->quant.mode = c->quant.mode == CFG_QUANT_SYM ? ENG_QUANT_SYM : ENG_QUANT_ASYM;
+    env->quant.weight_bits = c->quant.weight_bits;
+    env->quant.per_channel = c->quant.per_channel;
+    env->quant.table_gradient = c->quant.table_gradient;
+    env->quant.ema_momentum = (float)c->quant.ema_momentum;
+
+    eng_status st = load_muls(env);
+    if (st == ENG_OK) {
+        st = energy_accel_load(c->energy.accelerator, &env->accel);
+        if (st == ENG_OK) st = energy_model_create(&env->accel, &env->energy);
+        if (st != ENG_OK) st = eng_error_prefix(st, "%s: energy.accelerator", c->path);
+    }
+    if (st == ENG_OK && (flags & (SEARCH_ENV_DATA | SEARCH_ENV_TEST))) {
+        st = load_data(env, flags);
+        if (st == ENG_OK) {
+            env->cfg.space.in_channels = env->train.channels;
+            env->cfg.space.in_height = env->train.height;
+            env->cfg.space.in_width = env->train.width;
+            env->cfg.space.classes = env->train.classes;
+        }
+    } else if (st == ENG_OK) {
+        /* Shapes without loading images: the data set kinds have fixed shapes. */
+        bool cifar = c->dataset.kind == CFG_DATASET_CIFAR10;
+        env->cfg.space.in_channels = cifar ? 3 : 1;
+        env->cfg.space.in_height = env->cfg.space.in_width = cifar ? 32 : 28;
+        env->cfg.space.classes = 10;
+    }
+    if (st == ENG_OK) st = nas_space_check(&env->cfg.space);
+    if (st != ENG_OK) search_env_close(env);
+    return st;
+}
+
+void search_env_close(search_env *env)
+{
+    if (!env) return;
+    for (int i = 0; i < NAS_MAX_MULS; i++) eng_mul_free(env->muls[i]);
+    energy_model_free(env->energy);
+    eng_dataset_free(&env->train);
+    eng_dataset_free(&env->val);
+    eng_dataset_free(&env->full_train);
+    eng_dataset_free(&env->test);
+    cfg_free(&env->cfg);
+    memset(env, 0, sizeof *env);
+}
+
+/* The energy layers of an architecture (BN, ReLU and concat are fused or free). */
+static int energy_layers(const search_env *env, const nas_arch *arch, bool exact,
+                         energy_layer *out)
+{
+    int n = 0;
+    for (int i = 0; i < arch->n; i++) {
+        const nas_layer *l = &arch->layers[i];
+        energy_layer e = {.n = 1, .c = l->in_c, .h = l->in_h, .w = l->in_w, .m = l->out_c,
+                          .r = l->k, .s = l->k, .stride = l->stride, .pad = l->pad,
+                          .weight_bits = env->cfg.quant.weight_bits, .act_bits = 8};
+        switch (l->kind) {
+        case NAS_LAYER_CONV: e.kind = ENERGY_LAYER_CONV; e.batchnorm = true; break;
+        case NAS_LAYER_DEPTHWISE:
+            e.kind = ENERGY_LAYER_DEPTHWISE, e.groups = l->in_c, e.batchnorm = true;
+            break;
+        case NAS_LAYER_DENSE:
+            e.kind = ENERGY_LAYER_DENSE, e.c = l->in_c * l->in_h * l->in_w, e.h = e.w = 1;
+            e.r = e.s = 1, e.stride = 1, e.bias = true;
+            break;
+        case NAS_LAYER_MAXPOOL:
+        case NAS_LAYER_AVGPOOL: e.kind = ENERGY_LAYER_POOL; break;
+        case NAS_LAYER_GLOBAL_AVGPOOL:
+            e.kind = ENERGY_LAYER_POOL, e.r = l->in_h, e.s = l->in_w, e.stride = 0, e.pad = 0;
+            break;
+        case NAS_LAYER_ADD: e.kind = ENERGY_LAYER_ELTWISE, e.inputs = 2; break;
+        default: continue;
+        }
+        if (l->mul >= 0) {
+            const eng_mul *m = env->muls[l->mul];
+            double p = m->published.power_mw;
+            e.mul_is_signed = m->is_signed;
+            /* 0 means "exact" to the model: a zero-power circuit gets a tiny positive power */
+            e.mul_power_mw = exact || env->mul_exact[l->mul] || isnan(p) ? 0.0
+                                                                         : (p > 0 ? p : 1e-9);
+        }
+        snprintf(e.name, sizeof e.name, "%s%d", nas_layer_kind_name(l->kind), i);
+        out[n++] = e;
+    }
+    return n;
+}
+
+static eng_status estimate(search_env *env, const nas_arch *arch, bool exact,
+                           energy_layer_cost *total)
+{
+    energy_layer *layers = malloc(sizeof *layers * (size_t)(arch->n > 0 ? arch->n : 1));
+    if (!layers) return eng_error(ENG_ERR_NOMEM, "out of memory");
+    int n = energy_layers(env, arch, exact, layers);
+    eng_status st = ENG_OK;
+    for (int i = 0; i < n && st == ENG_OK; i++) st = energy_layer_finish(&layers[i]);
+    if (st == ENG_OK) st = energy_net_estimate(env->energy, layers, n, NULL, total);
+    free(layers);
+    return st;
+}
+
+eng_status search_env_measure(search_env *env, const nas_arch *arch, db_evaluation *e)
+{
+    memset(e, 0, sizeof *e);
+    snprintf(e->hash, sizeof e->hash, "%016llx", (unsigned long long)nas_arch_hash(arch));
+    energy_layer_cost cost, exact_cost;
+    ENG_TRY(estimate(env, arch, false, &cost));
+    ENG_TRY(estimate(env, arch, true, &exact_cost));
+    e->energy_pj = cost.total_pj;
+    e->mul_energy_pj = cost.mul_pj;
+    e->mul_energy_exact_pj = exact_cost.mul_pj;
+    e->mac_energy_pj = cost.mul_pj + cost.mac_rest_pj;
+    e->memory_energy_pj = 0;
+    for (int i = 0; i < ENERGY_MAX_LEVELS; i++) e->memory_energy_pj += cost.level_pj[i];
+    e->params = arch->params;
+    e->macs = arch->macs;
+    e->mul_layers = arch->mul_layers;
+    e->exact = true;
+    size_t pos = 0;
+    e->multipliers[pos++] = '[';
+    for (int i = 0; i < arch->n; i++) {
+        const nas_layer *l = &arch->layers[i];
+        if (l->mul < 0) continue;
+        e->exact &= env->mul_exact[l->mul];
+        int w = snprintf(e->multipliers + pos, sizeof e->multipliers - pos, "%s\"%s\"",
+                         pos > 1 ? "," : "", env->cfg.mul_names[l->mul]);
+        if (w < 0 || (size_t)w >= sizeof e->multipliers - pos - 1)
+            return eng_error(ENG_ERR_ARG, "too many multiplying layers to list");
+        pos += (size_t)w;
+    }
+    e->multipliers[pos++] = ']';
+    e->multipliers[pos] = '\0';
+    snprintf(e->summary, sizeof e->summary, "%s", arch->summary);
+    return ENG_OK;
+}
+
+eng_status search_env_train(const search_env *env, const nas_arch *arch, uint64_t seed,
+                            int epochs, const eng_dataset *train, const eng_dataset *eval,
+                            volatile sig_atomic_t *stop, double *error)
+{
+    const cfg_search *c = &env->cfg;
+    eng_net *net;
+    ENG_TRY(nas_arch_build(arch, &c->space, (const eng_mul *const *)env->muls, &env->quant, &net,
+                           NULL));
+    search_train_cfg tc = {.epochs = epochs, .batch_size = c->training.batch_size,
+                           .learning_rate = c->training.learning_rate,
+                           .momentum = c->training.momentum,
+                           .weight_decay = c->training.weight_decay,
+                           .cosine = c->training.cosine,
+                           .augment = {.crop_pad = c->training.crop_pad,
+                                       .hflip = c->training.hflip}};
+    eng_status st = search_train(net, train, &tc, seed, stop);
+    if (st == ENG_ERR_ARG && strstr(eng_last_error(), "diverged")) {
+        *error = 1.0;
+        st = ENG_OK;
+    } else if (st == ENG_OK) {
+        st = search_train_error(net, eval, 256, error);
+    }
+    eng_net_free(net);
+    return st;
+}

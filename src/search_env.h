@@ -1,0 +1,68 @@
+/*
+ * search_env.h - what evaluating candidates of a search needs, loaded once from its config:
+ * the data splits, the multiplier set, the quantization settings and the energy model.
+ *
+ *     search_env env;
+ *     ENG_TRY(search_env_open(&env, &cfg, SEARCH_ENV_DATA));    // cfg is moved into env
+ *     nas_arch arch;  ... nas_genome_decode(&env.cfg.space, genes, &arch) ...
+ *     db_evaluation e;
+ *     ENG_TRY(search_env_measure(&env, &arch, &e));             // energy, params, multipliers
+ *     ENG_TRY(search_env_train(&env, &arch, seed, env.cfg.training.epochs, &env.train,
+ *                              &env.val, NULL, &e.error));
+ *     search_env_close(&env);
+ */
+#ifndef SEARCH_ENV_H
+#define SEARCH_ENV_H
+
+#include <signal.h>
+#include <stdbool.h>
+
+#include "archive.h"
+#include "config.h"
+#include "eng_data.h"
+#include "eng_mul.h"
+#include "eng_ops.h"
+#include "energy/energy.h"
+#include "nas_genome.h"
+
+typedef enum search_env_flags {
+    SEARCH_ENV_DATA = 1,        /* load the training subset and the validation split */
+    SEARCH_ENV_TEST = 2,        /* also load the test set and the full training part */
+} search_env_flags;
+
+typedef struct search_env {
+    cfg_search cfg;                     /* owned; cfg.space has the data set's input shape */
+    eng_dataset train;                  /* training subset (SEARCH_ENV_DATA) */
+    eng_dataset val;                    /* validation split (SEARCH_ENV_DATA) */
+    eng_dataset full_train;             /* training part minus validation (SEARCH_ENV_TEST) */
+    eng_dataset test;                   /* test set (SEARCH_ENV_TEST) */
+    eng_mul *muls[NAS_MAX_MULS];        /* the multiplier set, cfg.space.n_muls */
+    bool mul_exact[NAS_MAX_MULS];       /* table equals the exact product */
+    eng_approx_cfg quant;               /* quantization of every multiplying layer */
+    energy_accel accel;
+    energy_model *energy;               /* not thread-safe: measure from one thread */
+} search_env;
+
+/* Loads everything the config names. Takes ownership of *cfg (zeroed on return, success or
+ * not). Errors name the config file and line: unknown multiplier, multiplier that does not
+ * fit the quantization (signedness, weight bits), subset sizes larger than the data set,
+ * unreadable data or accelerator. On error env owns nothing. */
+eng_status search_env_open(search_env *env, cfg_search *cfg, unsigned flags);
+
+/* Frees everything (NULL-safe, idempotent). */
+void search_env_close(search_env *env);
+
+/* Everything about a candidate except its error: energy breakdown (and the multipliers'
+ * energy with exact multipliers), params, MACs, multiplier names per layer (JSON), exact flag,
+ * summary. Fills e->hash from nas_arch_hash. */
+eng_status search_env_measure(search_env *env, const nas_arch *arch, db_evaluation *e);
+
+/* Builds the candidate's quantized network, trains it for `epochs` on train with the config's
+ * recipe (seeded), and writes its classification error on eval. A diverged training gives
+ * error 1 (ENG_OK). ENG_ERR_INTERRUPTED when *stop became non-zero. Thread-safe (one call per
+ * thread). */
+eng_status search_env_train(const search_env *env, const nas_arch *arch, uint64_t seed,
+                            int epochs, const eng_dataset *train, const eng_dataset *eval,
+                            volatile sig_atomic_t *stop, double *error);
+
+#endif /* SEARCH_ENV_H */

@@ -1,0 +1,220 @@
+#!/usr/bin/env bash
+# search.sh - end-to-end: search, status, pareto, report, finalize on a tiny synthetic IDX data
+# set; resume after SIGKILL and after Ctrl-C reaches the archive of an uninterrupted run;
+# bad configs, existing and foreign archives, newer schemas and bad options are refused.
+set -u
+bin=$1
+src=$2
+fail=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+out=$tmp/out
+
+ok() { echo "ok - $1"; }
+bad() { echo "not ok - $1"; cat "$out"; fail=1; }
+check() { # description, expected exit code, command...
+  local what=$1 want=$2; shift 2
+  "$@" >"$out" 2>&1; local got=$?
+  if [ "$got" != "$want" ]; then bad "$what: exit $got, expected $want"; else ok "$what"; fi
+}
+has() { # description, pattern (grep -E) in the last output
+  if grep -qE -- "$2" "$out"; then ok "$1"; else bad "$1: no /$2/"; fi
+}
+
+# A tiny IDX data set: 10 classes of 8x8 images, class k = a bright 2x2 block at one of 10
+# places, plus noise; 400 training and 100 test images.
+python3 - "$tmp/data" <<'PY'
+import os, random, struct, sys
+d = sys.argv[1]
+os.makedirs(d)
+rnd = random.Random(5)
+def write(prefix, n):
+    imgs, labels = bytearray(), bytearray()
+    for i in range(n):
+        k = rnd.randrange(10)
+        img = [rnd.randrange(40) for _ in range(64)]
+        y, x = 1 + (k // 5) * 4, 1 + (k % 5) * 1
+        for dy in range(2):
+            for dx in range(2):
+                img[(y + dy) * 8 + x + dx] = 200 + rnd.randrange(50)
+        imgs += bytes(img)
+        labels.append(k)
+    open(f"{d}/{prefix}-images-idx3-ubyte", "wb").write(struct.pack(">IIII", 0x803, n, 8, 8) + imgs)
+    open(f"{d}/{prefix}-labels-idx1-ubyte", "wb").write(struct.pack(">II", 0x801, n) + labels)
+write("train", 400)
+write("t10k", 100)
+PY
+
+cat >"$tmp/tiny.yaml" <<EOF
+name: tiny
+seed: 3
+dataset: {kind: idx, path: data, train: 200, validation: 100, test: 100}
+search_space:
+  stages: 2
+  nodes: 2
+  ops: [conv3x3, sep3x3, maxpool, identity]
+  widths: [4, 8]
+  stem_width: 4
+  multipliers: [mul8u_1JFF, mul8u_2AC, mul8u_DM1, mul8u_17KS]
+nsga2: {population: 4, generations: 3, exact_share: 0.5}
+training: {epochs: 1, batch_size: 20, learning_rate: 0.05}
+energy: {accelerator: $src/configs/accelerators/eyeriss_like_8b.yaml}
+objectives: [error, energy]
+finalize: {epochs: 2}
+EOF
+cd "$tmp" || exit 1
+
+# The deterministic content of an archive (no times, no run name).
+dump() {
+  sqlite3 -readonly "$1" "
+    SELECT generation, evaluated, reused, front_size, best_error, min_energy_pj, hypervolume,
+           hex(state) FROM generations ORDER BY generation;
+    SELECT id, generation, genome, hash, parent1, parent2, reused FROM individuals ORDER BY id;
+    SELECT hash, generation, error, energy_pj, mul_energy_pj, params, macs, exact, violation,
+           obj0, obj1, multipliers, seed FROM evaluations ORDER BY hash;
+    SELECT generation, individual, rank, crowding FROM population
+      ORDER BY generation, individual;
+    SELECT status, seed, generations, objectives FROM run;"
+}
+wait_generations() { # db, count: waits until that many generations are committed
+  for _ in $(seq 1 600); do
+    [ "$(sqlite3 -readonly "$1" 'SELECT count(*) FROM generations' 2>/dev/null)" = "$2" ] &&
+      return 0
+    sleep 0.02
+  done
+  return 1
+}
+
+# --- an uninterrupted run and the read-only commands -------------------------------------
+check "search runs to the end" 0 "$bin" search tiny.yaml --threads 2 --name a
+has "plain log lines when not on a terminal" "^generation 3 done: "
+has "search reports the archive" "search finished: 4 generations in results/a.db"
+[ "$(sqlite3 -readonly results/a.db 'PRAGMA journal_mode')" = wal ] && ok "archive in WAL mode" ||
+  bad "archive in WAL mode"
+n=$(sqlite3 -readonly results/a.db "SELECT count(*) FROM population GROUP BY generation" | sort -u)
+[ "$n" = 4 ] && ok "every generation keeps 4 members" || bad "population sizes: $n"
+dup=$(sqlite3 -readonly results/a.db "SELECT count(*) FROM (SELECT hash FROM evaluations
+  GROUP BY hash HAVING count(*) > 1)")
+[ "$dup" = 0 ] && ok "no network evaluated twice" || bad "duplicate evaluations: $dup"
+ex=$(sqlite3 -readonly results/a.db "SELECT count(*) FROM evaluations
+  WHERE exact = 1 AND generation = 0")
+[ "$ex" -ge 2 ] && ok "exact_share seeds exact-multiplier networks" || bad "exact networks: $ex"
+check "status" 0 "$bin" status results/a.db
+has "status shows the state" "run: +a \(finished\)"
+has "status counts generations" "generations: +4 of 4 done"
+check "pareto table" 0 "$bin" pareto results/a.db
+has "pareto table header" "^hash +error +energy_uJ"
+check "pareto --json" 0 "$bin" pareto results/a.db --json
+python3 -c "import json,sys; f=json.load(open('$out')); assert f and all('hash' in r for r in f)" &&
+  ok "pareto --json is a JSON array" || bad "pareto --json is a JSON array"
+check "pareto --csv --generation 2" 0 "$bin" pareto results/a.db --csv --generation 2
+has "CSV header" "^hash,error,energy_pj,mul_energy_saving_pct"
+check "pareto: unknown generation" 2 "$bin" pareto results/a.db --generation 9
+check "pareto: --json with --csv" 2 "$bin" pareto results/a.db --json --csv
+check "report" 0 "$bin" report results/a.db -o plot.svg
+python3 - plot.svg "$(sqlite3 -readonly results/a.db 'SELECT count(*) FROM archived')" <<'PY' &&
+import sys, xml.etree.ElementTree as E
+root = E.parse(sys.argv[1]).getroot()
+ns = "{http://www.w3.org/2000/svg}"
+assert root.tag == ns + "svg"
+gray = [c for c in root.iter(ns + "circle") if c.get("r") == "3.5"]
+assert len(gray) == int(sys.argv[2]) + 1, (len(gray), sys.argv[2])   # + the legend's
+PY
+  ok "report writes a valid SVG with every network" || bad "report writes a valid SVG"
+has "report compares with exact networks" "best exact-multiplier network"
+check "report default file" 0 "$bin" report results/a.db
+[ -f results/a.svg ] && ok "report writes DB.svg by default" || bad "report default name"
+check "finalize" 0 "$bin" finalize results/a.db --threads 2
+has "finalize reports" "finalized [1-9][0-9]* networks"
+t=$(sqlite3 -readonly results/a.db "SELECT count(*) FROM pareto_front WHERE test_accuracy IS NULL
+  OR final_epochs != 2")
+[ "$t" = 0 ] && ok "finalize records test accuracy for the whole front" || bad "finalize: $t left"
+check "finalize again skips done networks" 0 "$bin" finalize results/a.db
+has "nothing left to finalize" "finalized 0 networks"
+check "resume of a finished search" 0 "$bin" resume results/a.db
+has "resume says it is finished" "is finished"
+
+# --- a live progress line on a terminal (script(1) gives the search a pseudo-terminal) ------
+if command -v script >/dev/null 2>&1; then
+  script -qc "'$bin' search tiny.yaml --threads 2 --name tty" /dev/null >tty.out 2>&1
+  if grep -aq $'\r\033\[Kgen 2/3  candidate 4/4  best error [0-9.]*  min energy .* ETA ' tty.out &&
+     ! grep -aq "^gen 2 candidate" tty.out; then
+    ok "live progress line on a terminal"
+  else
+    bad "live progress line on a terminal"; od -c tty.out | head -20
+  fi
+fi
+
+# --- SIGKILL at any moment: resume reaches the same archive --------------------------------
+"$bin" search tiny.yaml --threads 2 --name k >/dev/null 2>&1 &
+pid=$!
+wait_generations results/k.db 2
+kill -KILL $pid
+wait $pid 2>/dev/null
+g=$(sqlite3 -readonly results/k.db "SELECT count(*) || ' ' || status FROM generations, run")
+[ "$g" = "2 running" ] && ok "SIGKILL mid-run leaves the committed generations" ||
+  bad "after SIGKILL: $g"
+check "resume after SIGKILL" 0 "$bin" resume results/k.db
+if diff <(dump results/a.db) <(dump results/k.db) >/dev/null; then
+  ok "resumed after SIGKILL = uninterrupted"
+else
+  bad "resumed after SIGKILL = uninterrupted"
+  diff <(dump results/a.db) <(dump results/k.db) | head -20
+fi
+
+# --- Ctrl-C stops cleanly at the next candidate --------------------------------------------
+"$bin" search tiny.yaml --threads 1 --name c >c.log 2>&1 &
+pid=$!
+wait_generations results/c.db 1
+kill -INT $pid
+wait $pid
+rc=$?
+[ $rc = 1 ] && ok "Ctrl-C exits with 1" || { bad "Ctrl-C exit $rc"; cat c.log; }
+grep -q "interrupted; continue with: evoapproxnas resume results/c.db" c.log &&
+  ok "Ctrl-C says how to resume" || { bad "Ctrl-C message"; cat c.log; }
+[ "$(sqlite3 -readonly results/c.db 'SELECT status FROM run')" = interrupted ] &&
+  ok "run marked interrupted" || bad "run marked interrupted"
+check "resume after Ctrl-C" 0 "$bin" resume results/c.db
+if diff <(dump results/a.db) <(dump results/c.db) >/dev/null; then
+  ok "resumed after Ctrl-C = uninterrupted"
+else
+  bad "resumed after Ctrl-C = uninterrupted"
+  diff <(dump results/a.db) <(dump results/c.db) | head -20 >&2
+fi
+
+# --- refusals -------------------------------------------------------------------------------
+check "existing archive, same config" 2 "$bin" search tiny.yaml --name a
+has "hint to resume" "continue it with .evoapproxnas resume results/a.db"
+sed 's/seed: 3/seed: 4/' tiny.yaml >other.yaml
+check "existing archive, other config" 2 "$bin" search other.yaml --name a
+has "different config refused" "was not made by this config"
+cp results/a.db newer.db
+sqlite3 newer.db "PRAGMA user_version = 99"
+check "newer schema refused" 2 "$bin" resume newer.db
+has "newer schema explained" "newer evoapproxnas"
+check "resume: no archive" 2 "$bin" resume nowhere.db
+echo "not a database at all, just some text that is long enough ......................." >junk.db
+check "status: not a database" 2 "$bin" status junk.db
+sed 's/epochs: 1,/epochs: 0,/' tiny.yaml >range.yaml
+check "config value out of range" 2 "$bin" search range.yaml
+has "file:line of the value" "range.yaml:12:[0-9]+: training.epochs: 0 is out of range"
+sed 's/^seed: 3/sede: 3/' tiny.yaml >typo.yaml
+check "config unknown key" 2 "$bin" search typo.yaml
+has "did you mean" "typo.yaml:2:1: unknown key 'sede' \(did you mean 'seed'\?\)"
+sed 's/mul8u_DM1/mul8u_NOPE/' tiny.yaml >mul.yaml
+check "unknown multiplier" 2 "$bin" search mul.yaml
+has "multiplier named with its line" "mul.yaml:10: search_space.multipliers: 'mul8u_NOPE'"
+sed 's|path: data|path: nodata|' tiny.yaml >nodata.yaml
+check "missing data set" 2 "$bin" search nodata.yaml
+has "missing directory named" "dataset.path: '.*nodata' does not exist"
+check "missing config file" 2 "$bin" search nothere.yaml
+
+# --- options and help ----------------------------------------------------------------------
+for cmd in search resume status pareto report finalize; do
+  check "$cmd --help" 0 "$bin" $cmd --help
+  check "$cmd: bad option" 2 "$bin" $cmd --frobnicate x
+  check "$cmd: no argument" 2 "$bin" $cmd
+done
+check "search --threads 0" 2 "$bin" search tiny.yaml --threads 0
+check "search --name with a slash" 2 "$bin" search tiny.yaml --name a/b
+exit $fail

@@ -1,0 +1,289 @@
+/*
+ * test_config.c - the strict YAML config: values and defaults, and every error class with
+ * its file:line:col position and hint.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "testutil.h"
+
+static char dir[4096];
+
+static void setup(void)
+{
+    snprintf(dir, sizeof dir, "%s", test_mkdtemp());
+    char p[4200];
+    snprintf(p, sizeof p, "%s/data", dir);
+    ck_assert_int_eq(mkdir(p, 0700), 0);
+    snprintf(p, sizeof p, "%s/acc.yaml", dir);
+    FILE *f = fopen(p, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("name: x\n", f);
+    fclose(f);
+}
+
+static void teardown(void) { test_rmtree(dir); }
+
+/* Writes text to DIR/c.yaml and parses it. */
+static eng_status load(const char *text, cfg_search *cfg)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/c.yaml", dir);
+    FILE *f = fopen(p, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+    return cfg_load(p, cfg);
+}
+
+#define BASE_DATASET "dataset:\n  kind: idx\n  path: data\n"
+#define BASE_SPACE "search_space:\n  multipliers: [mul8u_1JFF, mul8u_2AC]\n"
+#define BASE_ENERGY "energy:\n  accelerator: acc.yaml\n"
+#define BASE "name: t\n" BASE_DATASET BASE_SPACE BASE_ENERGY
+
+/* Asserts that text fails with st and a message containing "c.yaml:LINE:" and each needle. */
+static void expect_error(const char *text, eng_status st, int line, const char *needle1,
+                         const char *needle2)
+{
+    cfg_search cfg;
+    eng_status got = load(text, &cfg);
+    const char *msg = eng_last_error();
+    ck_assert_msg(got == st, "status %s, expected %s (%s)", eng_status_name(got),
+                  eng_status_name(st), msg);
+    char where[32];
+    snprintf(where, sizeof where, "c.yaml:%d:", line);
+    ck_assert_msg(strstr(msg, where), "'%s' lacks '%s'", msg, where);
+    ck_assert_msg(strstr(msg, needle1), "'%s' lacks '%s'", msg, needle1);
+    if (needle2) ck_assert_msg(strstr(msg, needle2), "'%s' lacks '%s'", msg, needle2);
+    ck_assert_ptr_null(cfg.text);
+    ck_assert_ptr_null(cfg.mul_names);
+}
+
+START_TEST(test_defaults)
+{
+    cfg_search c;
+    ck_assert_msg(load(BASE, &c) == ENG_OK, "%s", eng_last_error());
+    ck_assert_str_eq(c.name, "t");
+    ck_assert_str_eq(c.output, "results/t.db");
+    ck_assert_uint_eq(c.seed, 1);
+    ck_assert_int_eq(c.dataset.kind, CFG_DATASET_IDX);
+    char want[4200];
+    snprintf(want, sizeof want, "%s/data", dir);
+    ck_assert_str_eq(c.dataset.path, want);
+    snprintf(want, sizeof want, "%s/acc.yaml", dir);
+    ck_assert_str_eq(c.energy.accelerator, want);
+    ck_assert_int_eq(c.dataset.train, 5000);
+    ck_assert_int_eq(c.dataset.validation, 1000);
+    ck_assert_int_eq(c.space.stages, 2);
+    ck_assert_int_eq(c.space.nodes, 4);
+    ck_assert_int_eq(c.space.n_ops, NAS_OP_COUNT);
+    ck_assert_int_eq(c.space.n_widths, 2);
+    ck_assert_int_eq(c.space.stem_stride, 1);
+    ck_assert_int_eq(c.space.n_muls, 2);
+    ck_assert_str_eq(c.mul_names[1], "mul8u_2AC");
+    ck_assert_int_eq(c.mul_lines[0], 6);
+    ck_assert_int_eq(c.nsga2.population, 16);
+    ck_assert_int_eq(c.nsga2.offspring, 16);
+    ck_assert_double_eq(c.nsga2.exact_share, 0.25);
+    ck_assert_int_eq(c.quant.mode, CFG_QUANT_ASYM);
+    ck_assert_int_eq(c.quant.weight_bits, 8);
+    ck_assert_int_eq(c.training.epochs, 1);
+    ck_assert(c.training.cosine);
+    ck_assert_int_eq(c.n_objectives, 2);
+    ck_assert_int_eq(c.objectives[0], CFG_OBJECTIVE_ERROR);
+    ck_assert_int_eq(c.objectives[1], CFG_OBJECTIVE_ENERGY);
+    ck_assert_double_eq(c.constraints.max_error, 1.0);
+    ck_assert_int_eq(c.parallel, CFG_PARALLEL_AUTO);
+    ck_assert_str_eq(c.text, BASE);
+    cfg_free(&c);
+    ck_assert_ptr_null(c.text);
+}
+END_TEST
+
+START_TEST(test_full)
+{
+    const char *text =
+        "name: full-1.x\nseed: 77\noutput: /tmp/x.db\n"
+        "dataset: {kind: cifar10, path: data, train: 400, validation: 100, test: 50}\n"
+        "search_space:\n  stages: 3\n  nodes: 5\n  shared_cells: true\n"
+        "  ops: [sep5x5, identity]\n  widths: [4, 8, 12]\n  width_growth: 1\n"
+        "  stem_width: 6\n  stem_stride: 2\n  multipliers:\n    - mul8u_1JFF\n"
+        "nsga2: {population: 6, offspring: 4, generations: 3, crossover_rate: 0.5, "
+        "mutation_rate: 0.2, exact_share: 0.5, uniform_share: 0.3}\n"
+        "quantization: {mode: sym, weight_bits: 4, per_channel: false, table_gradient: yes, "
+        "ema_momentum: 0.1}\n"
+        "training: {epochs: 2, batch_size: 32, learning_rate: 1e-2, momentum: 0, "
+        "weight_decay: 0, schedule: constant, crop_pad: 2, hflip: true}\n"
+        BASE_ENERGY
+        "objectives: [error, params, macs, mul_energy]\n"
+        "constraints: {max_params: 1000, max_macs: 5000, max_error: 0.5}\n"
+        "parallel: within\nfinalize: {epochs: 3}\n";
+    cfg_search c;
+    ck_assert_msg(load(text, &c) == ENG_OK, "%s", eng_last_error());
+    ck_assert_str_eq(c.name, "full-1.x");
+    ck_assert_uint_eq(c.seed, 77);
+    ck_assert_str_eq(c.output, "/tmp/x.db");
+    ck_assert_int_eq(c.dataset.kind, CFG_DATASET_CIFAR10);
+    ck_assert_int_eq(c.dataset.train, 400);
+    ck_assert_int_eq(c.dataset.test, 50);
+    ck_assert_int_eq(c.space.stages, 3);
+    ck_assert(c.space.shared_cells);
+    ck_assert_int_eq(c.space.n_ops, 2);
+    ck_assert_int_eq(c.space.ops[0], NAS_OP_SEP5X5);
+    ck_assert_int_eq(c.space.ops[1], NAS_OP_IDENTITY);
+    ck_assert_int_eq(c.space.widths[2], 12);
+    ck_assert_int_eq(c.space.stem_width, 6);
+    ck_assert_int_eq(c.mul_lines[0], 15);
+    ck_assert_int_eq(c.space.stem_stride, 2);
+    ck_assert_int_eq(c.nsga2.offspring, 4);
+    ck_assert_double_eq(c.nsga2.mutation_rate, 0.2);
+    ck_assert_double_eq(c.nsga2.exact_share, 0.5);
+    ck_assert_double_eq(c.nsga2.uniform_share, 0.3);
+    ck_assert_int_eq(c.quant.mode, CFG_QUANT_SYM);
+    ck_assert_int_eq(c.quant.weight_bits, 4);
+    ck_assert(!c.quant.per_channel);
+    ck_assert(c.quant.table_gradient);
+    ck_assert_double_eq(c.training.learning_rate, 0.01);
+    ck_assert(!c.training.cosine);
+    ck_assert(c.training.hflip);
+    ck_assert_int_eq(c.n_objectives, 4);
+    ck_assert_int_eq(c.objectives[2], CFG_OBJECTIVE_MACS);
+    ck_assert_int_eq(c.objectives[3], CFG_OBJECTIVE_MUL_ENERGY);
+    ck_assert_int_eq(c.constraints.max_params, 1000);
+    ck_assert_int_eq(c.parallel, CFG_PARALLEL_WITHIN);
+    ck_assert_int_eq(c.finalize.epochs, 3);
+    cfg_free(&c);
+}
+END_TEST
+
+START_TEST(test_unknown_key)
+{
+    expect_error(BASE "traning: {epochs: 2}\n", ENG_ERR_FORMAT, 9, "unknown key 'traning'",
+                 "did you mean 'training'");
+    expect_error(BASE "training:\n  epochs: 2\n  frobnicate: 1\n", ENG_ERR_FORMAT, 11,
+                 "unknown key 'training.frobnicate'", "known keys here: epochs");
+}
+END_TEST
+
+START_TEST(test_duplicate_key)
+{
+    expect_error(BASE "seed: 1\nseed: 2\n", ENG_ERR_FORMAT, 10, "duplicate key 'seed'",
+                 "line 9");
+}
+END_TEST
+
+START_TEST(test_wrong_type)
+{
+    expect_error(BASE "training: {epochs: three}\n", ENG_ERR_FORMAT, 9,
+                 "training.epochs: expected an integer", "'three'");
+    expect_error(BASE "training: {epochs: \"3\"}\n", ENG_ERR_FORMAT, 9, "quoted", "remove");
+    expect_error(BASE "training: [1, 2]\n", ENG_ERR_FORMAT, 9, "training: expected a mapping",
+                 NULL);
+    expect_error(BASE "training: {hflip: maybe}\n", ENG_ERR_FORMAT, 9, "true or false", NULL);
+    expect_error(BASE "objectives: error\n", ENG_ERR_FORMAT, 9, "expected a list", NULL);
+    expect_error(BASE "training: {learning_rate: fast}\n", ENG_ERR_FORMAT, 9,
+                 "expected a number", NULL);
+}
+END_TEST
+
+START_TEST(test_out_of_range)
+{
+    expect_error(BASE "training: {epochs: 0}\n", ENG_ERR_ARG, 9, "training.epochs: 0 is out of "
+                 "range", "1 to 1000");
+    expect_error(BASE "quantization: {weight_bits: 9}\n", ENG_ERR_ARG, 9, "weight_bits", "2 to 8");
+    expect_error(BASE "nsga2: {crossover_rate: 1.5}\n", ENG_ERR_ARG, 9, "crossover_rate", NULL);
+    expect_error(BASE "nsga2: {exact_share: 0.6, uniform_share: 0.5}\n", ENG_ERR_ARG, 9,
+                 "exact_share + uniform_share = 1.1 is more than 1", NULL);
+    expect_error(BASE "quantization: {mode: float}\n", ENG_ERR_ARG, 9, "'float' is not one of",
+                 "asym, sym");
+    expect_error("name: t\n" BASE_DATASET "search_space:\n  ops: [conv3x3, conv7x7]\n"
+                 "  multipliers: [a]\n" BASE_ENERGY, ENG_ERR_ARG, 6, "unknown op 'conv7x7'",
+                 "sep3x3");
+    expect_error(BASE "objectives: [error, error]\n", ENG_ERR_ARG, 9, "listed twice", NULL);
+    expect_error(BASE "objectives: [error]\n", ENG_ERR_ARG, 9, "1 items", NULL);
+    expect_error("name: a/b\n" BASE_DATASET BASE_SPACE BASE_ENERGY, ENG_ERR_ARG, 1,
+                 "may use only", NULL);
+}
+END_TEST
+
+START_TEST(test_missing_key)
+{
+    expect_error(BASE_DATASET BASE_SPACE BASE_ENERGY, ENG_ERR_FORMAT, 1, "missing required key "
+                 "'name'", NULL);
+    expect_error("name: t\ndataset:\n  kind: idx\n" BASE_SPACE BASE_ENERGY, ENG_ERR_FORMAT, 3,
+                 "missing required key 'dataset.path'", NULL);
+    expect_error("name: t\n" BASE_DATASET BASE_ENERGY, ENG_ERR_FORMAT, 1,
+                 "missing required section 'search_space'", NULL);
+    expect_error("name: t\n" BASE_DATASET "search_space: {stages: 1}\n" BASE_ENERGY,
+                 ENG_ERR_FORMAT, 5, "search_space.multipliers", NULL);
+}
+END_TEST
+
+START_TEST(test_missing_file)
+{
+    expect_error("name: t\ndataset:\n  kind: idx\n  path: nowhere\n" BASE_SPACE BASE_ENERGY,
+                 ENG_ERR_NOT_FOUND, 4, "dataset.path", "does not exist");
+    expect_error("name: t\n" BASE_DATASET BASE_SPACE "energy:\n  accelerator: data\n",
+                 ENG_ERR_NOT_FOUND, 8, "energy.accelerator", "is not a file");
+    cfg_search c;
+    ck_assert_int_eq(cfg_load("/nonexistent/c.yaml", &c), ENG_ERR_NOT_FOUND);
+    ck_assert(strstr(eng_last_error(), "/nonexistent/c.yaml"));
+}
+END_TEST
+
+START_TEST(test_syntax_error)
+{
+    expect_error(BASE "training: {epochs: 2\n", ENG_ERR_FORMAT, 10, "YAML syntax error", NULL);
+    cfg_search c;
+    ck_assert_int_eq(load("", &c), ENG_ERR_FORMAT);
+    ck_assert(strstr(eng_last_error(), "empty"));
+}
+END_TEST
+
+START_TEST(test_parse_text)
+{
+    /* cfg_parse resolves relative paths against the given path's directory (resume). */
+    char p[4200];
+    snprintf(p, sizeof p, "%s/c.yaml", dir);
+    cfg_search c;
+    ck_assert_msg(cfg_parse(BASE, p, &c) == ENG_OK, "%s", eng_last_error());
+    ck_assert(strstr(c.dataset.path, dir) == c.dataset.path);
+    cfg_free(&c);
+    ck_assert_int_eq(cfg_parse(BASE, "/elsewhere/c.yaml", &c), ENG_ERR_NOT_FOUND);
+}
+END_TEST
+
+static Suite *config_suite(void)
+{
+    Suite *s = suite_create("config");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_defaults);
+    tcase_add_test(tc, test_full);
+    tcase_add_test(tc, test_parse_text);
+    suite_add_tcase(s, tc);
+    TCase *te = tcase_create("errors");
+    tcase_add_checked_fixture(te, setup, teardown);
+    tcase_add_test(te, test_unknown_key);
+    tcase_add_test(te, test_duplicate_key);
+    tcase_add_test(te, test_wrong_type);
+    tcase_add_test(te, test_out_of_range);
+    tcase_add_test(te, test_missing_key);
+    tcase_add_test(te, test_missing_file);
+    tcase_add_test(te, test_syntax_error);
+    suite_add_tcase(s, te);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(config_suite());
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,322 @@
+/*
+ * test_search.c - the search driver end to end on a tiny synthetic IDX data set written by
+ * the test: archive invariants, Pareto views against a dominance check done here, duplicates
+ * never trained twice, and resume (after a SIGKILL, or from an archive cut back to generation 1
+ * with a cache of finished evaluations) reaching the archive of an uninterrupted run.
+ */
+#include <check.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "archive.h"
+#include "engine_config.h"
+#include "search.h"
+#include "testutil.h"
+
+static char dir[4096];
+
+static void put_be32(FILE *f, unsigned v)
+{
+    unsigned char b[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 8), (unsigned char)v};
+    fwrite(b, 1, 4, f);
+}
+
+/* n images of 8x8: class k is a bright 2x2 block at one of 10 places plus noise. */
+static void write_idx(const char *prefix, int n, uint64_t seed)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/data/%s-images-idx3-ubyte", dir, prefix);
+    FILE *fi = fopen(p, "wb");
+    snprintf(p, sizeof p, "%s/data/%s-labels-idx1-ubyte", dir, prefix);
+    FILE *fl = fopen(p, "wb");
+    ck_assert(fi && fl);
+    put_be32(fi, 0x803), put_be32(fi, (unsigned)n), put_be32(fi, 8), put_be32(fi, 8);
+    put_be32(fl, 0x801), put_be32(fl, (unsigned)n);
+    for (int i = 0; i < n; i++) {
+        int k = (int)(test_rand_u64(&seed) % 10);
+        unsigned char img[64];
+        for (int j = 0; j < 64; j++) img[j] = (unsigned char)(test_rand_u64(&seed) % 40);
+        int y = 1 + (k / 5) * 4, x = 1 + k % 5;
+        for (int dy = 0; dy < 2; dy++)
+            for (int dx = 0; dx < 2; dx++) img[(y + dy) * 8 + x + dx] = 220;
+        fwrite(img, 1, 64, fi);
+        fputc(k, fl);
+    }
+    fclose(fi);
+    fclose(fl);
+}
+
+/* Writes DIR/<name>.yaml; space is the search_space body. */
+static void write_config(const char *name, const char *space, int generations)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/%s.yaml", dir, name);
+    FILE *f = fopen(p, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f,
+            "name: %s\nseed: 5\noutput: %s/%s.db\n"
+            "dataset: {kind: idx, path: data, train: 100, validation: 50}\n"
+            "search_space:\n%s"
+            "nsga2: {population: 4, generations: %d, exact_share: 0.5}\n"
+            "training: {epochs: 1, batch_size: 25, learning_rate: 0.05}\n"
+            "energy: {accelerator: " EVOAPPROXNAS_SOURCE_DIR
+            "/configs/accelerators/eyeriss_like_8b.yaml}\n",
+            name, dir, name, space, generations);
+    fclose(f);
+}
+
+#define SPACE                                                                            \
+    "  stages: 2\n  nodes: 2\n  ops: [conv3x3, sep3x3, maxpool, identity]\n"             \
+    "  widths: [4, 6]\n  stem_width: 4\n"                                                \
+    "  multipliers: [mul8u_1JFF, mul8u_2AC, mul8u_DM1]\n"
+
+static void setup(void)
+{
+    snprintf(dir, sizeof dir, "%s", test_mkdtemp());
+    char p[4200];
+    snprintf(p, sizeof p, "%s/data", dir);
+    ck_assert_int_eq(mkdir(p, 0700), 0);
+    write_idx("train", 260, 1);
+    write_idx("t10k", 50, 2);
+}
+
+static void teardown(void) { test_rmtree(dir); }
+
+static eng_status run(const char *name)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/%s.yaml", dir, name);
+    search_opts o = {.threads = 2, .progress = SEARCH_PROGRESS_NONE};
+    return search_run(p, &o, NULL);
+}
+
+static sqlite3 *open_db(const char *name)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/%s.db", dir, name);
+    sqlite3 *db;
+    ck_assert_int_eq(sqlite3_open_v2(p, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    return db;
+}
+
+static double q1(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *s;
+    ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK, "%s: %s", sql,
+                  sqlite3_errmsg(db));
+    ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+    double v = sqlite3_column_double(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}
+
+/* Every deterministic column of an archive, as text. */
+static char *dump(sqlite3 *db)
+{
+    const char *sql[] = {
+        "SELECT generation, evaluated, reused, front_size, best_error, min_energy_pj, "
+        "hypervolume, hex(state) FROM generations ORDER BY generation",
+        "SELECT id, generation, genome, hash, parent1, parent2, reused FROM individuals "
+        "ORDER BY id",
+        "SELECT hash, generation, error, energy_pj, mul_energy_pj, params, macs, exact, "
+        "violation, obj0, obj1, multipliers, seed FROM evaluations ORDER BY hash",
+        "SELECT generation, individual, rank, crowding FROM population ORDER BY generation, "
+        "individual",
+        "SELECT status, seed, generations, objectives FROM run"};
+    size_t cap = 1 << 20, len = 0;
+    char *buf = malloc(cap);
+    ck_assert_ptr_nonnull(buf);
+    buf[0] = '\0';
+    for (size_t k = 0; k < sizeof sql / sizeof sql[0]; k++) {
+        sqlite3_stmt *s;
+        ck_assert_int_eq(sqlite3_prepare_v2(db, sql[k], -1, &s, NULL), SQLITE_OK);
+        while (sqlite3_step(s) == SQLITE_ROW)
+            for (int c = 0; c < sqlite3_column_count(s); c++) {
+                const unsigned char *t = sqlite3_column_text(s, c);
+                len += (size_t)snprintf(buf + len, cap - len, "%s%c", t ? (const char *)t : "-",
+                                        c + 1 == sqlite3_column_count(s) ? '\n' : '|');
+                ck_assert_uint_lt(len, cap);
+            }
+        sqlite3_finalize(s);
+    }
+    return buf;
+}
+
+START_TEST(test_end_to_end)
+{
+    write_config("a", SPACE, 3);
+    ck_assert_msg(run("a") == ENG_OK, "%s", eng_last_error());
+    sqlite3 *db = open_db("a");
+    ck_assert_int_eq(q1(db, "SELECT count(*) FROM generations"), 4);
+    ck_assert_int_eq(q1(db, "SELECT count(*) FROM population"), 16);
+    ck_assert_int_eq(q1(db, "SELECT count(*) FROM individuals"), 16);
+    /* no pending rows after a clean run; every network evaluated once */
+    ck_assert_int_eq(q1(db, "SELECT count(*) FROM evaluations"),
+                     q1(db, "SELECT count(DISTINCT hash) FROM individuals"));
+    ck_assert_int_eq(q1(db, "SELECT sum(evaluated) FROM generations"),
+                     q1(db, "SELECT count(*) FROM evaluations"));
+    /* exact_share 0.5 of 4: two all-exact networks in generation 0 */
+    ck_assert_int_ge(q1(db, "SELECT count(*) FROM evaluations WHERE generation = 0 AND "
+                            "exact = 1"), 1);
+    ck_assert_int_eq(q1(db, "SELECT count(*) FROM evaluations WHERE exact = 1 AND "
+                            "multipliers LIKE '%2AC%'"), 0);
+    /* the run's front: non-empty, nothing archived dominates a member, and every archived
+     * network off the front is dominated by a member */
+    ck_assert_int_gt(q1(db, "SELECT count(*) FROM pareto_front"), 0);
+    ck_assert_int_eq(q1(db, "SELECT count(*) FROM pareto_front f, archived a WHERE "
+                            "a.error <= f.error AND a.energy_pj <= f.energy_pj AND "
+                            "(a.error < f.error OR a.energy_pj < f.energy_pj)"), 0);
+    ck_assert_int_eq(q1(db, "SELECT count(*) FROM archived a WHERE a.hash NOT IN (SELECT hash "
+                            "FROM pareto_front) AND NOT EXISTS (SELECT 1 FROM pareto_front f "
+                            "WHERE f.error <= a.error AND f.energy_pj <= a.energy_pj)"), 0);
+    /* objectives in config order; energy split sums up */
+    ck_assert_int_eq(q1(db, "SELECT count(*) FROM evaluations WHERE obj0 != error OR "
+                            "obj1 != energy_pj"), 0);
+    ck_assert_int_eq(q1(db, "SELECT count(*) FROM evaluations WHERE abs(mac_energy_pj + "
+                            "memory_energy_pj - energy_pj) > 1e-6 * energy_pj"), 0);
+    ck_assert_int_eq(q1(db, "SELECT count(*) FROM evaluations WHERE exact = 1 AND "
+                            "abs(mul_energy_pj - mul_energy_exact_pj) > 1e-9"), 0);
+    ck_assert_int_eq(q1(db, "SELECT count(*) FROM evaluations WHERE exact = 0 AND "
+                            "mul_energy_pj >= mul_energy_exact_pj"), 0);
+    /* the errors are real measurements on 50 images */
+    ck_assert_int_eq(q1(db, "SELECT count(*) FROM evaluations WHERE abs(error * 50 - "
+                            "round(error * 50)) > 1e-9 OR error < 0 OR error > 1"), 0);
+    ck_assert_int_eq(q1(db, "SELECT status = 'finished' FROM run"), 1);
+    sqlite3_close(db);
+
+    /* the same config and seed again: the same archive */
+    write_config("a2", SPACE, 3);
+    ck_assert_int_eq(run("a2"), ENG_OK);
+    sqlite3 *d1 = open_db("a"), *d2 = open_db("a2");
+    char *x1 = dump(d1), *x2 = dump(d2);
+    ck_assert_str_eq(x1, x2);
+    free(x1), free(x2);
+    sqlite3_close(d1), sqlite3_close(d2);
+
+    /* refusals: an existing archive */
+    ck_assert_int_eq(run("a"), ENG_ERR_EXISTS);
+    ck_assert_ptr_nonnull(strstr(eng_last_error(), "resume"));
+}
+END_TEST
+
+START_TEST(test_duplicates_reused)
+{
+    /* a space with one network only: every candidate after the first is a duplicate */
+    write_config("d", "  stages: 1\n  nodes: 1\n  ops: [conv3x3]\n  widths: [4]\n"
+                      "  stem_width: 4\n  multipliers: [mul8u_1JFF]\n", 2);
+    ck_assert_msg(run("d") == ENG_OK, "%s", eng_last_error());
+    sqlite3 *db = open_db("d");
+    ck_assert_int_eq(q1(db, "SELECT count(*) FROM evaluations"), 1);
+    ck_assert_int_eq(q1(db, "SELECT count(*) FROM individuals"), 12);
+    ck_assert_int_eq(q1(db, "SELECT count(*) FROM individuals WHERE reused = 1"), 11);
+    ck_assert_int_eq(q1(db, "SELECT sum(evaluated) FROM generations"), 1);
+    ck_assert_int_eq(q1(db, "SELECT sum(reused) FROM generations"), 11);
+    sqlite3_close(db);
+}
+END_TEST
+
+static void resume_and_compare(const char *name, const char *reference)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/%s.db", dir, name);
+    search_opts o = {.threads = 2, .progress = SEARCH_PROGRESS_NONE};
+    ck_assert_msg(search_resume(p, &o) == ENG_OK, "%s", eng_last_error());
+    sqlite3 *d1 = open_db(reference), *d2 = open_db(name);
+    char *x1 = dump(d1), *x2 = dump(d2);
+    ck_assert_str_eq(x1, x2);
+    free(x1), free(x2);
+    sqlite3_close(d1), sqlite3_close(d2);
+}
+
+START_TEST(test_resume)
+{
+    write_config("u", SPACE, 3);
+    ck_assert_int_eq(run("u"), ENG_OK);
+
+    /* What any kill leaves: the archive as committed after generation 1, plus (as after a
+     * Ctrl-C) the evaluations finished in generation 2. Made from the full run. */
+    char cmd[9000];
+    snprintf(cmd, sizeof cmd, "cp '%s/u.db' '%s/t.db'", dir, dir);
+    ck_assert_int_eq(system(cmd), 0);
+    char p[4200];
+    snprintf(p, sizeof p, "%s/t.db", dir);
+    sqlite3 *db;
+    ck_assert_int_eq(sqlite3_open(p, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db, "DELETE FROM population WHERE generation > 1; "
+                                      "DELETE FROM individuals WHERE generation > 1; "
+                                      "DELETE FROM evaluations WHERE generation > 2; "
+                                      "DELETE FROM generations WHERE generation > 1; "
+                                      "UPDATE run SET status = 'interrupted'", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    resume_and_compare("t", "u");
+
+    /* A real SIGKILL of a running search, once two generations are committed (if the search
+     * ends first, resume has nothing left to do and the archives must still agree). The search
+     * runs in a fresh process (this program with --run): a forked copy of a process that has
+     * used OpenMP cannot start OpenMP threads. */
+    write_config("k", SPACE, 3);
+    char cfg_path[4200];
+    snprintf(cfg_path, sizeof cfg_path, "%s/k.yaml", dir);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        execl("/proc/self/exe", "test_search", "--run", cfg_path, (char *)NULL);
+        _exit(127);
+    }
+    snprintf(p, sizeof p, "%s/k.db", dir);
+    int gens = 0, status;
+    while (gens < 2 && waitpid(pid, &status, WNOHANG) == 0) {
+        if (access(p, F_OK) == 0 &&
+            sqlite3_open_v2(p, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+            sqlite3_stmt *s;
+            if (sqlite3_prepare_v2(db, "SELECT count(*) FROM generations", -1, &s, NULL) ==
+                    SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+                gens = sqlite3_column_int(s, 0);
+            sqlite3_finalize(s);
+            sqlite3_close(db);
+        }
+        usleep(20000);
+    }
+    if (gens >= 2) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+    } else {
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the search failed");
+    }
+    resume_and_compare("k", "u");
+}
+END_TEST
+
+static Suite *search_suite(void)
+{
+    Suite *s = suite_create("search");
+    TCase *tc = tcase_create("e2e");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 900);
+    tcase_add_test(tc, test_end_to_end);
+    tcase_add_test(tc, test_duplicates_reused);
+    tcase_add_test(tc, test_resume);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "--run") == 0) { /* the search of test_resume */
+        search_opts o = {.threads = 2, .progress = SEARCH_PROGRESS_NONE};
+        return search_run(argv[2], &o, NULL) == ENG_OK ? EXIT_SUCCESS : EXIT_FAILURE;
+    }
+    SRunner *sr = srunner_create(search_suite());
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
