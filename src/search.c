@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <time.h>
 #ifdef _OPENMP
@@ -481,6 +482,16 @@ static double hypervolume(const driver *d, const evo_nsga2 *ga)
     return hv;
 }
 
+
+/* Crash-test aid: with EVOAPPROXNAS_HOLD_AFTER_GENERATIONS=N in the environment, the search
+ * stops moving once N generations are committed and waits there for a signal, so that a test
+ * can SIGKILL it at a known point (tests/cli/search.sh). Ctrl-C ends the wait as usual. */
+static void hold_for_crash_test(const driver *d, int gen)
+{
+    const char *v = getenv("EVOAPPROXNAS_HOLD_AFTER_GENERATIONS");
+    if (!v || atoi(v) != gen + 1) return;
+    while (!(d->opts->stop && *d->opts->stop)) pause();
+}
 static evo_status cb_generation(void *ctx, const evo_nsga2 *ga)
 {
     driver *d = ctx;
@@ -527,6 +538,7 @@ static evo_status cb_generation(void *ctx, const evo_nsga2 *ga)
     free(state);
     if (st != ENG_OK) return fail(d, st, eng_last_error());
     for (int i = 0; i < d->n_cands; i++) known_add(d, d->cands[i].hash);
+    hold_for_crash_test(d, gen);
     if (d->opts->progress == SEARCH_PROGRESS_TTY) say(d, "%s", "");
     char err_txt[32] = "-", energy_txt[32] = "-";
     if (isfinite(row.best_error)) snprintf(err_txt, sizeof err_txt, "%.4f", row.best_error);

@@ -146,7 +146,8 @@ if command -v script >/dev/null 2>&1; then
 fi
 
 # --- SIGKILL at any moment: resume reaches the same archive --------------------------------
-"$bin" search tiny.yaml --threads 2 --name k >/dev/null 2>&1 &
+EVOAPPROXNAS_HOLD_AFTER_GENERATIONS=2 "$bin" search tiny.yaml --threads 2 --name k \
+  >/dev/null 2>&1 &
 pid=$!
 wait_generations results/k.db 2
 kill -KILL $pid
