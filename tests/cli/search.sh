@@ -164,7 +164,8 @@ else
 fi
 
 # --- Ctrl-C stops cleanly at the next candidate --------------------------------------------
-"$bin" search tiny.yaml --threads 1 --name c >c.log 2>&1 &
+# (held after its first generation, as the tiny search could otherwise end before the signal)
+EVOAPPROXNAS_HOLD_AFTER_GENERATIONS=1 "$bin" search tiny.yaml --threads 1 --name c >c.log 2>&1 &
 pid=$!
 wait_generations results/c.db 1
 kill -INT $pid
