@@ -2,6 +2,7 @@
  * main.c - evoapproxnas: dispatch `evoapproxnas <command> [options]` to a subcommand.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -46,6 +47,10 @@ int main(int argc, char **argv)
         print_help(stderr);
         return CLI_EXIT_USAGE;
     }
+    const char *forced = getenv("EVOAPPROXNAS_KERNELS");
+    if (forced && *forced && !eng_kernels_by_name(forced))
+        cli_error("warning: EVOAPPROXNAS_KERNELS=%s is unknown or not supported by this CPU "
+                  "(scalar, avx2, avx512); using %s", forced, eng_kernels_get()->name);
     const char *name = argv[1];
     if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
         print_help(stdout);

@@ -17,5 +17,13 @@ check "unknown command" 2 "$bin" frobnicate
 grep -q "unknown command 'frobnicate'" /tmp/cli_version.$$ || { echo "not ok - message names the command"; fail=1; }
 check "version --help" 0 "$bin" version --help
 check "version extra arg" 2 "$bin" version extra
+EVOAPPROXNAS_KERNELS=avx9000 "$bin" version >/tmp/cli_version.$$ 2>&1 && \
+  grep -q "warning: EVOAPPROXNAS_KERNELS=avx9000 is unknown" /tmp/cli_version.$$ &&
+  echo "ok - unknown kernel set named in a warning" ||
+  { echo "not ok - unknown kernel set named in a warning"; fail=1; }
+EVOAPPROXNAS_KERNELS=scalar "$bin" version >/tmp/cli_version.$$ 2>&1 &&
+  grep -q "^kernels: scalar" /tmp/cli_version.$$ && ! grep -q warning /tmp/cli_version.$$ &&
+  echo "ok - EVOAPPROXNAS_KERNELS=scalar forces the scalar set" ||
+  { echo "not ok - EVOAPPROXNAS_KERNELS=scalar"; fail=1; }
 rm -f /tmp/cli_version.$$
 exit $fail
