@@ -65,6 +65,27 @@ void eng_batchnorm_backward(int c, size_t m,
                             float *dgamma,               // [c], out
                             float *dbeta);               // [c], out
 
+/* Batch norm followed by a ReLU, in fewer passes over memory: the same values as
+ * eng_batchnorm_forward_* then eng_relu_forward (y is the ReLU's output). */
+void eng_batchnorm_relu_forward_train(int c, size_t m, const float *x, const float *gamma,
+                                      const float *beta, float eps, float momentum,
+                                      float *running_mean, float *running_var, float *y,
+                                      float *save_mean, float *save_invstd);
+void eng_batchnorm_relu_forward_eval(int c, size_t m, const float *x, const float *gamma,
+                                     const float *beta, const float *running_mean,
+                                     const float *running_var, float eps, float *y);
+
+/* Gradients of eng_batchnorm_relu_forward_train: dy is the gradient of the ReLU's output; the
+ * ReLU mask is recomputed from x, gamma, beta and the saved statistics (dx may alias dy). */
+void eng_batchnorm_relu_backward(int c, size_t m,
+                                 const float *x,         // [c][m], the forward input
+                                 const float *gamma,     // [c]
+                                 const float *beta,      // [c]
+                                 const float *save_mean, const float *save_invstd,
+                                 const float *dy,        // [c][m], d(loss)/d(ReLU output)
+                                 float *dx,              // [c][m], out
+                                 float *dgamma, float *dbeta);
+
 /* ------------------------------------------------------------------------------------------
  * Activations (elementwise over count values)
  * ---------------------------------------------------------------------------------------- */

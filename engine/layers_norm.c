@@ -1,8 +1,12 @@
 /*
- * layers_norm.c - batch normalization forward (training and evaluation) and backward.
+ * layers_norm.c - batch normalization forward (training and evaluation) and backward, alone
+ * or fused with the ReLU that follows it.
  *
  * Sums run in double per channel, in 8 interleaved partial sums (vectorizable) added in a
- * fixed order, so results do not depend on the thread count.
+ * fixed order, so results do not depend on the thread count. The fused forms compute the
+ * same values as batch norm followed by eng_relu_*, in fewer passes over memory: the
+ * backward pass recomputes the ReLU mask from x (z = x * scale + shift > 0, the expression
+ * of the forward pass) instead of reading the normalized values.
  */
 #include "eng_layers.h"
 
@@ -11,47 +15,18 @@
 #define PAR_MIN 32768  /* values below which threads cost more than they save */
 #define LANES 8
 
-/* sum(x) and sum((x - mean)^2) over m values. */
-static double sum_lanes(const float *x, size_t m)
-{
-    double acc[LANES] = {0};
-    size_t i = 0;
-    for (; i + LANES <= m; i += LANES)
-#pragma omp simd
-        for (int k = 0; k < LANES; k++) acc[k] += x[i + k];
-    double s = 0.0;
-    for (int k = 0; k < LANES; k++) s += acc[k];
-    for (; i < m; i++) s += x[i];
-    return s;
-}
-
-static double sq_dev_lanes(const float *x, size_t m, double mean)
-{
-    double acc[LANES] = {0};
-    size_t i = 0;
-    for (; i + LANES <= m; i += LANES)
-#pragma omp simd
-        for (int k = 0; k < LANES; k++) {
-            double d = x[i + k] - mean;
-            acc[k] += d * d;
-        }
-    double s = 0.0;
-    for (int k = 0; k < LANES; k++) s += acc[k];
-    for (; i < m; i++) s += (x[i] - mean) * (x[i] - mean);
-    return s;
-}
-
-/* sum(dy) and sum(dy * (x - mean) * invstd) over m values. */
-static void dy_sums_lanes(const float *x, const float *dy, size_t m, float mean, float invstd,
-                          double *sdy, double *sdyx)
+/* Sums of d = x - shift and d^2 over m values, in one pass: the shift (the channel's first
+ * value) keeps the variance sum(d^2)/m - mean(d)^2 free of cancellation. */
+static void shifted_sums(const float *x, size_t m, float shift, double *sd, double *sdd)
 {
     double a[LANES] = {0}, b[LANES] = {0};
     size_t i = 0;
     for (; i + LANES <= m; i += LANES)
 #pragma omp simd
         for (int k = 0; k < LANES; k++) {
-            a[k] += dy[i + k];
-            b[k] += (double)dy[i + k] * (double)((x[i + k] - mean) * invstd);
+            double d = (double)x[i + k] - shift;
+            a[k] += d;
+            b[k] += d * d;
         }
     double s1 = 0.0, s2 = 0.0;
     for (int k = 0; k < LANES; k++) {
@@ -59,30 +34,100 @@ static void dy_sums_lanes(const float *x, const float *dy, size_t m, float mean,
         s2 += b[k];
     }
     for (; i < m; i++) {
-        s1 += dy[i];
-        s2 += (double)dy[i] * (double)((x[i] - mean) * invstd);
+        double d = (double)x[i] - shift;
+        s1 += d;
+        s2 += d * d;
+    }
+    *sd = s1;
+    *sdd = s2;
+}
+
+/* The normalized value as forward and backward compute it (one expression: the fused backward
+ * recomputes the ReLU mask from it). ISO C mode: no FMA contraction. */
+static inline float bn_affine(float x, float scale, float shift)
+{
+    return x * scale + shift;
+}
+
+/* The ReLU mask of the fused backward: g = dy where bn_affine(x) > 0, else 0 (the dy of the
+ * plain backward when !relu). */
+static inline float masked_dy(bool relu, float x, float dy, float scale, float shift)
+{
+    float z = bn_affine(x, scale, shift);
+    return relu ? (z > 0.0f ? dy : 0.0f) : dy;
+}
+
+/* sum(g) and sum(g * xhat) over m values (g: masked_dy). */
+static void dy_sums_lanes(const float *x, const float *dy, size_t m, float mean, float invstd,
+                          bool relu, float scale, float shift, double *sdy, double *sdyx)
+{
+    double a[LANES] = {0}, b[LANES] = {0};
+    size_t i = 0;
+    if (relu) /* two copies of the loop: the flag is constant in each, so both vectorize */
+        for (; i + LANES <= m; i += LANES)
+#pragma omp simd
+            for (int k = 0; k < LANES; k++) {
+                float g = masked_dy(true, x[i + k], dy[i + k], scale, shift);
+                a[k] += g;
+                b[k] += (double)g * (double)((x[i + k] - mean) * invstd);
+            }
+    else
+        for (; i + LANES <= m; i += LANES)
+#pragma omp simd
+            for (int k = 0; k < LANES; k++) {
+                float g = dy[i + k];
+                a[k] += g;
+                b[k] += (double)g * (double)((x[i + k] - mean) * invstd);
+            }
+    double s1 = 0.0, s2 = 0.0;
+    for (int k = 0; k < LANES; k++) {
+        s1 += a[k];
+        s2 += b[k];
+    }
+    for (; i < m; i++) {
+        float g = masked_dy(relu, x[i], dy[i], scale, shift);
+        s1 += g;
+        s2 += (double)g * (double)((x[i] - mean) * invstd);
     }
     *sdy = s1;
     *sdyx = s2;
 }
 
-void eng_batchnorm_forward_train(int c, size_t m, const float *x, const float *gamma,
-                                 const float *beta, float eps, float momentum,
-                                 float *running_mean, float *running_var, float *y,
-                                 float *save_mean, float *save_invstd)
+/* y = bn_affine(x), through the ReLU when relu. */
+static void apply_affine(const float *x, size_t m, float scale, float shift, bool relu, float *y)
+{
+    if (relu) {
+#pragma omp simd
+        for (size_t i = 0; i < m; i++) {
+            float z = bn_affine(x[i], scale, shift);
+            y[i] = z > 0.0f ? z : 0.0f;
+        }
+    } else {
+#pragma omp simd
+        for (size_t i = 0; i < m; i++) y[i] = bn_affine(x[i], scale, shift);
+    }
+}
+
+static void forward_train(int c, size_t m, const float *x, const float *gamma, const float *beta,
+                          float eps, float momentum, float *running_mean, float *running_var,
+                          bool relu, float *y, float *save_mean, float *save_invstd)
 {
 #pragma omp parallel for schedule(static) if ((size_t)c * m > PAR_MIN)
     for (int ch = 0; ch < c; ch++) {
         const float *xc = x + (size_t)ch * m;
-        float *yc = y + (size_t)ch * m;
-        double mean = sum_lanes(xc, m) / (double)m;
-        double sq = sq_dev_lanes(xc, m, mean);
+        const float first = m ? xc[0] : 0.0f;
+        double sd, sdd;
+        shifted_sums(xc, m, first, &sd, &sdd);
+        double md = sd / (double)m;
+        double mean = first + md;
+        double sq = sdd - sd * md;       /* sum of squared deviations */
+        if (sq < 0.0) sq = 0.0;
         double var = sq / (double)m;
         double unbiased = m > 1 ? sq / (double)(m - 1) : var;
         float invstd = (float)(1.0 / sqrt(var + eps));
         float scale = gamma[ch] * invstd;
         float shift = beta[ch] - (float)mean * scale;
-        for (size_t i = 0; i < m; i++) yc[i] = xc[i] * scale + shift;
+        apply_affine(xc, m, scale, shift, relu, y + (size_t)ch * m);
         save_mean[ch] = (float)mean;
         save_invstd[ch] = invstd;
         running_mean[ch] = (1.0f - momentum) * running_mean[ch] + momentum * (float)mean;
@@ -90,23 +135,53 @@ void eng_batchnorm_forward_train(int c, size_t m, const float *x, const float *g
     }
 }
 
+void eng_batchnorm_forward_train(int c, size_t m, const float *x, const float *gamma,
+                                 const float *beta, float eps, float momentum,
+                                 float *running_mean, float *running_var, float *y,
+                                 float *save_mean, float *save_invstd)
+{
+    forward_train(c, m, x, gamma, beta, eps, momentum, running_mean, running_var, false, y,
+                  save_mean, save_invstd);
+}
+
+void eng_batchnorm_relu_forward_train(int c, size_t m, const float *x, const float *gamma,
+                                      const float *beta, float eps, float momentum,
+                                      float *running_mean, float *running_var, float *y,
+                                      float *save_mean, float *save_invstd)
+{
+    forward_train(c, m, x, gamma, beta, eps, momentum, running_mean, running_var, true, y,
+                  save_mean, save_invstd);
+}
+
+static void forward_eval(int c, size_t m, const float *x, const float *gamma, const float *beta,
+                         const float *running_mean, const float *running_var, float eps,
+                         bool relu, float *y)
+{
+#pragma omp parallel for schedule(static) if ((size_t)c * m > PAR_MIN)
+    for (int ch = 0; ch < c; ch++) {
+        float scale = gamma[ch] / sqrtf(running_var[ch] + eps);
+        float shift = beta[ch] - running_mean[ch] * scale;
+        apply_affine(x + (size_t)ch * m, m, scale, shift, relu, y + (size_t)ch * m);
+    }
+}
+
 void eng_batchnorm_forward_eval(int c, size_t m, const float *x, const float *gamma,
                                 const float *beta, const float *running_mean,
                                 const float *running_var, float eps, float *y)
 {
-#pragma omp parallel for schedule(static) if ((size_t)c * m > PAR_MIN)
-    for (int ch = 0; ch < c; ch++) {
-        const float *xc = x + (size_t)ch * m;
-        float *yc = y + (size_t)ch * m;
-        float scale = gamma[ch] / sqrtf(running_var[ch] + eps);
-        float shift = beta[ch] - running_mean[ch] * scale;
-        for (size_t i = 0; i < m; i++) yc[i] = xc[i] * scale + shift;
-    }
+    forward_eval(c, m, x, gamma, beta, running_mean, running_var, eps, false, y);
 }
 
-void eng_batchnorm_backward(int c, size_t m, const float *x, const float *gamma,
-                            const float *save_mean, const float *save_invstd, const float *dy,
-                            float *dx, float *dgamma, float *dbeta)
+void eng_batchnorm_relu_forward_eval(int c, size_t m, const float *x, const float *gamma,
+                                     const float *beta, const float *running_mean,
+                                     const float *running_var, float eps, float *y)
+{
+    forward_eval(c, m, x, gamma, beta, running_mean, running_var, eps, true, y);
+}
+
+static void backward(int c, size_t m, const float *x, const float *gamma, const float *beta,
+                     const float *save_mean, const float *save_invstd, bool relu,
+                     const float *dy, float *dx, float *dgamma, float *dbeta)
 {
 #pragma omp parallel for schedule(static) if ((size_t)c * m > PAR_MIN)
     for (int ch = 0; ch < c; ch++) {
@@ -114,16 +189,44 @@ void eng_batchnorm_backward(int c, size_t m, const float *x, const float *gamma,
         const float *dyc = dy + (size_t)ch * m;
         float *dxc = dx + (size_t)ch * m;
         float mean = save_mean[ch], invstd = save_invstd[ch];
+        /* the forward pass's affine map, for the ReLU mask */
+        float scale = gamma[ch] * invstd;
+        float shift = relu ? beta[ch] - mean * scale : 0.0f;
         double sdy, sdyx;
-        dy_sums_lanes(xc, dyc, m, mean, invstd, &sdy, &sdyx);
+        dy_sums_lanes(xc, dyc, m, mean, invstd, relu, scale, shift, &sdy, &sdyx);
         dgamma[ch] = (float)sdyx;
         dbeta[ch] = (float)sdy;
-        /* dx = gamma*invstd * (dy - mean(dy) - xhat * mean(dy*xhat)) */
+        /* dx = gamma*invstd * (g - mean(g) - xhat * mean(g*xhat)) */
         float k = gamma[ch] * invstd;
         float mdy = (float)(sdy / (double)m), mdyx = (float)(sdyx / (double)m);
-        for (size_t i = 0; i < m; i++) {
-            float xhat = (xc[i] - mean) * invstd;
-            dxc[i] = k * (dyc[i] - mdy - xhat * mdyx);
+        if (relu) {
+#pragma omp simd
+            for (size_t i = 0; i < m; i++) {
+                float g = masked_dy(true, xc[i], dyc[i], scale, shift);
+                float xhat = (xc[i] - mean) * invstd;
+                dxc[i] = k * (g - mdy - xhat * mdyx);
+            }
+        } else {
+#pragma omp simd
+            for (size_t i = 0; i < m; i++) {
+                float xhat = (xc[i] - mean) * invstd;
+                dxc[i] = k * (dyc[i] - mdy - xhat * mdyx);
+            }
         }
     }
+}
+
+void eng_batchnorm_backward(int c, size_t m, const float *x, const float *gamma,
+                            const float *save_mean, const float *save_invstd, const float *dy,
+                            float *dx, float *dgamma, float *dbeta)
+{
+    backward(c, m, x, gamma, NULL, save_mean, save_invstd, false, dy, dx, dgamma, dbeta);
+}
+
+void eng_batchnorm_relu_backward(int c, size_t m, const float *x, const float *gamma,
+                                 const float *beta, const float *save_mean,
+                                 const float *save_invstd, const float *dy, float *dx,
+                                 float *dgamma, float *dbeta)
+{
+    backward(c, m, x, gamma, beta, save_mean, save_invstd, true, dy, dx, dgamma, dbeta);
 }

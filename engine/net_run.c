@@ -7,6 +7,11 @@
  * Backward visits nodes in reverse order; a node's gradient is complete when all its consumers
  * (higher ids) have run. The first contribution to a gradient is written in place, later ones
  * go through the scratch buffer and are added.
+ *
+ * A batch norm or an add whose only consumer is the ReLU right after it runs fused with that
+ * ReLU (relu_pair): the pair writes the ReLU's activation in one pass, the ReLU node itself
+ * does nothing, and the pair's backward reads the ReLU's gradient. The fused node has no
+ * activation or gradient of its own; the lifetime plan keeps the buffers the pair reads alive.
  */
 #include "net_internal.h"
 
@@ -28,6 +33,18 @@ static float *param_ptr(const eng_net *net, size_t off)
 static float *grad_ptr(const eng_net *net, size_t off)
 {
     return off == SIZE_MAX ? NULL : net->grads + off;
+}
+
+/* Node i and the ReLU after it form a fusable pair (a batch norm or an add whose only consumer
+ * is that ReLU, both up to the output). */
+static bool relu_pair(const eng_net *net, int i)
+{
+    const eng_node *nd = &net->nodes[i];
+    if ((nd->op != ENG_OP_BATCHNORM && nd->op != ENG_OP_ADD) || nd->consumers != 1 ||
+        i + 1 > net_output(net))
+        return false;
+    const eng_node *next = &net->nodes[i + 1];
+    return next->op == ENG_OP_RELU && next->inputs[0] == i;
 }
 
 /* Bias used by a conv/depthwise/dense forward: its own, the fold bias, or none. */
@@ -159,6 +176,11 @@ static eng_status plan_memory(const eng_net *net, bool training, size_t *act_off
         death[i] = training || i == out ? n : last[i];
         size[i] = i <= out ? node_size(&net->nodes[i]) : 0;
     }
+    for (int i = 1; i < out; i++) /* a fused pair writes the ReLU while reading its inputs */
+        if (relu_pair(net, i)) {
+            birth[i + 1] = i;
+            size[i] = 0;
+        }
     *act_total = plan_buffers(n, order, birth, death, size, offset, place);
     memcpy(act_off, offset, (size_t)n * sizeof *act_off);
     *grad_total = 0;
@@ -172,6 +194,11 @@ static eng_status plan_memory(const eng_net *net, bool training, size_t *act_off
             bool used = i != 0 && (last[i] > i || i == out);
             size[i] = used ? node_size(&net->nodes[i]) : 0;
         }
+        for (int i = 1; i < out; i++) /* a fused pair's backward reads the ReLU's gradient */
+            if (relu_pair(net, i)) {
+                death[i + 1] = out - i;
+                size[i] = 0;
+            }
         for (int a = 0; a < m; a++) {   /* order by birth, insertion sort */
             int v = a, b = a;
             while (b > 0 && birth[order[b - 1]] > birth[v]) {
@@ -271,8 +298,10 @@ static eng_status node_forward(eng_net *net, eng_node *nd, int n, bool training)
 {
     const eng_kernels *k = net->k;
     const eng_node *src = &net->nodes[nd->inputs[0]];
+    const int id = (int)(nd - net->nodes);
+    const bool fused = relu_pair(net, id);
     const float *x = src->act;
-    float *y = nd->act;
+    float *y = fused ? net->nodes[id + 1].act : nd->act;   /* a fused pair writes the ReLU */
     size_t count = node_size(nd) * (size_t)n;
     eng_approx *q = nd->quantized ? nd->q : NULL;
     eng_conv_shape s;
@@ -293,22 +322,22 @@ static eng_status node_forward(eng_net *net, eng_node *nd, int n, bool training)
     case ENG_OP_BATCHNORM: {
         size_t m = (size_t)n * nd->h * nd->w;
         float *aux = param_ptr(net, nd->off_aux);
-        if (nd->folded)
+        const float *gamma = param_ptr(net, nd->off_weight), *beta = param_ptr(net, nd->off_bias);
+        float *mean = param_ptr(net, nd->off_mean), *var = param_ptr(net, nd->off_var);
+        if (nd->folded && fused)  /* a folded batch norm is the identity */
+            eng_relu_forward(count, x, y);
+        else if (nd->folded)
             memcpy(y, x, count * sizeof *y);
         else if (training)
-            eng_batchnorm_forward_train(nd->c, m, x, param_ptr(net, nd->off_weight),
-                                        param_ptr(net, nd->off_bias), nd->eps, nd->momentum,
-                                        param_ptr(net, nd->off_mean),
-                                        param_ptr(net, nd->off_var), y, aux, aux + nd->c);
+            (fused ? eng_batchnorm_relu_forward_train : eng_batchnorm_forward_train)(
+                nd->c, m, x, gamma, beta, nd->eps, nd->momentum, mean, var, y, aux, aux + nd->c);
         else
-            eng_batchnorm_forward_eval(nd->c, m, x, param_ptr(net, nd->off_weight),
-                                       param_ptr(net, nd->off_bias),
-                                       param_ptr(net, nd->off_mean),
-                                       param_ptr(net, nd->off_var), nd->eps, y);
+            (fused ? eng_batchnorm_relu_forward_eval : eng_batchnorm_forward_eval)(
+                nd->c, m, x, gamma, beta, mean, var, nd->eps, y);
         return ENG_OK;
     }
     case ENG_OP_RELU:
-        eng_relu_forward(count, x, y);
+        if (!relu_pair(net, id - 1)) eng_relu_forward(count, x, y);
         return ENG_OK;
     case ENG_OP_RELU6:
         eng_relu6_forward(count, x, y);
@@ -328,6 +357,14 @@ static eng_status node_forward(eng_net *net, eng_node *nd, int n, bool training)
     case ENG_OP_ADD: {
         ptrdiff_t total = (ptrdiff_t)count;
         const float *x1 = net->nodes[nd->inputs[1]].act;
+        if (fused && nd->n_inputs == 2) {
+#pragma omp parallel for simd schedule(static) if (total > 32768)
+            for (ptrdiff_t i = 0; i < total; i++) {
+                float v = x[i] + x1[i];
+                y[i] = v > 0.0f ? v : 0.0f;
+            }
+            return ENG_OK;
+        }
 #pragma omp parallel for simd schedule(static) if (total > 32768)
         for (ptrdiff_t i = 0; i < total; i++) y[i] = x[i] + x1[i];
         for (int j = 2; j < nd->n_inputs; j++) {
@@ -335,6 +372,7 @@ static eng_status node_forward(eng_net *net, eng_node *nd, int n, bool training)
 #pragma omp parallel for simd schedule(static) if (total > 32768)
             for (ptrdiff_t i = 0; i < total; i++) y[i] += xj[i];
         }
+        if (fused) eng_relu_forward(count, y, y);
         return ENG_OK;
     }
     case ENG_OP_CONCAT: {
@@ -390,7 +428,7 @@ const float *eng_net_output(const eng_net *net)
 
 const float *eng_net_activation(const eng_net *net, int node)
 {
-    if (!net->last_n || node < 0 || node > net_output(net)) return NULL;
+    if (!net->last_n || node < 0 || node > net_output(net) || relu_pair(net, node)) return NULL;
     return net->nodes[node].act;
 }
 
@@ -453,9 +491,11 @@ static eng_status node_backward(eng_net *net, eng_node *nd, int n)
 {
     const eng_kernels *k = net->k;
     int j = nd->inputs[0];
+    const int id = (int)(nd - net->nodes);
+    const bool fused = relu_pair(net, id);
     const eng_node *src = &net->nodes[j];
     const float *x = src->act;
-    const float *dy = nd->grad;
+    const float *dy = fused ? net->nodes[id + 1].grad : nd->grad;
     size_t in_count = node_size(src) * (size_t)n;
     eng_approx *q = nd->quantized ? nd->q : NULL;
     eng_conv_shape s;
@@ -485,12 +525,21 @@ static eng_status node_backward(eng_net *net, eng_node *nd, int n)
         break;
     case ENG_OP_BATCHNORM: {
         const float *aux = param_ptr(net, nd->off_aux);
-        eng_batchnorm_backward(nd->c, (size_t)n * nd->h * nd->w, x,
-                               param_ptr(net, nd->off_weight), aux, aux + nd->c, dy, dx,
-                               grad_ptr(net, nd->off_weight), grad_ptr(net, nd->off_bias));
+        const float *gamma = param_ptr(net, nd->off_weight);
+        size_t m = (size_t)n * nd->h * nd->w;
+        float *dgamma = grad_ptr(net, nd->off_weight), *dbeta = grad_ptr(net, nd->off_bias);
+        if (fused)
+            eng_batchnorm_relu_backward(nd->c, m, x, gamma, param_ptr(net, nd->off_bias), aux,
+                                        aux + nd->c, dy, dx, dgamma, dbeta);
+        else
+            eng_batchnorm_backward(nd->c, m, x, gamma, aux, aux + nd->c, dy, dx, dgamma, dbeta);
         break;
     }
     case ENG_OP_RELU:
+        if (relu_pair(net, id - 1)) { /* the pair's backward reads this node's gradient */
+            net->grad_set[id - 1] = true;
+            return ENG_OK;
+        }
         eng_relu_backward(in_count, nd->act, dy, dx);
         break;
     case ENG_OP_RELU6:
@@ -509,6 +558,12 @@ static eng_status node_backward(eng_net *net, eng_node *nd, int n)
         eng_global_avgpool_backward((size_t)src->c * n, (size_t)src->h * src->w, dy, dx);
         break;
     case ENG_OP_ADD:
+        if (fused) { /* the ReLU's backward into the first input, then added to the others */
+            eng_relu_backward(in_count, net->nodes[id + 1].act, dy, dx);
+            grad_commit(net, j, in_count);
+            for (int i = 1; i < nd->n_inputs; i++) grad_accumulate(net, nd->inputs[i], dx, in_count);
+            return ENG_OK;
+        }
         for (int i = 0; i < nd->n_inputs; i++)
             grad_accumulate(net, nd->inputs[i], dy, in_count);
         return ENG_OK;

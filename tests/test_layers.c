@@ -393,6 +393,49 @@ START_TEST(test_flatten_order)
 }
 END_TEST
 
+/* Batch norm fused with the ReLU equals batch norm, then ReLU, bit for bit (one expression for
+ * the normalized value; the fused backward recomputes the mask from x). Channel 1 has a large
+ * offset (variance from shifted sums) and channel 2 is constant (zero variance). */
+START_TEST(test_batchnorm_relu_fused)
+{
+    enum { C = 3, M = 1000 };
+    static float x[C * M], dy[C * M], y1[C * M], y2[C * M], r[C * M], dz[C * M], dx1[C * M],
+        dx2[C * M];
+    float gamma[C] = {1.3f, 0.7f, 2.0f}, beta[C] = {0.1f, -0.2f, 0.3f};
+    float rm1[C] = {0}, rv1[C] = {1, 1, 1}, rm2[C] = {0}, rv2[C] = {1, 1, 1};
+    float m1[C], i1[C], m2[C], i2[C], dg1[C], db1[C], dg2[C], db2[C];
+    uint64_t seed = 77;
+    for (int i = 0; i < C * M; i++) {
+        x[i] = test_rand_uniform(&seed, -1.0f, 1.0f) + (i / M == 1 ? 1000.0f : 0.0f);
+        if (i / M == 2) x[i] = 0.25f;
+        dy[i] = test_rand_uniform(&seed, -1.0f, 1.0f);
+    }
+    eng_batchnorm_forward_train(C, M, x, gamma, beta, 1e-5f, 0.1f, rm1, rv1, y1, m1, i1);
+    eng_relu_forward(C * M, y1, r);
+    eng_batchnorm_relu_forward_train(C, M, x, gamma, beta, 1e-5f, 0.1f, rm2, rv2, y2, m2, i2);
+    ck_assert_mem_eq(r, y2, sizeof r);
+    ck_assert_mem_eq(rv1, rv2, sizeof rv1);
+    int zeros = 0;
+    for (int i = 0; i < C * M; i++) zeros += y2[i] == 0.0f;
+    ck_assert_int_gt(zeros, M / 2);                     /* the mask matters */
+    double mean = 0.0, var = 0.0;                      /* two-pass, in double */
+    for (int i = M; i < 2 * M; i++) mean += x[i] / (double)M;
+    for (int i = M; i < 2 * M; i++) var += (x[i] - mean) * (x[i] - mean) / (double)M;
+    ck_assert_double_eq_tol(m1[1], mean, 1e-3);        /* no cancellation at an offset */
+    ck_assert_double_eq_tol(1.0 / ((double)i1[1] * i1[1]) - 1e-5, var, 1e-5);
+    eng_relu_backward(C * M, r, dy, dz);
+    eng_batchnorm_backward(C, M, x, gamma, m1, i1, dz, dx1, dg1, db1);
+    eng_batchnorm_relu_backward(C, M, x, gamma, beta, m2, i2, dy, dx2, dg2, db2);
+    ck_assert_mem_eq(dx1, dx2, sizeof dx1);
+    ck_assert_mem_eq(dg1, dg2, sizeof dg1);
+    ck_assert_mem_eq(db1, db2, sizeof db1);
+    eng_batchnorm_forward_eval(C, M, x, gamma, beta, rm1, rv1, 1e-5f, y1);
+    eng_relu_forward(C * M, y1, r);
+    eng_batchnorm_relu_forward_eval(C, M, x, gamma, beta, rm1, rv1, 1e-5f, y2);
+    ck_assert_mem_eq(r, y2, sizeof r);
+}
+END_TEST
+
 START_TEST(test_pool_shape_errors)
 {
     eng_pool_shape s;
@@ -409,6 +452,7 @@ int main(void)
     Suite *s = suite_create("layers");
     TCase *tc = tcase_create("reference");
     tcase_add_test(tc, test_batchnorm_reference);
+    tcase_add_test(tc, test_batchnorm_relu_fused);
     tcase_add_test(tc, test_pool_references);
     tcase_add_test(tc, test_globalavgpool_reference);
     tcase_add_test(tc, test_relu6_reference);

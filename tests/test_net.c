@@ -57,9 +57,29 @@ static double net_loss(eng_net *net, const float *x, const uint8_t *labels, int 
     return loss;
 }
 
-START_TEST(test_gradient_check)
+/* A residual block whose batch norms and adds run fused with their ReLUs (one add sums the
+ * same node twice): 2x6x6 input, 4 classes. */
+static eng_net *residual_net(void)
 {
-    eng_net *net = tiny_net();
+    eng_net *net;
+    ck_assert_int_eq(eng_net_create(2, 6, 6, 4, &net), ENG_OK);
+    int r1 = eng_net_relu(net, eng_net_batchnorm(net, eng_net_conv2d(net, ENG_NET_INPUT, 3, 3,
+                                                                       1, 1, 1, false),
+                                                 0.1f, 1e-5f));
+    int b2 = eng_net_batchnorm(net, eng_net_conv2d(net, r1, 3, 3, 1, 1, 1, false), 0.1f, 1e-5f);
+    int sum[2] = {b2, r1};
+    int r2 = eng_net_relu(net, eng_net_add(net, sum, 2));
+    int twice[2] = {r2, r2};
+    int r3 = eng_net_relu(net, eng_net_add(net, twice, 2));
+    int out = eng_net_dense(net, eng_net_flatten(net, eng_net_global_avgpool(net, r3)), 4, true);
+    ck_assert_int_gt(out, 0);
+    return net;
+}
+
+/* Backward of the whole network against finite differences of the loss, every trainable
+ * value of every parameter tensor. */
+static void check_gradients(eng_net *net, int tensors_expected)
+{
     ck_assert_int_eq(eng_net_init_params(net, 3), ENG_OK);
     const int n = 3;
     float x[2 * 3 * 36];
@@ -68,7 +88,7 @@ START_TEST(test_gradient_check)
     net_loss(net, x, labels, n);
     ck_assert_int_eq(eng_net_backward(net), ENG_OK);
     int tensors = eng_net_param_count(net);
-    ck_assert_int_eq(tensors, 11);  /* conv w, b; bn 4; depthwise w, b; conv w; dense w, b */
+    ck_assert_int_eq(tensors, tensors_expected);
     /* keep the analytic gradients, then perturb every trainable value */
     size_t checked = 0;
     for (int t = 0; t < tensors; t++) {
@@ -104,6 +124,17 @@ START_TEST(test_gradient_check)
     }
     ck_assert_uint_eq(checked, eng_net_param_total(net));
     eng_net_free(net);
+}
+
+START_TEST(test_gradient_check)
+{
+    check_gradients(tiny_net(), 11);  /* conv w, b; bn 4; depthwise w, b; conv w; dense w, b */
+}
+END_TEST
+
+START_TEST(test_gradient_check_fused)
+{
+    check_gradients(residual_net(), 12);  /* 2 x (conv w, bn 4); dense w, b */
 }
 END_TEST
 
@@ -355,6 +386,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_gradient_check);
+    tcase_add_test(tc, test_gradient_check_fused);
     tcase_add_test(tc, test_builder_errors);
     tcase_add_test(tc, test_layer_info);
     tcase_add_test(tc, test_buffers_reused);
