@@ -6,9 +6,11 @@ fp32: inference (eval forward) and training step (forward, cross-entropy, backwa
 momentum) time per batch, median of 15 timed iterations after 5 warm-ups, for each thread count.
 Optional: needs torch (Debian's python3-torch 1.13 was the reference in perf/peers.md).
 
-Usage: python3 bench/pytorch_resnet20.py [--threads 1,2] [--batch 64]
+Usage: python3 bench/pytorch_resnet20.py [--threads 1,2] [--batch 64] [--json FILE]
+bench/vs_pytorch.py runs it and `evoapproxnas bench` in turns and prints the ratios.
 """
 import argparse
+import json
 import statistics
 import time
 
@@ -69,6 +71,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--json", help="also write the results as JSON to this file")
     args = ap.parse_args()
     torch.manual_seed(1)
     net = ResNet20()
@@ -90,10 +93,16 @@ def main():
 
     print(f"PyTorch {torch.__version__} ResNet-20 v1, batch {args.batch}, ms per batch (median)")
     print(f"{'thr':>3} {'infer ms':>9} {'infer img/s':>11} {'train ms':>9} {'train img/s':>11}")
+    rows = []
     for t in (int(v) for v in args.threads.split(",")):
         torch.set_num_threads(t)
         i, s = median_ms(infer), median_ms(train)
         print(f"{t:3d} {i:9.1f} {1e3 * args.batch / i:11.0f} {s:9.1f} {1e3 * args.batch / s:11.0f}")
+        rows.append({"threads": t, "infer_ms": i, "train_ms": s})
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"torch": torch.__version__, "model": "resnet20_v1", "batch": args.batch,
+                       "rows": rows}, f, indent=1)
 
 
 if __name__ == "__main__":
