@@ -18,8 +18,12 @@
  * the device memory. eng_net_output and eng_net_activation copy the asked-for activation to
  * the host on each call.
  *
- * Not on the device (ENG_ERR_UNSUPPORTED from eng_net_set_device, with the node's name):
- * concatenation nodes and quantized layers trained with the table gradient.
+ * Quantized layers: the device computes the min/max of their activations and weights, the
+ * host reads those few floats back and derives the quantization parameters with the CPU's own
+ * code (so codes and table sums equal the CPU's), then sends the parameters down: one small
+ * round trip per quantized layer and forward pass. Their table gradient is not available on
+ * the device (ENG_ERR_UNSUPPORTED from eng_net_set_device and eng_net_forward, naming the
+ * node); the STE is.
  *
  * Choosing a device from user input:
  *

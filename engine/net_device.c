@@ -222,31 +222,31 @@ static eng_status dev_reserve(eng_net *net)
                 grad_total = nd->grad_off + sz;
             if (sz > max_node) max_node = sz;
         }
-        net_dev nd = *d;
-        nd.acts = nd.act_grads = nd.scratch = nd.dlogits = NULL;
-        nd.labels = NULL;
-        nd.result = NULL;
-        eng_status st = eng_cuda_malloc(act_total * cap * sizeof(float), (void **)&nd.acts);
+        net_dev fresh = *d;
+        fresh.acts = fresh.act_grads = fresh.scratch = fresh.dlogits = NULL;
+        fresh.labels = NULL;
+        fresh.result = NULL;
+        eng_status st = eng_cuda_malloc(act_total * cap * sizeof(float), (void **)&fresh.acts);
         if (st == ENG_OK && net->train_buffers)
-            st = eng_cuda_malloc(grad_total * cap * sizeof(float), (void **)&nd.act_grads);
+            st = eng_cuda_malloc(grad_total * cap * sizeof(float), (void **)&fresh.act_grads);
         if (st == ENG_OK)
-            st = eng_cuda_malloc(max_node * cap * sizeof(float), (void **)&nd.scratch);
+            st = eng_cuda_malloc(max_node * cap * sizeof(float), (void **)&fresh.scratch);
         if (st == ENG_OK)
             st = eng_cuda_malloc((size_t)net->classes * cap * sizeof(float),
-                                 (void **)&nd.dlogits);
-        if (st == ENG_OK) st = eng_cuda_malloc(cap, (void **)&nd.labels);
-        if (st == ENG_OK) st = eng_cuda_malloc(2 * sizeof(double), (void **)&nd.result);
+                                 (void **)&fresh.dlogits);
+        if (st == ENG_OK) st = eng_cuda_malloc(cap, (void **)&fresh.labels);
+        if (st == ENG_OK) st = eng_cuda_malloc(2 * sizeof(double), (void **)&fresh.result);
         if (st != ENG_OK) {
-            dev_arenas_free(&nd);
+            dev_arenas_free(&fresh);
             return st;
         }
         dev_arenas_free(d);
-        d->acts = nd.acts;
-        d->act_grads = nd.act_grads;
-        d->scratch = nd.scratch;
-        d->dlogits = nd.dlogits;
-        d->labels = nd.labels;
-        d->result = nd.result;
+        d->acts = fresh.acts;
+        d->act_grads = fresh.act_grads;
+        d->scratch = fresh.scratch;
+        d->dlogits = fresh.dlogits;
+        d->labels = fresh.labels;
+        d->result = fresh.result;
         d->batch = net->batch;
         d->train = net->train_buffers;
         for (int i = 0; i < net->n_nodes; i++) {

@@ -9,8 +9,8 @@
 // Launch configuration of a grid-stride loop over `count` items on the context's stream.
 #define NET_GRID(ctx, count) cuda_grid_size(ctx, count), CUDA_ELEMENTWISE_THREADS, 0, (ctx)->stream
 
-// Threads of the kernels that reduce one row per block.
-constexpr int NET_REDUCE_THREADS = 256;
+// Threads of the kernels that reduce one row per block (a power of two).
+constexpr int NET_REDUCE_THREADS = 512;
 
 // A grid-stride loop: i runs over [0, count) across the whole grid.
 #define GRID_STRIDE(i, count)                                                             \

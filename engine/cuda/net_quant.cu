@@ -2,8 +2,6 @@
 // fake-quantized values with per-row parameters, the STE mask, code sums and the
 // dequantization with per-channel activation sums. All bit-identical to the CPU (integer sums,
 // IEEE division with round-half-even, the dequantization scale in double).
-#include <float.h>
-
 #include "net_kernels.cuh"
 
 // The integer code of x under p (eng_quant_code).
@@ -15,24 +13,43 @@ __device__ inline int32_t code_of(const eng_qparams &p, float x)
     return q < (float)p.qmin ? p.qmin : q > (float)p.qmax ? p.qmax : (int32_t)q;
 }
 
-__global__ void minmax_rows_kernel(const float *__restrict__ x, size_t count,
-                                   float *__restrict__ lohi)
+// Floats as order-preserving signed integers (for atomicMin / atomicMax; NaN never enters).
+__device__ inline int float_key(float f)
+{
+    int b = __float_as_int(f);
+    return b >= 0 ? b : b ^ 0x7fffffff;
+}
+
+__device__ inline float key_float(int k)
+{
+    return __int_as_float(k >= 0 ? k : k ^ 0x7fffffff);
+}
+
+__global__ void minmax_init_kernel(int rows, int *__restrict__ keys)
+{
+    for (int r = blockIdx.x * blockDim.x + threadIdx.x; r < rows; r += gridDim.x * blockDim.x) {
+        keys[2 * r] = float_key(INFINITY);
+        keys[2 * r + 1] = float_key(-INFINITY);
+    }
+}
+
+// Block (x, y) reduces slice x of row y and folds it into the row's keys atomically (min and
+// max do not depend on the order).
+__global__ void minmax_rows_kernel(const float *__restrict__ x, size_t count, int *__restrict__ keys)
 {
     __shared__ float lo_s[NET_REDUCE_THREADS], hi_s[NET_REDUCE_THREADS];
-    const float *row = x + (size_t)blockIdx.x * count;
-    float lo = FLT_MAX, hi = -FLT_MAX;
-    bool any = false;
-    for (size_t i = threadIdx.x; i < count; i += NET_REDUCE_THREADS) {
+    const float *row = x + (size_t)blockIdx.y * count;
+    float lo = INFINITY, hi = -INFINITY;
+    for (size_t i = (size_t)blockIdx.x * NET_REDUCE_THREADS + threadIdx.x; i < count;
+         i += (size_t)gridDim.x * NET_REDUCE_THREADS) {
         float v = row[i];
         if (v != v)
             continue;
-        any = true;
         lo = fminf(lo, v);
         hi = fmaxf(hi, v);
     }
-    // an all-NaN (or empty) part is the neutral (+inf, -inf) pair
-    lo_s[threadIdx.x] = any ? lo : INFINITY;
-    hi_s[threadIdx.x] = any ? hi : -INFINITY;
+    lo_s[threadIdx.x] = lo;
+    hi_s[threadIdx.x] = hi;
     __syncthreads();
     for (int half = NET_REDUCE_THREADS / 2; half > 0; half /= 2) {
         if ((int)threadIdx.x < half) {
@@ -41,10 +58,21 @@ __global__ void minmax_rows_kernel(const float *__restrict__ x, size_t count,
         }
         __syncthreads();
     }
-    if (threadIdx.x == 0) {
-        bool found = lo_s[0] <= hi_s[0];
-        lohi[2 * blockIdx.x] = found ? lo_s[0] : 0.0f;
-        lohi[2 * blockIdx.x + 1] = found ? hi_s[0] : 0.0f;
+    if (threadIdx.x == 0 && lo_s[0] <= hi_s[0]) {
+        atomicMin(&keys[2 * blockIdx.y], float_key(lo_s[0]));
+        atomicMax(&keys[2 * blockIdx.y + 1], float_key(hi_s[0]));
+    }
+}
+
+// Keys -> floats in place; a row without any number gives 0, 0 (eng_quant_minmax).
+__global__ void minmax_finish_kernel(int rows, float *__restrict__ lohi)
+{
+    for (int r = blockIdx.x * blockDim.x + threadIdx.x; r < rows; r += gridDim.x * blockDim.x) {
+        const int *keys = reinterpret_cast<const int *>(lohi);
+        float lo = key_float(keys[2 * r]), hi = key_float(keys[2 * r + 1]);
+        bool found = lo <= hi;
+        lohi[2 * r] = found ? lo : 0.0f;
+        lohi[2 * r + 1] = found ? hi : 0.0f;
     }
 }
 
@@ -109,7 +137,30 @@ __global__ void dequantize_rows_kernel(bool asym, eng_qparams act, const eng_qpa
 
 eng_status cuda_net_minmax_rows(const float *x, int rows, size_t count, float *lohi)
 {
-    NET_RUN_ROWS(rows, minmax_rows_kernel, x, count, lohi);
+    cuda_context *ctx;
+    ENG_TRY(cuda_context_get(&ctx));
+    if (rows <= 0)
+        return ENG_OK;
+    if (rows > 65535)
+        return eng_error(ENG_ERR_ARG, "minmax_rows: %d rows (at most 65535)", rows);
+    int *keys = reinterpret_cast<int *>(lohi);
+    minmax_init_kernel<<<NET_GRID(ctx, (size_t)rows)>>>(rows, keys);
+    CUDA_CHECK_LAUNCH();
+    // enough blocks to fill the device on one long row, one per short row
+    size_t slices = (count + 8 * NET_REDUCE_THREADS - 1) / (8 * NET_REDUCE_THREADS);
+    size_t fill = ((size_t)ctx->sm_count * 4 + rows - 1) / rows;
+    if (slices > fill)
+        slices = fill;
+    if (slices < 1)
+        slices = 1;
+    if (count > 0) {
+        minmax_rows_kernel<<<dim3((unsigned)slices, (unsigned)rows), NET_REDUCE_THREADS, 0,
+                             ctx->stream>>>(x, count, keys);
+        CUDA_CHECK_LAUNCH();
+    }
+    minmax_finish_kernel<<<NET_GRID(ctx, (size_t)rows)>>>(rows, lohi);
+    CUDA_CHECK_LAUNCH();
+    return ENG_OK;
 }
 
 eng_status cuda_net_quantize_rows(const float *x, int rows, size_t count, const eng_qparams *p,

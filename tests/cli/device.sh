@@ -24,7 +24,7 @@ has() { # description, file, pattern (grep -E)
   if grep -qE -- "$3" "$2"; then ok "$1"; else bad "$1: no /$3/ in $(basename "$2")"; fi
 }
 # stdout without the timings and the output file name, which differ between the two runs
-strip_times() { sed -E -e 's/[0-9.]+ img\/s +[0-9.]+ s$//' -e '/^weights saved to /d' "$1"; }
+strip_times() { sed -E -e 's/ +[0-9.]+ img\/s +[0-9.]+ s$//' -e '/^weights saved to /d' "$1"; }
 
 cd "$tmp" || exit 1
 "$bin" devices >devices.txt 2>&1
