@@ -187,6 +187,10 @@ static eng_status dev_workspace_size(const eng_net *net, int n, size_t *out)
     size_t best = 0;
     for (int i = 1; i <= net_output(net); i++) {
         const eng_node *nd = &net->nodes[i];
+        if (nd->op == ENG_OP_BATCHNORM) {
+            size_t need = d->ops->batchnorm_workspace(nd->c, (size_t)n * nd->h * nd->w);
+            if (need > best) best = need;
+        }
         if (!eng_op_multiplies(nd->op)) continue;
         size_t conv = 0;
         if (nd->op == ENG_OP_CONV2D) {
@@ -307,7 +311,7 @@ static eng_status dev_node_forward(eng_net *net, int i, int n, bool training)
         if (training)
             return o->batchnorm_forward_train(nd->c, m, x, gamma, beta, nd->eps, nd->momentum,
                                               dparam(d, nd->off_mean), dparam(d, nd->off_var),
-                                              y, aux, aux + nd->c);
+                                              y, aux, aux + nd->c, d->ws);
         return o->batchnorm_forward_eval(nd->c, m, x, gamma, beta, dparam(d, nd->off_mean),
                                          dparam(d, nd->off_var), nd->eps, y);
     }
@@ -469,7 +473,7 @@ static eng_status dev_node_backward(eng_net *net, int i, int n)
         const float *aux = dparam(d, nd->off_aux);
         ENG_TRY(o->batchnorm_backward(nd->c, (size_t)n * nd->h * nd->w, x,
                                       dparam(d, nd->off_weight), aux, aux + nd->c, dy, dx,
-                                      dgrad(d, nd->off_weight), dgrad(d, nd->off_bias)));
+                                      dgrad(d, nd->off_weight), dgrad(d, nd->off_bias), d->ws));
         break;
     }
     case ENG_OP_RELU:

@@ -8,7 +8,8 @@
 // plain tensor dimension here. Algorithms come from cuDNN's heuristics, restricted to
 // deterministic ones whose workspace fits the im2col budget; TF32 tensor ops are off
 // (CUDNN_FMA_MATH), as for cuBLAS. Where cuDNN answers "not supported" (a layout or shape its
-// engines refuse), the call falls back to im2col + cuBLAS.
+// engines refuse; any status of the "not supported" or "bad parameter" families), or when
+// cuDNN cannot be loaded at all, the call falls back to im2col + cuBLAS.
 #include "im2col.cuh"
 #include "net_kernels.cuh"
 #include "sgemm.cuh"
@@ -51,8 +52,17 @@ static eng_status conv_backward_gemm(const eng_conv_shape *s, int oc, const floa
 
 static eng_status cudnn_error(cudnnStatus_t st, const char *call, const char *func)
 {
-    return eng_error(st == CUDNN_STATUS_ALLOC_FAILED ? ENG_ERR_NOMEM : ENG_ERR_INTERNAL,
-                     "cuDNN: %s failed in %s: %s", call, func, cudnnGetErrorString(st));
+    bool nomem = st == CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED ||
+                 st == CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED;
+    return eng_error(nomem ? ENG_ERR_NOMEM : ENG_ERR_INTERNAL, "cuDNN: %s failed in %s: %s (%d)",
+                     call, func, cudnnGetErrorString(st), (int)st);
+}
+
+// Statuses that mean "cuDNN does not do this case": the GEMM path does it instead.
+static bool cudnn_refused(cudnnStatus_t st)
+{
+    int category = CUDNN_STATUS_CATEGORY((int)st);
+    return category == CUDNN_STATUS_NOT_SUPPORTED || category == CUDNN_STATUS_BAD_PARAM;
 }
 
 #define CUDNN_CHECK(call)                                                                 \
@@ -62,18 +72,20 @@ static eng_status cudnn_error(cudnnStatus_t st, const char *call, const char *fu
             return cudnn_error(cudnn_check_st_, #call, __func__);                         \
     } while (0)
 
-// The process's cuDNN handle, bound to the context's stream.
-static eng_status cudnn_handle_get(cuda_context *ctx, cudnnHandle_t *out)
+// The process's cuDNN handle, bound to the context's stream; false when cuDNN cannot be used
+// (its libraries fail to load): the convolutions then take the GEMM path.
+static bool cudnn_handle_get(cuda_context *ctx, cudnnHandle_t *out)
 {
     static cudnnHandle_t handle;
-    static bool live;
-    if (!live) {
-        CUDNN_CHECK(cudnnCreate(&handle));
-        live = true;
+    static bool live, broken;
+    if (!live && !broken) {
+        live = cudnnCreate(&handle) == CUDNN_STATUS_SUCCESS;
+        broken = !live;
     }
-    CUDNN_CHECK(cudnnSetStream(handle, ctx->stream));
+    if (!live || cudnnSetStream(handle, ctx->stream) != CUDNN_STATUS_SUCCESS)
+        return false;
     *out = handle;
-    return ENG_OK;
+    return true;
 }
 
 // Descriptors of one convolution over CNHW tensors.
@@ -142,10 +154,9 @@ static eng_status conv_forward_cudnn(const eng_conv_shape *s, int oc, const floa
     cuda_context *ctx;
     cudnnHandle_t h;
     ENG_TRY(cuda_context_get(&ctx));
-    ENG_TRY(cudnn_handle_get(ctx, &h));
     *done = false;
     conv_desc d;
-    if (conv_desc_init(&d, s, oc) != CUDNN_STATUS_SUCCESS)
+    if (!cudnn_handle_get(ctx, &h) || conv_desc_init(&d, s, oc) != CUDNN_STATUS_SUCCESS)
         return ENG_OK;
     cudnnConvolutionFwdAlgoPerf_t perf[CONV_ALGOS];
     int count = 0;
@@ -158,7 +169,7 @@ static eng_status conv_forward_cudnn(const eng_conv_shape *s, int oc, const floa
     const float one = 1.0f, zero = 0.0f;
     cudnnStatus_t st = cudnnConvolutionForward(h, &one, d.x, x, d.w, w, d.conv, algo, ws, budget,
                                                &zero, d.y, y);
-    if (st == CUDNN_STATUS_NOT_SUPPORTED)
+    if (cudnn_refused(st))
         return ENG_OK;
     CUDNN_CHECK(st);
     *done = true;
@@ -172,10 +183,9 @@ static eng_status conv_backward_cudnn(const eng_conv_shape *s, int oc, const flo
     cuda_context *ctx;
     cudnnHandle_t h;
     ENG_TRY(cuda_context_get(&ctx));
-    ENG_TRY(cudnn_handle_get(ctx, &h));
     *done = false;
     conv_desc d;
-    if (conv_desc_init(&d, s, oc) != CUDNN_STATUS_SUCCESS)
+    if (!cudnn_handle_get(ctx, &h) || conv_desc_init(&d, s, oc) != CUDNN_STATUS_SUCCESS)
         return ENG_OK;
     size_t budget = cuda_net_conv2d_workspace(s, oc);
     cudnnConvolutionBwdFilterAlgoPerf_t fperf[CONV_ALGOS];
@@ -195,13 +205,13 @@ static eng_status conv_backward_cudnn(const eng_conv_shape *s, int oc, const flo
     const float one = 1.0f, zero = 0.0f;
     cudnnStatus_t st = cudnnConvolutionBackwardFilter(h, &one, d.x, x, d.y, dy, d.conv, falgo,
                                                       ws, budget, &zero, d.w, dw);
-    if (st == CUDNN_STATUS_NOT_SUPPORTED)
+    if (cudnn_refused(st))
         return ENG_OK;
     CUDNN_CHECK(st);
     if (dx) {
         st = cudnnConvolutionBackwardData(h, &one, d.w, w, d.y, dy, d.conv, dalgo, ws, budget,
                                           &zero, d.x, dx);
-        if (st == CUDNN_STATUS_NOT_SUPPORTED) {
+        if (cudnn_refused(st)) {
             // dw is done; the data gradient goes through the GEMM path
             int k = s->c * s->kh * s->kw, p = s->n * s->oh * s->ow;
             float *cols = (float *)ws;

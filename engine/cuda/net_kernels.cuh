@@ -69,16 +69,18 @@ eng_status cuda_net_flatten_forward(int c, int n, int h, int w, const float *x, 
 eng_status cuda_net_flatten_backward(int c, int n, int h, int w, const float *dy, float *dx);
 
 // net_norm.cu
+size_t cuda_net_batchnorm_workspace(int c, size_t m);
 eng_status cuda_net_batchnorm_forward_train(int c, size_t m, const float *x, const float *gamma,
                                             const float *beta, float eps, float momentum,
                                             float *running_mean, float *running_var, float *y,
-                                            float *save_mean, float *save_invstd);
+                                            float *save_mean, float *save_invstd, void *ws);
 eng_status cuda_net_batchnorm_forward_eval(int c, size_t m, const float *x, const float *gamma,
                                            const float *beta, const float *running_mean,
                                            const float *running_var, float eps, float *y);
 eng_status cuda_net_batchnorm_backward(int c, size_t m, const float *x, const float *gamma,
                                        const float *save_mean, const float *save_invstd,
-                                       const float *dy, float *dx, float *dgamma, float *dbeta);
+                                       const float *dy, float *dx, float *dgamma, float *dbeta,
+                                       void *ws);
 eng_status cuda_net_bias_backward(int channels, size_t positions, const float *dy, float *db);
 
 // net_pool.cu

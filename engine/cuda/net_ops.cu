@@ -11,6 +11,7 @@ static cuda_net_ops make_ops(void)
     o.relu6_forward = cuda_net_relu6_forward;
     o.relu6_backward = cuda_net_relu6_backward;
     o.add = cuda_net_add;
+    o.batchnorm_workspace = cuda_net_batchnorm_workspace;
     o.batchnorm_forward_train = cuda_net_batchnorm_forward_train;
     o.batchnorm_forward_eval = cuda_net_batchnorm_forward_eval;
     o.batchnorm_backward = cuda_net_batchnorm_backward;

@@ -10,6 +10,7 @@
  * launch error. Each computes what the CPU function named in its comment computes, on the
  * same layouts (CNHW); reductions run in another order, so float sums agree to rounding, and
  * everything else (element-wise operations, maxima, copies, integer sums) is bit-identical.
+ * Reductions have a fixed order for a given shape: the results do not change from run to run.
  */
 #ifndef ENG_CUDA_NET_OPS_H
 #define ENG_CUDA_NET_OPS_H
@@ -35,16 +36,19 @@ typedef struct cuda_net_ops {
     eng_status (*add)(size_t count, const float *a, const float *b, float *y);
 
     /* ---- batch norm over c channels of m values (eng_batchnorm_*) ---- */
+    /* Workspace bytes of batchnorm_forward_train and batchnorm_backward (8-byte aligned ws). */
+    size_t (*batchnorm_workspace)(int c, size_t m);
     eng_status (*batchnorm_forward_train)(int c, size_t m, const float *x, const float *gamma,
                                           const float *beta, float eps, float momentum,
                                           float *running_mean, float *running_var, float *y,
-                                          float *save_mean, float *save_invstd);
+                                          float *save_mean, float *save_invstd, void *ws);
     eng_status (*batchnorm_forward_eval)(int c, size_t m, const float *x, const float *gamma,
                                          const float *beta, const float *running_mean,
                                          const float *running_var, float eps, float *y);
     eng_status (*batchnorm_backward)(int c, size_t m, const float *x, const float *gamma,
                                      const float *save_mean, const float *save_invstd,
-                                     const float *dy, float *dx, float *dgamma, float *dbeta);
+                                     const float *dy, float *dx, float *dgamma, float *dbeta,
+                                     void *ws);
 
     /* ---- pooling (s: host) ---- */
     eng_status (*maxpool_forward)(const eng_pool_shape *s, const float *x, float *y);
