@@ -16,7 +16,9 @@
  * eng_net_sync_device after changing them on the host (eng_weights_load, eng_net_init_params,
  * eng_net_fold_batchnorm). eng_net_set_device(net, ENG_DEVICE_CPU) copies them back and frees
  * the device memory. eng_net_output and eng_net_activation copy the asked-for activation to
- * the host on each call.
+ * a host buffer on each call (valid until the next such call or forward pass). On the device
+ * every node keeps its activation (also in evaluation) and has its own gradient buffer: more
+ * memory than the CPU's shared buffers, none of their bookkeeping.
  *
  * Quantized layers: the device computes the min/max of their activations and weights, the
  * host reads those few floats back and derives the quantization parameters with the CPU's own

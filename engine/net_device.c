@@ -2,11 +2,11 @@
  * net_device.c - networks on the GPU (eng_device.h): placement, device buffers, and the
  * dispatcher that runs forward, loss, backward and SGD node by node through the CUDA backend.
  *
- * The device mirror uses the host's layout: one parameter arena with the host's offsets (so a
- * sync is one copy), and activation / gradient arenas placed by the host's lifetime plan
- * (eng_net_reserve computes it; the device arenas take the same offsets). Backward follows
- * net_run.c step for step: a node's first gradient contribution is written in place, later
- * ones through the scratch buffer and added.
+ * The device mirror keeps the host's parameter layout (one arena with the host's offsets, so
+ * a sync is one copy) and gives every node its own activation and gradient buffer (device
+ * memory is plentiful, and this keeps the device independent of the host's buffer sharing and
+ * fusions). Backward follows net_run.c step for step: a node's first gradient contribution is
+ * written in place, later ones through the scratch buffer and added.
  */
 #include "net_internal.h"
 
@@ -25,6 +25,7 @@ struct net_dev {
     int batch;                      /* capacity of the arenas below, 0 = none */
     bool train;                     /* act_grads allocated */
     float *acts, *act_grads, *scratch, *dlogits;
+    float *host_act;                /* host staging for net_device_activation [max node][batch] */
     uint8_t *labels;                /* [batch] */
     double *result;                 /* [2]: loss sum, correct images */
     void *ws;
@@ -68,6 +69,8 @@ static void dev_arenas_free(net_dev *d)
     eng_cuda_free(d->dlogits);
     eng_cuda_free(d->labels);
     eng_cuda_free(d->result);
+    eng_free(d->host_act);
+    d->host_act = NULL;
     d->acts = d->act_grads = d->scratch = d->dlogits = NULL;
     d->labels = NULL;
     d->result = NULL;
@@ -205,8 +208,8 @@ static eng_status dev_workspace_size(const eng_net *net, int n, size_t *out)
     return ENG_OK;
 }
 
-/* Device arenas for the host's plan (net->batch images, gradients when net->train_buffers)
- * and the workspace. On error the old buffers stay. */
+/* Device arenas for net->batch images (the capacity eng_net_reserve settled on), gradients
+ * when net->train_buffers, and the workspace. On error the old buffers stay. */
 static eng_status dev_reserve(eng_net *net)
 {
     net_dev *d = net->dev;
@@ -217,22 +220,18 @@ static eng_status dev_reserve(eng_net *net)
     }
     if (d->batch != net->batch || d->train != net->train_buffers) {
         int out = net_output(net);
-        size_t cap = (size_t)net->batch, act_total = 0, grad_total = 0, max_node = 0;
+        size_t cap = (size_t)net->batch, total = 0, max_node = 0;
         for (int i = 0; i <= out; i++) {
-            const eng_node *nd = &net->nodes[i];
-            size_t sz = node_size(nd);
-            if (nd->act_off + sz > act_total) act_total = nd->act_off + sz;
-            if (net->train_buffers && nd->grad_off + sz > grad_total)
-                grad_total = nd->grad_off + sz;
-            if (sz > max_node) max_node = sz;
+            total += node_size(&net->nodes[i]);
+            if (node_size(&net->nodes[i]) > max_node) max_node = node_size(&net->nodes[i]);
         }
         net_dev fresh = *d;
-        fresh.acts = fresh.act_grads = fresh.scratch = fresh.dlogits = NULL;
+        fresh.acts = fresh.act_grads = fresh.scratch = fresh.dlogits = fresh.host_act = NULL;
         fresh.labels = NULL;
         fresh.result = NULL;
-        eng_status st = eng_cuda_malloc(act_total * cap * sizeof(float), (void **)&fresh.acts);
+        eng_status st = eng_cuda_malloc(total * cap * sizeof(float), (void **)&fresh.acts);
         if (st == ENG_OK && net->train_buffers)
-            st = eng_cuda_malloc(grad_total * cap * sizeof(float), (void **)&fresh.act_grads);
+            st = eng_cuda_malloc(total * cap * sizeof(float), (void **)&fresh.act_grads);
         if (st == ENG_OK)
             st = eng_cuda_malloc(max_node * cap * sizeof(float), (void **)&fresh.scratch);
         if (st == ENG_OK)
@@ -240,6 +239,10 @@ static eng_status dev_reserve(eng_net *net)
                                  (void **)&fresh.dlogits);
         if (st == ENG_OK) st = eng_cuda_malloc(cap, (void **)&fresh.labels);
         if (st == ENG_OK) st = eng_cuda_malloc(2 * sizeof(double), (void **)&fresh.result);
+        if (st == ENG_OK) {
+            fresh.host_act = eng_alloc(max_node * cap * sizeof(float));
+            if (!fresh.host_act) st = eng_error(ENG_ERR_NOMEM, "network: out of memory");
+        }
         if (st != ENG_OK) {
             dev_arenas_free(&fresh);
             return st;
@@ -251,11 +254,14 @@ static eng_status dev_reserve(eng_net *net)
         d->dlogits = fresh.dlogits;
         d->labels = fresh.labels;
         d->result = fresh.result;
+        d->host_act = fresh.host_act;
         d->batch = net->batch;
         d->train = net->train_buffers;
+        size_t off = 0;   /* nodes after the output never run: they get no buffer */
         for (int i = 0; i < net->n_nodes; i++) {
-            d->act[i] = d->acts + net->nodes[i].act_off * cap;
-            d->grad[i] = d->act_grads ? d->act_grads + net->nodes[i].grad_off * cap : NULL;
+            d->act[i] = i <= out ? d->acts + off * cap : NULL;
+            d->grad[i] = i <= out && d->act_grads ? d->act_grads + off * cap : NULL;
+            if (i <= out) off += node_size(&net->nodes[i]);
         }
     }
     size_t need;
@@ -380,10 +386,10 @@ eng_status net_device_forward(eng_net *net, const float *x, int n, bool training
 const float *net_device_activation(const eng_net *net, int node)
 {
     if (!net->last_n || node < 0 || node > net_output(net)) return NULL;
-    const eng_node *nd = &net->nodes[node];
-    size_t bytes = node_size(nd) * (size_t)net->last_n * sizeof(float);
-    if (eng_cuda_copy_to_host(nd->act, net->dev->act[node], bytes) != ENG_OK) return NULL;
-    return nd->act;
+    size_t bytes = node_size(&net->nodes[node]) * (size_t)net->last_n * sizeof(float);
+    if (eng_cuda_copy_to_host(net->dev->host_act, net->dev->act[node], bytes) != ENG_OK)
+        return NULL;
+    return net->dev->host_act;
 }
 
 eng_status net_device_loss(eng_net *net, const uint8_t *labels, int n, float *loss,

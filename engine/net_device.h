@@ -2,8 +2,8 @@
  * net_device.h - the device side of a network (eng_device.h), private to the engine: the
  * hooks net_run.c, net_build.c and train.c call when a network is on the GPU.
  *
- * net_device.c keeps the device mirror of a network (parameter arena, gradients, activation
- * and gradient arenas laid out by the host's memory plan, workspace) and runs the nodes through
+ * net_device.c keeps the device mirror of a network (parameter arena, gradients, one
+ * activation and one gradient buffer per node, workspace) and runs the nodes through
  * the CUDA backend's operations (engine/cuda/net_ops.h, eng_cuda.h); net_device_quant.c runs
  * the quantized layers. Plain C: it compiles in every build, and without CUDA every entry
  * answers ENG_ERR_UNSUPPORTED through the backend's stubs.
@@ -24,8 +24,8 @@ eng_status net_device_loss(eng_net *net, const uint8_t *labels, int n, float *lo
                            int *correct);
 eng_status net_device_backward(eng_net *net, const float *dy);
 
-/* Activation `node` of the last forward pass copied into its host buffer (NULL on error or
- * when none). */
+/* Activation `node` of the last forward pass copied to a host buffer of the device mirror,
+ * valid until the next call or forward pass (NULL on error or when none). */
 const float *net_device_activation(const eng_net *net, int node);
 
 /* One SGD step (eng_sgd_step) on the trainable tensors index[0..count-1]. *velocity: the
