@@ -393,7 +393,6 @@ const float *eng_net_output(const eng_net *net)
 const float *eng_net_activation(const eng_net *net, int node)
 {
     if (net->device == ENG_DEVICE_CUDA) return net_device_activation(net, node);
-
     if (!net->last_n || node < 0 || node > net_output(net)) return NULL;
     return net->nodes[node].act;
 }
