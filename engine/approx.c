@@ -289,15 +289,28 @@ static void approx_minmax_par(const float *x, size_t count, float *lo, float *hi
     *hi = mn <= mx ? mx : 0.0f;
 }
 
-void approx_act_prepare(eng_approx *q, const float *x, size_t count, bool training)
+static bool approx_act_updates(const eng_approx *q, bool training)
 {
-    bool update = q->obs.mode == ENG_OBSERVER_MINMAX ||
-                  (q->obs.mode == ENG_OBSERVER_EMA && training);
-    float lo = 0.0f, hi = 0.0f;
-    if (update || !q->obs.valid) approx_minmax_par(x, count, &lo, &hi);
-    if (update) eng_observer_update(&q->obs, lo, hi);
+    return q->obs.mode == ENG_OBSERVER_MINMAX || (q->obs.mode == ENG_OBSERVER_EMA && training);
+}
+
+bool approx_act_needs_range(const eng_approx *q, bool training)
+{
+    return approx_act_updates(q, training) || !q->obs.valid;
+}
+
+void approx_act_set_range(eng_approx *q, float lo, float hi, bool training)
+{
+    if (approx_act_updates(q, training)) eng_observer_update(&q->obs, lo, hi);
     if (q->obs.valid) lo = q->obs.lo, hi = q->obs.hi;
     q->act = eng_qparams_from_range(lo, hi, q->a_min, q->a_max, q->cfg.mode == ENG_QUANT_SYM);
+}
+
+void approx_act_prepare(eng_approx *q, const float *x, size_t count, bool training)
+{
+    float lo = 0.0f, hi = 0.0f;
+    if (approx_act_needs_range(q, training)) approx_minmax_par(x, count, &lo, &hi);
+    approx_act_set_range(q, lo, hi, training);
 }
 
 void approx_weight_prepare(eng_approx *q, const float *w, size_t per_channel)
@@ -311,6 +324,15 @@ void approx_weight_prepare(eng_approx *q, const float *w, size_t per_channel)
     eng_quant_minmax(w, per_channel * (size_t)q->out_channels, &lo, &hi);
     eng_qparams p = eng_qparams_from_range(lo, hi, q->w_min, q->w_max, sym);
     for (int o = 0; o < q->out_channels; o++) q->wq[o] = p;
+}
+
+void approx_weight_set_ranges(eng_approx *q, const float *lohi)
+{
+    const bool sym = q->cfg.mode == ENG_QUANT_SYM;
+    for (int o = 0; o < q->out_channels; o++) {
+        const float *r = lohi + (q->cfg.per_channel ? 2 * (size_t)o : 0);
+        q->wq[o] = eng_qparams_from_range(r[0], r[1], q->w_min, q->w_max, sym);
+    }
 }
 
 void approx_weight_quantize(const eng_kernels *k, const eng_approx *q, const float *w,

@@ -48,6 +48,17 @@ static inline size_t approx_ws_size(size_t bytes)
  * batch min/max is a parallel reduction (exact in any order). */
 void approx_act_prepare(eng_approx *q, const float *x, size_t count, bool training);
 
+/* approx_act_prepare in two steps, for callers that compute the batch's min/max elsewhere
+ * (the device): whether this forward needs it, then the update with it (lo, hi ignored when
+ * not needed). */
+bool approx_act_needs_range(const eng_approx *q, bool training);
+void approx_act_set_range(eng_approx *q, float lo, float hi, bool training);
+
+/* q->wq from weight ranges computed elsewhere: lohi[2o], lohi[2o+1] = min, max of channel o
+ * (per channel), or lohi[0], lohi[1] of the whole tensor (per tensor), as approx_weight_prepare
+ * derives them. */
+void approx_weight_set_ranges(eng_approx *q, const float *lohi);
+
 /* Computes q->wq from w[out_channels][per_channel] (per tensor or per channel). */
 void approx_weight_prepare(eng_approx *q, const float *w, size_t per_channel);
 

@@ -1,11 +1,14 @@
 /*
- * cuda_none.c - the eng_cuda.h API in builds without CUDA: every request answers
- * ENG_ERR_UNSUPPORTED ("unsupported: built without CUDA") so callers fall back to the CPU.
+ * cuda_none.c - the eng_cuda.h API (and the engine-private cuda/net_ops.h) in builds without
+ * CUDA: every request answers ENG_ERR_UNSUPPORTED ("unsupported: built without CUDA") so
+ * callers fall back to the CPU.
  * engine/meson.build compiles this file instead of engine/cuda/ when nvcc is not used.
  */
 #include "eng_cuda.h"
 
 #include <string.h>
+
+#include "cuda/net_ops.h"
 
 static eng_status cuda_none(void)
 {
@@ -115,6 +118,12 @@ eng_status eng_cuda_set_lut_place(eng_cuda_lut_place place)
 }
 
 eng_status eng_cuda_kernels_get(const eng_cuda_kernels **out)
+{
+    (void)out;
+    return cuda_none();
+}
+
+eng_status cuda_net_ops_get(const cuda_net_ops **out)
 {
     (void)out;
     return cuda_none();

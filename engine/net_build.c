@@ -114,6 +114,7 @@ void eng_net_free(eng_net *net)
         eng_approx_free(net->nodes[i].q);
     }
     free(net->nodes);
+    net_device_release(net->dev);
     net_buffers_free(net);
     eng_free(net->params);
     eng_free(net->grads);

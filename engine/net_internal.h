@@ -6,6 +6,7 @@
 
 #include "eng_net.h"
 #include "eng_ops.h"
+#include "net_device.h"
 
 typedef struct eng_node {
     eng_op op;
@@ -77,6 +78,10 @@ struct eng_net {
     bool have_loss_grad;            /* eng_net_loss stored dlogits after a training forward */
     float *dlogits;                 /* classes * batch floats (owned) */
     bool *grad_set;                 /* per node: its gradient was written this backward */
+
+    /* placement (eng_device.h): on CUDA, dev mirrors the buffers above in device memory */
+    eng_device device;
+    net_dev *dev;                   /* owned; NULL on the CPU */
 };
 
 /* The output node id (resolving -1). */

@@ -407,6 +407,7 @@ eng_status eng_net_forward(eng_net *net, const float *x, int n, bool training)
             if (net->nodes[i].folded)
                 return eng_error(ENG_ERR_ARG, "network: batch norm %s is folded; a folded "
                                  "network cannot be trained", net->nodes[i].name);
+    if (net->device == ENG_DEVICE_CUDA) return net_device_forward(net, x, n, training);
     ENG_TRY(eng_net_reserve(net, n, training));
     net->last_n = 0;
     net->have_loss_grad = false;
@@ -423,11 +424,13 @@ eng_status eng_net_forward(eng_net *net, const float *x, int n, bool training)
 
 const float *eng_net_output(const eng_net *net)
 {
+    if (net->device == ENG_DEVICE_CUDA) return net_device_activation(net, net_output(net));
     return net->last_n ? net->nodes[net_output(net)].act : NULL;
 }
 
 const float *eng_net_activation(const eng_net *net, int node)
 {
+    if (net->device == ENG_DEVICE_CUDA) return net_device_activation(net, node);
     if (!net->last_n || node < 0 || node > net_output(net) || relu_pair(net, node)) return NULL;
     return net->nodes[node].act;
 }
@@ -441,6 +444,7 @@ eng_status eng_net_loss(eng_net *net, const uint8_t *labels, int n, float *loss,
         if (labels[b] >= net->classes)
             return eng_error(ENG_ERR_ARG, "network: label %d of image %d is not below %d "
                              "classes", labels[b], b, net->classes);
+    if (net->device == ENG_DEVICE_CUDA) return net_device_loss(net, labels, n, loss, correct);
     *loss = eng_softmax_xent(net->classes, n, eng_net_output(net), labels, correct,
                              net->last_training ? net->dlogits : NULL);
     net->have_loss_grad = net->last_training;
@@ -602,6 +606,7 @@ eng_status eng_net_backward_from(eng_net *net, const float *dy)
 {
     if (!net->last_n || !net->last_training)
         return eng_error(ENG_ERR_ARG, "network: backward pass without a training forward pass");
+    if (net->device == ENG_DEVICE_CUDA) return net_device_backward(net, dy);
     int n = net->last_n, out = net_output(net);
     memset(net->grad_set, 0, (size_t)net->n_nodes * sizeof *net->grad_set);
     eng_node *o = &net->nodes[out];
@@ -624,6 +629,7 @@ eng_status eng_net_backward(eng_net *net)
     if (!net->have_loss_grad)
         return eng_error(ENG_ERR_ARG, "network: backward pass needs a training forward pass "
                          "followed by eng_net_loss");
+    if (net->device == ENG_DEVICE_CUDA) return net_device_backward(net, NULL);
     return eng_net_backward_from(net, net->dlogits);
 }
 

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "net_device.h"
+
 static const char *const schedule_names[] = {
     [ENG_LR_CONSTANT] = "constant",
     [ENG_LR_COSINE] = "cosine",
@@ -72,6 +74,7 @@ struct eng_sgd {
     int *index;               /* their parameter indices */
     float **velocity;         /* per tensor, into one block */
     float *block;
+    float *dev_block;         /* the velocities on the device (a network on CUDA), or NULL */
 };
 
 eng_status eng_sgd_create(eng_net *net, const eng_sgd_cfg *cfg, eng_sgd **out)
@@ -118,6 +121,7 @@ void eng_sgd_free(eng_sgd *o)
     free(o->index);
     free(o->velocity);
     eng_free(o->block);
+    net_device_free_block(o->dev_block);
     free(o);
 }
 
@@ -125,6 +129,9 @@ eng_status eng_sgd_step(eng_sgd *o, float lr)
 {
     const float mu = o->cfg.momentum;
     const bool nesterov = o->cfg.nesterov;
+    if (eng_net_device(o->net) == ENG_DEVICE_CUDA)
+        return net_device_sgd_step(o->net, o->index, o->n, lr, mu, o->cfg.weight_decay, nesterov,
+                                   o->block, &o->dev_block);
     for (int t = 0; t < o->n; t++) {
         eng_param p;
         ENG_TRY(eng_net_param_get(o->net, o->index[t], &p));

@@ -25,10 +25,27 @@ static const bench_net_spec specs[] = {
     {"mobilenetv2", 8, false},
 };
 
-const bench_net_spec *bench_net_specs(bool quick, int *count)
+static const bench_net_spec cuda_specs[] = {
+    {"resnet20_v1", 128, true},
+    {"resnet56_v1", 128, true},
+    {"mobilenetv2_cifar", 128, true},
+};
+
+const bench_net_spec *bench_net_specs(bool quick, eng_device dev, int *count)
 {
+    if (dev == ENG_DEVICE_CUDA) {
+        *count = quick ? 1 : (int)(sizeof cuda_specs / sizeof cuda_specs[0]);
+        return cuda_specs;
+    }
     *count = quick ? 1 : (int)(sizeof specs / sizeof specs[0]);
     return specs;
+}
+
+bench_net_spec bench_net_spec_for(const char *model, int height, eng_device dev)
+{
+    bool small = height <= 32;
+    int batch = !small ? 8 : dev == ENG_DEVICE_CUDA ? 128 : 64;
+    return (bench_net_spec){model, batch, small};
 }
 
 static double now_ms(void)
@@ -50,15 +67,17 @@ static double median(double *t, int count)
     return count % 2 ? t[count / 2] : 0.5 * (t[count / 2 - 1] + t[count / 2]);
 }
 
-/* One network copy with its optimizer. */
+/* One network copy with its optimizer, on its device. */
 typedef struct {
     eng_net *net;
     eng_sgd *opt;
+    eng_device dev;
 } net_copy;
 
 static eng_status run_infer(net_copy *c, const float *x, int batch)
 {
-    return eng_net_forward(c->net, x, batch, false);
+    ENG_TRY(eng_net_forward(c->net, x, batch, false));
+    return eng_device_synchronize(c->dev);
 }
 
 static eng_status run_train(net_copy *c, const float *x, const uint8_t *labels, int batch)
@@ -67,7 +86,8 @@ static eng_status run_train(net_copy *c, const float *x, const uint8_t *labels, 
     ENG_TRY(eng_net_forward(c->net, x, batch, true));
     ENG_TRY(eng_net_loss(c->net, labels, batch, &loss, NULL));
     ENG_TRY(eng_net_backward(c->net));
-    return eng_sgd_step(c->opt, 0.01f);
+    ENG_TRY(eng_sgd_step(c->opt, 0.01f));
+    return eng_device_synchronize(c->dev);
 }
 
 /* Median times (ms) of `repeats` calls of the float and approximate copies, in turns. */
@@ -92,9 +112,9 @@ static eng_status time_pair(net_copy copies[2], bool train, const float *x,
 }
 
 eng_status bench_net_measure(const eng_kernels *k, const bench_net_spec *spec, const eng_mul *mul,
-                             int threads, int repeats, bench_net_result *result)
+                             eng_device dev, int threads, int repeats, bench_net_result *result)
 {
-    net_copy copies[2] = {{NULL, NULL}, {NULL, NULL}};
+    net_copy copies[2] = {{NULL, NULL, dev}, {NULL, NULL, dev}};
     float *x = NULL;
     uint8_t *labels = NULL;
     eng_status rc = ENG_OK;
@@ -113,7 +133,9 @@ eng_status bench_net_measure(const eng_kernels *k, const bench_net_spec *spec, c
     eng_approx_cfg cfg;
     eng_approx_cfg_default(&cfg);
     if ((rc = eng_net_set_multiplier(copies[1].net, -1, mul)) != ENG_OK ||
-        (rc = eng_net_set_quant(copies[1].net, -1, &cfg)) != ENG_OK)
+        (rc = eng_net_set_quant(copies[1].net, -1, &cfg)) != ENG_OK ||
+        (rc = eng_net_set_device(copies[0].net, dev)) != ENG_OK ||
+        (rc = eng_net_set_device(copies[1].net, dev)) != ENG_OK)
         goto out;
     int c, h, w;
     eng_net_input_shape(copies[0].net, &c, &h, &w);

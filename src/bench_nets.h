@@ -6,12 +6,15 @@
  * other is quantized (8-bit asymmetric, per tensor, STE backward) with every multiplying layer
  * through the multiplier's table. The two are timed in turns (median of repeats after a warm-up
  * call each). A training step is forward (training mode) + loss + backward + SGD update.
+ * On the GPU (ENG_DEVICE_CUDA) both copies live on the device and each timed call ends when
+ * the device has finished its work.
  */
 #ifndef BENCH_NETS_H
 #define BENCH_NETS_H
 
 #include <stdbool.h>
 
+#include "eng_device.h"
 #include "eng_kernels.h"
 #include "eng_mul.h"
 
@@ -31,14 +34,20 @@ typedef struct bench_net_result {
     double train_approx_ms;
 } bench_net_result;
 
-/* The networks: CIFAR-size ResNet-20 v1/v2, ResNet-56 v1, MobileNetV2 at batch 64 (inference
- * and training), ResNet50V2 and MobileNetV2 at 224x224, batch 8 (inference); quick: ResNet-20
- * v1 only. Sets *count. */
-const bench_net_spec *bench_net_specs(bool quick, int *count);
+/* The networks. CPU: CIFAR-size ResNet-20 v1/v2, ResNet-56 v1, MobileNetV2 at batch 64
+ * (inference and training), ResNet50V2 and MobileNetV2 at 224x224, batch 8 (inference). CUDA:
+ * ResNet-20 v1, ResNet-56 v1 and MobileNetV2 (CIFAR) at batch 128, inference and training.
+ * quick: ResNet-20 v1 only. Sets *count. */
+const bench_net_spec *bench_net_specs(bool quick, eng_device dev, int *count);
 
-/* Measures one network at `threads` threads with kernel set k and multiplier mul. Returns the
- * engine's status (message in eng_last_error()) when a network cannot be built or run. */
+/* Batch size of a zoo model given by name on dev: 64 (CPU) or 128 (CUDA) with training for
+ * CIFAR-size inputs (<= 32x32), else 8 (inference only). */
+bench_net_spec bench_net_spec_for(const char *model, int height, eng_device dev);
+
+/* Measures one network on dev (CPU: at `threads` threads with kernel set k) with multiplier
+ * mul. Returns the engine's status (message in eng_last_error()) when a network cannot be
+ * built, moved to the device or run. */
 eng_status bench_net_measure(const eng_kernels *k, const bench_net_spec *spec, const eng_mul *mul,
-                             int threads, int repeats, bench_net_result *result);
+                             eng_device dev, int threads, int repeats, bench_net_result *result);
 
 #endif /* BENCH_NETS_H */

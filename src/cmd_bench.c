@@ -26,6 +26,7 @@ static void print_usage(FILE *out)
     fprintf(out,
             "Usage: evoapproxnas bench [--quick] [--json FILE] [--kernels NAME] [--threads N]\n"
             "                          [--section all|kernels|nets] [--nets LIST] [--mul NAME]\n"
+            "                          [--device cpu|cuda]\n"
             "\n"
             "Measures side by side in one run (median of repeats), with 1..N threads:\n"
             " kernels: table GEMM (an approximate 8x8 multiplier as a general 16-bit table) vs\n"
@@ -47,6 +48,11 @@ static void print_usage(FILE *out)
             "  --nets LIST      comma-separated zoo models to time instead of the default set\n"
             "                   (batch 64 with training for CIFAR size, else batch 8 inference)\n"
             "  --mul NAME       multiplier of the approximate networks (default mul8u_DM1)\n"
+            "  --device D       cpu (default) or cuda: cuda times the networks on the GPU\n"
+            "                   (exact float through cuDNN/cuBLAS vs the table kernels) at batch\n"
+            "                   128: ResNet-20, ResNet-56, MobileNetV2 (CIFAR); the kernels\n"
+            "                   section stays on the CPU. Without a usable GPU it says why on\n"
+            "                   stderr and measures on the CPU\n"
             "  -h, --help       show this help\n");
 }
 
@@ -75,7 +81,8 @@ static double ratio(double x, double y)
     return y > 0.0 ? x / y : 0.0;
 }
 
-static bool write_json(const char *path, const char *cpu, const eng_kernels *k, bool quick,
+static bool write_json(const char *path, const char *cpu, eng_device dev, const eng_kernels *k,
+                       bool quick,
                        int repeats, const bench_gemm_result *r, int count,
                        const char *mul, const bench_net_result *nr, int ncount)
 {
@@ -84,7 +91,8 @@ static bool write_json(const char *path, const char *cpu, const eng_kernels *k, 
     FILE *f = fopen(tmp, "w");
     if (f == NULL)
         return false;
-    fprintf(f, "{\n  \"cpu\": \"%s\",\n  \"table_kernels\": \"%s\",\n", cpu, k->name);
+    fprintf(f, "{\n  \"cpu\": \"%s\",\n  \"device\": \"%s\",\n  \"table_kernels\": \"%s\",\n",
+            cpu, eng_device_name(dev), k->name);
     fprintf(f, "  \"float_gemm\": \"%s\",\n  \"int8_gemm\": \"%s\",\n",
             ENG_HAVE_BLAS ? "openblas" : "blocked", eng_int8_gemm_path());
     fprintf(f, "  \"quick\": %s,\n  \"repeats\": %d,\n  \"statistic\": \"median\",\n",
@@ -172,12 +180,15 @@ static int run_kernels(const eng_kernels *k, bool quick, int max_threads, int re
 
 /* Networks section over specs[0..count): fills res, returns the count done or -1. */
 static int run_nets(const eng_kernels *k, const bench_net_spec *specs, int count,
-                    const eng_mul *mul, int max_threads, int repeats, bench_net_result *res)
+                    const eng_mul *mul, eng_device dev, int max_threads, int repeats,
+                    bench_net_result *res)
 {
-    printf("== networks: exact float vs quantized through %s (8-bit asymmetric; training step =\n"
-           "forward + loss + backward + SGD, QAT with the STE); ms per batch, median of %d calls,\n"
-           "float and approximate in turns; overhead = approximate / float time\n\n",
-           mul->name, repeats);
+    printf("== networks on the %s: exact float vs quantized through %s (8-bit asymmetric;\n"
+           "training step = forward + loss + backward + SGD, QAT with the STE); ms per batch,\n"
+           "median of %d calls, float and approximate in turns; overhead = approximate / float\n"
+           "time\n\n", dev == ENG_DEVICE_CUDA ? "GPU" : "CPU", mul->name, repeats);
+    if (dev == ENG_DEVICE_CUDA)
+        max_threads = 1; /* host threads do not matter on the device */
     printf("%-18s %5s %3s %8s %11s %11s %9s %11s %11s %9s\n", "network", "batch", "thr",
            "MMAC/img", "infer fp ms", "infer ax ms", "overhead", "train fp ms", "train ax ms",
            "overhead");
@@ -185,7 +196,7 @@ static int run_nets(const eng_kernels *k, const bench_net_spec *specs, int count
     for (int i = 0; i < count; i++) {
         for (int t = 1; t <= max_threads; t++) {
             bench_net_result *r = &res[done];
-            if (bench_net_measure(k, &specs[i], mul, t, repeats, r) != ENG_OK) {
+            if (bench_net_measure(k, &specs[i], mul, dev, t, repeats, r) != ENG_OK) {
                 cli_error("bench: %s: %s", specs[i].model, eng_last_error());
                 return -1;
             }
@@ -205,10 +216,10 @@ static int run_nets(const eng_kernels *k, const bench_net_spec *specs, int count
     return done;
 }
 
-/* Parses --nets "a,b,c" into specs (at most max): CIFAR-size models (input 32x32) at batch 64
- * with training, others at batch 8 inference only. Returns the count, or -1 (message printed)
- * for an unknown model. */
-static int parse_nets(const char *list, bench_net_spec *specs, char *names, size_t size, int max)
+/* Parses --nets "a,b,c" into specs (at most max), batch sizes per bench_net_spec_for. Returns
+ * the count, or -1 (message printed) for an unknown model. */
+static int parse_nets(const char *list, eng_device dev, bench_net_spec *specs, char *names,
+                      size_t size, int max)
 {
     snprintf(names, size, "%s", list);
     int count = 0;
@@ -222,8 +233,7 @@ static int parse_nets(const char *list, bench_net_spec *specs, char *names, size
         int c, h, w;
         eng_net_input_shape(net, &c, &h, &w);
         eng_net_free(net);
-        bool small = h <= 32;
-        specs[count++] = (bench_net_spec){tok, small ? 64 : 8, small};
+        specs[count++] = bench_net_spec_for(tok, h, dev);
     }
     if (count == 0)
         cli_usage_error("bench", "--nets: empty list");
@@ -240,6 +250,7 @@ int cmd_bench(int argc, char **argv)
         {"section", required_argument, NULL, 's'},
         {"nets", required_argument, NULL, 'n'},
         {"mul", required_argument, NULL, 'm'},
+        {"device", required_argument, NULL, 'd'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -247,6 +258,7 @@ int cmd_bench(int argc, char **argv)
     const char *json = NULL, *nets = NULL, *mul_name = "mul8u_DM1";
     const eng_kernels *k = eng_kernels_get();
     long max_threads = 2;
+    eng_device want = ENG_DEVICE_CPU;
     optind = 1;
     opterr = 0;
     int c;
@@ -256,6 +268,10 @@ int cmd_bench(int argc, char **argv)
         case 'j': json = optarg; break;
         case 'n': nets = optarg; break;
         case 'm': mul_name = optarg; break;
+        case 'd':
+            if (eng_device_parse(optarg, &want) != ENG_OK)
+                return cli_usage_error("bench", "--device: %s", eng_last_error());
+            break;
         case 'k':
             k = eng_kernels_by_name(optarg);
             if (k == NULL)
@@ -286,9 +302,12 @@ int cmd_bench(int argc, char **argv)
     bench_net_spec custom[MAX_NETS];
     char names[1024];
     int nnets = 0;
-    const bench_net_spec *specs = bench_net_specs(quick, &nnets);
+    eng_device dev;
+    if (eng_device_resolve(want, &dev) != ENG_OK)
+        cli_error("--device %s: %s; running on the CPU", eng_device_name(want), eng_last_error());
+    const bench_net_spec *specs = bench_net_specs(quick, dev, &nnets);
     if (nets != NULL) {
-        if ((nnets = parse_nets(nets, custom, names, sizeof names, MAX_NETS)) < 0)
+        if ((nnets = parse_nets(nets, dev, custom, names, sizeof names, MAX_NETS)) < 0)
             return CLI_EXIT_USAGE;
         specs = custom;
     }
@@ -328,14 +347,15 @@ int cmd_bench(int argc, char **argv)
     if (do_kernels && (done = run_kernels(k, quick, (int)max_threads, repeats, res)) < 0)
         rc = CLI_EXIT_FAILURE;
     if (rc == CLI_EXIT_OK && do_nets) {
-        if ((ndone = run_nets(k, specs, nnets, mul, (int)max_threads, net_repeats, nres)) < 0)
+        if ((ndone = run_nets(k, specs, nnets, mul, dev, (int)max_threads, net_repeats,
+                              nres)) < 0)
             rc = CLI_EXIT_FAILURE;
     }
 #if ENG_HAVE_OPENMP
     omp_set_num_threads(saved_threads);
 #endif
     if (rc == CLI_EXIT_OK && json != NULL &&
-        !write_json(json, cpu, k, quick, repeats, res, done, do_nets ? mul->name : "", nres,
+        !write_json(json, cpu, dev, k, quick, repeats, res, done, do_nets ? mul->name : "", nres,
                     ndone)) {
         cli_error("bench: cannot write '%s': %s", json, strerror(errno));
         rc = CLI_EXIT_FAILURE;

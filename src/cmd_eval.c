@@ -49,6 +49,8 @@ static void eval_help(FILE *f)
             "  --batch N            evaluation batch size (256)\n"
             "  --seed S             seed of the subsets (1)\n"
             "  --threads T          OpenMP threads\n"
+            "  --device D           cpu or cuda (cpu): cuda calibrates and evaluates on the\n"
+            "                       GPU; without a usable GPU it says why and uses the CPU\n"
             "  --csv FILE           also write the table as CSV (written atomically)\n"
             "  -h, --help           show this help\n"
             "\n"
@@ -62,6 +64,7 @@ typedef struct eval_opts {
     eng_quant_mode mode;
     int weight_bits, calib, test_subset, batch, threads;
     long seed;
+    eng_device device;
     netcli_muls muls;
 } eval_opts;
 
@@ -87,6 +90,7 @@ static int parse_opts(int argc, char **argv, eval_opts *o)
         {"batch", required_argument, NULL, 'b'},
         {"seed", required_argument, NULL, 'S'},
         {"threads", required_argument, NULL, 'j'},
+        {"device", required_argument, NULL, 'u'},
         {"csv", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -135,6 +139,10 @@ static int parse_opts(int argc, char **argv, eval_opts *o)
             o->threads = (int)lv;
             break;
         case 'C': o->csv = optarg; break;
+        case 'u':
+            if (netcli_parse_device(CMD, optarg, &o->device) != CLI_EXIT_OK)
+                return CLI_EXIT_USAGE;
+            break;
         case 'h': eval_help(stdout); return -1;
         case ':': return cli_usage_error(CMD, "option %s needs an argument", argv[optind - 1]);
         default: return cli_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
@@ -202,6 +210,7 @@ static eng_status prepare_float(eng_net *net, const eval_opts *o, const eng_data
 {
     int folded;
     ENG_TRY(eng_net_fold_batchnorm(net, &folded));
+    ENG_TRY(eng_net_sync_device(net));
     eng_approx_cfg q;
     eng_approx_cfg_default(&q);
     q.mode = o->quantized ? o->mode : ENG_QUANT_ASYM;
@@ -227,6 +236,8 @@ static int run_eval(eval_opts *o)
         rc = netcli_engine_error(CMD, st);
         goto out;
     }
+    rc = netcli_net_place(CMD, net, netcli_device_resolve(o->device));
+    if (rc != CLI_EXIT_OK) goto out;
     int ids[1];
     bool stored_quant = eng_net_mul_layers(net, ids, 1) > 0 && eng_net_get_quant(net, ids[0], NULL);
     if (stored_quant && (o->quantized || o->weight_bits || o->per_channel))

@@ -47,6 +47,8 @@ static void train_help(FILE *f)
             "  --step-epochs N     step schedule: epochs per decay (30); --step-gamma F (0.1)\n"
             "  --seed S            initial weights, order, augmentation and subsets (1)\n"
             "  --threads T         OpenMP threads (default: all cores)\n"
+            "  --device D          cpu or cuda (cpu): cuda trains and tests on the GPU; without\n"
+            "                      a usable GPU it says why on stderr and runs on the CPU\n"
             "                      (CIFAR-10 is augmented: random crop with padding 4, flips)\n"
             "Quantization:\n"
             "  --quant Q           none, asym (uint8 codes, zero points) or sym (none; asym\n"
@@ -69,6 +71,7 @@ typedef struct train_opts {
     double val_split;
     bool quant_given, quantized, per_channel, table_gradient;
     eng_quant_mode mode;
+    eng_device device;
     eng_train_cfg cfg;
 } train_opts;
 
@@ -104,6 +107,7 @@ static int parse_opts(int argc, char **argv, train_opts *o)
         {"val-split", required_argument, NULL, 'v'},
         {"seed", required_argument, NULL, 'S'},
         {"threads", required_argument, NULL, 'j'},
+        {"device", required_argument, NULL, 'u'},
         {"quant", required_argument, NULL, 'q'},
         {"weight-bits", required_argument, NULL, 'B'},
         {"per-channel", no_argument, NULL, 'p'},
@@ -185,6 +189,10 @@ static int parse_opts(int argc, char **argv, train_opts *o)
         case 'B':
             if (!cli_parse_long("--weight-bits", optarg, 2, 8, &lv)) return CLI_EXIT_USAGE;
             o->weight_bits = (int)lv;
+            break;
+        case 'u':
+            if (netcli_parse_device(CMD, optarg, &o->device) != CLI_EXIT_OK)
+                return CLI_EXIT_USAGE;
             break;
         case 'p': o->per_channel = true; break;
         case 'g': o->table_gradient = true; break;
@@ -289,6 +297,7 @@ int cmd_train(int argc, char **argv)
            (double)eng_net_mac_total(net) / 1e6, o.dataset, data.train.count, data.val.count,
            data.test.count);
     rc = setup_quant(net, &o, &muls);
+    if (rc == CLI_EXIT_OK) rc = netcli_net_place(CMD, net, netcli_device_resolve(o.device));
     if (rc != CLI_EXIT_OK) goto out;
     fflush(stdout);
     st = eng_train(net, &data.train, data.val.count ? &data.val : NULL, &o.cfg, print_epoch,
@@ -302,7 +311,8 @@ int cmd_train(int argc, char **argv)
     st = eng_evaluate(net, &data.test, 256, &acc, NULL);
     if (st == ENG_OK) {
         printf("test accuracy: %.2f%% (%d images)\n", 100.0 * acc, data.test.count);
-        st = eng_weights_save(net, o.out);
+        st = eng_net_sync_host(net);
+        if (st == ENG_OK) st = eng_weights_save(net, o.out);
     }
     if (st != ENG_OK) {
         cli_error("%s: %s", CMD, eng_last_error());

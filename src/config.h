@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "eng_common.h"
+#include "eng_device.h"
 #include "nas_genome.h"
 
 #ifdef __cplusplus
@@ -130,6 +131,7 @@ typedef struct cfg_search {
     } constraints;
 
     cfg_parallel parallel;
+    eng_device device;                  /* where candidates train and are evaluated */
 
     struct {
         int epochs;                     /* default epochs of `finalize` */

@@ -79,6 +79,10 @@ eng_status finalize_front(const char *path, int epochs, int threads, FILE *log,
     omp_set_max_active_levels(1);
 #endif
     if (threads <= 0) threads = 1;
+    if (env.device == ENG_DEVICE_CUDA) threads = 1;   /* one host thread drives the GPU */
+    if (st == ENG_OK && env.device_note[0])
+        fprintf(stderr, "evoapproxnas: %s: device cuda: %s; running on the CPU\n",
+                env.cfg.path, env.device_note);
     if (st == ENG_OK && log)
         fprintf(log, "finalize: %d front networks, %d epochs on %d images, test on %d\n", n,
                 epochs, env.full_train.count, env.test.count);

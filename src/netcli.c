@@ -138,3 +138,29 @@ void netcli_muls_free(netcli_muls *m)
     m->muls = NULL;
     m->count = 0;
 }
+
+int netcli_parse_device(const char *cmd, const char *s, eng_device *out)
+{
+    if (eng_device_parse(s, out) != ENG_OK)
+        return cli_usage_error(cmd, "--device: %s", eng_last_error());
+    return CLI_EXIT_OK;
+}
+
+eng_device netcli_device_resolve(eng_device want)
+{
+    eng_device dev;
+    if (eng_device_resolve(want, &dev) != ENG_OK)
+        cli_error("--device %s: %s; running on the CPU", eng_device_name(want),
+                  eng_last_error());
+    return dev;
+}
+
+int netcli_net_place(const char *cmd, eng_net *net, eng_device dev)
+{
+    eng_status st = eng_net_set_device(net, dev);
+    if (st == ENG_ERR_UNSUPPORTED) {
+        cli_error("--device %s: %s; running on the CPU", eng_device_name(dev), eng_last_error());
+        return CLI_EXIT_OK;
+    }
+    return st == ENG_OK ? CLI_EXIT_OK : netcli_engine_error(cmd, st);
+}

@@ -1,6 +1,6 @@
 /*
- * netcli.h - what `train` and `eval` share: loading a data set into train/validation/test
- * parts, quantization options, multiplier lists, thread count.
+ * netcli.h - what `train`, `eval` and `bench` share: loading a data set into
+ * train/validation/test parts, quantization options, multiplier lists, thread count, device.
  *
  * Every function returns a CLI exit code (CLI_EXIT_OK, or CLI_EXIT_USAGE / CLI_EXIT_FAILURE
  * after printing a message through cli_error/cli_usage_error naming the command).
@@ -9,6 +9,7 @@
 #define NETCLI_H
 
 #include "eng_data.h"
+#include "eng_device.h"
 #include "eng_mul.h"
 #include "eng_net.h"
 #include "eng_ops.h"
@@ -45,6 +46,19 @@ void netcli_muls_free(netcli_muls *m);
 
 /* Sets the OpenMP thread count (threads > 0); a no-op without OpenMP. */
 void netcli_set_threads(int threads);
+
+/* Parses a --device argument ("cpu" or "cuda"); exit 2 with a message otherwise. */
+int netcli_parse_device(const char *cmd, const char *s, eng_device *out);
+
+/* The device to run on when `want` was asked for: CUDA when it is usable, otherwise the CPU
+ * after one line on stderr, "evoapproxnas: --device cuda: <reason>; running on the CPU".
+ * Cannot fail. */
+eng_device netcli_device_resolve(eng_device want);
+
+/* Moves net to dev (netcli_device_resolve's answer). When the device cannot run this network
+ * (a layer it lacks), says so like netcli_device_resolve and leaves it on the CPU; other
+ * errors print a message and give CLI_EXIT_FAILURE. */
+int netcli_net_place(const char *cmd, eng_net *net, eng_device dev);
 
 /* Prints an engine error for cmd and maps its status to an exit code. */
 int netcli_engine_error(const char *cmd, eng_status st);

@@ -307,8 +307,10 @@ static void train_jobs(driver *d, job *jobs, int n_jobs, int gen)
 {
     const search_env *env = &d->env;
     volatile sig_atomic_t *stop = d->opts->stop;
-    bool across = d->env.cfg.parallel == CFG_PARALLEL_CANDIDATES ||
-                  (d->env.cfg.parallel == CFG_PARALLEL_AUTO && d->threads > 1);
+    /* one host thread drives the GPU: candidates on the device train one after another */
+    bool across = d->env.device != ENG_DEVICE_CUDA &&
+                  (d->env.cfg.parallel == CFG_PARALLEL_CANDIDATES ||
+                   (d->env.cfg.parallel == CFG_PARALLEL_AUTO && d->threads > 1));
 #ifdef _OPENMP
     omp_set_max_active_levels(1);
     if (!across) omp_set_num_threads(d->threads);
@@ -567,6 +569,9 @@ static eng_status driver_create(driver *d, const search_opts *opts)
         if (d->env.mul_exact[i]) d->exact_mul = i;
     d->n_genes = nas_genome_length(&c->space);
     if (d->n_genes > 1024) return eng_error(ENG_ERR_ARG, "%s: the genome is too long", c->path);
+    if (d->env.device_note[0])
+        fprintf(stderr, "evoapproxnas: %s: device cuda: %s; running on the CPU\n", c->path,
+                d->env.device_note);
     d->threads = opts->threads;
 #ifdef _OPENMP
     if (d->threads <= 0) d->threads = omp_get_num_procs();

@@ -92,6 +92,13 @@ eng_status search_env_open(search_env *env, cfg_search *cfg, unsigned flags)
     env->quant.per_channel = c->quant.per_channel;
     env->quant.table_gradient = c->quant.table_gradient;
     env->quant.ema_momentum = (float)c->quant.ema_momentum;
+    if (eng_device_resolve(c->device, &env->device) != ENG_OK)
+        snprintf(env->device_note, sizeof env->device_note, "%s", eng_last_error());
+    if (env->device == ENG_DEVICE_CUDA && env->quant.table_gradient) {
+        env->device = ENG_DEVICE_CPU;
+        snprintf(env->device_note, sizeof env->device_note, "the table gradient runs on the "
+                 "CPU only");
+    }
 
     eng_status st = load_muls(env);
     if (st == ENG_OK) {
@@ -235,7 +242,8 @@ eng_status search_env_train(const search_env *env, const nas_arch *arch, uint64_
                            .weight_decay = c->training.weight_decay,
                            .cosine = c->training.cosine,
                            .augment = {.crop_pad = c->training.crop_pad,
-                                       .hflip = c->training.hflip}};
+                                       .hflip = c->training.hflip},
+                           .device = env->device};
     eng_status st = search_train(net, train, &tc, seed, stop);
     if (st == ENG_ERR_ARG && strstr(eng_last_error(), "diverged")) {
         *error = 1.0;

@@ -41,9 +41,12 @@ typedef struct search_env {
     eng_approx_cfg quant;               /* quantization of every multiplying layer */
     energy_accel accel;
     energy_model *energy;               /* not thread-safe: measure from one thread */
+    eng_device device;                  /* cfg.device when usable, else the CPU */
+    char device_note[1024];             /* why cfg.device is not used ("" when it is) */
 } search_env;
 
-/* Loads everything the config names. Takes ownership of *cfg (zeroed on return, success or
+/* Loads everything the config names and resolves the device (a config asking for CUDA where
+ * it is not usable runs on the CPU, with the reason in device_note). Takes ownership of *cfg (zeroed on return, success or
  * not). Errors name the config file and line: unknown multiplier, multiplier that does not
  * fit the quantization (signedness, weight bits), subset sizes larger than the data set,
  * unreadable data or accelerator. On error env owns nothing. */

@@ -13,6 +13,7 @@ eng_status search_train(eng_net *net, const eng_dataset *ds, const search_train_
                         uint64_t seed, volatile sig_atomic_t *stop)
 {
     ENG_TRY(eng_net_init_params(net, seed));
+    ENG_TRY(eng_net_set_device(net, cfg->device));
     int bs = cfg->batch_size < ds->count ? cfg->batch_size : ds->count;
     eng_sgd_cfg sc = {.lr = (float)cfg->learning_rate, .momentum = (float)cfg->momentum,
                       .weight_decay = (float)cfg->weight_decay,

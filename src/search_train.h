@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "eng_data.h"
+#include "eng_device.h"
 #include "eng_net.h"
 
 typedef struct search_train_cfg {
@@ -24,6 +25,8 @@ typedef struct search_train_cfg {
     double weight_decay;        /* L2 on conv/dense weights only */
     bool cosine;                /* cosine decay to 0 over all steps, else constant */
     eng_augment augment;        /* zeros = none */
+    eng_device device;          /* where to train (the network moves there after its
+                                   initialization) */
 } search_train_cfg;
 
 /* Trains net (parameters initialized from seed) on ds. Stops early with ENG_ERR_INTERRUPTED

@@ -98,6 +98,7 @@ START_TEST(test_defaults)
     ck_assert_int_eq(c.objectives[1], CFG_OBJECTIVE_ENERGY);
     ck_assert_double_eq(c.constraints.max_error, 1.0);
     ck_assert_int_eq(c.parallel, CFG_PARALLEL_AUTO);
+    ck_assert_int_eq(c.device, ENG_DEVICE_CPU);
     ck_assert_str_eq(c.text, BASE);
     cfg_free(&c);
     ck_assert_ptr_null(c.text);
@@ -121,7 +122,7 @@ START_TEST(test_full)
         BASE_ENERGY
         "objectives: [error, params, macs, mul_energy]\n"
         "constraints: {max_params: 1000, max_macs: 5000, max_error: 0.5}\n"
-        "parallel: within\nfinalize: {epochs: 3}\n";
+        "parallel: within\nfinalize: {epochs: 3}\ndevice: cuda\n";
     cfg_search c;
     ck_assert_msg(load(text, &c) == ENG_OK, "%s", eng_last_error());
     ck_assert_str_eq(c.name, "full-1.x");
@@ -156,6 +157,7 @@ START_TEST(test_full)
     ck_assert_int_eq(c.constraints.max_params, 1000);
     ck_assert_int_eq(c.parallel, CFG_PARALLEL_WITHIN);
     ck_assert_int_eq(c.finalize.epochs, 3);
+    ck_assert_int_eq(c.device, ENG_DEVICE_CUDA);
     cfg_free(&c);
 }
 END_TEST
@@ -203,6 +205,8 @@ START_TEST(test_out_of_range)
     expect_error("name: t\n" BASE_DATASET "search_space:\n  ops: [conv3x3, conv7x7]\n"
                  "  multipliers: [a]\n" BASE_ENERGY, ENG_ERR_ARG, 6, "unknown op 'conv7x7'",
                  "sep3x3");
+    expect_error(BASE "device: gpu\n", ENG_ERR_ARG, 9, "device: 'gpu' is not one of",
+                 "cpu, cuda");
     expect_error(BASE "objectives: [error, error]\n", ENG_ERR_ARG, 9, "listed twice", NULL);
     expect_error(BASE "objectives: [error]\n", ENG_ERR_ARG, 9, "1 items", NULL);
     expect_error("name: a/b\n" BASE_DATASET BASE_SPACE BASE_ENERGY, ENG_ERR_ARG, 1,

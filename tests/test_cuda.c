@@ -3,6 +3,10 @@
  * GEMM, implicit convolution and depthwise bit for bit on unsigned, signed, 8xN and
  * sign-magnitude tables and on shapes with ragged tails; im2col/col2im, quantization and
  * dequantization bit for bit; cuBLAS sgemm to float rounding; and the "no device" answers.
+ * Networks on the device (eng_device.h) against the same networks on the CPU: LeNet, ResNet-8
+ * and a narrow MobileNetV2 in float (forward, loss, gradients, SGD step, running statistics to
+ * float tolerance) and LeNet quantized through an approximate multiplier (logits bit for bit:
+ * its layers are integer table sums, exact dequantization, ReLU, max pooling).
  *
  * Without a usable GPU (CPU-only CI, or a build without CUDA) each device test prints why it
  * is skipped and returns; the no-device test then checks that the API refuses cleanly with
@@ -16,6 +20,11 @@
 #include <string.h>
 
 #include "eng_cuda.h"
+#include "eng_device.h"
+#include "eng_mul.h"
+#include "eng_ops.h"
+#include "eng_train.h"
+#include "eng_zoo.h"
 #include "testutil.h"
 
 /* ------------------------------------------------------------------------------------------
@@ -668,6 +677,258 @@ START_TEST(test_sgemm_matches_reference)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------------------------
+ * Networks on the device
+ * ---------------------------------------------------------------------------------------- */
+
+START_TEST(test_device_names_and_fallback)
+{
+    eng_device d = ENG_DEVICE_COUNT;
+    ASSERT_OK(eng_device_parse("cpu", &d));
+    ck_assert_int_eq(d, ENG_DEVICE_CPU);
+    ASSERT_OK(eng_device_parse("cuda", &d));
+    ck_assert_int_eq(d, ENG_DEVICE_CUDA);
+    ck_assert_int_eq(eng_device_parse("gpu", &d), ENG_ERR_ARG);
+    ck_assert_int_eq(d, ENG_DEVICE_CUDA); /* unchanged on error */
+    ck_assert_ptr_nonnull(strstr(eng_last_error(), "expected cpu or cuda"));
+    ck_assert_str_eq(eng_device_name(ENG_DEVICE_CPU), "cpu");
+    ck_assert_str_eq(eng_device_name(ENG_DEVICE_CUDA), "cuda");
+    ck_assert_str_eq(eng_device_name(ENG_DEVICE_COUNT), "?");
+    ASSERT_OK(eng_device_resolve(ENG_DEVICE_CPU, &d));
+    ck_assert_int_eq(d, ENG_DEVICE_CPU);
+
+    eng_net *net = NULL;
+    ASSERT_OK(eng_zoo_build("lenet", NULL, &net));
+    ck_assert_int_eq(eng_net_device(net), ENG_DEVICE_CPU);
+    ASSERT_OK(eng_net_set_device(net, ENG_DEVICE_CPU)); /* where it is: nothing to do */
+    ASSERT_OK(eng_net_sync_host(net));
+    ASSERT_OK(eng_net_sync_device(net));
+    ASSERT_OK(eng_device_synchronize(ENG_DEVICE_CPU));
+    if (eng_cuda_available() == ENG_OK) {
+        ASSERT_OK(eng_device_resolve(ENG_DEVICE_CUDA, &d));
+        ck_assert_int_eq(d, ENG_DEVICE_CUDA);
+        ASSERT_OK(eng_net_set_device(net, ENG_DEVICE_CUDA));
+        ck_assert_int_eq(eng_net_device(net), ENG_DEVICE_CUDA);
+        ASSERT_OK(eng_net_set_device(net, ENG_DEVICE_CPU));
+    } else {
+        /* no GPU: CUDA resolves to the CPU with the reason; a network refuses to move */
+        ck_assert_int_eq(eng_device_resolve(ENG_DEVICE_CUDA, &d), ENG_ERR_UNSUPPORTED);
+        ck_assert_int_eq(d, ENG_DEVICE_CPU);
+        ck_assert_msg(strstr(eng_last_error(), eng_cuda_compiled() ? "no CUDA device"
+                                                                   : "built without CUDA"),
+                      "unexpected reason: %s", eng_last_error());
+        ck_assert_int_eq(eng_net_set_device(net, ENG_DEVICE_CUDA), ENG_ERR_UNSUPPORTED);
+        ck_assert_int_eq(eng_net_device(net), ENG_DEVICE_CPU);
+        ck_assert_int_eq(eng_device_synchronize(ENG_DEVICE_CUDA), ENG_ERR_UNSUPPORTED);
+    }
+    ck_assert_int_eq(eng_net_set_device(net, (eng_device)7), ENG_ERR_ARG);
+    /* still a working CPU network */
+    float x[28 * 28 * 2];
+    uint64_t rng = 11;
+    for (size_t i = 0; i < sizeof x / sizeof x[0]; i++) x[i] = test_rand_uniform(&rng, -1, 1);
+    ASSERT_OK(eng_net_forward(net, x, 2, false));
+    ck_assert_ptr_nonnull(eng_net_output(net));
+    eng_net_free(net);
+}
+END_TEST
+
+/* Relative difference ||a - b|| / max(||b||, tiny) of two arrays. */
+static double rel_diff(const float *a, const float *b, size_t n)
+{
+    double d = 0.0, r = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        d += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        r += (double)b[i] * b[i];
+    }
+    return sqrt(d) / (sqrt(r) > 1e-30 ? sqrt(r) : 1e-30);
+}
+
+/* Builds model `name` twice with the same weights: *cpu stays, *gpu moves to the device. */
+static void build_pair(const char *name, float width, eng_net **cpu, eng_net **gpu)
+{
+    eng_zoo_options opt;
+    eng_zoo_options_default(&opt);
+    opt.seed = 5;
+    opt.width = width;
+    ASSERT_OK(eng_zoo_build(name, &opt, cpu));
+    ASSERT_OK(eng_zoo_build(name, &opt, gpu));
+}
+
+/* Compares every parameter tensor (and its gradient when `grads`) of the two networks. */
+static void compare_params(eng_net *cpu, eng_net *gpu, bool grads, double tol, const char *when)
+{
+    ASSERT_OK(eng_net_sync_host(gpu));
+    int count = eng_net_param_count(cpu);
+    ck_assert_int_eq(count, eng_net_param_count(gpu));
+    for (int i = 0; i < count; i++) {
+        eng_param a, b;
+        ASSERT_OK(eng_net_param_get(gpu, i, &a));
+        ASSERT_OK(eng_net_param_get(cpu, i, &b));
+        double e = rel_diff(a.data, b.data, b.count);
+        ck_assert_msg(e < tol, "%s: parameter %d (%s of node %d): relative difference %g",
+                      when, i, eng_param_kind_name(b.kind), b.node, e);
+        if (grads && b.grad) {
+            e = rel_diff(a.grad, b.grad, b.count);
+            ck_assert_msg(e < 10 * tol, "%s: gradient %d (%s of node %d): relative difference %g",
+                          when, i, eng_param_kind_name(b.kind), b.node, e);
+        }
+    }
+}
+
+typedef struct net_case {
+    const char *model;
+    float width;
+    int batch;
+} net_case;
+
+static const net_case net_cases[] = {
+    {"lenet", 0.0f, 16},
+    {"resnet8_v1", 0.0f, 8},
+    {"mobilenetv2_cifar", 0.35f, 4},
+};
+
+/* Float network: two training steps (forward, loss, backward, SGD with momentum, weight decay
+ * and Nesterov) and an evaluation pass on the device against the CPU. */
+START_TEST(test_net_float_matches_cpu)
+{
+    SKIP_WITHOUT_GPU();
+    const net_case *nc = &net_cases[_i];
+    eng_net *cpu, *gpu;
+    build_pair(nc->model, nc->width, &cpu, &gpu);
+    ASSERT_OK(eng_net_set_device(gpu, ENG_DEVICE_CUDA));
+    int c, h, w;
+    eng_net_input_shape(cpu, &c, &h, &w);
+    const int n = nc->batch, classes = eng_net_classes(cpu);
+    size_t count = (size_t)c * n * h * w;
+    float *x = malloc(sizeof(float) * count);
+    uint8_t *labels = malloc((size_t)n);
+    ck_assert(x && labels);
+    uint64_t rng = 99;
+    for (size_t i = 0; i < count; i++) x[i] = test_rand_uniform(&rng, -1.0f, 1.0f);
+    for (int i = 0; i < n; i++) labels[i] = (uint8_t)(test_rand_u64(&rng) % (uint64_t)classes);
+    eng_sgd_cfg sc = {.lr = 0.05f, .momentum = 0.9f, .nesterov = true, .weight_decay = 5e-4f,
+                      .schedule = ENG_LR_CONSTANT, .step_epochs = 1, .step_gamma = 1.0f};
+    eng_sgd *ocpu, *ogpu;
+    ASSERT_OK(eng_sgd_create(cpu, &sc, &ocpu));
+    ASSERT_OK(eng_sgd_create(gpu, &sc, &ogpu));
+    for (int step = 0; step < 2; step++) {
+        float lc, lg;
+        int cc, cg;
+        ASSERT_OK(eng_net_forward(cpu, x, n, true));
+        ASSERT_OK(eng_net_forward(gpu, x, n, true));
+        const float *yc = eng_net_output(cpu), *yg = eng_net_output(gpu);
+        ck_assert_ptr_nonnull(yg);
+        double e = rel_diff(yg, yc, (size_t)classes * n);
+        ck_assert_msg(e < 1e-4, "%s step %d: logits differ by %g", nc->model, step, e);
+        ASSERT_OK(eng_net_loss(cpu, labels, n, &lc, &cc));
+        ASSERT_OK(eng_net_loss(gpu, labels, n, &lg, &cg));
+        ck_assert_msg(fabsf(lc - lg) <= 1e-4f * fabsf(lc) + 1e-6f, "%s: loss %g vs %g",
+                      nc->model, (double)lg, (double)lc);
+        ck_assert_int_eq(cc, cg);
+        ASSERT_OK(eng_net_backward(cpu));
+        ASSERT_OK(eng_net_backward(gpu));
+        compare_params(cpu, gpu, true, 1e-4, "after backward");
+        ASSERT_OK(eng_sgd_step(ocpu, 0.05f));
+        ASSERT_OK(eng_sgd_step(ogpu, 0.05f));
+        compare_params(cpu, gpu, false, 1e-4, "after the SGD step");
+    }
+    ASSERT_OK(eng_net_forward(cpu, x, n, false));
+    ASSERT_OK(eng_net_forward(gpu, x, n, false));
+    double e = rel_diff(eng_net_output(gpu), eng_net_output(cpu), (size_t)classes * n);
+    ck_assert_msg(e < 1e-4, "%s evaluation: logits differ by %g", nc->model, e);
+    /* back on the CPU the network carries the trained parameters */
+    ASSERT_OK(eng_net_set_device(gpu, ENG_DEVICE_CPU));
+    ASSERT_OK(eng_net_forward(gpu, x, n, false));
+    e = rel_diff(eng_net_output(gpu), eng_net_output(cpu), (size_t)classes * n);
+    ck_assert_msg(e < 1e-4, "%s back on the CPU: logits differ by %g", nc->model, e);
+    eng_sgd_free(ocpu);
+    eng_sgd_free(ogpu);
+    eng_net_free(cpu);
+    eng_net_free(gpu);
+    free(x);
+    free(labels);
+}
+END_TEST
+
+/* Quantized LeNet through mul8u_DM1 (_i = 0: ASYM per tensor, 1: ASYM per channel, 2: SYM):
+ * every layer is integer table sums with exact dequantization, ReLU, max pooling or a
+ * permutation, so the device's logits equal the CPU's bit for bit, in training (EMA ranges)
+ * and evaluation passes; the STE gradients agree to float tolerance. */
+START_TEST(test_net_quantized_bit_exact)
+{
+    SKIP_WITHOUT_GPU();
+    eng_mul *mul = NULL;
+    ASSERT_OK(eng_mul_load(_i == 2 ? "mul8s_1KV8" : "mul8u_DM1", &mul));
+    eng_net *cpu, *gpu;
+    build_pair("lenet", 0.0f, &cpu, &gpu);
+    eng_approx_cfg q;
+    eng_approx_cfg_default(&q);
+    q.per_channel = _i == 1;
+    q.mode = _i == 2 ? ENG_QUANT_SYM : ENG_QUANT_ASYM;
+    eng_net *nets[2] = {cpu, gpu};
+    for (int k = 0; k < 2; k++) {
+        ASSERT_OK(eng_net_set_multiplier(nets[k], -1, mul));
+        ASSERT_OK(eng_net_set_quant(nets[k], -1, &q));
+    }
+    ASSERT_OK(eng_net_set_device(gpu, ENG_DEVICE_CUDA));
+    const int n = 16, classes = 10;
+    float *x = malloc(sizeof(float) * 28 * 28 * n);
+    uint8_t labels[16];
+    ck_assert_ptr_nonnull(x);
+    uint64_t rng = 7;
+    for (int i = 0; i < 28 * 28 * n; i++) x[i] = test_rand_uniform(&rng, -1.0f, 2.0f);
+    for (int i = 0; i < n; i++) labels[i] = (uint8_t)(i % classes);
+    for (int pass = 0; pass < 2; pass++) {
+        bool training = pass == 0;
+        ASSERT_OK(eng_net_forward(cpu, x, n, training));
+        ASSERT_OK(eng_net_forward(gpu, x, n, training));
+        const float *yc = eng_net_output(cpu), *yg = eng_net_output(gpu);
+        ck_assert_ptr_nonnull(yg);
+        for (int i = 0; i < classes * n; i++)
+            ck_assert_msg(memcmp(&yc[i], &yg[i], sizeof(float)) == 0,
+                          "%s pass: logit %d is %.9g on the device, %.9g on the CPU",
+                          training ? "training" : "evaluation", i, (double)yg[i], (double)yc[i]);
+        int layers[8];
+        int nl = eng_net_mul_layers(cpu, layers, 8);
+        for (int l = 0; l < nl; l++) {
+            float lo_c, hi_c, lo_g, hi_g;
+            ck_assert(eng_net_act_range(cpu, layers[l], &lo_c, &hi_c));
+            ck_assert(eng_net_act_range(gpu, layers[l], &lo_g, &hi_g));
+            ck_assert(lo_c == lo_g && hi_c == hi_g);
+        }
+        if (training) {
+            float lc, lg;
+            ASSERT_OK(eng_net_loss(cpu, labels, n, &lc, NULL));
+            ASSERT_OK(eng_net_loss(gpu, labels, n, &lg, NULL));
+            ASSERT_OK(eng_net_backward(cpu));
+            ASSERT_OK(eng_net_backward(gpu));
+            compare_params(cpu, gpu, true, 1e-4, "quantized, after backward");
+        }
+    }
+    eng_net_free(cpu);
+    eng_net_free(gpu);
+    eng_mul_free(mul);
+    free(x);
+}
+END_TEST
+
+/* A quantized layer with the table gradient cannot move to the device; nothing changes. */
+START_TEST(test_net_table_gradient_refused)
+{
+    SKIP_WITHOUT_GPU();
+    eng_net *net = NULL;
+    ASSERT_OK(eng_zoo_build("lenet", NULL, &net));
+    eng_approx_cfg q;
+    eng_approx_cfg_default(&q);
+    q.table_gradient = true;
+    ASSERT_OK(eng_net_set_quant(net, -1, &q));
+    ck_assert_int_eq(eng_net_set_device(net, ENG_DEVICE_CUDA), ENG_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(eng_last_error(), "table gradient"));
+    ck_assert_int_eq(eng_net_device(net), ENG_DEVICE_CPU);
+    eng_net_free(net);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cuda");
@@ -686,6 +947,14 @@ int main(void)
     tcase_add_test(tc, test_column_sums_and_dequantize);
     tcase_add_loop_test(tc, test_sgemm_matches_reference, 0, 4);
     suite_add_tcase(s, tc);
+    TCase *nets = tcase_create("networks");
+    tcase_set_timeout(nets, 300);
+    tcase_add_test(nets, test_device_names_and_fallback);
+    tcase_add_loop_test(nets, test_net_float_matches_cpu, 0,
+                        (int)(sizeof net_cases / sizeof net_cases[0]));
+    tcase_add_loop_test(nets, test_net_quantized_bit_exact, 0, 3);
+    tcase_add_test(nets, test_net_table_gradient_refused);
+    suite_add_tcase(s, nets);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);
     int failed = srunner_ntests_failed(sr);

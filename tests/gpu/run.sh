@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # run.sh - the GPU check: builds with CUDA into build-gpu/ (for the GPU present), runs the
-# CUDA backend tests (every device kernel against the CPU reference), the CUDA micro-benchmark
-# and, when the program has it, `evoapproxnas bench --device cuda --json`. Logs go to $OUT
-# (or build-gpu/gpu-logs). Ends with "N passed, N failed"; exits non-zero on any failure.
+# CUDA backend tests (every device kernel against the CPU reference; whole networks on the
+# device against the same networks on the CPU: forward, loss, gradients, SGD, quantized logits
+# bit for bit), the --device CLI test, the CUDA micro-benchmark and `evoapproxnas bench --device
+# cuda --json` (exact cuDNN vs approximate networks at batch 128). Logs go to $OUT (or
+# build-gpu/gpu-logs). Ends with "N passed, N failed"; exits non-zero on any failure.
 # Usage: tests/gpu/run.sh            (GPU_ARCH=8.6 overrides the detected compute capability)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -45,8 +47,9 @@ else
     step configure meson setup build-gpu -Dcuda=enabled -Dgpu_arch="$arch"
 fi
 step build ninja -C build-gpu
-step devices build-gpu/src/evoapproxnas devices && cat "$out/devices.log"
-step test_cuda meson test -C build-gpu --print-errorlogs --timeout-multiplier 2 cuda cuda_emu kernels_ref
+step devices build-gpu/evoapproxnas devices && cat "$out/devices.log"
+step test_cuda meson test -C build-gpu --print-errorlogs --timeout-multiplier 2 cuda cuda_emu \
+    kernels_ref cli_device
 cp build-gpu/meson-logs/testlog.txt "$out/testlog.txt" 2>/dev/null
 if grep -q "skipped:" "$out/testlog.txt" 2>/dev/null; then
     echo "not ok device tests skipped (no usable GPU):"
@@ -56,12 +59,12 @@ fi
 step bench_cuda timeout 120 build-gpu/tests/bench_cuda && cat "$out/bench_cuda.log"
 step bench_cuda_json sh -c 'timeout 120 build-gpu/tests/bench_cuda --json >"$1"' _ \
     "$out/bench_cuda.json"
-if build-gpu/src/evoapproxnas bench --help >/dev/null 2>&1; then
-    step bench_device sh -c \
-        'timeout 300 build-gpu/src/evoapproxnas bench --device cuda --json >"$1"' _ \
-        "$out/bench_device.json" && cat "$out/bench_device.json"
-else
-    echo "(no 'evoapproxnas bench' command in this build: skipped)"
+step bench_device timeout 300 build-gpu/evoapproxnas bench --device cuda --section nets \
+    --json "$out/bench_device.json" && cat "$out/bench_device.log"
+if grep -q 'running on the CPU' "$out/bench_device.log" 2>/dev/null; then
+    echo "not ok bench_device ran on the CPU:"
+    grep -m 1 'running on the CPU' "$out/bench_device.log"
+    failed=$((failed + 1))
 fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
