@@ -3,6 +3,8 @@
  *
  * One convolution over the whole CNHW batch is one GEMM on im2col columns cols[K][P]
  * (K = c*kh*kw, P = n*oh*ow); a 1x1, stride-1, unpadded convolution uses x itself as columns.
+ * Exact float 3x3, stride-1, pad-1 convolutions use the direct kernels of the set instead
+ * (conv3x3_f32_*: no column buffer), when it has them.
  */
 #include "approx_internal.h"
 
@@ -21,6 +23,13 @@ static conv_dims conv_dims_of(const eng_conv_shape *s)
         .X = (size_t)s->c * s->n * s->h * s->w,
         .pointwise = s->kh == 1 && s->kw == 1 && s->stride == 1 && s->pad == 0,
     };
+}
+
+/* The exact float convolution runs on k's direct 3x3 kernels. */
+static bool conv_direct(const eng_kernels *k, const eng_conv_shape *s)
+{
+    return eng_conv_shape_is_3x3s1(s) && k->conv3x3_f32_forward && k->conv3x3_f32_backward_data &&
+           k->conv3x3_f32_backward_weights;
 }
 
 static eng_status conv_check(const eng_conv_shape *s, int oc, const eng_approx *q,
@@ -74,6 +83,10 @@ eng_status eng_conv2d_forward(const eng_kernels *k, const eng_conv_shape *s, int
         approx_gemm_forward(k, q, oc, d.K, d.P, cols, w, bias, y, p);
         return ENG_OK;
     }
+    if (conv_direct(k, s)) {
+        k->conv3x3_f32_forward(s, oc, x, w, bias, y);
+        return ENG_OK;
+    }
     const float *cols = x;
     if (!d.pointwise) {
         float *c = approx_ws_take(&p, sizeof(float) * d.K * d.P);
@@ -116,6 +129,11 @@ static void conv_backward_exact(const eng_kernels *k, const eng_conv_shape *s, i
                                 const conv_dims *d, const float *x, const float *w,
                                 const float *dy, float *dx, float *dw, unsigned char *p)
 {
+    if (conv_direct(k, s)) {
+        k->conv3x3_f32_backward_weights(s, oc, x, dy, dw);
+        if (dx) k->conv3x3_f32_backward_data(s, oc, dy, w, dx);
+        return;
+    }
     const float *cols = x;
     float *buf = d->pointwise ? NULL : approx_ws_take(&p, sizeof(float) * d->K * d->P);
     if (!d->pointwise) {
