@@ -136,10 +136,11 @@ typedef struct eng_kernels {
                      float scale, int32_t zero_point, int32_t qmin, int32_t qmax,
                      uint8_t *codes);
 
-    /* Direct float 3x3 convolution, stride 1, pad 1, dilation 1 (so oh == h, ow == w), on
-     * CNHW tensors without a column buffer. Optional: NULL in a set that does not have them
-     * (the scalar set has its references, the definition; "avx512" has AVX-512 kernels);
-     * callers then use im2col + sgemm. s must be a 3x3/s1/p1/d1 shape; oc > 0.
+    /* Float 3x3 convolution, stride 1, pad 1, dilation 1 (so oh == h, ow == w), on CNHW
+     * tensors, needing no workspace from the caller. Every set has them: "scalar" the
+     * references (the definition), "avx512" direct AVX-512 kernels (no column buffer at all),
+     * "avx2" im2col + sgemm with the columns in the kernel's own thread scratch memory.
+     * s must satisfy eng_conv_shape_is_3x3s1; oc > 0.
      *   forward:          y[o][b][i][j] = bias[o] + sum_{c,ky,kx} w[o][c][ky][kx] *
      *                                     x[c][b][i+ky-1][j+kx-1]    (x = 0 outside the image)
      *   backward_data:    dx[c][b][i][j] = sum_{o,ky,kx} w[o][c][ky][kx] *
@@ -147,8 +148,10 @@ typedef struct eng_kernels {
      *   backward_weights: dw[o][c][ky][kx] = sum_{b,i,j} dy[o][b][i][j] *
      *                                        x[c][b][i+ky-1][j+kx-1]
      * x, dx: [s->c][s->n][s->h][s->w]; y, dy: [oc][s->n][s->h][s->w]; w, dw: [oc][s->c][3][3];
-     * bias: [oc] or NULL (no bias). Outputs are overwritten. Every output element is computed
-     * by one thread in a fixed order: results do not depend on the thread count. */
+     * bias: [oc] or NULL (no bias). Outputs are overwritten. Results are equal to the
+     * definition to float rounding. In "scalar" and "avx512" every output element is computed
+     * by one thread in a fixed order, so results do not depend on the thread count; "avx2"
+     * (OpenBLAS) gives the same result for the same thread count. */
     void (*conv3x3_f32_forward)(const eng_conv_shape *s, int oc,
                                 const float *x, const float *w, const float *bias,
                                 float *y);

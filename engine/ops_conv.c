@@ -3,8 +3,8 @@
  *
  * One convolution over the whole CNHW batch is one GEMM on im2col columns cols[K][P]
  * (K = c*kh*kw, P = n*oh*ow); a 1x1, stride-1, unpadded convolution uses x itself as columns.
- * Exact float 3x3, stride-1, pad-1 convolutions use the direct kernels of the set instead
- * (conv3x3_f32_*: no column buffer), when it has them.
+ * Exact float 3x3, stride-1, pad-1 convolutions use the set's conv3x3_f32_* kernels instead,
+ * which need no workspace (direct kernels in the AVX-512 set).
  */
 #include "approx_internal.h"
 
@@ -25,11 +25,10 @@ static conv_dims conv_dims_of(const eng_conv_shape *s)
     };
 }
 
-/* The exact float convolution runs on k's direct 3x3 kernels. */
-static bool conv_direct(const eng_kernels *k, const eng_conv_shape *s)
+/* The exact float convolution of shape s runs on the conv3x3_f32_* kernels. */
+static bool conv_direct(const eng_conv_shape *s)
 {
-    return eng_conv_shape_is_3x3s1(s) && k->conv3x3_f32_forward && k->conv3x3_f32_backward_data &&
-           k->conv3x3_f32_backward_weights;
+    return eng_conv_shape_is_3x3s1(s);
 }
 
 static eng_status conv_check(const eng_conv_shape *s, int oc, const eng_approx *q,
@@ -47,7 +46,7 @@ size_t eng_conv2d_workspace_size(const eng_conv_shape *s, int oc, const eng_appr
 {
     conv_dims d = conv_dims_of(s);
     size_t kp = (size_t)d.K * d.P;
-    if (!q) return d.pointwise ? 0 : approx_ws_size(sizeof(float) * kp);
+    if (!q) return d.pointwise || conv_direct(s) ? 0 : approx_ws_size(sizeof(float) * kp);
     size_t codes = approx_ws_size(d.X) + (d.pointwise ? 0 : approx_ws_size(kp));
     size_t fwd = codes + approx_gemm_forward_ws(oc, d.K, d.P);
     size_t ste = approx_ws_size(sizeof(float) * kp) + approx_ws_size(sizeof(float) * oc * d.K) +
@@ -83,7 +82,7 @@ eng_status eng_conv2d_forward(const eng_kernels *k, const eng_conv_shape *s, int
         approx_gemm_forward(k, q, oc, d.K, d.P, cols, w, bias, y, p);
         return ENG_OK;
     }
-    if (conv_direct(k, s)) {
+    if (conv_direct(s)) {
         k->conv3x3_f32_forward(s, oc, x, w, bias, y);
         return ENG_OK;
     }
@@ -129,7 +128,7 @@ static void conv_backward_exact(const eng_kernels *k, const eng_conv_shape *s, i
                                 const conv_dims *d, const float *x, const float *w,
                                 const float *dy, float *dx, float *dw, unsigned char *p)
 {
-    if (conv_direct(k, s)) {
+    if (conv_direct(s)) {
         k->conv3x3_f32_backward_weights(s, oc, x, dy, dw);
         if (dx) k->conv3x3_f32_backward_data(s, oc, dy, w, dx);
         return;

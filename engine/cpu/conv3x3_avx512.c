@@ -32,11 +32,12 @@
 
 enum {
     FWD_OB = 8,         /* output channels per forward block */
-    FWD_CHUNK = 32,     /* positions per forward tile (2 zmm) */
+    FWD_V = 3,          /* vectors of 16 positions per forward tile */
+    FWD_CHUNK = 16 * FWD_V,
     DW_OB = 3,          /* output channels per backward-weights tile */
     DW_CG = 8,          /* input channels per backward-weights tile */
     DW_PBLOCK = 128,    /* chunks of 16 positions per pass of a backward-weights tile */
-    CODES_EXTRA = 32    /* codes past h*w, so that 32 codes can be read from any q < h*w */
+    CODES_EXTRA = 16    /* codes past h*w, so that 16 codes can be read from any q < h*w */
 };
 
 /* codes[q], q < h*w + CODES_EXTRA: bit ky*3 + kx set when tap (ky, kx) of plane position
@@ -79,29 +80,39 @@ static void c3_forward_packed(size_t P, int h, int w, int cin, int cout, const f
     const int threads = eng_cpu_threads();
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && nchunk > 1)
     for (ptrdiff_t ch = 0; ch < nchunk; ch++) {
-        const size_t p0 = (size_t)ch * FWD_CHUNK, left = P - p0;
-        const __mmask32 tail = left >= 32 ? ~(__mmask32)0 : (((__mmask32)1 << left) - 1);
-        const __m512i cv = _mm512_loadu_si512(codes + p0 % hw);
-        __mmask32 m[9];
-        for (int t = 0; t < 9; t++)
-            m[t] = _mm512_test_epi16_mask(cv, _mm512_set1_epi16((short)(1 << t))) & tail;
+        const size_t p0 = (size_t)ch * FWD_CHUNK;
+        __mmask16 m[9][FWD_V]; /* tap masks of the vectors, positions >= P cleared */
+        for (int v = 0; v < FWD_V; v++) {
+            const size_t pv = p0 + (size_t)v * 16, left = pv < P ? P - pv : 0;
+            const __mmask16 tail = left >= 16 ? (__mmask16)0xFFFF
+                                              : (__mmask16)((1u << left) - 1);
+            const __m256i cv = _mm256_loadu_si256((const void *)(codes + pv % hw));
+            for (int t = 0; t < 9; t++)
+                m[t][v] = _mm256_test_epi16_mask(cv, _mm256_set1_epi16((short)(1 << t))) & tail;
+        }
         for (int blk = 0; blk < nblk; blk++) {
-            __m512 acc[FWD_OB][2];
-#pragma GCC unroll 8
-            for (int j = 0; j < FWD_OB; j++)
-                acc[j][0] = acc[j][1] = _mm512_setzero_ps();
+            __m512 acc[FWD_OB][FWD_V];
+#pragma GCC unroll 32
+            for (int j = 0; j < FWD_OB * FWD_V; j++)
+                acc[j / FWD_V][j % FWD_V] = _mm512_setzero_ps();
             const float *wq = wp + (size_t)blk * 9 * cin * FWD_OB;
             for (int t = 0; t < 9; t++) {
-                const __mmask16 k0 = (__mmask16)m[t], k1 = (__mmask16)(m[t] >> 16);
+                __mmask16 k[FWD_V];
+#pragma GCC unroll 4
+                for (int v = 0; v < FWD_V; v++)
+                    k[v] = m[t][v];
                 const float *xs = x + (ptrdiff_t)p0 + c3_offset(w, t);
                 for (int c = 0; c < cin; c++, xs += P, wq += FWD_OB) {
-                    const __m512 a0 = _mm512_maskz_loadu_ps(k0, xs);
-                    const __m512 a1 = _mm512_maskz_loadu_ps(k1, xs + 16);
+                    __m512 a[FWD_V];
+#pragma GCC unroll 4
+                    for (int v = 0; v < FWD_V; v++)
+                        a[v] = _mm512_maskz_loadu_ps(k[v], xs + 16 * v);
 #pragma GCC unroll 8
                     for (int j = 0; j < FWD_OB; j++) {
                         const __m512 wv = _mm512_set1_ps(wq[j]);
-                        acc[j][0] = _mm512_fmadd_ps(a0, wv, acc[j][0]);
-                        acc[j][1] = _mm512_fmadd_ps(a1, wv, acc[j][1]);
+#pragma GCC unroll 4
+                        for (int v = 0; v < FWD_V; v++)
+                            acc[j][v] = _mm512_fmadd_ps(a[v], wv, acc[j][v]);
                     }
                 }
             }
@@ -111,15 +122,15 @@ static void c3_forward_packed(size_t P, int h, int w, int cin, int cout, const f
                 if (j >= nv)
                     break;
                 const int o = blk * FWD_OB + j;
-                float *yo = y + (size_t)o * P + p0;
-                __m512 r0 = acc[j][0], r1 = acc[j][1];
-                if (bias) {
-                    const __m512 b = _mm512_set1_ps(bias[o]);
-                    r0 = _mm512_add_ps(r0, b);
-                    r1 = _mm512_add_ps(r1, b);
+                const __m512 b = _mm512_set1_ps(bias ? bias[o] : 0.0f);
+#pragma GCC unroll 4
+                for (int v = 0; v < FWD_V; v++) {
+                    const size_t pv = p0 + (size_t)v * 16, left = pv < P ? P - pv : 0;
+                    const __mmask16 tail = left >= 16 ? (__mmask16)0xFFFF
+                                                      : (__mmask16)((1u << left) - 1);
+                    __m512 r = bias ? _mm512_add_ps(acc[j][v], b) : acc[j][v];
+                    _mm512_mask_storeu_ps(y + (size_t)o * P + pv, tail, r);
                 }
-                _mm512_mask_storeu_ps(yo, (__mmask16)tail, r0);
-                _mm512_mask_storeu_ps(yo + 16, (__mmask16)(tail >> 16), r1);
             }
         }
     }
