@@ -168,6 +168,19 @@ eng_status eng_conv2d_backward(const eng_kernels *k, const eng_conv_shape *s, in
         approx_weight_quantize(k, q, w, (size_t)d.K, wcodes, NULL);
         approx_table_gemm_backward(q, oc, d.K, d.P, wcodes, cols, dy, dx ? dcols : NULL, dw);
         approx_weight_mask(q, w, (size_t)d.K, dw);
+    } else if (conv_direct(s)) {
+        /* STE on the 3x3 kernels: dw = dy * fq(x) masked, dx = conv^T(dy, fq(w)) */
+        float *xq = approx_ws_take(&p, sizeof(float) * d.X);
+        approx_fake_quantize_par(&q->act, x, d.X, xq);
+        approx_weight_prepare(q, w, (size_t)d.K);
+        k->conv3x3_f32_backward_weights(s, oc, xq, dy, dw);
+        approx_weight_mask(q, w, (size_t)d.K, dw);
+        if (!dx) return ENG_OK;
+        float *wq = approx_ws_take(&p, sizeof(float) * oc * d.K);
+        approx_weight_fake(q, w, (size_t)d.K, wq);
+        k->conv3x3_f32_backward_data(s, oc, dy, wq, dx);
+        approx_fake_quantize_backward_par(&q->act, x, dx, d.X, dx);
+        return ENG_OK;
     } else {
         float *cols = approx_ws_take(&p, sizeof(float) * d.K * d.P);
         if (d.pointwise) {
