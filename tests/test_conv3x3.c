@@ -250,7 +250,8 @@ START_TEST(test_thread_count_independent)
     eng_conv_shape s;
     const int oc = 24;
     ck_assert_int_eq(eng_conv_shape_init(&s, 3, 20, 17, 13, 3, 3, 1, 1, 1), ENG_OK);
-    const size_t X = (size_t)20 * 3 * 17 * 13, Y = (size_t)oc * 3 * 17 * 13, W = (size_t)oc * 20 * 9;
+    const size_t X = (size_t)20 * 3 * 17 * 13, Y = (size_t)oc * 3 * 17 * 13;
+    const size_t W = (size_t)oc * 20 * 9;
     float *x = random_floats(X, &rng), *w = random_floats(W, &rng), *dy = random_floats(Y, &rng);
     float *bias = random_floats((size_t)oc, &rng);
     float *out[2][3];

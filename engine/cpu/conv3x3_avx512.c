@@ -5,21 +5,23 @@
  * Positions are flattened over the batch, p = (b*h + i)*w + j < P = n*h*w, and a tap (ky, kx)
  * of the kernel is the shift p + (ky-1)*w + (kx-1) of the input row of a channel. Whether that
  * tap lies inside the image depends only on p mod h*w: a table codes[q] (9 bits, one per tap,
- * for q < h*w + 32, wrapping around the image) gives it, and vptestmw turns 16 or 32 codes into
- * the load masks of a chunk of positions. Masked loads zero-fill the padding (and never fault
- * on masked lanes), so chunks may cross row and image borders freely.
+ * for q < h*w + 16, wrapping around the image) gives it, and vptestmw turns 16 codes into the
+ * load masks of 16 positions. Masked loads zero-fill the padding (and never fault on masked
+ * lanes), so vectors may cross row and image borders freely.
  *
- * Forward: a chunk of 32 positions (2 zmm) x a block of 8 output channels = 16 accumulators;
- * per tap and input channel, 2 masked loads and 8 broadcast weights (packed [tap][c][8]) feed
- * 16 FMAs. Backward data is the same kernel on dy with the weights transposed and flipped.
- * Backward weights: a tile is (block of 3 output channels, one input channel); 27 accumulators
- * (3 channels x 9 taps) run over all P in chunks of 16 with precomputed per-chunk tap masks and
- * are summed horizontally at the end.
+ * Forward: a tile of 48 positions (3 zmm) x a block of 8 output channels = 24 accumulators;
+ * per tap and input channel, 3 masked loads and 8 broadcast weights (packed [tap][c][8]) feed
+ * 24 FMAs. Backward data is the same kernel on dy with the weights transposed and flipped.
+ * Backward weights: a tile is (block of 3 output channels, group of 8 input channels); per
+ * input channel 27 accumulators (3 channels x 9 taps) run over the positions in chunks of 16
+ * with precomputed per-chunk tap masks, in passes of 2048 positions (dy rows copied per pass),
+ * and are summed horizontally at the end.
  *
- * Threads: forward tiles are chunks of positions, backward-weight tiles (block, channel) pairs,
+ * Threads: forward tiles are chunks of positions, backward-weight tiles (block, group) pairs,
  * spread by a static OpenMP schedule. Every output element is computed by one thread in a fixed
- * order, so results do not depend on the thread count. Scratch (packed weights, codes, masks)
- * comes from the calling thread's eng_cpu_workspace; without memory the reference runs.
+ * order, so results do not depend on the thread count. Scratch (packed weights, codes, masks,
+ * partial sums) comes from the calling thread's eng_cpu_workspace; without memory the
+ * reference runs.
  */
 #include "cpu_kernels.h"
 
@@ -194,9 +196,9 @@ void eng_cpu_conv3x3_avx512_backward_data(const eng_conv_shape *s, int oc, const
 }
 
 /* One backward-weights tile (output block blk, input channels [c0, c1)) over the positions
- * [16*ch0, 16*ch1), d[j] holding those positions of dy row blk*3 + j: the 27 partial sums of each channel are carried between position blocks
- * in buf[(c - c0) * 27] (ch0 > 0: loaded; ch1 < nchunk: stored), otherwise started at 0 and
- * reduced into dw. */
+ * [16*ch0, 16*ch1), d[j] holding those positions of dy row blk*3 + j. The 27 partial sums of
+ * a channel are carried between passes in buf[(c - c0) * 27] (loaded when ch0 > 0, stored
+ * when ch1 < nchunk); the last pass sums them horizontally into dw. */
 static inline __attribute__((always_inline)) void
 c3_dw_tile(const float *const d[DW_OB], const float *x, size_t P, const ptrdiff_t off[9],
            const __mmask16 *masks, __mmask16 last, ptrdiff_t nchunk, ptrdiff_t ch0,
