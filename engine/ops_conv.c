@@ -3,8 +3,8 @@
  *
  * One convolution over the whole CNHW batch is one GEMM on im2col columns cols[K][P]
  * (K = c*kh*kw, P = n*oh*ow); a 1x1, stride-1, unpadded convolution uses x itself as columns.
- * Exact float 3x3, stride-1, pad-1 convolutions use the set's conv3x3_f32_* kernels instead,
- * which need no workspace (direct kernels in the AVX-512 set).
+ * Float 3x3, stride-1, pad-1 convolutions (exact, and the STE backward of approximate layers)
+ * use the set's conv3x3_f32_* kernels instead: no columns (direct kernels in the AVX-512 set).
  */
 #include "approx_internal.h"
 
@@ -25,7 +25,7 @@ static conv_dims conv_dims_of(const eng_conv_shape *s)
     };
 }
 
-/* The exact float convolution of shape s runs on the conv3x3_f32_* kernels. */
+/* The float convolutions of shape s run on the conv3x3_f32_* kernels. */
 static bool conv_direct(const eng_conv_shape *s)
 {
     return eng_conv_shape_is_3x3s1(s);
