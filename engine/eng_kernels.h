@@ -135,7 +135,39 @@ typedef struct eng_kernels {
     void (*quantize)(const float *x, size_t count,
                      float scale, int32_t zero_point, int32_t qmin, int32_t qmax,
                      uint8_t *codes);
+
+    /* Float 3x3 convolution, stride 1, pad 1, dilation 1 (so oh == h, ow == w), on CNHW
+     * tensors, needing no workspace from the caller. Every set has them: "scalar" the
+     * references (the definition), "avx512" direct AVX-512 kernels (no column buffer at all),
+     * "avx2" im2col + sgemm with the columns in the kernel's own thread scratch memory.
+     * s must satisfy eng_conv_shape_is_3x3s1; oc > 0.
+     *   forward:          y[o][b][i][j] = bias[o] + sum_{c,ky,kx} w[o][c][ky][kx] *
+     *                                     x[c][b][i+ky-1][j+kx-1]    (x = 0 outside the image)
+     *   backward_data:    dx[c][b][i][j] = sum_{o,ky,kx} w[o][c][ky][kx] *
+     *                                      dy[o][b][i-ky+1][j-kx+1]  (dy = 0 outside)
+     *   backward_weights: dw[o][c][ky][kx] = sum_{b,i,j} dy[o][b][i][j] *
+     *                                        x[c][b][i+ky-1][j+kx-1]
+     * x, dx: [s->c][s->n][s->h][s->w]; y, dy: [oc][s->n][s->h][s->w]; w, dw: [oc][s->c][3][3];
+     * bias: [oc] or NULL (no bias). Outputs are overwritten. Results are equal to the
+     * definition to float rounding. In "scalar" and "avx512" every output element is computed
+     * by one thread in a fixed order, so results do not depend on the thread count; "avx2"
+     * (OpenBLAS) gives the same result for the same thread count. */
+    void (*conv3x3_f32_forward)(const eng_conv_shape *s, int oc,
+                                const float *x, const float *w, const float *bias,
+                                float *y);
+    void (*conv3x3_f32_backward_data)(const eng_conv_shape *s, int oc,
+                                      const float *dy, const float *w,
+                                      float *dx);
+    void (*conv3x3_f32_backward_weights)(const eng_conv_shape *s, int oc,
+                                         const float *x, const float *dy,
+                                         float *dw);
 } eng_kernels;
+
+/* True when s is the shape of the conv3x3_f32_* kernels: 3x3, stride 1, pad 1, dilation 1. */
+static inline bool eng_conv_shape_is_3x3s1(const eng_conv_shape *s)
+{
+    return s->kh == 3 && s->kw == 3 && s->stride == 1 && s->pad == 1 && s->dilation == 1;
+}
 
 /* The scalar reference kernels: slow, obvious, the definition of every kernel's result. */
 const eng_kernels *eng_kernels_ref(void);

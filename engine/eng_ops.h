@@ -5,7 +5,9 @@
  * These functions work on raw channel-major arrays and know nothing of networks: the layer
  * code owns the tensors, one eng_approx state per approximate layer and one workspace buffer.
  * All hot loops go through an eng_kernels table (sgemm, im2col, col2im, lut_gemm,
- * lut_depthwise, quantize), so optimized kernels drop in without touching this code.
+ * lut_depthwise, quantize, conv3x3_f32_*), so optimized kernels drop in without touching this
+ * code. Float convolutions of 3x3, stride-1, pad-1 shapes (exact, and the STE backward of
+ * approximate layers) run on the conv3x3_f32_* kernels instead of im2col + sgemm.
  *
  * Layouts (CNHW, see eng_kernels.h):
  *   conv2d     x[c][n][h][w]   w[oc][c][kh][kw]  bias[oc]  y[oc][n][oh][ow]
@@ -162,7 +164,9 @@ const eng_qparams *eng_approx_weight_qparams(const eng_approx *q);
  * conv2d: y[oc][n][oh][ow] = conv(x[c][n][h][w], w[oc][c][kh][kw]) + bias[oc]
  * ---------------------------------------------------------------------------------------- */
 
-/* Workspace bytes for forward and backward of this shape (q: the layer's state or NULL). */
+/* Workspace bytes for forward and backward of this shape (q: the layer's state or NULL). 0 for
+ * exact float (q == NULL) 1x1 stride-1 unpadded and 3x3 stride-1 pad-1 shapes (the latter run
+ * on the kernel set's conv3x3_f32_* kernels, eng_kernels.h). */
 size_t eng_conv2d_workspace_size(const eng_conv_shape *s, int oc, const eng_approx *q);
 
 /* q == NULL: exact float. q != NULL: quantized-approximate (see the overview); training

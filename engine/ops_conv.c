@@ -3,6 +3,8 @@
  *
  * One convolution over the whole CNHW batch is one GEMM on im2col columns cols[K][P]
  * (K = c*kh*kw, P = n*oh*ow); a 1x1, stride-1, unpadded convolution uses x itself as columns.
+ * Float 3x3, stride-1, pad-1 convolutions (exact, and the STE backward of approximate layers)
+ * use the set's conv3x3_f32_* kernels instead: no columns (direct kernels in the AVX-512 set).
  */
 #include "approx_internal.h"
 
@@ -23,6 +25,12 @@ static conv_dims conv_dims_of(const eng_conv_shape *s)
     };
 }
 
+/* The float convolutions of shape s run on the conv3x3_f32_* kernels. */
+static bool conv_direct(const eng_conv_shape *s)
+{
+    return eng_conv_shape_is_3x3s1(s);
+}
+
 static eng_status conv_check(const eng_conv_shape *s, int oc, const eng_approx *q,
                              const void *x, const void *w, const void *out, const char *op)
 {
@@ -38,7 +46,7 @@ size_t eng_conv2d_workspace_size(const eng_conv_shape *s, int oc, const eng_appr
 {
     conv_dims d = conv_dims_of(s);
     size_t kp = (size_t)d.K * d.P;
-    if (!q) return d.pointwise ? 0 : approx_ws_size(sizeof(float) * kp);
+    if (!q) return d.pointwise || conv_direct(s) ? 0 : approx_ws_size(sizeof(float) * kp);
     size_t codes = approx_ws_size(d.X) + (d.pointwise ? 0 : approx_ws_size(kp));
     size_t fwd = codes + approx_gemm_forward_ws(oc, d.K, d.P);
     size_t ste = approx_ws_size(sizeof(float) * kp) + approx_ws_size(sizeof(float) * oc * d.K) +
@@ -72,6 +80,10 @@ eng_status eng_conv2d_forward(const eng_kernels *k, const eng_conv_shape *s, int
         approx_act_prepare(q, x, d.X, training);
         const uint8_t *cols = conv_codes(k, s, &d, q, x, &p);
         approx_gemm_forward(k, q, oc, d.K, d.P, cols, w, bias, y, p);
+        return ENG_OK;
+    }
+    if (conv_direct(s)) {
+        k->conv3x3_f32_forward(s, oc, x, w, bias, y);
         return ENG_OK;
     }
     const float *cols = x;
@@ -116,6 +128,11 @@ static void conv_backward_exact(const eng_kernels *k, const eng_conv_shape *s, i
                                 const conv_dims *d, const float *x, const float *w,
                                 const float *dy, float *dx, float *dw, unsigned char *p)
 {
+    if (conv_direct(s)) {
+        k->conv3x3_f32_backward_weights(s, oc, x, dy, dw);
+        if (dx) k->conv3x3_f32_backward_data(s, oc, dy, w, dx);
+        return;
+    }
     const float *cols = x;
     float *buf = d->pointwise ? NULL : approx_ws_take(&p, sizeof(float) * d->K * d->P);
     if (!d->pointwise) {
@@ -151,6 +168,19 @@ eng_status eng_conv2d_backward(const eng_kernels *k, const eng_conv_shape *s, in
         approx_weight_quantize(k, q, w, (size_t)d.K, wcodes, NULL);
         approx_table_gemm_backward(q, oc, d.K, d.P, wcodes, cols, dy, dx ? dcols : NULL, dw);
         approx_weight_mask(q, w, (size_t)d.K, dw);
+    } else if (conv_direct(s)) {
+        /* STE on the 3x3 kernels: dw = dy * fq(x) masked, dx = conv^T(dy, fq(w)) */
+        float *xq = approx_ws_take(&p, sizeof(float) * d.X);
+        approx_fake_quantize_par(&q->act, x, d.X, xq);
+        approx_weight_prepare(q, w, (size_t)d.K);
+        k->conv3x3_f32_backward_weights(s, oc, xq, dy, dw);
+        approx_weight_mask(q, w, (size_t)d.K, dw);
+        if (!dx) return ENG_OK;
+        float *wq = approx_ws_take(&p, sizeof(float) * oc * d.K);
+        approx_weight_fake(q, w, (size_t)d.K, wq);
+        k->conv3x3_f32_backward_data(s, oc, dy, wq, dx);
+        approx_fake_quantize_backward_par(&q->act, x, dx, d.X, dx);
+        return ENG_OK;
     } else {
         float *cols = approx_ws_take(&p, sizeof(float) * d.K * d.P);
         if (d.pointwise) {

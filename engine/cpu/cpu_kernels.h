@@ -90,6 +90,26 @@ void eng_cpu_im2col_u8_rows(const eng_conv_shape *s, const uint8_t *x, uint8_t p
                             uint8_t *cols, int r0, int r1);
 void eng_cpu_col2im_f32(const eng_conv_shape *s, const float *cols, float *dx);
 
+/* ---- 3x3 stride-1 float convolution (conv3x3_avx512.c, conv3x3_gemm.c) ------------------- */
+
+/* The AVX-512 (F/BW/VL/DQ) 3x3, stride-1, pad-1 float convolutions of the avx512 set; same
+ * contracts as eng_kernels.conv3x3_f32_forward / _backward_data / _backward_weights. */
+void eng_cpu_conv3x3_avx512_forward(const eng_conv_shape *s, int oc, const float *x,
+                                    const float *w, const float *bias, float *y);
+void eng_cpu_conv3x3_avx512_backward_data(const eng_conv_shape *s, int oc, const float *dy,
+                                          const float *w, float *dx);
+void eng_cpu_conv3x3_avx512_backward_weights(const eng_conv_shape *s, int oc, const float *x,
+                                             const float *dy, float *dw);
+
+/* The 3x3 convolutions of the avx2 set: im2col + eng_cpu_sgemm with the column buffer in the
+ * calling thread's scratch (conv3x3_gemm.c). Same contracts. */
+void eng_cpu_conv3x3_gemm_forward(const eng_conv_shape *s, int oc, const float *x,
+                                  const float *w, const float *bias, float *y);
+void eng_cpu_conv3x3_gemm_backward_data(const eng_conv_shape *s, int oc, const float *dy,
+                                        const float *w, float *dx);
+void eng_cpu_conv3x3_gemm_backward_weights(const eng_conv_shape *s, int oc, const float *x,
+                                           const float *dy, float *dw);
+
 /* ---- helpers for table kernels (lut_common.c) ------------------------------------------ */
 
 /* Marks in used[256] the weight codes that occur in w[0..count). */

@@ -394,6 +394,9 @@ static const eng_kernels avx2_kernels = {
     .im2col_u8 = eng_cpu_im2col_u8,
     .col2im_f32 = eng_cpu_col2im_f32,
     .quantize = avx2_quantize,
+    .conv3x3_f32_forward = eng_cpu_conv3x3_gemm_forward,
+    .conv3x3_f32_backward_data = eng_cpu_conv3x3_gemm_backward_data,
+    .conv3x3_f32_backward_weights = eng_cpu_conv3x3_gemm_backward_weights,
 };
 
 #pragma GCC pop_options

@@ -158,6 +158,88 @@ static void ref_quantize(const float *x, size_t count, float scale, int32_t zero
     }
 }
 
+/* Input value of plane x (h x w) at (i, j), 0 outside. */
+static inline float ref_pixel(const float *x, int h, int w, int i, int j)
+{
+    return i >= 0 && i < h && j >= 0 && j < w ? x[(size_t)i * w + j] : 0.0f;
+}
+
+static void ref_conv3x3_forward(const eng_conv_shape *s, int oc, const float *x, const float *w,
+                                const float *bias, float *y)
+{
+    const size_t plane = (size_t)s->h * s->w, P = (size_t)s->n * plane;
+#pragma omp parallel for schedule(static)
+    for (int o = 0; o < oc; o++) {
+        for (int b = 0; b < s->n; b++) {
+            for (int i = 0; i < s->h; i++) {
+                for (int j = 0; j < s->w; j++) {
+                    double sum = 0.0;
+                    for (int c = 0; c < s->c; c++) {
+                        const float *xp = x + (size_t)c * P + (size_t)b * plane;
+                        const float *wp = w + ((size_t)o * s->c + c) * 9;
+                        for (int ky = 0; ky < 3; ky++)
+                            for (int kx = 0; kx < 3; kx++)
+                                sum += (double)wp[ky * 3 + kx] *
+                                       ref_pixel(xp, s->h, s->w, i + ky - 1, j + kx - 1);
+                    }
+                    y[(size_t)o * P + (size_t)b * plane + (size_t)i * s->w + j] =
+                        (float)(sum + (bias ? (double)bias[o] : 0.0));
+                }
+            }
+        }
+    }
+}
+
+static void ref_conv3x3_backward_data(const eng_conv_shape *s, int oc, const float *dy,
+                                      const float *w, float *dx)
+{
+    const size_t plane = (size_t)s->h * s->w, P = (size_t)s->n * plane;
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < s->c; c++) {
+        for (int b = 0; b < s->n; b++) {
+            for (int i = 0; i < s->h; i++) {
+                for (int j = 0; j < s->w; j++) {
+                    double sum = 0.0;
+                    for (int o = 0; o < oc; o++) {
+                        const float *dp = dy + (size_t)o * P + (size_t)b * plane;
+                        const float *wp = w + ((size_t)o * s->c + c) * 9;
+                        for (int ky = 0; ky < 3; ky++)
+                            for (int kx = 0; kx < 3; kx++)
+                                sum += (double)wp[ky * 3 + kx] *
+                                       ref_pixel(dp, s->h, s->w, i - ky + 1, j - kx + 1);
+                    }
+                    dx[(size_t)c * P + (size_t)b * plane + (size_t)i * s->w + j] = (float)sum;
+                }
+            }
+        }
+    }
+}
+
+static void ref_conv3x3_backward_weights(const eng_conv_shape *s, int oc, const float *x,
+                                         const float *dy, float *dw)
+{
+    const size_t plane = (size_t)s->h * s->w, P = (size_t)s->n * plane;
+#pragma omp parallel for schedule(static)
+    for (int o = 0; o < oc; o++) {
+        for (int c = 0; c < s->c; c++) {
+            for (int ky = 0; ky < 3; ky++) {
+                for (int kx = 0; kx < 3; kx++) {
+                    double sum = 0.0;
+                    for (int b = 0; b < s->n; b++) {
+                        const float *dp = dy + (size_t)o * P + (size_t)b * plane;
+                        const float *xp = x + (size_t)c * P + (size_t)b * plane;
+                        for (int i = 0; i < s->h; i++)
+                            for (int j = 0; j < s->w; j++)
+                                sum += (double)dp[(size_t)i * s->w + j] *
+                                       ref_pixel(xp, s->h, s->w, i + ky - 1, j + kx - 1);
+                    }
+                    dw[(((size_t)o * s->c + c) * 3 + ky) * 3 + kx] = (float)sum;
+                }
+            }
+        }
+    }
+}
+
 static const eng_kernels ref_kernels = {
     .name = "scalar",
     .sgemm = ref_sgemm,
@@ -167,6 +249,9 @@ static const eng_kernels ref_kernels = {
     .im2col_u8 = ref_im2col_u8,
     .col2im_f32 = ref_col2im_f32,
     .quantize = ref_quantize,
+    .conv3x3_f32_forward = ref_conv3x3_forward,
+    .conv3x3_f32_backward_data = ref_conv3x3_backward_data,
+    .conv3x3_f32_backward_weights = ref_conv3x3_backward_weights,
 };
 
 const eng_kernels *eng_kernels_ref(void)
