@@ -351,6 +351,32 @@ void approx_weight_quantize(const eng_kernels *k, const eng_approx *q, const flo
     }
 }
 
+/* AVX-512 and baseline builds of the per-row loops below (GCC function multiversioning,
+ * chosen once at load time): the engine is compiled for baseline x86-64, where these loops
+ * cannot vectorize their 64-bit integer and double conversions. Same operations in the same
+ * order either way: identical results. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+#define APPROX_MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "default")))
+#else
+#define APPROX_MULTIVERSION
+#endif
+
+/* One output row of approx_dequantize. */
+APPROX_MULTIVERSION
+static void dequantize_row(size_t positions, const int32_t *a, const int32_t *as, int64_t offset,
+                           int64_t zw, double scale, float b, float *out)
+{
+    if (as) {
+#pragma omp simd
+        for (size_t p = 0; p < positions; p++)
+            out[p] = (float)(scale * (double)((int64_t)a[p] + offset - zw * as[p])) + b;
+    } else {
+#pragma omp simd
+        for (size_t p = 0; p < positions; p++)
+            out[p] = (float)(scale * (double)((int64_t)a[p] + offset)) + b;
+    }
+}
+
 void approx_dequantize(bool asym, const eng_qparams *act, const eng_qparams *wq, int channels,
                        size_t positions, int K, const int32_t *acc, const int32_t *asum,
                        size_t asum_stride, const int32_t *wsum, const float *bias, float *y)
@@ -360,16 +386,10 @@ void approx_dequantize(bool asym, const eng_qparams *act, const eng_qparams *wq,
     for (int o = 0; o < channels; o++) {
         const double scale = (double)act->scale * wq[o].scale;
         const int64_t zw = wq[o].zero_point;
-        const float b = bias ? bias[o] : 0.0f;
-        const int32_t *a = acc + (size_t)o * positions;
-        float *out = y + (size_t)o * positions;
         const int64_t offset = asym ? (int64_t)K * za * zw - za * (int64_t)wsum[o] : 0;
-        const int32_t *as = asym ? asum + (size_t)o * asum_stride : NULL;
-        for (size_t p = 0; p < positions; p++) {
-            int64_t v = a[p] + offset;
-            if (asym) v -= zw * as[p];
-            out[p] = (float)(scale * (double)v) + b;
-        }
+        dequantize_row(positions, acc + (size_t)o * positions,
+                       asym ? asum + (size_t)o * asum_stride : NULL, offset, zw, scale,
+                       bias ? bias[o] : 0.0f, y + (size_t)o * positions);
     }
 }
 
@@ -447,17 +467,33 @@ void approx_fake_quantize_backward_par(const eng_qparams *p, const float *x, con
     }
 }
 
+/* sums[0..n) = column sums of rows [0, K) of cols (stride P): 16-bit partial sums over blocks
+ * of up to 257 rows (257 * 255 < 2^16), added into 32 bits. */
+APPROX_MULTIVERSION
+static void column_sums_block(const uint8_t *cols, int K, size_t P, size_t n, int32_t *sums)
+{
+    uint16_t part[1024];
+    for (size_t p = 0; p < n; p++) sums[p] = 0;
+    for (int k0 = 0; k0 < K; k0 += 257) {
+        const int k1 = K - k0 < 257 ? K : k0 + 257;
+        memset(part, 0, sizeof part);
+        for (int kk = k0; kk < k1; kk++) {
+            const uint8_t *row = cols + (size_t)kk * P;
+#pragma omp simd
+            for (size_t p = 0; p < n; p++) part[p] = (uint16_t)(part[p] + row[p]);
+        }
+#pragma omp simd
+        for (size_t p = 0; p < n; p++) sums[p] += part[p];
+    }
+}
+
 void approx_column_sums(const uint8_t *cols, int K, size_t P, int32_t *sums)
 {
     const long chunks = (long)((P + 1023) / 1024);
 #pragma omp parallel for schedule(static) if (chunks > 1)
     for (long c = 0; c < chunks; c++) {
-        size_t p0 = (size_t)c * 1024, p1 = p0 + 1024 < P ? p0 + 1024 : P;
-        for (size_t p = p0; p < p1; p++) sums[p] = 0;
-        for (int kk = 0; kk < K; kk++) {
-            const uint8_t *row = cols + (size_t)kk * P;
-            for (size_t p = p0; p < p1; p++) sums[p] += row[p];
-        }
+        size_t p0 = (size_t)c * 1024, n = P - p0 < 1024 ? P - p0 : 1024;
+        column_sums_block(cols + p0, K, P, n, sums + p0);
     }
 }
 

@@ -277,6 +277,9 @@ START_TEST(test_im2col_col2im_identical)
         {2, 3, 7, 6, 3, 3, 1, 1, 1}, {1, 2, 9, 9, 5, 5, 2, 0, 1}, {3, 1, 8, 8, 3, 3, 1, 2, 2},
         {2, 4, 5, 5, 1, 1, 2, 0, 1}, {1, 3, 4, 4, 3, 3, 3, 3, 1}, {2, 2, 33, 31, 3, 3, 2, 1, 1},
         {16, 9, 32, 32, 3, 3, 1, 1, 1}, /* > 1 MiB of columns: the threaded path */
+        /* same-size stride-1 shapes (whole-plane shifted copies): 1-row, 2x2, 5x5 kernels */
+        {2, 2, 1, 5, 3, 3, 1, 1, 1}, {3, 2, 2, 2, 3, 3, 1, 1, 1}, {2, 3, 6, 7, 5, 5, 1, 2, 1},
+        {1, 2, 3, 9, 1, 3, 1, 0, 1},
     };
     uint64_t rng = 600;
     const eng_kernels *r = eng_kernels_ref();

@@ -21,7 +21,42 @@ static void valid_range(int ow, int w, int stride, int off, int *x0, int *x1)
     *x1 = hi;
 }
 
-#define DEFINE_IM2COL_ROWS(NAME, T)                                                          \
+/* One kernel tap of a stride-1 "same-size" convolution over one image plane (oh = h, ow = w):
+ * dst[y][x] = src[y + dy][x + dx], pad outside. The valid part is one contiguous shifted
+ * range (rows [y0, y1), from column x0 of the first to x1 of the last), copied at once; then
+ * the columns outside [x0, x1) of every row and the rows outside [y0, y1) get the pad value.
+ * Row-by-row copies of 8-32 values cost more in calls than in bytes. */
+#define DEFINE_PLANE_SHIFT(NAME, T)                                                          \
+    static void NAME(const eng_conv_shape *s, const T *src, T pad, T *dst, int dy, int dx,   \
+                     int x0, int x1)                                                         \
+    {                                                                                        \
+        const int h = s->h, w = s->w;                                                        \
+        const int y0 = dy < 0 ? -dy : 0, y1 = h - dy < h ? h - dy : h;                       \
+        if (y0 >= y1) {                                                                      \
+            for (size_t k = 0; k < (size_t)h * w; k++)                                       \
+                dst[k] = pad;                                                                \
+            return;                                                                          \
+        }                                                                                    \
+        const size_t first = (size_t)y0 * w + x0, last = (size_t)(y1 - 1) * w + x1;         \
+        memcpy(dst + first, src + (ptrdiff_t)first + (ptrdiff_t)dy * w + dx,                 \
+               sizeof(T) * (last - first));                                                  \
+        for (size_t k = 0; k < (size_t)y0 * w; k++)                                          \
+            dst[k] = pad;                                                                    \
+        for (size_t k = (size_t)y1 * w; k < (size_t)h * w; k++)                              \
+            dst[k] = pad;                                                                    \
+        for (int y = y0; y < y1; y++) {                                                      \
+            T *row = dst + (size_t)y * w;                                                    \
+            for (int xo = 0; xo < x0; xo++)                                                  \
+                row[xo] = pad;                                                               \
+            for (int xo = x1; xo < w; xo++)                                                  \
+                row[xo] = pad;                                                               \
+        }                                                                                    \
+    }
+
+DEFINE_PLANE_SHIFT(plane_shift_f32, float)
+DEFINE_PLANE_SHIFT(plane_shift_u8, uint8_t)
+
+#define DEFINE_IM2COL_ROWS(NAME, PLANE, T)                                                   \
     static void NAME(const eng_conv_shape *s, const T *x, T pad, T *cols, int r0, int r1)    \
     {                                                                                        \
         const size_t ncols = (size_t)s->n * s->oh * s->ow;                                   \
@@ -31,6 +66,13 @@ static void valid_range(int ow, int w, int stride, int off, int *x0, int *x1)
             int x0, x1;                                                                      \
             valid_range(s->ow, s->w, s->stride, off, &x0, &x1);                              \
             T *dst = cols + (size_t)r * ncols;                                               \
+            if (s->stride == 1 && s->ow == s->w && s->oh == s->h && x0 < x1) {               \
+                const int dy = i * s->dilation - s->pad;                                     \
+                for (int b = 0; b < s->n; b++, dst += (size_t)s->oh * s->ow)                 \
+                    PLANE(s, x + ((size_t)ci * s->n + b) * s->h * s->w, pad, dst, dy, off,   \
+                          x0, x1);                                                           \
+                continue;                                                                    \
+            }                                                                                \
             for (int b = 0; b < s->n; b++) {                                                 \
                 const T *src = x + ((size_t)ci * s->n + b) * s->h * s->w;                    \
                 for (int y = 0; y < s->oh; y++, dst += s->ow) {                              \
@@ -55,8 +97,8 @@ static void valid_range(int ow, int w, int stride, int off, int *x0, int *x1)
         }                                                                                    \
     }
 
-DEFINE_IM2COL_ROWS(im2col_f32_rows, float)
-DEFINE_IM2COL_ROWS(im2col_u8_rows, uint8_t)
+DEFINE_IM2COL_ROWS(im2col_f32_rows, plane_shift_f32, float)
+DEFINE_IM2COL_ROWS(im2col_u8_rows, plane_shift_u8, uint8_t)
 
 void eng_cpu_im2col_u8_rows(const eng_conv_shape *s, const uint8_t *x, uint8_t pad_value,
                             uint8_t *cols, int r0, int r1)
