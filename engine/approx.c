@@ -4,6 +4,7 @@
  * gradients.
  */
 #include "approx_internal.h"
+#include "multiversion.h"
 
 #include <math.h>
 #include <string.h>
@@ -351,18 +352,8 @@ void approx_weight_quantize(const eng_kernels *k, const eng_approx *q, const flo
     }
 }
 
-/* AVX-512 and baseline builds of the per-row loops below (GCC function multiversioning,
- * chosen once at load time): the engine is compiled for baseline x86-64, where these loops
- * cannot vectorize their 64-bit integer and double conversions. Same operations in the same
- * order either way: identical results. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
-#define APPROX_MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "default")))
-#else
-#define APPROX_MULTIVERSION
-#endif
-
 /* One output row of approx_dequantize. */
-APPROX_MULTIVERSION
+ENG_MULTIVERSION
 static void dequantize_row(size_t positions, const int32_t *a, const int32_t *as, int64_t offset,
                            int64_t zw, double scale, float b, float *out)
 {
@@ -469,7 +460,7 @@ void approx_fake_quantize_backward_par(const eng_qparams *p, const float *x, con
 
 /* sums[0..n) = column sums of rows [0, K) of cols (stride P): 16-bit partial sums over blocks
  * of up to 257 rows (257 * 255 < 2^16), added into 32 bits. */
-APPROX_MULTIVERSION
+ENG_MULTIVERSION
 static void column_sums_block(const uint8_t *cols, int K, size_t P, size_t n, int32_t *sums)
 {
     uint16_t part[1024];

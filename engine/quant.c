@@ -2,6 +2,7 @@
  * quant.c - uniform quantization: parameters from ranges, observers, fake-quantization (eng_quant.h).
  */
 #include "eng_quant.h"
+#include "multiversion.h"
 
 #include <float.h>
 
@@ -51,17 +52,33 @@ void eng_qparams_per_channel(const float *x, int channels, size_t count, int32_t
     }
 }
 
+/* Both loops compute eng_quant_code / eng_quant_in_range in float (the codes are small
+ * integers, exact in float), so that they vectorize; same values. */
+ENG_MULTIVERSION
 void eng_fake_quantize(const eng_qparams *p, const float *x, size_t count, float *y)
 {
-    for (size_t i = 0; i < count; i++)
-        y[i] = (float)(eng_quant_code(p, x[i]) - p->zero_point) * p->scale;
+    const float scale = p->scale, zp = (float)p->zero_point;
+    const float lo = (float)p->qmin, hi = (float)p->qmax;
+#pragma omp simd
+    for (size_t i = 0; i < count; i++) {
+        float q = nearbyintf(x[i] / scale) + zp;
+        q = q != q ? zp : q < lo ? lo : q > hi ? hi : q;
+        y[i] = (q - zp) * scale;
+    }
 }
 
+ENG_MULTIVERSION
 void eng_fake_quantize_backward(const eng_qparams *p, const float *x, const float *dy,
                                 size_t count, float *dx)
 {
-    for (size_t i = 0; i < count; i++)
-        dx[i] = eng_quant_in_range(p, x[i]) ? dy[i] : 0.0f;
+    const float scale = p->scale, zp = (float)p->zero_point;
+    const float lo = (float)p->qmin, hi = (float)p->qmax;
+#pragma omp simd
+    for (size_t i = 0; i < count; i++) {
+        float q = nearbyintf(x[i] / scale) + zp;
+        float g = dy[i];
+        dx[i] = q >= lo && q <= hi ? g : 0.0f;
+    }
 }
 
 void eng_observer_update(eng_observer *o, float batch_lo, float batch_hi)
