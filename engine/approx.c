@@ -488,6 +488,43 @@ void approx_column_sums(const uint8_t *cols, int K, size_t P, int32_t *sums)
     }
 }
 
+bool approx_conv_sums_apply(const eng_conv_shape *s)
+{
+    return s->stride == 1 && s->oh == s->h && s->ow == s->w && s->kh * s->kw > 1;
+}
+
+void approx_conv_column_sums(const eng_conv_shape *s, const uint8_t *x, uint8_t pad,
+                             int32_t *chan_sums, int32_t *sums)
+{
+    const size_t plane = (size_t)s->h * s->w;
+    approx_column_sums(x, s->c, (size_t)s->n * plane, chan_sums);
+    const int32_t outside = (int32_t)pad * s->c;
+#pragma omp parallel for schedule(static) if ((size_t)s->n * plane * s->kh * s->kw >= APPROX_PAR_MIN)
+    for (int b = 0; b < s->n; b++) {
+        const int32_t *cs = chan_sums + (size_t)b * plane;
+        int32_t *out = sums + (size_t)b * plane;
+        memset(out, 0, sizeof(int32_t) * plane);
+        for (int i = 0; i < s->kh; i++)         /* each tap adds its shifted plane */
+            for (int j = 0; j < s->kw; j++) {
+                const int dy = i * s->dilation - s->pad, dx = j * s->dilation - s->pad;
+                const int x0 = dx < 0 ? -dx : 0, x1 = s->w - dx < s->w ? s->w - dx : s->w;
+                for (int y = 0; y < s->h; y++) {
+                    int32_t *row = out + (size_t)y * s->w;
+                    const int iy = y + dy;
+                    if (iy < 0 || iy >= s->h || x0 >= x1) {
+                        for (int xo = 0; xo < s->w; xo++) row[xo] += outside;
+                        continue;
+                    }
+                    const int32_t *src = cs + (size_t)iy * s->w + dx;
+                    for (int xo = 0; xo < x0; xo++) row[xo] += outside;
+#pragma omp simd
+                    for (int xo = x0; xo < x1; xo++) row[xo] += src[xo];
+                    for (int xo = x1; xo < s->w; xo++) row[xo] += outside;
+                }
+            }
+    }
+}
+
 void approx_bias_backward(int channels, size_t positions, const float *dy, float *db)
 {
 #pragma omp parallel for schedule(static) if ((size_t)channels * positions >= APPROX_PAR_MIN)
@@ -510,14 +547,17 @@ size_t approx_gemm_codes_ws(int M, size_t P)
 
 void approx_gemm_codes(const eng_kernels *k, const eng_lut *lut, bool asym,
                        const eng_qparams *act, const eng_qparams *wq, int M, int K, size_t P,
-                       const uint8_t *cols, const uint8_t *wcodes, const float *bias,
-                       int32_t *acc, float *y, unsigned char *ws)
+                       const uint8_t *cols, const int32_t *col_sums, const uint8_t *wcodes,
+                       const float *bias, int32_t *acc, float *y, unsigned char *ws)
 {
     int32_t *asum = approx_ws_take(&ws, sizeof(int32_t) * P);
     int32_t *wsum = approx_ws_take(&ws, sizeof(int32_t) * M);
     k->lut_gemm(lut, M, (int)P, K, wcodes, cols, acc);
     if (asym) {
-        approx_column_sums(cols, K, P, asum);
+        if (col_sums)
+            memcpy(asum, col_sums, sizeof(int32_t) * P);
+        else
+            approx_column_sums(cols, K, P, asum);
         for (int o = 0; o < M; o++) {
             int32_t sum = 0;
             for (int i = 0; i < K; i++) sum += wcodes[(size_t)o * K + i];
@@ -534,15 +574,15 @@ size_t approx_gemm_forward_ws(int M, int K, size_t P)
 }
 
 void approx_gemm_forward(const eng_kernels *k, eng_approx *q, int M, int K, size_t P,
-                         const uint8_t *cols, const float *w, const float *bias, float *y,
-                         unsigned char *ws)
+                         const uint8_t *cols, const int32_t *col_sums, const float *w,
+                         const float *bias, float *y, unsigned char *ws)
 {
     uint8_t *wcodes = approx_ws_take(&ws, (size_t)M * K);
     int32_t *acc = approx_ws_take(&ws, sizeof(int32_t) * M * P);
     approx_weight_prepare(q, w, (size_t)K);
     approx_weight_quantize(k, q, w, (size_t)K, wcodes, NULL);
     approx_gemm_codes(k, &q->lut, q->cfg.mode == ENG_QUANT_ASYM, &q->act, q->wq, M, K, P, cols,
-                      wcodes, bias, acc, y, ws);
+                      col_sums, wcodes, bias, acc, y, ws);
 }
 
 void approx_gemm_backward_ste(const eng_kernels *k, eng_approx *q, int M, int K, size_t P,

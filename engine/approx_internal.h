@@ -104,6 +104,14 @@ void approx_fake_quantize_backward_par(const eng_qparams *p, const float *x, con
 /* sums[p] = sum over k of cols[k][p] (unsigned codes, the ASYM activation window sums). */
 void approx_column_sums(const uint8_t *cols, int K, size_t P, int32_t *sums);
 
+/* The column sums of im2col_u8(s, x, pad) without the columns, for a stride-1 convolution
+ * whose output has the input's size (approx_conv_sums_apply): the channel sums of every
+ * position (chan_sums[n*h*w], scratch), then a sum over the kernel taps, pad * c outside the
+ * image. Integer sums: identical to approx_column_sums on the columns. */
+bool approx_conv_sums_apply(const eng_conv_shape *s);
+void approx_conv_column_sums(const eng_conv_shape *s, const uint8_t *x, uint8_t pad,
+                             int32_t *chan_sums, int32_t *sums);
+
 /* db[o] = sum over positions of dy[o][.] (double accumulation, fixed order). */
 void approx_bias_backward(int channels, size_t positions, const float *dy, float *db);
 
@@ -119,16 +127,17 @@ size_t approx_gemm_forward_ws(int M, int K, size_t P);
 size_t approx_gemm_codes_ws(int M, size_t P);
 
 /* On codes: acc = table products (k->lut_gemm), exact zero-point terms (asym), dequantization
- * with act / wq[M] and bias into y[M][P]. */
+ * with act / wq[M] and bias into y[M][P]. col_sums: the column sums of cols when the caller
+ * has them (approx_conv_column_sums), else NULL (computed here when asym). */
 void approx_gemm_codes(const eng_kernels *k, const eng_lut *lut, bool asym,
                        const eng_qparams *act, const eng_qparams *wq, int M, int K, size_t P,
-                       const uint8_t *cols, const uint8_t *wcodes, const float *bias,
-                       int32_t *acc, float *y, unsigned char *ws);
+                       const uint8_t *cols, const int32_t *col_sums, const uint8_t *wcodes,
+                       const float *bias, int32_t *acc, float *y, unsigned char *ws);
 
 /* Weight parameters and codes, then approx_gemm_codes. Needs q->act set (approx_act_prepare). */
 void approx_gemm_forward(const eng_kernels *k, eng_approx *q, int M, int K, size_t P,
-                         const uint8_t *cols, const float *w, const float *bias, float *y,
-                         unsigned char *ws);
+                         const uint8_t *cols, const int32_t *col_sums, const float *w,
+                         const float *bias, float *y, unsigned char *ws);
 
 /* STE backward given fq(x) as columns cols_fq[K][P]: dw = mask_w * (dy cols_fq^T), dcols =
  * fq(w)^T dy (NULL = skip). ws: M*K floats. Recomputes the weight parameters from w. */

@@ -48,7 +48,8 @@ size_t eng_conv2d_workspace_size(const eng_conv_shape *s, int oc, const eng_appr
     size_t kp = (size_t)d.K * d.P;
     if (!q) return d.pointwise || conv_direct(s) ? 0 : approx_ws_size(sizeof(float) * kp);
     size_t codes = approx_ws_size(d.X) + (d.pointwise ? 0 : approx_ws_size(kp));
-    size_t fwd = codes + approx_gemm_forward_ws(oc, d.K, d.P);
+    size_t sums = !d.pointwise && approx_conv_sums_apply(s) ? 2 * approx_ws_size(4 * d.P) : 0;
+    size_t fwd = codes + sums + approx_gemm_forward_ws(oc, d.K, d.P);
     size_t ste = approx_ws_size(sizeof(float) * kp) + approx_ws_size(sizeof(float) * oc * d.K) +
                  (d.pointwise ? 0 : approx_ws_size(sizeof(float) * d.X));
     size_t tg = codes + approx_ws_size((size_t)oc * d.K) + approx_ws_size(sizeof(float) * kp);
@@ -56,13 +57,16 @@ size_t eng_conv2d_workspace_size(const eng_conv_shape *s, int oc, const eng_appr
     return fwd > bwd ? fwd : bwd;
 }
 
-/* Activation codes of x as columns (pad code = zero point): returns cols. */
+/* Activation codes of x as columns (pad code = zero point): returns cols; the codes of x in
+ * *xcodes_out when not NULL. */
 static const uint8_t *conv_codes(const eng_kernels *k, const eng_conv_shape *s, const conv_dims *d,
-                                 const eng_approx *q, const float *x, unsigned char **ws)
+                                 const eng_approx *q, const float *x, unsigned char **ws,
+                                 const uint8_t **xcodes_out)
 {
     const eng_qparams *a = &q->act;
     uint8_t *xcodes = approx_ws_take(ws, d->X);
     k->quantize(x, d->X, a->scale, a->zero_point, a->qmin, a->qmax, xcodes);
+    if (xcodes_out) *xcodes_out = xcodes;
     if (d->pointwise) return xcodes;
     uint8_t *cols = approx_ws_take(ws, (size_t)d->K * d->P);
     k->im2col_u8(s, xcodes, (uint8_t)a->zero_point, cols);
@@ -78,8 +82,15 @@ eng_status eng_conv2d_forward(const eng_kernels *k, const eng_conv_shape *s, int
     unsigned char *p = ws;
     if (q) {
         approx_act_prepare(q, x, d.X, training);
-        const uint8_t *cols = conv_codes(k, s, &d, q, x, &p);
-        approx_gemm_forward(k, q, oc, d.K, d.P, cols, w, bias, y, p);
+        const uint8_t *xcodes;
+        const uint8_t *cols = conv_codes(k, s, &d, q, x, &p, &xcodes);
+        int32_t *sums = NULL;    /* asym column sums from channel sums: kh*kw x less work */
+        if (q->cfg.mode == ENG_QUANT_ASYM && !d.pointwise && approx_conv_sums_apply(s)) {
+            int32_t *chan = approx_ws_take(&p, 4 * d.P);
+            sums = approx_ws_take(&p, 4 * d.P);
+            approx_conv_column_sums(s, xcodes, (uint8_t)q->act.zero_point, chan, sums);
+        }
+        approx_gemm_forward(k, q, oc, d.K, d.P, cols, sums, w, bias, y, p);
         return ENG_OK;
     }
     if (conv_direct(s)) {
@@ -119,7 +130,7 @@ eng_status eng_conv2d_forward_codes(const eng_kernels *k, const eng_conv_shape *
         cols = c;
     }
     approx_gemm_codes(k, &q->lut, q->cfg.mode == ENG_QUANT_ASYM, aq, wq, oc, d.K, d.P, cols,
-                      w_codes, bias, acc, y, p);
+                      NULL, w_codes, bias, acc, y, p);
     return ENG_OK;
 }
 
@@ -161,7 +172,7 @@ eng_status eng_conv2d_backward(const eng_kernels *k, const eng_conv_shape *s, in
     }
     float *dcols;
     if (q->cfg.table_gradient) {
-        const uint8_t *cols = conv_codes(k, s, &d, q, x, &p);
+        const uint8_t *cols = conv_codes(k, s, &d, q, x, &p, NULL);
         uint8_t *wcodes = approx_ws_take(&p, (size_t)oc * d.K);
         dcols = d.pointwise ? dx : approx_ws_take(&p, sizeof(float) * d.K * d.P);
         approx_weight_prepare(q, w, (size_t)d.K);

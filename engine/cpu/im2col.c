@@ -26,8 +26,15 @@ static void valid_range(int ow, int w, int stride, int off, int *x0, int *x1)
  * range (rows [y0, y1), from column x0 of the first to x1 of the last), copied at once; then
  * the columns outside [x0, x1) of every row and the rows outside [y0, y1) get the pad value.
  * Row-by-row copies of 8-32 values cost more in calls than in bytes. */
+/* The pad loops cover 1-2 values per row: keep GCC from turning them into memset calls. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define PAD_LOOPS_INLINE __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define PAD_LOOPS_INLINE
+#endif
+
 #define DEFINE_PLANE_SHIFT(NAME, T)                                                          \
-    static void NAME(const eng_conv_shape *s, const T *src, T pad, T *dst, int dy, int dx,   \
+    PAD_LOOPS_INLINE static void NAME(const eng_conv_shape *s, const T *src, T pad, T *dst, int dy, int dx,   \
                      int x0, int x1)                                                         \
     {                                                                                        \
         const int h = s->h, w = s->w;                                                        \
