@@ -324,6 +324,24 @@ static void build_planes(const eng_lut *lut, const bool used[256], uint8_t *plan
     }
 }
 
+/* Copies the k rows of a column panel (nvalid <= PANEL bytes each, row stride lda) into buf
+ * [k][PANEL], zero-filling the tail. Vector moves: `rep movs`, GCC's inline memcpy for these
+ * sizes, cost about as much as the table lookups of a thin layer. */
+static void pack_panel(const uint8_t *a, size_t lda, int k, int nvalid, uint8_t *buf)
+{
+    const int full = nvalid / 64;
+    const __mmask64 tail = nvalid % 64 ? (~(__mmask64)0 >> (64 - nvalid % 64)) : 0;
+    for (int p = 0; p < k; p++, a += lda, buf += PANEL) {
+        int v = 0;
+        for (; v < full; v++)
+            _mm512_store_si512(buf + 64 * v, _mm512_loadu_si512(a + 64 * v));
+        if (v < PANEL / 64)
+            _mm512_store_si512(buf + 64 * v, _mm512_maskz_loadu_epi8(tail, a + 64 * v));
+        for (v++; v < PANEL / 64; v++)
+            _mm512_store_si512(buf + 64 * v, _mm512_setzero_si512());
+    }
+}
+
 static void avx512_lut_gemm(const eng_lut *lut, int m, int n, int k, const uint8_t *w,
                             const uint8_t *a, int32_t *out)
 {
@@ -363,11 +381,7 @@ static void avx512_lut_gemm(const eng_lut *lut, int m, int n, int k, const uint8
             size_t lda = (size_t)n;
             if (pack) {
                 if (packed != panel) {
-                    for (int p = 0; p < k; p++) {
-                        memcpy(buf + (size_t)p * PANEL, a + (size_t)p * n + n0, (size_t)nvalid);
-                        if (nvalid < PANEL)
-                            memset(buf + (size_t)p * PANEL + nvalid, 0, (size_t)(PANEL - nvalid));
-                    }
+                    pack_panel(a + n0, (size_t)n, k, nvalid, buf);
                     packed = panel;
                 }
                 ap = buf;
