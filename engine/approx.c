@@ -276,15 +276,30 @@ eng_status approx_check_backward(const eng_approx *q, const float *dw, const cha
 
 #define APPROX_CHUNK 16384
 
+/* Smallest and largest of x[0..n) into *mn, *mx (NaN compares false: ignored). */
+ENG_MULTIVERSION
+static void minmax_chunk(const float *x, size_t n, float *mn, float *mx)
+{
+    float lo = *mn, hi = *mx;
+#pragma omp simd reduction(min : lo) reduction(max : hi)
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i];
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+    }
+    *mn = lo;
+    *mx = hi;
+}
+
 /* eng_quant_minmax split across threads; min and max do not depend on the order. */
 static void approx_minmax_par(const float *x, size_t count, float *lo, float *hi)
 {
     float mn = INFINITY, mx = -INFINITY;
-#pragma omp parallel for schedule(static) reduction(min : mn) reduction(max : mx) if (count >= APPROX_PAR_MIN)
-    for (size_t i = 0; i < count; i++) {
-        float v = x[i];                 /* NaN compares false: ignored */
-        if (v < mn) mn = v;
-        if (v > mx) mx = v;
+    const long chunks = (long)((count + APPROX_CHUNK - 1) / APPROX_CHUNK);
+#pragma omp parallel for schedule(static) reduction(min : mn) reduction(max : mx) if (chunks > 1)
+    for (long c = 0; c < chunks; c++) {
+        size_t i0 = (size_t)c * APPROX_CHUNK, n = count - i0 < APPROX_CHUNK ? count - i0 : APPROX_CHUNK;
+        minmax_chunk(x + i0, n, &mn, &mx);
     }
     *lo = mn <= mx ? mn : 0.0f;
     *hi = mn <= mx ? mx : 0.0f;

@@ -9,6 +9,7 @@
  * of the forward pass) instead of reading the normalized values.
  */
 #include "eng_layers.h"
+#include "multiversion.h"
 
 #include <math.h>
 
@@ -17,6 +18,7 @@
 
 /* Sums of d = x - shift and d^2 over m values, in one pass: the shift (the channel's first
  * value) keeps the variance sum(d^2)/m - mean(d)^2 free of cancellation. */
+ENG_MULTIVERSION
 static void shifted_sums(const float *x, size_t m, float shift, double *sd, double *sdd)
 {
     double a[LANES] = {0}, b[LANES] = {0};
@@ -58,6 +60,7 @@ static inline float masked_dy(bool relu, float x, float dy, float scale, float s
 }
 
 /* sum(g) and sum(g * xhat) over m values (g: masked_dy). */
+ENG_MULTIVERSION
 static void dy_sums_lanes(const float *x, const float *dy, size_t m, float mean, float invstd,
                           bool relu, float scale, float shift, double *sdy, double *sdyx)
 {
@@ -94,6 +97,7 @@ static void dy_sums_lanes(const float *x, const float *dy, size_t m, float mean,
 }
 
 /* y = bn_affine(x), through the ReLU when relu. */
+ENG_MULTIVERSION
 static void apply_affine(const float *x, size_t m, float scale, float shift, bool relu, float *y)
 {
     if (relu) {
@@ -179,6 +183,28 @@ void eng_batchnorm_relu_forward_eval(int c, size_t m, const float *x, const floa
     forward_eval(c, m, x, gamma, beta, running_mean, running_var, eps, true, y);
 }
 
+/* dx = k * (g - mdy - xhat * mdyx), g the (masked) gradient. */
+ENG_MULTIVERSION
+static void backward_dx(const float *xc, const float *dyc, size_t m, float mean, float invstd,
+                        bool relu, float scale, float shift, float k, float mdy, float mdyx,
+                        float *dxc)
+{
+    if (relu) {
+#pragma omp simd
+        for (size_t i = 0; i < m; i++) {
+            float g = masked_dy(true, xc[i], dyc[i], scale, shift);
+            float xhat = (xc[i] - mean) * invstd;
+            dxc[i] = k * (g - mdy - xhat * mdyx);
+        }
+    } else {
+#pragma omp simd
+        for (size_t i = 0; i < m; i++) {
+            float xhat = (xc[i] - mean) * invstd;
+            dxc[i] = k * (dyc[i] - mdy - xhat * mdyx);
+        }
+    }
+}
+
 static void backward(int c, size_t m, const float *x, const float *gamma, const float *beta,
                      const float *save_mean, const float *save_invstd, bool relu,
                      const float *dy, float *dx, float *dgamma, float *dbeta)
@@ -199,20 +225,7 @@ static void backward(int c, size_t m, const float *x, const float *gamma, const 
         /* dx = gamma*invstd * (g - mean(g) - xhat * mean(g*xhat)) */
         float k = gamma[ch] * invstd;
         float mdy = (float)(sdy / (double)m), mdyx = (float)(sdyx / (double)m);
-        if (relu) {
-#pragma omp simd
-            for (size_t i = 0; i < m; i++) {
-                float g = masked_dy(true, xc[i], dyc[i], scale, shift);
-                float xhat = (xc[i] - mean) * invstd;
-                dxc[i] = k * (g - mdy - xhat * mdyx);
-            }
-        } else {
-#pragma omp simd
-            for (size_t i = 0; i < m; i++) {
-                float xhat = (xc[i] - mean) * invstd;
-                dxc[i] = k * (dyc[i] - mdy - xhat * mdyx);
-            }
-        }
+        backward_dx(xc, dyc, m, mean, invstd, relu, scale, shift, k, mdy, mdyx, dxc);
     }
 }
 
