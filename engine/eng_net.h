@@ -195,7 +195,8 @@ int eng_net_channel_pad(eng_net *net,
 eng_status eng_net_set_name(eng_net *net, int node, const char *name);
 
 /* Makes `node` the output (default: the last node added). It must be 1 x 1 x `classes`
- * (logits), else ENG_ERR_SHAPE; the default output is checked when the network is first used. */
+ * (logits), else ENG_ERR_SHAPE; the default output is checked when the network is first used.
+ * A new output drops the buffer plan and the last pass (the next forward pass plans again). */
 eng_status eng_net_set_output(eng_net *net, int node);
 
 /* Sets the architecture description stored in weights files, e.g. "resnet20_v1" or

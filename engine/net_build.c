@@ -450,6 +450,11 @@ eng_status eng_net_set_output(eng_net *net, int node)
     if (node < 1 || node >= net->n_nodes)
         return eng_error(ENG_ERR_ARG, "network: output node %d does not exist", node);
     ENG_TRY(check_output_shape(net, node));
+    if (node != net->output) { /* the buffer plan depends on the output: plan again */
+        net->batch = 0;
+        net->last_n = 0;
+        net->have_loss_grad = false;
+    }
     net->output = node;
     return ENG_OK;
 }

@@ -210,6 +210,51 @@ START_TEST(test_layer_info)
 }
 END_TEST
 
+/* input -> dense -> batch norm -> ReLU -> dense, all 1 x 1 x 4: the batch norm runs fused with
+ * its ReLU (no buffer of its own) until it is made the output. */
+static eng_net *bn_chain_net(void)
+{
+    eng_net *net;
+    ck_assert_int_eq(eng_net_create(4, 1, 1, 4, &net), ENG_OK);
+    int d1 = eng_net_dense(net, ENG_NET_INPUT, 4, true);
+    int bn = eng_net_batchnorm(net, d1, 0.1f, 1e-5f);
+    int out = eng_net_dense(net, eng_net_relu(net, bn), 4, true);
+    ck_assert_int_eq(bn, 2);
+    ck_assert_int_gt(out, 0);
+    ck_assert_int_eq(eng_net_init_params(net, 11), ENG_OK);
+    return net;
+}
+
+/* Moving the output after a forward pass plans the buffers again: the former fused batch norm
+ * then gets a buffer of its own (sharing none with activations that the backward pass reads),
+ * and outputs and gradients equal those of a network built with that output. */
+START_TEST(test_output_moved_after_run)
+{
+    float x[4 * 6];
+    uint8_t labels[6];
+    random_batch(x, sizeof x / sizeof x[0], labels, 6, 4, 21);
+    eng_net *moved = bn_chain_net(), *fresh = bn_chain_net();
+    ck_assert_int_eq(eng_net_forward(moved, x, 6, true), ENG_OK);
+    ck_assert_ptr_null(eng_net_activation(moved, 2));
+    ck_assert_int_eq(eng_net_set_output(moved, 2), ENG_OK);
+    ck_assert_int_eq(eng_net_set_output(fresh, 2), ENG_OK);
+    eng_net *nets[2] = {moved, fresh};
+    for (int i = 0; i < 2; i++) {
+        float loss;
+        ck_assert_int_eq(eng_net_forward(nets[i], x, 6, true), ENG_OK);
+        ck_assert_int_eq(eng_net_loss(nets[i], labels, 6, &loss, NULL), ENG_OK);
+        ck_assert_int_eq(eng_net_backward(nets[i]), ENG_OK);
+    }
+    ck_assert_mem_eq(eng_net_output(moved), eng_net_output(fresh), sizeof(float) * 4 * 6);
+    eng_param a, b;
+    ck_assert_int_eq(eng_net_param_get(moved, 0, &a), ENG_OK);   /* first dense weights */
+    ck_assert_int_eq(eng_net_param_get(fresh, 0, &b), ENG_OK);
+    ck_assert_mem_eq(a.grad, b.grad, sizeof(float) * a.count);
+    eng_net_free(moved);
+    eng_net_free(fresh);
+}
+END_TEST
+
 START_TEST(test_buffers_reused)
 {
     eng_net *net = tiny_net();
@@ -387,6 +432,7 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_gradient_check);
     tcase_add_test(tc, test_gradient_check_fused);
+    tcase_add_test(tc, test_output_moved_after_run);
     tcase_add_test(tc, test_builder_errors);
     tcase_add_test(tc, test_layer_info);
     tcase_add_test(tc, test_buffers_reused);
