@@ -23,27 +23,7 @@ has() { # description, pattern (grep -E) in the last output
 
 # A tiny IDX data set: 10 classes of 8x8 images, class k = a bright 2x2 block at one of 10
 # places, plus noise; 400 training and 100 test images.
-python3 - "$tmp/data" <<'PY'
-import os, random, struct, sys
-d = sys.argv[1]
-os.makedirs(d)
-rnd = random.Random(5)
-def write(prefix, n):
-    imgs, labels = bytearray(), bytearray()
-    for i in range(n):
-        k = rnd.randrange(10)
-        img = [rnd.randrange(40) for _ in range(64)]
-        y, x = 1 + (k // 5) * 4, 1 + (k % 5) * 1
-        for dy in range(2):
-            for dx in range(2):
-                img[(y + dy) * 8 + x + dx] = 200 + rnd.randrange(50)
-        imgs += bytes(img)
-        labels.append(k)
-    open(f"{d}/{prefix}-images-idx3-ubyte", "wb").write(struct.pack(">IIII", 0x803, n, 8, 8) + imgs)
-    open(f"{d}/{prefix}-labels-idx1-ubyte", "wb").write(struct.pack(">II", 0x801, n) + labels)
-write("train", 400)
-write("t10k", 100)
-PY
+python3 "$src/tests/cli/tiny_idx.py" "$tmp/data" 400 100
 
 cat >"$tmp/tiny.yaml" <<EOF
 name: tiny
