@@ -567,19 +567,17 @@ void approx_gemm_codes(const eng_kernels *k, const eng_lut *lut, bool asym,
 {
     int32_t *asum = approx_ws_take(&ws, sizeof(int32_t) * P);
     int32_t *wsum = approx_ws_take(&ws, sizeof(int32_t) * M);
+    const int32_t *sums = col_sums ? col_sums : asum;
     k->lut_gemm(lut, M, (int)P, K, wcodes, cols, acc);
     if (asym) {
-        if (col_sums)
-            memcpy(asum, col_sums, sizeof(int32_t) * P);
-        else
-            approx_column_sums(cols, K, P, asum);
+        if (!col_sums) approx_column_sums(cols, K, P, asum);
         for (int o = 0; o < M; o++) {
             int32_t sum = 0;
             for (int i = 0; i < K; i++) sum += wcodes[(size_t)o * K + i];
             wsum[o] = sum;
         }
     }
-    approx_dequantize(asym, act, wq, M, P, K, acc, asum, 0, wsum, bias, y);
+    approx_dequantize(asym, act, wq, M, P, K, acc, sums, 0, wsum, bias, y);
 }
 
 size_t approx_gemm_forward_ws(int M, int K, size_t P)
