@@ -11,8 +11,9 @@
 
 /* The table-dependent part of a state, built completely before it replaces the old one. */
 typedef struct approx_table {
-    eng_lut   lut;
-    uint16_t *exact_table;
+    eng_lut      lut;
+    uint16_t    *exact_table;
+    eng_lut_fit *fit;          /* residual decomposition of lut (fast table GEMM), owned */
     int       weight_bits;
     int32_t   a_min, a_max, w_min, w_max;
     float    *grad_a, *grad_w;
@@ -42,6 +43,7 @@ static eng_status approx_cfg_check(const eng_approx_cfg *cfg)
 
 static void approx_table_release(approx_table *t)
 {
+    eng_lut_fit_free(t->fit);
     eng_free(t->exact_table);
     eng_free(t->grad_a);
     eng_free(t->grad_w);
@@ -112,18 +114,21 @@ static eng_status approx_table_build(const eng_approx_cfg *cfg, const eng_lut *s
         if (m > 127) m = 127;
         t->w_min = -m, t->w_max = m;
     }
-    if (cfg->table_gradient) {
-        eng_status st = approx_table_gradients(t);
-        if (st != ENG_OK) {
-            approx_table_release(t);
-            return st;
-        }
+    eng_status st = eng_lut_fit_create(&t->lut, &t->fit);
+    if (st == ENG_OK) {
+        t->lut.fit = t->fit;
+        if (cfg->table_gradient)
+            st = approx_table_gradients(t);
     }
-    return ENG_OK;
+    if (st != ENG_OK)
+        approx_table_release(t);
+    return st;
 }
 
 static void approx_table_install(eng_approx *q, approx_table *t)
 {
+    eng_lut_fit_free(q->fit);
+    q->fit = t->fit;
     eng_free(q->exact_table);
     eng_free(q->grad_a);
     eng_free(q->grad_w);
@@ -172,6 +177,7 @@ eng_status eng_approx_create(const eng_approx_cfg *cfg, const eng_mul *mul, int 
 void eng_approx_free(eng_approx *q)
 {
     if (!q) return;
+    eng_lut_fit_free(q->fit);
     eng_free(q->exact_table);
     eng_free(q->grad_a);
     eng_free(q->grad_w);

@@ -12,6 +12,7 @@ struct eng_approx {
     int            weight_bits;     /* effective (cfg.weight_bits or the table's) */
     eng_lut        lut;             /* table in use, mode set */
     uint16_t      *exact_table;     /* owned exact table when no multiplier was given */
+    eng_lut_fit   *fit;             /* owned residual decomposition of lut (lut.fit) */
     int32_t        a_min, a_max;    /* activation code range */
     int32_t        w_min, w_max;    /* weight code range */
     float         *grad_a, *grad_w; /* table derivatives (table_gradient), see approx_grad_index */

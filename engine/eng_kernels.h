@@ -45,12 +45,26 @@ typedef enum eng_lut_mode {
     ENG_LUT_MODE_COUNT
 } eng_lut_mode;
 
+/* Residual decomposition of a table (eng_lut_fit_create): per weight code w, the products are
+ * slope[w] * value(a) + offset[w] + R(a, w) with R >= 0, mostly below 256 for accurate
+ * multipliers. Opaque; the AVX-512 table GEMM computes the linear part with int8 dot products
+ * and looks up one byte plane of R instead of two planes of the products. */
+typedef struct eng_lut_fit eng_lut_fit;
+
 typedef struct eng_lut {
     const uint16_t *table;  /* 256 << w_bits entries, index (a << w_bits) | w */
     int             w_bits; /* weight code width, 2..8 */
     bool            is_signed; /* entries are int16 (two's complement in the uint16 words) */
     eng_lut_mode    mode;
+    /* Optional (NULL: none): eng_lut_fit_create of this very table, w_bits, sign and mode,
+     * owned by whoever owns the table. Kernels may use it for speed; results never change. */
+    const eng_lut_fit *fit;
 } eng_lut;
+
+/* Builds the residual decomposition of lut (about a millisecond; 130 KiB). Returns ENG_OK with
+ * *out set, ENG_ERR_ARG for an invalid table, ENG_ERR_NOMEM. Free with eng_lut_fit_free. */
+eng_status eng_lut_fit_create(const eng_lut *lut, eng_lut_fit **out);
+void eng_lut_fit_free(eng_lut_fit *fit);     /* NULL is allowed */
 
 /* The product the table gives for codes a (activation) and w (weight), as the kernels must
  * compute it. The single definition of lookup semantics; every kernel agrees with it. */

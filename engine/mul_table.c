@@ -150,7 +150,7 @@ eng_lut eng_mul_lut(const eng_mul *m, eng_lut_mode mode)
 {
     ENG_ASSERT(m && mode >= ENG_LUT_DIRECT && mode < ENG_LUT_MODE_COUNT);
     ENG_ASSERT(mode != ENG_LUT_SIGN_MAGNITUDE || !m->is_signed);
-    eng_lut lut = {m->table, m->w_bits, m->is_signed, mode};
+    eng_lut lut = {m->table, m->w_bits, m->is_signed, mode, NULL};
     return lut;
 }
 

@@ -57,13 +57,14 @@ static int cmp_double(const void *a, const void *b)
 typedef struct {
     const eng_kernels *k;
     const bench_gemm_shape *s;
-    eng_lut lut;
+    eng_lut lut;            /* a general 16-bit table */
+    eng_lut near;           /* an accurate multiplier's table, with its residual decomposition */
     uint8_t *w, *a;
     int32_t *out;
     float *wf, *af, *cf;
 } operands;
 
-typedef enum { VAR_FLOAT, VAR_LUT, VAR_INT8, VAR_SCALAR, VAR_SCALAR_WS } variant;
+typedef enum { VAR_FLOAT, VAR_LUT, VAR_RESIDUAL, VAR_INT8, VAR_SCALAR, VAR_SCALAR_WS } variant;
 
 /* The usual scalar emulation (as in AdaPT-like emulators): for each weight row and k, one
  * table lookup per output column, accumulated into the output row. OpenMP over rows. */
@@ -93,6 +94,9 @@ static void run_variant(const operands *o, variant v)
         break;
     case VAR_LUT:
         o->k->lut_gemm(&o->lut, s->m, s->n, s->k, o->w, o->a, o->out);
+        break;
+    case VAR_RESIDUAL:
+        o->k->lut_gemm(&o->near, s->m, s->n, s->k, o->w, o->a, o->out);
         break;
     case VAR_INT8:
         eng_int8_gemm(s->m, s->n, s->k, (const int8_t *)o->w, o->a, o->out);
@@ -145,13 +149,15 @@ bool bench_gemm_measure(const eng_kernels *k, const bench_gemm_shape *shape, int
     const size_t mn = (size_t)shape->m * shape->n;
     operands o = {.k = k, .s = shape};
     uint16_t *table = malloc(sizeof(uint16_t) * 65536);
+    uint16_t *near = malloc(sizeof(uint16_t) * 65536);
+    eng_lut_fit *fit = NULL;
     o.w = malloc(mk);
     o.a = malloc(kn);
     o.out = malloc(sizeof(int32_t) * mn);
     o.wf = malloc(sizeof(float) * mk);
     o.af = malloc(sizeof(float) * kn);
     o.cf = malloc(sizeof(float) * mn);
-    bool ok = table && o.w && o.a && o.out && o.wf && o.af && o.cf;
+    bool ok = table && near && o.w && o.a && o.out && o.wf && o.af && o.cf;
     if (ok) {
         /* a general table: the exact product plus a pseudo-random error in [-1024, 1024],
          * clamped, so both byte planes vary (as in perf/lutgemm.md) */
@@ -162,6 +168,18 @@ bool bench_gemm_measure(const eng_kernels *k, const bench_gemm_shape *shape, int
             table[i] = (uint16_t)(v < 0 ? 0 : v > 65535 ? 65535 : v);
         }
         o.lut = (eng_lut){.table = table, .w_bits = 8, .is_signed = false, .mode = ENG_LUT_DIRECT};
+        /* an accurate multiplier: the exact product plus an error in [-128, 127] (EvoApprox
+         * mul8u_2HH, 23 % less power than exact, errs by -115..+115); the residual path when
+         * the kernel set has one */
+        for (int i = 0; i < 65536; i++) {
+            x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
+            long v = (long)(i >> 8) * (i & 255) + (long)(x >> 56) - 128;
+            near[i] = (uint16_t)(v < 0 ? 0 : v > 65535 ? 65535 : v);
+        }
+        o.near = (eng_lut){.table = near, .w_bits = 8, .is_signed = false,
+                           .mode = ENG_LUT_DIRECT};
+        ok = eng_lut_fit_create(&o.near, &fit) == ENG_OK;
+        o.near.fit = fit;
         for (size_t i = 0; i < mk; i++) {
             x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
             o.w[i] = (uint8_t)(x >> 24);
@@ -172,20 +190,24 @@ bool bench_gemm_measure(const eng_kernels *k, const bench_gemm_shape *shape, int
             o.a[i] = (uint8_t)(x >> 32);
             o.af[i] = (float)o.a[i] / 255.0f;
         }
+    }
+    if (ok) {
 #if ENG_HAVE_OPENMP
         omp_set_num_threads(threads);
 #endif
         *result = (bench_gemm_result){.shape = shape, .threads = threads};
-        const variant fast[3] = {VAR_FLOAT, VAR_LUT, VAR_INT8};
+        const variant fast[4] = {VAR_FLOAT, VAR_LUT, VAR_RESIDUAL, VAR_INT8};
         const variant slow[2] = {VAR_SCALAR, VAR_SCALAR_WS};
-        double g[3] = {0}, b[3] = {0};
-        time_variants(&o, fast, 3, repeats, true, g, b);
+        double g[4] = {0}, b[4] = {0};
+        time_variants(&o, fast, 4, repeats, true, g, b);
         result->float_gmacs = g[0];
         result->lut_gmacs = g[1];
-        result->int8_gmacs = g[2];
+        result->residual_gmacs = g[2];
+        result->int8_gmacs = g[3];
         result->float_best = b[0];
         result->lut_best = b[1];
-        result->int8_best = b[2];
+        result->residual_best = b[2];
+        result->int8_best = b[3];
         if (scalar_repeats > 0) {
             /* 10-100x slower: no warm-up call, the first call's extra cost is noise here */
             time_variants(&o, slow, 2, scalar_repeats, false, g, b);
@@ -194,6 +216,8 @@ bool bench_gemm_measure(const eng_kernels *k, const bench_gemm_shape *shape, int
         }
     }
     free(table);
+    free(near);
+    eng_lut_fit_free(fit);
     free(o.w);
     free(o.a);
     free(o.out);

@@ -24,12 +24,15 @@ typedef struct bench_gemm_result {
     int threads;
     double float_gmacs;     /* exact float sgemm (OpenBLAS or the blocked kernel) */
     double lut_gmacs;       /* table GEMM of the kernel set under test, table preparation included */
+    double residual_gmacs;  /* the same with an accurate multiplier's table (exact product + an
+                               error in [-128, 127]) and its eng_lut_fit: the residual path */
     double int8_gmacs;      /* exact uint8 x int8 GEMM (eng_int8.h) */
     double scalar_gmacs;    /* the scalar reference table GEMM (naive m, n, k loop) */
     double scalar_ws_gmacs; /* a good scalar loop: weight-stationary m, k, n table lookups */
     double float_best;      /* best (fastest) call instead of the median, for float, table, */
     double lut_best;        /* and int8: the least disturbed figure on a shared machine */
     double int8_best;
+    double residual_best;
 } bench_gemm_result;
 
 /* The shapes: perf/lutgemm.md's two, then the conv layers of ResNet-20 at batch 64 (quick:
@@ -37,7 +40,8 @@ typedef struct bench_gemm_result {
 const bench_gemm_shape *bench_gemm_shapes(bool quick, int *count);
 
 /* Measures one shape at `threads` threads with the table GEMM of `k` (a random general 16-bit
- * table, random codes). Returns false when out of memory. */
+ * table, and a near-exact one with its residual decomposition; random codes). Returns false
+ * when out of memory. */
 bool bench_gemm_measure(const eng_kernels *k, const bench_gemm_shape *shape, int threads,
                         int repeats, int scalar_repeats, bench_gemm_result *result);
 

@@ -108,13 +108,16 @@ static bool write_json(const char *path, const char *cpu, eng_device dev, const 
                 "\"table_vs_int8\": %.3f, \"speedup_vs_scalar\": %.2f, "
                 "\"speedup_vs_scalar_ws\": %.2f, \"best_float_gmacs\": %.3f, "
                 "\"best_table_gmacs\": %.3f, \"best_int8_gmacs\": %.3f, "
-                "\"best_table_vs_float\": %.3f}%s\n",
+                "\"best_table_vs_float\": %.3f, \"residual_table_gmacs\": %.3f, "
+                "\"residual_vs_float\": %.3f, \"best_residual_vs_float\": %.3f}%s\n",
                 x->shape->name, x->shape->origin, x->shape->m, x->shape->n, x->shape->k,
                 x->threads, x->float_gmacs, x->lut_gmacs, x->int8_gmacs, x->scalar_gmacs,
                 x->scalar_ws_gmacs, ratio(x->lut_gmacs, x->float_gmacs),
                 ratio(x->lut_gmacs, x->int8_gmacs), ratio(x->lut_gmacs, x->scalar_gmacs),
                 ratio(x->lut_gmacs, x->scalar_ws_gmacs), x->float_best, x->lut_best, x->int8_best,
-                ratio(x->lut_best, x->float_best), i + 1 < count ? "," : "");
+                ratio(x->lut_best, x->float_best), x->residual_gmacs,
+                ratio(x->residual_gmacs, x->float_gmacs), ratio(x->residual_best, x->float_best),
+                i + 1 < count ? "," : "");
     }
     fprintf(f, "  ],\n  \"multiplier\": \"%s\",\n  \"networks\": [\n", mul);
     for (int i = 0; i < ncount; i++) {
@@ -151,11 +154,14 @@ static int run_kernels(const eng_kernels *k, bool quick, int max_threads, int re
            eng_int8_gemm_path());
     printf("GMAC/s, median of %d calls (scalar: %d), variants interleaved. scalar = the reference\n"
            "kernel (m, n, k dot loop); scalar-ws = weight-stationary scalar lookups (m, k, n);\n"
-           "'vs' = the table GEMM's speed-up; 'best t/f' = table/float of the fastest calls\n\n",
+           "'vs' = the table GEMM's speed-up; 'best t/f' = table/float of the fastest calls;\n"
+           "resid = an accurate multiplier's table (exact product + error in [-128, 127]) through\n"
+           "its residual decomposition: int8 dot products + one byte-plane lookup per product\n\n",
            repeats, scalar_repeats);
-    printf("%-10s %4s %6s %4s %3s %7s %7s %7s %7s %9s %11s %10s %9s %9s %8s\n", "shape", "m",
-           "n", "k", "thr", "float", "table", "int8", "scalar", "scalar-ws", "table/float",
-           "table/int8", "vs scalar", "vs sc-ws", "best t/f");
+    printf("%-10s %4s %6s %4s %3s %7s %7s %7s %7s %7s %9s %11s %11s %10s %9s %9s %8s\n",
+           "shape", "m", "n", "k", "thr", "float", "table", "resid", "int8", "scalar",
+           "scalar-ws", "table/float", "resid/float", "table/int8", "vs scalar", "vs sc-ws",
+           "best t/f");
     int done = 0;
     for (int s = 0; s < nshapes; s++) {
         for (int t = 1; t <= max_threads; t++) {
@@ -165,10 +171,11 @@ static int run_kernels(const eng_kernels *k, bool quick, int max_threads, int re
                 return -1;
             }
             done++;
-            printf("%-10s %4d %6d %4d %3d %7.1f %7.1f %7.1f %7.2f %9.2f %11.2f %10.2f %8.1fx "
-                   "%8.1fx %8.2f\n", shapes[s].name, shapes[s].m, shapes[s].n, shapes[s].k, t,
-                   r->float_gmacs, r->lut_gmacs, r->int8_gmacs, r->scalar_gmacs,
-                   r->scalar_ws_gmacs, ratio(r->lut_gmacs, r->float_gmacs),
+            printf("%-10s %4d %6d %4d %3d %7.1f %7.1f %7.1f %7.1f %7.2f %9.2f %11.2f %11.2f "
+                   "%10.2f %8.1fx %8.1fx %8.2f\n", shapes[s].name, shapes[s].m, shapes[s].n,
+                   shapes[s].k, t, r->float_gmacs, r->lut_gmacs, r->residual_gmacs,
+                   r->int8_gmacs, r->scalar_gmacs, r->scalar_ws_gmacs,
+                   ratio(r->lut_gmacs, r->float_gmacs), ratio(r->residual_gmacs, r->float_gmacs),
                    ratio(r->lut_gmacs, r->int8_gmacs), ratio(r->lut_gmacs, r->scalar_gmacs),
                    ratio(r->lut_gmacs, r->scalar_ws_gmacs), ratio(r->lut_best, r->float_best));
             fflush(stdout);

@@ -3,7 +3,8 @@
  * references: bit-exact table GEMM and depthwise convolution for every table kind (random
  * general 16-bit tables, signed, 8xN, sign-magnitude, real EvoApprox tables) on shapes with
  * tails, thread-count independence, im2col/col2im/quantize bit-exactness, sgemm to float
- * tolerance, and the run-time selection. Sets the CPU lacks are skipped with a note.
+ * tolerance, the residual decomposition (eng_lut_fit) and the exact + residual table GEMM it
+ * enables, and the run-time selection. Sets the CPU lacks are skipped with a note.
  */
 #include <check.h>
 #include <math.h>
@@ -207,6 +208,211 @@ START_TEST(test_lut_gemm_real_tables)
             check_gemm(k, &t, 16, 1100, 144, &rng);
             check_gemm(k, &t, 10, 64, 577, &rng);
         }
+        free(t.table);
+    }
+}
+END_TEST
+
+/* ---- residual decomposition and the exact + residual path ---------------------------- */
+
+typedef enum {
+    NEAR_EXACT, /* exact product + error in [-100, 100]: every code narrow */
+    EXACT,      /* exact product: every code flat */
+    EDGE,       /* exact + 255 for odd a: residuals 0 and 255, the 16-bit sums at their limit */
+    MIXED,      /* near exact, but codes w % 5 == 0 with errors up to 1500: some wide */
+    MOSTLY_WIDE /* errors up to 1500 for w % 4 != 0: the general path is taken */
+} near_kind;
+
+/* value(a) as the decomposition reads it: signed for signed and sign-magnitude tables */
+static int32_t code_value(const eng_lut *lut, int code)
+{
+    return eng_lut_products_signed(lut) ? (int8_t)code : code;
+}
+
+/* A table of the exact product (sign-magnitude: of the magnitudes) plus an error by kind,
+ * clamped to the entry range. */
+static test_table make_near_table(near_kind kind, int w_bits, bool is_signed, eng_lut_mode mode,
+                                  uint64_t *rng)
+{
+    test_table t = {.what = "near-exact"};
+    const size_t n = (size_t)256 << w_bits;
+    t.table = malloc(n * 2);
+    for (size_t i = 0; i < n; i++) {
+        const int a = (int)(i >> w_bits), w = (int)(i & ((1u << w_bits) - 1));
+        long e = (long)(test_rand_u64(rng) % 201) - 100;
+        const bool big = (kind == MIXED && w % 5 == 0) || (kind == MOSTLY_WIDE && w % 4 != 0);
+        if (big)
+            e = (long)(test_rand_u64(rng) % 3001) - 1500;
+        if (kind == EXACT)
+            e = 0;
+        if (kind == EDGE)
+            e = (a & 1) * 255;
+        long v = is_signed ? (long)(int8_t)a * (int8_t)w + e : (long)a * w + e;
+        const long lo = is_signed ? -32768 : 0, hi = is_signed ? 32767 : 65535;
+        v = v < lo ? lo : v > hi ? hi : v;
+        t.table[i] = (uint16_t)v;
+    }
+    t.lut = (eng_lut){.table = t.table, .w_bits = w_bits, .is_signed = is_signed, .mode = mode};
+    return t;
+}
+
+/* Every usable code reproduces the products exactly from slope, offset and residual planes;
+ * narrow codes have residuals below 256, flat ones zero. */
+static void check_fit_identity(const eng_lut *lut, const eng_lut_fit *fit)
+{
+    for (int w = 0; w < 256; w++) {
+        if (!fit->usable[w])
+            continue;
+        const int32_t s = fit->slope[w];
+        ck_assert(fit->signed_acts ? s >= -128 && s <= 127 : s >= 0 && s <= 255);
+        for (int a = 0; a < 256; a++) {
+            const uint8_t *col = fit->planes + (size_t)w * 512;
+            const int32_t r = col[a] | col[256 + a] << 8;
+            const int64_t p = (int64_t)s * code_value(lut, a) + fit->offset[w] + r;
+            if (p != eng_lut_product(lut, (uint8_t)a, (uint8_t)w))
+                ck_abort_msg("code %d a %d: %lld != product %d", w, a, (long long)p,
+                             eng_lut_product(lut, (uint8_t)a, (uint8_t)w));
+            ck_assert(fit->wide[w] || r < 256);
+            ck_assert(!fit->flat[w] || r == 0);
+        }
+    }
+}
+
+/* The codes fill_weights draws from. */
+static bool code_valid(const eng_lut *lut, int w)
+{
+    if (lut->mode == ENG_LUT_SIGN_MAGNITUDE) {
+        const int mag = (int8_t)w < 0 ? -(int8_t)w : (int8_t)w;
+        return mag < (1 << lut->w_bits);
+    }
+    return w < (1 << lut->w_bits);
+}
+
+static const struct {
+    bool is_signed;
+    eng_lut_mode mode;
+    int w_bits;
+} fit_variants[] = {
+    {false, ENG_LUT_DIRECT, 8},
+    {true, ENG_LUT_DIRECT, 8},
+    {false, ENG_LUT_SIGN_MAGNITUDE, 8}, /* products up to +-65535: 17 bits */
+    {false, ENG_LUT_DIRECT, 4},
+    {false, ENG_LUT_SIGN_MAGNITUDE, 6},
+};
+enum { FIT_VARIANTS = sizeof fit_variants / sizeof fit_variants[0] };
+
+/* _i: variant. The decomposition of exact, near-exact, mixed and general random tables. */
+START_TEST(test_lut_fit_decomposes_tables)
+{
+    uint64_t rng = 700 + (uint64_t)_i;
+    const bool sgn = fit_variants[_i].is_signed;
+    const eng_lut_mode mode = fit_variants[_i].mode;
+    const int wb = fit_variants[_i].w_bits;
+    for (near_kind kind = NEAR_EXACT; kind <= MIXED; kind++) {
+        test_table t = make_near_table(kind, wb, sgn, mode, &rng);
+        eng_lut_fit *fit;
+        ck_assert_int_eq(eng_lut_fit_create(&t.lut, &fit), ENG_OK);
+        check_fit_identity(&t.lut, fit);
+        int wide = 0;
+        for (int w = 0; w < 256; w++) {
+            if (!code_valid(&t.lut, w))
+                continue;
+            ck_assert_msg(fit->usable[w], "kind %d code %d not usable", kind, w);
+            if (kind == EXACT) { /* the exact linear part is found: slope = value(w) */
+                ck_assert(fit->flat[w]);
+                const int mag = (int8_t)w < 0 ? -(int8_t)w : (int8_t)w;
+                ck_assert_int_eq(fit->slope[w], mode == ENG_LUT_SIGN_MAGNITUDE
+                                                   ? ((int8_t)w < 0 ? -mag : mag)
+                                                   : code_value(&t.lut, w));
+            }
+            /* (sign-magnitude EDGE products are -255, 0 and 255: wide) */
+            if (kind == NEAR_EXACT || (kind == EDGE && mode == ENG_LUT_DIRECT))
+                ck_assert_msg(!fit->wide[w], "kind %d code %d wide", kind, w);
+            wide += fit->wide[w];
+        }
+        if (kind == MIXED)
+            ck_assert_int_gt(wide, 0);
+        eng_lut_fit_free(fit);
+        free(t.table);
+    }
+    /* a general random table: still exact, but wide (or, with 17-bit sign-magnitude
+     * products, not usable at all) */
+    test_table t = make_table(TAB_RANDOM, wb, sgn, mode, NULL, &rng);
+    eng_lut_fit *fit;
+    ck_assert_int_eq(eng_lut_fit_create(&t.lut, &fit), ENG_OK);
+    check_fit_identity(&t.lut, fit);
+    for (int w = 1; w < 256; w++)
+        if (code_valid(&t.lut, w))
+            ck_assert(!fit->usable[w] || fit->wide[w]);
+    eng_lut_fit_free(fit);
+    free(t.table);
+    ck_assert_int_eq(eng_lut_fit_create(&(eng_lut){.table = NULL, .w_bits = 8}, &fit),
+                     ENG_ERR_ARG);
+    ck_assert_ptr_null(fit);
+    eng_lut_fit_free(NULL);
+}
+END_TEST
+
+static bool vnni_present(void)
+{
+    __builtin_cpu_init();
+    return eng_cpu_avx512_supported() && __builtin_cpu_supports("avx512vnni");
+}
+
+/* _i: variant. With the decomposition attached, every set stays bit-exact for every kind of
+ * table, and the AVX-512 set takes the residual path exactly when it should. */
+START_TEST(test_lut_gemm_residual_path)
+{
+    uint64_t rng = 800 + (uint64_t)_i;
+    const bool sgn = fit_variants[_i].is_signed;
+    const eng_lut_mode mode = fit_variants[_i].mode;
+    const int wb = fit_variants[_i].w_bits;
+    if (!vnni_present())
+        fprintf(stderr, "# note: CPU lacks AVX-512 VNNI, the residual path is not tested\n");
+    for (near_kind kind = NEAR_EXACT; kind <= MOSTLY_WIDE; kind++) {
+        test_table t = make_near_table(kind, wb, sgn, mode, &rng);
+        eng_lut_fit *fit;
+        ck_assert_int_eq(eng_lut_fit_create(&t.lut, &fit), ENG_OK);
+        t.lut.fit = fit;
+        uint8_t w[64 * 64];
+        fill_weights(&t.lut, w, sizeof w, &rng);
+        /* 8-bit weights spread over all codes: MIXED has about 1/5 wide terms, MOSTLY_WIDE
+         * 3/4; narrower tables keep few codes and all of them may be wide or narrow */
+        if (vnni_present() && wb == 8 && !(kind == EDGE && mode != ENG_LUT_DIRECT))
+            ck_assert_int_eq(eng_cpu_lut_residual_applies(&t.lut, 64, 64, w),
+                             kind != MOSTLY_WIDE);
+        check_gemm_all_shapes(&t, rng);
+        eng_lut_fit_free(fit);
+        free(t.table);
+    }
+}
+END_TEST
+
+/* Real multipliers: mul8u_2HH and mul8s_1KV8 are narrow, mul8u_NGR and mul8u_JQQ partly wide,
+ * mul8u_DM1 mostly wide (general path), mul8x4u_0S7 an 8x4 table. */
+START_TEST(test_lut_gemm_residual_real_tables)
+{
+    static const struct { const char *file; int w_bits; bool is_signed; } real[] = {
+        {"8x8_unsigned/mul8u_2HH.bin", 8, false}, {"8x8_signed/mul8s_1KV8.bin", 8, true},
+        {"8x8_unsigned/mul8u_NGR.bin", 8, false}, {"8x8_unsigned/mul8u_JQQ.bin", 8, false},
+        {"8x8_unsigned/mul8u_DM1.bin", 8, false}, {"8xN_unsigned/8x4/mul8x4u_0S7.bin", 4, false},
+    };
+    uint64_t rng = 900;
+    for (size_t i = 0; i < sizeof real / sizeof real[0]; i++) {
+        test_table t = make_table(TAB_FILE, real[i].w_bits, real[i].is_signed, ENG_LUT_DIRECT,
+                                  real[i].file, &rng);
+        eng_lut_fit *fit;
+        ck_assert_int_eq(eng_lut_fit_create(&t.lut, &fit), ENG_OK);
+        check_fit_identity(&t.lut, fit);
+        t.lut.fit = fit;
+        for (int s = 0; s < SET_COUNT; s++) {
+            const eng_kernels *k = set_or_skip(s);
+            if (k == NULL)
+                continue;
+            check_gemm(k, &t, 16, 1100, 144, &rng);
+            check_gemm(k, &t, 10, 64, 577, &rng);
+        }
+        eng_lut_fit_free(fit);
         free(t.table);
     }
 }
@@ -507,6 +713,9 @@ int main(void)
     tcase_add_loop_test(tc, test_lut_gemm_random_8xn, 0, 6);
     tcase_add_test(tc, test_lut_gemm_extreme_sums);
     tcase_add_test(tc, test_lut_gemm_real_tables);
+    tcase_add_loop_test(tc, test_lut_fit_decomposes_tables, 0, FIT_VARIANTS);
+    tcase_add_loop_test(tc, test_lut_gemm_residual_path, 0, FIT_VARIANTS);
+    tcase_add_test(tc, test_lut_gemm_residual_real_tables);
     tcase_add_test(tc, test_lut_depthwise);
     tcase_add_test(tc, test_im2col_col2im_identical);
     tcase_add_test(tc, test_quantize_identical);

@@ -135,4 +135,31 @@ void eng_lut_build_column(const eng_lut *lut, uint8_t w, uint8_t column[512]);
  * columns of unused codes are left untouched. */
 void eng_lut_build_planes(const eng_lut *lut, const bool used[256], uint8_t *planes);
 
+/* ---- residual decomposition (lut_fit.c) ------------------------------------------------ */
+
+/* For weight code w: P(a, w) = slope[w] * value(a) + offset[w] + R(a, w) exactly, where
+ * value(a) = (int8_t)a when signed_acts, else a. Only codes with usable[w] are decomposed
+ * (0 <= R < 2^16); wide[w]: R reaches 256 and needs its high byte. An exact multiplier is
+ * flat everywhere: the GEMM is then the int8 GEMM alone. */
+struct eng_lut_fit {
+    uint8_t planes[256 * 512]; /* code w: R's low bytes [a] at w * 512, high bytes at + 256 */
+    int32_t offset[256];
+    int16_t slope[256];        /* [0, 255] for unsigned activations, else [-128, 127] */
+    bool    usable[256];
+    bool    wide[256];
+    bool    flat[256];         /* R(a, w) == 0 for every a: the row is exactly linear */
+    bool    signed_acts;
+};
+
+/* True when the AVX-512 table GEMM takes the exact + residual path (lut_avx512_residual.c) for
+ * these weights: lut->fit is set, the CPU has AVX-512 VNNI, every code of w ([m][k]) is
+ * usable and at most half of the m * k terms are wide. */
+bool eng_cpu_lut_residual_applies(const eng_lut *lut, int m, int k, const uint8_t *w);
+
+/* eng_kernels.lut_gemm through the residual decomposition when eng_cpu_lut_residual_applies
+ * (and the scratch memory is there): returns true with out computed, else false with out
+ * untouched. */
+bool eng_cpu_avx512_lut_gemm_residual(const eng_lut *lut, int m, int n, int k, const uint8_t *w,
+                                      const uint8_t *a, int32_t *out);
+
 #endif /* ENG_CPU_KERNELS_H */

@@ -41,61 +41,9 @@ bool eng_cpu_avx512_supported(void)
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi")
 
-enum {
-    PANEL = 256,            /* columns per panel: 4 vectors of 64 byte lanes */
-    KCHUNK = 256,           /* terms summed in 16 bits before a flush to int32 */
-    MBLOCK = 16,            /* weight rows per tile */
-    PLANES_SIZE = 256 * 512 /* byte planes of all 256 weight codes */
-};
+#include "lut_avx512_inl.h"
 
 static _Thread_local uint8_t tls_planes[PLANES_SIZE] __attribute__((aligned(64)));
-
-/* Lanes [0, count) of a 64-lane vector, count clipped to [0, 64]. */
-static inline __mmask64 lane_mask(int count)
-{
-    return count >= 64 ? ~(__mmask64)0 : count <= 0 ? 0 : (((__mmask64)1 << count) - 1);
-}
-
-/* Words [16h, 16h + 16) of lo and hi as int32 lo + 256 * hi (h = 0 or 1). */
-static inline __attribute__((always_inline)) __m512i widen_half(__m512i lo, __m512i hi, int h)
-{
-    const __m256i l = h ? _mm512_extracti64x4_epi64(lo, 1) : _mm512_castsi512_si256(lo);
-    const __m256i u = h ? _mm512_extracti64x4_epi64(hi, 1) : _mm512_castsi512_si256(hi);
-    return _mm512_add_epi32(_mm512_cvtepu16_epi32(l),
-                            _mm512_slli_epi32(_mm512_cvtepu16_epi32(u), 8));
-}
-
-/* Adds (or stores, when first) the 64 sums of one vector to out[0..63], lanes in valid only.
- * awl/aol, awh/aoh: word-trick accumulators of the low and high byte planes; bias: 32768 *
- * terms for signed products, else 0. */
-static inline __attribute__((always_inline)) void flush_vector(__m512i awl, __m512i aol,
-                                                               __m512i awh, __m512i aoh,
-                                                               __m512i bias, __mmask64 valid,
-                                                               bool first, int32_t *out)
-{
-    const __m512i idx_lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7,
-                                              23);
-    const __m512i idx_hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30,
-                                              15, 31);
-    __m512i el = _mm512_sub_epi16(awl, _mm512_slli_epi16(aol, 8));
-    __m512i eh = _mm512_sub_epi16(awh, _mm512_slli_epi16(aoh, 8));
-#pragma GCC unroll 2
-    for (int h = 0; h < 2; h++) {
-        __m512i even = widen_half(el, eh, h), odd = widen_half(aol, aoh, h);
-        even = _mm512_sub_epi32(even, bias);
-        odd = _mm512_sub_epi32(odd, bias);
-        __m512i r[2] = {_mm512_permutex2var_epi32(even, idx_lo, odd),
-                        _mm512_permutex2var_epi32(even, idx_hi, odd)};
-#pragma GCC unroll 2
-        for (int q = 0; q < 2; q++) {
-            __mmask16 m = (__mmask16)(valid >> (32 * h + 16 * q));
-            int32_t *o = out + 32 * h + 16 * q;
-            if (!first)
-                r[q] = _mm512_add_epi32(r[q], _mm512_maskz_loadu_epi32(m, o));
-            _mm512_mask_storeu_epi32(o, m, r[q]);
-        }
-    }
-}
 
 /* The hot loop for a full panel (4 vectors, 256 columns) in assembly, because gcc spills
  * accumulators of the intrinsics version: kc >= 1 terms of weight codes w[0..kc) against the
@@ -324,24 +272,6 @@ static void build_planes(const eng_lut *lut, const bool used[256], uint8_t *plan
     }
 }
 
-/* Copies the k rows of a column panel (nvalid <= PANEL bytes each, row stride lda) into buf
- * [k][PANEL], zero-filling the tail. Vector moves: `rep movs`, GCC's inline memcpy for these
- * sizes, cost about as much as the table lookups of a thin layer. */
-static void pack_panel(const uint8_t *a, size_t lda, int k, int nvalid, uint8_t *buf)
-{
-    const int full = nvalid / 64;
-    const __mmask64 tail = nvalid % 64 ? (~(__mmask64)0 >> (64 - nvalid % 64)) : 0;
-    for (int p = 0; p < k; p++, a += lda, buf += PANEL) {
-        int v = 0;
-        for (; v < full; v++)
-            _mm512_store_si512(buf + 64 * v, _mm512_loadu_si512(a + 64 * v));
-        if (v < PANEL / 64)
-            _mm512_store_si512(buf + 64 * v, _mm512_maskz_loadu_epi8(tail, a + 64 * v));
-        for (v++; v < PANEL / 64; v++)
-            _mm512_store_si512(buf + 64 * v, _mm512_setzero_si512());
-    }
-}
-
 static void avx512_lut_gemm(const eng_lut *lut, int m, int n, int k, const uint8_t *w,
                             const uint8_t *a, int32_t *out)
 {
@@ -351,6 +281,8 @@ static void avx512_lut_gemm(const eng_lut *lut, int m, int n, int k, const uint8
         memset(out, 0, sizeof(int32_t) * (size_t)m * n);
         return;
     }
+    if (eng_cpu_avx512_lut_gemm_residual(lut, m, n, k, w, a, out))
+        return;
     bool used[256];
     eng_lut_mark_used(w, (size_t)m * k, used);
     const int threads = eng_cpu_threads();

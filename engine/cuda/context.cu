@@ -310,6 +310,7 @@ eng_status eng_cuda_lut_upload(const eng_lut *host, eng_lut *dev)
     }
     *dev = *host;
     dev->table = (const uint16_t *)table;
+    dev->fit = NULL; /* a host-side helper of the CPU kernels */
     return ENG_OK;
 }
 
