@@ -363,7 +363,7 @@ static void avx2_quantize(const float *x, size_t count, float scale, int32_t zer
     const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     const size_t full = count / 32 * 32;
     const long long chunks = (long long)(full / 32);
-#pragma omp parallel for schedule(static) if (count > (1u << 18) && eng_cpu_threads() > 1)
+#pragma omp parallel for schedule(static) if (count > (1u << 15) && eng_cpu_threads() > 1)
     for (long long c = 0; c < chunks; c++) {
         const size_t i = (size_t)c * 32;
         __m256i v[4];

@@ -377,7 +377,7 @@ static void avx512_quantize(const float *x, size_t count, float scale, int32_t z
     const __m512 lo = _mm512_set1_ps((float)qmin), hi = _mm512_set1_ps((float)qmax);
     const __m512i zp = _mm512_set1_epi32(zero_point);
     const long long chunks = (long long)((count + 15) / 16);
-#pragma omp parallel for schedule(static) if (count > (1u << 18) && eng_cpu_threads() > 1)
+#pragma omp parallel for schedule(static) if (count > (1u << 15) && eng_cpu_threads() > 1)
     for (long long c = 0; c < chunks; c++) {
         const size_t i = (size_t)c * 16;
         const __mmask16 m = count - i >= 16 ? (__mmask16)0xffff
