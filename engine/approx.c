@@ -568,15 +568,18 @@ size_t approx_gemm_codes_ws(int M, size_t P)
 
 void approx_gemm_codes(const eng_kernels *k, const eng_lut *lut, bool asym,
                        const eng_qparams *act, const eng_qparams *wq, int M, int K, size_t P,
-                       const uint8_t *cols, const int32_t *col_sums, const uint8_t *wcodes,
+                       const approx_cols *cols, const int32_t *col_sums, const uint8_t *wcodes,
                        const float *bias, int32_t *acc, float *y, unsigned char *ws)
 {
     int32_t *asum = approx_ws_take(&ws, sizeof(int32_t) * P);
     int32_t *wsum = approx_ws_take(&ws, sizeof(int32_t) * M);
     const int32_t *sums = col_sums ? col_sums : asum;
-    k->lut_gemm(lut, M, (int)P, K, wcodes, cols, acc);
+    if (cols->conv)
+        k->lut_conv2d(lut, cols->conv, M, cols->codes, cols->pad, wcodes, acc);
+    else
+        k->lut_gemm(lut, M, (int)P, K, wcodes, cols->codes, acc);
     if (asym) {
-        if (!col_sums) approx_column_sums(cols, K, P, asum);
+        if (!col_sums) approx_column_sums(cols->codes, K, P, asum);
         for (int o = 0; o < M; o++) {
             int32_t sum = 0;
             for (int i = 0; i < K; i++) sum += wcodes[(size_t)o * K + i];
@@ -593,7 +596,7 @@ size_t approx_gemm_forward_ws(int M, int K, size_t P)
 }
 
 void approx_gemm_forward(const eng_kernels *k, eng_approx *q, int M, int K, size_t P,
-                         const uint8_t *cols, const int32_t *col_sums, const float *w,
+                         const approx_cols *cols, const int32_t *col_sums, const float *w,
                          const float *bias, float *y, unsigned char *ws)
 {
     uint8_t *wcodes = approx_ws_take(&ws, (size_t)M * K);

@@ -117,9 +117,30 @@ void approx_conv_column_sums(const eng_conv_shape *s, const uint8_t *x, uint8_t 
 void approx_bias_backward(int channels, size_t positions, const float *dy, float *db);
 
 /* ------------------------------------------------------------------------------------------
- * The quantized GEMM layer (conv2d after im2col, dense): M outputs, K products per output,
- * P output positions; activations already laid out as columns cols[K][P].
+ * The quantized GEMM layer (conv2d, dense): M outputs, K products per output, P output
+ * positions; activations as columns [K][P], or as CNHW codes whose im2col the kernel reads
+ * without building it (k->lut_conv2d).
  * ---------------------------------------------------------------------------------------- */
+
+/* The activation codes of a quantized GEMM. */
+typedef struct approx_cols {
+    const uint8_t        *codes; /* cols[K][P], or CNHW codes of conv's input when conv is set */
+    const eng_conv_shape *conv;  /* NULL: codes is the column matrix */
+    uint8_t               pad;   /* conv: the code outside the image (activation zero point) */
+} approx_cols;
+
+/* The column matrix cols[K][P]. */
+static inline approx_cols approx_cols_matrix(const uint8_t *cols)
+{
+    return (approx_cols){cols, NULL, 0};
+}
+
+/* The im2col of CNHW codes for convolution s, never built. */
+static inline approx_cols approx_cols_conv(const uint8_t *codes, const eng_conv_shape *s,
+                                           uint8_t pad)
+{
+    return (approx_cols){codes, s, pad};
+}
 
 /* Workspace bytes of approx_gemm_forward. */
 size_t approx_gemm_forward_ws(int M, int K, size_t P);
@@ -127,17 +148,18 @@ size_t approx_gemm_forward_ws(int M, int K, size_t P);
 /* Workspace bytes of approx_gemm_codes. */
 size_t approx_gemm_codes_ws(int M, size_t P);
 
-/* On codes: acc = table products (k->lut_gemm), exact zero-point terms (asym), dequantization
- * with act / wq[M] and bias into y[M][P]. col_sums: the column sums of cols when the caller
- * has them (approx_conv_column_sums), else NULL (computed here when asym). */
+/* On codes: acc = table products (k->lut_gemm or k->lut_conv2d), exact zero-point terms
+ * (asym), dequantization with act / wq[M] and bias into y[M][P]. col_sums: the column sums of
+ * the columns when the caller has them (approx_conv_column_sums), else NULL (computed here
+ * when asym; then the columns must be a matrix). */
 void approx_gemm_codes(const eng_kernels *k, const eng_lut *lut, bool asym,
                        const eng_qparams *act, const eng_qparams *wq, int M, int K, size_t P,
-                       const uint8_t *cols, const int32_t *col_sums, const uint8_t *wcodes,
+                       const approx_cols *cols, const int32_t *col_sums, const uint8_t *wcodes,
                        const float *bias, int32_t *acc, float *y, unsigned char *ws);
 
 /* Weight parameters and codes, then approx_gemm_codes. Needs q->act set (approx_act_prepare). */
 void approx_gemm_forward(const eng_kernels *k, eng_approx *q, int M, int K, size_t P,
-                         const uint8_t *cols, const int32_t *col_sums, const float *w,
+                         const approx_cols *cols, const int32_t *col_sums, const float *w,
                          const float *bias, float *y, unsigned char *ws);
 
 /* STE backward given fq(x) as columns cols_fq[K][P]: dw = mask_w * (dy cols_fq^T), dcols =

@@ -125,6 +125,19 @@ typedef struct eng_kernels {
                      const uint8_t *a,
                      int32_t *out);
 
+    /* Approximate convolution on CNHW codes without a column buffer from the caller:
+     * out = lut_gemm(lut, oc, n*oh*ow, c*kh*kw, w, im2col_u8(s, a, pad_code)), bit-identical.
+     * a: [s->c][s->n][s->h][s->w], w: [oc][c*kh*kw] codes, out: [oc][n*oh*ow] (overwritten).
+     * The avx512 set packs its panels straight from the image (an implicit im2col); the others
+     * build the columns themselves (the reference needs none: it is the definition). */
+    void (*lut_conv2d)(const eng_lut *lut,
+                       const eng_conv_shape *s,
+                       int oc,
+                       const uint8_t *a,
+                       uint8_t pad_code,
+                       const uint8_t *w,
+                       int32_t *out);
+
     /* Approximate depthwise convolution on CNHW codes:
      * out[c][b][y][x] = sum_{i,j} eng_lut_product(lut, A(c,b,y*stride+i*dil-pad, ...), w[c][i][j])
      * where A outside the image is pad_code (the activation zero point: padding is real 0).

@@ -57,20 +57,24 @@ size_t eng_conv2d_workspace_size(const eng_conv_shape *s, int oc, const eng_appr
     return fwd > bwd ? fwd : bwd;
 }
 
-/* Activation codes of x as columns (pad code = zero point): returns cols; the codes of x in
- * *xcodes_out when not NULL. */
-static const uint8_t *conv_codes(const eng_kernels *k, const eng_conv_shape *s, const conv_dims *d,
-                                 const eng_approx *q, const float *x, unsigned char **ws,
-                                 const uint8_t **xcodes_out)
+/* The activation codes of x (pad code = zero point) as the convolution's columns: the column
+ * matrix, or, when `implicit` and the shape is a same-size stride-1 one (approx_conv_sums_apply,
+ * whose column sums come from channel sums), the codes themselves for k->lut_conv2d, which
+ * packs its panels straight from them. The codes of x in *xcodes_out when not NULL. */
+static approx_cols conv_codes(const eng_kernels *k, const eng_conv_shape *s, const conv_dims *d,
+                              const eng_approx *q, const float *x, bool implicit,
+                              unsigned char **ws, const uint8_t **xcodes_out)
 {
     const eng_qparams *a = &q->act;
     uint8_t *xcodes = approx_ws_take(ws, d->X);
     k->quantize(x, d->X, a->scale, a->zero_point, a->qmin, a->qmax, xcodes);
     if (xcodes_out) *xcodes_out = xcodes;
-    if (d->pointwise) return xcodes;
+    if (d->pointwise) return approx_cols_matrix(xcodes);
+    if (implicit && approx_conv_sums_apply(s))
+        return approx_cols_conv(xcodes, s, (uint8_t)a->zero_point);
     uint8_t *cols = approx_ws_take(ws, (size_t)d->K * d->P);
     k->im2col_u8(s, xcodes, (uint8_t)a->zero_point, cols);
-    return cols;
+    return approx_cols_matrix(cols);
 }
 
 eng_status eng_conv2d_forward(const eng_kernels *k, const eng_conv_shape *s, int oc,
@@ -83,14 +87,14 @@ eng_status eng_conv2d_forward(const eng_kernels *k, const eng_conv_shape *s, int
     if (q) {
         approx_act_prepare(q, x, d.X, training);
         const uint8_t *xcodes;
-        const uint8_t *cols = conv_codes(k, s, &d, q, x, &p, &xcodes);
+        const approx_cols cols = conv_codes(k, s, &d, q, x, true, &p, &xcodes);
         int32_t *sums = NULL;    /* asym column sums from channel sums: kh*kw x less work */
         if (q->cfg.mode == ENG_QUANT_ASYM && !d.pointwise && approx_conv_sums_apply(s)) {
             int32_t *chan = approx_ws_take(&p, 4 * d.P);
             sums = approx_ws_take(&p, 4 * d.P);
             approx_conv_column_sums(s, xcodes, (uint8_t)q->act.zero_point, chan, sums);
         }
-        approx_gemm_forward(k, q, oc, d.K, d.P, cols, sums, w, bias, y, p);
+        approx_gemm_forward(k, q, oc, d.K, d.P, &cols, sums, w, bias, y, p);
         return ENG_OK;
     }
     if (conv_direct(s)) {
@@ -123,13 +127,13 @@ eng_status eng_conv2d_forward_codes(const eng_kernels *k, const eng_conv_shape *
         return eng_error(ENG_ERR_ARG, "conv2d forward (codes): NULL state, parameters or acc");
     conv_dims d = conv_dims_of(s);
     unsigned char *p = ws;
-    const uint8_t *cols = a_codes;
+    approx_cols cols = approx_cols_matrix(a_codes);
     if (!d.pointwise) {
         uint8_t *c = approx_ws_take(&p, (size_t)d.K * d.P);
         k->im2col_u8(s, a_codes, (uint8_t)aq->zero_point, c);
-        cols = c;
+        cols = approx_cols_matrix(c);
     }
-    approx_gemm_codes(k, &q->lut, q->cfg.mode == ENG_QUANT_ASYM, aq, wq, oc, d.K, d.P, cols,
+    approx_gemm_codes(k, &q->lut, q->cfg.mode == ENG_QUANT_ASYM, aq, wq, oc, d.K, d.P, &cols,
                       NULL, w_codes, bias, acc, y, p);
     return ENG_OK;
 }
@@ -172,7 +176,7 @@ eng_status eng_conv2d_backward(const eng_kernels *k, const eng_conv_shape *s, in
     }
     float *dcols;
     if (q->cfg.table_gradient) {
-        const uint8_t *cols = conv_codes(k, s, &d, q, x, &p, NULL);
+        const uint8_t *cols = conv_codes(k, s, &d, q, x, false, &p, NULL).codes;
         uint8_t *wcodes = approx_ws_take(&p, (size_t)oc * d.K);
         dcols = d.pointwise ? dx : approx_ws_take(&p, sizeof(float) * d.K * d.P);
         approx_weight_prepare(q, w, (size_t)d.K);

@@ -36,7 +36,8 @@ eng_status eng_dense_forward(const eng_kernels *k, int in, int out, int n, const
         approx_act_prepare(q, x, xn, training);
         uint8_t *codes = approx_ws_take(&p, xn);
         k->quantize(x, xn, q->act.scale, q->act.zero_point, q->act.qmin, q->act.qmax, codes);
-        approx_gemm_forward(k, q, out, in, (size_t)n, codes, NULL, w, bias, y, p);
+        const approx_cols cols = approx_cols_matrix(codes);
+        approx_gemm_forward(k, q, out, in, (size_t)n, &cols, NULL, w, bias, y, p);
         return ENG_OK;
     }
     k->sgemm(false, false, out, n, in, 1.0f, w, in, x, n, 0.0f, y, n);

@@ -418,6 +418,75 @@ START_TEST(test_lut_gemm_residual_real_tables)
 }
 END_TEST
 
+/* ---- table convolution without a column buffer (lut_conv2d) -------------------------- */
+
+/* Every set (the reference included) against im2col_u8 + the reference lut_gemm, 1 and 2
+ * threads: same-size stride-1 shapes (the avx512 shifted-row panels: kernels 3x3, 5x5, 1x3,
+ * 3x3 with dilation 2, images smaller than a panel and panels across images), and strided,
+ * shrinking and 1x1 shapes (the gathered panels); general, signed, 17-bit sign-magnitude
+ * tables and a near-exact one with its decomposition (the residual path). */
+START_TEST(test_lut_conv2d)
+{
+    static const int geo[][10] = {
+        /* n c h w kh kw stride pad dil oc */
+        {2, 3, 8, 8, 3, 3, 1, 1, 1, 5},    {5, 4, 7, 9, 3, 3, 1, 1, 1, 17},
+        {3, 2, 13, 11, 5, 5, 1, 2, 1, 4},  {2, 3, 9, 8, 1, 3, 1, 0, 1, 3},
+        {1, 2, 12, 12, 3, 3, 1, 2, 2, 6},  {4, 5, 16, 16, 3, 3, 1, 1, 1, 9},
+        {2, 3, 9, 9, 3, 3, 2, 1, 1, 4},    {3, 2, 10, 7, 3, 3, 1, 0, 1, 3},
+        {2, 4, 6, 6, 1, 1, 2, 0, 1, 5},    {1, 1, 1, 1, 3, 3, 1, 1, 1, 2},
+    };
+    uint64_t rng = 1000;
+    test_table tabs[4] = {
+        make_table(TAB_RANDOM, 8, false, ENG_LUT_DIRECT, NULL, &rng),
+        make_table(TAB_RANDOM, 8, true, ENG_LUT_DIRECT, NULL, &rng),
+        make_table(TAB_RANDOM, 8, false, ENG_LUT_SIGN_MAGNITUDE, NULL, &rng),
+        make_near_table(NEAR_EXACT, 8, false, ENG_LUT_DIRECT, &rng),
+    };
+    eng_lut_fit *fit;
+    ck_assert_int_eq(eng_lut_fit_create(&tabs[3].lut, &fit), ENG_OK);
+    tabs[3].lut.fit = fit;
+    const eng_kernels *sets[SET_COUNT + 1] = {eng_kernels_ref()};
+    for (int s = 0; s < SET_COUNT; s++)
+        sets[s + 1] = set_or_skip(s);
+    for (size_t g = 0; g < sizeof geo / sizeof geo[0]; g++) {
+        const int *p = geo[g];
+        eng_conv_shape sh;
+        ck_assert_int_eq(eng_conv_shape_init(&sh, p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7],
+                                             p[8]), ENG_OK);
+        const int oc = p[9], kk = sh.c * sh.kh * sh.kw;
+        const size_t na = (size_t)sh.c * sh.n * sh.h * sh.w, np = (size_t)sh.n * sh.oh * sh.ow;
+        uint8_t *a = malloc(na), *w = malloc((size_t)oc * kk), *cols = malloc((size_t)kk * np);
+        int32_t *ref = malloc(sizeof(int32_t) * oc * np), *out = malloc(sizeof(int32_t) * oc * np);
+        for (int t = 0; t < 4; t++) {
+            fill_bytes(a, na, &rng);
+            fill_weights(&tabs[t].lut, w, (size_t)oc * kk, &rng);
+            const uint8_t pad = (uint8_t)test_rand_u64(&rng);
+            eng_kernels_ref()->im2col_u8(&sh, a, pad, cols);
+            eng_kernels_ref()->lut_gemm(&tabs[t].lut, oc, (int)np, kk, w, cols, ref);
+            for (int s = 0; s <= SET_COUNT; s++) {
+                if (sets[s] == NULL)
+                    continue;
+                for (int threads = 1; threads <= 2; threads++) {
+                    set_threads(threads);
+                    memset(out, 0x5a, sizeof(int32_t) * oc * np);
+                    sets[s]->lut_conv2d(&tabs[t].lut, &sh, oc, a, pad, w, out);
+                    for (size_t i = 0; i < (size_t)oc * np; i++)
+                        if (out[i] != ref[i])
+                            ck_abort_msg("%s lut_conv2d geometry %zu table %d threads %d: out[%zu]"
+                                         " = %d, reference %d", sets[s]->name, g, t, threads, i,
+                                         out[i], ref[i]);
+                }
+            }
+        }
+        set_threads(2);
+        free(a); free(w); free(cols); free(ref); free(out);
+    }
+    eng_lut_fit_free(fit);
+    for (int t = 0; t < 4; t++)
+        free(tabs[t].table);
+}
+END_TEST
+
 /* ---- depthwise ------------------------------------------------------------------------ */
 
 START_TEST(test_lut_depthwise)
@@ -716,6 +785,7 @@ int main(void)
     tcase_add_loop_test(tc, test_lut_fit_decomposes_tables, 0, FIT_VARIANTS);
     tcase_add_loop_test(tc, test_lut_gemm_residual_path, 0, FIT_VARIANTS);
     tcase_add_test(tc, test_lut_gemm_residual_real_tables);
+    tcase_add_test(tc, test_lut_conv2d);
     tcase_add_test(tc, test_lut_depthwise);
     tcase_add_test(tc, test_im2col_col2im_identical);
     tcase_add_test(tc, test_quantize_identical);

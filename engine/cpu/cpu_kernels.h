@@ -112,6 +112,12 @@ void eng_cpu_conv3x3_gemm_backward_weights(const eng_conv_shape *s, int oc, cons
 
 /* ---- helpers for table kernels (lut_common.c) ------------------------------------------ */
 
+/* lut_conv2d as im2col_u8 of set k into a buffer of its own + k->lut_gemm (the reference when
+ * the buffer cannot be had). */
+void eng_cpu_lut_conv2d_columns(const eng_kernels *k, const eng_lut *lut,
+                                const eng_conv_shape *s, int oc, const uint8_t *a,
+                                uint8_t pad_code, const uint8_t *w, int32_t *out);
+
 /* Marks in used[256] the weight codes that occur in w[0..count). */
 void eng_lut_mark_used(const uint8_t *w, size_t count, bool used[256]);
 
@@ -156,10 +162,5 @@ struct eng_lut_fit {
  * usable and at most half of the m * k terms are wide. */
 bool eng_cpu_lut_residual_applies(const eng_lut *lut, int m, int k, const uint8_t *w);
 
-/* eng_kernels.lut_gemm through the residual decomposition when eng_cpu_lut_residual_applies
- * (and the scratch memory is there): returns true with out computed, else false with out
- * untouched. */
-bool eng_cpu_avx512_lut_gemm_residual(const eng_lut *lut, int m, int n, int k, const uint8_t *w,
-                                      const uint8_t *a, int32_t *out);
 
 #endif /* ENG_CPU_KERNELS_H */

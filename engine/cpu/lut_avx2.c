@@ -385,10 +385,17 @@ static void avx2_quantize(const float *x, size_t count, float scale, int32_t zer
                                     codes + full);
 }
 
+static void avx2_lut_conv2d(const eng_lut *lut, const eng_conv_shape *s, int oc,
+                            const uint8_t *a, uint8_t pad_code, const uint8_t *w, int32_t *out)
+{
+    eng_cpu_lut_conv2d_columns(eng_kernels_avx2(), lut, s, oc, a, pad_code, w, out);
+}
+
 static const eng_kernels avx2_kernels = {
     .name = "avx2",
     .sgemm = eng_cpu_sgemm,
     .lut_gemm = avx2_lut_gemm,
+    .lut_conv2d = avx2_lut_conv2d,
     .lut_depthwise = avx2_lut_depthwise,
     .im2col_f32 = eng_cpu_im2col_f32,
     .im2col_u8 = eng_cpu_im2col_u8,

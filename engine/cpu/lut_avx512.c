@@ -41,6 +41,8 @@ bool eng_cpu_avx512_supported(void)
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi")
 
+static const eng_kernels avx512_kernels;
+
 #include "lut_avx512_inl.h"
 
 static _Thread_local uint8_t tls_planes[PLANES_SIZE] __attribute__((aligned(64)));
@@ -272,8 +274,18 @@ static void build_planes(const eng_lut *lut, const bool used[256], uint8_t *plan
     }
 }
 
-static void avx512_lut_gemm(const eng_lut *lut, int m, int n, int k, const uint8_t *w,
-                            const uint8_t *a, int32_t *out)
+/* The reference for what src describes. */
+static void reference_gemm(const eng_lut *lut, int m, int n, int k, const uint8_t *w,
+                           const panel_src *src, int32_t *out)
+{
+    if (src->conv != NULL)
+        eng_kernels_ref()->lut_conv2d(lut, src->conv, m, src->a, src->pad, w, out);
+    else
+        eng_kernels_ref()->lut_gemm(lut, m, n, k, w, src->a, out);
+}
+
+static void lut_gemm_src(const eng_lut *lut, int m, int n, int k, const uint8_t *w,
+                         const panel_src *src, int32_t *out)
 {
     if (m <= 0 || n <= 0)
         return;
@@ -281,17 +293,18 @@ static void avx512_lut_gemm(const eng_lut *lut, int m, int n, int k, const uint8
         memset(out, 0, sizeof(int32_t) * (size_t)m * n);
         return;
     }
-    if (eng_cpu_avx512_lut_gemm_residual(lut, m, n, k, w, a, out))
+    if (eng_cpu_avx512_lut_gemm_residual(lut, m, n, k, w, src, out))
         return;
     bool used[256];
     eng_lut_mark_used(w, (size_t)m * k, used);
     const int threads = eng_cpu_threads();
-    const bool pack = n > PANEL; /* a single panel is read in place, with masked loads */
+    /* a single matrix panel is read in place, with masked loads */
+    const bool pack = src->conv != NULL || n > PANEL;
     const size_t panel_size = pack ? (size_t)k * PANEL : 0;
     const bool fits = eng_lut_fits_int16(lut, used);
     uint8_t *ws = fits && pack ? eng_cpu_workspace(panel_size * (size_t)threads) : NULL;
     if (!fits || (pack && ws == NULL)) { /* 17-bit sign-magnitude products or out of memory */
-        eng_kernels_ref()->lut_gemm(lut, m, n, k, w, a, out);
+        reference_gemm(lut, m, n, k, w, src, out);
         return;
     }
     uint8_t *planes = tls_planes;
@@ -309,11 +322,11 @@ static void avx512_lut_gemm(const eng_lut *lut, int m, int n, int k, const uint8
             const int panel = t / mblocks, mb = t % mblocks;
             const int n0 = panel * PANEL, nvalid = n - n0 < PANEL ? n - n0 : PANEL;
             const int i0 = mb * MBLOCK, rows = m - i0 < MBLOCK ? m - i0 : MBLOCK;
-            const uint8_t *ap = a + n0;
-            size_t lda = (size_t)n;
+            const uint8_t *ap = src->a + n0;
+            size_t lda = src->lda;
             if (pack) {
                 if (packed != panel) {
-                    pack_panel(a + n0, (size_t)n, k, nvalid, buf);
+                    panel_fill(src, (size_t)n0, k, nvalid, buf);
                     packed = panel;
                 }
                 ap = buf;
@@ -323,6 +336,27 @@ static void avx512_lut_gemm(const eng_lut *lut, int m, int n, int k, const uint8
                      out + (size_t)i0 * n + n0, (size_t)n, sgn);
         }
     }
+}
+
+static void avx512_lut_gemm(const eng_lut *lut, int m, int n, int k, const uint8_t *w,
+                            const uint8_t *a, int32_t *out)
+{
+    const panel_src src = {a, (size_t)n, NULL, 0};
+    lut_gemm_src(lut, m, n, k, w, &src, out);
+}
+
+/* Implicit im2col: the panels are packed from the image (conv_panel_avx512.c). */
+static void avx512_lut_conv2d(const eng_lut *lut, const eng_conv_shape *s, int oc,
+                              const uint8_t *a, uint8_t pad_code, const uint8_t *w,
+                              int32_t *out)
+{
+    const size_t np = (size_t)s->n * s->oh * s->ow;
+    if (np > INT32_MAX) { /* beyond the GEMM's int column count */
+        eng_cpu_lut_conv2d_columns(&avx512_kernels, lut, s, oc, a, pad_code, w, out);
+        return;
+    }
+    const panel_src src = {a, 0, s, pad_code};
+    lut_gemm_src(lut, oc, (int)np, s->c * s->kh * s->kw, w, &src, out);
 }
 
 /* Depthwise: per channel, the kh*kw shifted copies of the image (an im2col with one channel)
@@ -396,6 +430,7 @@ static const eng_kernels avx512_kernels = {
     .name = "avx512",
     .sgemm = eng_cpu_sgemm,
     .lut_gemm = avx512_lut_gemm,
+    .lut_conv2d = avx512_lut_conv2d,
     .lut_depthwise = avx512_lut_depthwise,
     .im2col_f32 = eng_cpu_im2col_f32,
     .im2col_u8 = eng_cpu_im2col_u8,

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "eng_kernels.h"
+
 enum {
     PANEL = 256,            /* columns per panel: 4 vectors of 64 byte lanes */
     KCHUNK = 256,           /* terms summed in 16 bits before a flush to int32 */
@@ -81,5 +83,34 @@ static inline void pack_panel(const uint8_t *a, size_t lda, int k, int nvalid, u
             _mm512_store_si512(buf + 64 * v, _mm512_setzero_si512());
     }
 }
+
+/* Packs columns [n0, n0 + nvalid) (nvalid <= PANEL) of im2col_u8(s, a, pad) into buf
+ * [s->c * s->kh * s->kw][PANEL], tail lanes pad (conv_panel_avx512.c). */
+void eng_cpu_avx512_conv_panel(const eng_conv_shape *s, const uint8_t *a, uint8_t pad,
+                               size_t n0, int nvalid, uint8_t *buf);
+
+/* Where a table GEMM's activation codes come from: a [k][n] matrix (row stride lda), or the
+ * im2col of CNHW codes (conv set), which is never built but packed panel by panel. */
+typedef struct panel_src {
+    const uint8_t        *a;
+    size_t                lda;
+    const eng_conv_shape *conv;
+    uint8_t               pad;
+} panel_src;
+
+/* Packs the k rows of columns [n0, n0 + nvalid) of src into buf [k][PANEL], tail lanes filled. */
+static inline void panel_fill(const panel_src *src, size_t n0, int k, int nvalid, uint8_t *buf)
+{
+    if (src->conv != NULL)
+        eng_cpu_avx512_conv_panel(src->conv, src->a, src->pad, n0, nvalid, buf);
+    else
+        pack_panel(src->a + n0, src->lda, k, nvalid, buf);
+}
+
+/* eng_kernels.lut_gemm (or lut_conv2d, src->conv set) through the residual decomposition when
+ * eng_cpu_lut_residual_applies (and the scratch memory is there): returns true with out
+ * computed, else false with out untouched (lut_avx512_residual.c). */
+bool eng_cpu_avx512_lut_gemm_residual(const eng_lut *lut, int m, int n, int k, const uint8_t *w,
+                                      const panel_src *src, int32_t *out);
 
 #endif /* ENG_LUT_AVX512_INL_H */

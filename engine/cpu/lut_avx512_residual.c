@@ -19,7 +19,8 @@
  * this adds or removes is part of the row constant.
  *
  * Blocking as in lut_avx512.c: panels of 256 columns, packed per thread twice: [K][256] for
- * the lookups and [K/4][256][4] (4 consecutive k of a column in one dword) for vpdpbusd;
+ * the lookups (from the matrix or straight from the image: panel_fill) and [K/4][256][4]
+ * (4 consecutive k of a column in one dword) for vpdpbusd;
  * tiles of 16 weight rows, static OpenMP schedule.
  */
 #include "cpu_kernels.h"
@@ -522,7 +523,7 @@ static void residual_tile(const eng_lut_fit *fit, const residual_plan *plan, con
 }
 
 bool eng_cpu_avx512_lut_gemm_residual(const eng_lut *lut, int m, int n, int k, const uint8_t *w,
-                                      const uint8_t *a, int32_t *out)
+                                      const panel_src *src, int32_t *out)
 {
     if (n <= 0 || !eng_cpu_lut_residual_applies(lut, m, k, w))
         return false;
@@ -566,7 +567,7 @@ bool eng_cpu_avx512_lut_gemm_residual(const eng_lut *lut, int m, int n, int k, c
             const int n0 = pi * PANEL, nvalid = n - n0 < PANEL ? n - n0 : PANEL;
             const int i0 = mb * MBLOCK, rows = m - i0 < MBLOCK ? m - i0 : MBLOCK;
             if (packed != pi) {
-                pack_panel(a + n0, (size_t)n, k, nvalid, panel);
+                panel_fill(src, (size_t)n0, k, nvalid, panel);
                 pack_dwords(panel, k, k4, dwords);
                 packed = pi;
             }

@@ -6,9 +6,27 @@
  * with the 256 activation codes as the index, so the (a << w_bits) | w layout of eng_lut is
  * transposed here once per call, for the used codes only. The columns are built from
  * eng_lut_product itself, so every table mode, width and sign convention follows the
- * reference by construction.
+ * reference by construction. Also: lut_conv2d for sets without an implicit im2col.
  */
 #include "cpu_kernels.h"
+
+#include <stdlib.h>
+
+void eng_cpu_lut_conv2d_columns(const eng_kernels *k, const eng_lut *lut,
+                                const eng_conv_shape *s, int oc, const uint8_t *a,
+                                uint8_t pad_code, const uint8_t *w, int32_t *out)
+{
+    const int rows = s->c * s->kh * s->kw;
+    const size_t np = (size_t)s->n * s->oh * s->ow;
+    uint8_t *cols = malloc((size_t)rows * np);
+    if (cols == NULL) { /* the reference needs no buffer */
+        eng_kernels_ref()->lut_conv2d(lut, s, oc, a, pad_code, w, out);
+        return;
+    }
+    k->im2col_u8(s, a, pad_code, cols);
+    k->lut_gemm(lut, oc, (int)np, rows, w, cols, out);
+    free(cols);
+}
 
 void eng_lut_mark_used(const uint8_t *w, size_t count, bool used[256])
 {

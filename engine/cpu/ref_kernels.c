@@ -93,6 +93,37 @@ static void ref_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s, const
     }
 }
 
+static void ref_lut_conv2d(const eng_lut *lut, const eng_conv_shape *s, int oc, const uint8_t *a,
+                           uint8_t pad_code, const uint8_t *w, int32_t *out)
+{
+    const size_t plane = (size_t)s->h * s->w, oplane = (size_t)s->oh * s->ow;
+    const size_t taps = (size_t)s->kh * s->kw, np = (size_t)s->n * oplane;
+#pragma omp parallel for schedule(static)
+    for (int o = 0; o < oc; o++) {
+        for (int b = 0; b < s->n; b++) {
+            for (int y = 0; y < s->oh; y++) {
+                for (int xo = 0; xo < s->ow; xo++) {
+                    uint32_t sum = 0; /* wraps like a two's complement int32 */
+                    for (int c = 0; c < s->c; c++) {
+                        const uint8_t *x = a + ((size_t)c * s->n + b) * plane;
+                        const uint8_t *wc = w + ((size_t)o * s->c + c) * taps;
+                        for (int i = 0; i < s->kh; i++) {
+                            int iy = y * s->stride + i * s->dilation - s->pad;
+                            for (int j = 0; j < s->kw; j++) {
+                                int ix = xo * s->stride + j * s->dilation - s->pad;
+                                uint8_t code = (iy >= 0 && iy < s->h && ix >= 0 && ix < s->w)
+                                                   ? x[(size_t)iy * s->w + ix] : pad_code;
+                                sum += (uint32_t)eng_lut_product(lut, code, wc[i * s->kw + j]);
+                            }
+                        }
+                    }
+                    out[(size_t)o * np + ((size_t)b * s->oh + y) * s->ow + xo] = (int32_t)sum;
+                }
+            }
+        }
+    }
+}
+
 #define DEFINE_IM2COL(NAME, T)                                                              \
     static void NAME(const eng_conv_shape *s, const T *x, T pad_value, T *cols)            \
     {                                                                                       \
@@ -244,6 +275,7 @@ static const eng_kernels ref_kernels = {
     .name = "scalar",
     .sgemm = ref_sgemm,
     .lut_gemm = ref_lut_gemm,
+    .lut_conv2d = ref_lut_conv2d,
     .lut_depthwise = ref_lut_depthwise,
     .im2col_f32 = ref_im2col_f32,
     .im2col_u8 = ref_im2col_u8,
