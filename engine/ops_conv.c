@@ -47,11 +47,16 @@ size_t eng_conv2d_workspace_size(const eng_conv_shape *s, int oc, const eng_appr
     conv_dims d = conv_dims_of(s);
     size_t kp = (size_t)d.K * d.P;
     if (!q) return d.pointwise || conv_direct(s) ? 0 : approx_ws_size(sizeof(float) * kp);
+    const bool implicit = !d.pointwise && approx_conv_sums_apply(s); /* no column buffer */
     size_t codes = approx_ws_size(d.X) + (d.pointwise ? 0 : approx_ws_size(kp));
-    size_t sums = !d.pointwise && approx_conv_sums_apply(s) ? 2 * approx_ws_size(4 * d.P) : 0;
-    size_t fwd = codes + sums + approx_gemm_forward_ws(oc, d.K, d.P);
-    size_t ste = approx_ws_size(sizeof(float) * kp) + approx_ws_size(sizeof(float) * oc * d.K) +
-                 (d.pointwise ? 0 : approx_ws_size(sizeof(float) * d.X));
+    size_t sums = implicit ? 2 * approx_ws_size(4 * d.P) : 0;
+    size_t fwd = codes - (implicit ? approx_ws_size(kp) : 0) + sums +
+                 approx_gemm_forward_ws(oc, d.K, d.P);
+    size_t ste = conv_direct(s) ? approx_ws_size(sizeof(float) * d.X) +
+                                      approx_ws_size(sizeof(float) * oc * d.K)
+                                : approx_ws_size(sizeof(float) * kp) +
+                                      approx_ws_size(sizeof(float) * oc * d.K) +
+                                      (d.pointwise ? 0 : approx_ws_size(sizeof(float) * d.X));
     size_t tg = codes + approx_ws_size((size_t)oc * d.K) + approx_ws_size(sizeof(float) * kp);
     size_t bwd = q->cfg.table_gradient ? tg : ste;
     return fwd > bwd ? fwd : bwd;
