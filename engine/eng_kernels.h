@@ -66,6 +66,15 @@ typedef struct eng_lut {
 eng_status eng_lut_fit_create(const eng_lut *lut, eng_lut_fit **out);
 void eng_lut_fit_free(eng_lut_fit *fit);     /* NULL is allowed */
 
+/* How the decomposition of lut serves its weight codes (w < 2^w_bits; sign-magnitude: |w| <
+ * 2^w_bits): narrow = one residual byte (flat ones included), flat = no residual at all (the
+ * row is exactly linear), wide = two residual bytes, unusable = the general path only. A layer
+ * takes the fast path when at most half of its weights have wide codes and none unusable. */
+typedef struct eng_lut_fit_counts {
+    int codes, narrow, flat, wide, unusable;
+} eng_lut_fit_counts;
+void eng_lut_fit_count(const eng_lut_fit *fit, const eng_lut *lut, eng_lut_fit_counts *out);
+
 /* The product the table gives for codes a (activation) and w (weight), as the kernels must
  * compute it. The single definition of lookup semantics; every kernel agrees with it. */
 static inline int32_t eng_lut_product(const eng_lut *lut, uint8_t a, uint8_t w)

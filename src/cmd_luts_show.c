@@ -71,6 +71,31 @@ static void print_map(const eng_mul *m, const double *map, int rows, int cols)
     printf("+\n");
 }
 
+/* The CPU emulation path of m's table (asymmetric quantization: the table read directly). */
+static bool emulation_counts(const eng_mul *m, eng_lut_fit_counts *c)
+{
+    const eng_lut lut = eng_mul_lut(m, ENG_LUT_DIRECT);
+    eng_lut_fit *fit;
+    if (eng_lut_fit_create(&lut, &fit) != ENG_OK)
+        return false;
+    eng_lut_fit_count(fit, &lut, c);
+    eng_lut_fit_free(fit);
+    return true;
+}
+
+static void print_emulation(const eng_mul *m)
+{
+    eng_lut_fit_counts c;
+    if (!emulation_counts(m, &c))
+        return;
+    printf("emulation: %d of %d weight codes are linear in the activation plus a one-byte "
+           "residual (%d exactly linear), %d need two bytes%s: %s\n", c.narrow, c.codes, c.flat,
+           c.wide, c.unusable ? ", some more" : "",
+           c.unusable ? "general 16-bit table path"
+           : 2 * c.wide <= c.codes ? "fast int8 + residual path (AVX-512 VNNI)"
+                                   : "general 16-bit table path for most layers");
+}
+
 static void print_text(const eng_mul_info *info, const eng_mul *m, const show_metric *x, int n,
                        const double *map, int rows, int cols)
 {
@@ -85,7 +110,9 @@ static void print_text(const eng_mul_info *info, const eng_mul *m, const show_me
                 eng_mul_exact_power_mw(info->is_signed));
     if (!isnan(p->area_um2)) printf(", area %g um2", p->area_um2);
     if (!isnan(p->delay_ns)) printf(", delay %g ns", p->delay_ns);
-    printf("\n\n%-12s %14s %16s\n", "metric", "published", "computed");
+    printf("\n");
+    print_emulation(m);
+    printf("\n%-12s %14s %16s\n", "metric", "published", "computed");
     for (int i = 0; i < n; i++) {
         printf("%-12s ", x[i].label);
         if (isnan(x[i].published)) printf("%14s", "-");
@@ -95,8 +122,8 @@ static void print_text(const eng_mul_info *info, const eng_mul *m, const show_me
     print_map(m, map, rows, cols);
 }
 
-static void print_json(const eng_mul_info *info, const show_metric *x, int n, const double *map,
-                       int rows, int cols)
+static void print_json(const eng_mul_info *info, const eng_mul *m, const show_metric *x, int n,
+                       const double *map, int rows, int cols)
 {
     const eng_mul_figures *p = &info->published;
     printf("{\"name\": ");
@@ -115,6 +142,11 @@ static void print_json(const eng_mul_info *info, const show_metric *x, int n, co
         printf(", \"%s\": ", hk[i]);
         luts_json_number(stdout, hw[i]);
     }
+    eng_lut_fit_counts c;
+    if (emulation_counts(m, &c))
+        printf(",\n \"emulation\": {\"codes\": %d, \"narrow\": %d, \"flat\": %d, "
+               "\"wide\": %d, \"unusable\": %d}", c.codes, c.narrow, c.flat, c.wide,
+               c.unusable);
     for (int part = 0; part < 2; part++) {
         printf(",\n \"%s\": {", part ? "computed" : "published");
         bool first = true;
@@ -144,7 +176,9 @@ static void show_help(void)
            "Shows one multiplier (a library name, or a table file path: then 8xN unsigned from\n"
            "its size): published figures next to those computed from its table, power relative\n"
            "to the exact 8x8 multiplier of the same signedness, and a heat-map of the mean\n"
-           "absolute error over blocks of operand codes (rows in code order in JSON).\n\n"
+           "absolute error over blocks of operand codes (rows in code order in JSON), and how\n"
+           "the CPU emulates it: how many weight codes decompose into an exact product plus a\n"
+           "one-byte residual (the fast path) and how many need two bytes.\n\n"
            "  --json   print one JSON object\n");
 }
 
@@ -205,7 +239,7 @@ int luts_cmd_show(int argc, char **argv)
     double map[SHOW_MAP_ROWS * SHOW_MAP_COLS];
     st = eng_mul_error_map(m, rows, cols, map);
     ENG_ASSERT(st == ENG_OK);       /* 16 divides 256 and cols divides 2^w_bits */
-    if (json) print_json(&info, x, n, map, rows, cols);
+    if (json) print_json(&info, m, x, n, map, rows, cols);
     else print_text(&info, m, x, n, map, rows, cols);
     eng_mul_free(m);
     return CLI_EXIT_OK;

@@ -332,6 +332,15 @@ START_TEST(test_lut_fit_decomposes_tables)
         }
         if (kind == MIXED)
             ck_assert_int_gt(wide, 0);
+        eng_lut_fit_counts c;
+        eng_lut_fit_count(fit, &t.lut, &c);
+        const int sm_codes = wb >= 8 ? 256 : 2 * (1 << wb) - 1; /* |w| < 2^wb, int8 */
+        ck_assert_int_eq(c.codes, mode == ENG_LUT_SIGN_MAGNITUDE ? sm_codes : 1 << wb);
+        ck_assert_int_eq(c.wide, wide);
+        ck_assert_int_eq(c.unusable, 0);
+        ck_assert_int_eq(c.narrow + c.wide, c.codes);
+        if (kind == EXACT)
+            ck_assert_int_eq(c.flat, c.codes);
         eng_lut_fit_free(fit);
         free(t.table);
     }

@@ -100,3 +100,21 @@ void eng_lut_fit_free(eng_lut_fit *fit)
 {
     eng_free(fit);
 }
+
+void eng_lut_fit_count(const eng_lut_fit *fit, const eng_lut *lut, eng_lut_fit_counts *out)
+{
+    *out = (eng_lut_fit_counts){0};
+    for (int w = 0; w < 256; w++) {
+        const int mag = (int8_t)w < 0 ? -(int8_t)w : (int8_t)w;
+        if ((lut->mode == ENG_LUT_SIGN_MAGNITUDE ? mag : w) >= 1 << lut->w_bits)
+            continue;
+        out->codes++;
+        if (!fit->usable[w])
+            out->unusable++;
+        else if (fit->wide[w])
+            out->wide++;
+        else
+            out->narrow++;
+        out->flat += fit->usable[w] && fit->flat[w];
+    }
+}
