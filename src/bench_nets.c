@@ -153,7 +153,7 @@ eng_status bench_net_measure(const eng_kernels *k, const bench_net_spec *spec, c
     }
     for (int i = 0; i < spec->batch; i++)
         labels[i] = (uint8_t)(i % eng_net_classes(copies[0].net));
-    *result = (bench_net_result){.spec = spec, .threads = threads,
+    *result = (bench_net_result){.spec = spec, .mul = mul->name, .threads = threads,
                                  .mmac_per_image = (double)eng_net_mac_total(copies[0].net) * 1e-6};
     if (spec->train) {
         eng_train_cfg tc;

@@ -26,6 +26,7 @@ typedef struct bench_net_spec {
 
 typedef struct bench_net_result {
     const bench_net_spec *spec;
+    const char *mul;        /* name of the multiplier of the approximate copy */
     int threads;
     double mmac_per_image;  /* multiply-accumulates of one image, millions */
     double infer_float_ms;  /* one evaluation forward of the batch */

@@ -25,7 +25,7 @@ static void print_usage(FILE *out)
 {
     fprintf(out,
             "Usage: evoapproxnas bench [--quick] [--json FILE] [--kernels NAME] [--threads N]\n"
-            "                          [--section all|kernels|nets] [--nets LIST] [--mul NAME]\n"
+            "                          [--section all|kernels|nets] [--nets LIST] [--mul LIST]\n"
             "                          [--device cpu|cuda]\n"
             "\n"
             "Measures side by side in one run (median of repeats), with 1..N threads:\n"
@@ -47,7 +47,10 @@ static void print_usage(FILE *out)
             "  --section S      all (default), kernels or nets\n"
             "  --nets LIST      comma-separated zoo models to time instead of the default set\n"
             "                   (batch 64 with training for CIFAR size, else batch 8 inference)\n"
-            "  --mul NAME       multiplier of the approximate networks (default mul8u_DM1)\n"
+            "  --mul LIST       multiplier(s) of the approximate networks, comma-separated,\n"
+            "                   up to 8, each measured in turn (default mul8u_DM1, an aggressive\n"
+            "                   one: general table path; e.g. mul8u_DM1,mul8u_2HH adds an\n"
+            "                   accurate one: int8 + residual path, see `luts show`)\n"
             "  --device D       cpu (default) or cuda: cuda times the networks on the GPU\n"
             "                   (exact float through cuDNN/cuBLAS vs the table kernels) at batch\n"
             "                   128: ResNet-20, ResNet-56, MobileNetV2 (CIFAR); the kernels\n"
@@ -84,7 +87,8 @@ static double ratio(double x, double y)
 static bool write_json(const char *path, const char *cpu, eng_device dev, const eng_kernels *k,
                        bool quick,
                        int repeats, const bench_gemm_result *r, int count,
-                       const char *mul, const bench_net_result *nr, int ncount)
+                       eng_mul *const *muls, int nmuls, const bench_net_result *nr,
+                       int ncount)
 {
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -119,15 +123,21 @@ static bool write_json(const char *path, const char *cpu, eng_device dev, const 
                 ratio(x->residual_gmacs, x->float_gmacs), ratio(x->residual_best, x->float_best),
                 i + 1 < count ? "," : "");
     }
-    fprintf(f, "  ],\n  \"multiplier\": \"%s\",\n  \"networks\": [\n", mul);
+    fprintf(f, "  ],\n  \"multiplier\": \"%s\",\n  \"multipliers\": [",
+            nmuls > 0 ? muls[0]->name : "");
+    for (int i = 0; i < nmuls; i++)
+        fprintf(f, "%s\"%s\"", i ? ", " : "", muls[i]->name);
+    fprintf(f, "],\n  \"networks\": [\n");
     for (int i = 0; i < ncount; i++) {
         const bench_net_result *x = &nr[i];
         fprintf(f,
-                "    {\"model\": \"%s\", \"batch\": %d, \"threads\": %d, \"mmac_per_image\": %.2f, "
+                "    {\"model\": \"%s\", \"multiplier\": \"%s\", \"batch\": %d, \"threads\": %d, "
+                "\"mmac_per_image\": %.2f, "
                 "\"infer_float_ms\": %.3f, \"infer_approx_ms\": %.3f, \"infer_overhead\": %.3f, "
                 "\"train_float_ms\": %.3f, \"train_approx_ms\": %.3f, "
                 "\"train_overhead\": %.3f}%s\n",
-                x->spec->model, x->spec->batch, x->threads, x->mmac_per_image, x->infer_float_ms,
+                x->spec->model, x->mul, x->spec->batch, x->threads, x->mmac_per_image,
+                x->infer_float_ms,
                 x->infer_approx_ms, ratio(x->infer_approx_ms, x->infer_float_ms),
                 x->train_float_ms, x->train_approx_ms,
                 ratio(x->train_approx_ms, x->train_float_ms), i + 1 < ncount ? "," : "");
@@ -318,16 +328,34 @@ int cmd_bench(int argc, char **argv)
             return CLI_EXIT_USAGE;
         specs = custom;
     }
-    eng_mul *mul = NULL;
-    if (do_nets && eng_mul_load(mul_name, &mul) != ENG_OK)
-        return cli_usage_error("bench", "--mul: %s", eng_last_error());
+    enum { MAX_MULS = 8 };
+    eng_mul *muls[MAX_MULS] = {NULL};
+    int nmuls = 0;
+    char mul_names[1024];
+    snprintf(mul_names, sizeof mul_names, "%s", mul_name);
+    for (char *save = NULL, *tok = strtok_r(mul_names, ",", &save); do_nets && tok != NULL;
+         tok = strtok_r(NULL, ",", &save)) {
+        if (nmuls == MAX_MULS || eng_mul_load(tok, &muls[nmuls]) != ENG_OK) {
+            if (nmuls == MAX_MULS)
+                cli_usage_error("bench", "--mul: more than %d multipliers", MAX_MULS);
+            else
+                cli_usage_error("bench", "--mul: %s", eng_last_error());
+            for (int i = 0; i < nmuls; i++)
+                eng_mul_free(muls[i]);
+            return CLI_EXIT_USAGE;
+        }
+        nmuls++;
+    }
+    if (do_nets && nmuls == 0)
+        return cli_usage_error("bench", "--mul: empty list");
     if (json != NULL) { /* fail before minutes of measuring, not after */
         char tmp[4096];
         snprintf(tmp, sizeof tmp, "%s.tmp", json);
         FILE *f = fopen(tmp, "w");
         if (f == NULL) {
             cli_error("bench: cannot write '%s': %s", json, strerror(errno));
-            eng_mul_free(mul);
+            for (int i = 0; i < nmuls; i++)
+                eng_mul_free(muls[i]);
             return CLI_EXIT_USAGE;
         }
         fclose(f);
@@ -340,7 +368,8 @@ int cmd_bench(int argc, char **argv)
     bench_gemm_shapes(quick, &nshapes);
     const int repeats = quick ? 5 : 11, net_repeats = quick ? 3 : 5;
     bench_gemm_result *res = calloc((size_t)nshapes * (size_t)max_threads, sizeof *res);
-    bench_net_result *nres = calloc((size_t)nnets * (size_t)max_threads, sizeof *nres);
+    bench_net_result *nres = calloc((size_t)(nmuls > 0 ? nmuls : 1) * (size_t)nnets *
+                                        (size_t)max_threads, sizeof *nres);
     int rc = CLI_EXIT_OK, done = 0, ndone = 0;
     if (res == NULL || nres == NULL) {
         cli_error("bench: out of memory");
@@ -353,23 +382,26 @@ int cmd_bench(int argc, char **argv)
     printf("evoapproxnas bench on %s, kernels %s\n\n", cpu, k->name);
     if (do_kernels && (done = run_kernels(k, quick, (int)max_threads, repeats, res)) < 0)
         rc = CLI_EXIT_FAILURE;
-    if (rc == CLI_EXIT_OK && do_nets) {
-        if ((ndone = run_nets(k, specs, nnets, mul, dev, (int)max_threads, net_repeats,
-                              nres)) < 0)
+    for (int i = 0; i < nmuls && rc == CLI_EXIT_OK; i++) {
+        const int d = run_nets(k, specs, nnets, muls[i], dev, (int)max_threads, net_repeats,
+                               nres + ndone);
+        if (d < 0)
             rc = CLI_EXIT_FAILURE;
+        else
+            ndone += d;
     }
 #if ENG_HAVE_OPENMP
     omp_set_num_threads(saved_threads);
 #endif
     if (rc == CLI_EXIT_OK && json != NULL &&
-        !write_json(json, cpu, dev, k, quick, repeats, res, done, do_nets ? mul->name : "", nres,
-                    ndone)) {
+        !write_json(json, cpu, dev, k, quick, repeats, res, done, muls, nmuls, nres, ndone)) {
         cli_error("bench: cannot write '%s': %s", json, strerror(errno));
         rc = CLI_EXIT_FAILURE;
     }
 out:
     free(res);
     free(nres);
-    eng_mul_free(mul);
+    for (int i = 0; i < nmuls; i++)
+        eng_mul_free(muls[i]);
     return rc;
 }

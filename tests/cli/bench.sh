@@ -23,6 +23,17 @@ check "non-numeric thread count" 2 "$bin" bench --threads two
 check "--json without a file" 2 "$bin" bench --json
 check "unwritable --json" 2 "$bin" bench --quick --json /nonexistent-dir/x.json
 expect "message names the file" "/nonexistent-dir/x.json"
+check "unknown multiplier in --mul" 2 "$bin" bench --mul mul8u_DM1,mul8u_NOPE
+expect "message names it" "mul8u_NOPE"
+check "empty --mul" 2 "$bin" bench --section nets --mul ,
+json=$(mktemp)
+check "two multipliers, one small network" 0 "$bin" bench --section nets --nets lenet \
+  --mul mul8u_DM1,mul8u_2HH --threads 1 --json "$json"
+expect "both measured" "quantized through mul8u_2HH"
+cp "$json" "$out"
+expect "JSON lists the multipliers" '"multipliers": \["mul8u_DM1", "mul8u_2HH"\]'
+expect "JSON names each network's multiplier" '"model": "lenet", "multiplier": "mul8u_2HH"'
+rm -f "$json"
 check "unknown option" 2 "$bin" bench --bogus
 check "extra argument" 2 "$bin" bench extra
 "$bin" --help >"$out" 2>&1
