@@ -34,12 +34,7 @@
 
 static bool vnni_supported(void)
 {
-    static int cached = -1;
-    if (cached < 0) {
-        __builtin_cpu_init();
-        cached = eng_cpu_avx512_supported() && __builtin_cpu_supports("avx512vnni");
-    }
-    return cached != 0;
+    return eng_cpu_avx512_supported() && __builtin_cpu_supports("avx512vnni");
 }
 
 bool eng_cpu_lut_residual_applies(const eng_lut *lut, int m, int k, const uint8_t *w)
