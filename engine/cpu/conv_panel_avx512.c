@@ -7,8 +7,9 @@
  * stride-1 convolution whose output has the input's size (the 3x3 layers of every ResNet) the
  * panel row is the channel's codes shifted by (i * dil - pad) * w + (j * dil - pad): one masked
  * load per 64 columns, the mask being "this tap of this pixel lies inside the image" (a row
- * mask per i and a column mask per j, computed once per panel); the other lanes read the pad
- * code and touch no memory. Other shapes gather lane by lane from per-column coordinates.
+ * mask per i and a column mask per j, computed once per panel by 16-bit vector compares); the
+ * other lanes read the pad code and touch no memory. Other shapes gather lane by lane from
+ * per-column coordinates.
  * Either way no column buffer exists, so the codes are read once from cache instead of written
  * and read again at kh * kw times their size.
  */
@@ -21,38 +22,57 @@
 
 #include "lut_avx512_inl.h"
 
-enum { TAPS_MAX = 32 }; /* kh and kw of the shifted-row path */
+enum {
+    TAPS_MAX = 32,      /* kh and kw of the shifted-row path */
+    COORD_MAX = 16384   /* image sides and tap offsets: y + dy stays inside int16 */
+};
 
 static bool shifted_rows(const eng_conv_shape *s)
 {
     return s->stride == 1 && s->oh == s->h && s->ow == s->w && s->kh <= TAPS_MAX &&
-           s->kw <= TAPS_MAX;
+           s->kw <= TAPS_MAX && s->h < COORD_MAX && s->w < COORD_MAX &&
+           (s->kh - 1) * s->dilation < COORD_MAX && (s->kw - 1) * s->dilation < COORD_MAX &&
+           s->pad < COORD_MAX;
+}
+
+/* mask[v] (lanes 64v..64v+63): 0 <= c[lane] + d < limit, for lanes < nvalid; one unsigned
+ * 16-bit compare per 32 lanes. */
+static void tap_masks(const int16_t *c, int d, int limit, const uint64_t valid[4],
+                      uint64_t mask[4])
+{
+    const __m512i dv = _mm512_set1_epi16((short)d), lim = _mm512_set1_epi16((short)limit);
+    for (int v = 0; v < PANEL / 64; v++) {
+        const __m512i lo = _mm512_add_epi16(_mm512_load_si512(c + 64 * v), dv);
+        const __m512i hi = _mm512_add_epi16(_mm512_load_si512(c + 64 * v + 32), dv);
+        mask[v] = ((uint64_t)_mm512_cmplt_epu16_mask(lo, lim) |
+                   (uint64_t)_mm512_cmplt_epu16_mask(hi, lim) << 32) & valid[v];
+    }
 }
 
 /* The shifted-row path (shifted_rows(s)). */
 static void panel_shifted(const eng_conv_shape *s, const uint8_t *a, uint8_t pad, size_t n0,
                           int nvalid, uint8_t *buf)
 {
-    uint64_t ymask[TAPS_MAX][4] = {{0}}, xmask[TAPS_MAX][4] = {{0}};
+    int16_t ys[PANEL] __attribute__((aligned(64))), xs[PANEL] __attribute__((aligned(64)));
     int x = (int)(n0 % (size_t)s->w), y = (int)(n0 / (size_t)s->w % (size_t)s->h);
-    for (int t = 0; t < nvalid; t++) {
-        const uint64_t bit = (uint64_t)1 << (t % 64);
-        for (int i = 0; i < s->kh; i++) {
-            const int iy = y + i * s->dilation - s->pad;
-            if (iy >= 0 && iy < s->h)
-                ymask[i][t / 64] |= bit;
-        }
-        for (int j = 0; j < s->kw; j++) {
-            const int ix = x + j * s->dilation - s->pad;
-            if (ix >= 0 && ix < s->w)
-                xmask[j][t / 64] |= bit;
-        }
+    for (int t = 0; t < PANEL; t++) {
+        ys[t] = (int16_t)y;
+        xs[t] = (int16_t)x;
         if (++x == s->w) {
             x = 0;
             if (++y == s->h)
                 y = 0;
         }
     }
+    uint64_t valid[4], ymask[TAPS_MAX][4], xmask[TAPS_MAX][4];
+    for (int v = 0; v < 4; v++) {
+        const int left = nvalid - 64 * v;
+        valid[v] = left >= 64 ? ~(uint64_t)0 : left <= 0 ? 0 : ((uint64_t)1 << left) - 1;
+    }
+    for (int i = 0; i < s->kh; i++)
+        tap_masks(ys, i * s->dilation - s->pad, s->h, valid, ymask[i]);
+    for (int j = 0; j < s->kw; j++)
+        tap_masks(xs, j * s->dilation - s->pad, s->w, valid, xmask[j]);
     const __m512i padv = _mm512_set1_epi8((char)pad);
     const size_t plane = (size_t)s->n * s->h * s->w;
     for (int c = 0; c < s->c; c++) {
