@@ -574,6 +574,7 @@ void approx_gemm_codes(const eng_kernels *k, const eng_lut *lut, bool asym,
     int32_t *asum = approx_ws_take(&ws, sizeof(int32_t) * P);
     int32_t *wsum = approx_ws_take(&ws, sizeof(int32_t) * M);
     const int32_t *sums = col_sums ? col_sums : asum;
+    ENG_ASSERT(!(asym && !col_sums && cols->conv)); /* sums of an implicit im2col: the caller's */
     if (cols->conv)
         k->lut_conv2d(lut, cols->conv, M, cols->codes, cols->pad, wcodes, acc);
     else
