@@ -57,22 +57,7 @@ static void chunk_full(const uint8_t *planes, const uint8_t *w, const uint8_t *x
 {
     size_t n = (size_t)kc;
     __asm__ volatile(
-        "vpxord %%zmm16, %%zmm16, %%zmm16\n\t"
-        "vpxord %%zmm17, %%zmm17, %%zmm17\n\t"
-        "vpxord %%zmm18, %%zmm18, %%zmm18\n\t"
-        "vpxord %%zmm19, %%zmm19, %%zmm19\n\t"
-        "vpxord %%zmm20, %%zmm20, %%zmm20\n\t"
-        "vpxord %%zmm21, %%zmm21, %%zmm21\n\t"
-        "vpxord %%zmm22, %%zmm22, %%zmm22\n\t"
-        "vpxord %%zmm23, %%zmm23, %%zmm23\n\t"
-        "vpxord %%zmm24, %%zmm24, %%zmm24\n\t"
-        "vpxord %%zmm25, %%zmm25, %%zmm25\n\t"
-        "vpxord %%zmm26, %%zmm26, %%zmm26\n\t"
-        "vpxord %%zmm27, %%zmm27, %%zmm27\n\t"
-        "vpxord %%zmm28, %%zmm28, %%zmm28\n\t"
-        "vpxord %%zmm29, %%zmm29, %%zmm29\n\t"
-        "vpxord %%zmm30, %%zmm30, %%zmm30\n\t"
-        "vpxord %%zmm31, %%zmm31, %%zmm31\n\t"
+        ASM_ZERO_16_23 ASM_ZERO_24_31
         "1:\n\t"
         "movzbl (%[w]), %%eax\n\t"
         "shl $9, %%rax\n\t"
@@ -145,22 +130,7 @@ static void chunk_full(const uint8_t *planes, const uint8_t *w, const uint8_t *x
         "add %[lda], %[x]\n\t"
         "sub $1, %[n]\n\t"
         "jnz 1b\n\t"
-        "vmovdqu64 %%zmm16, 0(%[acc])\n\t"
-        "vmovdqu64 %%zmm17, 64(%[acc])\n\t"
-        "vmovdqu64 %%zmm18, 128(%[acc])\n\t"
-        "vmovdqu64 %%zmm19, 192(%[acc])\n\t"
-        "vmovdqu64 %%zmm20, 256(%[acc])\n\t"
-        "vmovdqu64 %%zmm21, 320(%[acc])\n\t"
-        "vmovdqu64 %%zmm22, 384(%[acc])\n\t"
-        "vmovdqu64 %%zmm23, 448(%[acc])\n\t"
-        "vmovdqu64 %%zmm24, 512(%[acc])\n\t"
-        "vmovdqu64 %%zmm25, 576(%[acc])\n\t"
-        "vmovdqu64 %%zmm26, 640(%[acc])\n\t"
-        "vmovdqu64 %%zmm27, 704(%[acc])\n\t"
-        "vmovdqu64 %%zmm28, 768(%[acc])\n\t"
-        "vmovdqu64 %%zmm29, 832(%[acc])\n\t"
-        "vmovdqu64 %%zmm30, 896(%[acc])\n\t"
-        "vmovdqu64 %%zmm31, 960(%[acc])\n\t"
+        ASM_STORE_16_23 ASM_STORE_24_31
         : [w] "+r"(w), [x] "+r"(x), [n] "+r"(n)
         : [planes] "r"(planes), [lda] "r"(lda), [acc] "r"(acc)
         : "rax", "cc", "memory", "k1", "k2", "k3", "k4", "k5", "k6",

@@ -84,6 +84,62 @@ static inline void pack_panel(const uint8_t *a, size_t lda, int k, int nvalid, u
     }
 }
 
+/* Inline-assembly pieces of the hot loops: zero, store to %[acc] (64 bytes apart) or load
+ * from it the accumulator registers zmm16-23 or zmm24-31. */
+#define ASM_ZERO_16_23                                                                         \
+    "vpxord %%zmm16, %%zmm16, %%zmm16\n\t" \
+    "vpxord %%zmm17, %%zmm17, %%zmm17\n\t" \
+    "vpxord %%zmm18, %%zmm18, %%zmm18\n\t" \
+    "vpxord %%zmm19, %%zmm19, %%zmm19\n\t" \
+    "vpxord %%zmm20, %%zmm20, %%zmm20\n\t" \
+    "vpxord %%zmm21, %%zmm21, %%zmm21\n\t" \
+    "vpxord %%zmm22, %%zmm22, %%zmm22\n\t" \
+    "vpxord %%zmm23, %%zmm23, %%zmm23\n\t"
+#define ASM_ZERO_24_31                                                                         \
+    "vpxord %%zmm24, %%zmm24, %%zmm24\n\t" \
+    "vpxord %%zmm25, %%zmm25, %%zmm25\n\t" \
+    "vpxord %%zmm26, %%zmm26, %%zmm26\n\t" \
+    "vpxord %%zmm27, %%zmm27, %%zmm27\n\t" \
+    "vpxord %%zmm28, %%zmm28, %%zmm28\n\t" \
+    "vpxord %%zmm29, %%zmm29, %%zmm29\n\t" \
+    "vpxord %%zmm30, %%zmm30, %%zmm30\n\t" \
+    "vpxord %%zmm31, %%zmm31, %%zmm31\n\t"
+#define ASM_STORE_16_23                                                                        \
+    "vmovdqu64 %%zmm16, 0(%[acc])\n\t" \
+    "vmovdqu64 %%zmm17, 64(%[acc])\n\t" \
+    "vmovdqu64 %%zmm18, 128(%[acc])\n\t" \
+    "vmovdqu64 %%zmm19, 192(%[acc])\n\t" \
+    "vmovdqu64 %%zmm20, 256(%[acc])\n\t" \
+    "vmovdqu64 %%zmm21, 320(%[acc])\n\t" \
+    "vmovdqu64 %%zmm22, 384(%[acc])\n\t" \
+    "vmovdqu64 %%zmm23, 448(%[acc])\n\t"
+#define ASM_STORE_24_31                                                                        \
+    "vmovdqu64 %%zmm24, 512(%[acc])\n\t" \
+    "vmovdqu64 %%zmm25, 576(%[acc])\n\t" \
+    "vmovdqu64 %%zmm26, 640(%[acc])\n\t" \
+    "vmovdqu64 %%zmm27, 704(%[acc])\n\t" \
+    "vmovdqu64 %%zmm28, 768(%[acc])\n\t" \
+    "vmovdqu64 %%zmm29, 832(%[acc])\n\t" \
+    "vmovdqu64 %%zmm30, 896(%[acc])\n\t" \
+    "vmovdqu64 %%zmm31, 960(%[acc])\n\t"
+#define ASM_LOAD_16_31                                                                         \
+    "vmovdqu64 0(%[acc]), %%zmm16\n\t" \
+    "vmovdqu64 64(%[acc]), %%zmm17\n\t" \
+    "vmovdqu64 128(%[acc]), %%zmm18\n\t" \
+    "vmovdqu64 192(%[acc]), %%zmm19\n\t" \
+    "vmovdqu64 256(%[acc]), %%zmm20\n\t" \
+    "vmovdqu64 320(%[acc]), %%zmm21\n\t" \
+    "vmovdqu64 384(%[acc]), %%zmm22\n\t" \
+    "vmovdqu64 448(%[acc]), %%zmm23\n\t" \
+    "vmovdqu64 512(%[acc]), %%zmm24\n\t" \
+    "vmovdqu64 576(%[acc]), %%zmm25\n\t" \
+    "vmovdqu64 640(%[acc]), %%zmm26\n\t" \
+    "vmovdqu64 704(%[acc]), %%zmm27\n\t" \
+    "vmovdqu64 768(%[acc]), %%zmm28\n\t" \
+    "vmovdqu64 832(%[acc]), %%zmm29\n\t" \
+    "vmovdqu64 896(%[acc]), %%zmm30\n\t" \
+    "vmovdqu64 960(%[acc]), %%zmm31\n\t"
+
 /* Packs columns [n0, n0 + nvalid) (nvalid <= PANEL) of im2col_u8(s, a, pad) into buf
  * [s->c * s->kh * s->kw][PANEL], tail lanes pad (conv_panel_avx512.c). */
 void eng_cpu_avx512_conv_panel(const eng_conv_shape *s, const uint8_t *a, uint8_t pad,

@@ -63,14 +63,7 @@ static void plane_terms(const uint8_t *planes, const uint8_t *codes, const int32
 {
     size_t n = (size_t)count;
     __asm__ volatile(
-        "vpxord %%zmm16, %%zmm16, %%zmm16\n\t"
-        "vpxord %%zmm17, %%zmm17, %%zmm17\n\t"
-        "vpxord %%zmm18, %%zmm18, %%zmm18\n\t"
-        "vpxord %%zmm19, %%zmm19, %%zmm19\n\t"
-        "vpxord %%zmm20, %%zmm20, %%zmm20\n\t"
-        "vpxord %%zmm21, %%zmm21, %%zmm21\n\t"
-        "vpxord %%zmm22, %%zmm22, %%zmm22\n\t"
-        "vpxord %%zmm23, %%zmm23, %%zmm23\n\t"
+        ASM_ZERO_16_23
         "test %[n], %[n]\n\t"
         "jz 2f\n\t"
         "1:\n\t"
@@ -120,14 +113,7 @@ static void plane_terms(const uint8_t *planes, const uint8_t *codes, const int32
         "sub $1, %[n]\n\t"
         "jnz 1b\n\t"
         "2:\n\t"
-        "vmovdqu64 %%zmm16, 0(%[acc])\n\t"
-        "vmovdqu64 %%zmm17, 64(%[acc])\n\t"
-        "vmovdqu64 %%zmm18, 128(%[acc])\n\t"
-        "vmovdqu64 %%zmm19, 192(%[acc])\n\t"
-        "vmovdqu64 %%zmm20, 256(%[acc])\n\t"
-        "vmovdqu64 %%zmm21, 320(%[acc])\n\t"
-        "vmovdqu64 %%zmm22, 384(%[acc])\n\t"
-        "vmovdqu64 %%zmm23, 448(%[acc])\n\t"
+        ASM_STORE_16_23
         : [terms] "+r"(terms), [n] "+r"(n)
         : [planes] "r"(planes), [codes] "r"(codes), [x] "r"(x), [acc] "r"(acc)
         : "rax", "rcx", "cc", "memory", "k1", "k2", "k3", "k4", "k5", "k6", "k7",
@@ -146,22 +132,7 @@ static void plane_pair(const uint8_t *planes, const uint8_t *wa, const uint8_t *
 {
     size_t n = (size_t)count;
     __asm__ volatile(
-        "vpxord %%zmm16, %%zmm16, %%zmm16\n\t"
-        "vpxord %%zmm17, %%zmm17, %%zmm17\n\t"
-        "vpxord %%zmm18, %%zmm18, %%zmm18\n\t"
-        "vpxord %%zmm19, %%zmm19, %%zmm19\n\t"
-        "vpxord %%zmm20, %%zmm20, %%zmm20\n\t"
-        "vpxord %%zmm21, %%zmm21, %%zmm21\n\t"
-        "vpxord %%zmm22, %%zmm22, %%zmm22\n\t"
-        "vpxord %%zmm23, %%zmm23, %%zmm23\n\t"
-        "vpxord %%zmm24, %%zmm24, %%zmm24\n\t"
-        "vpxord %%zmm25, %%zmm25, %%zmm25\n\t"
-        "vpxord %%zmm26, %%zmm26, %%zmm26\n\t"
-        "vpxord %%zmm27, %%zmm27, %%zmm27\n\t"
-        "vpxord %%zmm28, %%zmm28, %%zmm28\n\t"
-        "vpxord %%zmm29, %%zmm29, %%zmm29\n\t"
-        "vpxord %%zmm30, %%zmm30, %%zmm30\n\t"
-        "vpxord %%zmm31, %%zmm31, %%zmm31\n\t"
+        ASM_ZERO_16_23 ASM_ZERO_24_31
         "1:\n\t"
         "movzbl (%[wa]), %%eax\n\t"
         "movzbl (%[wb]), %%ecx\n\t"
@@ -238,26 +209,14 @@ static void plane_pair(const uint8_t *planes, const uint8_t *wa, const uint8_t *
         "add $256, %[x]\n\t"
         "sub $1, %[n]\n\t"
         "jnz 1b\n\t"
-        "vmovdqu64 %%zmm16, 0(%[acc])\n\t"
-        "vmovdqu64 %%zmm17, 64(%[acc])\n\t"
-        "vmovdqu64 %%zmm18, 128(%[acc])\n\t"
-        "vmovdqu64 %%zmm19, 192(%[acc])\n\t"
-        "vmovdqu64 %%zmm20, 256(%[acc])\n\t"
-        "vmovdqu64 %%zmm21, 320(%[acc])\n\t"
-        "vmovdqu64 %%zmm22, 384(%[acc])\n\t"
-        "vmovdqu64 %%zmm23, 448(%[acc])\n\t"
-        "vmovdqu64 %%zmm24, 512(%[acc])\n\t"
-        "vmovdqu64 %%zmm25, 576(%[acc])\n\t"
-        "vmovdqu64 %%zmm26, 640(%[acc])\n\t"
-        "vmovdqu64 %%zmm27, 704(%[acc])\n\t"
-        "vmovdqu64 %%zmm28, 768(%[acc])\n\t"
-        "vmovdqu64 %%zmm29, 832(%[acc])\n\t"
-        "vmovdqu64 %%zmm30, 896(%[acc])\n\t"
-        "vmovdqu64 %%zmm31, 960(%[acc])\n\t"
+        ASM_STORE_16_23 ASM_STORE_24_31
         : [wa] "+r"(wa), [wb] "+r"(wb), [x] "+r"(x), [n] "+r"(n)
         : [planes] "r"(planes), [acc] "r"(acc)
         : "rax", "rcx", "cc", "memory", "k1", "k2", "k3", "k4", "k5", "k6", "k7",
-          "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31");
+          "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
+          "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18",
+          "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27",
+          "xmm28", "xmm29", "xmm30", "xmm31");
 }
 
 /* The [K][256] panel as [k4 / 4][256][4] with every byte's top bit flipped; rows k..k4 zero
@@ -300,7 +259,8 @@ static void pack_dwords(const uint8_t *panel, int k, int k4, uint8_t *out)
 /* 4 rows x 64 columns of the exact part: acc[4 * r + j] (columns 16j..16j+15 of row r) +=
  * sum over q < nq of the dword of slopes s + r * ldk + 4q times the dword panel x + 1024q.
  * Slopes are vpdpbusd's unsigned operand (unsigned activations) or its signed one. Assembly:
- * GCC shuffles the 16 accumulators through extra registers in the intrinsics version. */
+ * GCC shuffles the 16 accumulators through extra registers in the intrinsics version. The
+ * accumulators are loaded from and stored back to acc. */
 #define EXACT_LOOP(DP0, DP1, DP2, DP3)                                                          \
     "1:\n\t"                                                                                   \
     "vmovdqa64 0(%[x]), %%zmm0\n\t"                                                            \
@@ -334,57 +294,25 @@ static void pack_dwords(const uint8_t *panel, int k, int k4, uint8_t *out)
     : "cc", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm16",  \
       "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", \
       "xmm27", "xmm28", "xmm29", "xmm30", "xmm31"
-#define EXACT_LOAD                                                                             \
-    "vmovdqu64 0(%[acc]), %%zmm16\n\t"                                                         \
-    "vmovdqu64 64(%[acc]), %%zmm17\n\t"                                                        \
-    "vmovdqu64 128(%[acc]), %%zmm18\n\t"                                                       \
-    "vmovdqu64 192(%[acc]), %%zmm19\n\t"                                                       \
-    "vmovdqu64 256(%[acc]), %%zmm20\n\t"                                                       \
-    "vmovdqu64 320(%[acc]), %%zmm21\n\t"                                                       \
-    "vmovdqu64 384(%[acc]), %%zmm22\n\t"                                                       \
-    "vmovdqu64 448(%[acc]), %%zmm23\n\t"                                                       \
-    "vmovdqu64 512(%[acc]), %%zmm24\n\t"                                                       \
-    "vmovdqu64 576(%[acc]), %%zmm25\n\t"                                                       \
-    "vmovdqu64 640(%[acc]), %%zmm26\n\t"                                                       \
-    "vmovdqu64 704(%[acc]), %%zmm27\n\t"                                                       \
-    "vmovdqu64 768(%[acc]), %%zmm28\n\t"                                                       \
-    "vmovdqu64 832(%[acc]), %%zmm29\n\t"                                                       \
-    "vmovdqu64 896(%[acc]), %%zmm30\n\t"                                                       \
-    "vmovdqu64 960(%[acc]), %%zmm31\n\t"
-#define EXACT_STORE                                                                            \
-    "vmovdqu64 %%zmm16, 0(%[acc])\n\t"                                                         \
-    "vmovdqu64 %%zmm17, 64(%[acc])\n\t"                                                        \
-    "vmovdqu64 %%zmm18, 128(%[acc])\n\t"                                                       \
-    "vmovdqu64 %%zmm19, 192(%[acc])\n\t"                                                       \
-    "vmovdqu64 %%zmm20, 256(%[acc])\n\t"                                                       \
-    "vmovdqu64 %%zmm21, 320(%[acc])\n\t"                                                       \
-    "vmovdqu64 %%zmm22, 384(%[acc])\n\t"                                                       \
-    "vmovdqu64 %%zmm23, 448(%[acc])\n\t"                                                       \
-    "vmovdqu64 %%zmm24, 512(%[acc])\n\t"                                                       \
-    "vmovdqu64 %%zmm25, 576(%[acc])\n\t"                                                       \
-    "vmovdqu64 %%zmm26, 640(%[acc])\n\t"                                                       \
-    "vmovdqu64 %%zmm27, 704(%[acc])\n\t"                                                       \
-    "vmovdqu64 %%zmm28, 768(%[acc])\n\t"                                                       \
-    "vmovdqu64 %%zmm29, 832(%[acc])\n\t"                                                       \
-    "vmovdqu64 %%zmm30, 896(%[acc])\n\t"                                                       \
-    "vmovdqu64 %%zmm31, 960(%[acc])\n\t"
 
 static void exact_block(const uint8_t *s, size_t ldk, const uint8_t *x, int nq, bool signed_acts,
                         __m512i acc[16])
 {
     size_t n = (size_t)nq;
     if (signed_acts)
-        __asm__ volatile(EXACT_LOAD EXACT_LOOP(DP_S("4", "16", "17", "18", "19"),
-                                               DP_S("5", "20", "21", "22", "23"),
-                                               DP_S("6", "24", "25", "26", "27"),
-                                               DP_S("7", "28", "29", "30", "31")) EXACT_STORE
-                         EXACT_IO);
+        __asm__ volatile(ASM_LOAD_16_31
+                         EXACT_LOOP(DP_S("4", "16", "17", "18", "19"),
+                                    DP_S("5", "20", "21", "22", "23"),
+                                    DP_S("6", "24", "25", "26", "27"),
+                                    DP_S("7", "28", "29", "30", "31"))
+                         ASM_STORE_16_23 ASM_STORE_24_31 EXACT_IO);
     else
-        __asm__ volatile(EXACT_LOAD EXACT_LOOP(DP_U("4", "16", "17", "18", "19"),
-                                               DP_U("5", "20", "21", "22", "23"),
-                                               DP_U("6", "24", "25", "26", "27"),
-                                               DP_U("7", "28", "29", "30", "31")) EXACT_STORE
-                         EXACT_IO);
+        __asm__ volatile(ASM_LOAD_16_31
+                         EXACT_LOOP(DP_U("4", "16", "17", "18", "19"),
+                                    DP_U("5", "20", "21", "22", "23"),
+                                    DP_U("6", "24", "25", "26", "27"),
+                                    DP_U("7", "28", "29", "30", "31"))
+                         ASM_STORE_16_23 ASM_STORE_24_31 EXACT_IO);
 }
 
 /* Rows r < rows (<= 4) of out (row stride ldo), columns [0, nvalid): constant[r] + the sum
