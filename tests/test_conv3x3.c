@@ -13,29 +13,19 @@
 
 #include "cpu/cpu_kernels.h"
 #include "eng_ops.h"
+#include "kernel_sets.h"
 #include "testutil.h"
 
 static const char *const set_names[] = {"scalar", "avx2", "avx512"};
 enum { SET_COUNT = 3 };
 
-static void set_threads(int t)
-{
-#if ENG_HAVE_OPENMP
-    omp_set_num_threads(t);
-#else
-    (void)t;
-#endif
-}
-
 /* The set of loop index i, or NULL (with a note) when this CPU lacks it. Every set has the
  * three kernels. */
 static const eng_kernels *set_or_skip(int i)
 {
-    const eng_kernels *k = eng_kernels_by_name(set_names[i]);
-    if (k == NULL) {
-        fprintf(stderr, "# note: CPU lacks %s, its kernels are not tested\n", set_names[i]);
+    const eng_kernels *k = test_kernel_set(set_names[i]);
+    if (k == NULL)
         return NULL;
-    }
     ck_assert_msg(k->conv3x3_f32_forward && k->conv3x3_f32_backward_data &&
                   k->conv3x3_f32_backward_weights, "set %s lacks a conv3x3 kernel", k->name);
     return k;
@@ -197,6 +187,28 @@ static double loss(const eng_kernels *k, const eng_conv_shape *s, int oc, const 
     return sum;
 }
 
+/* Every element of p (p is x or w, count elements) perturbed by +-eps: the central difference
+ * of the loss must match grad[j]. */
+static void check_central_differences(const char *what, const eng_kernels *k,
+                                      const eng_conv_shape *s, int oc, float *x, float *w,
+                                      const float *r, float *y, float *p, size_t count,
+                                      const float *grad)
+{
+    const float eps = 1e-2f;
+    for (size_t j = 0; j < count; j++) {
+        const float keep = p[j];
+        p[j] = keep + eps;
+        const double lp = loss(k, s, oc, x, w, r, y);
+        p[j] = keep - eps;
+        const double lm = loss(k, s, oc, x, w, r, y);
+        p[j] = keep;
+        const double fd = (lp - lm) / (2.0 * eps);
+        ck_assert_msg(fabs(fd - grad[j]) <= 1e-3 * (1.0 + fabs(fd)),
+                      "%s: %s[%zu] = %g, finite difference %g", k->name, what, j,
+                      (double)grad[j], fd);
+    }
+}
+
 /* dL/dw = backward_weights(x, r), dL/dx = backward_data(r, w), by central differences (the
  * loss is linear in w and x, so only rounding separates them). */
 START_TEST(test_gradients_finite_differences)
@@ -208,35 +220,14 @@ START_TEST(test_gradients_finite_differences)
     const size_t X = 2 * 3 * 5 * 6, Y = (size_t)oc * 2 * 5 * 6, W = (size_t)oc * 3 * 9;
     float *x = random_floats(X, &rng), *w = random_floats(W, &rng), *r = random_floats(Y, &rng);
     float *y = malloc(4 * Y), *dw = malloc(4 * W), *dx = malloc(4 * X);
-    const float eps = 1e-2f;
     for (int i = 0; i < SET_COUNT; i++) {
         const eng_kernels *k = set_or_skip(i);
         if (k == NULL)
             continue;
         k->conv3x3_f32_backward_weights(&s, oc, x, r, dw);
         k->conv3x3_f32_backward_data(&s, oc, r, w, dx);
-        for (size_t j = 0; j < W; j++) {
-            float keep = w[j];
-            w[j] = keep + eps;
-            double lp = loss(k, &s, oc, x, w, r, y);
-            w[j] = keep - eps;
-            double lm = loss(k, &s, oc, x, w, r, y);
-            w[j] = keep;
-            double fd = (lp - lm) / (2.0 * eps);
-            ck_assert_msg(fabs(fd - dw[j]) <= 1e-3 * (1.0 + fabs(fd)),
-                          "%s: dw[%zu] = %g, finite difference %g", k->name, j, (double)dw[j], fd);
-        }
-        for (size_t j = 0; j < X; j++) {
-            float keep = x[j];
-            x[j] = keep + eps;
-            double lp = loss(k, &s, oc, x, w, r, y);
-            x[j] = keep - eps;
-            double lm = loss(k, &s, oc, x, w, r, y);
-            x[j] = keep;
-            double fd = (lp - lm) / (2.0 * eps);
-            ck_assert_msg(fabs(fd - dx[j]) <= 1e-3 * (1.0 + fabs(fd)),
-                          "%s: dx[%zu] = %g, finite difference %g", k->name, j, (double)dx[j], fd);
-        }
+        check_central_differences("dw", k, &s, oc, x, w, r, y, w, W, dw);
+        check_central_differences("dx", k, &s, oc, x, w, r, y, x, X, dx);
     }
     free(x); free(w); free(r); free(y); free(dw); free(dx);
 }
@@ -261,7 +252,7 @@ START_TEST(test_thread_count_independent)
             continue;
         const bool any_count = strcmp(k->name, "avx2") != 0; /* avx2: OpenBLAS */
         for (int t = 0; t < 2; t++) {
-            set_threads(any_count ? t + 1 : 2);
+            test_set_threads(any_count ? t + 1 : 2);
             out[t][0] = malloc(4 * Y);
             out[t][1] = malloc(4 * X);
             out[t][2] = malloc(4 * W);
@@ -269,7 +260,7 @@ START_TEST(test_thread_count_independent)
             k->conv3x3_f32_backward_data(&s, oc, dy, w, out[t][1]);
             k->conv3x3_f32_backward_weights(&s, oc, x, dy, out[t][2]);
         }
-        set_threads(2);
+        test_set_threads(2);
         ck_assert_msg(memcmp(out[0][0], out[1][0], 4 * Y) == 0, "%s forward", k->name);
         ck_assert_msg(memcmp(out[0][1], out[1][1], 4 * X) == 0, "%s backward data", k->name);
         ck_assert_msg(memcmp(out[0][2], out[1][2], 4 * W) == 0, "%s backward weights", k->name);

@@ -14,27 +14,16 @@
 
 #include "cpu/cpu_kernels.h"
 #include "eng_int8.h"
+#include "kernel_sets.h"
 #include "testutil.h"
 
 static const char *const set_names[] = {"avx2", "avx512"};
 enum { SET_COUNT = 2 };
 
-static void set_threads(int t)
-{
-#if ENG_HAVE_OPENMP
-    omp_set_num_threads(t);
-#else
-    (void)t;
-#endif
-}
-
 /* The set of loop index i, or NULL (with a note) when this CPU lacks it. */
 static const eng_kernels *set_or_skip(int i)
 {
-    const eng_kernels *k = eng_kernels_by_name(set_names[i]);
-    if (k == NULL)
-        fprintf(stderr, "# note: CPU lacks %s, its kernels are not tested\n", set_names[i]);
-    return k;
+    return test_kernel_set(set_names[i]);
 }
 
 /* ---- tables ------------------------------------------------------------------------ */
@@ -103,7 +92,7 @@ static void check_gemm(const eng_kernels *k, const test_table *t, int m, int n, 
     fill_bytes(a, (size_t)kk * n, rng);
     eng_kernels_ref()->lut_gemm(&t->lut, m, n, kk, w, a, ref);
     for (int threads = 1; threads <= 2; threads++) {
-        set_threads(threads);
+        test_set_threads(threads);
         memset(out, 0xa5, sizeof(int32_t) * m * n);
         k->lut_gemm(&t->lut, m, n, kk, w, a, out);
         for (size_t i = 0; i < (size_t)m * n; i++)
@@ -113,7 +102,7 @@ static void check_gemm(const eng_kernels *k, const test_table *t, int m, int n, 
                              t->lut.w_bits, t->lut.is_signed, t->lut.mode, m, n, kk, threads,
                              i, out[i], ref[i]);
     }
-    set_threads(2);
+    test_set_threads(2);
     free(w);
     free(a);
     free(ref);
@@ -476,7 +465,7 @@ START_TEST(test_lut_conv2d)
                 if (sets[s] == NULL)
                     continue;
                 for (int threads = 1; threads <= 2; threads++) {
-                    set_threads(threads);
+                    test_set_threads(threads);
                     memset(out, 0x5a, sizeof(int32_t) * oc * np);
                     sets[s]->lut_conv2d(&tabs[t].lut, &sh, oc, a, pad, w, out);
                     for (size_t i = 0; i < (size_t)oc * np; i++)
@@ -487,7 +476,7 @@ START_TEST(test_lut_conv2d)
                 }
             }
         }
-        set_threads(2);
+        test_set_threads(2);
         free(a); free(w); free(cols); free(ref); free(out);
     }
     eng_lut_fit_free(fit);
@@ -531,7 +520,7 @@ START_TEST(test_lut_depthwise)
                 uint8_t pad = (uint8_t)test_rand_u64(&rng);
                 eng_kernels_ref()->lut_depthwise(&tabs[t].lut, &sh, a, w, pad, ref);
                 for (int threads = 1; threads <= 2; threads++) {
-                    set_threads(threads);
+                    test_set_threads(threads);
                     memset(out, 0x5a, 4 * no);
                     k->lut_depthwise(&tabs[t].lut, &sh, a, w, pad, out);
                     for (size_t i = 0; i < no; i++)
@@ -540,7 +529,7 @@ START_TEST(test_lut_depthwise)
                                          "out[%zu] = %d, reference %d", k->name, g, t, threads,
                                          i, out[i], ref[i]);
                 }
-                set_threads(2);
+                test_set_threads(2);
             }
             free(a);
             free(w);
@@ -681,7 +670,7 @@ static void check_sgemm(sgemm_fn f, const char *what)
 START_TEST(test_sgemm)
 {
     for (int threads = 1; threads <= 2; threads++) {
-        set_threads(threads);
+        test_set_threads(threads);
         check_sgemm(eng_cpu_sgemm_blocked, "blocked");
         for (int s = 0; s < SET_COUNT; s++) {
             const eng_kernels *k = set_or_skip(s);
@@ -689,7 +678,7 @@ START_TEST(test_sgemm)
                 check_sgemm(k->sgemm, k->name);
         }
     }
-    set_threads(2);
+    test_set_threads(2);
 }
 END_TEST
 
@@ -720,14 +709,14 @@ START_TEST(test_int8_gemm)
                 ref[(size_t)r * n + j] = (int32_t)(uint32_t)(uint64_t)sum;
             }
         for (int threads = 1; threads <= 2; threads++) {
-            set_threads(threads);
+            test_set_threads(threads);
             memset(out, 0x11, sizeof(int32_t) * m * n);
             eng_int8_gemm(m, n, k, w, a, out);
             ck_assert_mem_eq(out, ref, sizeof(int32_t) * m * n);
         }
         eng_int8_gemm_ref(m, n, k, w, a, out);
         ck_assert_mem_eq(out, ref, sizeof(int32_t) * m * n);
-        set_threads(2);
+        test_set_threads(2);
         free(w); free(a); free(ref); free(out);
     }
 }
