@@ -35,11 +35,6 @@ struct net_dev {
     net_dev_quant **quant;          /* per node: quantized layer state, or NULL */
 };
 
-static size_t node_size(const eng_node *nd)
-{
-    return (size_t)nd->c * nd->h * nd->w;
-}
-
 static float *dparam(const net_dev *d, size_t off)
 {
     return off == SIZE_MAX ? NULL : d->params + off;

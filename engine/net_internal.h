@@ -47,6 +47,12 @@ typedef struct eng_node {
     float *grad;
 } eng_node;
 
+/* Floats of one image's activation of node nd (c x h x w). */
+static inline size_t node_size(const eng_node *nd)
+{
+    return (size_t)nd->c * nd->h * nd->w;
+}
+
 struct eng_net {
     int in_c, in_h, in_w, classes;
     int n_nodes, cap_nodes;

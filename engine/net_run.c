@@ -20,11 +20,6 @@
 
 #include "eng_layers.h"
 
-static size_t node_size(const eng_node *nd)
-{
-    return (size_t)nd->c * nd->h * nd->w;
-}
-
 static float *param_ptr(const eng_net *net, size_t off)
 {
     return off == SIZE_MAX ? NULL : net->params + off;
