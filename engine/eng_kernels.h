@@ -61,7 +61,7 @@ typedef struct eng_lut {
     const eng_lut_fit *fit;
 } eng_lut;
 
-/* Builds the residual decomposition of lut (about a millisecond; 130 KiB). Returns ENG_OK with
+/* Builds the residual decomposition of lut (1-2 ms; 130 KiB). Returns ENG_OK with
  * *out set, ENG_ERR_ARG for an invalid table, ENG_ERR_NOMEM. Free with eng_lut_fit_free. */
 eng_status eng_lut_fit_create(const eng_lut *lut, eng_lut_fit **out);
 void eng_lut_fit_free(eng_lut_fit *fit);     /* NULL is allowed */

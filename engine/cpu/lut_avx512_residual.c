@@ -37,7 +37,10 @@ static bool vnni_supported(void)
     return eng_cpu_avx512_supported() && __builtin_cpu_supports("avx512vnni");
 }
 
-bool eng_cpu_lut_residual_applies(const eng_lut *lut, int m, int k, const uint8_t *w)
+/* The residual path's condition (eng_cpu_lut_residual_applies); *wide_terms gets the number of
+ * terms with a wide code. */
+static bool residual_applies(const eng_lut *lut, int m, int k, const uint8_t *w,
+                             size_t *wide_terms)
 {
     const eng_lut_fit *fit = lut->fit;
     if (fit == NULL || m <= 0 || k <= 0 || !vnni_supported())
@@ -49,9 +52,16 @@ bool eng_cpu_lut_residual_applies(const eng_lut *lut, int m, int k, const uint8_
             return false;
         wide += fit->wide[w[i]];
     }
+    *wide_terms = wide;
     /* a wide term costs both planes plus a second mask: past half of them, the general kernel
      * (both planes in one pass) is faster */
     return 2 * wide <= terms;
+}
+
+bool eng_cpu_lut_residual_applies(const eng_lut *lut, int m, int k, const uint8_t *w)
+{
+    size_t wide;
+    return residual_applies(lut, m, k, w, &wide);
 }
 
 /* One byte plane over `count` terms: for term t, p = terms[t], table column
@@ -448,14 +458,12 @@ static void residual_tile(const eng_lut_fit *fit, const residual_plan *plan, con
 bool eng_cpu_avx512_lut_gemm_residual(const eng_lut *lut, int m, int n, int k, const uint8_t *w,
                                       const panel_src *src, int32_t *out)
 {
-    if (n <= 0 || !eng_cpu_lut_residual_applies(lut, m, k, w))
+    size_t wide_count;
+    if (n <= 0 || !residual_applies(lut, m, k, w, &wide_count))
         return false;
     const eng_lut_fit *fit = lut->fit;
     const int k4 = (k + 3) & ~3;
     const int threads = eng_cpu_threads();
-    size_t wide_count = 0;
-    for (size_t i = 0; i < (size_t)m * k; i++)
-        wide_count += fit->wide[w[i]];
     const size_t panel_bytes = (size_t)k * PANEL, dword_bytes = (size_t)k4 * PANEL;
     const size_t per_thread = panel_bytes + dword_bytes;
     const size_t m4 = (size_t)(m + 3) & ~(size_t)3;
