@@ -59,7 +59,10 @@ size_t eng_conv2d_workspace_size(const eng_conv_shape *s, int oc, const eng_appr
                                       (d.pointwise ? 0 : approx_ws_size(sizeof(float) * d.X));
     size_t tg = codes + approx_ws_size((size_t)oc * d.K) + approx_ws_size(sizeof(float) * kp);
     size_t bwd = q->cfg.table_gradient ? tg : ste;
-    return fwd > bwd ? fwd : bwd;
+    /* eng_conv2d_forward_codes always builds the column matrix */
+    size_t on_codes = (d.pointwise ? 0 : approx_ws_size(kp)) + approx_gemm_codes_ws(oc, d.P);
+    size_t most = fwd > bwd ? fwd : bwd;
+    return most > on_codes ? most : on_codes;
 }
 
 /* The activation codes of x (pad code = zero point) as the convolution's columns: the column
