@@ -18,6 +18,18 @@
 #define CIFAR_RECORD (1 + CIFAR_IMAGE)
 #define CIFAR_CLASSES 10
 
+/* ENG_ERR_FORMAT unless the file of status sb holds exactly `records` records. */
+static eng_status cifar_check_size(const char *path, const struct stat *sb, int records)
+{
+    long long want = (long long)records * CIFAR_RECORD;
+    if ((long long)sb->st_size != want)
+        return eng_error(ENG_ERR_FORMAT,
+                         "%s: %lld bytes, expected %lld (%d records of 1 label + %d image bytes)%s",
+                         path, (long long)sb->st_size, want, records, CIFAR_IMAGE,
+                         sb->st_size % CIFAR_RECORD ? "; truncated or not a CIFAR-10 batch" : "");
+    return ENG_OK;
+}
+
 /* Reads one file of exactly `records` records into images/labels starting at record `first`. */
 static eng_status cifar_read_file(const char *path, int records, eng_dataset *ds, int first)
 {
@@ -29,14 +41,8 @@ static eng_status cifar_read_file(const char *path, int records, eng_dataset *ds
         st = eng_error(ENG_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
         goto out;
     }
-    long long want = (long long)records * CIFAR_RECORD;
-    if ((long long)sb.st_size != want) {
-        st = eng_error(ENG_ERR_FORMAT,
-                       "%s: %lld bytes, expected %lld (%d records of 1 label + %d image bytes)%s",
-                       path, (long long)sb.st_size, want, records, CIFAR_IMAGE,
-                       sb.st_size % CIFAR_RECORD ? "; truncated or not a CIFAR-10 batch" : "");
-        goto out;
-    }
+    st = cifar_check_size(path, &sb, records);
+    if (st != ENG_OK) goto out;
     for (int r = 0; r < records; r++) {
         size_t i = (size_t)first + (size_t)r;
         int label = getc(f);
@@ -64,6 +70,12 @@ eng_status eng_dataset_load_cifar(const char *const *files, int nfiles, int reco
     if (!files || nfiles < 1 || records_per_file < 1 || !out ||
         (long long)nfiles * records_per_file > INT32_MAX)
         return eng_error(ENG_ERR_ARG, "eng_dataset_load_cifar: bad arguments");
+    for (int i = 0; i < nfiles; i++) {   /* every size right before the images are allocated */
+        struct stat sb;
+        if (stat(files[i], &sb) != 0)
+            return eng_error(ENG_ERR_IO, "%s: cannot open: %s", files[i], strerror(errno));
+        ENG_TRY(cifar_check_size(files[i], &sb, records_per_file));
+    }
     eng_dataset ds = {
         .count = nfiles * records_per_file,
         .channels = CIFAR_CHANNELS,
@@ -73,13 +85,11 @@ eng_status eng_dataset_load_cifar(const char *const *files, int nfiles, int reco
     };
     ds.images = eng_alloc((size_t)ds.count * CIFAR_IMAGE);
     ds.labels = eng_alloc((size_t)ds.count);
-    eng_status st = ENG_ERR_NOMEM;
-    if (ds.images && ds.labels) {
-        for (int i = 0; i < nfiles; i++) {
-            st = cifar_read_file(files[i], records_per_file, &ds, i * records_per_file);
-            if (st != ENG_OK) break;
-        }
-    }
+    eng_status st = ENG_OK;
+    if (!ds.images || !ds.labels)
+        st = eng_error(ENG_ERR_NOMEM, "no memory for %d CIFAR-10 images", ds.count);
+    for (int i = 0; st == ENG_OK && i < nfiles; i++)
+        st = cifar_read_file(files[i], records_per_file, &ds, i * records_per_file);
     if (st == ENG_OK) {
         eng_dataset_normalize_self(&ds);
         *out = ds;

@@ -347,6 +347,60 @@ START_TEST(test_idx_corrupt_gzip)
 }
 END_TEST
 
+/* Headers that promise more than the file holds fail as truncated before anything is
+ * allocated (issue #14 item 3: 2^31 images of 65536x65536 in 116 bytes asked for 9.2e18). */
+START_TEST(test_idx_huge_header)
+{
+    for (int gz = 0; gz < 2; gz++) {
+        write_idx_pair(gz, 0x08, 3, 0x7fffffffu, 65536, 65536, 100, 0x7fffffffu, 4, 1);
+        expect_idx_error(tmp_path("img"), tmp_path("lab"), ENG_ERR_FORMAT, "/img:", "truncated");
+    }
+}
+END_TEST
+
+/* Bytes after the end of the gzip stream are rejected; a second gzip member is data. */
+START_TEST(test_idx_gzip_trailing_bytes)
+{
+    write_small_idx("t10k", true);
+    char lab[4200];
+    snprintf(lab, sizeof lab, "%s", tmp_path("t10k-labels-idx1-ubyte.gz"));
+    size_t size;
+    uint8_t *b = test_read_file(lab, &size);
+    uint8_t *more = malloc(size + 7);
+    memcpy(more, b, size);
+    memcpy(more + size, "GARBAGE", 7);
+    write_bytes(lab, more, size + 7, false);
+    eng_dataset ds = SENTINEL;
+    ck_assert_int_eq(eng_dataset_load(ENG_DATASET_IDX, tmpdir, false, &ds), ENG_ERR_FORMAT);
+    ck_assert_msg(strstr(eng_last_error(), "t10k-labels-idx1-ubyte.gz") &&
+                  strstr(eng_last_error(), "after the end of the gzip stream"), "%s",
+                  eng_last_error());
+    ck_assert_int_eq(ds.count, -7);
+    /* the labels as two members: header in one, payload in the other */
+    uint32_t ldims[1] = {SN};
+    uint8_t *raw = idx_bytes(0x08, 1, ldims, small_lab, sizeof small_lab, &size);
+    write_bytes(tmp_path("part1.gz"), raw, 8, true);
+    write_bytes(tmp_path("part2.gz"), raw + 8, size - 8, true);
+    size_t n1, n2;
+    uint8_t *p1 = test_read_file(tmp_path("part1.gz"), &n1);
+    uint8_t *p2 = test_read_file(tmp_path("part2.gz"), &n2);
+    uint8_t *both = malloc(n1 + n2);
+    memcpy(both, p1, n1);
+    memcpy(both + n1, p2, n2);
+    write_bytes(lab, both, n1 + n2, false);
+    ck_assert_msg(eng_dataset_load(ENG_DATASET_IDX, tmpdir, false, &ds) == ENG_OK, "%s",
+                  eng_last_error());
+    check_small(&ds);
+    eng_dataset_free(&ds);
+    free(b);
+    free(more);
+    free(raw);
+    free(p1);
+    free(p2);
+    free(both);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------------------------
  * CIFAR-10
  * ---------------------------------------------------------------------------------------- */
@@ -447,6 +501,11 @@ START_TEST(test_cifar_bad)
     ck_assert_int_eq(eng_dataset_load_cifar(files, 1, 3, &ds), ENG_ERR_IO);
     ck_assert_ptr_nonnull(strstr(eng_last_error(), "missing.bin"));
     ck_assert_int_eq(eng_dataset_load_cifar(files, 0, 3, &ds), ENG_ERR_ARG);
+    ck_assert_int_eq(ds.count, -7);
+    /* a record count far beyond the files: a size error before 200 GB are allocated */
+    snprintf(p, sizeof p, "%s", tmp_path("bad.bin"));
+    ck_assert_int_eq(eng_dataset_load_cifar(files, 1, 70000000, &ds), ENG_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(eng_last_error(), "expected 215110000000"));
     ck_assert_int_eq(ds.count, -7);
     free(b);
 }
@@ -895,6 +954,8 @@ int main(void)
     tcase_add_test(files, test_idx_bad_raw);
     tcase_add_test(files, test_idx_bad_gz);
     tcase_add_test(files, test_idx_corrupt_gzip);
+    tcase_add_test(files, test_idx_huge_header);
+    tcase_add_test(files, test_idx_gzip_trailing_bytes);
     tcase_add_test(files, test_cifar_synthetic);
     tcase_add_test(files, test_cifar_bad);
     tcase_add_test(files, test_cifar_directory);

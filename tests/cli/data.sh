@@ -42,6 +42,21 @@ expect "magic message" "bad IDX magic"
 check "missing directory" 2 "$bin" data info --dataset mnist --data "$dir/none"
 expect "missing file named" "none/train-images-idx3-ubyte"
 
+# limits (issue #14 item 3): a 116-byte file claiming 2^31-1 images of 65536x65536 is
+# truncated (exit 2) before anything is allocated; bytes after a .gz stream are rejected
+lim=$dir/lim; mkdir "$lim"
+cp "$idx/t10k-images-idx3-ubyte.gz" "$lim/"
+printf '\x00\x00\x08\x01\x00\x00\x00\x03\x01\x00\x01' | gzip >"$lim/t10k-labels-idx1-ubyte.gz"
+check "gzip labels load" 0 "$bin" data info --dataset mnist --data "$lim" --part test
+printf GARBAGE >>"$lim/t10k-labels-idx1-ubyte.gz"
+check "bytes after the gzip stream" 2 "$bin" data info --dataset mnist --data "$lim" --part test
+expect "trailing bytes message" "t10k-labels-idx1-ubyte.gz: unexpected bytes after the end of the gzip stream"
+{ printf '\x00\x00\x08\x03\x7f\xff\xff\xff\x00\x01\x00\x00\x00\x01\x00\x00'; head -c 100 /dev/zero; } \
+  >"$lim/train-images-idx3-ubyte"
+printf '\x00\x00\x08\x01\x7f\xff\xff\xff' >"$lim/train-labels-idx1-ubyte"
+check "huge IDX header" 2 "$bin" data info --dataset mnist --data "$lim" --part train
+expect "huge header is truncated" "train-images-idx3-ubyte: truncated: header promises"
+
 # CIFAR-10: a test batch of 10000 all-zero records (label 0, black images), then a cut one
 cif=$dir/cifar; mkdir "$cif"
 head -c 30730000 /dev/zero >"$cif/test_batch.bin"
