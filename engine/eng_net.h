@@ -28,6 +28,9 @@
  *
  * Errors: builder functions return the new node id (>= 0) or a negative eng_status
  * (-ENG_ERR_SHAPE, ...) with a message in eng_last_error(); on error the network is unchanged.
+ * A node of more than ENG_NET_MAX_VALUES values per image is -ENG_ERR_SHAPE, and a network of
+ * more than ENG_NET_MAX_PARAMS parameters fails (ENG_ERR_SHAPE) when its parameters are laid
+ * out (first use, eng_net_param_count, eng_net_init_params).
  * Other functions return an eng_status and change nothing on error unless they say otherwise.
  *
  * Example (a LeNet-like CNN, one training step):
@@ -100,8 +103,18 @@ bool eng_op_multiplies(eng_op op);
  * Creating and building a network
  * ---------------------------------------------------------------------------------------- */
 
+/* Limits that keep every size of a network inside the int and size_t arithmetic of the engine
+ * (a network described by a file cannot ask for more): input height and width, input channels,
+ * classes, values (c x h x w) of any one node per image, and parameters in all. */
+#define ENG_NET_MAX_SIDE     16384
+#define ENG_NET_MAX_CHANNELS 65536
+#define ENG_NET_MAX_CLASSES  65536
+#define ENG_NET_MAX_VALUES   (1 << 26)
+#define ENG_NET_MAX_PARAMS   ((size_t)1 << 28)
+
 /* Creates an empty network for images of `channels` x `height` x `width` and `classes`
- * output logits. On error *out is NULL. */
+ * output logits (each within the limits above, and channels x height x width at most
+ * ENG_NET_MAX_VALUES; ENG_ERR_ARG otherwise). On error *out is NULL. */
 eng_status eng_net_create(int channels,            // input channels (1 gray, 3 RGB)
                           int height, int width,   // input image size
                           int classes,             // logits per image (the output size)

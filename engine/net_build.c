@@ -61,9 +61,14 @@ const char *eng_param_kind_name(eng_param_kind kind)
 eng_status eng_net_create(int channels, int height, int width, int classes, eng_net **out)
 {
     *out = NULL;
-    if (channels < 1 || height < 1 || width < 1 || classes < 2)
-        return eng_error(ENG_ERR_ARG, "network: bad input %dx%dx%d or class count %d",
-                         height, width, channels, classes);
+    if (channels < 1 || height < 1 || width < 1 || classes < 2 ||
+        channels > ENG_NET_MAX_CHANNELS || height > ENG_NET_MAX_SIDE ||
+        width > ENG_NET_MAX_SIDE || classes > ENG_NET_MAX_CLASSES ||
+        (int64_t)channels * height * width > ENG_NET_MAX_VALUES)
+        return eng_error(ENG_ERR_ARG, "network: bad input %dx%dx%d or class count %d (limits: "
+                         "sides %d, channels %d, %d values, %d classes)", height, width, channels,
+                         classes, ENG_NET_MAX_SIDE, ENG_NET_MAX_CHANNELS, ENG_NET_MAX_VALUES,
+                         ENG_NET_MAX_CLASSES);
     eng_net *net = calloc(1, sizeof *net);
     if (!net) return eng_error(ENG_ERR_NOMEM, "network: out of memory");
     net->in_c = channels;
@@ -184,9 +189,19 @@ static int node_append(eng_net *net, eng_op op, const int *inputs, int n_inputs,
     return id;
 }
 
-/* Finishes an append: counts consumers and commits the node. */
+/* Finishes an append: counts consumers and commits the node, unless the node has more than
+ * ENG_NET_MAX_VALUES values per image (then the append is undone). */
 static int node_commit(eng_net *net, eng_node *nd)
 {
+    if (nd->c < 1 || nd->h < 1 || nd->w < 1 ||
+        (int64_t)nd->c * nd->h * nd->w > ENG_NET_MAX_VALUES) {
+        eng_status st = eng_error(ENG_ERR_SHAPE, "network: %s would be %dx%dx%d, more than %d "
+                                  "values per image", nd->name, nd->c, nd->h, nd->w,
+                                  ENG_NET_MAX_VALUES);
+        free(nd->inputs);
+        memset(nd, 0, sizeof *nd);
+        return fail(st);
+    }
     for (int i = 0; i < nd->n_inputs; i++) net->nodes[nd->inputs[i]].consumers++;
     return net->n_nodes++;
 }
@@ -361,7 +376,7 @@ static int multi_input(eng_net *net, eng_op op, const int *inputs, int count)
         if (st != ENG_OK) return fail(st);
     }
     const eng_node *a = &net->nodes[inputs[0]];
-    int c = a->c;
+    int64_t c = a->c;
     for (int i = 1; i < count; i++) {
         const eng_node *b = &net->nodes[inputs[i]];
         bool ok = b->h == a->h && b->w == a->w && (op == ENG_OP_CONCAT || b->c == a->c);
@@ -372,10 +387,13 @@ static int multi_input(eng_net *net, eng_op op, const int *inputs, int count)
         if (op == ENG_OP_CONCAT) c += b->c;
     }
     int h = a->h, w = a->w;
+    if (c * h * w > ENG_NET_MAX_VALUES)
+        return fail(eng_error(ENG_ERR_SHAPE, "%s: %lld channels of %dx%d, more than %d values per "
+                              "image", eng_op_name(op), (long long)c, h, w, ENG_NET_MAX_VALUES));
     eng_node *nd;
     int id = node_append(net, op, inputs, count, &nd);
     if (id < 0) return id;
-    nd->c = c;
+    nd->c = (int)c;
     nd->h = h;
     nd->w = w;
     return node_commit(net, nd);
@@ -396,7 +414,7 @@ int eng_net_flatten(eng_net *net, int input)
     eng_status st = check_input(net, input);
     if (st != ENG_OK) return fail(st);
     const eng_node *src = &net->nodes[input];
-    int c = src->c * src->h * src->w;
+    int c = (int)node_size(src);            /* at most ENG_NET_MAX_VALUES */
     eng_node *nd;
     int id = node_append(net, ENG_OP_FLATTEN, &input, 1, &nd);
     if (id < 0) return id;
@@ -413,11 +431,15 @@ int eng_net_channel_pad(eng_net *net, int input, int before, int after)
         return fail(eng_error(ENG_ERR_ARG, "channel_pad: negative padding %d, %d", before,
                               after));
     const eng_node *src = &net->nodes[input];
-    int c = src->c + before + after, h = src->h, w = src->w;
+    int64_t c = (int64_t)src->c + before + after;
+    int h = src->h, w = src->w;
+    if (c * h * w > ENG_NET_MAX_VALUES)
+        return fail(eng_error(ENG_ERR_SHAPE, "channel_pad: %lld channels of %dx%d, more than %d "
+                              "values per image", (long long)c, h, w, ENG_NET_MAX_VALUES));
     eng_node *nd;
     int id = node_append(net, ENG_OP_CHANNEL_PAD, &input, 1, &nd);
     if (id < 0) return id;
-    nd->c = c;
+    nd->c = (int)c;
     nd->h = h;
     nd->w = w;
     nd->pad_before = before;
@@ -624,6 +646,9 @@ eng_status net_params_alloc(eng_net *net)
             off += (size_t)nd->c;
         }
     }
+    if (off > ENG_NET_MAX_PARAMS)
+        return eng_error(ENG_ERR_SHAPE, "network: %zu parameters, more than the limit of %zu",
+                         off, ENG_NET_MAX_PARAMS);
     float *params = eng_calloc(off ? off : 1, sizeof *params);
     eng_param *list = calloc((size_t)(tensors ? tensors : 1), sizeof *list);
     if (!params || !list) {

@@ -20,7 +20,7 @@ static const char MAGIC[8] = {'E', 'V', 'A', 'X', 'N', 'W', '\r', '\n'};
 #define QUANT_BYTES 28
 #define MAX_FILE_BYTES ((uint64_t)1 << 34)
 
-enum { QFLAG_PER_CHANNEL = 1, QFLAG_TABLE_GRADIENT = 2, QFLAG_HAS_RANGE = 4 };
+enum { QFLAG_PER_CHANNEL = 1, QFLAG_TABLE_GRADIENT = 2, QFLAG_HAS_RANGE = 4, QFLAG_ALL = 7 };
 
 /* ------------------------------------------------------------------------------------------
  * Little-endian encoding
@@ -308,13 +308,33 @@ static eng_status wfile_check(const wfile *w, eng_net *net, const char *path)
                              (unsigned long long)get_u64(e + 8), p->node,
                              eng_param_kind_name(p->kind), p->count);
     }
-    for (uint32_t q = 0; q < w->quant; q++) {
+    bool *seen = calloc((size_t)net->n_nodes, sizeof *seen);
+    if (!seen) return eng_error(ENG_ERR_NOMEM, "%s: out of memory", path);
+    eng_status st = ENG_OK;
+    for (uint32_t q = 0; st == ENG_OK && q < w->quant; q++) {
         const uint8_t *e = w->quant_table + (size_t)q * QUANT_BYTES;
         uint32_t node = get_u32(e), mode = get_u32(e + 4), bits = get_u32(e + 8);
-        float lo = get_f32(e + 20), hi = get_f32(e + 24);
+        uint32_t flags = get_u32(e + 12);
+        float momentum = get_f32(e + 16), lo = get_f32(e + 20), hi = get_f32(e + 24);
         if (node >= (uint32_t)net->n_nodes || !eng_op_multiplies(net->nodes[node].op) ||
-            mode > ENG_QUANT_SYM || bits > 8 || !isfinite(lo) || !isfinite(hi) || lo > hi)
-            return eng_error(ENG_ERR_FORMAT, "%s: quantization entry %u is invalid", path, q);
+            mode > ENG_QUANT_SYM || bits > 8 || (flags & ~QFLAG_ALL) ||
+            !(momentum > 0.0f && momentum <= 1.0f) || !isfinite(lo) || !isfinite(hi) || lo > hi)
+            st = eng_error(ENG_ERR_FORMAT, "%s: quantization entry %u is invalid", path, q);
+        else if (seen[node])
+            st = eng_error(ENG_ERR_FORMAT, "%s: quantization entry %u repeats node %u", path, q,
+                           node);
+        else
+            seen[node] = true;
+    }
+    free(seen);
+    ENG_TRY(st);
+    const uint8_t *p = w->payload;
+    for (int t = 0; t < tensors; t++) {
+        const eng_param *pr = &net->param_list[t];
+        for (size_t j = 0; j < pr->count; j++, p += 4)
+            if (!isfinite(get_f32(p)))
+                return eng_error(ENG_ERR_FORMAT, "%s: tensor %d (node %d %s) value %zu is not "
+                                 "finite", path, t, pr->node, eng_param_kind_name(pr->kind), j);
     }
     return ENG_OK;
 }

@@ -327,7 +327,14 @@ eng_status eng_zoo_build_arch(const char *arch, eng_net **out)
     o.in_h = h;
     o.in_w = w;
     o.width = width;
-    if (classes < 2 || c < 1 || h < 1 || w < 1 || !(width > 0.0f))
-        return eng_error(ENG_ERR_FORMAT, "architecture '%s' has an invalid value", arch);
-    return eng_zoo_build(name, &o, out);
+    if (classes < 2 || classes > ENG_NET_MAX_CLASSES || c < 1 || c > ENG_NET_MAX_CHANNELS ||
+        h < 1 || h > ENG_NET_MAX_SIDE || w < 1 || w > ENG_NET_MAX_SIDE ||
+        (int64_t)c * h * w > ENG_NET_MAX_VALUES || !(width > 0.0f && width <= 4.0f))
+        return eng_error(ENG_ERR_FORMAT, "architecture '%s' has an invalid value (limits: "
+                         "classes 2..%d, input sides up to %d, %d values, width (0, 4])", arch,
+                         ENG_NET_MAX_CLASSES, ENG_NET_MAX_SIDE, ENG_NET_MAX_VALUES);
+    eng_status st = eng_zoo_build(name, &o, out);
+    if (st == ENG_ERR_ARG || st == ENG_ERR_SHAPE)  /* a model that cannot take these values */
+        st = eng_error_prefix(ENG_ERR_FORMAT, "architecture '%s'", arch);
+    return st;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "eng_ops.h"
 #include "eng_weights.h"
@@ -200,6 +201,104 @@ START_TEST(test_bad_files)
 }
 END_TEST
 
+static uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Writes bytes[0..size) with a correct CRC in the last 4 bytes, so the body's checks run. */
+static void write_with_crc(const char *path, uint8_t *bytes, size_t size)
+{
+    put_le32(bytes + size - 4, (uint32_t)crc32(crc32(0, Z_NULL, 0), bytes, (uInt)(size - 4)));
+    write_bytes(path, bytes, size);
+}
+
+/* Expects eng_weights_load of path to fail with ENG_ERR_FORMAT and a message holding frag. */
+static void expect_format_error(const char *path, const char *frag)
+{
+    eng_net *loaded = (eng_net *)1;
+    ck_assert_int_eq(eng_weights_load(path, &loaded), ENG_ERR_FORMAT);
+    ck_assert_ptr_null(loaded);
+    ck_assert_msg(strstr(eng_last_error(), frag) != NULL, "'%s' lacks '%s'", eng_last_error(),
+                  frag);
+}
+
+/* Well-formed files (correct sizes and CRC) with bad contents (issue #14 item 2): a repeated
+ * quantization node (accepted and leaking before), unknown flag bits, non-finite weights, and
+ * architecture texts beyond the engine's limits. */
+START_TEST(test_crafted_files)
+{
+    const char *dir = test_mkdtemp();
+    eng_net *net;
+    ck_assert_int_eq(eng_zoo_build("lenet", NULL, &net), ENG_OK);
+    eng_approx_cfg cfg;
+    eng_approx_cfg_default(&cfg);
+    ck_assert_int_eq(eng_net_set_quant(net, -1, &cfg), ENG_OK);
+    char good[4096], bad[4096];
+    snprintf(good, sizeof good, "%s/good.w", dir);
+    snprintf(bad, sizeof bad, "%s/bad.w", dir);
+    ck_assert_int_eq(eng_weights_save(net, good), ENG_OK);
+    size_t size;
+    uint8_t *bytes = test_read_file(good, &size);
+    uint8_t *b = malloc(size + 512);
+    const uint32_t arch_len = le32(bytes + 12), tensors = le32(bytes + 16);
+    ck_assert_uint_eq(le32(bytes + 20), 5);                 /* 5 quantized layers */
+    const size_t quant = 32 + arch_len + 16 * (size_t)tensors, payload = quant + 5 * 28;
+
+    memcpy(b, bytes, size);                                 /* entry 1 names entry 0's node */
+    memcpy(b + quant + 28, b + quant, 4);
+    write_with_crc(bad, b, size);
+    expect_format_error(bad, "repeats node");
+    memcpy(b, bytes, size);                                 /* an unknown flag bit */
+    b[quant + 12] |= 0x08;
+    write_with_crc(bad, b, size);
+    expect_format_error(bad, "quantization entry 0 is invalid");
+    memcpy(b, bytes, size);                                 /* a NaN momentum */
+    put_le32(b + quant + 2 * 28 + 16, 0x7fc00000u);
+    write_with_crc(bad, b, size);
+    expect_format_error(bad, "quantization entry 2 is invalid");
+    const uint32_t nonfinite[] = {0x7fc00000u, 0x7f800000u, 0xff800000u};  /* NaN, +inf, -inf */
+    for (int i = 0; i < 3; i++) {
+        memcpy(b, bytes, size);
+        put_le32(b + payload + 4 * 17, nonfinite[i]);
+        write_with_crc(bad, b, size);
+        expect_format_error(bad, "not finite");
+    }
+    memcpy(b, bytes, size);                                 /* the good file still loads */
+    write_with_crc(bad, b, size);
+    eng_net *back;
+    ck_assert_int_eq(eng_weights_load(bad, &back), ENG_OK);
+    eng_net_free(back);
+
+    /* architecture texts: int overflow of the input, huge class and parameter counts */
+    static const char *const archs[] = {
+        "lenet classes=10 input=65536x65536x1 width=1",
+        "lenet classes=2147483647 input=28x28x1 width=1",
+        "lenet classes=10 input=2048x2048x1 width=1",
+        "resnet8_v1 classes=10 input=16384x4096x1 width=1",
+        "mobilenetv2_cifar classes=10 input=32x32x3 width=1e30",
+    };
+    for (size_t i = 0; i < sizeof archs / sizeof archs[0]; i++) {
+        const size_t len = strlen(archs[i]), rest = size - 32 - arch_len;
+        memcpy(b, bytes, 32);
+        put_le32(b + 12, (uint32_t)len);
+        memcpy(b + 32, archs[i], len);
+        memcpy(b + 32 + len, bytes + 32 + arch_len, rest);
+        write_with_crc(bad, b, 32 + len + rest);
+        expect_format_error(bad, "architecture");
+    }
+    free(b);
+    free(bytes);
+    eng_net_free(net);
+    test_rmtree(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("weights");
@@ -208,6 +307,7 @@ int main(void)
     tcase_add_test(tc, test_round_trip);
     tcase_add_test(tc, test_quantized_round_trip);
     tcase_add_test(tc, test_bad_files);
+    tcase_add_test(tc, test_crafted_files);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);
