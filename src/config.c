@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
+#include "yaml_limits.h"
+
 static const char *const objective_names[CFG_OBJECTIVE_COUNT] = {"error", "energy", "params",
                                                                  "macs", "mul_energy"};
 
@@ -671,9 +673,14 @@ eng_status cfg_parse(const char *text, const char *path, cfg_search *out)
     else snprintf(r.dir, sizeof r.dir, ".");
     if (!r.dir[0]) snprintf(r.dir, sizeof r.dir, "/");
 
+    const size_t len = strlen(text);
+    if (len > YAML_MAX_BYTES)
+        return eng_error(ENG_ERR_FORMAT, "%s: larger than %zu bytes (the limit of YAML files)",
+                         path, YAML_MAX_BYTES);
+    ENG_TRY(yaml_check_limits(path, text, len));
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser)) return eng_error(ENG_ERR_NOMEM, "out of memory");
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     if (!yaml_parser_load(&parser, &r.doc)) {
         eng_status st = eng_error(ENG_ERR_FORMAT, "%s:%lu:%lu: YAML syntax error: %s%s%s", path,
                                   (unsigned long)parser.problem_mark.line + 1,
@@ -708,38 +715,9 @@ eng_status cfg_parse(const char *text, const char *path, cfg_search *out)
 eng_status cfg_load(const char *path, cfg_search *out)
 {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return eng_error(errno == ENOENT ? ENG_ERR_NOT_FOUND : ENG_ERR_IO, "%s: cannot open: %s",
-                         path, strerror(errno));
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        size_t got = fread(buf + len, 1, cap - len - 1, f);
-        len += got;
-        if (got == 0) break;
-        if (len + 1 == cap) {
-            char *p = cap < (1u << 24) ? realloc(buf, cap * 2) : NULL;
-            if (!p) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = p, cap *= 2;
-        }
-    }
-    bool err = ferror(f);
-    fclose(f);
-    if (!buf) return eng_error(ENG_ERR_NOMEM, "%s: too large or out of memory", path);
-    if (err) {
-        free(buf);
-        return eng_error(ENG_ERR_IO, "%s: read error", path);
-    }
-    buf[len] = '\0';
-    if (strlen(buf) != len) {
-        free(buf);
-        return eng_error(ENG_ERR_FORMAT, "%s: contains a NUL byte; not a YAML text file", path);
-    }
+    char *buf;
+    size_t len;
+    ENG_TRY(yaml_read_file(path, &buf, &len));
     eng_status st = cfg_parse(buf, path, out);
     free(buf);
     return st;

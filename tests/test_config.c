@@ -248,6 +248,48 @@ START_TEST(test_syntax_error)
 }
 END_TEST
 
+/* Size, nesting and mapping-size limits (issue #14 item 4: 50,000 nested flow sequences in
+ * 100 KB took 35 s), checked before the document is built. */
+START_TEST(test_limits)
+{
+    enum { LEVELS = 50000 };
+    char *text = malloc(2 * LEVELS + 64);
+    int n = sprintf(text, "name: t\nepochs: ");
+    memset(text + n, '[', LEVELS);
+    memset(text + n + LEVELS, ']', LEVELS);
+    strcpy(text + n + 2 * LEVELS, "\n");
+    expect_error(text, ENG_ERR_FORMAT, 2, "nested deeper than 32 levels", NULL);
+    free(text);
+    /* a flow mapping of 5000 keys */
+    text = malloc(5000 * 16 + 64);
+    n = sprintf(text, "name: t\nx: {");
+    for (int i = 0; i < 5000; i++) n += sprintf(text + n, "k%d: 1, ", i);
+    strcpy(text + n, "}\n");
+    expect_error(text, ENG_ERR_FORMAT, 2, "more than 4096 keys", NULL);
+    free(text);
+    /* a file over 1 MiB (a long comment) */
+    const size_t big = ((size_t)1 << 20) + 1;
+    text = malloc(big + 1);
+    memset(text, ' ', big);
+    text[0] = '#';
+    text[big] = '\0';
+    cfg_search cfg;
+    ck_assert_int_eq(load(text, &cfg), ENG_ERR_FORMAT);
+    ck_assert_msg(strstr(eng_last_error(), "c.yaml: larger than 1048576 bytes"), "%s",
+                  eng_last_error());
+    ck_assert_ptr_null(cfg.text);
+    free(text);
+    /* 32 levels are still read (and fail on the key, not the limit) */
+    char ok[256];
+    n = sprintf(ok, BASE "training: {epochs: ");
+    for (int i = 0; i < 30; i++) ok[n++] = '[';   /* 2 mappings + 30 = 32 levels */
+    for (int i = 0; i < 30; i++) ok[n++] = ']';
+    strcpy(ok + n, "}\n");
+    ck_assert_int_eq(load(ok, &cfg), ENG_ERR_FORMAT);
+    ck_assert_msg(!strstr(eng_last_error(), "nested deeper"), "%s", eng_last_error());
+}
+END_TEST
+
 START_TEST(test_parse_text)
 {
     /* cfg_parse resolves relative paths against the given path's directory (resume). */
@@ -279,6 +321,7 @@ static Suite *config_suite(void)
     tcase_add_test(te, test_missing_key);
     tcase_add_test(te, test_missing_file);
     tcase_add_test(te, test_syntax_error);
+    tcase_add_test(te, test_limits);
     suite_add_tcase(s, te);
     return s;
 }

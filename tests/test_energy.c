@@ -200,6 +200,66 @@ START_TEST(test_accel_bad)
 }
 END_TEST
 
+/* Writes text to a fresh DIR/name; returns the path (static buffer). */
+static const char *write_tmp(const char *dir, const char *name, const char *text)
+{
+    static char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+/* Accelerator and layer files beyond the YAML limits (issue #14 item 4): deep nesting, a huge
+ * mapping, over 1 MiB; each an ENG_ERR_FORMAT naming the file, found before the document is
+ * built. */
+START_TEST(test_yaml_limits)
+{
+    enum { LEVELS = 50000 };
+    const char *dir = test_mkdtemp();
+    char *deep = malloc(2 * LEVELS + 64);
+    int n = sprintf(deep, "name: x\nword_bits: ");
+    memset(deep + n, '[', LEVELS);
+    memset(deep + n + LEVELS, ']', LEVELS);
+    strcpy(deep + n + 2 * LEVELS, "\n");
+    energy_accel a;
+    const char *path = write_tmp(dir, "acc.yaml", deep);
+    ck_assert_int_eq(energy_accel_load(path, &a), ENG_ERR_FORMAT);
+    ck_assert_msg(strstr(eng_last_error(), "acc.yaml:2: collections nested deeper than 32"), "%s",
+                  eng_last_error());
+    path = write_tmp(dir, "net.yaml", deep);
+    energy_layer *ls = NULL;
+    int count = -1;
+    ck_assert_int_eq(energy_layers_load(path, &ls, &count, NULL), ENG_ERR_FORMAT);
+    ck_assert_msg(strstr(eng_last_error(), "net.yaml:2: collections nested deeper"), "%s",
+                  eng_last_error());
+    ck_assert_int_eq(count, -1);
+    free(deep);
+    char *wide = malloc(5000 * 16 + 64);
+    n = sprintf(wide, "name: x\npe_array: {");
+    for (int i = 0; i < 5000; i++) n += sprintf(wide + n, "k%d: 1, ", i);
+    strcpy(wide + n, "}\n");
+    path = write_tmp(dir, "acc.yaml", wide);
+    ck_assert_int_eq(energy_accel_load(path, &a), ENG_ERR_FORMAT);
+    ck_assert_msg(strstr(eng_last_error(), "acc.yaml:2: a mapping with more than 4096 keys"), "%s",
+                  eng_last_error());
+    free(wide);
+    const size_t big = ((size_t)1 << 20) + 1;
+    char *text = malloc(big + 1);
+    memset(text, ' ', big);
+    text[0] = '#';
+    text[big] = '\0';
+    path = write_tmp(dir, "acc.yaml", text);
+    ck_assert_int_eq(energy_accel_load(path, &a), ENG_ERR_FORMAT);
+    ck_assert_msg(strstr(eng_last_error(), "acc.yaml: larger than 1048576 bytes"), "%s",
+                  eng_last_error());
+    free(text);
+    test_rmtree(dir);
+}
+END_TEST
+
 START_TEST(test_accel_missing_file)
 {
     energy_accel a;
@@ -984,6 +1044,7 @@ static Suite *energy_suite(void)
     tcase_add_test(tc, test_accel_load);
     tcase_add_loop_test(tc, test_accel_bad, 0, (int)(sizeof bad_cases / sizeof bad_cases[0]));
     tcase_add_test(tc, test_accel_missing_file);
+    tcase_add_test(tc, test_yaml_limits);
     suite_add_tcase(s, tc);
     tc = tcase_create("layers");
     tcase_add_test(tc, test_counts_alexnet);

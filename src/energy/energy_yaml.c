@@ -11,17 +11,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "yaml_limits.h"
+
 eng_status ey_load(const char *path, ey_doc *d)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return eng_error(ENG_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    char *text;
+    size_t len;
+    eng_status st = yaml_read_file(path, &text, &len);
+    if (st == ENG_ERR_NOT_FOUND) st = ENG_ERR_IO;   /* the message says "cannot open" */
+    if (st != ENG_OK) return st;
+    st = yaml_check_limits(path, text, len);
     yaml_parser_t parser;
-    if (!yaml_parser_initialize(&parser)) {
-        fclose(f);
-        return eng_error(ENG_ERR_NOMEM, "%s: cannot initialise the YAML parser", path);
+    if (st == ENG_OK && !yaml_parser_initialize(&parser))
+        st = eng_error(ENG_ERR_NOMEM, "%s: cannot initialise the YAML parser", path);
+    if (st != ENG_OK) {
+        free(text);
+        return st;
     }
-    yaml_parser_set_input_file(&parser, f);
-    eng_status st = ENG_OK;
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     if (!yaml_parser_load(&parser, &d->doc)) {
         st = eng_error(ENG_ERR_FORMAT, "%s:%zu: YAML syntax error: %s", path,
                        parser.problem_mark.line + 1, parser.problem ? parser.problem : "?");
@@ -30,7 +37,7 @@ eng_status ey_load(const char *path, ey_doc *d)
         st = eng_error(ENG_ERR_FORMAT, "%s: empty document", path);
     }
     yaml_parser_delete(&parser);
-    fclose(f);
+    free(text);
     d->path = path;
     return st;
 }

@@ -21,7 +21,8 @@ typedef struct ey_doc {
 } ey_doc;
 
 /* Parses the whole file into one document. ENG_ERR_IO when it cannot be opened,
- * ENG_ERR_FORMAT for a syntax error or an empty file. On success ey_free releases it. */
+ * ENG_ERR_FORMAT for a syntax error, an empty file or a file beyond the limits of
+ * yaml_limits.h (checked before the document is built). On success ey_free releases it. */
 eng_status ey_load(const char *path, ey_doc *d);
 void ey_free(ey_doc *d);
 
