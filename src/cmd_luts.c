@@ -9,6 +9,8 @@
 #include "luts_report.h"
 
 #include <getopt.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -307,6 +309,11 @@ static int luts_import(int argc, char **argv)
     eng_status st = eng_mul_import(argv[optind], &o, &info);
     if (st != ENG_OK) {
         cli_error("%s", eng_last_error());
+        /* an I/O error with a readable FILE was in writing the user library: exit 1 */
+        struct stat sb;
+        if (st == ENG_ERR_IO && stat(argv[optind], &sb) == 0 && S_ISREG(sb.st_mode) &&
+            access(argv[optind], R_OK) == 0)
+            return CLI_EXIT_FAILURE;
         return luts_exit_code(st);
     }
     printf("imported %s (8x%d %s) as %s\n", argv[optind], info.w_bits,
@@ -355,8 +362,9 @@ static int luts_export(int argc, char **argv)
     if (st == ENG_OK) st = eng_mul_save(m, argv[optind + 1], force);
     if (st != ENG_OK) {
         cli_error("%s", eng_last_error());
+        bool write_failed = m && st == ENG_ERR_IO;     /* the table was read: FILE's I/O */
         eng_mul_free(m);
-        return luts_exit_code(st);
+        return write_failed ? CLI_EXIT_FAILURE : luts_exit_code(st);
     }
     printf("exported %s (8x%d %s, %zu bytes) to %s\n", m->name, m->w_bits,
            m->is_signed ? "signed" : "unsigned", (size_t)2 * ((size_t)256 << m->w_bits),

@@ -314,9 +314,9 @@ int cmd_train(int argc, char **argv)
         st = eng_net_sync_host(net);
         if (st == ENG_OK) st = eng_weights_save(net, o.out);
     }
-    if (st != ENG_OK) {
+    if (st != ENG_OK) {     /* writing --out (I/O, as a full disk) or memory: the work failed */
         cli_error("%s: %s", CMD, eng_last_error());
-        rc = st == ENG_ERR_IO ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;
+        rc = CLI_EXIT_FAILURE;
         goto out;
     }
     printf("weights saved to %s\n", o.out);

@@ -857,6 +857,8 @@ START_TEST(test_nothing_fits)
     energy_layer_cost c;
     ck_assert_int_eq(energy_layer_estimate(em, &l, &c), ENG_ERR_UNSUPPORTED);
     ck_assert_ptr_nonnull(strstr(eng_last_error(), "no mapping fits"));
+    /* the message names the accelerator file (issue #14 item 6) */
+    ck_assert_msg(strstr(eng_last_error(), ACC16 ": layer "), "%s", eng_last_error());
     energy_model_free(em);
     a.levels[3].capacity_words = -1;
     ck_assert_int_eq(energy_model_create(&a, &em), ENG_ERR_ARG);

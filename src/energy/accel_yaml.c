@@ -233,6 +233,9 @@ eng_status energy_accel_load(const char *path, energy_accel *out)
     energy_accel a;
     eng_status st = read_accel(&d, &a);
     ey_free(&d);
-    if (st == ENG_OK) *out = a;
+    if (st == ENG_OK) {
+        snprintf(a.source, sizeof a.source, "%s", path);
+        *out = a;
+    }
     return st;
 }

@@ -56,6 +56,7 @@
 
 #define ENERGY_MAX_LEVELS 8     /* memory levels of one accelerator */
 #define ENERGY_NAME_MAX 48      /* names of levels, layers and accelerators, with the NUL */
+#define ENERGY_SOURCE_MAX 512   /* an accelerator's file name in messages, with the NUL */
 
 /* Power of the exact 8x8 EvoApproxLib multipliers (PDK45), the reference P_exact. */
 #define ENERGY_EXACT_MUL8U_POWER_MW 0.391   /* mul8u_1JFF */
@@ -150,6 +151,8 @@ typedef struct energy_accel {
     int n_levels;                   /* 1..ENERGY_MAX_LEVELS, outermost first */
     energy_level levels[ENERGY_MAX_LEVELS];
     energy_constraints cons;        /* all free when the file has no `constraints` */
+    char source[ENERGY_SOURCE_MAX]; /* the file it was loaded from (for messages; "" when
+                                       built in memory; cut to fit) */
 } energy_accel;
 
 /* Sets *c to "no constraint" (all zero): every factor free, no permutation, no spatial

@@ -675,9 +675,9 @@ eng_status mapper_search(const energy_accel *a, const energy_layer *l, energy_la
         }
     }
     if (isinf(best_e))
-        return eng_error(ENG_ERR_UNSUPPORTED, "layer %s: no mapping fits accelerator %s (the "
-                         "smallest tiles exceed a level's capacity, or the constraints cannot "
-                         "be met)", l->name, a->name);
+        return eng_error(ENG_ERR_UNSUPPORTED, "%s%slayer %s: no mapping fits accelerator %s "
+                         "(the smallest tiles exceed a level's capacity, or the constraints "
+                         "cannot be met)", a->source, a->source[0] ? ": " : "", l->name, a->name);
     memset(cost, 0, sizeof *cost);
     eval(&c, &best, cost, NULL);
     return ENG_OK;

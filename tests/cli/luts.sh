@@ -112,6 +112,14 @@ for pair in dm1copy:dm1 x4copy:x4 scopy:s; do
   cmp -s "$tmp/back_$file.bin" "$tmp/$file.bin" && ok "$name round trip identical" || bad "$name round trip identical"
 done
 
+# a full disk (a file size limit, SIGXFSZ ignored) is an I/O error: exit 1, nothing half-written
+snap=$(snapshot)
+check "import onto a full disk" 1 bash -c 'trap "" XFSZ; ulimit -f 16; exec "$@"' _ "$bin" luts import "$tmp/dm1.bin" --name fullcopy
+says "full disk message names the table" "fullcopy.bin"
+same_library "full-disk import"
+check "export onto a full disk" 1 bash -c 'trap "" XFSZ; ulimit -f 16; exec "$@"' _ "$bin" luts export mul8u_DM1 "$tmp/full.bin"
+[ -e "$tmp/full.bin" ] && { echo "not ok - full-disk export left $tmp/full.bin"; fail=1; }
+
 # bad imports: exit 2, message names the culprit, user library unchanged
 snap=$(snapshot)
 head -c 1000 /dev/zero > "$tmp/short.bin"

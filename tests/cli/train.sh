@@ -41,6 +41,10 @@ check "tiny float training" 0 "$bin" train --model lenet "${tiny[@]}" --val-spli
 expect "epoch line with loss, accuracy, throughput" '^epoch +1/1 +loss [0-9.]+ +train +[0-9.]+% +val +[0-9.]+% +lr [0-9.]+ +[0-9]+ img/s'
 expect "test accuracy line" '^test accuracy: [0-9.]+% \(128 images\)'
 [ -s "$dir/lenet.w" ] && echo "ok - weights written" || { echo "not ok - weights written"; fail=1; }
+# a full disk while writing --out (a file size limit, SIGXFSZ ignored) is an I/O error: exit 1
+check "train --out onto a full disk" 1 bash -c 'trap "" XFSZ; ulimit -f 64; exec "$@"' _ "$bin" train --model lenet "${tiny[@]}" --out "$dir/full.w"
+expect "full disk message names the file" 'full\.w: write failed'
+ls "$dir"/full.w* >/dev/null 2>&1 && { echo "not ok - full-disk training left $(ls "$dir"/full.w*)"; fail=1; }
 check "tiny quantization-aware training" 0 "$bin" train --model lenet "${tiny[@]}" --multipliers mul8u_1JFF,mul8u_1JFF,mul8u_DM1,mul8u_1JFF,mul8u_1JFF --per-channel --out "$dir/qat.w"
 expect "quantization line" '^quantization: asymmetric, 8-bit weights per channel, multiplier per layer'
 check "eval with multipliers and CSV" 0 "$bin" eval --weights "$dir/lenet.w" --dataset fashion-mnist --test-subset 100 --calib-images 100 --multiplier mul8u_1JFF --multiplier mul8u_DM1 --csv "$dir/e.csv"
