@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# test.sh - set up and build (scripts/setup.sh), run the whole test suite, then the unit tests
-# again in an AddressSanitizer + UndefinedBehaviorSanitizer build (build-asan/).
+# test.sh - set up and build (scripts/setup.sh), run the whole test suite, then the unit and
+# CLI tests again in an AddressSanitizer + UndefinedBehaviorSanitizer build (build-asan/, with
+# LeakSanitizer), then every fuzz harness for a few seconds (scripts/fuzz.sh, build-fuzz/).
 # Ends with the line "N passed, N failed" and exits non-zero when anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -18,16 +19,28 @@ if ninja -C build-asan >/dev/null; then
   ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   EVOAPPROXNAS_SANITIZED=1 \
-    meson test -C build-asan --suite unit --print-errorlogs --num-processes 2 \
+    meson test -C build-asan --suite unit --suite cli --print-errorlogs --num-processes 2 \
     --timeout-multiplier 3 || status=1
 else
   echo "test: the sanitizer build failed"
   status=1
 fi
 
+# Parsers against regressions at landing: each harness for 5 s on its seed corpus (77 =
+# skipped: no clang or no AVX-512 for the clang build of the kernels).
+scripts/fuzz.sh 5
+fuzz=$?
+case $fuzz in
+  0) fuzz_passed=1 fuzz_failed=0 ;;
+  77) fuzz_passed=0 fuzz_failed=0 ;;
+  *) fuzz_passed=0 fuzz_failed=1 status=1 ;;
+esac
+
+FUZZ_PASSED=$fuzz_passed FUZZ_FAILED=$fuzz_failed \
 python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json <<'PY'
-import json, sys
-passed = failed = 0
+import json, os, sys
+passed = int(os.environ["FUZZ_PASSED"])
+failed = int(os.environ["FUZZ_FAILED"])
 for path in sys.argv[1:]:
     try:
         lines = open(path).read().splitlines()
