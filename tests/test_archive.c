@@ -25,10 +25,9 @@ static void teardown(void) { test_rmtree(dir); }
 static db_archive *create(void)
 {
     db_archive *db;
-    ck_assert_msg(db_open(path, DB_OPEN_CREATE, &db) == ENG_OK, "%s", eng_last_error());
     db_run run = {.name = "t", .config_text = "name: t\n", .config_path = "c.yaml", .seed = 7,
                   .threads = 2, .objectives = "error,energy"};
-    ck_assert_int_eq(db_run_insert(db, &run), ENG_OK);
+    ck_assert_msg(db_create(path, &run, false, &db) == ENG_OK, "%s", eng_last_error());
     return db;
 }
 
@@ -94,7 +93,9 @@ START_TEST(test_create_and_versions)
     db_close(db);
 
     /* existing file: create refuses, open checks */
-    ck_assert_int_eq(db_open(path, DB_OPEN_CREATE, &db), ENG_ERR_EXISTS);
+    db_run other = {.name = "u", .config_text = "name: u\n", .config_path = "c.yaml",
+                    .threads = 1, .objectives = "error"};
+    ck_assert_int_eq(db_create(path, &other, false, &db), ENG_ERR_EXISTS);
     ck_assert_ptr_null(db);
     ck_assert_int_eq(db_open(path, DB_OPEN_READ, &db), ENG_OK);
     ck_assert_int_eq(db_run_load(db, &run), ENG_OK);
