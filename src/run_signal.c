@@ -42,6 +42,6 @@ const char *run_signal_name(int sig)
     case SIGINT: return "SIGINT";
     case SIGTERM: return "SIGTERM";
     case SIGHUP: return "SIGHUP";
-    default: return "a signal";
+    default: return NULL;
     }
 }

@@ -27,7 +27,7 @@ void run_signal_restore(void);
 /* The signal that asked to stop, 0 when none came. */
 int run_signal_caught(void);
 
-/* "SIGINT", "SIGTERM", "SIGHUP", or "a signal" for any other number. */
+/* "SIGINT", "SIGTERM", "SIGHUP"; NULL for any other number. */
 const char *run_signal_name(int sig);
 
 #endif /* RUN_SIGNAL_H */

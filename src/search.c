@@ -631,10 +631,9 @@ static eng_status driver_run(driver *d)
     if (rc == EVO_ERR_INTERRUPTED) st = ENG_ERR_INTERRUPTED;
     db_run_set_status(d->db, st == ENG_ERR_INTERRUPTED ? "interrupted" : "failed");
     if (st == ENG_ERR_INTERRUPTED) {
-        int sig = d->opts->stop ? (int)*d->opts->stop : 0;
+        const char *sig = run_signal_name(d->opts->stop ? (int)*d->opts->stop : 0);
         return eng_error(st, "interrupted%s%s; continue with: evoapproxnas resume %s",
-                         sig > 1 ? " by " : "", sig > 1 ? run_signal_name(sig) : "",
-                         db_path(d->db));
+                         sig ? " by " : "", sig ? sig : "", db_path(d->db));
     }
     return eng_error(st, "%s", d->fail_msg[0] ? d->fail_msg : evo_last_error());
 }
