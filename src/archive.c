@@ -353,8 +353,13 @@ eng_status db_open(const char *path, db_open_mode mode, db_archive **out)
 {
     *out = NULL;
     struct stat sb;
-    if (stat(path, &sb) != 0)
-        return eng_error(ENG_ERR_NOT_FOUND, "%s: no such archive", path);
+    if (stat(path, &sb) != 0) {
+        char tmp[4300];
+        snprintf(tmp, sizeof tmp, "%s" DB_CREATING_SUFFIX, path);
+        return eng_error(ENG_ERR_NOT_FOUND, "%s: no such archive%s", path,
+                         stat(tmp, &sb) == 0 ? " (a search is creating it, or was stopped while "
+                         "creating it: then run the search again)" : "");
+    }
     if (sb.st_size == 0)
         return eng_error(ENG_ERR_FORMAT, "%s: an empty file, not an evoapproxnas archive", path);
     db_archive *db = calloc(1, sizeof *db);

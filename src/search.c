@@ -769,20 +769,17 @@ eng_status search_config_load(const char *db_path, const db_run *run, const cfg_
      * (results/NAME.db beside the config's directory). */
     eng_status st = parse_archived(db_path, run, cp, paths, cfg);
     if (st == ENG_OK) return ENG_OK;
-    char first[2048];
+    char first[2048], dir[PATH_MAX], path[PATH_MAX + CFG_PATH_MAX];
     snprintf(first, sizeof first, "%s", eng_last_error());
-    char dir[CFG_PATH_MAX], path[2 * CFG_PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", db_path);
+    if (!realpath(db_path, dir)) return eng_error(st, "%s", first);
     for (int up = 0; up < 2; up++) {
         char *slash = strrchr(dir, '/');
-        if (slash) *slash = '\0';
-        else snprintf(dir, sizeof dir, "%s", up ? ".." : ".");
+        if (!slash) break;
+        *slash = '\0';
         snprintf(path, sizeof path, "%s/%s", dir, cp);
         struct stat sb;
-        if (!slash && up == 0) continue; /* "." was the first try */
         if (stat(path, &sb) == 0 && parse_archived(db_path, run, path, paths, cfg) == ENG_OK)
             return ENG_OK;
-        if (!slash) break;
     }
     return eng_error(st, "%s", first);
 }
@@ -793,12 +790,8 @@ eng_status search_resume(const char *db_path, const search_opts *opts)
     db_run run = {0};
     run_claim *claim = NULL;
     struct stat sb;
-    char creating[CFG_PATH_MAX + 16];
-    snprintf(creating, sizeof creating, "%s" DB_CREATING_SUFFIX, db_path);
-    if (stat(db_path, &sb) != 0)
-        return eng_error(ENG_ERR_NOT_FOUND, "%s: no such archive%s", db_path,
-                         stat(creating, &sb) == 0 ? " (a search was stopped while creating it: "
-                         "run the search again)" : "");
+    if (stat(db_path, &sb) != 0) /* says why, without leaving a lock file behind */
+        return db_open(db_path, DB_OPEN_READ, &d.db);
     eng_status st = run_claim_take(db_path, "resume", stderr, &claim);
     if (st == ENG_OK) st = db_open(db_path, DB_OPEN_WRITE, &d.db);
     if (st == ENG_OK) st = run_claim_attach(claim, d.db);

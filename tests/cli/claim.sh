@@ -218,7 +218,9 @@ echo "# random kills: run ${run_len} ms, $killed_first kills in the first 5 ms, 
 check "search replaces an empty file" 0 "$bin" search tiny.yaml --threads 1 --name empty --quiet
 echo junk >results/gone.db.creating
 check "resume of an archive killed while created" 2 "$bin" resume results/gone.db
-has "says to search again" "no such archive \(a search was stopped while creating it: run the search again\)"
+has "says to search again" "no such archive \(a search is creating it, or was stopped while creating it: then run the search again\)"
+check "status of an archive being created" 2 "$bin" status results/gone.db
+has "status explains it" "results/gone.db: no such archive \(a search is creating it"
 check "search over the leftover" 0 "$bin" search tiny.yaml --threads 1 --name gone --quiet
 [ ! -e results/gone.db.creating ] && ok "the leftover is gone" || bad "leftover .creating"
 sqlite3 results/gone.db "DELETE FROM population; DELETE FROM generations; DELETE FROM individuals; UPDATE run SET status = 'interrupted'"
