@@ -346,7 +346,21 @@ static eng_status check_contents(db_archive *db, bool full)
         sqlite3_finalize(s);
         if (rc != SQLITE_DONE) return damaged(db, sanity_checks[t].table, msg);
     }
-    return ENG_OK;
+    /* references: an individual's network, a member's individual */
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(db->db, "PRAGMA foreign_key_check", -1, &s, NULL) != SQLITE_OK)
+        return damaged(db, NULL, "the references cannot be checked");
+    eng_status st = ENG_OK;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        char table[64], parent[64];
+        copy_text(sqlite3_column_text(s, 0), table, sizeof table);
+        copy_text(sqlite3_column_text(s, 2), parent, sizeof parent);
+        snprintf(msg, sizeof msg, ": row %lld refers to a missing row of %s",
+                 (long long)sqlite3_column_int64(s, 1), parent);
+        st = damaged(db, table, msg);
+    }
+    sqlite3_finalize(s);
+    return st;
 }
 
 eng_status db_open(const char *path, db_open_mode mode, db_archive **out)

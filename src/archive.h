@@ -28,8 +28,9 @@
  * archive or a valid one.
  *
  * Opening checks the file: SQLite's page checks (PRAGMA quick_check on read, the full
- * integrity_check before writing), every table, column and view of the schema, and the
- * sanity of every row (no negative counts, no binary bytes in texts); a damaged archive is
+ * integrity_check before writing), every table, column and view of the schema, the sanity
+ * of every row (no negative counts, no binary bytes in texts) and the references between
+ * tables; a damaged archive is
  * ENG_ERR_FORMAT with one line naming the table.
  *
  * Writes of one generation go in one transaction (db_begin ... db_commit), so a kill at any

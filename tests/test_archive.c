@@ -353,6 +353,7 @@ START_TEST(test_damage_named)
     add_eval(db, "000000000000000a", 0, 0.1, 100, 0);
     add_eval(db, "000000000000000b", 0, 0.2, 50, 0);
     add_ind(db, 0, 0, "000000000000000a");
+    ck_assert_int_eq(db_population_insert(db, 0, 0, 0, 1.0), ENG_OK);
     ck_assert_int_eq(db_commit(db), ENG_OK);
     db_close(db);
     ck_assert_int_eq(db_open(path, DB_OPEN_WRITE, &db), ENG_OK);
@@ -364,7 +365,10 @@ START_TEST(test_damage_named)
     tamper("UPDATE individuals SET genome = '0,1'; PRAGMA legacy_alter_table = ON; "
            "ALTER TABLE generations RENAME COLUMN state TO blob");
     expect_damage("table generations lacks column state");
-    tamper("ALTER TABLE generations RENAME COLUMN blob TO state; DROP VIEW archived");
+    tamper("ALTER TABLE generations RENAME COLUMN blob TO state; UPDATE population SET "
+           "individual = 9");
+    expect_damage("table population: row 1 refers to a missing row of individuals");
+    tamper("DELETE FROM population; DROP VIEW archived");
     expect_damage("view archived is missing or broken");
 }
 END_TEST
