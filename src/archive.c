@@ -110,9 +110,10 @@ static const char schema_sql[] =
     "  SELECT m.* FROM archived m WHERE m.violation = 0 AND NOT EXISTS (\n"
     "    SELECT 1 FROM archived o WHERE o.violation = 0 AND " DOMINATES("o", "m") ");\n";
 
-/* The owner of the run while a command writes it (src/run_claim.c); added on every
- * open-for-write, so archives of older versions get it too. */
-static const char claim_sql[] =
+/* Tables added after schema 1, created on every open-for-write (archives of older versions
+ * get them too): the owner of the run while a command writes it (src/run_claim.c), and the
+ * files that replace moved ones of the archived config (`resume --data`). */
+static const char added_sql[] =
     "CREATE TABLE IF NOT EXISTS claim (\n"
     "  id INTEGER PRIMARY KEY CHECK (id = 1),\n"
     "  command TEXT NOT NULL,\n"
@@ -120,7 +121,10 @@ static const char claim_sql[] =
     "  pid INTEGER NOT NULL,\n"
     "  proc_start INTEGER NOT NULL,\n"
     "  started_at TEXT NOT NULL,\n"
-    "  heartbeat REAL NOT NULL);\n";
+    "  heartbeat REAL NOT NULL);\n"
+    "CREATE TABLE IF NOT EXISTS moved_paths (\n"
+    "  key TEXT PRIMARY KEY,\n"
+    "  path TEXT NOT NULL);\n";
 
 /* The tables and columns every archive has (schema 1), for the check on open. */
 static const struct {
@@ -390,7 +394,7 @@ eng_status db_open(const char *path, db_open_mode mode, db_archive **out)
     st = check_existing(db);
     if (st == ENG_OK && mode != DB_OPEN_CLAIM) st = check_contents(db, mode == DB_OPEN_WRITE);
     if (st == ENG_OK && mode != DB_OPEN_READ) st = exec(db, "PRAGMA foreign_keys = ON");
-    if (st == ENG_OK && mode == DB_OPEN_WRITE) st = exec(db, claim_sql);
+    if (st == ENG_OK && mode == DB_OPEN_WRITE) st = exec(db, added_sql);
     if (st != ENG_OK) goto fail;
     *out = db;
     return ENG_OK;
@@ -450,7 +454,7 @@ eng_status db_create(const char *path, const db_run *run, bool replace, db_archi
     if (st == ENG_OK) st = exec(db, "PRAGMA journal_mode = WAL");
     if (st == ENG_OK) st = exec(db, "BEGIN");
     if (st == ENG_OK) st = exec(db, schema_sql);
-    if (st == ENG_OK) st = exec(db, claim_sql);
+    if (st == ENG_OK) st = exec(db, added_sql);
     snprintf(sql, sizeof sql, "PRAGMA user_version = %d", DB_SCHEMA_VERSION);
     if (st == ENG_OK) st = exec(db, sql);
     snprintf(sql, sizeof sql, "PRAGMA application_id = %d", DB_APPLICATION_ID);
@@ -859,4 +863,32 @@ eng_status db_claim_clear(db_archive *db, const db_claim *c)
     sqlite3_bind_text(s, 1, c->host, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 2, c->pid);
     return step_done(db, s, "releasing the claim");
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Moved files
+ * ---------------------------------------------------------------------------------------- */
+
+eng_status db_moved_path_load(db_archive *db, const char *key, char *path, size_t size)
+{
+    sqlite3_stmt *s;
+    /* archives of older versions opened read-only have no such table: nothing moved */
+    if (sqlite3_prepare_v2(db->db, "SELECT path FROM moved_paths WHERE key = ?", -1, &s,
+                           NULL) != SQLITE_OK)
+        return ENG_ERR_NOT_FOUND;
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) copy_col(s, 0, path, size);
+    sqlite3_finalize(s);
+    if (rc == SQLITE_ROW) return ENG_OK;
+    return rc == SQLITE_DONE ? ENG_ERR_NOT_FOUND : sql_fail(db, "reading the moved paths");
+}
+
+eng_status db_moved_path_store(db_archive *db, const char *key, const char *path)
+{
+    sqlite3_stmt *s;
+    ENG_TRY(prepare(db, "INSERT OR REPLACE INTO moved_paths (key, path) VALUES (?, ?)", &s));
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, path, -1, SQLITE_TRANSIENT);
+    return step_done(db, s, "recording a moved path");
 }

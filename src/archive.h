@@ -22,6 +22,8 @@
  *
  *   claim          at most one row: the command that owns the run now (host, pid, start, a
  *                  heartbeat), see src/run_claim.h
+ *   moved_paths    files that replace moved ones of the archived config: key (dataset.path,
+ *                  energy.accelerator) and absolute path, recorded by `resume --data`
  *
  * A new archive is built under the name DB.creating and renamed into place once it holds the
  * schema and the run (db_create), so that a reader (and a kill at any moment) sees either no
@@ -230,5 +232,16 @@ eng_status db_claim_store(db_archive *db, const db_claim *c);
 /* Updates the heartbeat, and clears the row, when it is still c's (host and pid). */
 eng_status db_claim_heartbeat(db_archive *db, const db_claim *c, double heartbeat);
 eng_status db_claim_clear(db_archive *db, const db_claim *c);
+
+/* ------------------------------------------------------------------------------------------
+ * Moved files of the archived config
+ * ---------------------------------------------------------------------------------------- */
+
+/* The path recorded for a config key ("dataset.path", "energy.accelerator");
+ * ENG_ERR_NOT_FOUND (no message) when none. */
+eng_status db_moved_path_load(db_archive *db, const char *key, char *path, size_t size);
+
+/* Records (replaces) the path for a config key. */
+eng_status db_moved_path_store(db_archive *db, const char *key, const char *path);
 
 #endif /* ARCHIVE_H */

@@ -36,7 +36,9 @@ static void print_help(bool resume)
                "(docs/search.md); refuses, with exit 2, an archive another process writes.\n"
                "\n"
                "  --data DIR          the data set, when it has moved since the search began\n"
-               "  --accelerator FILE  the accelerator YAML, when it has moved\n");
+               "  --accelerator FILE  the accelerator YAML, when it has moved\n"
+               "                      (both are recorded in the archive for later commands,\n"
+               "                      also when the search is finished)\n");
     else
         printf("Usage: evoapproxnas search CONFIG.yaml [--name N] [--output DB] [--threads T]\n"
                "                          [--quiet]\n"

@@ -75,7 +75,7 @@ eng_status finalize_front(const char *path, int epochs, int threads, FILE *log,
     if (st == ENG_OK) st = run_claim_attach(claim, db);
     if (st == ENG_OK) st = db_run_load(db, &run);
     cfg_search cfg;
-    if (st == ENG_OK) st = search_config_load(path, &run, NULL, &cfg);
+    if (st == ENG_OK) st = search_config_load(db, &run, NULL, &cfg);
     if (st == ENG_OK) st = search_env_open(&env, &cfg, SEARCH_ENV_DATA | SEARCH_ENV_TEST);
     if (st == ENG_OK && epochs <= 0) epochs = env.cfg.finalize.epochs;
     if (st == ENG_OK) st = load_items(db, &env.cfg.space, epochs, &items, &n);

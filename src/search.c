@@ -744,44 +744,70 @@ eng_status search_run(const char *config_path, const search_opts *opts, char *db
 }
 
 /* Parses the archived config at path, with the overrides; on error, says how to point the
- * run at a moved file. */
+ * archive at a moved file. */
 static eng_status parse_archived(const char *db_path, const db_run *run, const char *path,
                                  const cfg_paths *paths, cfg_search *cfg)
 {
     eng_status st = cfg_parse_with(run->config_text, path, paths, cfg);
     if (st == ENG_OK) return ENG_OK;
-    char msg[2048];
+    char msg[2048], hint[CFG_PATH_MAX + 128] = "";
     snprintf(msg, sizeof msg, "%s", eng_last_error());
-    const char *hint = strstr(msg, "dataset.path") ? "; point the run at the data set with "
-                                                     "--data DIR"
-                     : strstr(msg, "energy.accelerator") ? "; point the run at the accelerator "
-                                                           "with --accelerator FILE" : "";
+    if (strstr(msg, "dataset.path"))
+        snprintf(hint, sizeof hint, "; point the archive at the data set with `evoapproxnas "
+                 "resume %s --data DIR`", db_path);
+    else if (strstr(msg, "energy.accelerator"))
+        snprintf(hint, sizeof hint, "; point the archive at the accelerator with "
+                 "`evoapproxnas resume %s --accelerator FILE`", db_path);
     return eng_error(st, "%s: the archived config no longer loads: %s%s", db_path, msg, hint);
 }
 
-eng_status search_config_load(const char *db_path, const db_run *run, const cfg_paths *paths,
+eng_status search_config_load(db_archive *db, const db_run *run, const cfg_paths *paths,
                               cfg_search *cfg)
 {
+    const char *dbp = db_path(db);
+    /* given paths first, then those recorded by an earlier `resume --data` */
+    char data[CFG_PATH_MAX], accel[CFG_PATH_MAX];
+    cfg_paths use = {0};
+    if (paths) use = *paths;
+    if (!use.dataset && db_moved_path_load(db, "dataset.path", data, sizeof data) == ENG_OK)
+        use.dataset = data;
+    if (!use.accelerator &&
+        db_moved_path_load(db, "energy.accelerator", accel, sizeof accel) == ENG_OK)
+        use.accelerator = accel;
     const char *cp = run->config_path;
-    if (cp[0] == '/') return parse_archived(db_path, run, cp, paths, cfg);
+    if (cp[0] == '/') return parse_archived(dbp, run, cp, &use, cfg);
     /* Archives of earlier versions keep the path as given to `search`, relative to its
      * working directory: try this one, then the archive's directory and the one above it
      * (results/NAME.db beside the config's directory). */
-    eng_status st = parse_archived(db_path, run, cp, paths, cfg);
+    eng_status st = parse_archived(dbp, run, cp, &use, cfg);
     if (st == ENG_OK) return ENG_OK;
     char first[2048], dir[PATH_MAX], path[PATH_MAX + CFG_PATH_MAX];
     snprintf(first, sizeof first, "%s", eng_last_error());
-    if (!realpath(db_path, dir)) return eng_error(st, "%s", first);
+    if (!realpath(dbp, dir)) return eng_error(st, "%s", first);
     for (int up = 0; up < 2; up++) {
         char *slash = strrchr(dir, '/');
         if (!slash) break;
         *slash = '\0';
         snprintf(path, sizeof path, "%s/%s", dir, cp);
         struct stat sb;
-        if (stat(path, &sb) == 0 && parse_archived(db_path, run, path, paths, cfg) == ENG_OK)
+        if (stat(path, &sb) == 0 && parse_archived(dbp, run, path, &use, cfg) == ENG_OK)
             return ENG_OK;
     }
     return eng_error(st, "%s", first);
+}
+
+/* Records the paths given to resume (absolute) for later commands. */
+static eng_status record_moved_paths(db_archive *db, const cfg_paths *paths)
+{
+    const char *keys[2] = {"dataset.path", "energy.accelerator"};
+    const char *given[2] = {paths->dataset, paths->accelerator};
+    for (int i = 0; i < 2; i++) {
+        char abs[PATH_MAX];
+        if (!given[i]) continue;
+        if (!realpath(given[i], abs)) snprintf(abs, sizeof abs, "%s", given[i]);
+        ENG_TRY(db_moved_path_store(db, keys[i], abs));
+    }
+    return ENG_OK;
 }
 
 eng_status search_resume(const char *db_path, const search_opts *opts)
@@ -796,16 +822,22 @@ eng_status search_resume(const char *db_path, const search_opts *opts)
     if (st == ENG_OK) st = db_open(db_path, DB_OPEN_WRITE, &d.db);
     if (st == ENG_OK) st = run_claim_attach(claim, d.db);
     if (st == ENG_OK) st = db_run_load(d.db, &run);
-    if (st == ENG_OK && strcmp(run.status, "finished") == 0) {
-        say(&(driver){.opts = opts}, "%s: the search is finished%s", db_path,
+    bool finished = st == ENG_OK && strcmp(run.status, "finished") == 0;
+    cfg_search cfg = {0};
+    /* a finished search only records moved files (for finalize) */
+    if (st == ENG_OK && (!finished || opts->paths))
+        st = search_config_load(d.db, &run, opts->paths, &cfg);
+    if (st == ENG_OK && opts->paths) st = record_moved_paths(d.db, opts->paths);
+    if (st == ENG_OK && finished) {
+        say(&(driver){.opts = opts}, "%s: the search is finished%s%s", db_path,
+            opts->paths ? " (the new paths are recorded)" : "",
             opts->progress == SEARCH_PROGRESS_TTY ? "\n" : "");
+        cfg_free(&cfg);
         db_run_free(&run);
         run_claim_release(claim);
         db_close(d.db);
         return ENG_OK;
     }
-    cfg_search cfg;
-    if (st == ENG_OK) st = search_config_load(db_path, &run, opts->paths, &cfg);
     search_opts o = *opts;
     if (o.threads <= 0) o.threads = run.threads;
     if (st == ENG_OK) st = search_env_open(&d.env, &cfg, SEARCH_ENV_DATA);

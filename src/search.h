@@ -58,17 +58,20 @@ typedef struct search_opts {
  * (may be NULL, CFG_PATH_MAX bytes) receives the database path. */
 eng_status search_run(const char *config_path, const search_opts *opts, char *db_path_out);
 
-/* Continues the search archived in db_path; a finished search returns ENG_OK at once. Refuses
- * archives of a newer schema (ENG_ERR_FORMAT) and runs whose config can no longer be loaded
- * (data set or accelerator moved). */
+/* Continues the search archived in db_path; a finished search returns ENG_OK at once. Paths
+ * given in opts->paths are checked and recorded in the archive (also for a finished search),
+ * so that later commands (finalize, resume) use them. Refuses archives of a newer schema
+ * (ENG_ERR_FORMAT) and runs whose config can no longer be loaded (data set or accelerator
+ * moved: ENG_ERR_NOT_FOUND). */
 eng_status search_resume(const char *db_path, const search_opts *opts);
 
-/* Parses the archived config of `run` (from db_path) with the files of *paths (may be NULL)
- * in place of its own. A relative config_path (archives of earlier versions) is tried from
- * the working directory, the archive's directory and the one above. A missing file is
- * ENG_ERR_NOT_FOUND: "DB: the archived config no longer loads: ...: dataset.path: '...' does
- * not exist ...; point the run at the data set with --data DIR". */
-eng_status search_config_load(const char *db_path, const db_run *run, const cfg_paths *paths,
+/* Parses the archived config of `run` (read from db) with the files of *paths (may be NULL),
+ * else those recorded by an earlier `resume --data/--accelerator` (db's moved_paths), in place
+ * of its own. A relative config_path (archives of earlier versions) is tried from the working
+ * directory, the archive's directory and the one above. A missing file is ENG_ERR_NOT_FOUND:
+ * "DB: the archived config no longer loads: ...: dataset.path: '...' does not exist ...; point
+ * the archive at the data set with `evoapproxnas resume DB --data DIR`". */
+eng_status search_config_load(db_archive *db, const db_run *run, const cfg_paths *paths,
                               cfg_search *cfg);
 
 #endif /* SEARCH_H */

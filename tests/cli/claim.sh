@@ -251,16 +251,26 @@ cp results/w.db results/m.db
 sqlite3 results/m.db "UPDATE run SET status = 'interrupted'"
 mv data data.moved
 check "resume with a moved data set" 2 "$bin" resume results/m.db
-has "names the key, the path and the option" "results/m.db: the archived config no longer loads: .*dataset\.path: '$tmp/run/data' does not exist.*; point the run at the data set with --data DIR$"
+has "names the key, the path and the option" "results/m.db: the archived config no longer loads: .*dataset\.path: '$tmp/run/data' does not exist.*; point the archive at the data set with .evoapproxnas resume results/m.db --data DIR.$"
 one_line "moved data set: one line"
+cp results/m.db results/m2.db
+sqlite3 results/m2.db "UPDATE run SET status = 'finished'"
+check "finalize with a moved data set" 2 "$bin" finalize results/m2.db
+has "finalize gives the same way out" "point the archive at the data set with .evoapproxnas resume results/m2.db --data DIR.$"
 check "resume --data" 0 "$bin" resume results/m.db --data data.moved --quiet
-mv data.moved data
+diff ref.dump <(dump results/m.db) >/dev/null && ok "resumed with --data = uninterrupted" ||
+  bad "resumed with --data = uninterrupted"
+check "finalize uses the recorded data set" 0 "$bin" finalize results/m.db --threads 1
+check "resume --data of a finished search records it" 0 "$bin" resume results/m2.db --data data.moved
+has "says the paths are recorded" "finished \(the new paths are recorded\)"
+check "then finalize works" 0 "$bin" finalize results/m2.db --threads 1
+check "resume --data with a wrong directory" 2 "$bin" resume results/m2.db --data nowhere
+has "names the given path" "dataset\.path: 'nowhere' \(given instead of the config's\) does not exist"
 sqlite3 results/m.db "UPDATE run SET status = 'interrupted'"
 mv acc acc.moved
 check "resume with a moved accelerator" 2 "$bin" resume results/m.db
-has "names the accelerator option" "energy\.accelerator: .*--accelerator FILE$"
+has "names the accelerator option" "energy\.accelerator: .*--accelerator FILE.$"
 check "resume --accelerator" 0 "$bin" resume results/m.db --accelerator acc.moved/acc.yaml --quiet
-mv acc.moved acc
 check "--data is for resume only" 2 "$bin" search tiny.yaml --data data
 
 # --- damaged archives -------------------------------------------------------------------------
