@@ -668,8 +668,9 @@ static eng_status check_output(const char *path, const cfg_search *cfg, const se
     db_archive *old;
     ENG_TRY(db_open(path, DB_OPEN_READ, &old));
     db_run run;
-    bool same = db_run_load(old, &run) == ENG_OK && strcmp(run.config_text, cfg->text) == 0;
-    if (same) db_run_free(&run);
+    bool loaded = db_run_load(old, &run) == ENG_OK;
+    bool same = loaded && strcmp(run.config_text, cfg->text) == 0;
+    if (loaded) db_run_free(&run);
     int gens = (int)db_query_double(old, "SELECT count(*) FROM generations", -1);
     db_close(old);
     if (same && gens == 0) {
