@@ -122,12 +122,36 @@ static bool same_holder(const db_claim *a, const db_claim *b)
            strcmp(a->started_at, b->started_at) == 0;
 }
 
+/* The holder named by a lock file and its state: 0 when there is no lock file. A lock file
+ * that cannot be parsed (a torn write at a power loss) names no one (pid 0) and is stale once
+ * it has not changed for EVOAPPROXNAS_STALE_AFTER seconds. */
+static int lock_holder(const char *lock_path, db_claim *h, run_claim_state *state, double *age)
+{
+    int r = read_lock(lock_path, h);
+    if (r == 0) return 0;
+    if (r > 0) {
+        *state = state_of(h, age);
+        return 1;
+    }
+    memset(h, 0, sizeof *h);
+    snprintf(h->command, sizeof h->command, "?");
+    snprintf(h->host, sizeof h->host, "?");
+    snprintf(h->started_at, sizeof h->started_at, "?");
+    struct stat sb;
+    h->heartbeat = stat(lock_path, &sb) == 0 ? (double)sb.st_mtime : wall_now();
+    *age = wall_now() - h->heartbeat;
+    *state = *age > stale_after() ? RUN_CLAIM_STALE : RUN_CLAIM_LIVE;
+    return 1;
+}
+
 void run_claim_describe(const db_claim *h, run_claim_state state, double age_s, char *buf,
                         size_t size)
 {
     char host[256] = "";
     gethostname(host, sizeof host - 1);
-    if (state == RUN_CLAIM_LIVE)
+    if (h->pid == 0)
+        snprintf(buf, size, "an unreadable lock file, unchanged for %.0f s", age_s);
+    else if (state == RUN_CLAIM_LIVE)
         snprintf(buf, size, "pid %lld on %s, heartbeat %.0f s ago", (long long)h->pid, h->host,
                  age_s > 0 ? age_s : 0);
     else if (strcmp(h->host, host) == 0)
@@ -192,16 +216,14 @@ eng_status run_claim_take(const char *db_path, const char *command, FILE *notice
         }
         db_claim h;
         double age = 0;
-        int r = read_lock(c->lock_path, &h);
-        if (r == 0) continue; /* released meanwhile */
-        run_claim_state hs = r < 0 ? RUN_CLAIM_LIVE : state_of(&h, &age);
+        run_claim_state hs;
+        if (!lock_holder(c->lock_path, &h, &hs, &age)) continue; /* released meanwhile */
         if (hs == RUN_CLAIM_LIVE || attempt >= 3) {
-            char who[4400];
-            if (r < 0) snprintf(who, sizeof who, "an unreadable lock file %s", c->lock_path);
-            else run_claim_describe(&h, RUN_CLAIM_LIVE, age, who, sizeof who);
+            char who[512];
+            run_claim_describe(&h, RUN_CLAIM_LIVE, age, who, sizeof who);
             st = eng_error(ENG_ERR_EXISTS, "%s: in use by `%s` (%s, since %s); one writer at a "
-                           "time: wait for it or stop it", db_path, r < 0 ? "?" : h.command, who,
-                           r < 0 ? "?" : h.started_at);
+                           "time: wait for it or stop it", db_path, h.command, who,
+                           h.started_at);
             break;
         }
         /* Take the stale lock away under a private name, and check that what was moved is
@@ -211,7 +233,7 @@ eng_status run_claim_take(const char *db_path, const char *command, FILE *notice
                  (long long)c->me.pid);
         if (rename(c->lock_path, moved) != 0) continue;
         db_claim m;
-        if (read_lock(moved, &m) == 1 && !same_holder(&m, &h)) {
+        if (h.pid && read_lock(moved, &m) == 1 && !same_holder(&m, &h)) {
             /* someone else's live claim: give it back (fails only if a third one exists) */
             if (link(moved, c->lock_path) == 0) unlink(moved);
             continue;
@@ -312,12 +334,8 @@ run_claim_state run_claim_inspect(const char *db_path, db_archive *db, db_claim 
     char lock_path[4200];
     snprintf(lock_path, sizeof lock_path, "%s" RUN_CLAIM_SUFFIX, db_path);
     *age_s = 0;
-    int r = read_lock(lock_path, holder);
-    if (r < 0) {
-        memset(holder, 0, sizeof *holder);
-        snprintf(holder->host, sizeof holder->host, "?");
-        return RUN_CLAIM_LIVE;
-    }
-    if (r == 0 && (!db || db_claim_load(db, holder) != ENG_OK)) return RUN_CLAIM_NONE;
+    run_claim_state st;
+    if (lock_holder(lock_path, holder, &st, age_s)) return st;
+    if (!db || db_claim_load(db, holder) != ENG_OK) return RUN_CLAIM_NONE;
     return state_of(holder, age_s);
 }

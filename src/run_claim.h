@@ -14,6 +14,7 @@
  * A claim is stale when its holder is gone: on the same host, its pid is dead (or belongs to
  * a process started at another time); on another host, its heartbeat is older than
  * EVOAPPROXNAS_STALE_AFTER seconds (default 30; the hosts' clocks must agree to within that).
+ * A lock file that cannot be read (torn by a power loss) is stale once unchanged that long.
  * Taking a claim over a stale one prints a one-line notice; a live one is refused with
  * ENG_ERR_EXISTS naming the holder.
  *
@@ -66,7 +67,7 @@ run_claim_state run_claim_inspect(const char *db_path, db_archive *db, db_claim 
                                   double *age_s);
 
 /* "pid 1234 on host, heartbeat 3 s ago" (live) or "pid 1234 on host is gone" / "pid 1234 on
- * host, no heartbeat for 95 s" (stale). */
+ * host, no heartbeat for 95 s" (stale); "an unreadable lock file, unchanged for 5 s" (pid 0). */
 void run_claim_describe(const db_claim *holder, run_claim_state state, double age_s, char *buf,
                         size_t size);
 

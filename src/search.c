@@ -820,6 +820,11 @@ eng_status search_resume(const char *db_path, const search_opts *opts)
     if (stat(db_path, &sb) != 0) /* says why, without leaving a lock file behind */
         return db_open(db_path, DB_OPEN_READ, &d.db);
     eng_status st = run_claim_take(db_path, "resume", stderr, &claim);
+    if (st == ENG_OK) { /* a kill between publishing and tidying up leaves the build name */
+        char creating[CFG_PATH_MAX + 16];
+        snprintf(creating, sizeof creating, "%s" DB_CREATING_SUFFIX, db_path);
+        unlink(creating);
+    }
     if (st == ENG_OK) st = db_open(db_path, DB_OPEN_WRITE, &d.db);
     if (st == ENG_OK) st = run_claim_attach(claim, d.db);
     if (st == ENG_OK) st = db_run_load(d.db, &run);

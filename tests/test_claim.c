@@ -142,6 +142,29 @@ START_TEST(test_other_host)
 }
 END_TEST
 
+START_TEST(test_unreadable_lock)
+{
+    FILE *f = fopen(lock, "w");
+    fputs("evoapproxnas claim\ncommand sea", f); /* torn */
+    fclose(f);
+    run_claim *c;
+    ck_assert_int_eq(run_claim_take(path, "resume", NULL, &c), ENG_ERR_EXISTS);
+    ck_assert_msg(strstr(eng_last_error(), "an unreadable lock file, unchanged for"), "%s",
+                  eng_last_error());
+    setenv("EVOAPPROXNAS_STALE_AFTER", "0.5", 1);
+    nanosleep(&(struct timespec){1, 100 * 1000 * 1000}, NULL);
+    db_claim h;
+    double age;
+    ck_assert_int_eq(run_claim_inspect(path, NULL, &h, &age), RUN_CLAIM_STALE);
+    ck_assert_int_eq(run_claim_take(path, "resume", NULL, &c), ENG_OK);
+    unsetenv("EVOAPPROXNAS_STALE_AFTER");
+    ck_assert_int_eq(run_claim_inspect(path, NULL, &h, &age), RUN_CLAIM_LIVE);
+    ck_assert_int_eq(h.pid, getpid());
+    run_claim_release(c);
+    ck_assert_int_ne(access(lock, F_OK), 0);
+}
+END_TEST
+
 START_TEST(test_stop_signals)
 {
     const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
@@ -171,6 +194,7 @@ static Suite *claim_suite(void)
     tcase_add_test(tc, test_second_writer_refused);
     tcase_add_test(tc, test_dead_holder_taken_over);
     tcase_add_test(tc, test_other_host);
+    tcase_add_test(tc, test_unreadable_lock);
     tcase_add_test(tc, test_stop_signals);
     suite_add_tcase(s, tc);
     return s;
