@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -109,6 +110,70 @@ static const char schema_sql[] =
     "  SELECT m.* FROM archived m WHERE m.violation = 0 AND NOT EXISTS (\n"
     "    SELECT 1 FROM archived o WHERE o.violation = 0 AND " DOMINATES("o", "m") ");\n";
 
+/* Tables added after schema 1, created on every open-for-write (archives of older versions
+ * get them too): the owner of the run while a command writes it (src/run_claim.c), and the
+ * files that replace moved ones of the archived config (`resume --data`). */
+static const char added_sql[] =
+    "CREATE TABLE IF NOT EXISTS claim (\n"
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),\n"
+    "  command TEXT NOT NULL,\n"
+    "  host TEXT NOT NULL,\n"
+    "  pid INTEGER NOT NULL,\n"
+    "  proc_start INTEGER NOT NULL,\n"
+    "  started_at TEXT NOT NULL,\n"
+    "  heartbeat REAL NOT NULL);\n"
+    "CREATE TABLE IF NOT EXISTS moved_paths (\n"
+    "  key TEXT PRIMARY KEY,\n"
+    "  path TEXT NOT NULL);\n";
+
+/* The tables and columns every archive has (schema 1), for the check on open. */
+static const struct {
+    const char *table;
+    const char *columns;        /* comma-separated, no spaces */
+} schema_tables[] = {
+    {"run", "id,name,config_text,config_path,seed,threads,generations,objectives,status,"
+            "program_version,schema_version,created_at,updated_at"},
+    {"generations", "generation,evaluated,reused,front_size,best_error,min_energy_pj,"
+                    "hypervolume,wall_s,finished_at,state"},
+    {"evaluations", "id,hash,generation,error,accuracy,energy_pj,mul_energy_pj,"
+                    "mul_energy_exact_pj,mac_energy_pj,memory_energy_pj,params,macs,mul_layers,"
+                    "exact,violation,obj0,obj1,obj2,obj3,multipliers,summary,train_s,seed,"
+                    "test_accuracy,final_epochs"},
+    {"individuals", "id,generation,genome,hash,parent1,parent2,reused"},
+    {"population", "generation,individual,rank,crowding"},
+};
+static const char *const schema_views[] = {"members", "pareto_front_generation", "archived",
+                                           "pareto_front"};
+
+/* Rows no writer of this program can produce: what a damaged page that SQLite's own checks
+ * let through shows as (a flipped byte in a number or a text). One query per table; each
+ * returns the first bad row's key. */
+static const struct {
+    const char *table;
+    const char *sql;
+} sanity_checks[] = {
+    {"run", "SELECT 'id ' || id FROM run WHERE id != 1 OR typeof(seed) != 'integer' OR "
+            "threads < 1 OR generations < 0 OR status NOT IN ('running', 'interrupted', "
+            "'finished', 'failed') OR typeof(config_text) != 'text' LIMIT 1"},
+    {"generations", "SELECT 'generation ' || generation FROM generations WHERE generation < 0 "
+                    "OR evaluated < 0 OR reused < 0 OR front_size < 0 OR typeof(state) != "
+                    "'blob' OR length(state) = 0 LIMIT 1"},
+    {"evaluations", "SELECT 'row ' || id FROM evaluations WHERE typeof(hash) != 'text' OR "
+                    "length(hash) != 16 OR hash GLOB '*[^0-9a-f]*' OR generation < 0 OR "
+                    "NOT (error BETWEEN 0 AND 1) OR NOT (energy_pj >= 0) OR "
+                    "NOT (mul_energy_pj >= 0) OR NOT (memory_energy_pj >= 0) OR "
+                    "typeof(params) != 'integer' OR params < 0 OR typeof(macs) != 'integer' "
+                    "OR macs < 0 OR mul_layers < 0 OR exact NOT IN (0, 1) OR "
+                    "NOT (violation >= 0) OR multipliers GLOB '*[^ -~]*' OR "
+                    "summary GLOB '*[^ -~]*' OR NOT (test_accuracy IS NULL OR test_accuracy "
+                    "BETWEEN 0 AND 1) LIMIT 1"},
+    {"individuals", "SELECT 'id ' || id FROM individuals WHERE id < 0 OR generation < 0 OR "
+                    "typeof(hash) != 'text' OR length(hash) != 16 OR hash GLOB '*[^0-9a-f]*' OR "
+                    "genome GLOB '*[^ -~]*' OR reused NOT IN (0, 1) LIMIT 1"},
+    {"population", "SELECT 'generation ' || generation FROM population WHERE generation < 0 OR "
+                   "individual < 0 OR rank < 0 OR NOT (crowding >= 0) LIMIT 1"},
+};
+
 static eng_status sql_fail(db_archive *db, const char *what)
 {
     return eng_error(ENG_ERR_IO, "%s: %s: %s", db->path, what, sqlite3_errmsg(db->db));
@@ -145,6 +210,11 @@ static void now_iso(char *buf, size_t size)
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void copy_text(const unsigned char *t, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s", t ? (const char *)t : "");
 }
 
 static int query_int(db_archive *db, const char *sql, int def)
@@ -184,57 +254,232 @@ static eng_status check_existing(db_archive *db)
     return ENG_OK;
 }
 
+/* "damaged archive" in the words every check uses. */
+static eng_status damaged(db_archive *db, const char *table, const char *what)
+{
+    return eng_error(ENG_ERR_FORMAT, "%s: damaged archive: %s%s%s; restore it from a copy "
+                     "", db->path, table ? "table " : "",
+                     table ? table : "", what);
+}
+
+/* The first line of PRAGMA quick_check/integrity_check (optionally of one table) into msg;
+ * true when it is "ok". */
+static bool integrity_ok(db_archive *db, const char *pragma, const char *table, char *msg,
+                         size_t size)
+{
+    char sql[128];
+    if (table) snprintf(sql, sizeof sql, "PRAGMA %s(%s)", pragma, table);
+    else snprintf(sql, sizeof sql, "PRAGMA %s(1)", pragma);
+    sqlite3_stmt *s;
+    snprintf(msg, size, "%s", "cannot be read");
+    if (sqlite3_prepare_v2(db->db, sql, -1, &s, NULL) != SQLITE_OK) {
+        snprintf(msg, size, "%s", sqlite3_errmsg(db->db));
+        return false;
+    }
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) copy_text(sqlite3_column_text(s, 0), msg, size);
+    else snprintf(msg, size, "%s", sqlite3_errmsg(db->db));
+    sqlite3_finalize(s);
+    for (char *p = msg; *p; p++)
+        if (*p == '\n' || *p == '\r') *p = ' ';
+    return rc == SQLITE_ROW && strcmp(msg, "ok") == 0;
+}
+
+/* Tables, columns and views of the schema, SQLite's page checks (quick: no index contents),
+ * then the sanity of every row. Names the damaged table. */
+static eng_status check_contents(db_archive *db, bool full)
+{
+    const char *pragma = full ? "integrity_check" : "quick_check";
+    char msg[512], sql[256];
+    for (size_t t = 0; t < sizeof schema_tables / sizeof schema_tables[0]; t++) {
+        const char *name = schema_tables[t].table;
+        snprintf(sql, sizeof sql, "SELECT name FROM pragma_table_info('%s')", name);
+        char have[1024] = ",";
+        sqlite3_stmt *s;
+        if (sqlite3_prepare_v2(db->db, sql, -1, &s, NULL) != SQLITE_OK)
+            return damaged(db, name, " cannot be read");
+        while (sqlite3_step(s) == SQLITE_ROW && strlen(have) < sizeof have - 80) {
+            copy_text(sqlite3_column_text(s, 0), have + strlen(have), 64);
+            strcat(have, ",");
+        }
+        sqlite3_finalize(s);
+        if (strcmp(have, ",") == 0) return damaged(db, name, " is missing");
+        for (const char *c = schema_tables[t].columns; *c;) {
+            size_t len = strcspn(c, ",");
+            char want[72];
+            snprintf(want, sizeof want, ",%.*s,", (int)len, c);
+            if (!strstr(have, want)) {
+                snprintf(msg, sizeof msg, " lacks column %.*s", (int)len, c);
+                return damaged(db, name, msg);
+            }
+            c += len + (c[len] == ',');
+        }
+    }
+    for (size_t v = 0; v < sizeof schema_views / sizeof schema_views[0]; v++) {
+        snprintf(sql, sizeof sql, "SELECT * FROM %s LIMIT 0", schema_views[v]);
+        sqlite3_stmt *s;
+        if (sqlite3_prepare_v2(db->db, sql, -1, &s, NULL) != SQLITE_OK) {
+            snprintf(msg, sizeof msg, "view %s is missing or broken", schema_views[v]);
+            return damaged(db, NULL, msg);
+        }
+        sqlite3_finalize(s);
+    }
+    if (!integrity_ok(db, pragma, NULL, msg, sizeof msg)) {
+        /* name the table: the same check, one table (and its indexes) at a time */
+        char one[512];
+        for (size_t t = 0; t < sizeof schema_tables / sizeof schema_tables[0]; t++)
+            if (!integrity_ok(db, pragma, schema_tables[t].table, one, sizeof one)) {
+                snprintf(msg, sizeof msg, " fails SQLite's integrity check (%.400s)", one);
+                return damaged(db, schema_tables[t].table, msg);
+            }
+        snprintf(one, sizeof one, "the file fails SQLite's integrity check (%.400s)", msg);
+        return damaged(db, NULL, one);
+    }
+    for (size_t t = 0; t < sizeof sanity_checks / sizeof sanity_checks[0]; t++) {
+        sqlite3_stmt *s;
+        if (sqlite3_prepare_v2(db->db, sanity_checks[t].sql, -1, &s, NULL) != SQLITE_OK)
+            return damaged(db, sanity_checks[t].table, " cannot be read");
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+            char key[64];
+            copy_text(sqlite3_column_text(s, 0), key, sizeof key);
+            snprintf(msg, sizeof msg, ": %s holds impossible values", key);
+        } else if (rc != SQLITE_DONE) {
+            snprintf(msg, sizeof msg, " cannot be read (%.400s)", sqlite3_errmsg(db->db));
+        }
+        sqlite3_finalize(s);
+        if (rc != SQLITE_DONE) return damaged(db, sanity_checks[t].table, msg);
+    }
+    /* references: an individual's network, a member's individual */
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(db->db, "PRAGMA foreign_key_check", -1, &s, NULL) != SQLITE_OK)
+        return damaged(db, NULL, "the references cannot be checked");
+    eng_status st = ENG_OK;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        char table[64], parent[64];
+        copy_text(sqlite3_column_text(s, 0), table, sizeof table);
+        copy_text(sqlite3_column_text(s, 2), parent, sizeof parent);
+        snprintf(msg, sizeof msg, ": row %lld refers to a missing row of %s",
+                 (long long)sqlite3_column_int64(s, 1), parent);
+        st = damaged(db, table, msg);
+    }
+    sqlite3_finalize(s);
+    return st;
+}
+
 eng_status db_open(const char *path, db_open_mode mode, db_archive **out)
 {
     *out = NULL;
     struct stat sb;
-    bool exists = stat(path, &sb) == 0;
-    if (mode == DB_OPEN_CREATE && exists)
-        return eng_error(ENG_ERR_EXISTS, "%s: already exists", path);
-    if (mode != DB_OPEN_CREATE && !exists)
-        return eng_error(ENG_ERR_NOT_FOUND, "%s: no such archive", path);
+    if (stat(path, &sb) != 0) {
+        char tmp[4300];
+        snprintf(tmp, sizeof tmp, "%s" DB_CREATING_SUFFIX, path);
+        return eng_error(ENG_ERR_NOT_FOUND, "%s: no such archive%s", path,
+                         stat(tmp, &sb) == 0 ? " (a search is creating it, or was stopped while "
+                         "creating it: then run the search again)" : "");
+    }
+    if (sb.st_size == 0)
+        return eng_error(ENG_ERR_FORMAT, "%s: an empty file, not an evoapproxnas archive", path);
     db_archive *db = calloc(1, sizeof *db);
     if (!db) return eng_error(ENG_ERR_NOMEM, "out of memory");
     snprintf(db->path, sizeof db->path, "%s", path);
-    int flags = mode == DB_OPEN_READ ? SQLITE_OPEN_READONLY
-              : mode == DB_OPEN_WRITE ? SQLITE_OPEN_READWRITE
-              : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    int flags = mode == DB_OPEN_READ ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
     eng_status st = ENG_OK;
     if (sqlite3_open_v2(path, &db->db, flags, NULL) != SQLITE_OK) {
         st = eng_error(ENG_ERR_IO, "%s: cannot open: %s", path,
                        db->db ? sqlite3_errmsg(db->db) : "out of memory");
         goto fail;
     }
-    sqlite3_busy_timeout(db->db, 10000);
-    if (mode == DB_OPEN_CREATE) {
-        char sql[64];
-        st = exec(db, "PRAGMA journal_mode = WAL");
-        if (st == ENG_OK) st = exec(db, "BEGIN");
-        if (st == ENG_OK) st = exec(db, schema_sql);
-        snprintf(sql, sizeof sql, "PRAGMA user_version = %d", DB_SCHEMA_VERSION);
-        if (st == ENG_OK) st = exec(db, sql);
-        snprintf(sql, sizeof sql, "PRAGMA application_id = %d", DB_APPLICATION_ID);
-        if (st == ENG_OK) st = exec(db, sql);
-        if (st == ENG_OK) st = exec(db, "COMMIT");
-    } else {
-        st = check_existing(db);
-    }
+    sqlite3_busy_timeout(db->db, mode == DB_OPEN_CLAIM ? 500 : 10000);
+    st = check_existing(db);
+    if (st == ENG_OK && mode != DB_OPEN_CLAIM) st = check_contents(db, mode == DB_OPEN_WRITE);
     if (st == ENG_OK && mode != DB_OPEN_READ) st = exec(db, "PRAGMA foreign_keys = ON");
+    if (st == ENG_OK && mode == DB_OPEN_WRITE) st = exec(db, added_sql);
     if (st != ENG_OK) goto fail;
     *out = db;
     return ENG_OK;
 fail:
     sqlite3_close(db->db);
     free(db);
-    if (mode == DB_OPEN_CREATE) {
-        char side[4200];
-        unlink(path);
-        snprintf(side, sizeof side, "%s-wal", path);
-        unlink(side);
-        snprintf(side, sizeof side, "%s-shm", path);
-        unlink(side);
-    }
     return st;
+}
+
+/* Removes a database file's WAL and shared-memory files (a WAL left beside a new file would
+ * be replayed into it). */
+static void unlink_sidecars(const char *path)
+{
+    char side[4300];
+    snprintf(side, sizeof side, "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", path);
+    unlink(side);
+}
+
+/* Makes a finished rename or link durable. */
+static void sync_parent_dir(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == dir) dir[1] = '\0';
+    else *slash = '\0';
+    int fd = open(dir, O_RDONLY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+eng_status db_create(const char *path, const db_run *run, bool replace, db_archive **out)
+{
+    *out = NULL;
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s" DB_CREATING_SUFFIX, path);
+    struct stat sb;
+    if (!replace && stat(path, &sb) == 0)
+        return eng_error(ENG_ERR_EXISTS, "%s: already exists", path);
+    unlink(tmp);
+    unlink_sidecars(tmp);
+    db_archive *db = calloc(1, sizeof *db);
+    if (!db) return eng_error(ENG_ERR_NOMEM, "out of memory");
+    snprintf(db->path, sizeof db->path, "%s", path);
+    eng_status st = ENG_OK;
+    if (sqlite3_open_v2(tmp, &db->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        st = eng_error(ENG_ERR_IO, "%s: cannot create: %s", tmp,
+                       db->db ? sqlite3_errmsg(db->db) : "out of memory");
+    }
+    char sql[64];
+    if (st == ENG_OK) st = exec(db, "PRAGMA journal_mode = WAL");
+    if (st == ENG_OK) st = exec(db, "BEGIN");
+    if (st == ENG_OK) st = exec(db, schema_sql);
+    if (st == ENG_OK) st = exec(db, added_sql);
+    snprintf(sql, sizeof sql, "PRAGMA user_version = %d", DB_SCHEMA_VERSION);
+    if (st == ENG_OK) st = exec(db, sql);
+    snprintf(sql, sizeof sql, "PRAGMA application_id = %d", DB_APPLICATION_ID);
+    if (st == ENG_OK) st = exec(db, sql);
+    if (st == ENG_OK) st = db_run_insert(db, run);
+    if (st == ENG_OK) st = exec(db, "COMMIT");
+    /* closing the last connection checkpoints the WAL into the file and removes it */
+    if (sqlite3_close(db->db) != SQLITE_OK && st == ENG_OK)
+        st = eng_error(ENG_ERR_IO, "%s: cannot close the new archive", tmp);
+    free(db);
+    if (st == ENG_OK) {
+        unlink_sidecars(path);
+        /* link() publishes without replacing an archive that appeared meanwhile */
+        int rc = replace ? rename(tmp, path) : link(tmp, path);
+        if (rc != 0 && !replace && errno != EEXIST) rc = rename(tmp, path);
+        if (rc != 0)
+            st = errno == EEXIST ? eng_error(ENG_ERR_EXISTS, "%s: already exists", path)
+                                 : eng_error(ENG_ERR_IO, "%s: cannot rename %s into place: %s",
+                                             path, tmp, strerror(errno));
+    }
+    unlink(tmp);
+    unlink_sidecars(tmp);
+    if (st != ENG_OK) return st;
+    sync_parent_dir(path);
+    return db_open(path, DB_OPEN_WRITE, out);
 }
 
 void db_close(db_archive *db)
@@ -558,4 +803,92 @@ double db_query_double(db_archive *db, const char *sql, double def)
         v = sqlite3_column_double(s, 0);
     sqlite3_finalize(s);
     return v;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Claim
+ * ---------------------------------------------------------------------------------------- */
+
+eng_status db_claim_load(db_archive *db, db_claim *out)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *s;
+    /* archives of older versions opened read-only have no claim table: no claim */
+    if (sqlite3_prepare_v2(db->db, "SELECT command, host, pid, proc_start, started_at, "
+                           "heartbeat FROM claim WHERE id = 1", -1, &s, NULL) != SQLITE_OK)
+        return ENG_ERR_NOT_FOUND;
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        copy_col(s, 0, out->command, sizeof out->command);
+        copy_col(s, 1, out->host, sizeof out->host);
+        out->pid = sqlite3_column_int64(s, 2);
+        out->proc_start = (uint64_t)sqlite3_column_int64(s, 3);
+        copy_col(s, 4, out->started_at, sizeof out->started_at);
+        out->heartbeat = sqlite3_column_double(s, 5);
+    }
+    sqlite3_finalize(s);
+    if (rc == SQLITE_ROW) return ENG_OK;
+    return rc == SQLITE_DONE ? ENG_ERR_NOT_FOUND : sql_fail(db, "reading the claim");
+}
+
+eng_status db_claim_store(db_archive *db, const db_claim *c)
+{
+    sqlite3_stmt *s;
+    ENG_TRY(prepare(db, "INSERT OR REPLACE INTO claim (id, command, host, pid, proc_start, "
+                        "started_at, heartbeat) VALUES (1, ?, ?, ?, ?, ?, ?)", &s));
+    sqlite3_bind_text(s, 1, c->command, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, c->host, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 3, c->pid);
+    sqlite3_bind_int64(s, 4, (sqlite3_int64)c->proc_start);
+    sqlite3_bind_text(s, 5, c->started_at, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_double(s, 6, c->heartbeat);
+    return step_done(db, s, "recording the claim");
+}
+
+eng_status db_claim_heartbeat(db_archive *db, const db_claim *c, double heartbeat)
+{
+    sqlite3_stmt *s;
+    ENG_TRY(prepare(db, "UPDATE claim SET heartbeat = ? WHERE id = 1 AND host = ? AND pid = ?",
+                    &s));
+    sqlite3_bind_double(s, 1, heartbeat);
+    sqlite3_bind_text(s, 2, c->host, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 3, c->pid);
+    return step_done(db, s, "updating the claim's heartbeat");
+}
+
+eng_status db_claim_clear(db_archive *db, const db_claim *c)
+{
+    sqlite3_stmt *s;
+    ENG_TRY(prepare(db, "DELETE FROM claim WHERE id = 1 AND host = ? AND pid = ?", &s));
+    sqlite3_bind_text(s, 1, c->host, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, c->pid);
+    return step_done(db, s, "releasing the claim");
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Moved files
+ * ---------------------------------------------------------------------------------------- */
+
+eng_status db_moved_path_load(db_archive *db, const char *key, char *path, size_t size)
+{
+    sqlite3_stmt *s;
+    /* archives of older versions opened read-only have no such table: nothing moved */
+    if (sqlite3_prepare_v2(db->db, "SELECT path FROM moved_paths WHERE key = ?", -1, &s,
+                           NULL) != SQLITE_OK)
+        return ENG_ERR_NOT_FOUND;
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) copy_col(s, 0, path, size);
+    sqlite3_finalize(s);
+    if (rc == SQLITE_ROW) return ENG_OK;
+    return rc == SQLITE_DONE ? ENG_ERR_NOT_FOUND : sql_fail(db, "reading the moved paths");
+}
+
+eng_status db_moved_path_store(db_archive *db, const char *key, const char *path)
+{
+    sqlite3_stmt *s;
+    ENG_TRY(prepare(db, "INSERT OR REPLACE INTO moved_paths (key, path) VALUES (?, ?)", &s));
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, path, -1, SQLITE_TRANSIENT);
+    return step_done(db, s, "recording a moved path");
 }

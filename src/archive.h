@@ -20,6 +20,21 @@
  *                  of committed individuals) and pareto_front (feasible non-dominated
  *                  evaluations of the whole run)
  *
+ *   claim          at most one row: the command that owns the run now (host, pid, start, a
+ *                  heartbeat), see src/run_claim.h
+ *   moved_paths    files that replace moved ones of the archived config: key (dataset.path,
+ *                  energy.accelerator) and absolute path, recorded by `resume --data`
+ *
+ * A new archive is built under the name DB.creating and renamed into place once it holds the
+ * schema and the run (db_create), so that a reader (and a kill at any moment) sees either no
+ * archive or a valid one.
+ *
+ * Opening checks the file: SQLite's page checks (PRAGMA quick_check on read, the full
+ * integrity_check before writing), every table, column and view of the schema, the sanity
+ * of every row (no negative counts, no binary bytes in texts) and the references between
+ * tables; a damaged archive is
+ * ENG_ERR_FORMAT with one line naming the table.
+ *
  * Writes of one generation go in one transaction (db_begin ... db_commit), so a kill at any
  * moment loses at most the generation in flight. Evaluations finished in an interrupted
  * generation may be stored on their own (db_evaluation_insert outside a generation): they
@@ -44,20 +59,30 @@ typedef struct sqlite3 sqlite3;
 #define DB_APPLICATION_ID 0x45414E41 /* "EANA" */
 #define DB_MAX_OBJECTIVES 4
 #define DB_HASH_LEN 17               /* 16 hex digits + NUL */
+#define DB_CREATING_SUFFIX ".creating" /* the name a new archive is built under */
 
 typedef struct db_archive db_archive;
 
 typedef enum db_open_mode {
-    DB_OPEN_CREATE,      /* a new archive; ENG_ERR_EXISTS when the file exists */
-    DB_OPEN_WRITE,       /* an existing archive, read-write (resume, finalize) */
-    DB_OPEN_READ,        /* an existing archive, read-only (status, pareto, report) */
+    DB_OPEN_WRITE,       /* read-write after the full integrity check (resume, finalize) */
+    DB_OPEN_READ,        /* read-only after the quick check (status, pareto, report) */
+    DB_OPEN_CLAIM,       /* read-write, version check only: the claim's heartbeat */
 } db_open_mode;
 
-/* Opens (and for DB_OPEN_CREATE creates, with the schema) an archive. Existing files are
- * checked: not SQLite or not an archive -> ENG_ERR_FORMAT; a schema newer than
- * DB_SCHEMA_VERSION -> ENG_ERR_FORMAT ("created by a newer evoapproxnas"). On error *out is
- * NULL and a created file is removed. */
+/* Opens an existing archive. A missing file is ENG_ERR_NOT_FOUND; an empty file, not SQLite,
+ * not an archive, a schema newer than DB_SCHEMA_VERSION ("created by a newer evoapproxnas") or
+ * a damaged archive ("damaged archive: table T ...") is ENG_ERR_FORMAT. DB_OPEN_WRITE adds the
+ * claim table when missing. On error *out is NULL and nothing was written. */
 eng_status db_open(const char *path, db_open_mode mode, db_archive **out);
+
+typedef struct db_run db_run;
+
+/* Creates an archive with the schema and `run` (status running) under path DB_CREATING_SUFFIX,
+ * then publishes it as path: with link(), so that an existing path is kept (ENG_ERR_EXISTS),
+ * or, with replace, with rename() over it. Returns it opened with DB_OPEN_WRITE. The caller
+ * holds the run's claim (no one else creates path meanwhile). On error nothing is left but
+ * what was there before. */
+eng_status db_create(const char *path, const db_run *run, bool replace, db_archive **out);
 
 /* Closes the archive (rolls back an open transaction). NULL-safe. */
 void db_close(db_archive *db);
@@ -76,7 +101,7 @@ void db_rollback(db_archive *db);
  * Run
  * ---------------------------------------------------------------------------------------- */
 
-typedef struct db_run {
+struct db_run {
     char name[64];
     char *config_text;          /* owned (db_run_free) when loaded */
     char config_path[4096];
@@ -89,7 +114,7 @@ typedef struct db_run {
     int schema_version;
     char created_at[32];        /* ISO 8601 UTC */
     char updated_at[32];
-} db_run;
+};
 
 /* Inserts the run row (status, versions and times are filled in here). */
 eng_status db_run_insert(db_archive *db, const db_run *run);
@@ -183,5 +208,40 @@ double db_query_double(db_archive *db, const char *sql, double def);
 
 /* The distinct hashes of all committed individuals (malloc()ed array of *n entries). */
 eng_status db_committed_hashes(db_archive *db, char (**hashes)[DB_HASH_LEN], int *n);
+
+/* ------------------------------------------------------------------------------------------
+ * Claim (the policy is in src/run_claim.h)
+ * ---------------------------------------------------------------------------------------- */
+
+typedef struct db_claim {
+    char command[16];           /* search | resume | finalize */
+    char host[256];
+    int64_t pid;
+    uint64_t proc_start;        /* the process's start time in clock ticks after boot, 0 if
+                                   unknown (tells a reused pid apart) */
+    char started_at[32];        /* ISO 8601 UTC */
+    double heartbeat;           /* seconds since the epoch, on the holder's clock */
+} db_claim;
+
+/* The claim row; ENG_ERR_NOT_FOUND (no message) when there is none or no claim table. */
+eng_status db_claim_load(db_archive *db, db_claim *out);
+
+/* Writes c as the claim row, replacing any. */
+eng_status db_claim_store(db_archive *db, const db_claim *c);
+
+/* Updates the heartbeat, and clears the row, when it is still c's (host and pid). */
+eng_status db_claim_heartbeat(db_archive *db, const db_claim *c, double heartbeat);
+eng_status db_claim_clear(db_archive *db, const db_claim *c);
+
+/* ------------------------------------------------------------------------------------------
+ * Moved files of the archived config
+ * ---------------------------------------------------------------------------------------- */
+
+/* The path recorded for a config key ("dataset.path", "energy.accelerator");
+ * ENG_ERR_NOT_FOUND (no message) when none. */
+eng_status db_moved_path_load(db_archive *db, const char *key, char *path, size_t size);
+
+/* Records (replaces) the path for a config key. */
+eng_status db_moved_path_store(db_archive *db, const char *key, const char *path);
 
 #endif /* ARCHIVE_H */

@@ -2,21 +2,12 @@
  * cmd_finalize.c - `evoapproxnas finalize DB`: retrain the front longer, record test accuracy.
  */
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 
 #include "cli.h"
 #include "commands.h"
 #include "finalize.h"
-
-static volatile sig_atomic_t stop_flag;
-
-static void on_sigint(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
-    signal(SIGINT, SIG_DFL);
-}
+#include "run_signal.h"
 
 static void print_help(void)
 {
@@ -29,7 +20,10 @@ static void print_help(void)
            "\n"
            "  --epochs N    training epochs\n"
            "  --threads T   networks trained at once (default: all cores)\n"
-           "  -h, --help    this help\n");
+           "  -h, --help    this help\n"
+           "\n"
+           "Holds the run's claim like resume (one writer at a time); Ctrl-C, SIGTERM or SIGHUP\n"
+           "stops after the networks in training (exit 1), a second one at once.\n");
 }
 
 int cmd_finalize(int argc, char **argv)
@@ -57,16 +51,14 @@ int cmd_finalize(int argc, char **argv)
     if (optind != argc - 1)
         return cli_usage_error("finalize", optind >= argc ? "missing archive DB"
                                                           : "too many arguments");
-    stop_flag = 0;
-    signal(SIGINT, on_sigint);
+    volatile sig_atomic_t *stop = run_signal_install();
     int done;
-    eng_status st = finalize_front(argv[optind], (int)epochs, (int)threads, stdout, &stop_flag,
-                                   &done);
-    signal(SIGINT, SIG_DFL);
+    eng_status st = finalize_front(argv[optind], (int)epochs, (int)threads, stdout, stop, &done);
+    run_signal_restore();
     if (st != ENG_OK) {
         cli_error("finalize: %s", eng_last_error());
-        return st == ENG_ERR_NOT_FOUND || st == ENG_ERR_FORMAT || st == ENG_ERR_ARG
-                   ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;
+        return st == ENG_ERR_NOT_FOUND || st == ENG_ERR_FORMAT || st == ENG_ERR_ARG ||
+                       st == ENG_ERR_EXISTS ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;
     }
     printf("finalized %d networks\n", done);
     return CLI_EXIT_OK;

@@ -1,24 +1,15 @@
 /*
  * cmd_search.c - `evoapproxnas search CONFIG` and `evoapproxnas resume DB`: run or continue a
- * search, with Ctrl-C stopping cleanly at the next candidate.
+ * search, with Ctrl-C, SIGTERM and SIGHUP stopping cleanly at the next candidate.
  */
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
 #include "commands.h"
+#include "run_signal.h"
 #include "search.h"
-
-static volatile sig_atomic_t stop_flag;
-
-static void on_sigint(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
-    signal(SIGINT, SIG_DFL); /* a second Ctrl-C kills at once */
-}
 
 /* Exit code of a failed search: bad input is 2, the rest 1. */
 static int search_exit_code(eng_status st)
@@ -36,10 +27,18 @@ static int search_exit_code(eng_status st)
 static void print_help(bool resume)
 {
     if (resume)
-        printf("Usage: evoapproxnas resume DB [--threads T] [--quiet]\n"
+        printf("Usage: evoapproxnas resume DB [--data DIR] [--accelerator FILE] [--threads T]\n"
+               "                          [--quiet]\n"
                "\n"
-               "Continues an interrupted search from its archive (killed, or stopped with Ctrl-C)\n"
-               "with the archived config; reaches the same archive as an uninterrupted run.\n");
+               "Continues an interrupted search from its archive (killed, or stopped with a\n"
+               "signal) with the archived config; reaches the same archive as an uninterrupted\n"
+               "run. Works from any directory. Takes over the claim of a writer that is gone\n"
+               "(docs/search.md); refuses, with exit 2, an archive another process writes.\n"
+               "\n"
+               "  --data DIR          the data set, when it has moved since the search began\n"
+               "  --accelerator FILE  the accelerator YAML, when it has moved\n"
+               "                      (both are recorded in the archive for later commands,\n"
+               "                      also when the search is finished)\n");
     else
         printf("Usage: evoapproxnas search CONFIG.yaml [--name N] [--output DB] [--threads T]\n"
                "                          [--quiet]\n"
@@ -54,8 +53,9 @@ static void print_help(bool resume)
            "  --quiet       no progress output\n"
            "  -h, --help    this help\n"
            "\n"
-           "Ctrl-C stops at the next candidate (resume later); progress is a live line on a\n"
-           "terminal, plain log lines otherwise.\n");
+           "Ctrl-C, SIGTERM or SIGHUP stops at the next candidate (exit 1; resume later), a\n"
+           "second one at once; progress is a live line on a terminal, plain log lines\n"
+           "otherwise.\n");
 }
 
 static int run(int argc, char **argv, bool resume)
@@ -64,11 +64,13 @@ static int run(int argc, char **argv, bool resume)
     static const struct option longopts[] = {
         {"name", required_argument, NULL, 'n'},   {"output", required_argument, NULL, 'o'},
         {"threads", required_argument, NULL, 't'}, {"quiet", no_argument, NULL, 'q'},
+        {"data", required_argument, NULL, 'd'},   {"accelerator", required_argument, NULL, 'a'},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
+    cfg_paths paths = {0};
     search_opts opts = {.progress = cli_stdout_is_tty() ? SEARCH_PROGRESS_TTY
                                                         : SEARCH_PROGRESS_LOG,
-                        .out = stdout, .stop = &stop_flag};
+                        .out = stdout};
     long threads = 0;
     optind = 1;
     opterr = 0;
@@ -82,6 +84,15 @@ static int run(int argc, char **argv, bool resume)
         case 'o':
             if (resume) return cli_usage_error(cmd, "--output is only for search");
             opts.output = optarg;
+            break;
+        case 'd':
+        case 'a':
+            if (!resume)
+                return cli_usage_error(cmd, "%s is only for resume (the config names the files)",
+                                       c == 'd' ? "--data" : "--accelerator");
+            if (c == 'd') paths.dataset = optarg;
+            else paths.accelerator = optarg;
+            opts.paths = &paths;
             break;
         case 't':
             if (!cli_parse_long("--threads", optarg, 1, 1024, &threads)) return CLI_EXIT_USAGE;
@@ -103,11 +114,10 @@ static int run(int argc, char **argv, bool resume)
                                        opts.name);
         if (!*opts.name) return cli_usage_error(cmd, "--name is empty");
     }
-    stop_flag = 0;
-    signal(SIGINT, on_sigint);
+    opts.stop = run_signal_install();
     eng_status st = resume ? search_resume(argv[optind], &opts)
                            : search_run(argv[optind], &opts, NULL);
-    signal(SIGINT, SIG_DFL);
+    run_signal_restore();
     if (st != ENG_OK) cli_error("%s: %s", cmd, eng_last_error());
     return search_exit_code(st);
 }

@@ -10,14 +10,19 @@
 #include "archive.h"
 #include "cli.h"
 #include "commands.h"
+#include "run_claim.h"
 
 static void print_help(void)
 {
     printf("Usage: evoapproxnas status DB\n"
            "\n"
-           "Shows a search's state (running, interrupted, finished, failed), generations done,\n"
-           "networks evaluated, the best validation error, the lowest energy, the front size\n"
-           "and hypervolume of the last generation, and the best exact-multiplier network.\n");
+           "Shows a search's state, generations done, networks evaluated, the best validation\n"
+           "error, the lowest energy, the front size and hypervolume of the last generation,\n"
+           "and the best exact-multiplier network. The state is one of\n"
+           "  running (pid P on HOST, heartbeat N s ago)   a process writes it now\n"
+           "  stale (pid P on HOST is gone)                its writer died; resume takes over\n"
+           "  interrupted | finished | failed\n"
+           "A damaged archive is refused with exit 2, naming the table.\n");
 }
 
 int cmd_status(int argc, char **argv)
@@ -45,7 +50,20 @@ int cmd_status(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     int last = (int)db_query_double(db, "SELECT max(generation) FROM generations", -1);
-    printf("run:          %s (%s)\n", run.name, run.status);
+    db_claim holder;
+    double age;
+    run_claim_state cs = run_claim_inspect(argv[optind], db, &holder, &age);
+    char who[600], state[700];
+    run_claim_describe(&holder, cs, age, who, sizeof who);
+    if (cs == RUN_CLAIM_LIVE) snprintf(state, sizeof state, "running (%s)", who);
+    else if (cs == RUN_CLAIM_STALE)
+        snprintf(state, sizeof state, "stale (%s; `evoapproxnas resume` takes over)", who);
+    else if (strcmp(run.status, "running") == 0) /* its writer left no claim behind */
+        snprintf(state, sizeof state, "interrupted");
+    else snprintf(state, sizeof state, "%s", run.status);
+    printf("run:          %s (%s)\n", run.name, state);
+    if (cs != RUN_CLAIM_NONE)
+        printf("claim:        `%s` since %s\n", holder.command, holder.started_at);
     printf("config:       %s, seed %llu, %d threads, objectives %s\n", run.config_path,
            (unsigned long long)run.seed, run.threads, run.objectives);
     printf("started:      %s, last update %s, evoapproxnas %s, schema %d\n", run.created_at,

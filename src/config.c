@@ -37,6 +37,7 @@ typedef struct reader {
     char dir[CFG_PATH_MAX];     /* directory of the config file ("." when none) */
     bool *used;                 /* per node index (1-based): key consumed */
     eng_status st;              /* first error (ENG_OK while none) */
+    const cfg_paths *paths;     /* overrides of the file paths, or NULL */
 } reader;
 
 typedef struct cfg_map {
@@ -370,15 +371,21 @@ static void resolve_path(reader *r, const cfg_map *m, const char *key, yaml_node
     if (r->st != ENG_OK || !at) return;
     char kp[160], full[CFG_PATH_MAX];
     key_path(m, key, kp, sizeof kp);
-    if (path[0] == '/') snprintf(full, sizeof full, "%s", path);
+    const char *over = !r->paths ? NULL
+                     : strcmp(kp, "dataset.path") == 0 ? r->paths->dataset
+                     : strcmp(kp, "energy.accelerator") == 0 ? r->paths->accelerator : NULL;
+    if (over) snprintf(path, size, "%s", over);
+    if (path[0] == '/' || over) snprintf(full, sizeof full, "%s", path);
     else if ((size_t)snprintf(full, sizeof full, "%s/%s", r->dir, path) >= sizeof full) {
         fail(r, at, ENG_ERR_ARG, "%s: path too long", kp);
         return;
     }
     struct stat sb;
     if (stat(full, &sb) != 0) {
-        fail(r, at, ENG_ERR_NOT_FOUND, "%s: '%s' does not exist (relative paths are taken from "
-             "the config file's directory %s)", kp, full, r->dir);
+        if (over) fail(r, at, ENG_ERR_NOT_FOUND, "%s: '%s' (given instead of the config's) does "
+                       "not exist", kp, full);
+        else fail(r, at, ENG_ERR_NOT_FOUND, "%s: '%s' does not exist (relative paths are taken "
+                  "from the config file's directory %s)", kp, full, r->dir);
         return;
     }
     if (want_dir != S_ISDIR(sb.st_mode)) {
@@ -666,8 +673,14 @@ static void read_top(reader *r, cfg_search *c)
 
 eng_status cfg_parse(const char *text, const char *path, cfg_search *out)
 {
+    return cfg_parse_with(text, path, NULL, out);
+}
+
+eng_status cfg_parse_with(const char *text, const char *path, const cfg_paths *paths,
+                          cfg_search *out)
+{
     memset(out, 0, sizeof *out);
-    reader r = {.path = path, .st = ENG_OK};
+    reader r = {.path = path, .st = ENG_OK, .paths = paths};
     const char *slash = strrchr(path, '/');
     if (slash) snprintf(r.dir, sizeof r.dir, "%.*s", (int)(slash - path), path);
     else snprintf(r.dir, sizeof r.dir, ".");

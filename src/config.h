@@ -149,6 +149,17 @@ eng_status cfg_load(const char *path, cfg_search *out);
  * errors as cfg_load except ENG_ERR_IO. */
 eng_status cfg_parse(const char *text, const char *path, cfg_search *out);
 
+/* File paths that replace the config's (NULL: as in the config), for an archived config whose
+ * files have moved (`resume --data`). Used as given (relative to the working directory). */
+typedef struct cfg_paths {
+    const char *dataset;        /* dataset.path */
+    const char *accelerator;    /* energy.accelerator */
+} cfg_paths;
+
+/* cfg_parse with the paths of *paths (may be NULL) in place of the config's. */
+eng_status cfg_parse_with(const char *text, const char *path, const cfg_paths *paths,
+                          cfg_search *out);
+
 /* Frees what cfg owns and zeroes it. NULL-safe. */
 void cfg_free(cfg_search *cfg);
 

@@ -11,6 +11,8 @@
 #endif
 
 #include "archive.h"
+#include "run_claim.h"
+#include "search.h"
 #include "search_env.h"
 
 typedef struct item {
@@ -67,10 +69,13 @@ eng_status finalize_front(const char *path, int epochs, int threads, FILE *log,
     search_env env = {0};
     item *items = NULL;
     int n = 0;
-    eng_status st = db_open(path, DB_OPEN_WRITE, &db);
+    run_claim *claim = NULL;
+    eng_status st = run_claim_take(path, "finalize", stderr, &claim);
+    if (st == ENG_OK) st = db_open(path, DB_OPEN_WRITE, &db);
+    if (st == ENG_OK) st = run_claim_attach(claim, db);
     if (st == ENG_OK) st = db_run_load(db, &run);
     cfg_search cfg;
-    if (st == ENG_OK) st = cfg_parse(run.config_text, run.config_path, &cfg);
+    if (st == ENG_OK) st = search_config_load(db, &run, NULL, &cfg);
     if (st == ENG_OK) st = search_env_open(&env, &cfg, SEARCH_ENV_DATA | SEARCH_ENV_TEST);
     if (st == ENG_OK && epochs <= 0) epochs = env.cfg.finalize.epochs;
     if (st == ENG_OK) st = load_items(db, &env.cfg.space, epochs, &items, &n);
@@ -117,6 +122,7 @@ eng_status finalize_front(const char *path, int epochs, int threads, FILE *log,
     free(items);
     search_env_close(&env);
     db_run_free(&run);
+    run_claim_release(claim);
     db_close(db);
     *done = n_done;
     return st;

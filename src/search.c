@@ -5,6 +5,7 @@
 #include "search.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -18,6 +19,8 @@
 
 #include "archive.h"
 #include "evo_indicators.h"
+#include "run_claim.h"
+#include "run_signal.h"
 #include "evo_nsga2.h"
 #include "search_env.h"
 
@@ -627,9 +630,11 @@ static eng_status driver_run(driver *d)
     eng_status st = d->fail_st != ENG_OK ? d->fail_st : ENG_ERR_INTERNAL;
     if (rc == EVO_ERR_INTERRUPTED) st = ENG_ERR_INTERRUPTED;
     db_run_set_status(d->db, st == ENG_ERR_INTERRUPTED ? "interrupted" : "failed");
-    if (st == ENG_ERR_INTERRUPTED)
-        return eng_error(st, "interrupted; continue with: evoapproxnas resume %s",
-                         db_path(d->db));
+    if (st == ENG_ERR_INTERRUPTED) {
+        const char *sig = run_signal_name(d->opts->stop ? (int)*d->opts->stop : 0);
+        return eng_error(st, "interrupted%s%s; continue with: evoapproxnas resume %s",
+                         sig ? " by " : "", sig ? sig : "", db_path(d->db));
+    }
     return eng_error(st, "%s", d->fail_msg[0] ? d->fail_msg : evo_last_error());
 }
 
@@ -647,6 +652,39 @@ static eng_status make_parent_dir(const char *path)
     return ENG_OK;
 }
 
+/* Whether the search may create its archive at path: nothing there (*replace false), or a
+ * leftover it may replace (*replace true): an empty file, or an archive of the same config
+ * that holds no committed generation. Else ENG_ERR_EXISTS (or the archive's damage). */
+static eng_status check_output(const char *path, const cfg_search *cfg, const search_opts *opts,
+                               bool *replace)
+{
+    *replace = false;
+    struct stat sb;
+    if (stat(path, &sb) != 0) return ENG_OK;
+    if (S_ISREG(sb.st_mode) && sb.st_size == 0) {
+        *replace = true;
+        return ENG_OK;
+    }
+    db_archive *old;
+    ENG_TRY(db_open(path, DB_OPEN_READ, &old));
+    db_run run;
+    bool loaded = db_run_load(old, &run) == ENG_OK;
+    bool same = loaded && strcmp(run.config_text, cfg->text) == 0;
+    if (loaded) db_run_free(&run);
+    int gens = (int)db_query_double(old, "SELECT count(*) FROM generations", -1);
+    db_close(old);
+    if (same && gens == 0) {
+        *replace = true;
+        return ENG_OK;
+    }
+    const char *other = opts->output ? "another --output" : "another --name";
+    if (same)
+        return eng_error(ENG_ERR_EXISTS, "%s already holds a search with this config; continue "
+                         "it with `evoapproxnas resume %s`, or give %s", path, path, other);
+    return eng_error(ENG_ERR_EXISTS, "%s already exists and was not made by this config; give "
+                     "%s, or delete it", path, other);
+}
+
 eng_status search_run(const char *config_path, const search_opts *opts, char *db_path_out)
 {
     cfg_search cfg;
@@ -660,20 +698,19 @@ eng_status search_run(const char *config_path, const search_opts *opts, char *db
     }
     if (opts->output) snprintf(cfg.output, sizeof cfg.output, "%s", opts->output);
     if (db_path_out) snprintf(db_path_out, CFG_PATH_MAX, "%s", cfg.output);
+    /* the archive keeps the config's absolute path: its relative paths resolve from there
+     * whatever the working directory of resume or finalize */
+    char abs_config[PATH_MAX];
+    if (!realpath(config_path, abs_config)) snprintf(abs_config, sizeof abs_config, "%s",
+                                                     config_path);
 
-    struct stat sb;
-    if (stat(cfg.output, &sb) == 0) {
-        db_archive *old;
-        eng_status st = db_open(cfg.output, DB_OPEN_READ, &old);
-        db_run run;
-        bool same = st == ENG_OK && db_run_load(old, &run) == ENG_OK &&
-                    strcmp(run.config_text, cfg.text) == 0;
-        if (st == ENG_OK) db_run_free(&run);
-        db_close(old);
-        st = eng_error(ENG_ERR_EXISTS, same ? "%s already holds a search with this config; "
-                       "continue it with `evoapproxnas resume %s`, or give another --name"
-                       : "%s already exists and was not made by this config; give another "
-                       "--name, or delete it%s", cfg.output, same ? cfg.output : "");
+    run_claim *claim = NULL;
+    bool replace = false;
+    eng_status st = make_parent_dir(cfg.output);
+    if (st == ENG_OK) st = run_claim_take(cfg.output, "search", stderr, &claim);
+    if (st == ENG_OK) st = check_output(cfg.output, &cfg, opts, &replace);
+    if (st != ENG_OK) {
+        run_claim_release(claim);
         cfg_free(&cfg);
         return st;
     }
@@ -681,50 +718,131 @@ eng_status search_run(const char *config_path, const search_opts *opts, char *db
     char output[CFG_PATH_MAX], name[CFG_NAME_MAX];
     snprintf(output, sizeof output, "%s", cfg.output);
     snprintf(name, sizeof name, "%s", cfg.name);
-    eng_status st = search_env_open(&d.env, &cfg, SEARCH_ENV_DATA);
+    st = search_env_open(&d.env, &cfg, SEARCH_ENV_DATA);
     if (st == ENG_OK) st = driver_create(&d, opts);
-    if (st == ENG_OK) st = make_parent_dir(output);
-    if (st == ENG_OK) st = db_open(output, DB_OPEN_CREATE, &d.db);
     if (st == ENG_OK) {
         db_run run = {.seed = d.env.cfg.seed, .threads = d.threads,
                       .generations = d.env.cfg.nsga2.generations,
                       .config_text = d.env.cfg.text};
         snprintf(run.name, sizeof run.name, "%s", name);
-        snprintf(run.config_path, sizeof run.config_path, "%s", d.env.cfg.path);
+        snprintf(run.config_path, sizeof run.config_path, "%s", abs_config);
         size_t pos = 0;
         for (int k = 0; k < d.env.cfg.n_objectives; k++)
             pos += (size_t)snprintf(run.objectives + pos, sizeof run.objectives - pos, "%s%s",
                                     k ? "," : "", cfg_objective_name(d.env.cfg.objectives[k]));
-        st = db_run_insert(d.db, &run);
+        st = db_create(output, &run, replace, &d.db);
     }
+    if (st == ENG_OK) st = run_claim_attach(claim, d.db);
     if (st == ENG_OK) {
         say(&d, "search '%s': %d genes, population %d, %d generations, %d threads -> %s%s",
             name, d.n_genes, d.env.cfg.nsga2.population, d.env.cfg.nsga2.generations,
             d.threads, output, opts->progress == SEARCH_PROGRESS_TTY ? "\n" : "");
         st = driver_run(&d);
     }
+    run_claim_release(claim);
     driver_free(&d);
     return st;
+}
+
+/* Parses the archived config at path, with the overrides; on error, says how to point the
+ * archive at a moved file. */
+static eng_status parse_archived(const char *db_path, const db_run *run, const char *path,
+                                 const cfg_paths *paths, cfg_search *cfg)
+{
+    eng_status st = cfg_parse_with(run->config_text, path, paths, cfg);
+    if (st == ENG_OK) return ENG_OK;
+    char msg[2048], hint[CFG_PATH_MAX + 128] = "";
+    snprintf(msg, sizeof msg, "%s", eng_last_error());
+    if (strstr(msg, "dataset.path"))
+        snprintf(hint, sizeof hint, "; point the archive at the data set with `evoapproxnas "
+                 "resume %s --data DIR`", db_path);
+    else if (strstr(msg, "energy.accelerator"))
+        snprintf(hint, sizeof hint, "; point the archive at the accelerator with "
+                 "`evoapproxnas resume %s --accelerator FILE`", db_path);
+    return eng_error(st, "%s: the archived config no longer loads: %s%s", db_path, msg, hint);
+}
+
+eng_status search_config_load(db_archive *db, const db_run *run, const cfg_paths *paths,
+                              cfg_search *cfg)
+{
+    const char *dbp = db_path(db);
+    /* given paths first, then those recorded by an earlier `resume --data` */
+    char data[CFG_PATH_MAX], accel[CFG_PATH_MAX];
+    cfg_paths use = {0};
+    if (paths) use = *paths;
+    if (!use.dataset && db_moved_path_load(db, "dataset.path", data, sizeof data) == ENG_OK)
+        use.dataset = data;
+    if (!use.accelerator &&
+        db_moved_path_load(db, "energy.accelerator", accel, sizeof accel) == ENG_OK)
+        use.accelerator = accel;
+    const char *cp = run->config_path;
+    if (cp[0] == '/') return parse_archived(dbp, run, cp, &use, cfg);
+    /* Archives of earlier versions keep the path as given to `search`, relative to its
+     * working directory: try this one, then the archive's directory and the one above it
+     * (results/NAME.db beside the config's directory). */
+    eng_status st = parse_archived(dbp, run, cp, &use, cfg);
+    if (st == ENG_OK) return ENG_OK;
+    char first[2048], dir[PATH_MAX], path[PATH_MAX + CFG_PATH_MAX];
+    snprintf(first, sizeof first, "%s", eng_last_error());
+    if (!realpath(dbp, dir)) return eng_error(st, "%s", first);
+    for (int up = 0; up < 2; up++) {
+        char *slash = strrchr(dir, '/');
+        if (!slash) break;
+        *slash = '\0';
+        snprintf(path, sizeof path, "%s/%s", dir, cp);
+        struct stat sb;
+        if (stat(path, &sb) == 0 && parse_archived(dbp, run, path, &use, cfg) == ENG_OK)
+            return ENG_OK;
+    }
+    return eng_error(st, "%s", first);
+}
+
+/* Records the paths given to resume (absolute) for later commands. */
+static eng_status record_moved_paths(db_archive *db, const cfg_paths *paths)
+{
+    const char *keys[2] = {"dataset.path", "energy.accelerator"};
+    const char *given[2] = {paths->dataset, paths->accelerator};
+    for (int i = 0; i < 2; i++) {
+        char abs[PATH_MAX];
+        if (!given[i]) continue;
+        if (!realpath(given[i], abs)) snprintf(abs, sizeof abs, "%s", given[i]);
+        ENG_TRY(db_moved_path_store(db, keys[i], abs));
+    }
+    return ENG_OK;
 }
 
 eng_status search_resume(const char *db_path, const search_opts *opts)
 {
     driver d = {0};
     db_run run = {0};
-    eng_status st = db_open(db_path, DB_OPEN_WRITE, &d.db);
+    run_claim *claim = NULL;
+    struct stat sb;
+    if (stat(db_path, &sb) != 0) /* says why, without leaving a lock file behind */
+        return db_open(db_path, DB_OPEN_READ, &d.db);
+    eng_status st = run_claim_take(db_path, "resume", stderr, &claim);
+    if (st == ENG_OK) { /* a kill between publishing and tidying up leaves the build name */
+        char creating[CFG_PATH_MAX + 16];
+        snprintf(creating, sizeof creating, "%s" DB_CREATING_SUFFIX, db_path);
+        unlink(creating);
+    }
+    if (st == ENG_OK) st = db_open(db_path, DB_OPEN_WRITE, &d.db);
+    if (st == ENG_OK) st = run_claim_attach(claim, d.db);
     if (st == ENG_OK) st = db_run_load(d.db, &run);
-    if (st == ENG_OK && strcmp(run.status, "finished") == 0) {
-        say(&(driver){.opts = opts}, "%s: the search is finished%s", db_path,
+    bool finished = st == ENG_OK && strcmp(run.status, "finished") == 0;
+    cfg_search cfg = {0};
+    /* a finished search only records moved files (for finalize) */
+    if (st == ENG_OK && (!finished || opts->paths))
+        st = search_config_load(d.db, &run, opts->paths, &cfg);
+    if (st == ENG_OK && opts->paths) st = record_moved_paths(d.db, opts->paths);
+    if (st == ENG_OK && finished) {
+        say(&(driver){.opts = opts}, "%s: the search is finished%s%s", db_path,
+            opts->paths ? " (the new paths are recorded)" : "",
             opts->progress == SEARCH_PROGRESS_TTY ? "\n" : "");
+        cfg_free(&cfg);
         db_run_free(&run);
+        run_claim_release(claim);
         db_close(d.db);
         return ENG_OK;
-    }
-    cfg_search cfg;
-    if (st == ENG_OK) {
-        st = cfg_parse(run.config_text, run.config_path, &cfg);
-        if (st != ENG_OK)
-            st = eng_error_prefix(st, "%s: the archived config no longer loads", db_path);
     }
     search_opts o = *opts;
     if (o.threads <= 0) o.threads = run.threads;
@@ -762,12 +880,16 @@ eng_status search_resume(const char *db_path, const search_opts *opts)
     if (st == ENG_OK) {
         int done = gen < 0 ? 0 : d.env.cfg.nsga2.population + gen * d.env.cfg.nsga2.offspring;
         d.planned_total -= done;
-        say(&d, "resuming '%s' after generation %d of %d -> %s%s", run.name, gen,
-            d.env.cfg.nsga2.generations, db_path,
+        char after[64] = "from the start (no generation was committed)";
+        if (gen >= 0)
+            snprintf(after, sizeof after, "after generation %d of %d", gen,
+                     d.env.cfg.nsga2.generations);
+        say(&d, "resuming '%s' %s -> %s%s", run.name, after, db_path,
             opts->progress == SEARCH_PROGRESS_TTY ? "\n" : "");
         st = driver_run(&d);
     }
     db_run_free(&run);
+    run_claim_release(claim);
     driver_free(&d);
     return st;
 }

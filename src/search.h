@@ -8,10 +8,15 @@
  * seeds derive from the run seed and the network hash), so a resumed search reaches the same
  * archive as an uninterrupted one.
  *
- * Interrupts: set *opts->stop (the CLI's SIGINT handler does) and the search stops at the
- * next candidate: finished evaluations of the generation in flight are kept as a cache for
- * resume, the run is marked "interrupted" and ENG_ERR_INTERRUPTED is returned. A SIGKILL loses
- * at most the generation in flight.
+ * Interrupts: set *opts->stop (the CLI's SIGINT/SIGTERM/SIGHUP handler of run_signal.h does,
+ * with the signal's number) and the search stops at the next candidate: finished evaluations
+ * of the generation in flight are kept as a cache for resume, the run is marked "interrupted"
+ * and ENG_ERR_INTERRUPTED is returned. A SIGKILL loses at most the generation in flight, and
+ * at any moment leaves either no archive or one that resume continues (the archive is created
+ * under a temporary name and renamed into place).
+ *
+ * Ownership: search and resume hold the run's claim (run_claim.h) while they write; a second
+ * writer is refused with ENG_ERR_EXISTS naming the holder, a stale claim is taken over.
  *
  * Duplicates: a candidate whose decoded network (canonical hash) was already archived, or is
  * in the population or the batch being built, is replaced by another (NSGA-II's duplicate
@@ -24,6 +29,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "archive.h"
+#include "config.h"
 #include "eng_common.h"
 
 typedef enum search_progress {
@@ -38,18 +45,33 @@ typedef struct search_opts {
     int threads;                /* worker threads, >= 1 (0 = all cores) */
     search_progress progress;
     FILE *out;                  /* progress and log stream (stderr when NULL) */
-    volatile sig_atomic_t *stop;/* set non-zero to stop at the next candidate; may be NULL */
+    volatile sig_atomic_t *stop;/* set non-zero to stop at the next candidate (the signal's
+                                   number names it in the message); may be NULL */
+    const cfg_paths *paths;     /* resume: files that replace the archived config's; NULL */
 } search_opts;
 
 /* Starts a search from a config file. Refuses (ENG_ERR_EXISTS) an output database that
- * already exists, saying whether it holds the same config (then: resume it) or another one.
+ * already exists, saying whether it holds the same config (then: resume it) or another one,
+ * except a leftover it replaces: an empty file, or an archive of the same config without a
+ * committed generation. The archive records the config's absolute path.
  * Config errors are ENG_ERR_FORMAT/ARG/NOT_FOUND with "FILE:LINE:" messages. *db_path_out
  * (may be NULL, CFG_PATH_MAX bytes) receives the database path. */
 eng_status search_run(const char *config_path, const search_opts *opts, char *db_path_out);
 
-/* Continues the search archived in db_path; a finished search returns ENG_OK at once. Refuses
- * archives of a newer schema (ENG_ERR_FORMAT) and runs whose config can no longer be loaded
- * (data set or accelerator moved). */
+/* Continues the search archived in db_path; a finished search returns ENG_OK at once. Paths
+ * given in opts->paths are checked and recorded in the archive (also for a finished search),
+ * so that later commands (finalize, resume) use them. Refuses archives of a newer schema
+ * (ENG_ERR_FORMAT) and runs whose config can no longer be loaded (data set or accelerator
+ * moved: ENG_ERR_NOT_FOUND). */
 eng_status search_resume(const char *db_path, const search_opts *opts);
+
+/* Parses the archived config of `run` (read from db) with the files of *paths (may be NULL),
+ * else those recorded by an earlier `resume --data/--accelerator` (db's moved_paths), in place
+ * of its own. A relative config_path (archives of earlier versions) is tried from the working
+ * directory, the archive's directory and the one above. A missing file is ENG_ERR_NOT_FOUND:
+ * "DB: the archived config no longer loads: ...: dataset.path: '...' does not exist ...; point
+ * the archive at the data set with `evoapproxnas resume DB --data DIR`". */
+eng_status search_config_load(db_archive *db, const db_run *run, const cfg_paths *paths,
+                              cfg_search *cfg);
 
 #endif /* SEARCH_H */

@@ -58,10 +58,9 @@ static eng_status load_muls(search_env *env)
     const cfg_search *c = &env->cfg;
     for (int i = 0; i < c->space.n_muls; i++) {
         eng_status st = eng_mul_load(c->mul_names[i], &env->muls[i]);
-        if (st != ENG_OK)
-            return eng_error(st, "%s:%d: search_space.multipliers: '%s': %s (hint: `evoapproxnas "
-                             "luts list` shows the library)", c->path, c->mul_lines[i],
-                             c->mul_names[i], eng_last_error());
+        if (st != ENG_OK) /* the message names the multiplier and `luts list` */
+            return eng_error_prefix(st, "%s:%d: search_space.multipliers", c->path,
+                                    c->mul_lines[i]);
         const eng_mul *m = env->muls[i];
         if (c->quant.mode == CFG_QUANT_ASYM && m->is_signed)
             return eng_error(ENG_ERR_ARG, "%s:%d: search_space.multipliers: '%s' is signed, but "

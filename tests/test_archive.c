@@ -1,6 +1,6 @@
 /*
- * test_archive.c - the SQLite archive: schema and versions, WAL, refusals, round trips, and
- * the Pareto views against fronts worked out by hand.
+ * test_archive.c - the SQLite archive: schema and versions, WAL, refusals, round trips, the
+ * Pareto views against fronts worked out by hand, atomic creation, claim rows and damage.
  */
 #include <check.h>
 #include <math.h>
@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "archive.h"
 #include "testutil.h"
@@ -25,10 +26,9 @@ static void teardown(void) { test_rmtree(dir); }
 static db_archive *create(void)
 {
     db_archive *db;
-    ck_assert_msg(db_open(path, DB_OPEN_CREATE, &db) == ENG_OK, "%s", eng_last_error());
     db_run run = {.name = "t", .config_text = "name: t\n", .config_path = "c.yaml", .seed = 7,
                   .threads = 2, .objectives = "error,energy"};
-    ck_assert_int_eq(db_run_insert(db, &run), ENG_OK);
+    ck_assert_msg(db_create(path, &run, false, &db) == ENG_OK, "%s", eng_last_error());
     return db;
 }
 
@@ -94,7 +94,9 @@ START_TEST(test_create_and_versions)
     db_close(db);
 
     /* existing file: create refuses, open checks */
-    ck_assert_int_eq(db_open(path, DB_OPEN_CREATE, &db), ENG_ERR_EXISTS);
+    db_run other = {.name = "u", .config_text = "name: u\n", .config_path = "c.yaml",
+                    .threads = 1, .objectives = "error"};
+    ck_assert_int_eq(db_create(path, &other, false, &db), ENG_ERR_EXISTS);
     ck_assert_ptr_null(db);
     ck_assert_int_eq(db_open(path, DB_OPEN_READ, &db), ENG_OK);
     ck_assert_int_eq(db_run_load(db, &run), ENG_OK);
@@ -258,6 +260,119 @@ START_TEST(test_pareto_views)
 }
 END_TEST
 
+START_TEST(test_create_publishes_atomically)
+{
+    char tmp[4300], wal[4300];
+    snprintf(tmp, sizeof tmp, "%s" DB_CREATING_SUFFIX, path);
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    /* leftovers of a killed creation and a WAL without its database */
+    FILE *f = fopen(tmp, "w");
+    fputs("half-written", f);
+    fclose(f);
+    f = fopen(wal, "w");
+    fputs("a WAL of another database", f);
+    fclose(f);
+    db_archive *db = create();
+    ck_assert_int_ne(access(tmp, F_OK), 0);
+    ck_assert_int_eq(count(db, "SELECT count(*) FROM run"), 1);
+    ck_assert_int_eq(count(db, "SELECT count(*) FROM claim"), 0);
+    db_close(db);
+    /* replace: a new archive over the old one, with its own run */
+    db_run run = {.name = "second", .config_text = "name: second\n", .config_path = "/c.yaml",
+                  .threads = 1, .objectives = "error"};
+    ck_assert_msg(db_create(path, &run, true, &db) == ENG_OK, "%s", eng_last_error());
+    db_run back;
+    ck_assert_int_eq(db_run_load(db, &back), ENG_OK);
+    ck_assert_str_eq(back.name, "second");
+    db_run_free(&back);
+    db_close(db);
+    ck_assert_int_ne(access(tmp, F_OK), 0);
+    /* an empty file is not an archive */
+    fclose(fopen(path, "w"));
+    ck_assert_int_eq(db_open(path, DB_OPEN_READ, &db), ENG_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(eng_last_error(), "an empty file"));
+}
+END_TEST
+
+START_TEST(test_claim_rows)
+{
+    db_archive *db = create();
+    db_claim c = {.command = "search", .host = "h1", .pid = 42, .proc_start = 7,
+                  .started_at = "2026-01-01T00:00:00Z", .heartbeat = 100.5}, back;
+    ck_assert_int_eq(db_claim_load(db, &back), ENG_ERR_NOT_FOUND);
+    ck_assert_int_eq(db_claim_store(db, &c), ENG_OK);
+    ck_assert_int_eq(db_claim_load(db, &back), ENG_OK);
+    ck_assert_str_eq(back.command, "search");
+    ck_assert_str_eq(back.host, "h1");
+    ck_assert_int_eq(back.pid, 42);
+    ck_assert_uint_eq(back.proc_start, 7);
+    ck_assert_double_eq(back.heartbeat, 100.5);
+    /* another process's heartbeat or release leaves the row alone */
+    db_claim other = c;
+    other.pid = 43;
+    ck_assert_int_eq(db_claim_heartbeat(db, &other, 200), ENG_OK);
+    ck_assert_int_eq(db_claim_clear(db, &other), ENG_OK);
+    ck_assert_int_eq(db_claim_load(db, &back), ENG_OK);
+    ck_assert_double_eq(back.heartbeat, 100.5);
+    ck_assert_int_eq(db_claim_heartbeat(db, &c, 200), ENG_OK);
+    ck_assert_int_eq(db_claim_load(db, &back), ENG_OK);
+    ck_assert_double_eq(back.heartbeat, 200);
+    ck_assert_int_eq(db_claim_clear(db, &c), ENG_OK);
+    ck_assert_int_eq(db_claim_load(db, &back), ENG_ERR_NOT_FOUND);
+    db_close(db);
+}
+END_TEST
+
+/* Applies sql to a closed archive with a plain connection. */
+static void tamper(const char *sql)
+{
+    sqlite3 *raw;
+    ck_assert_int_eq(sqlite3_open(path, &raw), SQLITE_OK);
+    ck_assert_msg(sqlite3_exec(raw, sql, NULL, NULL, NULL) == SQLITE_OK, "%s",
+                  sqlite3_errmsg(raw));
+    sqlite3_close(raw);
+}
+
+static void expect_damage(const char *what)
+{
+    db_archive *db;
+    for (int mode = 0; mode < 2; mode++) {
+        ck_assert_int_eq(db_open(path, mode ? DB_OPEN_WRITE : DB_OPEN_READ, &db),
+                         ENG_ERR_FORMAT);
+        ck_assert_ptr_null(db);
+        ck_assert_msg(strstr(eng_last_error(), what), "%s", eng_last_error());
+        ck_assert_ptr_nonnull(strstr(eng_last_error(), "damaged archive"));
+        ck_assert_ptr_null(strchr(eng_last_error(), '\n'));
+    }
+}
+
+START_TEST(test_damage_named)
+{
+    db_archive *db = create();
+    ck_assert_int_eq(db_begin(db), ENG_OK);
+    add_eval(db, "000000000000000a", 0, 0.1, 100, 0);
+    add_eval(db, "000000000000000b", 0, 0.2, 50, 0);
+    add_ind(db, 0, 0, "000000000000000a");
+    ck_assert_int_eq(db_population_insert(db, 0, 0, 0, 1.0), ENG_OK);
+    ck_assert_int_eq(db_commit(db), ENG_OK);
+    db_close(db);
+    ck_assert_int_eq(db_open(path, DB_OPEN_WRITE, &db), ENG_OK);
+    db_close(db);
+    tamper("UPDATE evaluations SET macs = -20 WHERE hash = '000000000000000b'");
+    expect_damage("table evaluations: row 2 holds impossible values");
+    tamper("UPDATE evaluations SET macs = 20; UPDATE individuals SET genome = '0,' || char(7)");
+    expect_damage("table individuals: id 0 holds impossible values");
+    tamper("UPDATE individuals SET genome = '0,1'; PRAGMA legacy_alter_table = ON; "
+           "ALTER TABLE generations RENAME COLUMN state TO blob");
+    expect_damage("table generations lacks column state");
+    tamper("ALTER TABLE generations RENAME COLUMN blob TO state; UPDATE population SET "
+           "individual = 9");
+    expect_damage("table population: row 1 refers to a missing row of individuals");
+    tamper("DELETE FROM population; DROP VIEW archived");
+    expect_damage("view archived is missing or broken");
+}
+END_TEST
+
 static Suite *archive_suite(void)
 {
     Suite *s = suite_create("archive");
@@ -268,6 +383,9 @@ static Suite *archive_suite(void)
     tcase_add_test(tc, test_roundtrip);
     tcase_add_test(tc, test_transaction_rollback);
     tcase_add_test(tc, test_pareto_views);
+    tcase_add_test(tc, test_create_publishes_atomically);
+    tcase_add_test(tc, test_claim_rows);
+    tcase_add_test(tc, test_damage_named);
     suite_add_tcase(s, tc);
     return s;
 }

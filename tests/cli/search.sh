@@ -152,7 +152,7 @@ kill -INT $pid
 wait $pid
 rc=$?
 [ $rc = 1 ] && ok "Ctrl-C exits with 1" || { bad "Ctrl-C exit $rc"; cat c.log; }
-grep -q "interrupted; continue with: evoapproxnas resume results/c.db" c.log &&
+grep -q "interrupted by SIGINT; continue with: evoapproxnas resume results/c.db" c.log &&
   ok "Ctrl-C says how to resume" || { bad "Ctrl-C message"; cat c.log; }
 [ "$(sqlite3 -readonly results/c.db 'SELECT status FROM run')" = interrupted ] &&
   ok "run marked interrupted" || bad "run marked interrupted"
@@ -185,7 +185,10 @@ check "config unknown key" 2 "$bin" search typo.yaml
 has "did you mean" "typo.yaml:2:1: unknown key 'sede' \(did you mean 'seed'\?\)"
 sed 's/mul8u_DM1/mul8u_NOPE/' tiny.yaml >mul.yaml
 check "unknown multiplier" 2 "$bin" search mul.yaml
-has "multiplier named with its line" "mul.yaml:10: search_space.multipliers: 'mul8u_NOPE'"
+has "multiplier named with its line" "mul.yaml:10: search_space.multipliers: unknown multiplier 'mul8u_NOPE'"
+# the whole message, once (it was formatted into the buffer it was read from: garbled)
+[ "$(grep -c . "$out")" = 1 ] && grep -qE "^evoapproxnas: search: mul.yaml:10: search_space\.multipliers: unknown multiplier 'mul8u_NOPE' \(see 'evoapproxnas luts list'\)$" "$out" &&
+  ok "unknown multiplier: one clean line" || bad "unknown multiplier: one clean line"
 sed 's|path: data|path: nodata|' tiny.yaml >nodata.yaml
 check "missing data set" 2 "$bin" search nodata.yaml
 has "missing directory named" "dataset.path: '.*nodata' does not exist"
