@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "archive.h"
+#include "archive_checkpoint.h"
 #include "cli.h"
 #include "commands.h"
 
@@ -17,7 +18,8 @@ static void print_help(void)
            "\n"
            "Shows a search's state (running, interrupted, finished, failed), generations done,\n"
            "networks evaluated, the best validation error, the lowest energy, the front size\n"
-           "and hypervolume of the last generation, and the best exact-multiplier network.\n");
+           "and hypervolume of the last generation, the best exact-multiplier network, and the\n"
+           "candidates in training (checkpointed: epoch, batch, loss, last update).\n");
 }
 
 int cmd_status(int argc, char **argv)
@@ -76,6 +78,7 @@ int cmd_status(int argc, char **argv)
         printf("time:         %.1f s in generations\n",
                db_query_double(db, "SELECT sum(wall_s) FROM generations", 0));
     }
+    db_checkpoint_report(db, stdout);
     db_run_free(&run);
     db_close(db);
     return CLI_EXIT_OK;

@@ -387,10 +387,13 @@ static eng_status on_checkpoint(void *user, const void *data, size_t size,
 /* Crash-test aid: with EVOAPPROXNAS_HOLD_AT_BATCH=E:B in the environment, a candidate that
  * has trained B batches of epoch E (B = all: after the epoch's checkpoint) waits there until
  * the stop flag is set, so that a test can interrupt or SIGKILL it at a known point
- * (tests/cli/checkpoint.sh). */
-static void hold_at_batch(const driver *d, const search_train_pos *pos)
+ * (tests/cli/checkpoint.sh); it says so in a progress line. */
+static void hold_at_batch(const driver *d, const train_ctx *c, const search_train_pos *pos)
 {
     if (pos->epoch != d->hold_epoch || pos->batch != d->hold_batch) return;
+#pragma omp critical(search_progress)
+    say(d, "gen %d candidate %s held at epoch %d batch %ld%s", c->gen, c->f->hash, pos->epoch,
+        pos->batch, d->opts->progress == SEARCH_PROGRESS_TTY ? "\n" : "");
     struct timespec ms10 = {0, 10000000};
     while (!(d->opts->stop && *d->opts->stop)) nanosleep(&ms10, NULL);
 }
@@ -425,7 +428,7 @@ static void on_progress(void *user, search_train_event ev, const search_train_po
     }
     if (d->hold_epoch > 0 &&
         (ev == SEARCH_TRAIN_EPOCH) == (pos->batch == pos->batches))
-        hold_at_batch(d, pos);
+        hold_at_batch(d, c, pos);
 }
 
 /* Trains one candidate on the calling worker, continuing its checkpoint when there is one. */
