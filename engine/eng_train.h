@@ -88,10 +88,14 @@ typedef struct eng_train_cfg {
     eng_sgd_cfg sgd;
     eng_augment augment;      /* zeros = none; CIFAR recipe {4, true} */
     uint64_t seed;            /* shuffles and augmentation */
+    /* Optional live progress: called after every step with the epoch (1-based), the steps of
+     * it done, the steps per epoch and the step's loss; NULL = none. */
+    void (*on_step)(void *user, int epoch, long step, long steps, float loss);
+    void *step_user;          /* passed to on_step */
 } eng_train_cfg;
 
 /* epochs 10, batch 64, lr 0.05, momentum 0.9, Nesterov off, weight decay 5e-4, cosine,
- * step 30 epochs x 0.1, no augmentation, seed 1. */
+ * step 30 epochs x 0.1, no augmentation, seed 1, no step callback. */
 void eng_train_cfg_default(eng_train_cfg *cfg);
 
 typedef struct eng_epoch_stats {

@@ -319,6 +319,8 @@ eng_status eng_train(eng_net *net, const eng_dataset *train, const eng_dataset *
             loss_sum += loss;
             correct += c;
             seen += bs;
+            if (st == ENG_OK && cfg->on_step)
+                cfg->on_step(cfg->step_user, epoch, s + 1, steps_per_epoch, loss);
         }
         if (st != ENG_OK) break;
         es.seconds = now_s() - t0;
