@@ -88,6 +88,19 @@ eng_status db_checkpoint_load(db_archive *db, const char *hash, void **data, siz
     return st;
 }
 
+eng_status db_checkpoint_delete(db_archive *db, const char *hash)
+{
+    if (!has_table(db)) return ENG_OK;
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(db_handle(db), "DELETE FROM checkpoints WHERE hash = ?", -1, &s,
+                           NULL) != SQLITE_OK)
+        return sql_error(db, "deleting a checkpoint");
+    sqlite3_bind_text(s, 1, hash, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? ENG_OK : sql_error(db, "deleting a checkpoint");
+}
+
 eng_status db_checkpoint_clear(db_archive *db)
 {
     if (!has_table(db)) return ENG_OK;

@@ -10,7 +10,8 @@
  *                  checkpoint itself (search_train's format, search_train.c)
  *
  * A row is replaced in one statement (atomically: a kill never leaves half a checkpoint) and
- * deleted in the transaction that commits its candidate's generation. The rows double as the
+ * deleted in the transaction that stores its finished candidate's evaluation (as a cache until
+ * the generation commits); the generation's transaction deletes any left. The rows double as the
  * search's record of candidates in flight, which `status` prints (db_checkpoint_report).
  *
  * Not thread-safe: callers serialize (the search driver holds a critical section) and never
@@ -43,6 +44,9 @@ eng_status db_checkpoint_save(db_archive *db, const db_checkpoint_info *info, co
 /* The checkpoint of a network into *data (malloc()ed, *size bytes); ENG_ERR_NOT_FOUND when
  * there is none (also when the archive has no checkpoint table). */
 eng_status db_checkpoint_load(db_archive *db, const char *hash, void **data, size_t *size);
+
+/* Deletes the checkpoint of a network (none: nothing happens). */
+eng_status db_checkpoint_delete(db_archive *db, const char *hash);
 
 /* Deletes every checkpoint (all candidates of the generation being committed are finished;
  * call inside its transaction). Nothing to do without a checkpoint table. */

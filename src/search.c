@@ -471,6 +471,23 @@ static void train_job(driver *d, job *jb, db_evaluation *e, int gen, flight *f)
     }
     e->error = err;
     e->train_s = now_s() - t0;
+    double gv[3];
+    e->violation = violation_of(d, e);
+    objectives(d, e, e->obj, gv);
+    /* the result replaces the checkpoint: a cache for resume until the generation commits */
+#pragma omp critical(search_db)
+    {
+        st = db_begin(d->db);
+        if (st == ENG_OK) st = db_evaluation_insert(d->db, e);
+        if (st == ENG_OK) st = db_checkpoint_delete(d->db, e->hash);
+        if (st == ENG_OK) st = db_commit(d->db);
+        else db_rollback(d->db);
+    }
+    if (st != ENG_OK) {
+        jb->st = st;
+        snprintf(jb->msg, sizeof jb->msg, "%s", eng_last_error());
+        return;
+    }
     jb->done = true;
 #pragma omp critical(search_progress)
     progress_candidate(d, e, "trained");
@@ -593,12 +610,8 @@ static evo_status cb_evaluate(void *ctx, const evo_batch *b)
         }
         bool all_done = true;
         for (int k = 0; k < d->n_evals; k++) all_done &= jobs[k].done;
-        if (rc == EVO_OK && !all_done) {
-            /* Interrupted: keep the finished evaluations as a cache for resume. */
-            for (int k = 0; k < d->n_evals; k++)
-                if (jobs[k].train && jobs[k].done) db_evaluation_insert(d->db, &d->evals[k]);
-            rc = fail(d, ENG_ERR_INTERRUPTED, "interrupted");
-        }
+        /* interrupted: the finished evaluations are stored already, as a cache for resume */
+        if (rc == EVO_OK && !all_done) rc = fail(d, ENG_ERR_INTERRUPTED, "interrupted");
     }
     for (int k = 0; k < b->n; k++) nas_arch_free(&jobs[k].arch);
     free(jobs);
