@@ -369,6 +369,7 @@ typedef struct train_ctx {
     driver *d;
     flight *f;                  /* its worker's slot */
     int gen;
+    search_train_pos saved;     /* position of the last checkpoint */
 } train_ctx;
 
 static eng_status on_checkpoint(void *user, const void *data, size_t size,
@@ -381,6 +382,7 @@ static eng_status on_checkpoint(void *user, const void *data, size_t size,
     eng_status st;
 #pragma omp critical(search_db)
     st = db_checkpoint_save(c->d->db, &info, data, size);
+    c->saved = *pos;
     return st;
 }
 
@@ -460,7 +462,14 @@ static void train_job(driver *d, job *jb, db_evaluation *e, int gen, flight *f)
                               &env->val, d->opts->stop, &hooks, &err);
     free(resume);
 #pragma omp critical(search_progress)
-    f->active = false;
+    {
+        f->active = false;
+        if (st == ENG_ERR_INTERRUPTED && d->opts->progress == SEARCH_PROGRESS_LOG &&
+            ctx.saved.epochs > 0)
+            say(d, "gen %d candidate %s stopped at epoch %d/%d batch %ld/%ld (checkpointed)",
+                gen, e->hash, ctx.saved.epoch, ctx.saved.epochs, ctx.saved.batch,
+                ctx.saved.batches);
+    }
     jb->st = st;
     if (st != ENG_OK) {
         if (st == ENG_ERR_FORMAT)

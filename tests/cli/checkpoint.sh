@@ -107,6 +107,12 @@ interrupt() { # name, signal, hold point E:B, expected generation-0 epochs of th
   # SIGKILL: the last checkpoint is the last epoch end; Ctrl-C writes one where it stopped
   kill -"$sig" $pid
   wait $pid 2>/dev/null
+  if [ "$sig" = INT ]; then
+    n=$(grep -cE "^gen 0 candidate [0-9a-f]{16} stopped at epoch $e/4 batch $b/10 \(checkpointed\)$" \
+        "$name.log")
+    [ "$n" = 2 ] && ok "$name: Ctrl-C logs where each candidate stopped" ||
+      { out=$name.log; bad "$name: $n stopped lines"; }
+  fi
   check "$name: status after $sig" 0 "$bin" status "results/$name.db"
   has "$name: status lists the candidates in flight" "^in flight: +2 candidates checkpointed"
   # where the checkpoints are: the hold point, or after SIGKILL mid-epoch the epoch before
