@@ -9,9 +9,11 @@
  * archive as an uninterrupted one.
  *
  * Interrupts: set *opts->stop (the CLI's SIGINT handler does) and the search stops at the
- * next candidate: finished evaluations of the generation in flight are kept as a cache for
- * resume, the run is marked "interrupted" and ENG_ERR_INTERRUPTED is returned. A SIGKILL loses
- * at most the generation in flight.
+ * next batch: every candidate in training writes a checkpoint there (archive_checkpoint.h),
+ * finished evaluations of the generation in flight are stored as a cache for resume as soon
+ * as they finish, the run is marked "interrupted" and ENG_ERR_INTERRUPTED is returned. A
+ * SIGKILL loses, per candidate in training, the batches since its last checkpoint (at most an
+ * epoch or training.checkpoint_minutes); resume continues the checkpoints bit-identically.
  *
  * Duplicates: a candidate whose decoded network (canonical hash) was already archived, or is
  * in the population or the batch being built, is replaced by another (NSGA-II's duplicate
@@ -28,8 +30,10 @@
 
 typedef enum search_progress {
     SEARCH_PROGRESS_NONE,       /* quiet */
-    SEARCH_PROGRESS_LOG,        /* plain log lines (one per candidate and per generation) */
-    SEARCH_PROGRESS_TTY,        /* a live status line rewritten in place */
+    SEARCH_PROGRESS_LOG,        /* plain flushed lines: per epoch per candidate, per
+                                   candidate, per generation */
+    SEARCH_PROGRESS_TTY,        /* a live line rewritten in place: candidates in flight with
+                                   epoch and batch, ETA from the batches trained */
 } search_progress;
 
 typedef struct search_opts {
@@ -38,7 +42,7 @@ typedef struct search_opts {
     int threads;                /* worker threads, >= 1 (0 = all cores) */
     search_progress progress;
     FILE *out;                  /* progress and log stream (stderr when NULL) */
-    volatile sig_atomic_t *stop;/* set non-zero to stop at the next candidate; may be NULL */
+    volatile sig_atomic_t *stop;/* set non-zero to stop at the next batch; may be NULL */
 } search_opts;
 
 /* Starts a search from a config file. Refuses (ENG_ERR_EXISTS) an output database that

@@ -119,6 +119,7 @@ interrupt() { # name, signal, hold point E:B, expected generation-0 epochs of th
   [ "$sig" = KILL ] && [ "$b" != 10 ] && e=$((e - 1)) b=10
   has "$name: status shows epoch and batch" \
     "^  [0-9a-f]{16}  gen 0  epoch $e/4  batch $b/10  loss [0-9.]+  \("
+  [ "$name" = int_end ] && cp "results/$name.db" damaged.db
   check "$name: resume" 0 "$bin" resume "results/$name.db"
   cp "$out" "$name.resume.log"
   [ "$(epochs_of "$name.resume.log")" = "$want" ] &&
@@ -134,6 +135,12 @@ interrupt kill_mid KILL 3:4 "$(sorted 3:10 4:10 3:10 4:10 $full $full)"
 grep -qE "^gen 0 candidate [0-9a-f]{16} epoch 3/4 loss [0-9.]+ 6 batches \(resumed at batch 4\)" \
   int_mid.resume.log && ok "the log says where a resumed epoch started" ||
   { out=int_mid.resume.log; bad "resumed-at note"; }
+
+# --- a damaged checkpoint stops resume with exit 2 and a message naming archive and network --
+sqlite3 damaged.db "UPDATE checkpoints SET state = substr(state, 1, 200)"
+check "damaged checkpoint refused" 2 "$bin" resume damaged.db
+has "message names the archive and the network" \
+  "damaged.db: checkpoint of [0-9a-f]{16}: training checkpoint: inconsistent header"
 
 # --- a mid-epoch checkpoint every few milliseconds changes nothing -------------------------
 sed 's/learning_rate: 0.05}/learning_rate: 0.05, checkpoint_minutes: 0.0001}/' ck.yaml >often.yaml
