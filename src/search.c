@@ -444,7 +444,8 @@ static void train_job(driver *d, job *jb, db_evaluation *e, int gen, flight *f)
 #pragma omp critical(search_db)
     st = db_checkpoint_load(d->db, e->hash, &resume, &resume_size);
     if (st == ENG_ERR_NOT_FOUND) st = ENG_OK;
-    search_train_pos at = {.epoch = 1, .epochs = env->cfg.training.epochs};
+    search_train_pos at = {.epoch = 1, .epochs = env->cfg.training.epochs,
+                           .batches = d->batches_per_cand / env->cfg.training.epochs};
     if (st == ENG_OK && resume) st = search_train_checkpoint_pos(resume, resume_size, &at);
     train_ctx ctx = {.d = d, .f = f, .gen = gen};
 #pragma omp critical(search_progress)
