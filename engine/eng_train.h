@@ -88,10 +88,14 @@ typedef struct eng_train_cfg {
     eng_sgd_cfg sgd;
     eng_augment augment;      /* zeros = none; CIFAR recipe {4, true} */
     uint64_t seed;            /* shuffles and augmentation */
+    /* Optional live progress: called after every step with the epoch (1-based), the steps of
+     * it done, the steps per epoch and the step's loss; NULL = none. */
+    void (*on_step)(void *user, int epoch, long step, long steps, float loss);
+    void *step_user;          /* passed to on_step */
 } eng_train_cfg;
 
 /* epochs 10, batch 64, lr 0.05, momentum 0.9, Nesterov off, weight decay 5e-4, cosine,
- * step 30 epochs x 0.1, no augmentation, seed 1. */
+ * step 30 epochs x 0.1, no augmentation, seed 1, no step callback. */
 void eng_train_cfg_default(eng_train_cfg *cfg);
 
 typedef struct eng_epoch_stats {
@@ -119,6 +123,62 @@ eng_status eng_train(eng_net *net,
                      eng_train_progress progress, // per-epoch callback, or NULL
                      void *user,                  // passed to progress
                      eng_epoch_stats *last);      // out, or NULL
+
+/* ------------------------------------------------------------------------------------------
+ * Training state (checkpoints)
+ *
+ * Everything a network and its optimizer carry from one training step to the next, as bytes,
+ * so that training can stop and continue later (in another process) with bit-identical
+ * results: every parameter tensor (weights, biases, batch-norm gamma, beta and running
+ * statistics), the activation-range observers of the quantized layers (EMA range, whether a
+ * batch was seen, mode) and the optimizer's momentum velocities. The caller keeps the rest of
+ * its loop's state (epoch, batch, data order, RNG) next to it.
+ *
+ * Format (version 1, host byte order; the engine's machines are little-endian):
+ *
+ *   offset size  field
+ *   0      8     magic "EVAXTS\r\n"
+ *   8      4     version (1)
+ *   12     4     tensor count T
+ *   16     4     quantized layer count Q
+ *   20     4     reserved (0)
+ *   24     8     velocity float count V
+ *   32     16*T  per tensor: u32 node, u32 kind (eng_param_kind), u64 float count
+ *   ..     20*Q  per quantized layer: u32 node, u32 observer mode, u32 valid, f32 lo, f32 hi
+ *   ..     4*N   the tensors' floats in table order (N = sum of the counts)
+ *   ..     4*V   the velocities, trainable tensors in parameter order
+ *
+ * Size: 32 + 16 T + 20 Q + 4 (N + V) bytes, about 8 bytes per trainable parameter.
+ *
+ * Example (stop after some steps, continue in a fresh network of the same structure):
+ *
+ *     size_t n = eng_train_state_size(net, opt);
+ *     void *buf = malloc(n);
+ *     ENG_TRY(eng_train_state_save(net, opt, buf, n));
+ *     ... later: build net2 the same way, eng_sgd_create(net2, &cfg, &opt2) ...
+ *     ENG_TRY(eng_train_state_load(net2, opt2, buf, n));
+ * ---------------------------------------------------------------------------------------- */
+
+/* Bytes eng_train_state_save writes for net and opt (0 when net's parameters cannot be
+ * allocated). */
+size_t eng_train_state_size(eng_net *net, const eng_sgd *opt);
+
+/* Writes the training state of net and its optimizer opt (made for net) into buf, which has
+ * `size` bytes (ENG_ERR_ARG when fewer than eng_train_state_size). A network on a device is
+ * copied back to the host first (eng_net_sync_host; device errors pass through). */
+eng_status eng_train_state_save(eng_net *net,
+                                const eng_sgd *opt,   // optimizer of net
+                                void *buf,            // out, >= eng_train_state_size bytes
+                                size_t size);
+
+/* Restores a state from eng_train_state_save into a network of the same structure and its
+ * optimizer. ENG_ERR_FORMAT when the bytes are not such a state or do not match the network
+ * (tensor table, quantized layers, velocity count, exact size); the network and optimizer are
+ * unchanged then. A network on a device gets the state there too. */
+eng_status eng_train_state_load(eng_net *net,
+                                eng_sgd *opt,
+                                const void *buf,
+                                size_t size);
 
 /* ------------------------------------------------------------------------------------------
  * Evaluation and calibration

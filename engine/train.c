@@ -9,7 +9,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "net_device.h"
+#include "approx_internal.h"
+#include "eng_cuda.h"
+#include "eng_device.h"
+#include "net_internal.h"
 
 static const char *const schedule_names[] = {
     [ENG_LR_CONSTANT] = "constant",
@@ -74,6 +77,7 @@ struct eng_sgd {
     int *index;               /* their parameter indices */
     float **velocity;         /* per tensor, into one block */
     float *block;
+    size_t total;             /* floats in block */
     float *dev_block;         /* the velocities on the device (a network on CUDA), or NULL */
 };
 
@@ -108,6 +112,7 @@ eng_status eng_sgd_create(eng_net *net, const eng_sgd_cfg *cfg, eng_sgd **out)
     }
     o->net = net;
     o->cfg = *cfg;
+    o->total = total;
     *out = o;
     return ENG_OK;
 nomem:
@@ -314,6 +319,8 @@ eng_status eng_train(eng_net *net, const eng_dataset *train, const eng_dataset *
             loss_sum += loss;
             correct += c;
             seen += bs;
+            if (st == ENG_OK && cfg->on_step)
+                cfg->on_step(cfg->step_user, epoch, s + 1, steps_per_epoch, loss);
         }
         if (st != ENG_OK) break;
         es.seconds = now_s() - t0;
@@ -329,4 +336,157 @@ eng_status eng_train(eng_net *net, const eng_dataset *train, const eng_dataset *
     batch_buf_free(&b);
     eng_sgd_free(opt);
     return st;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Training state
+ * ---------------------------------------------------------------------------------------- */
+
+static const char state_magic[8] = {'E', 'V', 'A', 'X', 'T', 'S', '\r', '\n'};
+
+enum { STATE_HEADER = 32, STATE_TENSOR = 16, STATE_QUANT = 20 };
+
+static int quant_count(const eng_net *net)
+{
+    int q = 0;
+    for (int i = 0; i < net->n_nodes; i++) q += net->nodes[i].q != NULL;
+    return q;
+}
+
+size_t eng_train_state_size(eng_net *net, const eng_sgd *opt)
+{
+    if (eng_net_param_count(net) < 0) return 0;
+    size_t floats = 0;
+    for (int i = 0; i < net->n_param_tensors; i++) floats += net->param_list[i].count;
+    return STATE_HEADER + (size_t)net->n_param_tensors * STATE_TENSOR +
+           (size_t)quant_count(net) * STATE_QUANT + 4 * (floats + opt->total);
+}
+
+static void put(unsigned char **p, const void *v, size_t n)
+{
+    memcpy(*p, v, n);
+    *p += n;
+}
+
+static void put_u32(unsigned char **p, uint32_t v)
+{
+    put(p, &v, 4);
+}
+
+static void put_u64(unsigned char **p, uint64_t v)
+{
+    put(p, &v, 8);
+}
+
+static uint32_t get_u32(const unsigned char **p)
+{
+    uint32_t v;
+    memcpy(&v, *p, 4);
+    *p += 4;
+    return v;
+}
+
+static uint64_t get_u64(const unsigned char **p)
+{
+    uint64_t v;
+    memcpy(&v, *p, 8);
+    *p += 8;
+    return v;
+}
+
+eng_status eng_train_state_save(eng_net *net, const eng_sgd *opt, void *buf, size_t size)
+{
+    size_t need = eng_train_state_size(net, opt);
+    if (need == 0 || size < need)
+        return eng_error(ENG_ERR_ARG, "training state: %zu bytes given, %zu needed", size, need);
+    ENG_TRY(eng_net_sync_host(net));
+    if (opt->dev_block) ENG_TRY(eng_cuda_copy_to_host(opt->block, opt->dev_block,
+                                                      opt->total * sizeof(float)));
+    unsigned char *p = buf;
+    put(&p, state_magic, sizeof state_magic);
+    put_u32(&p, 1);
+    put_u32(&p, (uint32_t)net->n_param_tensors);
+    put_u32(&p, (uint32_t)quant_count(net));
+    put_u32(&p, 0);
+    put_u64(&p, opt->total);
+    for (int i = 0; i < net->n_param_tensors; i++) {
+        const eng_param *t = &net->param_list[i];
+        put_u32(&p, (uint32_t)t->node);
+        put_u32(&p, (uint32_t)t->kind);
+        put_u64(&p, t->count);
+    }
+    for (int i = 0; i < net->n_nodes; i++) {
+        const eng_approx *q = net->nodes[i].q;
+        if (!q) continue;
+        put_u32(&p, (uint32_t)i);
+        put_u32(&p, (uint32_t)q->obs.mode);
+        put_u32(&p, q->obs.valid);
+        put(&p, &q->obs.lo, 4);
+        put(&p, &q->obs.hi, 4);
+    }
+    for (int i = 0; i < net->n_param_tensors; i++)
+        put(&p, net->param_list[i].data, net->param_list[i].count * sizeof(float));
+    put(&p, opt->block, opt->total * sizeof(float));
+    return ENG_OK;
+}
+
+eng_status eng_train_state_load(eng_net *net, eng_sgd *opt, const void *buf, size_t size)
+{
+    size_t need = eng_train_state_size(net, opt);
+    const unsigned char *p = buf;
+    if (need == 0 || size != need || memcmp(p, state_magic, sizeof state_magic) != 0)
+        return eng_error(ENG_ERR_FORMAT, "training state: %zu bytes, not a state of this "
+                         "network (%zu bytes)", size, need);
+    p += sizeof state_magic;
+    uint32_t version = get_u32(&p), tensors = get_u32(&p), quants = get_u32(&p);
+    get_u32(&p);
+    uint64_t velocities = get_u64(&p);
+    if (version != 1 || tensors != (uint32_t)net->n_param_tensors ||
+        quants != (uint32_t)quant_count(net) || velocities != opt->total)
+        return eng_error(ENG_ERR_FORMAT, "training state: version %u, %u tensors, %u quantized "
+                         "layers, %llu velocities; the network has %d, %d, %zu", version,
+                         tensors, quants, (unsigned long long)velocities, net->n_param_tensors,
+                         quant_count(net), opt->total);
+    for (int i = 0; i < net->n_param_tensors; i++) {
+        const eng_param *t = &net->param_list[i];
+        uint32_t node = get_u32(&p), kind = get_u32(&p);
+        uint64_t count = get_u64(&p);
+        if (node != (uint32_t)t->node || kind != (uint32_t)t->kind || count != t->count)
+            return eng_error(ENG_ERR_FORMAT, "training state: tensor %d is node %u %s x %llu, "
+                             "the network's is node %d %s x %zu", i, node,
+                             eng_param_kind_name((eng_param_kind)kind),
+                             (unsigned long long)count, t->node, eng_param_kind_name(t->kind),
+                             t->count);
+    }
+    const unsigned char *quant_table = p;
+    for (int i = 0; i < net->n_nodes; i++) {
+        if (!net->nodes[i].q) continue;
+        uint32_t node = get_u32(&p), mode = get_u32(&p), valid = get_u32(&p);
+        p += 8;
+        if (node != (uint32_t)i || mode > ENG_OBSERVER_FROZEN || valid > 1)
+            return eng_error(ENG_ERR_FORMAT, "training state: quantized layer entry (node %u, "
+                             "mode %u) does not match node %d", node, mode, i);
+    }
+    /* checked: now apply */
+    p = quant_table;
+    for (int i = 0; i < net->n_nodes; i++) {
+        eng_approx *q = net->nodes[i].q;
+        if (!q) continue;
+        p += 4;
+        q->obs.mode = (eng_observer_mode)get_u32(&p);
+        q->obs.valid = get_u32(&p) != 0;
+        memcpy(&q->obs.lo, p, 4);
+        memcpy(&q->obs.hi, p + 4, 4);
+        p += 8;
+    }
+    for (int i = 0; i < net->n_param_tensors; i++) {
+        size_t bytes = net->param_list[i].count * sizeof(float);
+        memcpy(net->param_list[i].data, p, bytes);
+        p += bytes;
+    }
+    memcpy(opt->block, p, opt->total * sizeof(float));
+    ENG_TRY(eng_net_sync_device(net));
+    if (opt->dev_block) ENG_TRY(eng_cuda_copy_to_device(opt->dev_block, opt->block,
+                                                        opt->total * sizeof(float)));
+    return ENG_OK;
 }

@@ -1,6 +1,6 @@
 /*
  * cmd_search.c - `evoapproxnas search CONFIG` and `evoapproxnas resume DB`: run or continue a
- * search, with Ctrl-C, SIGTERM and SIGHUP stopping cleanly at the next candidate.
+ * search, with Ctrl-C, SIGTERM and SIGHUP stopping cleanly at the next batch (checkpointed).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -53,9 +53,9 @@ static void print_help(bool resume)
            "  --quiet       no progress output\n"
            "  -h, --help    this help\n"
            "\n"
-           "Ctrl-C, SIGTERM or SIGHUP stops at the next candidate (exit 1; resume later), a\n"
-           "second one at once; progress is a live line on a terminal, plain log lines\n"
-           "otherwise.\n");
+           "Ctrl-C, SIGTERM or SIGHUP stops at the next batch, checkpointing every candidate\n"
+           "in training (exit 1; resume continues them), a second one at once; progress is a\n"
+           "live line on a terminal, plain log lines otherwise.\n");
 }
 
 static int run(int argc, char **argv, bool resume)

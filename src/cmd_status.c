@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "archive.h"
+#include "archive_checkpoint.h"
 #include "cli.h"
 #include "commands.h"
 #include "run_claim.h"
@@ -22,7 +23,8 @@ static void print_help(void)
            "  running (pid P on HOST, heartbeat N s ago)   a process writes it now\n"
            "  stale (pid P on HOST is gone)                its writer died; resume takes over\n"
            "  interrupted | finished | failed\n"
-           "A damaged archive is refused with exit 2, naming the table.\n");
+           "It also lists the candidates in training (checkpointed: epoch, batch, loss, last\n"
+           "update). A damaged archive is refused with exit 2, naming the table.\n");
 }
 
 int cmd_status(int argc, char **argv)
@@ -94,6 +96,7 @@ int cmd_status(int argc, char **argv)
         printf("time:         %.1f s in generations\n",
                db_query_double(db, "SELECT sum(wall_s) FROM generations", 0));
     }
+    db_checkpoint_report(db, stdout);
     db_run_free(&run);
     db_close(db);
     return CLI_EXIT_OK;

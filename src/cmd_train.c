@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "commands.h"
@@ -75,9 +76,35 @@ typedef struct train_opts {
     eng_train_cfg cfg;
 } train_opts;
 
+/* The live step line on a terminal (overwritten in place, at most 4 times a second). */
+typedef struct step_line {
+    int epochs;
+    double t_start, t_last;
+} step_line;
+
+static double wall_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static void print_step(void *user, int epoch, long step, long steps, float loss)
+{
+    step_line *l = user;
+    double now = wall_s();
+    if (step < steps && now - l->t_last < 0.25) return;
+    l->t_last = now;
+    long done = (long)(epoch - 1) * steps + step, all = (long)l->epochs * steps;
+    double eta = (now - l->t_start) / (double)done * (double)(all - done);
+    printf("\r\033[Kepoch %d/%d  batch %ld/%ld  loss %.4f  ETA %.0f s", epoch, l->epochs, step,
+           steps, (double)loss, eta);
+    fflush(stdout);
+}
+
 static bool print_epoch(const eng_epoch_stats *s, void *user)
 {
-    (void)user;
+    if (user) printf("\r\033[K");   /* over the step line */
     printf("epoch %3d/%d  loss %.4f  train %6.2f%%", s->epoch, s->epochs, s->loss,
            100.0 * s->accuracy);
     if (!isnan(s->val_accuracy)) printf("  val %6.2f%%", 100.0 * s->val_accuracy);
@@ -300,8 +327,11 @@ int cmd_train(int argc, char **argv)
     if (rc == CLI_EXIT_OK) rc = netcli_net_place(CMD, net, netcli_device_resolve(o.device));
     if (rc != CLI_EXIT_OK) goto out;
     fflush(stdout);
+    step_line line = {.epochs = o.cfg.epochs, .t_start = wall_s()};
+    bool tty = cli_stdout_is_tty();
+    if (tty) o.cfg.on_step = print_step, o.cfg.step_user = &line;
     st = eng_train(net, &data.train, data.val.count ? &data.val : NULL, &o.cfg, print_epoch,
-                   NULL, NULL);
+                   tty ? &line : NULL, NULL);
     if (st != ENG_OK) {
         cli_error("%s: %s", CMD, eng_last_error());
         rc = st == ENG_ERR_SHAPE ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;

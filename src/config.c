@@ -551,6 +551,7 @@ static void read_training(reader *r, yaml_node_t *n, cfg_search *c)
     cfg_map m;
     c->training.epochs = 1, c->training.batch_size = 64, c->training.learning_rate = 0.05;
     c->training.momentum = 0.9, c->training.weight_decay = 5e-4, c->training.cosine = true;
+    c->training.checkpoint_minutes = 5.0;
     if (!n) return;
     if (!map_open(r, n, "training", &m)) return;
     get_int(r, &m, "epochs", false, 1, 1, 1000, &c->training.epochs);
@@ -561,6 +562,7 @@ static void read_training(reader *r, yaml_node_t *n, cfg_search *c)
     c->training.cosine = get_enum(r, &m, "schedule", 1, schedules, 2) == 1;
     get_int(r, &m, "crop_pad", false, 0, 0, 16, &c->training.crop_pad);
     get_bool(r, &m, "hflip", false, &c->training.hflip);
+    get_double(r, &m, "checkpoint_minutes", 5.0, 0.0, 1440.0, &c->training.checkpoint_minutes);
     map_finish(r, &m);
 }
 

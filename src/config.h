@@ -115,6 +115,7 @@ typedef struct cfg_search {
         bool cosine;                    /* cosine learning-rate decay (else constant) */
         int crop_pad;                   /* augmentation: random crop with this padding */
         bool hflip;                     /* augmentation: random horizontal flips */
+        double checkpoint_minutes;      /* mid-epoch checkpoint interval (0: epoch ends only) */
     } training;
 
     struct {

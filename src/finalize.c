@@ -97,8 +97,11 @@ eng_status finalize_front(const char *path, int epochs, int threads, FILE *log,
         item *it = &items[i];
         if (stop && *stop) continue;
         uint64_t seed = strtoull(it->hash, NULL, 16) ^ env.cfg.seed ^ 0xF1A1u;
+        search_train_logger lg = {.out = log, .label = it->hash};
+        search_train_hooks hooks = {.progress = log ? search_train_log_progress : NULL,
+                                    .user = &lg};
         it->st = search_env_train(&env, &it->arch, seed, epochs, &env.full_train, &env.test,
-                                  stop, &it->error);
+                                  stop, &hooks, &it->error);
         if (it->st != ENG_OK) {
             snprintf(it->msg, sizeof it->msg, "%s", eng_last_error());
             continue;

@@ -1,6 +1,7 @@
 /*
  * search.c - the search driver: NSGA-II callbacks (NAS genome variation, batch evaluation with
- * duplicate reuse, one archive transaction per generation), new runs and resume.
+ * duplicate reuse and checkpointed training, one archive transaction per generation), live
+ * progress, new runs and resume.
  */
 #include "search.h"
 
@@ -18,6 +19,7 @@
 #endif
 
 #include "archive.h"
+#include "archive_checkpoint.h"
 #include "evo_indicators.h"
 #include "run_claim.h"
 #include "run_signal.h"
@@ -41,6 +43,16 @@ typedef struct job {
     eng_status st;
     char msg[512];
 } job;
+
+/* A candidate in training on one worker thread. */
+typedef struct flight {
+    bool active;
+    char hash[DB_HASH_LEN];
+    int epoch, epochs;          /* epoch in progress, 1-based */
+    long batch, batches;        /* batches of it done, per epoch */
+    long trained_before;        /* batches trained by this run before this epoch */
+    double t_epoch;             /* when this epoch (or its resumed part) began */
+} flight;
 
 typedef struct driver {
     search_env env;
@@ -68,6 +80,14 @@ typedef struct driver {
     int done_total, planned_total;
     int gen_done, gen_size;
     double best_error, min_energy;
+
+    flight *flights;            /* per worker thread: the candidate it trains */
+    long batches_run;           /* batches trained since the run (re)started */
+    long batches_per_cand;      /* epochs x batches per epoch of one candidate */
+    double t_tty;               /* last live-line refresh */
+    bool ckpt_ready;            /* the checkpoints table exists */
+    int hold_epoch;             /* crash-test aid (EVOAPPROXNAS_HOLD_AT_BATCH), 0 = off */
+    long hold_batch;
 
     eng_status fail_st;         /* why a callback failed */
     char fail_msg[1024];
@@ -148,26 +168,68 @@ static void format_duration(double s, char *buf, size_t size)
     else snprintf(buf, size, "%dh%02dm", (int)s / 3600, ((int)s / 60) % 60);
 }
 
+/* Time left: from the batches trained so far once there are some (candidates of one search
+ * all train the same number of batches), else from the candidates done. */
+static void eta_text(const driver *d, char *buf, size_t size)
+{
+    double el = now_s() - d->t_start, left = -1;
+    if (d->batches_run > 0) {
+        long remaining = (long)(d->planned_total - d->done_total) * d->batches_per_cand;
+        for (int t = 0; t < d->threads; t++)
+            if (d->flights[t].active)
+                remaining -= (long)(d->flights[t].epoch - 1) * d->flights[t].batches +
+                             d->flights[t].batch;
+        left = el / (double)d->batches_run * (double)(remaining > 0 ? remaining : 0);
+    } else if (d->done_total > 0) {
+        left = el / d->done_total * (d->planned_total - d->done_total);
+    }
+    format_duration(left, buf, size);
+}
+
+static int current_generation(const driver *d)
+{
+    return d->ga && evo_nsga2_has_population(d->ga) ? evo_nsga2_generation(d->ga) + 1 : 0;
+}
+
+/* The live line on a terminal: generation, candidates done and in flight (epoch, batch),
+ * best figures, ETA. */
+static void progress_line(driver *d)
+{
+    char flights[160] = "", eta[32], *p = flights;
+    size_t left = sizeof flights;
+    int active = 0;
+    for (int t = 0; t < d->threads; t++) {
+        const flight *f = &d->flights[t];
+        if (!f->active) continue;
+        if (active++ < 4) {
+            int w = snprintf(p, left, "%s%.4s e%d/%d b%ld/%ld", active > 1 ? ", " : "  ",
+                             f->hash, f->epoch, f->epochs, f->batch, f->batches);
+            if (w > 0 && (size_t)w < left) p += w, left -= (size_t)w;
+        }
+    }
+    if (active > 4) snprintf(p, left, " +%d", active - 4);
+    eta_text(d, eta, sizeof eta);
+    char err[32] = "-", energy[32] = "-";
+    if (isfinite(d->best_error)) snprintf(err, sizeof err, "%.4f", d->best_error);
+    if (isfinite(d->min_energy)) snprintf(energy, sizeof energy, "%.4g uJ", d->min_energy * 1e-6);
+    say(d, "gen %d/%d  candidate %d/%d  training %d%s  best error %s  min energy %s  ETA %s",
+        current_generation(d), d->env.cfg.nsga2.generations, d->gen_done, d->gen_size, active,
+        flights, err, energy, eta);
+    d->t_tty = now_s();
+}
+
 static void progress_candidate(driver *d, const db_evaluation *e, const char *how)
 {
     d->gen_done++;
     d->done_total++;
     if (e->error < d->best_error) d->best_error = e->error;
     if (e->energy_pj < d->min_energy) d->min_energy = e->energy_pj;
-    int gen = d->ga && evo_nsga2_has_population(d->ga) ? evo_nsga2_generation(d->ga) + 1 : 0;
     if (d->opts->progress == SEARCH_PROGRESS_LOG) {
         say(d, "gen %d candidate %d/%d %s error %.4f energy %.4g uJ params %lld %s %.1fs",
-            gen, d->gen_done, d->gen_size, e->hash, e->error, e->energy_pj * 1e-6,
-            (long long)e->params, how, e->train_s);
+            current_generation(d), d->gen_done, d->gen_size, e->hash, e->error,
+            e->energy_pj * 1e-6, (long long)e->params, how, e->train_s);
     } else {
-        double el = now_s() - d->t_start;
-        char eta[32];
-        format_duration(d->done_total > 0 ? el / d->done_total *
-                                                (d->planned_total - d->done_total) : -1,
-                        eta, sizeof eta);
-        say(d, "gen %d/%d  candidate %d/%d  best error %.4f  min energy %.4g uJ  ETA %s", gen,
-            d->env.cfg.nsga2.generations, d->gen_done, d->gen_size, d->best_error,
-            d->min_energy * 1e-6, eta);
+        progress_line(d);
     }
 }
 
@@ -305,10 +367,148 @@ static double violation_of(const driver *d, const db_evaluation *e)
     return v;
 }
 
+/* What the training hooks of one candidate need. */
+typedef struct train_ctx {
+    driver *d;
+    flight *f;                  /* its worker's slot */
+    int gen;
+    search_train_pos saved;     /* position of the last checkpoint */
+} train_ctx;
+
+static eng_status on_checkpoint(void *user, const void *data, size_t size,
+                                const search_train_pos *pos)
+{
+    train_ctx *c = user;
+    db_checkpoint_info info = {.generation = c->gen, .epoch = pos->epoch, .epochs = pos->epochs,
+                               .batch = pos->batch, .batches = pos->batches, .loss = pos->loss};
+    snprintf(info.hash, sizeof info.hash, "%s", c->f->hash);
+    eng_status st;
+#pragma omp critical(search_db)
+    st = db_checkpoint_save(c->d->db, &info, data, size);
+    c->saved = *pos;
+    return st;
+}
+
+/* Crash-test aid: with EVOAPPROXNAS_HOLD_AT_BATCH=E:B in the environment, a candidate that
+ * has trained B batches of epoch E (B = all: after the epoch's checkpoint) waits there until
+ * the stop flag is set, so that a test can interrupt or SIGKILL it at a known point
+ * (tests/cli/checkpoint.sh); it says so in a progress line. */
+static void hold_at_batch(const driver *d, const train_ctx *c, const search_train_pos *pos)
+{
+    if (pos->epoch != d->hold_epoch || pos->batch != d->hold_batch) return;
+#pragma omp critical(search_progress)
+    say(d, "gen %d candidate %s held at epoch %d batch %ld%s", c->gen, c->f->hash, pos->epoch,
+        pos->batch, d->opts->progress == SEARCH_PROGRESS_TTY ? "\n" : "");
+    struct timespec ms10 = {0, 10000000};
+    while (!(d->opts->stop && *d->opts->stop)) nanosleep(&ms10, NULL);
+}
+
+static void on_progress(void *user, search_train_event ev, const search_train_pos *pos)
+{
+    train_ctx *c = user;
+    driver *d = c->d;
+    flight *f = c->f;
+#pragma omp critical(search_progress)
+    {
+        if (ev == SEARCH_TRAIN_BATCH) d->batches_run++;
+        f->epoch = pos->epoch, f->epochs = pos->epochs;
+        f->batch = pos->batch, f->batches = pos->batches;
+        if (ev == SEARCH_TRAIN_EPOCH) {
+            if (d->opts->progress == SEARCH_PROGRESS_LOG) {
+                char resumed[48] = "";
+                long run = pos->trained - f->trained_before;
+                if (run < pos->batches)
+                    snprintf(resumed, sizeof resumed, " (resumed at batch %ld)",
+                             pos->batches - run);
+                say(d, "gen %d candidate %s epoch %d/%d loss %.4f %ld batches%s %.1fs", c->gen,
+                    f->hash, pos->epoch, pos->epochs, pos->loss, run, resumed,
+                    now_s() - f->t_epoch);
+            }
+            f->trained_before = pos->trained;
+            f->t_epoch = now_s();
+        }
+        if (d->opts->progress == SEARCH_PROGRESS_TTY &&
+            (ev == SEARCH_TRAIN_EPOCH || now_s() - d->t_tty >= 0.25))
+            progress_line(d);
+    }
+    if (d->hold_epoch > 0 &&
+        (ev == SEARCH_TRAIN_EPOCH) == (pos->batch == pos->batches))
+        hold_at_batch(d, c, pos);
+}
+
+/* Trains one candidate on the calling worker, continuing its checkpoint when there is one. */
+static void train_job(driver *d, job *jb, db_evaluation *e, int gen, flight *f)
+{
+    const search_env *env = &d->env;
+    double t0 = now_s(), err = 1.0;
+    void *resume = NULL;
+    size_t resume_size = 0;
+    eng_status st;
+#pragma omp critical(search_db)
+    st = db_checkpoint_load(d->db, e->hash, &resume, &resume_size);
+    if (st == ENG_ERR_NOT_FOUND) st = ENG_OK;
+    search_train_pos at = {.epoch = 1, .epochs = env->cfg.training.epochs,
+                           .batches = d->batches_per_cand / env->cfg.training.epochs};
+    if (st == ENG_OK && resume) st = search_train_checkpoint_pos(resume, resume_size, &at);
+    train_ctx ctx = {.d = d, .f = f, .gen = gen};
+#pragma omp critical(search_progress)
+    {
+        *f = (flight){.active = true, .epoch = at.epoch, .epochs = at.epochs, .batch = at.batch,
+                      .batches = at.batches, .t_epoch = now_s()};
+        snprintf(f->hash, sizeof f->hash, "%s", e->hash);
+    }
+    search_train_hooks hooks = {.resume = resume, .resume_size = resume_size,
+                                .checkpoint_s = env->cfg.training.checkpoint_minutes * 60.0,
+                                .checkpoint = on_checkpoint, .progress = on_progress,
+                                .user = &ctx};
+    if (st == ENG_OK)
+        st = search_env_train(env, &jb->arch, e->seed, env->cfg.training.epochs, &env->train,
+                              &env->val, d->opts->stop, &hooks, &err);
+    free(resume);
+#pragma omp critical(search_progress)
+    {
+        f->active = false;
+        if (st == ENG_ERR_INTERRUPTED && d->opts->progress == SEARCH_PROGRESS_LOG &&
+            ctx.saved.epochs > 0)
+            say(d, "gen %d candidate %s stopped at epoch %d/%d batch %ld/%ld (checkpointed)",
+                gen, e->hash, ctx.saved.epoch, ctx.saved.epochs, ctx.saved.batch,
+                ctx.saved.batches);
+    }
+    jb->st = st;
+    if (st != ENG_OK) {
+        if (st == ENG_ERR_FORMAT)
+            snprintf(jb->msg, sizeof jb->msg, "%s: checkpoint of %s: %s", db_path(d->db),
+                     e->hash, eng_last_error());
+        else snprintf(jb->msg, sizeof jb->msg, "%s", eng_last_error());
+        return;
+    }
+    e->error = err;
+    e->train_s = now_s() - t0;
+    double gv[3];
+    e->violation = violation_of(d, e);
+    objectives(d, e, e->obj, gv);
+    /* the result replaces the checkpoint: a cache for resume until the generation commits */
+#pragma omp critical(search_db)
+    {
+        st = db_begin(d->db);
+        if (st == ENG_OK) st = db_evaluation_insert(d->db, e);
+        if (st == ENG_OK) st = db_checkpoint_delete(d->db, e->hash);
+        if (st == ENG_OK) st = db_commit(d->db);
+        else db_rollback(d->db);
+    }
+    if (st != ENG_OK) {
+        jb->st = st;
+        snprintf(jb->msg, sizeof jb->msg, "%s", eng_last_error());
+        return;
+    }
+    jb->done = true;
+#pragma omp critical(search_progress)
+    progress_candidate(d, e, "trained");
+}
+
 /* Trains the jobs that need it, across candidates or within each, as configured. */
 static void train_jobs(driver *d, job *jobs, int n_jobs, int gen)
 {
-    const search_env *env = &d->env;
     volatile sig_atomic_t *stop = d->opts->stop;
     /* one host thread drives the GPU: candidates on the device train one after another */
     bool across = d->env.device != ENG_DEVICE_CUDA &&
@@ -318,24 +518,15 @@ static void train_jobs(driver *d, job *jobs, int n_jobs, int gen)
     omp_set_max_active_levels(1);
     if (!across) omp_set_num_threads(d->threads);
 #endif
-    (void)gen;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(across ? d->threads : 1)
     for (int i = 0; i < n_jobs; i++) {
         job *jb = &jobs[i];
         if (!jb->train || (stop && *stop)) continue;
-        db_evaluation *e = &d->evals[i];
-        double t0 = now_s(), err = 1.0;
-        jb->st = search_env_train(env, &jb->arch, e->seed, env->cfg.training.epochs, &env->train,
-                                  &env->val, stop, &err);
-        if (jb->st != ENG_OK) {
-            snprintf(jb->msg, sizeof jb->msg, "%s", eng_last_error());
-            continue;
-        }
-        e->error = err;
-        e->train_s = now_s() - t0;
-        jb->done = true;
-#pragma omp critical(search_progress)
-        progress_candidate(d, e, "trained");
+        int slot = 0;
+#ifdef _OPENMP
+        slot = omp_get_thread_num();
+#endif
+        train_job(d, jb, &d->evals[i], gen, &d->flights[slot]);
     }
 }
 
@@ -409,6 +600,11 @@ static evo_status cb_evaluate(void *ctx, const evo_batch *b)
         e->seed = mix64(c->seed ^ cd->hash);
         jobs[k].train = true;
     }
+    if (rc == EVO_OK && !d->ckpt_ready) {
+        eng_status st = db_checkpoint_prepare(d->db);
+        if (st != ENG_OK) rc = fail(d, st, eng_last_error());
+        d->ckpt_ready = st == ENG_OK;
+    }
     if (rc == EVO_OK) {
         train_jobs(d, jobs, d->n_evals, gen);
         for (int k = 0; k < d->n_evals; k++) {
@@ -427,12 +623,8 @@ static evo_status cb_evaluate(void *ctx, const evo_batch *b)
         }
         bool all_done = true;
         for (int k = 0; k < d->n_evals; k++) all_done &= jobs[k].done;
-        if (rc == EVO_OK && !all_done) {
-            /* Interrupted: keep the finished evaluations as a cache for resume. */
-            for (int k = 0; k < d->n_evals; k++)
-                if (jobs[k].train && jobs[k].done) db_evaluation_insert(d->db, &d->evals[k]);
-            rc = fail(d, ENG_ERR_INTERRUPTED, "interrupted");
-        }
+        /* interrupted: the finished evaluations are stored already, as a cache for resume */
+        if (rc == EVO_OK && !all_done) rc = fail(d, ENG_ERR_INTERRUPTED, "interrupted");
     }
     for (int k = 0; k < b->n; k++) nas_arch_free(&jobs[k].arch);
     free(jobs);
@@ -538,6 +730,7 @@ static evo_status cb_generation(void *ctx, const evo_nsga2 *ga)
         }
     }
     if (st == ENG_OK) st = db_generation_insert(d->db, &row);
+    if (st == ENG_OK) st = db_checkpoint_clear(d->db);
     if (st == ENG_OK) st = db_commit(d->db);
     else db_rollback(d->db);
     free(state);
@@ -601,6 +794,13 @@ static eng_status driver_create(driver *d, const search_opts *opts)
     if (evo_nsga2_create(&prob, &par, &d->ga) != EVO_OK)
         return eng_error(ENG_ERR_ARG, "%s: %s", c->path, evo_last_error());
     d->planned_total = c->nsga2.population + c->nsga2.generations * c->nsga2.offspring;
+    d->flights = calloc((size_t)d->threads, sizeof *d->flights);
+    if (!d->flights) return eng_error(ENG_ERR_NOMEM, "out of memory");
+    int bs = c->training.batch_size < d->env.train.count ? c->training.batch_size
+                                                         : d->env.train.count;
+    d->batches_per_cand = bs > 0 ? (long)c->training.epochs * (d->env.train.count / bs) : 0;
+    const char *hold = getenv("EVOAPPROXNAS_HOLD_AT_BATCH");
+    if (hold && sscanf(hold, "%d:%ld", &d->hold_epoch, &d->hold_batch) != 2) d->hold_epoch = 0;
     return ENG_OK;
 }
 
@@ -610,6 +810,7 @@ static void driver_free(driver *d)
     evo_nsga2_free(d->ga);
     free(d->genes);
     free(d->known);
+    free(d->flights);
     db_close(d->db);
     search_env_close(&d->env);
 }

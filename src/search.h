@@ -9,10 +9,12 @@
  * archive as an uninterrupted one.
  *
  * Interrupts: set *opts->stop (the CLI's SIGINT/SIGTERM/SIGHUP handler of run_signal.h does,
- * with the signal's number) and the search stops at the next candidate: finished evaluations
- * of the generation in flight are kept as a cache for resume, the run is marked "interrupted"
- * and ENG_ERR_INTERRUPTED is returned. A SIGKILL loses at most the generation in flight, and
- * at any moment leaves either no archive or one that resume continues (the archive is created
+ * with the signal's number) and the search stops at the next batch: every candidate in training writes a
+ * checkpoint there (archive_checkpoint.h), finished evaluations of the generation in flight
+ * are stored as a cache for resume as soon as they finish, the run is marked "interrupted"
+ * and ENG_ERR_INTERRUPTED is returned. A SIGKILL loses, per candidate in training, the batches
+ * since its last checkpoint (at most an epoch or training.checkpoint_minutes), and at any
+ * moment leaves either no archive or one that resume continues bit-identically (the archive is created
  * under a temporary name and renamed into place).
  *
  * Ownership: search and resume hold the run's claim (run_claim.h) while they write; a second
@@ -35,8 +37,10 @@
 
 typedef enum search_progress {
     SEARCH_PROGRESS_NONE,       /* quiet */
-    SEARCH_PROGRESS_LOG,        /* plain log lines (one per candidate and per generation) */
-    SEARCH_PROGRESS_TTY,        /* a live status line rewritten in place */
+    SEARCH_PROGRESS_LOG,        /* plain flushed lines: per epoch per candidate, per
+                                   candidate, per generation */
+    SEARCH_PROGRESS_TTY,        /* a live line rewritten in place: candidates in flight with
+                                   epoch and batch, ETA from the batches trained */
 } search_progress;
 
 typedef struct search_opts {
@@ -45,7 +49,7 @@ typedef struct search_opts {
     int threads;                /* worker threads, >= 1 (0 = all cores) */
     search_progress progress;
     FILE *out;                  /* progress and log stream (stderr when NULL) */
-    volatile sig_atomic_t *stop;/* set non-zero to stop at the next candidate (the signal's
+    volatile sig_atomic_t *stop;/* set non-zero to stop at the next batch (the signal's
                                    number names it in the message); may be NULL */
     const cfg_paths *paths;     /* resume: files that replace the archived config's; NULL */
 } search_opts;

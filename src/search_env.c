@@ -229,7 +229,8 @@ eng_status search_env_measure(search_env *env, const nas_arch *arch, db_evaluati
 
 eng_status search_env_train(const search_env *env, const nas_arch *arch, uint64_t seed,
                             int epochs, const eng_dataset *train, const eng_dataset *eval,
-                            volatile sig_atomic_t *stop, double *error)
+                            volatile sig_atomic_t *stop, const search_train_hooks *hooks,
+                            double *error)
 {
     const cfg_search *c = &env->cfg;
     eng_net *net;
@@ -243,7 +244,7 @@ eng_status search_env_train(const search_env *env, const nas_arch *arch, uint64_
                            .augment = {.crop_pad = c->training.crop_pad,
                                        .hflip = c->training.hflip},
                            .device = env->device};
-    eng_status st = search_train(net, train, &tc, seed, stop);
+    eng_status st = search_train(net, train, &tc, seed, stop, hooks);
     if (st == ENG_ERR_ARG && strstr(eng_last_error(), "diverged")) {
         *error = 1.0;
         st = ENG_OK;

@@ -8,7 +8,7 @@
  *     db_evaluation e;
  *     ENG_TRY(search_env_measure(&env, &arch, &e));             // energy, params, multipliers
  *     ENG_TRY(search_env_train(&env, &arch, seed, env.cfg.training.epochs, &env.train,
- *                              &env.val, NULL, &e.error));
+ *                              &env.val, NULL, NULL, &e.error));
  *     search_env_close(&env);
  */
 #ifndef SEARCH_ENV_H
@@ -24,6 +24,7 @@
 #include "eng_ops.h"
 #include "energy/energy.h"
 #include "nas_genome.h"
+#include "search_train.h"
 
 typedef enum search_env_flags {
     SEARCH_ENV_DATA = 1,        /* load the training subset and the validation split */
@@ -62,10 +63,12 @@ eng_status search_env_measure(search_env *env, const nas_arch *arch, db_evaluati
 
 /* Builds the candidate's quantized network, trains it for `epochs` on train with the config's
  * recipe (seeded), and writes its classification error on eval. A diverged training gives
- * error 1 (ENG_OK). ENG_ERR_INTERRUPTED when *stop became non-zero. Thread-safe (one call per
- * thread). */
+ * error 1 (ENG_OK). ENG_ERR_INTERRUPTED when *stop became non-zero. hooks (may be NULL):
+ * checkpoints, a checkpoint to continue from, and progress (search_train.h). Thread-safe
+ * (one call per thread). */
 eng_status search_env_train(const search_env *env, const nas_arch *arch, uint64_t seed,
                             int epochs, const eng_dataset *train, const eng_dataset *eval,
-                            volatile sig_atomic_t *stop, double *error);
+                            volatile sig_atomic_t *stop, const search_train_hooks *hooks,
+                            double *error);
 
 #endif /* SEARCH_ENV_H */

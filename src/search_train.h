@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "eng_data.h"
 #include "eng_device.h"
@@ -29,14 +30,67 @@ typedef struct search_train_cfg {
                                    initialization) */
 } search_train_cfg;
 
-/* Trains net (parameters initialized from seed) on ds. Stops early with ENG_ERR_INTERRUPTED
- * when *stop becomes non-zero (checked between batches; stop may be NULL). A non-finite loss
- * gives ENG_ERR_ARG ("training diverged"). */
+/* Where a training is: passed to the hooks. */
+typedef struct search_train_pos {
+    int epoch;                  /* 1-based epoch in progress (or just finished) */
+    int epochs;
+    long batch;                 /* batches of this epoch done */
+    long batches;               /* batches per epoch */
+    long trained;               /* batches trained by this call (restored ones not counted) */
+    double loss;                /* mean training loss of the epoch's batches done (NAN: none) */
+} search_train_pos;
+
+typedef enum search_train_event {
+    SEARCH_TRAIN_BATCH,         /* a batch was trained */
+    SEARCH_TRAIN_EPOCH,         /* an epoch ended (after the batch event of its last batch) */
+} search_train_event;
+
+/* Optional checkpoints and progress of search_train; all members may be zero/NULL.
+ *
+ * A checkpoint is the whole state (eng_train_state_save's network and optimizer state, plus
+ * the loop's epoch, batch, data order, RNG state and the epoch's loss sum; format in
+ * search_train.c): continuing from it gives bit-identical weights and losses to a training
+ * that never stopped, on the same thread count. Checkpoints are taken at every epoch end
+ * (including the last), mid-epoch when checkpoint_s seconds passed since the last one, and
+ * when *stop ends the training (at the batch it stopped before). Size: about 8 bytes per
+ * trainable parameter, 4 per running statistic and 4 per training image, plus 100 bytes. */
+typedef struct search_train_hooks {
+    const void *resume;         /* a checkpoint to continue from, or NULL to start */
+    size_t resume_size;
+    double checkpoint_s;        /* mid-epoch checkpoint interval in seconds (<= 0: none) */
+    /* Receives a checkpoint (valid during the call); a failure ends the training with it. */
+    eng_status (*checkpoint)(void *user, const void *data, size_t size,
+                             const search_train_pos *pos);
+    /* Called after every batch and at every epoch's end (from the training thread). */
+    void (*progress)(void *user, search_train_event ev, const search_train_pos *pos);
+    void *user;
+} search_train_hooks;
+
+/* Trains net (parameters initialized from seed) on ds, or continues hooks->resume. Stops early
+ * with ENG_ERR_INTERRUPTED when *stop becomes non-zero (checked between batches; stop may be
+ * NULL), after a last checkpoint. A non-finite loss gives ENG_ERR_ARG ("training diverged").
+ * A resume checkpoint that is not one of this network, data set, config and seed is
+ * ENG_ERR_FORMAT. hooks may be NULL. */
 eng_status search_train(eng_net *net,
                         const eng_dataset *ds,            // training images
                         const search_train_cfg *cfg,
                         uint64_t seed,                    // weights, order, augmentation
-                        volatile sig_atomic_t *stop);     // interrupt flag, or NULL
+                        volatile sig_atomic_t *stop,      // interrupt flag, or NULL
+                        const search_train_hooks *hooks); // checkpoints, progress, or NULL
+
+/* A ready-made progress hook for plain logs: one line per epoch, "  LABEL epoch E/N loss L
+ * Ts", flushed (lines of concurrent trainings are serialized). Use it as hooks.progress with
+ * a search_train_logger as hooks.user. */
+typedef struct search_train_logger {
+    FILE *out;
+    const char *label;          /* e.g. the network's hash */
+    double t_epoch;             /* internal: epoch start (the first epoch: its first batch's end) */
+} search_train_logger;
+
+void search_train_log_progress(void *user, search_train_event ev, const search_train_pos *pos);
+
+/* The position stored in a checkpoint of search_train (ENG_ERR_FORMAT when it is none). */
+eng_status search_train_checkpoint_pos(const void *data, size_t size, search_train_pos *pos);
 
 /* Classification error of net (evaluation mode) on ds, in [0, 1]. */
 eng_status search_train_error(eng_net *net,

@@ -117,7 +117,7 @@ has "resume says it is finished" "is finished"
 # --- a live progress line on a terminal (script(1) gives the search a pseudo-terminal) ------
 if command -v script >/dev/null 2>&1; then
   script -qc "'$bin' search tiny.yaml --threads 2 --name tty" /dev/null >tty.out 2>&1
-  if grep -aq $'\r\033\[Kgen 2/3  candidate 4/4  best error [0-9.]*  min energy .* ETA ' tty.out &&
+  if grep -aq $'\r\033\[Kgen 2/3  candidate 4/4  training 0  best error [0-9.]*  min energy .* ETA ' tty.out &&
      ! grep -aq "^gen 2 candidate" tty.out; then
     ok "live progress line on a terminal"
   else

@@ -54,6 +54,13 @@ if [ "$(head -1 "$dir/e.csv")" = "multiplier,power_mw,accuracy,drop_pp" ] && [ "
   echo "ok - CSV header and rows"; else echo "not ok - CSV header and rows"; cat "$dir/e.csv"; fail=1; fi
 check "eval of the quantization-aware network" 0 "$bin" eval --weights "$dir/qat.w" --dataset fashion-mnist --test-subset 100 --multiplier mul8u_DM1
 expect "as-trained row" '^as-trained +- +[0-9.]+%'
+if command -v script >/dev/null 2>&1; then   # a pseudo-terminal: the live batch line
+  script -qc "'$bin' train --model lenet ${tiny[*]} --out '$dir/tty.w'" /dev/null >"$dir/tty.out" 2>&1
+  if grep -aqE $'\r\033\\[Kepoch 1/1  batch [0-9]+/8  loss [0-9.]+  ETA [0-9]+ s' "$dir/tty.out" &&
+     grep -aqE $'\r\033\\[Kepoch +1/1 +loss' "$dir/tty.out"; then
+    echo "ok - live batch line on a terminal, then the epoch line over it"
+  else echo "not ok - live batch line on a terminal"; od -c "$dir/tty.out" | head; fail=1; fi
+fi
 head -c 100 "$dir/lenet.w" >"$dir/cut.w"
 check "eval of a truncated weights file" 2 "$bin" eval --weights "$dir/cut.w" --dataset fashion-mnist
 expect "message names the file" 'cut.w: truncated'

@@ -1,0 +1,236 @@
+/*
+ * test_checkpoint.c - candidate training checkpoints: training N epochs straight equals
+ * training k epochs (or up to a batch inside one), checkpointing to bytes, restoring into a
+ * fresh network and training the rest (weights, running statistics, activation ranges and
+ * losses bit-identical, at 1 and 2 threads); checkpoints of another training are refused.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "eng_ops.h"
+#include "eng_train.h"
+#include "search_train.h"
+#include "testutil.h"
+
+/* 120 images 1x8x8, 4 classes: a bright 2x2 square at one of 4 places, plus noise. */
+static void make_data(eng_dataset *ds)
+{
+    memset(ds, 0, sizeof *ds);
+    ds->count = 120;
+    ds->channels = 1;
+    ds->height = ds->width = 8;
+    ds->classes = 4;
+    ds->images = malloc((size_t)ds->count * 64);
+    ds->labels = malloc((size_t)ds->count);
+    ck_assert(ds->images && ds->labels);
+    uint64_t s = 11;
+    for (int i = 0; i < ds->count; i++) {
+        int k = (int)(test_rand_u64(&s) % 4);
+        uint8_t *im = ds->images + (size_t)i * 64;
+        ds->labels[i] = (uint8_t)k;
+        for (int p = 0; p < 64; p++) im[p] = (uint8_t)(test_rand_u64(&s) % 80);
+        for (int y = 0; y < 2; y++)
+            for (int x = 0; x < 2; x++) im[((k / 2) * 4 + 1 + y) * 8 + (k % 2) * 4 + 1 + x] = 240;
+    }
+    eng_dataset_normalize_self(ds);
+}
+
+/* conv (quantized, EMA ranges) -> batch norm -> relu -> pool -> dense (quantized). */
+static eng_net *make_net(void)
+{
+    eng_net *net;
+    ck_assert_int_eq(eng_net_create(1, 8, 8, 4, &net), ENG_OK);
+    int x = eng_net_conv2d(net, ENG_NET_INPUT, 4, 3, 1, 1, 1, false);
+    x = eng_net_relu(net, eng_net_batchnorm(net, x, 0.1f, 1e-5f));
+    x = eng_net_maxpool(net, x, 2, 2, 0);
+    x = eng_net_dense(net, eng_net_flatten(net, x), 4, true);
+    ck_assert_int_gt(x, 0);
+    eng_approx_cfg q;
+    eng_approx_cfg_default(&q);
+    ck_assert_int_eq(eng_net_set_quant(net, -1, &q), ENG_OK);
+    return net;
+}
+
+static const search_train_cfg cfg = {.epochs = 3, .batch_size = 16, .learning_rate = 0.05,
+                                     .momentum = 0.9, .weight_decay = 5e-4, .cosine = true,
+                                     .augment = {.crop_pad = 1, .hflip = true}};
+
+/* What the hooks saw: the last epoch's loss, batches trained, the last checkpoint; stops the
+ * training once stop_epoch / stop_batch is reached (0 = never). */
+typedef struct seen {
+    double loss;
+    long trained;
+    unsigned char *ckpt;
+    size_t ckpt_size;
+    int checkpoints;
+    int stop_epoch;
+    long stop_batch;
+    volatile sig_atomic_t stop;
+} seen;
+
+static void on_progress(void *user, search_train_event ev, const search_train_pos *pos)
+{
+    seen *s = user;
+    if (ev == SEARCH_TRAIN_EPOCH) s->loss = pos->loss;
+    s->trained = pos->trained;
+    if (ev == SEARCH_TRAIN_BATCH && pos->epoch == s->stop_epoch && pos->batch == s->stop_batch)
+        s->stop = 1;
+}
+
+static eng_status on_checkpoint(void *user, const void *data, size_t size,
+                                const search_train_pos *pos)
+{
+    seen *s = user;
+    (void)pos;
+    free(s->ckpt);
+    s->ckpt = malloc(size);
+    ck_assert_ptr_nonnull(s->ckpt);
+    memcpy(s->ckpt, data, size);
+    s->ckpt_size = size;
+    s->checkpoints++;
+    return ENG_OK;
+}
+
+/* Every parameter tensor and activation range of a and b are bit-identical. */
+static void assert_same_net(eng_net *a, eng_net *b)
+{
+    int n = eng_net_param_count(a);
+    ck_assert_int_eq(n, eng_net_param_count(b));
+    for (int i = 0; i < n; i++) {
+        eng_param pa, pb;
+        ck_assert_int_eq(eng_net_param_get(a, i, &pa), ENG_OK);
+        ck_assert_int_eq(eng_net_param_get(b, i, &pb), ENG_OK);
+        ck_assert_msg(memcmp(pa.data, pb.data, pa.count * sizeof(float)) == 0,
+                      "tensor %d (%s of node %d) differs", i, eng_param_kind_name(pa.kind),
+                      pa.node);
+    }
+    int nodes[8], m = eng_net_mul_layers(a, nodes, 8);
+    for (int i = 0; i < m; i++) {
+        float la, ha, lb, hb;
+        ck_assert(eng_net_act_range(a, nodes[i], &la, &ha));
+        ck_assert(eng_net_act_range(b, nodes[i], &lb, &hb));
+        ck_assert_msg(memcmp(&la, &lb, 4) == 0 && memcmp(&ha, &hb, 4) == 0,
+                      "activation range of node %d differs", nodes[i]);
+    }
+}
+
+/* Straight training vs. stopped after (epoch, batch) of the first run and continued. */
+static void check_continue(int threads, int stop_epoch, long stop_batch)
+{
+#ifdef _OPENMP
+    omp_set_num_threads(threads);
+#else
+    (void)threads;
+#endif
+    eng_dataset ds;
+    make_data(&ds);
+    eng_net *straight = make_net(), *first = make_net(), *second = make_net();
+    seen s0 = {0}, s1 = {.stop_epoch = stop_epoch, .stop_batch = stop_batch}, s2 = {0};
+    search_train_hooks h0 = {.progress = on_progress, .user = &s0};
+    ck_assert_int_eq(search_train(straight, &ds, &cfg, 42, NULL, &h0), ENG_OK);
+    ck_assert_int_eq(s0.trained, 3 * (120 / 16));
+
+    /* checkpoints after every batch as well: taking them must change nothing */
+    search_train_hooks h1 = {.checkpoint_s = 1e-9, .checkpoint = on_checkpoint,
+                             .progress = on_progress, .user = &s1};
+    ck_assert_int_eq(search_train(first, &ds, &cfg, 42, &s1.stop, &h1), ENG_ERR_INTERRUPTED);
+    ck_assert_int_ge(s1.checkpoints, stop_epoch * stop_batch);
+    search_train_pos at;
+    ck_assert_int_eq(search_train_checkpoint_pos(s1.ckpt, s1.ckpt_size, &at), ENG_OK);
+    ck_assert_int_eq(at.epoch, stop_epoch);
+    ck_assert_int_eq(at.batch, stop_batch);
+
+    search_train_hooks h2 = {.resume = s1.ckpt, .resume_size = s1.ckpt_size,
+                             .progress = on_progress, .user = &s2};
+    ck_assert_int_eq(search_train(second, &ds, &cfg, 42, NULL, &h2), ENG_OK);
+    ck_assert_int_eq(s1.trained + s2.trained, s0.trained);
+    ck_assert_msg(memcmp(&s0.loss, &s2.loss, sizeof s0.loss) == 0, "last loss %.17g != %.17g",
+                  s0.loss, s2.loss);
+    assert_same_net(straight, second);
+    double e0, e2;
+    ck_assert_int_eq(search_train_error(straight, &ds, 64, &e0), ENG_OK);
+    ck_assert_int_eq(search_train_error(second, &ds, 64, &e2), ENG_OK);
+    ck_assert(e0 == e2);
+
+    free(s1.ckpt);
+    eng_net_free(straight);
+    eng_net_free(first);
+    eng_net_free(second);
+    eng_dataset_free(&ds);
+}
+
+START_TEST(test_epoch_boundary_1_thread) { check_continue(1, 1, 7); }
+END_TEST
+
+START_TEST(test_epoch_boundary_2_threads) { check_continue(2, 2, 7); }
+END_TEST
+
+START_TEST(test_mid_epoch_1_thread) { check_continue(1, 2, 3); }
+END_TEST
+
+START_TEST(test_mid_epoch_2_threads) { check_continue(2, 1, 1); }
+END_TEST
+
+START_TEST(test_refused)
+{
+    eng_dataset ds;
+    make_data(&ds);
+    eng_net *net = make_net();
+    seen s = {.stop_epoch = 1, .stop_batch = 2};
+    search_train_hooks h = {.checkpoint = on_checkpoint, .progress = on_progress, .user = &s};
+    ck_assert_int_eq(search_train(net, &ds, &cfg, 42, &s.stop, &h), ENG_ERR_INTERRUPTED);
+    ck_assert_int_eq(s.checkpoints, 1);
+
+    /* another seed, another epoch count, a cut-off or corrupted checkpoint */
+    search_train_hooks r = {.resume = s.ckpt, .resume_size = s.ckpt_size};
+    ck_assert_int_eq(search_train(net, &ds, &cfg, 43, NULL, &r), ENG_ERR_FORMAT);
+    search_train_cfg longer = cfg;
+    longer.epochs = 4;
+    ck_assert_int_eq(search_train(net, &ds, &longer, 42, NULL, &r), ENG_ERR_FORMAT);
+    r.resume_size = s.ckpt_size - 4;
+    ck_assert_int_eq(search_train(net, &ds, &cfg, 42, NULL, &r), ENG_ERR_FORMAT);
+    r.resume_size = s.ckpt_size;
+    s.ckpt[0] ^= 1;
+    ck_assert_int_eq(search_train(net, &ds, &cfg, 42, NULL, &r), ENG_ERR_FORMAT);
+    s.ckpt[0] ^= 1;
+
+    /* the engine state of one network into another structure */
+    eng_net *other;
+    ck_assert_int_eq(eng_net_create(1, 8, 8, 4, &other), ENG_OK);
+    int x = eng_net_dense(other, eng_net_flatten(other, ENG_NET_INPUT), 4, true);
+    ck_assert_int_gt(x, 0);
+    ck_assert_int_eq(search_train(other, &ds, &cfg, 42, NULL, &r), ENG_ERR_FORMAT);
+    eng_net_free(other);
+
+    free(s.ckpt);
+    eng_net_free(net);
+    eng_dataset_free(&ds);
+}
+END_TEST
+
+static Suite *checkpoint_suite(void)
+{
+    Suite *s = suite_create("checkpoint");
+    TCase *tc = tcase_create("continue");
+    tcase_add_test(tc, test_epoch_boundary_1_thread);
+    tcase_add_test(tc, test_epoch_boundary_2_threads);
+    tcase_add_test(tc, test_mid_epoch_1_thread);
+    tcase_add_test(tc, test_mid_epoch_2_threads);
+    tcase_add_test(tc, test_refused);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(checkpoint_suite());
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
