@@ -2,7 +2,8 @@
  * test_checkpoint.c - candidate training checkpoints: training N epochs straight equals
  * training k epochs (or up to a batch inside one), checkpointing to bytes, restoring into a
  * fresh network and training the rest (weights, running statistics, activation ranges and
- * losses bit-identical, at 1 and 2 threads); checkpoints of another training are refused.
+ * losses bit-identical, at 1 and 2 threads); checkpoints of another training are refused;
+ * the archive's checkpoints table (an archive without it, save, replace, list, delete, clear).
  */
 #include <check.h>
 #include <math.h>
@@ -12,6 +13,7 @@
 #include <omp.h>
 #endif
 
+#include "archive_checkpoint.h"
 #include "eng_ops.h"
 #include "eng_train.h"
 #include "search_train.h"
@@ -213,6 +215,64 @@ START_TEST(test_refused)
 }
 END_TEST
 
+START_TEST(test_archive_table)
+{
+    const char *dir = test_mkdtemp();
+    char path[4200];
+    snprintf(path, sizeof path, "%s/a.db", dir);
+    db_archive *db;
+    ck_assert_int_eq(db_open(path, DB_OPEN_CREATE, &db), ENG_OK);
+    void *data;
+    size_t size;
+    db_checkpoint_info *rows;
+    int n;
+    /* an archive of an older version: no table, nothing in flight */
+    ck_assert_int_eq(db_checkpoint_load(db, "00000000000000aa", &data, &size),
+                     ENG_ERR_NOT_FOUND);
+    ck_assert_int_eq(db_checkpoint_list(db, &rows, &n), ENG_OK);
+    ck_assert_int_eq(n, 0);
+    ck_assert_int_eq(db_checkpoint_clear(db), ENG_OK);
+    ck_assert_int_eq(db_checkpoint_prepare(db), ENG_OK);
+    ck_assert_int_eq(db_checkpoint_prepare(db), ENG_OK);   /* idempotent */
+
+    unsigned char a[300], b[5] = {1, 2, 3, 4, 5};
+    for (int i = 0; i < 300; i++) a[i] = (unsigned char)(i * 7);
+    db_checkpoint_info ia = {.hash = "00000000000000aa", .generation = 2, .epoch = 3,
+                             .epochs = 4, .batch = 5, .batches = 10, .loss = 0.5};
+    db_checkpoint_info ib = {.hash = "00000000000000bb", .generation = 1, .epoch = 1,
+                             .epochs = 4, .batch = 0, .batches = 10, .loss = NAN};
+    ck_assert_int_eq(db_checkpoint_save(db, &ia, b, sizeof b), ENG_OK);
+    ck_assert_int_eq(db_checkpoint_save(db, &ia, a, sizeof a), ENG_OK);   /* replaces */
+    ck_assert_int_eq(db_checkpoint_save(db, &ib, b, sizeof b), ENG_OK);
+    ck_assert_int_eq(db_checkpoint_load(db, "00000000000000aa", &data, &size), ENG_OK);
+    ck_assert_uint_eq(size, sizeof a);
+    ck_assert(memcmp(data, a, sizeof a) == 0);
+    free(data);
+    ck_assert_int_eq(db_checkpoint_list(db, &rows, &n), ENG_OK);
+    ck_assert_int_eq(n, 2);
+    ck_assert_str_eq(rows[0].hash, "00000000000000bb");   /* generation order */
+    ck_assert(isnan(rows[0].loss));
+    ck_assert_str_eq(rows[1].hash, "00000000000000aa");
+    ck_assert_int_eq(rows[1].generation, 2);
+    ck_assert_int_eq(rows[1].epoch, 3);
+    ck_assert_int_eq(rows[1].batch, 5);
+    ck_assert_int_eq(rows[1].batches, 10);
+    ck_assert(rows[1].loss == 0.5);
+    ck_assert_uint_eq(rows[1].bytes, sizeof a);
+    ck_assert_int_eq((int)strlen(rows[1].updated_at), 20);
+    free(rows);
+
+    ck_assert_int_eq(db_checkpoint_delete(db, "00000000000000aa"), ENG_OK);
+    ck_assert_int_eq(db_checkpoint_load(db, "00000000000000aa", &data, &size),
+                     ENG_ERR_NOT_FOUND);
+    ck_assert_int_eq(db_checkpoint_clear(db), ENG_OK);
+    ck_assert_int_eq(db_checkpoint_list(db, &rows, &n), ENG_OK);
+    ck_assert_int_eq(n, 0);
+    db_close(db);
+    test_rmtree(dir);
+}
+END_TEST
+
 static Suite *checkpoint_suite(void)
 {
     Suite *s = suite_create("checkpoint");
@@ -223,6 +283,9 @@ static Suite *checkpoint_suite(void)
     tcase_add_test(tc, test_mid_epoch_2_threads);
     tcase_add_test(tc, test_refused);
     suite_add_tcase(s, tc);
+    TCase *ta = tcase_create("archive");
+    tcase_add_test(ta, test_archive_table);
+    suite_add_tcase(s, ta);
     return s;
 }
 

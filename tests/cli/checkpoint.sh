@@ -104,6 +104,11 @@ interrupt() { # name, signal, hold point E:B, expected generation-0 epochs of th
     sleep 0.02
   done
   [ "$n" = 2 ] && ok "$name: both candidates held at $hold" || bad "$name: $n held at $hold"
+  if [ "$name" = int_end ]; then   # the process still runs: its lines are flushed already
+    n=$(grep -cE "^gen 0 candidate [0-9a-f]{16} epoch [1-3]/4 loss" "$name.log")
+    [ "$n" = 6 ] && ok "epoch lines are flushed as they happen" ||
+      { out=$name.log; bad "epoch lines of the running search: $n"; }
+  fi
   # SIGKILL: the last checkpoint is the last epoch end; Ctrl-C writes one where it stopped
   kill -"$sig" $pid
   wait $pid 2>/dev/null
