@@ -221,7 +221,9 @@ START_TEST(test_archive_table)
     char path[4200];
     snprintf(path, sizeof path, "%s/a.db", dir);
     db_archive *db;
-    ck_assert_int_eq(db_open(path, DB_OPEN_CREATE, &db), ENG_OK);
+    db_run run = {.name = "t", .config_text = "name: t\n", .config_path = "c.yaml", .seed = 7,
+                  .threads = 2, .objectives = "error,energy"};
+    ck_assert_msg(db_create(path, &run, false, &db) == ENG_OK, "%s", eng_last_error());
     void *data;
     size_t size;
     db_checkpoint_info *rows;
