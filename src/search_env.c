@@ -255,7 +255,14 @@ eng_status search_env_measure(search_env *env, const nas_arch *arch, db_evaluati
     }
     e->weight_bits[pos++] = ']';
     e->weight_bits[pos] = '\0';
-    snprintf(e->summary, sizeof e->summary, "%s", arch->summary);
+    /* 8xN layers: the widths join the one-line summary (8-bit-only networks read as before) */
+    bool narrow = false;
+    for (int i = 0; i < arch->n; i++)
+        narrow |= arch->layers[i].mul >= 0 && env->muls[arch->layers[i].mul]->w_bits < 8;
+    int len = snprintf(e->summary, sizeof e->summary, "%s%s%s", arch->summary,
+                       narrow ? " | weight bits " : "", narrow ? e->weight_bits : "");
+    if (len >= (int)sizeof e->summary) /* a long list of widths is cut, visibly */
+        memcpy(e->summary + sizeof e->summary - 4, "...", 4);
     return ENG_OK;
 }
 

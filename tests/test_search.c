@@ -289,6 +289,11 @@ START_TEST(test_mixed_widths)
                             "'mul8x6u%' THEN 6 ELSE 8 END"), 0);
     ck_assert_int_gt(q1(db, "SELECT count(*) FROM evaluations WHERE weight_bits LIKE '%4%' "
                             "AND weight_bits LIKE '%8%'"), 0);
+    /* the summary names the widths of networks with narrow layers, and only of those */
+    ck_assert_int_eq(q1(db, "SELECT count(*) FROM evaluations WHERE (summary LIKE "
+                            "'%| weight bits [%') != (weight_bits LIKE '%4%' OR weight_bits "
+                            "LIKE '%6%') OR (summary LIKE '%| weight bits [%' AND summary NOT "
+                            "LIKE '%| weight bits ' || weight_bits)"), 0);
     /* the two exact references: same widths, and all 8x8 (never cheaper) */
     ck_assert_int_eq(q1(db, "SELECT count(*) FROM evaluations WHERE exact = 1 AND "
                             "abs(mul_energy_pj - mul_energy_exact_pj) > 1e-9"), 0);
