@@ -107,10 +107,12 @@ void eng_mul_free(eng_mul *m);
  * owned by m. ENG_LUT_SIGN_MAGNITUDE needs an unsigned table (asserted). Cannot fail. */
 eng_lut eng_mul_lut(const eng_mul *m, eng_lut_mode mode);
 
-/* Power of the exact 8x8 multiplier of the same signedness (0.391 mW unsigned mul8u_1JFF,
- * 0.425 mW signed mul8s_1KV8, EvoApproxLib PDK45): the reference for relative power and energy
- * substitution. Cannot fail. */
-double eng_mul_exact_power_mw(bool is_signed);
+/* Power of the exact 8xN multiplier of the given width and signedness, EvoApproxLib PDK45:
+ * 8x8 0.391 mW unsigned (mul8u_1JFF), 0.425 mW signed (mul8s_1KV8); unsigned 8x7 .. 8x2 0.336,
+ * 0.267, 0.198, 0.137, 0.082, 0.033 mW. The 8x8 figure of a signedness is the reference for
+ * relative power and energy substitution; the narrower ones price exact 8xN layers. w_bits is
+ * 2..8 (8 when signed; asserted). Cannot fail. */
+double eng_mul_exact_power_mw(int w_bits, bool is_signed);
 
 /* The circuit's output for codes a (0..255) and w (0..2^w_bits-1), as a signed integer. */
 static inline int32_t eng_mul_value(const eng_mul *m, unsigned a, unsigned w)

@@ -134,7 +134,7 @@ eng_status eng_mul_exact(int w_bits, bool is_signed, eng_mul **out)
             m->table[(a << w_bits) | w] = (uint16_t)eng_mul_exact_value(m, a, w);
     snprintf(m->name, sizeof m->name, "exact8x%d%c", w_bits, is_signed ? 's' : 'u');
     strcpy(m->family, "exact");
-    m->published.power_mw = eng_mul_exact_power_mw(is_signed);
+    m->published.power_mw = eng_mul_exact_power_mw(w_bits, is_signed);
     *out = m;
     return ENG_OK;
 }
@@ -154,10 +154,13 @@ eng_lut eng_mul_lut(const eng_mul *m, eng_lut_mode mode)
     return lut;
 }
 
-double eng_mul_exact_power_mw(bool is_signed)
+double eng_mul_exact_power_mw(int w_bits, bool is_signed)
 {
-    /* EvoApproxLib PDK45: mul8s_1KV8 and mul8u_1JFF. */
-    return is_signed ? 0.425 : 0.391;
+    /* EvoApproxLib PDK45, the exact circuit of each width: mul8x2u_106, mul8x3u_0KE,
+     * mul8x4u_2UU, mul8x5u_4E8, mul8x6u_049, mul8x7u_0V5, mul8u_1JFF; signed mul8s_1KV8. */
+    static const double unsigned_mw[9] = {0, 0, 0.033, 0.082, 0.137, 0.198, 0.267, 0.336, 0.391};
+    ENG_ASSERT(w_bits >= 2 && w_bits <= 8 && (!is_signed || w_bits == 8));
+    return is_signed ? 0.425 : unsigned_mw[w_bits];
 }
 
 eng_status mul_path_join(char *buf, size_t size, const char *dir, const char *file)

@@ -28,6 +28,30 @@ struct db_archive {
     o ".obj3 <= " m ".obj3 AND (" o ".obj0 < " m ".obj0 OR " o ".obj1 < " m ".obj1 OR "      \
     o ".obj2 < " m ".obj2 OR " o ".obj3 < " m ".obj3)"
 
+/* The evaluations columns of schema 2 (per-layer weight widths and the all-8x8 exact
+ * reference), also what the upgrade from schema 1 adds. */
+#define EVALUATIONS_V2_COLUMNS                                                              \
+    "  weight_bits TEXT NOT NULL DEFAULT '[]',\n"                                           \
+    "  mul_energy_exact8_pj REAL,\n"                                                        \
+    "  energy_exact8_pj REAL"
+
+#define MEMBERS_VIEW                                                                        \
+    "CREATE VIEW members AS\n"                                                               \
+    "  SELECT p.generation, p.individual, p.rank, p.crowding, i.genome, e.hash,\n"           \
+    "         e.error, e.accuracy, e.energy_pj, e.mul_energy_pj, e.mul_energy_exact_pj,\n"     \
+    "         e.params, e.macs, e.exact, e.violation, e.obj0, e.obj1, e.obj2, e.obj3,\n"       \
+    "         e.multipliers, e.summary, e.test_accuracy, e.weight_bits,\n"                    \
+    "         e.mul_energy_exact8_pj, e.energy_exact8_pj\n"                                   \
+    "  FROM population p JOIN individuals i ON i.id = p.individual\n"                        \
+    "       JOIN evaluations e ON e.hash = i.hash;\n"
+
+static const char upgrade_v1_sql[] =
+    "ALTER TABLE evaluations ADD COLUMN weight_bits TEXT NOT NULL DEFAULT '[]';\n"
+    "ALTER TABLE evaluations ADD COLUMN mul_energy_exact8_pj REAL;\n"
+    "ALTER TABLE evaluations ADD COLUMN energy_exact8_pj REAL;\n"
+    "DROP VIEW members;\n" MEMBERS_VIEW
+    "PRAGMA user_version = 2;\n";
+
 static const char schema_sql[] =
     "CREATE TABLE run (\n"
     "  id INTEGER PRIMARY KEY CHECK (id = 1),\n"
@@ -76,7 +100,8 @@ static const char schema_sql[] =
     "  train_s REAL NOT NULL,\n"
     "  seed INTEGER NOT NULL,\n"
     "  test_accuracy REAL,\n"
-    "  final_epochs INTEGER);\n"
+    "  final_epochs INTEGER,\n"
+    EVALUATIONS_V2_COLUMNS ");\n"
     "CREATE TABLE individuals (\n"
     "  id INTEGER PRIMARY KEY,\n"
     "  generation INTEGER NOT NULL,\n"
@@ -92,13 +117,7 @@ static const char schema_sql[] =
     "  rank INTEGER NOT NULL,\n"
     "  crowding REAL,\n"
     "  PRIMARY KEY (generation, individual));\n"
-    "CREATE VIEW members AS\n"
-    "  SELECT p.generation, p.individual, p.rank, p.crowding, i.genome, e.hash,\n"
-    "         e.error, e.accuracy, e.energy_pj, e.mul_energy_pj, e.mul_energy_exact_pj,\n"
-    "         e.params, e.macs, e.exact, e.violation, e.obj0, e.obj1, e.obj2, e.obj3,\n"
-    "         e.multipliers, e.summary, e.test_accuracy\n"
-    "  FROM population p JOIN individuals i ON i.id = p.individual\n"
-    "       JOIN evaluations e ON e.hash = i.hash;\n"
+    MEMBERS_VIEW
     "CREATE VIEW pareto_front_generation AS\n"
     "  SELECT m.* FROM members m WHERE m.violation = 0 AND NOT EXISTS (\n"
     "    SELECT 1 FROM members o WHERE o.generation = m.generation AND o.violation = 0\n"
@@ -367,6 +386,52 @@ static eng_status check_contents(db_archive *db, bool full)
     return st;
 }
 
+/* Brings a schema-1 archive to the current schema (added columns only) in one transaction;
+ * a read-only open reopens the file for writing just for that. */
+static eng_status upgrade(db_archive *db, db_open_mode mode)
+{
+    if (mode == DB_OPEN_READ) {
+        sqlite3_close(db->db);
+        db->db = NULL;
+        if (sqlite3_open_v2(db->path, &db->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+            return eng_error(ENG_ERR_IO, "%s: written by an older evoapproxnas (archive schema "
+                             "1): it needs write access once to be upgraded to schema %d (%s)",
+                             db->path, DB_SCHEMA_VERSION,
+                             db->db ? sqlite3_errmsg(db->db) : "out of memory");
+        sqlite3_busy_timeout(db->db, 10000);
+    }
+    eng_status st = exec(db, "BEGIN IMMEDIATE");
+    if (st == ENG_OK && query_int(db, "PRAGMA user_version", 0) < DB_SCHEMA_VERSION) {
+        st = exec(db, upgrade_v1_sql);
+        if (st != ENG_OK) {
+            exec(db, "ROLLBACK");
+            return eng_error_prefix(st, "%s: upgrading the archive from schema 1", db->path);
+        }
+    }
+    return st == ENG_OK ? exec(db, "COMMIT") : st;
+}
+
+/* The schema-2 columns (after the upgrade): present, and no impossible values in them. */
+static eng_status check_v2_columns(db_archive *db)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(db->db, "SELECT 'row ' || id FROM evaluations WHERE weight_bits "
+                           "GLOB '*[^ -~]*' OR NOT (mul_energy_exact8_pj IS NULL OR "
+                           "mul_energy_exact8_pj >= 0) OR NOT (energy_exact8_pj IS NULL OR "
+                           "energy_exact8_pj >= 0) LIMIT 1", -1, &s, NULL) != SQLITE_OK)
+        return damaged(db, "evaluations", " lacks the schema-2 columns (weight_bits, "
+                       "mul_energy_exact8_pj, energy_exact8_pj)");
+    eng_status st = ENG_OK;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        char key[64], msg[128];
+        copy_text(sqlite3_column_text(s, 0), key, sizeof key);
+        snprintf(msg, sizeof msg, ": %s holds impossible values", key);
+        st = damaged(db, "evaluations", msg);
+    }
+    sqlite3_finalize(s);
+    return st;
+}
+
 eng_status db_open(const char *path, db_open_mode mode, db_archive **out)
 {
     *out = NULL;
@@ -393,6 +458,10 @@ eng_status db_open(const char *path, db_open_mode mode, db_archive **out)
     sqlite3_busy_timeout(db->db, mode == DB_OPEN_CLAIM ? 500 : 10000);
     st = check_existing(db);
     if (st == ENG_OK && mode != DB_OPEN_CLAIM) st = check_contents(db, mode == DB_OPEN_WRITE);
+    if (st == ENG_OK && mode != DB_OPEN_CLAIM &&
+        query_int(db, "PRAGMA user_version", 0) < DB_SCHEMA_VERSION)
+        st = upgrade(db, mode);
+    if (st == ENG_OK && mode != DB_OPEN_CLAIM) st = check_v2_columns(db);
     if (st == ENG_OK && mode != DB_OPEN_READ) st = exec(db, "PRAGMA foreign_keys = ON");
     if (st == ENG_OK && mode == DB_OPEN_WRITE) st = exec(db, added_sql);
     if (st != ENG_OK) goto fail;
@@ -606,8 +675,10 @@ eng_status db_evaluation_insert(db_archive *db, const db_evaluation *e)
     ENG_TRY(prepare(db, "INSERT OR IGNORE INTO evaluations (hash, generation, error, accuracy, "
                         "energy_pj, mul_energy_pj, mul_energy_exact_pj, mac_energy_pj, "
                         "memory_energy_pj, params, macs, mul_layers, exact, violation, obj0, "
-                        "obj1, obj2, obj3, multipliers, summary, train_s, seed) VALUES "
-                        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "obj1, obj2, obj3, multipliers, summary, train_s, seed, weight_bits, "
+                        "mul_energy_exact8_pj, energy_exact8_pj) VALUES "
+                        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                        "?)",
                     &s));
     int k = 1;
     sqlite3_bind_text(s, k++, e->hash, -1, SQLITE_TRANSIENT);
@@ -630,6 +701,9 @@ eng_status db_evaluation_insert(db_archive *db, const db_evaluation *e)
     sqlite3_bind_text(s, k++, e->summary, -1, SQLITE_TRANSIENT);
     sqlite3_bind_double(s, k++, e->train_s);
     sqlite3_bind_int64(s, k++, (sqlite3_int64)e->seed);
+    sqlite3_bind_text(s, k++, e->weight_bits[0] ? e->weight_bits : "[]", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_double(s, k++, e->mul_energy_exact8_pj);
+    sqlite3_bind_double(s, k++, e->energy_exact8_pj);
     return step_done(db, s, "inserting an evaluation");
 }
 
@@ -639,7 +713,8 @@ eng_status db_evaluation_find(db_archive *db, const char *hash, db_evaluation *o
     ENG_TRY(prepare(db, "SELECT generation, error, energy_pj, mul_energy_pj, "
                         "mul_energy_exact_pj, mac_energy_pj, memory_energy_pj, params, macs, "
                         "mul_layers, exact, violation, obj0, obj1, obj2, obj3, multipliers, "
-                        "summary, train_s, seed FROM evaluations WHERE hash = ?", &s));
+                        "summary, train_s, seed, weight_bits, mul_energy_exact8_pj, "
+                        "energy_exact8_pj FROM evaluations WHERE hash = ?", &s));
     sqlite3_bind_text(s, 1, hash, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(s);
     if (rc != SQLITE_ROW) {
@@ -667,6 +742,9 @@ eng_status db_evaluation_find(db_archive *db, const char *hash, db_evaluation *o
     copy_col(s, k++, out->summary, sizeof out->summary);
     out->train_s = sqlite3_column_double(s, k++);
     out->seed = (uint64_t)sqlite3_column_int64(s, k++);
+    copy_col(s, k++, out->weight_bits, sizeof out->weight_bits);
+    out->mul_energy_exact8_pj = sqlite3_column_double(s, k++);
+    out->energy_exact8_pj = sqlite3_column_double(s, k++);
     sqlite3_finalize(s);
     return ENG_OK;
 }

@@ -55,7 +55,7 @@
 
 typedef struct sqlite3 sqlite3;
 
-#define DB_SCHEMA_VERSION 1
+#define DB_SCHEMA_VERSION 2
 #define DB_APPLICATION_ID 0x45414E41 /* "EANA" */
 #define DB_MAX_OBJECTIVES 4
 #define DB_HASH_LEN 17               /* 16 hex digits + NUL */
@@ -71,8 +71,10 @@ typedef enum db_open_mode {
 
 /* Opens an existing archive. A missing file is ENG_ERR_NOT_FOUND; an empty file, not SQLite,
  * not an archive, a schema newer than DB_SCHEMA_VERSION ("created by a newer evoapproxnas") or
- * a damaged archive ("damaged archive: table T ...") is ENG_ERR_FORMAT. DB_OPEN_WRITE adds the
- * claim table when missing. On error *out is NULL and nothing was written. */
+ * a damaged archive ("damaged archive: table T ...") is ENG_ERR_FORMAT. An archive of schema 1
+ * that passes the checks is upgraded in place in one transaction (added columns), even by a
+ * DB_OPEN_READ open, which then needs write access once (ENG_ERR_IO without it). DB_OPEN_WRITE
+ * adds the claim table when missing. On error *out is NULL and nothing was written. */
 eng_status db_open(const char *path, db_open_mode mode, db_archive **out);
 
 typedef struct db_run db_run;
@@ -136,7 +138,10 @@ typedef struct db_evaluation {
     double error;               /* validation error, [0, 1] */
     double energy_pj;           /* total energy per inference */
     double mul_energy_pj;       /* of which in the multipliers */
-    double mul_energy_exact_pj; /* the multipliers' energy with exact multipliers */
+    double mul_energy_exact_pj; /* the multipliers' energy with exact multipliers of the
+                                   same widths (each layer's 8xN) */
+    double mul_energy_exact8_pj;/* ... with exact 8x8 multipliers and 8-bit weights */
+    double energy_exact8_pj;    /* total energy of that all-8x8 exact network */
     double mac_energy_pj;       /* arithmetic (multipliers + rest of the MACs) */
     double memory_energy_pj;    /* memory levels */
     int64_t params;
@@ -147,6 +152,7 @@ typedef struct db_evaluation {
     int n_obj;
     double obj[DB_MAX_OBJECTIVES];  /* objective values in config order */
     char multipliers[4096];     /* JSON array, one name per multiplying layer, in order */
+    char weight_bits[1024];     /* JSON array, each multiplying layer's weight width */
     char summary[512];          /* decoded architecture in one line */
     double train_s;             /* wall time of training + validation */
     uint64_t seed;              /* training seed */

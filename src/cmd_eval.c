@@ -253,7 +253,7 @@ static int run_eval(eval_opts *o)
     if (st == ENG_OK && !stored_quant) st = prepare_float(net, o, &data.train);
     eval_row *exact = &rows[n_rows++];
     snprintf(exact->name, sizeof exact->name, "exact");
-    exact->power_mw = eng_mul_exact_power_mw(o->mode == ENG_QUANT_SYM);
+    exact->power_mw = eng_mul_exact_power_mw(8, o->mode == ENG_QUANT_SYM);
     if (st == ENG_OK) st = eng_evaluate(net, &data.test, o->batch, &exact->accuracy, NULL);
     if (st == ENG_OK) print_row(exact, exact->accuracy, true);
     for (int i = 0; i < o->muls.count && st == ENG_OK; i++) {

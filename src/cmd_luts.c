@@ -39,7 +39,7 @@ void luts_json_number(FILE *out, double v)
 
 double luts_relative_power(const eng_mul_info *info)
 {
-    return info->published.power_mw / eng_mul_exact_power_mw(info->is_signed);
+    return info->published.power_mw / eng_mul_exact_power_mw(8, info->is_signed);
 }
 
 const char *luts_origin_name(eng_mul_origin origin)

@@ -107,7 +107,7 @@ static void print_text(const eng_mul_info *info, const eng_mul *m, const show_me
     if (isnan(p->power_mw)) printf("power: unknown");
     else printf("power: %g mW (%.3f x the exact 8x8 %s multiplier, %g mW)", p->power_mw,
                 luts_relative_power(info), info->is_signed ? "signed" : "unsigned",
-                eng_mul_exact_power_mw(info->is_signed));
+                eng_mul_exact_power_mw(8, info->is_signed));
     if (!isnan(p->area_um2)) printf(", area %g um2", p->area_um2);
     if (!isnan(p->delay_ns)) printf(", delay %g ns", p->delay_ns);
     printf("\n");

@@ -19,9 +19,11 @@ static void print_help(void)
            "\n"
            "Prints the feasible non-dominated networks of a search archive: of all evaluations\n"
            "(default) or of generation G's population. Columns: hash, validation error,\n"
-           "energy per inference (uJ), multiplier energy saved against exact multipliers (%%),\n"
-           "parameters, MACs, exact (all layers exact), test accuracy (after finalize),\n"
-           "per-layer multipliers, architecture.\n"
+           "energy per inference (uJ), multiplier energy saved against exact multipliers of\n"
+           "the same weight widths (%%) and against exact 8x8 multipliers with 8-bit weights\n"
+           "(%%; differs only for 8xN layers), parameters, MACs, exact (all layers exact), test\n"
+           "accuracy (after finalize), per-layer multipliers and weight widths, architecture.\n"
+           "JSON and CSV add the total energy saved against the all-8x8 exact network.\n"
            "\n"
            "  --generation G  the front of generation G\n"
            "  --json          a JSON array of objects\n"
@@ -90,11 +92,14 @@ int cmd_pareto(int argc, char **argv)
         db_close(db);
         return CLI_EXIT_USAGE;
     }
-    char sql[600];
+    char sql[900];
     snprintf(sql, sizeof sql,
              "SELECT hash, error, energy_pj, CASE WHEN mul_energy_exact_pj > 0 THEN 100.0 * "
              "(1 - mul_energy_pj / mul_energy_exact_pj) ELSE 0 END, params, macs, exact, "
-             "test_accuracy, multipliers, summary FROM %s ORDER BY obj0, obj1, hash",
+             "test_accuracy, multipliers, summary, CASE WHEN mul_energy_exact8_pj > 0 THEN "
+             "100.0 * (1 - mul_energy_pj / mul_energy_exact8_pj) ELSE 0 END, CASE WHEN "
+             "energy_exact8_pj > 0 THEN 100.0 * (1 - energy_pj / energy_exact8_pj) ELSE 0 END, "
+             "weight_bits FROM %s ORDER BY obj0, obj1, hash",
              gen >= 0 ? "pareto_front_generation WHERE generation = ?" : "pareto_front");
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(db_handle(db), sql, -1, &s, NULL) != SQLITE_OK) {
@@ -104,11 +109,13 @@ int cmd_pareto(int argc, char **argv)
     }
     if (gen >= 0) sqlite3_bind_int(s, 1, (int)gen);
     if (fmt == FMT_TABLE)
-        printf("%-16s %8s %11s %7s %8s %11s %5s %8s  %s\n", "hash", "error", "energy_uJ",
-               "mul_sav", "params", "macs", "exact", "test_acc", "multipliers");
+        printf("%-16s %8s %11s %7s %8s %8s %11s %5s %8s  %s\n", "hash", "error", "energy_uJ",
+               "mul_sav", "sav_8x8", "params", "macs", "exact", "test_acc",
+               "multipliers (weight bits)");
     else if (fmt == FMT_CSV)
         printf("hash,error,energy_pj,mul_energy_saving_pct,params,macs,exact,test_accuracy,"
-               "multipliers,summary\n");
+               "multipliers,summary,mul_energy_saving_8x8_pct,energy_saving_8x8_pct,"
+               "weight_bits\n");
     else
         printf("[");
     int rows = 0;
@@ -122,11 +129,13 @@ int cmd_pareto(int argc, char **argv)
         double test = sqlite3_column_double(s, 7);
         const char *muls = (const char *)sqlite3_column_text(s, 8);
         const char *sum = (const char *)sqlite3_column_text(s, 9);
+        double sav8 = sqlite3_column_double(s, 10), esav8 = sqlite3_column_double(s, 11);
+        const char *wbits = (const char *)sqlite3_column_text(s, 12);
         if (fmt == FMT_TABLE) {
             char t[16] = "-";
             if (has_test) snprintf(t, sizeof t, "%.4f", test);
-            printf("%-16s %8.4f %11.4f %6.1f%% %8lld %11lld %5s %8s  %s\n", hash, err, e * 1e-6,
-                   sav, params, macs, exact ? "yes" : "no", t, muls);
+            printf("%-16s %8.4f %11.4f %6.1f%% %7.1f%% %8lld %11lld %5s %8s  %s %s\n", hash,
+                   err, e * 1e-6, sav, sav8, params, macs, exact ? "yes" : "no", t, muls, wbits);
         } else if (fmt == FMT_CSV) {
             printf("%s,%.6f,%.3f,%.2f,%lld,%lld,%d,", hash, err, e, sav, params, macs, exact);
             if (has_test) printf("%.6f", test);
@@ -134,6 +143,8 @@ int cmd_pareto(int argc, char **argv)
             csv_string(muls);
             putchar(',');
             csv_string(sum);
+            printf(",%.2f,%.2f,", sav8, esav8);
+            csv_string(wbits);
             putchar('\n');
         } else {
             printf("%s\n  {\"hash\": \"%s\", \"error\": %.6f, \"energy_pj\": %.3f, "
@@ -142,7 +153,9 @@ int cmd_pareto(int argc, char **argv)
                    params, macs, exact ? "true" : "false");
             if (has_test) printf("%.6f", test);
             else printf("null");
-            printf(", \"multipliers\": %s, \"summary\": ", muls);
+            printf(", \"multipliers\": %s, \"weight_bits\": %s, "
+                   "\"mul_energy_saving_8x8_pct\": %.2f, \"energy_saving_8x8_pct\": %.2f, "
+                   "\"summary\": ", muls, wbits, sav8, esav8);
             json_string(sum);
             printf("}");
         }

@@ -533,12 +533,12 @@ static void read_quant(reader *r, yaml_node_t *n, cfg_search *c)
 {
     static const char *const modes[] = {"asym", "sym"};
     cfg_map m;
-    c->quant.mode = CFG_QUANT_ASYM, c->quant.weight_bits = 8, c->quant.per_channel = true;
+    c->quant.mode = CFG_QUANT_ASYM, c->quant.weight_bits = 0, c->quant.per_channel = true;
     c->quant.table_gradient = false, c->quant.ema_momentum = 0.01;
     if (!n) return;
     if (!map_open(r, n, "quantization", &m)) return;
     c->quant.mode = (cfg_quant_mode)get_enum(r, &m, "mode", CFG_QUANT_ASYM, modes, 2);
-    get_int(r, &m, "weight_bits", false, 8, 2, 8, &c->quant.weight_bits);
+    get_int(r, &m, "weight_bits", false, 0, 2, 8, &c->quant.weight_bits);
     get_bool(r, &m, "per_channel", true, &c->quant.per_channel);
     get_bool(r, &m, "table_gradient", false, &c->quant.table_gradient);
     get_double(r, &m, "ema_momentum", 0.01, 1e-6, 1.0, &c->quant.ema_momentum);

@@ -100,7 +100,8 @@ typedef struct cfg_search {
 
     struct {
         cfg_quant_mode mode;
-        int weight_bits;                /* 2..8 */
+        int weight_bits;                /* 2..8: every multiplier is 8xN with this N;
+                                           0 (key absent): each layer takes its multiplier's */
         bool per_channel;
         bool table_gradient;
         double ema_momentum;

@@ -66,10 +66,12 @@ static eng_status load_muls(search_env *env)
             return eng_error(ENG_ERR_ARG, "%s:%d: search_space.multipliers: '%s' is signed, but "
                              "quantization.mode asym needs unsigned multipliers (use mode: sym)",
                              c->path, c->mul_lines[i], m->name);
-        if (m->w_bits != c->quant.weight_bits)
+        if (c->quant.weight_bits && m->w_bits != c->quant.weight_bits)
             return eng_error(ENG_ERR_ARG, "%s:%d: search_space.multipliers: '%s' takes %d-bit "
-                             "weights, but quantization.weight_bits is %d", c->path,
-                             c->mul_lines[i], m->name, m->w_bits, c->quant.weight_bits);
+                             "weights, but quantization.weight_bits is %d (remove "
+                             "quantization.weight_bits to give each layer its multiplier's "
+                             "width)", c->path, c->mul_lines[i], m->name, m->w_bits,
+                             c->quant.weight_bits);
         eng_mul *ex;
         ENG_TRY(eng_mul_exact(m->w_bits, m->is_signed, &ex));
         size_t entries = (size_t)256 << m->w_bits;
@@ -138,8 +140,15 @@ void search_env_close(search_env *env)
     memset(env, 0, sizeof *env);
 }
 
+/* Which multipliers an energy estimate puts on the multiplying layers. */
+typedef enum energy_case {
+    ENERGY_CASE_ACTUAL,         /* each layer's multiplier and weight width */
+    ENERGY_CASE_EXACT,          /* exact multipliers of the same widths */
+    ENERGY_CASE_EXACT8,         /* exact 8x8 multipliers, 8-bit weights */
+} energy_case;
+
 /* The energy layers of an architecture (BN, ReLU and concat are fused or free). */
-static int energy_layers(const search_env *env, const nas_arch *arch, bool exact,
+static int energy_layers(const search_env *env, const nas_arch *arch, energy_case how,
                          energy_layer *out)
 {
     int n = 0;
@@ -147,7 +156,7 @@ static int energy_layers(const search_env *env, const nas_arch *arch, bool exact
         const nas_layer *l = &arch->layers[i];
         energy_layer e = {.n = 1, .c = l->in_c, .h = l->in_h, .w = l->in_w, .m = l->out_c,
                           .r = l->k, .s = l->k, .stride = l->stride, .pad = l->pad,
-                          .weight_bits = env->cfg.quant.weight_bits, .act_bits = 8};
+                          .weight_bits = 8, .act_bits = 8};
         switch (l->kind) {
         case NAS_LAYER_CONV: e.kind = ENERGY_LAYER_CONV; e.batchnorm = true; break;
         case NAS_LAYER_DEPTHWISE:
@@ -168,10 +177,16 @@ static int energy_layers(const search_env *env, const nas_arch *arch, bool exact
         if (l->mul >= 0) {
             const eng_mul *m = env->muls[l->mul];
             double p = m->published.power_mw;
+            bool exact = how != ENERGY_CASE_ACTUAL || env->mul_exact[l->mul];
             e.mul_is_signed = m->is_signed;
-            /* 0 means "exact" to the model: a zero-power circuit gets a tiny positive power */
-            e.mul_power_mw = exact || env->mul_exact[l->mul] || isnan(p) ? 0.0
-                                                                         : (p > 0 ? p : 1e-9);
+            e.weight_bits = how == ENERGY_CASE_EXACT8 ? 8 : m->w_bits;
+            /* 0 means "exact 8x8" to the model: a zero-power circuit gets a tiny positive
+             * power, an exact 8xN (N < 8) the power of that circuit */
+            if (exact || isnan(p))
+                e.mul_power_mw = e.weight_bits == 8 ? 0.0
+                                                    : eng_mul_exact_power_mw(m->w_bits, false);
+            else
+                e.mul_power_mw = p > 0 ? p : 1e-9;
         }
         snprintf(e.name, sizeof e.name, "%s%d", nas_layer_kind_name(l->kind), i);
         out[n++] = e;
@@ -179,12 +194,12 @@ static int energy_layers(const search_env *env, const nas_arch *arch, bool exact
     return n;
 }
 
-static eng_status estimate(search_env *env, const nas_arch *arch, bool exact,
+static eng_status estimate(search_env *env, const nas_arch *arch, energy_case how,
                            energy_layer_cost *total)
 {
     energy_layer *layers = malloc(sizeof *layers * (size_t)(arch->n > 0 ? arch->n : 1));
     if (!layers) return eng_error(ENG_ERR_NOMEM, "out of memory");
-    int n = energy_layers(env, arch, exact, layers);
+    int n = energy_layers(env, arch, how, layers);
     eng_status st = ENG_OK;
     for (int i = 0; i < n && st == ENG_OK; i++) st = energy_layer_finish(&layers[i]);
     if (st == ENG_OK) st = energy_net_estimate(env->energy, layers, n, NULL, total);
@@ -196,12 +211,15 @@ eng_status search_env_measure(search_env *env, const nas_arch *arch, db_evaluati
 {
     memset(e, 0, sizeof *e);
     snprintf(e->hash, sizeof e->hash, "%016llx", (unsigned long long)nas_arch_hash(arch));
-    energy_layer_cost cost, exact_cost;
-    ENG_TRY(estimate(env, arch, false, &cost));
-    ENG_TRY(estimate(env, arch, true, &exact_cost));
+    energy_layer_cost cost, exact_cost, exact8_cost;
+    ENG_TRY(estimate(env, arch, ENERGY_CASE_ACTUAL, &cost));
+    ENG_TRY(estimate(env, arch, ENERGY_CASE_EXACT, &exact_cost));
+    ENG_TRY(estimate(env, arch, ENERGY_CASE_EXACT8, &exact8_cost));
     e->energy_pj = cost.total_pj;
     e->mul_energy_pj = cost.mul_pj;
     e->mul_energy_exact_pj = exact_cost.mul_pj;
+    e->mul_energy_exact8_pj = exact8_cost.mul_pj;
+    e->energy_exact8_pj = exact8_cost.total_pj;
     e->mac_energy_pj = cost.mul_pj + cost.mac_rest_pj;
     e->memory_energy_pj = 0;
     for (int i = 0; i < ENERGY_MAX_LEVELS; i++) e->memory_energy_pj += cost.level_pj[i];
@@ -223,7 +241,27 @@ eng_status search_env_measure(search_env *env, const nas_arch *arch, db_evaluati
     }
     e->multipliers[pos++] = ']';
     e->multipliers[pos] = '\0';
-    snprintf(e->summary, sizeof e->summary, "%s", arch->summary);
+    pos = 0;
+    e->weight_bits[pos++] = '[';
+    for (int i = 0; i < arch->n; i++) {
+        const nas_layer *l = &arch->layers[i];
+        if (l->mul < 0) continue;
+        int w = snprintf(e->weight_bits + pos, sizeof e->weight_bits - pos, "%s%d",
+                         pos > 1 ? "," : "", env->muls[l->mul]->w_bits);
+        if (w < 0 || (size_t)w >= sizeof e->weight_bits - pos - 1)
+            return eng_error(ENG_ERR_ARG, "too many multiplying layers to list");
+        pos += (size_t)w;
+    }
+    e->weight_bits[pos++] = ']';
+    e->weight_bits[pos] = '\0';
+    /* 8xN layers: the widths join the one-line summary (8-bit-only networks read as before) */
+    bool narrow = false;
+    for (int i = 0; i < arch->n; i++)
+        narrow |= arch->layers[i].mul >= 0 && env->muls[arch->layers[i].mul]->w_bits < 8;
+    int len = snprintf(e->summary, sizeof e->summary, "%s%s%s", arch->summary,
+                       narrow ? " | weight bits " : "", narrow ? e->weight_bits : "");
+    if (len >= (int)sizeof e->summary) /* a long list of widths is cut, visibly */
+        memcpy(e->summary + sizeof e->summary - 4, "...", 4);
     return ENG_OK;
 }
 

@@ -90,7 +90,7 @@ START_TEST(test_defaults)
     ck_assert_int_eq(c.nsga2.offspring, 16);
     ck_assert_double_eq(c.nsga2.exact_share, 0.25);
     ck_assert_int_eq(c.quant.mode, CFG_QUANT_ASYM);
-    ck_assert_int_eq(c.quant.weight_bits, 8);
+    ck_assert_int_eq(c.quant.weight_bits, 0); /* absent: each layer takes its multiplier's */
     ck_assert_int_eq(c.training.epochs, 1);
     ck_assert(c.training.cosine);
     ck_assert_int_eq(c.n_objectives, 2);

@@ -117,7 +117,7 @@ START_TEST(test_exact_multipliers_multiply)
     ck_assert_int_eq(eng_mul_exact(m->w_bits, m->is_signed, &x), ENG_OK);
     ck_assert_mem_eq(x->table, m->table, sizeof(uint16_t) * (256u << m->w_bits));
     ck_assert_double_eq(m->published.mae, 0);
-    ck_assert_double_eq(x->published.power_mw, eng_mul_exact_power_mw(m->is_signed));
+    ck_assert_double_eq(x->published.power_mw, eng_mul_exact_power_mw(m->w_bits, m->is_signed));
     eng_mul_free(x);
     eng_mul_free(m);
 }
@@ -128,8 +128,23 @@ START_TEST(test_exact_power_matches_manifest)
     eng_mul_info u, s;
     ck_assert_int_eq(eng_mul_library_find("mul8u_1JFF", &u), ENG_OK);
     ck_assert_int_eq(eng_mul_library_find("mul8s_1KV8", &s), ENG_OK);
-    ck_assert_double_eq(eng_mul_exact_power_mw(false), u.published.power_mw);
-    ck_assert_double_eq(eng_mul_exact_power_mw(true), s.published.power_mw);
+    ck_assert_double_eq(eng_mul_exact_power_mw(8, false), u.published.power_mw);
+    ck_assert_double_eq(eng_mul_exact_power_mw(8, true), s.published.power_mw);
+    /* every width: the library's exact 8xN circuit (zero error) has the figure */
+    eng_mul_manifest lib;
+    ck_assert_int_eq(eng_mul_library_list(&lib), ENG_OK);
+    int seen = 0;
+    for (int i = 0; i < lib.count; i++) {
+        const eng_mul_info *e = &lib.entries[i];
+        if (e->origin != ENG_MUL_ORIGIN_SHIPPED || e->published.mae != 0 ||
+            e->published.wce != 0)
+            continue;
+        ck_assert_double_eq_tol(eng_mul_exact_power_mw(e->w_bits, e->is_signed),
+                                e->published.power_mw, 1e-12);
+        seen |= 1 << (e->w_bits + (e->is_signed ? 8 : 0));
+    }
+    ck_assert_int_eq(seen, 0x1fc | (1 << 16)); /* unsigned 2..8, signed 8 */
+    eng_mul_manifest_free(&lib);
 }
 END_TEST
 

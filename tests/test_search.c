@@ -17,6 +17,7 @@
 #include "archive.h"
 #include "engine_config.h"
 #include "search.h"
+#include "search_env.h"
 #include "testutil.h"
 
 static char dir[4096];
@@ -77,6 +78,14 @@ static void write_config(const char *name, const char *space, int generations)
     "  widths: [4, 6]\n  stem_width: 4\n"                                                \
     "  multipliers: [mul8u_1JFF, mul8u_2AC, mul8u_DM1]\n"
 
+/* 8x8 exact and approximate, 8x6 approximate, 8x4 exact and approximate */
+#define SPACE_MIXED                                                                      \
+    "  stages: 2\n  nodes: 2\n  ops: [conv3x3, sep3x3, maxpool, identity]\n"             \
+    "  widths: [4, 6]\n  stem_width: 4\n"                                                \
+    "  multipliers: [mul8u_1JFF, mul8u_DM1, mul8x6u_0MH, mul8x4u_2UU, mul8x4u_0S7]\n"
+
+static void kill_and_resume(const char *name, const char *reference);
+
 static void setup(void)
 {
     snprintf(dir, sizeof dir, "%s", test_mkdtemp());
@@ -126,7 +135,8 @@ static char *dump(sqlite3 *db)
         "SELECT id, generation, genome, hash, parent1, parent2, reused FROM individuals "
         "ORDER BY id",
         "SELECT hash, generation, error, energy_pj, mul_energy_pj, params, macs, exact, "
-        "violation, obj0, obj1, multipliers, seed FROM evaluations ORDER BY hash",
+        "violation, obj0, obj1, multipliers, seed, weight_bits, mul_energy_exact_pj, "
+        "mul_energy_exact8_pj, energy_exact8_pj FROM evaluations ORDER BY hash",
         "SELECT generation, individual, rank, crowding FROM population ORDER BY generation, "
         "individual",
         "SELECT status, seed, generations, objectives FROM run"};
@@ -258,20 +268,128 @@ START_TEST(test_resume)
     sqlite3_close(db);
     resume_and_compare("t", "u");
 
-    /* A real SIGKILL of a running search, once two generations are committed (if the search
-     * ends first, resume has nothing left to do and the archives must still agree). The search
-     * runs in a fresh process (this program with --run): a forked copy of a process that has
-     * used OpenMP cannot start OpenMP threads. */
     write_config("k", SPACE, 3);
+    kill_and_resume("k", "u");
+}
+END_TEST
+
+START_TEST(test_mixed_widths)
+{
+    write_config("m", SPACE_MIXED, 2);
+    ck_assert_msg(run("m") == ENG_OK, "%s", eng_last_error());
+    sqlite3 *db = open_db("m");
+    /* each multiplying layer's width is its multiplier's */
+    ck_assert_int_gt(q1(db, "SELECT count(*) FROM evaluations"), 4);
+    ck_assert_int_eq(q1(db, "SELECT count(*) FROM evaluations e WHERE json_array_length("
+                            "e.weight_bits) != e.mul_layers OR json_array_length(e.multipliers) "
+                            "!= e.mul_layers"), 0);
+    ck_assert_int_eq(q1(db, "SELECT count(*) FROM evaluations e, json_each(e.multipliers) m, "
+                            "json_each(e.weight_bits) w WHERE m.key = w.key AND w.value != "
+                            "CASE WHEN m.value LIKE 'mul8x4u%' THEN 4 WHEN m.value LIKE "
+                            "'mul8x6u%' THEN 6 ELSE 8 END"), 0);
+    ck_assert_int_gt(q1(db, "SELECT count(*) FROM evaluations WHERE weight_bits LIKE '%4%' "
+                            "AND weight_bits LIKE '%8%'"), 0);
+    /* the summary names the widths of networks with narrow layers, and only of those */
+    ck_assert_int_eq(q1(db, "SELECT count(*) FROM evaluations WHERE (summary LIKE "
+                            "'%| weight bits [%') != (weight_bits LIKE '%4%' OR weight_bits "
+                            "LIKE '%6%') OR (summary LIKE '%| weight bits [%' AND summary NOT "
+                            "LIKE '%| weight bits ' || weight_bits)"), 0);
+    /* the two exact references: same widths, and all 8x8 (never cheaper) */
+    ck_assert_int_eq(q1(db, "SELECT count(*) FROM evaluations WHERE exact = 1 AND "
+                            "abs(mul_energy_pj - mul_energy_exact_pj) > 1e-9"), 0);
+    ck_assert_int_eq(q1(db, "SELECT count(*) FROM evaluations WHERE mul_energy_exact_pj > "
+                            "mul_energy_exact8_pj + 1e-9 OR energy_pj > energy_exact8_pj + 1e-9"),
+                     0);
+    ck_assert_int_eq(q1(db, "SELECT count(*) FROM evaluations WHERE (weight_bits LIKE '%4%' OR "
+                            "weight_bits LIKE '%6%') AND NOT (mul_energy_exact_pj < "
+                            "mul_energy_exact8_pj AND energy_pj < energy_exact8_pj)"), 0);
+    ck_assert_int_eq(q1(db, "SELECT count(*) FROM evaluations WHERE weight_bits NOT LIKE '%4%' "
+                            "AND weight_bits NOT LIKE '%6%' AND abs(mul_energy_exact_pj - "
+                            "mul_energy_exact8_pj) > 1e-9"), 0);
+    sqlite3_close(db);
+    /* killed and resumed: the uninterrupted archive */
+    write_config("mk", SPACE_MIXED, 2);
+    kill_and_resume("mk", "m");
+}
+END_TEST
+
+/* The energy of a mixed-width network is the sum of its layers' own: changing the multipliers
+ * of several layers at once changes the energy by the sum of the changes one layer at a time
+ * (each layer is charged its own multiplier power and weight width, nothing else moves). */
+START_TEST(test_mixed_energy_is_per_layer)
+{
+    write_config("e", SPACE_MIXED, 1);
+    char p[4200];
+    snprintf(p, sizeof p, "%s/e.yaml", dir);
+    cfg_search cfg;
+    ck_assert_msg(cfg_load(p, &cfg) == ENG_OK, "%s", eng_last_error());
+    search_env env;
+    ck_assert_msg(search_env_open(&env, &cfg, 0) == ENG_OK, "%s", eng_last_error());
+    int n = nas_genome_length(&env.cfg.space);
+    int *g = malloc(sizeof(int) * (size_t)n);
+    uint64_t rng = 11;
+    int tried = 0;
+    for (int round = 0; round < 20; round++) {
+        nas_genome_random(&env.cfg.space, &rng, g);
+        nas_genome_set_multipliers(&env.cfg.space, g, 0);  /* all exact 8x8 */
+        nas_arch arch;
+        ck_assert_int_eq(nas_genome_decode(&env.cfg.space, g, &arch), ENG_OK);
+        if (arch.mul_layers < 3) {
+            nas_arch_free(&arch);
+            continue;
+        }
+        db_evaluation base, one, all;
+        ck_assert_int_eq(search_env_measure(&env, &arch, &base), ENG_OK);
+        double sum_total = 0, sum_mul = 0;
+        int k = 0;
+        for (int i = 0; i < arch.n; i++) {
+            if (arch.layers[i].mul < 0) continue;
+            int mul = 2 + k++ % 3;      /* 8x6, 8x4 exact, 8x4 approximate in turn */
+            arch.layers[i].mul = mul;
+            ck_assert_int_eq(search_env_measure(&env, &arch, &one), ENG_OK);
+            sum_total += one.energy_pj - base.energy_pj;
+            sum_mul += one.mul_energy_pj - base.mul_energy_pj;
+            ck_assert(one.energy_pj < base.energy_pj);  /* narrower weights, cheaper circuit */
+            arch.layers[i].mul = 0;
+        }
+        k = 0;
+        for (int i = 0; i < arch.n; i++)
+            if (arch.layers[i].mul >= 0) arch.layers[i].mul = 2 + k++ % 3;
+        ck_assert_int_eq(search_env_measure(&env, &arch, &all), ENG_OK);
+        ck_assert_double_eq_tol(all.energy_pj - base.energy_pj, sum_total,
+                                1e-9 * base.energy_pj);
+        ck_assert_double_eq_tol(all.mul_energy_pj - base.mul_energy_pj, sum_mul,
+                                1e-9 * base.mul_energy_pj);
+        /* the all-8x8 exact reference of the mixed network is the base network */
+        ck_assert_double_eq_tol(all.energy_exact8_pj, base.energy_pj, 1e-9 * base.energy_pj);
+        ck_assert_double_eq_tol(all.mul_energy_exact8_pj, base.mul_energy_pj,
+                                1e-9 * base.mul_energy_pj);
+        nas_arch_free(&arch);
+        tried++;
+    }
+    ck_assert_int_gt(tried, 3);
+    free(g);
+    search_env_close(&env);
+}
+END_TEST
+
+/* A real SIGKILL of a running search, once two generations are committed (if the search ends
+ * first, resume has nothing left to do and the archives must still agree), then resume: the
+ * archive of `reference`. The search runs in a fresh process (this program with --run): a
+ * forked copy of a process that has used OpenMP cannot start OpenMP threads. */
+static void kill_and_resume(const char *name, const char *reference)
+{
+    char p[4200];
+    sqlite3 *db;
     char cfg_path[4200];
-    snprintf(cfg_path, sizeof cfg_path, "%s/k.yaml", dir);
+    snprintf(cfg_path, sizeof cfg_path, "%s/%s.yaml", dir, name);
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         execl("/proc/self/exe", "test_search", "--run", cfg_path, (char *)NULL);
         _exit(127);
     }
-    snprintf(p, sizeof p, "%s/k.db", dir);
+    snprintf(p, sizeof p, "%s/%s.db", dir, name);
     int gens = 0, status;
     while (gens < 2 && waitpid(pid, &status, WNOHANG) == 0) {
         if (access(p, F_OK) == 0 &&
@@ -291,9 +409,8 @@ START_TEST(test_resume)
     } else {
         ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the search failed");
     }
-    resume_and_compare("k", "u");
+    resume_and_compare(name, reference);
 }
-END_TEST
 
 static Suite *search_suite(void)
 {
@@ -304,6 +421,8 @@ static Suite *search_suite(void)
     tcase_add_test(tc, test_end_to_end);
     tcase_add_test(tc, test_duplicates_reused);
     tcase_add_test(tc, test_resume);
+    tcase_add_test(tc, test_mixed_widths);
+    tcase_add_test(tc, test_mixed_energy_is_per_layer);
     suite_add_tcase(s, tc);
     return s;
 }

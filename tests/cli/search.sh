@@ -194,6 +194,38 @@ check "missing data set" 2 "$bin" search nodata.yaml
 has "missing directory named" "dataset.path: '.*nodata' does not exist"
 check "missing config file" 2 "$bin" search nothere.yaml
 
+# --- mixed 8xN multipliers: each layer's weights take its multiplier's width ---------------
+sed -e 's/\[mul8u_1JFF, mul8u_2AC, mul8u_DM1, mul8u_17KS\]/[mul8u_1JFF, mul8u_DM1, mul8x6u_5HD, mul8x4u_2UU, mul8x4u_0S7]/' \
+    -e 's/generations: 3/generations: 1/' tiny.yaml >mixed.yaml
+check "a mixed 8x8/8x6/8x4 search" 0 "$bin" search mixed.yaml --threads 2 --name mixed
+check "pareto --json of a mixed search" 0 "$bin" pareto results/mixed.db --json
+has "per-layer weight widths in pareto" '"weight_bits": \[[4-8](,[4-8])*\]'
+has "saving against exact 8x8 in pareto" '"mul_energy_saving_8x8_pct": '
+w=$(sqlite3 -readonly results/mixed.db "SELECT count(*) FROM evaluations
+  WHERE weight_bits LIKE '%4%' OR weight_bits LIKE '%6%'")
+[ "$w" -gt 0 ] && ok "narrow layers evaluated" || bad "no 8x6/8x4 layer evaluated"
+printf 'quantization: {weight_bits: 8}\n' >>mixed.yaml
+check "weight_bits with a mixed list" 2 "$bin" search mixed.yaml --name mixed2
+has "the hint to drop weight_bits" "takes 6-bit weights, but quantization.weight_bits is 8 \(remove"
+
+# --- an archive of schema 1 is upgraded in place --------------------------------------------
+cp results/a.db old.db
+sqlite3 old.db "DROP VIEW members; CREATE VIEW members AS SELECT p.generation, p.individual,
+  p.rank, p.crowding, i.genome, e.hash, e.error, e.accuracy, e.energy_pj, e.mul_energy_pj,
+  e.mul_energy_exact_pj, e.params, e.macs, e.exact, e.violation, e.obj0, e.obj1, e.obj2, e.obj3,
+  e.multipliers, e.summary, e.test_accuracy FROM population p JOIN individuals i
+  ON i.id = p.individual JOIN evaluations e ON e.hash = i.hash;
+  ALTER TABLE evaluations DROP COLUMN weight_bits;
+  ALTER TABLE evaluations DROP COLUMN mul_energy_exact8_pj;
+  ALTER TABLE evaluations DROP COLUMN energy_exact8_pj; PRAGMA user_version = 1;"
+[ "$(sqlite3 -readonly old.db 'PRAGMA user_version')" = 1 ] || bad "making a schema-1 archive"
+check "pareto on a schema-1 archive" 0 "$bin" pareto old.db --csv --generation 1
+[ "$(sqlite3 -readonly old.db 'PRAGMA user_version')" = 2 ] &&
+  ok "schema 1 upgraded to 2" || bad "schema version after the upgrade"
+[ "$(sqlite3 -readonly old.db "SELECT count(*) FROM evaluations WHERE weight_bits = '[]'")" = \
+  "$(sqlite3 -readonly old.db 'SELECT count(*) FROM evaluations')" ] &&
+  ok "old rows keep an empty width list" || bad "old rows after the upgrade"
+
 # --- options and help ----------------------------------------------------------------------
 for cmd in search resume status pareto report finalize; do
   check "$cmd --help" 0 "$bin" $cmd --help
