@@ -17,8 +17,16 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "eng_layers.h"
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
+}
 
 static float *param_ptr(const eng_net *net, size_t off)
 {
@@ -409,7 +417,9 @@ eng_status eng_net_forward(eng_net *net, const float *x, int n, bool training)
     memcpy(net->nodes[0].act, x, node_size(&net->nodes[0]) * (size_t)n * sizeof(float));
     int out = net_output(net);
     for (int i = 1; i <= out; i++) {
+        double t0 = net->timing ? now_ms() : 0.0;
         eng_status st = node_forward(net, &net->nodes[i], n, training);
+        if (net->timing) net->timing[i] += now_ms() - t0;
         if (st != ENG_OK) return eng_error_prefix(st, "%s", net->nodes[i].name);
     }
     net->last_n = n;
@@ -613,7 +623,9 @@ eng_status eng_net_backward_from(eng_net *net, const float *dy)
             node_zero_param_grads(net, nd);
             continue;
         }
+        double t0 = net->timing ? now_ms() : 0.0;
         eng_status st = node_backward(net, nd, n);
+        if (net->timing) net->timing[net->n_nodes + i] += now_ms() - t0;
         if (st != ENG_OK) return eng_error_prefix(st, "%s backward", nd->name);
     }
     return ENG_OK;
@@ -631,4 +643,9 @@ eng_status eng_net_backward(eng_net *net)
 void eng_net_set_kernels(eng_net *net, const eng_kernels *k)
 {
     net->k = k ? k : eng_kernels_get();
+}
+
+void eng_net_set_timing(eng_net *net, double *ms)
+{
+    net->timing = ms;
 }

@@ -2,9 +2,9 @@
  * ops_depthwise.c - depthwise conv2d (channel multiplier 1) forward and backward, exact float
  * or quantized-approximate (eng_ops.h).
  *
- * A depthwise convolution has too few products per output for a GEMM, so the float paths are
- * direct loops over the CNHW planes (one thread per plane or channel: fixed summation order)
- * and the approximate forward uses the kernels' lut_depthwise.
+ * A depthwise convolution has too few products per output for a GEMM: the float paths (exact,
+ * and the STE backward of approximate layers) use the set's depthwise_f32_* kernels, the
+ * approximate forward its lut_depthwise; the table-gradient backward is a direct loop here.
  */
 #include "approx_internal.h"
 
@@ -53,64 +53,12 @@ size_t eng_depthwise_workspace_size(const eng_conv_shape *s, const eng_approx *q
     return fwd > bwd ? fwd : bwd;
 }
 
-/* ------------------------------------------------------------------------------------------
- * Float kernels
- * ---------------------------------------------------------------------------------------- */
-
-static void dw_forward_f32(const eng_conv_shape *s, const float *x, const float *w,
-                           const float *bias, float *y)
+/* dx (NULL = skip) and dw of y = depthwise(x, w) through the set's float kernels. */
+static void dw_backward_f32(const eng_kernels *k, const eng_conv_shape *s, const float *x,
+                            const float *w, const float *dy, float *dx, float *dw)
 {
-    const int planes = s->c * s->n;
-    const size_t plane = (size_t)s->h * s->w, oplane = (size_t)s->oh * s->ow;
-#pragma omp parallel for schedule(static) if (dw_parallel(s))
-    for (int cb = 0; cb < planes; cb++) {
-        const int c = cb / s->n;
-        const float *in = x + (size_t)cb * plane, *wk = w + (size_t)c * s->kh * s->kw;
-        float *out = y + (size_t)cb * oplane;
-        const float b = bias ? bias[c] : 0.0f;
-        for (int oy = 0; oy < s->oh; oy++)
-            for (int ox = 0; ox < s->ow; ox++) {
-                float sum = 0.0f;
-                DW_FOR_TAPS(s, oy, ox, if (inside) sum += wk[t] * in[(size_t)iy * s->w + ix];)
-                out[(size_t)oy * s->ow + ox] = sum + b;
-            }
-    }
-}
-
-/* dx (NULL = skip) and dw of y = depthwise(x, w). */
-static void dw_backward_f32(const eng_conv_shape *s, const float *x, const float *w,
-                            const float *dy, float *dx, float *dw)
-{
-    const int planes = s->c * s->n, kk = s->kh * s->kw;
-    const size_t plane = (size_t)s->h * s->w, oplane = (size_t)s->oh * s->ow;
-    if (dx) {
-#pragma omp parallel for schedule(static) if (dw_parallel(s))
-        for (int cb = 0; cb < planes; cb++) {
-            const float *g = dy + (size_t)cb * oplane, *wk = w + (size_t)(cb / s->n) * kk;
-            float *d = dx + (size_t)cb * plane;
-            memset(d, 0, sizeof(float) * plane);
-            for (int oy = 0; oy < s->oh; oy++)
-                for (int ox = 0; ox < s->ow; ox++) {
-                    const float gv = g[(size_t)oy * s->ow + ox];
-                    DW_FOR_TAPS(s, oy, ox, if (inside) d[(size_t)iy * s->w + ix] += wk[t] * gv;)
-                }
-        }
-    }
-#pragma omp parallel for schedule(static) if (dw_parallel(s))
-    for (int c = 0; c < s->c; c++) {
-        double sum[kk];
-        for (int t = 0; t < kk; t++) sum[t] = 0.0;
-        for (int b = 0; b < s->n; b++) {
-            const size_t cb = (size_t)c * s->n + b;
-            const float *in = x + cb * plane, *g = dy + cb * oplane;
-            for (int oy = 0; oy < s->oh; oy++)
-                for (int ox = 0; ox < s->ow; ox++) {
-                    const double gv = g[(size_t)oy * s->ow + ox];
-                    DW_FOR_TAPS(s, oy, ox, if (inside) sum[t] += gv * in[(size_t)iy * s->w + ix];)
-                }
-        }
-        for (int t = 0; t < kk; t++) dw[(size_t)c * kk + t] = (float)sum[t];
-    }
+    k->depthwise_f32_backward_weights(s, x, dy, dw);
+    if (dx) k->depthwise_f32_backward_data(s, dy, w, dx);
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -199,7 +147,7 @@ eng_status eng_depthwise_forward(const eng_kernels *k, const eng_conv_shape *s, 
 {
     ENG_TRY(dw_check(s, q, x, w, y, "depthwise forward"));
     if (!q) {
-        dw_forward_f32(s, x, w, bias, y);
+        k->depthwise_f32_forward(s, x, w, bias, y);
         return ENG_OK;
     }
     const bool asym = q->cfg.mode == ENG_QUANT_ASYM;
@@ -232,7 +180,7 @@ eng_status eng_depthwise_backward(const eng_kernels *k, const eng_conv_shape *s,
     const size_t X = (size_t)s->c * s->n * s->h * s->w, P = (size_t)s->n * s->oh * s->ow;
     if (db) approx_bias_backward(s->c, P, dy, db);
     if (!q) {
-        dw_backward_f32(s, x, w, dy, dx, dw);
+        dw_backward_f32(k, s, x, w, dy, dx, dw);
         return ENG_OK;
     }
     unsigned char *p = ws;
@@ -249,7 +197,7 @@ eng_status eng_depthwise_backward(const eng_kernels *k, const eng_conv_shape *s,
         float *wq = approx_ws_take(&p, sizeof(float) * s->c * kk);
         approx_fake_quantize_par(&q->act, x, X, xq);
         approx_weight_fake(q, w, (size_t)kk, wq);
-        dw_backward_f32(s, xq, wq, dy, dx, dw);
+        dw_backward_f32(k, s, xq, wq, dy, dx, dw);
     }
     approx_weight_mask(q, w, (size_t)kk, dw);
     if (dx) approx_fake_quantize_backward_par(&q->act, x, dx, X, dx);

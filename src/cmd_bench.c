@@ -25,8 +25,8 @@ static void print_usage(FILE *out)
 {
     fprintf(out,
             "Usage: evoapproxnas bench [--quick] [--json FILE] [--kernels NAME] [--threads N]\n"
-            "                          [--section all|kernels|nets] [--nets LIST] [--mul LIST]\n"
-            "                          [--device cpu|cuda]\n"
+            "                          [--section all|kernels|nets|profile] [--nets LIST]\n"
+            "                          [--mul LIST] [--device cpu|cuda]\n"
             "\n"
             "Measures side by side in one run (median of repeats), with 1..N threads:\n"
             " kernels: table GEMM (an approximate 8x8 multiplier as a general 16-bit table) vs\n"
@@ -44,7 +44,10 @@ static void print_usage(FILE *out)
             "  --kernels NAME   kernel set: avx512, avx2 or scalar (default: the variable\n"
             "                   EVOAPPROXNAS_KERNELS, else the fastest the CPU supports)\n"
             "  --threads N      measure 1..N threads (default 2)\n"
-            "  --section S      all (default), kernels or nets\n"
+            "  --section S      all (default: kernels and nets), kernels, nets or profile:\n"
+            "                   profile = per op type (conv2d 1x1, depthwise 3x3 s2, ...)\n"
+            "                   forward and backward time of a training step of the --nets\n"
+            "                   (default mobilenetv2_cifar), float and through the first --mul\n"
             "  --nets LIST      comma-separated zoo models to time instead of the default set\n"
             "                   (batch 64 with training for CIFAR size, else batch 8 inference)\n"
             "  --mul LIST       multiplier(s) of the approximate networks, comma-separated,\n"
@@ -233,6 +236,47 @@ static int run_nets(const eng_kernels *k, const bench_net_spec *specs, int count
     return done;
 }
 
+/* Profile section: per op type, the mean forward and backward time of a training step of
+ * each network, exact float and through mul, at 1..max_threads threads. Returns false (message
+ * printed) when a network cannot run. */
+static bool run_profile(const eng_kernels *k, const bench_net_spec *specs, int count,
+                        const eng_mul *mul, int max_threads, int repeats)
+{
+    printf("== time per op type of a training step (forward in training mode + loss + backward\n"
+           "+ SGD), mean of %d steps after a warm-up, node by node; a batch norm or add fused\n"
+           "with the ReLU after it includes the ReLU; 'approx' = quantized through %s\n\n",
+           repeats, mul->name);
+    for (int i = 0; i < count; i++) {
+        if (!specs[i].train)
+            continue;
+        for (int t = 1; t <= max_threads; t++) {
+            for (int a = 0; a < 2; a++) {
+                bench_profile p;
+                if (bench_net_profile(k, &specs[i], a ? mul : NULL, t, repeats, &p) != ENG_OK) {
+                    cli_error("bench: %s: %s", specs[i].model, eng_last_error());
+                    return false;
+                }
+                double total = 0.0;
+                for (int e = 0; e < p.count; e++)
+                    total += p.ops[e].fwd_ms + p.ops[e].bwd_ms;
+                printf("%s, batch %d, %d thread%s, %s: %.1f ms in layers\n", specs[i].model,
+                       specs[i].batch, t, t > 1 ? "s" : "", a ? "approx" : "float", total);
+                printf("  %-22s %6s %9s %9s %9s %6s\n", "op type", "layers", "fwd ms", "bwd ms",
+                       "total ms", "share");
+                for (int e = 0; e < p.count; e++) {
+                    const bench_op_time *o = &p.ops[e];
+                    printf("  %-22s %6d %9.2f %9.2f %9.2f %5.1f%%\n", o->type, o->layers,
+                           o->fwd_ms, o->bwd_ms, o->fwd_ms + o->bwd_ms,
+                           100.0 * ratio(o->fwd_ms + o->bwd_ms, total));
+                }
+                printf("\n");
+                fflush(stdout);
+            }
+        }
+    }
+    return true;
+}
+
 /* Parses --nets "a,b,c" into specs (at most max), batch sizes per bench_net_spec_for. Returns
  * the count, or -1 (message printed) for an unknown model. */
 static int parse_nets(const char *list, eng_device dev, bench_net_spec *specs, char *names,
@@ -271,7 +315,7 @@ int cmd_bench(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    bool quick = false, do_kernels = true, do_nets = true;
+    bool quick = false, do_kernels = true, do_nets = true, do_profile = false;
     const char *json = NULL, *nets = NULL, *mul_name = "mul8u_DM1";
     const eng_kernels *k = eng_kernels_get();
     long max_threads = 2;
@@ -297,11 +341,12 @@ int cmd_bench(int argc, char **argv)
             break;
         case 's':
             if (strcmp(optarg, "all") != 0 && strcmp(optarg, "kernels") != 0 &&
-                strcmp(optarg, "nets") != 0)
-                return cli_usage_error("bench", "--section: '%s' is not all, kernels or nets",
-                                       optarg);
-            do_kernels = strcmp(optarg, "nets") != 0;
-            do_nets = strcmp(optarg, "kernels") != 0;
+                strcmp(optarg, "nets") != 0 && strcmp(optarg, "profile") != 0)
+                return cli_usage_error("bench", "--section: '%s' is not all, kernels, nets or "
+                                       "profile", optarg);
+            do_profile = strcmp(optarg, "profile") == 0;
+            do_kernels = strcmp(optarg, "all") == 0 || strcmp(optarg, "kernels") == 0;
+            do_nets = strcmp(optarg, "all") == 0 || strcmp(optarg, "nets") == 0;
             break;
         case 't':
             if (!cli_parse_long("--threads", optarg, 1, 256, &max_threads))
@@ -323,6 +368,10 @@ int cmd_bench(int argc, char **argv)
     if (eng_device_resolve(want, &dev) != ENG_OK)
         cli_error("--device %s: %s; running on the CPU", eng_device_name(want), eng_last_error());
     const bench_net_spec *specs = bench_net_specs(quick, dev, &nnets);
+    if (do_profile && nets == NULL)
+        nets = "mobilenetv2_cifar";
+    if (do_profile && dev != ENG_DEVICE_CPU)
+        return cli_usage_error("bench", "--section profile runs on the CPU only");
     if (nets != NULL) {
         if ((nnets = parse_nets(nets, dev, custom, names, sizeof names, MAX_NETS)) < 0)
             return CLI_EXIT_USAGE;
@@ -333,8 +382,8 @@ int cmd_bench(int argc, char **argv)
     int nmuls = 0;
     char mul_names[1024];
     snprintf(mul_names, sizeof mul_names, "%s", mul_name);
-    for (char *save = NULL, *tok = strtok_r(mul_names, ",", &save); do_nets && tok != NULL;
-         tok = strtok_r(NULL, ",", &save)) {
+    for (char *save = NULL, *tok = strtok_r(mul_names, ",", &save);
+         (do_nets || do_profile) && tok != NULL; tok = strtok_r(NULL, ",", &save)) {
         if (nmuls == MAX_MULS || eng_mul_load(tok, &muls[nmuls]) != ENG_OK) {
             if (nmuls == MAX_MULS)
                 cli_usage_error("bench", "--mul: more than %d multipliers", MAX_MULS);
@@ -346,7 +395,7 @@ int cmd_bench(int argc, char **argv)
         }
         nmuls++;
     }
-    if (do_nets && nmuls == 0)
+    if ((do_nets || do_profile) && nmuls == 0)
         return cli_usage_error("bench", "--mul: empty list");
     if (json != NULL) { /* fail before minutes of measuring, not after */
         char tmp[4096];
@@ -382,7 +431,10 @@ int cmd_bench(int argc, char **argv)
     printf("evoapproxnas bench on %s, kernels %s\n\n", cpu, k->name);
     if (do_kernels && (done = run_kernels(k, quick, (int)max_threads, repeats, res)) < 0)
         rc = CLI_EXIT_FAILURE;
-    for (int i = 0; i < nmuls && rc == CLI_EXIT_OK; i++) {
+    if (do_profile && rc == CLI_EXIT_OK &&
+        !run_profile(k, specs, nnets, muls[0], (int)max_threads, net_repeats))
+        rc = CLI_EXIT_FAILURE;
+    for (int i = 0; i < nmuls && do_nets && rc == CLI_EXIT_OK; i++) {
         const int d = run_nets(k, specs, nnets, muls[i], dev, (int)max_threads, net_repeats,
                                nres + ndone);
         if (d < 0)
