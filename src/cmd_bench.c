@@ -120,8 +120,8 @@ static bool write_json(const char *path, const char *cpu, eng_device dev, const 
                 x->shape->name, x->shape->origin, x->shape->m, x->shape->n, x->shape->k,
                 x->threads, x->float_gmacs, x->lut_gmacs, x->int8_gmacs, x->scalar_gmacs,
                 x->scalar_ws_gmacs, ratio(x->lut_gmacs, x->float_gmacs),
-                ratio(x->lut_gmacs, x->int8_gmacs), ratio(x->lut_gmacs, x->scalar_gmacs),
-                ratio(x->lut_gmacs, x->scalar_ws_gmacs), x->float_best, x->lut_best, x->int8_best,
+                ratio(x->lut_gmacs, x->int8_gmacs), x->scalar_speedup, x->scalar_ws_speedup,
+                x->float_best, x->lut_best, x->int8_best,
                 ratio(x->lut_best, x->float_best), x->residual_gmacs,
                 ratio(x->residual_gmacs, x->float_gmacs), ratio(x->residual_best, x->float_best),
                 i + 1 < count ? "," : "");
@@ -167,7 +167,8 @@ static int run_kernels(const eng_kernels *k, bool quick, int max_threads, int re
            eng_int8_gemm_path());
     printf("GMAC/s, median of %d calls (scalar: %d), variants interleaved. scalar = the reference\n"
            "kernel (m, n, k dot loop); scalar-ws = weight-stationary scalar lookups (m, k, n);\n"
-           "'vs' = the table GEMM's speed-up; 'best t/f' = table/float of the fastest calls;\n"
+           "'vs' = the table GEMM's speed-up (median of per-round ratios, scalar and table\n"
+           "calls in the same rounds); 'best t/f' = table/float of the fastest calls;\n"
            "resid = an accurate multiplier's table (exact product + error in [-128, 127]) through\n"
            "its residual decomposition: int8 dot products + one byte-plane lookup per product\n\n",
            repeats, scalar_repeats);
@@ -189,8 +190,8 @@ static int run_kernels(const eng_kernels *k, bool quick, int max_threads, int re
                    shapes[s].k, t, r->float_gmacs, r->lut_gmacs, r->residual_gmacs,
                    r->int8_gmacs, r->scalar_gmacs, r->scalar_ws_gmacs,
                    ratio(r->lut_gmacs, r->float_gmacs), ratio(r->residual_gmacs, r->float_gmacs),
-                   ratio(r->lut_gmacs, r->int8_gmacs), ratio(r->lut_gmacs, r->scalar_gmacs),
-                   ratio(r->lut_gmacs, r->scalar_ws_gmacs), ratio(r->lut_best, r->float_best));
+                   ratio(r->lut_gmacs, r->int8_gmacs), r->scalar_speedup, r->scalar_ws_speedup,
+                   ratio(r->lut_best, r->float_best));
             fflush(stdout);
         }
     }

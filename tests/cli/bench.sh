@@ -34,6 +34,11 @@ cp "$json" "$out"
 expect "JSON lists the multipliers" '"multipliers": \["mul8u_DM1", "mul8u_2HH"\]'
 expect "JSON names each network's multiplier" '"model": "lenet", "multiplier": "mul8u_2HH"'
 rm -f "$json"
+check "profile of one small network" 0 "$bin" bench --section profile --nets lenet --threads 1
+expect "time per op type" "conv2d 5x5"
+expect "float and approximate" "1 thread, approx"
+check "unknown section" 2 "$bin" bench --section everything
+expect "message lists the sections" "all, kernels, nets or profile"
 check "unknown option" 2 "$bin" bench --bogus
 check "extra argument" 2 "$bin" bench extra
 "$bin" --help >"$out" 2>&1
