@@ -223,8 +223,6 @@ static void op_type(const eng_layer_info *li, char *type, size_t size)
 void bench_profile_add(bench_profile *p, const eng_net *net, const double *ms)
 {
     const int n = eng_net_node_count(net);
-    for (int e = 0; e < p->count; e++)
-        p->ops[e].layers = 0;
     for (int i = 1; i < n; i++) {
         eng_layer_info li;
         char type[sizeof p->ops[0].type];

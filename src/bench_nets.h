@@ -59,7 +59,7 @@ enum { BENCH_OP_TYPES = 32 };
 
 typedef struct bench_op_time {
     char type[32];          /* op and geometry: "conv2d 1x1", "depthwise 3x3 s2", "batchnorm" */
-    int layers;             /* nodes of this type (in the last network added) */
+    int layers;             /* nodes of this type, summed over the networks added */
     double fwd_ms, bwd_ms;  /* summed node times */
 } bench_op_time;
 

@@ -11,6 +11,7 @@
 
 #include "bench_kernels.h"
 #include "bench_nets.h"
+#include "bench_search.h"
 #include "cli.h"
 #include "commands.h"
 #include "eng_int8.h"
@@ -25,8 +26,9 @@ static void print_usage(FILE *out)
 {
     fprintf(out,
             "Usage: evoapproxnas bench [--quick] [--json FILE] [--kernels NAME] [--threads N]\n"
-            "                          [--section all|kernels|nets|profile] [--nets LIST]\n"
-            "                          [--mul LIST] [--device cpu|cuda]\n"
+            "                          [--section all|kernels|nets|profile|search] [--nets LIST]\n"
+            "                          [--mul LIST] [--device cpu|cuda] [--config FILE]\n"
+            "                          [--genomes N] [--steps N]\n"
             "\n"
             "Measures side by side in one run (median of repeats), with 1..N threads:\n"
             " kernels: table GEMM (an approximate 8x8 multiplier as a general 16-bit table) vs\n"
@@ -44,10 +46,17 @@ static void print_usage(FILE *out)
             "  --kernels NAME   kernel set: avx512, avx2 or scalar (default: the variable\n"
             "                   EVOAPPROXNAS_KERNELS, else the fastest the CPU supports)\n"
             "  --threads N      measure 1..N threads (default 2)\n"
-            "  --section S      all (default: kernels and nets), kernels, nets or profile:\n"
+            "  --section S      all (default: kernels and nets), kernels, nets, profile or\n"
+            "                   search (--json: kernels and nets only):\n"
             "                   profile = per op type (conv2d 1x1, depthwise 3x3 s2, ...)\n"
             "                   forward and backward time of a training step of the --nets\n"
-            "                   (default mobilenetv2_cifar), float and through the first --mul\n"
+            "                   (default mobilenetv2_cifar), float and through the first --mul;\n"
+            "                   search = images/s and time per op type of training the first\n"
+            "                   --genomes valid random genomes of --config for --steps steps\n"
+            "  --config FILE    search config of --section search (default\n"
+            "                   configs/fashion-mnist.yaml; its data set is not read)\n"
+            "  --genomes N      candidates of --section search (default 8; --quick: 4)\n"
+            "  --steps N        timed training steps per candidate (default 4; --quick: 2)\n"
             "  --nets LIST      comma-separated zoo models to time instead of the default set\n"
             "                   (batch 64 with training for CIFAR size, else batch 8 inference)\n"
             "  --mul LIST       multiplier(s) of the approximate networks, comma-separated,\n"
@@ -237,6 +246,51 @@ static int run_nets(const eng_kernels *k, const bench_net_spec *specs, int count
     return done;
 }
 
+static double profile_total(const bench_profile *p)
+{
+    double total = 0.0;
+    for (int e = 0; e < p->count; e++)
+        total += p->ops[e].fwd_ms + p->ops[e].bwd_ms;
+    return total;
+}
+
+/* The table of time per op type, with each type's share of the total. */
+static void print_profile(const bench_profile *p)
+{
+    const double total = profile_total(p);
+    printf("  %-22s %6s %9s %9s %9s %6s\n", "op type", "layers", "fwd ms", "bwd ms", "total ms",
+           "share");
+    for (int e = 0; e < p->count; e++) {
+        const bench_op_time *o = &p->ops[e];
+        printf("  %-22s %6d %9.2f %9.2f %9.2f %5.1f%%\n", o->type, o->layers, o->fwd_ms,
+               o->bwd_ms, o->fwd_ms + o->bwd_ms, 100.0 * ratio(o->fwd_ms + o->bwd_ms, total));
+    }
+    printf("\n");
+    fflush(stdout);
+}
+
+/* Search section: candidate training speed of a config (checked with bench_search_check) at
+ * 1..max_threads threads. Returns the CLI exit code. */
+static int run_search(const char *config, int genomes, int steps, int max_threads)
+{
+    printf("== candidate training of a search: the first %d valid random genomes of %s (its\n"
+           "seed), built as the search builds them (quantized through their multipliers), %d\n"
+           "timed training steps each after a warm-up step, on fixed random images; images/s\n"
+           "over all timed steps, time per op type summed over the candidates\n\n", genomes,
+           config, steps);
+    for (int t = 1; t <= max_threads; t++) {
+        bench_search_result r;
+        if (bench_search_measure(config, genomes, steps, t, &r) != ENG_OK) {
+            cli_error("bench: %s", eng_last_error());
+            return CLI_EXIT_FAILURE;
+        }
+        printf("%d candidates x %d steps of batch %d, %d thread%s: %.1f images/s (%.1f ms)\n",
+               r.genomes, r.steps, r.batch, t, t > 1 ? "s" : "", r.images_per_s, r.ms);
+        print_profile(&r.ops);
+    }
+    return CLI_EXIT_OK;
+}
+
 /* Profile section: per op type, the mean forward and backward time of a training step of
  * each network, exact float and through mul, at 1..max_threads threads. Returns false (message
  * printed) when a network cannot run. */
@@ -257,21 +311,10 @@ static bool run_profile(const eng_kernels *k, const bench_net_spec *specs, int c
                     cli_error("bench: %s: %s", specs[i].model, eng_last_error());
                     return false;
                 }
-                double total = 0.0;
-                for (int e = 0; e < p.count; e++)
-                    total += p.ops[e].fwd_ms + p.ops[e].bwd_ms;
                 printf("%s, batch %d, %d thread%s, %s: %.1f ms in layers\n", specs[i].model,
-                       specs[i].batch, t, t > 1 ? "s" : "", a ? "approx" : "float", total);
-                printf("  %-22s %6s %9s %9s %9s %6s\n", "op type", "layers", "fwd ms", "bwd ms",
-                       "total ms", "share");
-                for (int e = 0; e < p.count; e++) {
-                    const bench_op_time *o = &p.ops[e];
-                    printf("  %-22s %6d %9.2f %9.2f %9.2f %5.1f%%\n", o->type, o->layers,
-                           o->fwd_ms, o->bwd_ms, o->fwd_ms + o->bwd_ms,
-                           100.0 * ratio(o->fwd_ms + o->bwd_ms, total));
-                }
-                printf("\n");
-                fflush(stdout);
+                       specs[i].batch, t, t > 1 ? "s" : "", a ? "approx" : "float",
+                       profile_total(&p));
+                print_profile(&p);
             }
         }
     }
@@ -313,10 +356,15 @@ int cmd_bench(int argc, char **argv)
         {"nets", required_argument, NULL, 'n'},
         {"mul", required_argument, NULL, 'm'},
         {"device", required_argument, NULL, 'd'},
+        {"config", required_argument, NULL, 'c'},
+        {"genomes", required_argument, NULL, 'g'},
+        {"steps", required_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    bool quick = false, do_kernels = true, do_nets = true, do_profile = false;
+    bool quick = false, do_kernels = true, do_nets = true, do_profile = false, do_search = false;
+    const char *config = "configs/fashion-mnist.yaml";
+    long genomes = 8, steps = 4;
     const char *json = NULL, *nets = NULL, *mul_name = "mul8u_DM1";
     const eng_kernels *k = eng_kernels_get();
     long max_threads = 2;
@@ -329,6 +377,15 @@ int cmd_bench(int argc, char **argv)
         case 'q': quick = true; break;
         case 'j': json = optarg; break;
         case 'n': nets = optarg; break;
+        case 'c': config = optarg; break;
+        case 'g':
+            if (!cli_parse_long("--genomes", optarg, 1, 1000, &genomes))
+                return CLI_EXIT_USAGE;
+            break;
+        case 'S':
+            if (!cli_parse_long("--steps", optarg, 1, 1000, &steps))
+                return CLI_EXIT_USAGE;
+            break;
         case 'm': mul_name = optarg; break;
         case 'd':
             if (eng_device_parse(optarg, &want) != ENG_OK)
@@ -342,10 +399,12 @@ int cmd_bench(int argc, char **argv)
             break;
         case 's':
             if (strcmp(optarg, "all") != 0 && strcmp(optarg, "kernels") != 0 &&
-                strcmp(optarg, "nets") != 0 && strcmp(optarg, "profile") != 0)
-                return cli_usage_error("bench", "--section: '%s' is not all, kernels, nets or "
-                                       "profile", optarg);
+                strcmp(optarg, "nets") != 0 && strcmp(optarg, "profile") != 0 &&
+                strcmp(optarg, "search") != 0)
+                return cli_usage_error("bench", "--section: '%s' is not all, kernels, nets, "
+                                       "profile or search", optarg);
             do_profile = strcmp(optarg, "profile") == 0;
+            do_search = strcmp(optarg, "search") == 0;
             do_kernels = strcmp(optarg, "all") == 0 || strcmp(optarg, "kernels") == 0;
             do_nets = strcmp(optarg, "all") == 0 || strcmp(optarg, "nets") == 0;
             break;
@@ -360,6 +419,17 @@ int cmd_bench(int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage_error("bench", "unexpected argument '%s'", argv[optind]);
+    if (do_search) { /* bad input fails before minutes of measuring */
+        eng_status st = bench_search_check(config);
+        if (st != ENG_OK) {
+            cli_error("bench: %s", eng_last_error());
+            return st == ENG_ERR_IO || st == ENG_ERR_NOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_USAGE;
+        }
+        if (quick) {
+            genomes = genomes < 4 ? genomes : 4;
+            steps = steps < 2 ? steps : 2;
+        }
+    }
 
     enum { MAX_NETS = 16 };
     bench_net_spec custom[MAX_NETS];
@@ -432,6 +502,8 @@ int cmd_bench(int argc, char **argv)
     printf("evoapproxnas bench on %s, kernels %s\n\n", cpu, k->name);
     if (do_kernels && (done = run_kernels(k, quick, (int)max_threads, repeats, res)) < 0)
         rc = CLI_EXIT_FAILURE;
+    if (do_search && rc == CLI_EXIT_OK)
+        rc = run_search(config, (int)genomes, (int)steps, (int)max_threads);
     if (do_profile && rc == CLI_EXIT_OK &&
         !run_profile(k, specs, nnets, muls[0], (int)max_threads, net_repeats))
         rc = CLI_EXIT_FAILURE;
