@@ -205,8 +205,8 @@ static double dw_dot(size_t n, const float *a, const float *b)
     return sum;
 }
 
-/* Scratch floats per thread: phase planes, a spread dy (with its front zeros) and an output
- * plane of the largest of qn and the phase planes. */
+/* Scratch floats per thread: the phase planes of x, a spread dy (with its front zeros) and as
+ * many output phase planes (the forward's outputs fit in one). */
 static size_t dw_scratch(const dw_geom *g)
 {
     const size_t planes = (size_t)g->s * g->s * g->phase;
