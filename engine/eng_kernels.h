@@ -197,6 +197,28 @@ typedef struct eng_kernels {
     void (*conv3x3_f32_backward_weights)(const eng_conv_shape *s, int oc,
                                          const float *x, const float *dy,
                                          float *dw);
+
+    /* Float depthwise convolution (channel multiplier 1) of any shape s on CNHW tensors,
+     * needing no workspace from the caller. "scalar": the references (the definition); the
+     * optimized sets: direct kernels for dilation 1 and stride 1 or 2 (any kernel size and
+     * padding; other shapes go to the references), vectorized over whole image planes.
+     *   forward:          y[c][b][i][j] = bias[c] + sum_{ky,kx} w[c][ky][kx] *
+     *                                     x[c][b][i*stride + ky*dil - pad][j*stride + kx*dil - pad]
+     *   backward_data:    dx[c][b][.][.] = the adjoint: each product's dy added back to its pixel
+     *   backward_weights: dw[c][ky][kx] = sum_{b,i,j} dy[c][b][i][j] * x[c][b][...][...]
+     * with x = 0 outside the image. x, dx: [s->c][s->n][s->h][s->w]; y, dy:
+     * [s->c][s->n][s->oh][s->ow]; w, dw: [s->c][s->kh][s->kw]; bias: [s->c] or NULL. Outputs
+     * are overwritten. Equal to the definition to float rounding; every output element is
+     * computed by one thread in a fixed order, so results do not depend on the thread count. */
+    void (*depthwise_f32_forward)(const eng_conv_shape *s,
+                                  const float *x, const float *w, const float *bias,
+                                  float *y);
+    void (*depthwise_f32_backward_data)(const eng_conv_shape *s,
+                                        const float *dy, const float *w,
+                                        float *dx);
+    void (*depthwise_f32_backward_weights)(const eng_conv_shape *s,
+                                           const float *x, const float *dy,
+                                           float *dw);
 } eng_kernels;
 
 /* True when s is the shape of the conv3x3_f32_* kernels: 3x3, stride 1, pad 1, dilation 1. */

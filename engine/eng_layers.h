@@ -86,6 +86,20 @@ void eng_batchnorm_relu_backward(int c, size_t m,
                                  float *dx,              // [c][m], out
                                  float *dgamma, float *dbeta);
 
+/* The same three fused with a ReLU6 (y = min(max(z, 0), 6); the backward passes dy where
+ * 0 < z < 6, as eng_relu6_backward does on the batch norm's output z). */
+void eng_batchnorm_relu6_forward_train(int c, size_t m, const float *x, const float *gamma,
+                                       const float *beta, float eps, float momentum,
+                                       float *running_mean, float *running_var, float *y,
+                                       float *save_mean, float *save_invstd);
+void eng_batchnorm_relu6_forward_eval(int c, size_t m, const float *x, const float *gamma,
+                                      const float *beta, const float *running_mean,
+                                      const float *running_var, float eps, float *y);
+void eng_batchnorm_relu6_backward(int c, size_t m, const float *x, const float *gamma,
+                                  const float *beta, const float *save_mean,
+                                  const float *save_invstd, const float *dy, float *dx,
+                                  float *dgamma, float *dbeta);
+
 /* ------------------------------------------------------------------------------------------
  * Activations (elementwise over count values)
  * ---------------------------------------------------------------------------------------- */

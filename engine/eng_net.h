@@ -346,6 +346,12 @@ eng_status eng_net_backward_from(eng_net *net, const float *dy);
 /* Sets the kernel table the network uses (default eng_kernels_get()). */
 void eng_net_set_kernels(eng_net *net, const eng_kernels *k);
 
+/* Per-node wall times for profiling (CPU placement only). With ms not NULL, every later
+ * forward pass adds node i's time in milliseconds to ms[i] and every backward pass to
+ * ms[n + i], n = eng_net_node_count (the caller zeroes and owns the 2n doubles); NULL stops.
+ * A batch norm or add fused with the ReLU after it is timed on itself, the ReLU at ~0. */
+void eng_net_set_timing(eng_net *net, double *ms);
+
 /* ------------------------------------------------------------------------------------------
  * Quantization and approximate multipliers
  * ---------------------------------------------------------------------------------------- */

@@ -33,5 +33,8 @@ void eng_relu6_backward(size_t count, const float *x, const float *dy, float *dx
 {
     ptrdiff_t n = (ptrdiff_t)count;
 #pragma omp parallel for simd schedule(static) if (n > ENG_ACT_PAR_MIN)
-    for (ptrdiff_t i = 0; i < n; i++) dx[i] = (x[i] > 0.0f && x[i] < 6.0f) ? dy[i] : 0.0f;
+    for (ptrdiff_t i = 0; i < n; i++) { /* no branches: the mask is data, the loop vectorizes */
+        const float g = dy[i];
+        dx[i] = (x[i] > 0.0f) & (x[i] < 6.0f) ? g : 0.0f;
+    }
 }

@@ -60,6 +60,7 @@ struct eng_net {
     int output;                     /* -1 = last node */
     char arch[256];
     const eng_kernels *k;
+    double *timing;                 /* eng_net_set_timing: [2][n_nodes] ms, or NULL */
 
     /* parameters: allocated on first use */
     bool params_ready;

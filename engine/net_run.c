@@ -8,17 +8,26 @@
  * (higher ids) have run. The first contribution to a gradient is written in place, later ones
  * go through the scratch buffer and are added.
  *
- * A batch norm or an add whose only consumer is the ReLU right after it runs fused with that
- * ReLU (relu_pair): the pair writes the ReLU's activation in one pass, the ReLU node itself
- * does nothing, and the pair's backward reads the ReLU's gradient. The fused node has no
+ * A batch norm or an add whose only consumer is the ReLU right after it, or a batch norm whose
+ * only consumer is the ReLU6 right after it, runs fused with that activation (relu_pair): the
+ * pair writes the activation's output in one pass, the activation node itself does nothing,
+ * and the pair's backward reads the activation's gradient. The fused node has no
  * activation or gradient of its own; the lifetime plan keeps the buffers the pair reads alive.
  */
 #include "net_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "eng_layers.h"
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
+}
 
 static float *param_ptr(const eng_net *net, size_t off)
 {
@@ -30,8 +39,8 @@ static float *grad_ptr(const eng_net *net, size_t off)
     return off == SIZE_MAX ? NULL : net->grads + off;
 }
 
-/* Node i and the ReLU after it form a fusable pair (a batch norm or an add whose only consumer
- * is that ReLU, both up to the output). */
+/* Node i and the activation after it form a fusable pair (a batch norm or an add whose only
+ * consumer is a ReLU, or a batch norm whose only consumer is a ReLU6, both up to the output). */
 static bool relu_pair(const eng_net *net, int i)
 {
     const eng_node *nd = &net->nodes[i];
@@ -39,7 +48,15 @@ static bool relu_pair(const eng_net *net, int i)
         i + 1 > net_output(net))
         return false;
     const eng_node *next = &net->nodes[i + 1];
-    return next->op == ENG_OP_RELU && next->inputs[0] == i;
+    if (next->inputs[0] != i)
+        return false;
+    return next->op == ENG_OP_RELU || (next->op == ENG_OP_RELU6 && nd->op == ENG_OP_BATCHNORM);
+}
+
+/* Node i (a fused pair's first node) is followed by a ReLU6. */
+static bool pair_relu6(const eng_net *net, int i)
+{
+    return net->nodes[i + 1].op == ENG_OP_RELU6;
 }
 
 /* Bias used by a conv/depthwise/dense forward: its own, the fold bias, or none. */
@@ -319,23 +336,28 @@ static eng_status node_forward(eng_net *net, eng_node *nd, int n, bool training)
         float *aux = param_ptr(net, nd->off_aux);
         const float *gamma = param_ptr(net, nd->off_weight), *beta = param_ptr(net, nd->off_bias);
         float *mean = param_ptr(net, nd->off_mean), *var = param_ptr(net, nd->off_var);
+        const bool six = fused && pair_relu6(net, id);
         if (nd->folded && fused)  /* a folded batch norm is the identity */
-            eng_relu_forward(count, x, y);
+            (six ? eng_relu6_forward : eng_relu_forward)(count, x, y);
         else if (nd->folded)
             memcpy(y, x, count * sizeof *y);
         else if (training)
-            (fused ? eng_batchnorm_relu_forward_train : eng_batchnorm_forward_train)(
-                nd->c, m, x, gamma, beta, nd->eps, nd->momentum, mean, var, y, aux, aux + nd->c);
+            (six     ? eng_batchnorm_relu6_forward_train
+             : fused ? eng_batchnorm_relu_forward_train
+                     : eng_batchnorm_forward_train)(nd->c, m, x, gamma, beta, nd->eps,
+                                                    nd->momentum, mean, var, y, aux, aux + nd->c);
         else
-            (fused ? eng_batchnorm_relu_forward_eval : eng_batchnorm_forward_eval)(
-                nd->c, m, x, gamma, beta, mean, var, nd->eps, y);
+            (six     ? eng_batchnorm_relu6_forward_eval
+             : fused ? eng_batchnorm_relu_forward_eval
+                     : eng_batchnorm_forward_eval)(nd->c, m, x, gamma, beta, mean, var, nd->eps,
+                                                   y);
         return ENG_OK;
     }
     case ENG_OP_RELU:
         if (!relu_pair(net, id - 1)) eng_relu_forward(count, x, y);
         return ENG_OK;
     case ENG_OP_RELU6:
-        eng_relu6_forward(count, x, y);
+        if (!relu_pair(net, id - 1)) eng_relu6_forward(count, x, y);
         return ENG_OK;
     case ENG_OP_MAXPOOL:
     case ENG_OP_AVGPOOL:
@@ -409,7 +431,9 @@ eng_status eng_net_forward(eng_net *net, const float *x, int n, bool training)
     memcpy(net->nodes[0].act, x, node_size(&net->nodes[0]) * (size_t)n * sizeof(float));
     int out = net_output(net);
     for (int i = 1; i <= out; i++) {
+        double t0 = net->timing ? now_ms() : 0.0;
         eng_status st = node_forward(net, &net->nodes[i], n, training);
+        if (net->timing) net->timing[i] += now_ms() - t0;
         if (st != ENG_OK) return eng_error_prefix(st, "%s", net->nodes[i].name);
     }
     net->last_n = n;
@@ -528,8 +552,9 @@ static eng_status node_backward(eng_net *net, eng_node *nd, int n)
         size_t m = (size_t)n * nd->h * nd->w;
         float *dgamma = grad_ptr(net, nd->off_weight), *dbeta = grad_ptr(net, nd->off_bias);
         if (fused)
-            eng_batchnorm_relu_backward(nd->c, m, x, gamma, param_ptr(net, nd->off_bias), aux,
-                                        aux + nd->c, dy, dx, dgamma, dbeta);
+            (pair_relu6(net, id) ? eng_batchnorm_relu6_backward : eng_batchnorm_relu_backward)(
+                nd->c, m, x, gamma, param_ptr(net, nd->off_bias), aux, aux + nd->c, dy, dx,
+                dgamma, dbeta);
         else
             eng_batchnorm_backward(nd->c, m, x, gamma, aux, aux + nd->c, dy, dx, dgamma, dbeta);
         break;
@@ -542,6 +567,10 @@ static eng_status node_backward(eng_net *net, eng_node *nd, int n)
         eng_relu_backward(in_count, nd->act, dy, dx);
         break;
     case ENG_OP_RELU6:
+        if (relu_pair(net, id - 1)) { /* the pair's backward reads this node's gradient */
+            net->grad_set[id - 1] = true;
+            return ENG_OK;
+        }
         eng_relu6_backward(in_count, x, dy, dx);
         break;
     case ENG_OP_MAXPOOL:
@@ -613,7 +642,9 @@ eng_status eng_net_backward_from(eng_net *net, const float *dy)
             node_zero_param_grads(net, nd);
             continue;
         }
+        double t0 = net->timing ? now_ms() : 0.0;
         eng_status st = node_backward(net, nd, n);
+        if (net->timing) net->timing[net->n_nodes + i] += now_ms() - t0;
         if (st != ENG_OK) return eng_error_prefix(st, "%s backward", nd->name);
     }
     return ENG_OK;
@@ -631,4 +662,9 @@ eng_status eng_net_backward(eng_net *net)
 void eng_net_set_kernels(eng_net *net, const eng_kernels *k)
 {
     net->k = k ? k : eng_kernels_get();
+}
+
+void eng_net_set_timing(eng_net *net, double *ms)
+{
+    net->timing = ms;
 }

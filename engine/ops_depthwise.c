@@ -2,9 +2,9 @@
  * ops_depthwise.c - depthwise conv2d (channel multiplier 1) forward and backward, exact float
  * or quantized-approximate (eng_ops.h).
  *
- * A depthwise convolution has too few products per output for a GEMM, so the float paths are
- * direct loops over the CNHW planes (one thread per plane or channel: fixed summation order)
- * and the approximate forward uses the kernels' lut_depthwise.
+ * A depthwise convolution has too few products per output for a GEMM: the float paths (exact,
+ * and the STE backward of approximate layers) use the set's depthwise_f32_* kernels, the
+ * approximate forward its lut_depthwise; the table-gradient backward is a direct loop here.
  */
 #include "approx_internal.h"
 
@@ -46,94 +46,45 @@ size_t eng_depthwise_workspace_size(const eng_conv_shape *s, const eng_approx *q
     const size_t X = (size_t)s->c * s->n * s->h * s->w, P = (size_t)s->c * s->n * s->oh * s->ow;
     const size_t W = (size_t)s->c * s->kh * s->kw;
     size_t fwd = approx_ws_size(X) + approx_ws_size(W) + 2 * approx_ws_size(sizeof(int32_t) * P) +
-                 approx_ws_size(sizeof(int32_t) * s->c);
+                 approx_ws_size(sizeof(int32_t) * s->c) +
+                 approx_ws_size(sizeof(float) * (X + (size_t)s->c * (s->kh * s->kw + 1)));
     size_t ste = approx_ws_size(sizeof(float) * X) + approx_ws_size(sizeof(float) * W);
     size_t tg = approx_ws_size(X) + approx_ws_size(W);
     size_t bwd = q->cfg.table_gradient ? tg : ste;
     return fwd > bwd ? fwd : bwd;
 }
 
-/* ------------------------------------------------------------------------------------------
- * Float kernels
- * ---------------------------------------------------------------------------------------- */
-
-static void dw_forward_f32(const eng_conv_shape *s, const float *x, const float *w,
-                           const float *bias, float *y)
+/* dx (NULL = skip) and dw of y = depthwise(x, w) through the set's float kernels. */
+static void dw_backward_f32(const eng_kernels *k, const eng_conv_shape *s, const float *x,
+                            const float *w, const float *dy, float *dx, float *dw)
 {
-    const int planes = s->c * s->n;
-    const size_t plane = (size_t)s->h * s->w, oplane = (size_t)s->oh * s->ow;
-#pragma omp parallel for schedule(static) if (dw_parallel(s))
-    for (int cb = 0; cb < planes; cb++) {
-        const int c = cb / s->n;
-        const float *in = x + (size_t)cb * plane, *wk = w + (size_t)c * s->kh * s->kw;
-        float *out = y + (size_t)cb * oplane;
-        const float b = bias ? bias[c] : 0.0f;
-        for (int oy = 0; oy < s->oh; oy++)
-            for (int ox = 0; ox < s->ow; ox++) {
-                float sum = 0.0f;
-                DW_FOR_TAPS(s, oy, ox, if (inside) sum += wk[t] * in[(size_t)iy * s->w + ix];)
-                out[(size_t)oy * s->ow + ox] = sum + b;
-            }
-    }
-}
-
-/* dx (NULL = skip) and dw of y = depthwise(x, w). */
-static void dw_backward_f32(const eng_conv_shape *s, const float *x, const float *w,
-                            const float *dy, float *dx, float *dw)
-{
-    const int planes = s->c * s->n, kk = s->kh * s->kw;
-    const size_t plane = (size_t)s->h * s->w, oplane = (size_t)s->oh * s->ow;
-    if (dx) {
-#pragma omp parallel for schedule(static) if (dw_parallel(s))
-        for (int cb = 0; cb < planes; cb++) {
-            const float *g = dy + (size_t)cb * oplane, *wk = w + (size_t)(cb / s->n) * kk;
-            float *d = dx + (size_t)cb * plane;
-            memset(d, 0, sizeof(float) * plane);
-            for (int oy = 0; oy < s->oh; oy++)
-                for (int ox = 0; ox < s->ow; ox++) {
-                    const float gv = g[(size_t)oy * s->ow + ox];
-                    DW_FOR_TAPS(s, oy, ox, if (inside) d[(size_t)iy * s->w + ix] += wk[t] * gv;)
-                }
-        }
-    }
-#pragma omp parallel for schedule(static) if (dw_parallel(s))
-    for (int c = 0; c < s->c; c++) {
-        double sum[kk];
-        for (int t = 0; t < kk; t++) sum[t] = 0.0;
-        for (int b = 0; b < s->n; b++) {
-            const size_t cb = (size_t)c * s->n + b;
-            const float *in = x + cb * plane, *g = dy + cb * oplane;
-            for (int oy = 0; oy < s->oh; oy++)
-                for (int ox = 0; ox < s->ow; ox++) {
-                    const double gv = g[(size_t)oy * s->ow + ox];
-                    DW_FOR_TAPS(s, oy, ox, if (inside) sum[t] += gv * in[(size_t)iy * s->w + ix];)
-                }
-        }
-        for (int t = 0; t < kk; t++) dw[(size_t)c * kk + t] = (float)sum[t];
-    }
+    k->depthwise_f32_backward_weights(s, x, dy, dw);
+    if (dx) k->depthwise_f32_backward_data(s, dy, w, dx);
 }
 
 /* ------------------------------------------------------------------------------------------
  * Quantized helpers
  * ---------------------------------------------------------------------------------------- */
 
-/* sums[c][b][oy][ox] = sum of the window's activation codes, padding counted as pad_code. */
-static void dw_window_sums(const eng_conv_shape *s, const uint8_t *codes, uint8_t pad_code,
-                           int32_t *sums)
+/* sums[c][b][oy][ox] = sum of the window's activation codes, padding counted as pad_code: the
+ * set's float depthwise convolution of (code - pad_code) with all-ones kernels plus kh*kw *
+ * pad_code, exact in float (every partial sum is an integer below 2^24). f: X + c*(kk + 1)
+ * floats of workspace. */
+static void dw_window_sums(const eng_kernels *k, const eng_conv_shape *s, const uint8_t *codes,
+                           uint8_t pad_code, float *f, int32_t *sums)
 {
-    const int planes = s->c * s->n;
-    const size_t plane = (size_t)s->h * s->w, oplane = (size_t)s->oh * s->ow;
-#pragma omp parallel for schedule(static) if (dw_parallel(s))
-    for (int cb = 0; cb < planes; cb++) {
-        const uint8_t *in = codes + (size_t)cb * plane;
-        int32_t *out = sums + (size_t)cb * oplane;
-        for (int oy = 0; oy < s->oh; oy++)
-            for (int ox = 0; ox < s->ow; ox++) {
-                int32_t sum = 0;
-                DW_FOR_TAPS(s, oy, ox, (void)t; sum += inside ? in[(size_t)iy * s->w + ix] : pad_code;)
-                out[(size_t)oy * s->ow + ox] = sum;
-            }
-    }
+    const int kk = s->kh * s->kw;
+    const ptrdiff_t X = (ptrdiff_t)s->c * s->n * s->h * s->w;
+    const ptrdiff_t P = (ptrdiff_t)s->c * s->n * s->oh * s->ow;
+    float *ones = f + X, *bias = ones + (size_t)s->c * kk;
+    for (size_t i = 0; i < (size_t)s->c * kk; i++) ones[i] = 1.0f;
+    for (int c = 0; c < s->c; c++) bias[c] = (float)(kk * pad_code);
+#pragma omp parallel for simd schedule(static) if (X >= APPROX_PAR_MIN)
+    for (ptrdiff_t i = 0; i < X; i++) f[i] = (float)((int)codes[i] - pad_code);
+    float *out = (float *)sums;   /* the same size: converted in place */
+    k->depthwise_f32_forward(s, f, ones, bias, out);
+#pragma omp parallel for simd schedule(static) if (P >= APPROX_PAR_MIN)
+    for (ptrdiff_t i = 0; i < P; i++) sums[i] = (int32_t)out[i];
 }
 
 /* Table-gradient backward (see eng_ops.h) on codes. */
@@ -199,7 +150,7 @@ eng_status eng_depthwise_forward(const eng_kernels *k, const eng_conv_shape *s, 
 {
     ENG_TRY(dw_check(s, q, x, w, y, "depthwise forward"));
     if (!q) {
-        dw_forward_f32(s, x, w, bias, y);
+        k->depthwise_f32_forward(s, x, w, bias, y);
         return ENG_OK;
     }
     const bool asym = q->cfg.mode == ENG_QUANT_ASYM;
@@ -211,13 +162,14 @@ eng_status eng_depthwise_forward(const eng_kernels *k, const eng_conv_shape *s, 
     int32_t *acc = approx_ws_take(&p, sizeof(int32_t) * s->c * P);
     int32_t *asum = approx_ws_take(&p, sizeof(int32_t) * s->c * P);
     int32_t *wsum = approx_ws_take(&p, sizeof(int32_t) * s->c);
+    float *f = approx_ws_take(&p, sizeof(float) * (X + (size_t)s->c * (kk + 1)));
     approx_act_prepare(q, x, X, training);
     approx_weight_prepare(q, w, (size_t)kk);
     const eng_qparams *a = &q->act;
     k->quantize(x, X, a->scale, a->zero_point, a->qmin, a->qmax, codes);
     approx_weight_quantize(k, q, w, (size_t)kk, wcodes, asym ? wsum : NULL);
     k->lut_depthwise(&q->lut, s, codes, wcodes, (uint8_t)a->zero_point, acc);
-    if (asym) dw_window_sums(s, codes, (uint8_t)a->zero_point, asum);
+    if (asym) dw_window_sums(k, s, codes, (uint8_t)a->zero_point, f, asum);
     approx_dequantize(asym, &q->act, q->wq, s->c, P, kk, acc, asum, P, wsum, bias, y);
     return ENG_OK;
 }
@@ -232,7 +184,7 @@ eng_status eng_depthwise_backward(const eng_kernels *k, const eng_conv_shape *s,
     const size_t X = (size_t)s->c * s->n * s->h * s->w, P = (size_t)s->n * s->oh * s->ow;
     if (db) approx_bias_backward(s->c, P, dy, db);
     if (!q) {
-        dw_backward_f32(s, x, w, dy, dx, dw);
+        dw_backward_f32(k, s, x, w, dy, dx, dw);
         return ENG_OK;
     }
     unsigned char *p = ws;
@@ -249,7 +201,7 @@ eng_status eng_depthwise_backward(const eng_kernels *k, const eng_conv_shape *s,
         float *wq = approx_ws_take(&p, sizeof(float) * s->c * kk);
         approx_fake_quantize_par(&q->act, x, X, xq);
         approx_weight_fake(q, w, (size_t)kk, wq);
-        dw_backward_f32(s, xq, wq, dy, dx, dw);
+        dw_backward_f32(k, s, xq, wq, dy, dx, dw);
     }
     approx_weight_mask(q, w, (size_t)kk, dw);
     if (dx) approx_fake_quantize_backward_par(&q->act, x, dx, X, dx);

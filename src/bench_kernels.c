@@ -121,25 +121,36 @@ static void summarize(const bench_gemm_shape *s, double *t, int count, double *m
     *best_gmacs = macs / t[0];
 }
 
-/* Median GMAC/s of `repeats` (<= 64) timed calls of each of the `count` variants, after one
- * warm-up call each when `warmup`; the variants take turns, so drifting load hits them alike. */
-static void time_variants(const operands *o, const variant *v, int count, int repeats,
-                          bool warmup, double *gmacs, double *best)
+enum { MAX_ROUNDS = 64, VARIANTS = 6 };
+
+/* Times rounds of calls: in round r < rounds every variant i with r < reps[i] runs once, in
+ * the order given, so that drifting load hits the fast and the slow variants alike; t[i][r]
+ * gets the seconds. First one warm-up call of every variant with warm[i]. */
+static void time_rounds(const operands *o, const variant *v, const int *reps, const bool *warm,
+                        int count, int rounds, double t[][MAX_ROUNDS])
 {
-    double t[4][64];
-    if (repeats > 64)
-        repeats = 64;
-    for (int i = 0; i < count && warmup; i++)
-        run_variant(o, v[i]);
-    for (int r = 0; r < repeats; r++) {
+    for (int i = 0; i < count; i++)
+        if (warm[i])
+            run_variant(o, v[i]);
+    for (int r = 0; r < rounds; r++)
         for (int i = 0; i < count; i++) {
+            if (r >= reps[i])
+                continue;
             double t0 = now_s();
             run_variant(o, v[i]);
             t[i][r] = now_s() - t0;
         }
-    }
-    for (int i = 0; i < count; i++)
-        summarize(o->s, t[i], repeats, &gmacs[i], &best[i]);
+}
+
+/* Median over the first `count` rounds of slow[r] / fast[r]: the speed-up of the fast variant
+ * measured within each round. */
+static double paired_speedup(const double *slow, const double *fast, int count)
+{
+    double q[MAX_ROUNDS];
+    for (int r = 0; r < count; r++)
+        q[r] = fast[r] > 0.0 ? slow[r] / fast[r] : 0.0;
+    qsort(q, (size_t)count, sizeof q[0], cmp_double);
+    return count % 2 ? q[count / 2] : 0.5 * (q[count / 2 - 1] + q[count / 2]);
 }
 
 bool bench_gemm_measure(const eng_kernels *k, const bench_gemm_shape *shape, int threads,
@@ -196,24 +207,37 @@ bool bench_gemm_measure(const eng_kernels *k, const bench_gemm_shape *shape, int
         omp_set_num_threads(threads);
 #endif
         *result = (bench_gemm_result){.shape = shape, .threads = threads};
-        const variant fast[4] = {VAR_FLOAT, VAR_LUT, VAR_RESIDUAL, VAR_INT8};
-        const variant slow[2] = {VAR_SCALAR, VAR_SCALAR_WS};
-        double g[4] = {0}, b[4] = {0};
-        time_variants(&o, fast, 4, repeats, true, g, b);
+        if (repeats > MAX_ROUNDS)
+            repeats = MAX_ROUNDS;
+        if (scalar_repeats > repeats)
+            scalar_repeats = repeats;
+        /* the scalar variants are 10-100x slower: fewer rounds and no warm-up call, but in
+         * the same rounds as the table GEMM, whose speed-up over them is taken per round */
+        const variant v[VARIANTS] = {VAR_FLOAT, VAR_LUT, VAR_SCALAR, VAR_RESIDUAL, VAR_INT8,
+                                     VAR_SCALAR_WS};
+        const int reps[VARIANTS] = {repeats, repeats, scalar_repeats, repeats, repeats,
+                                    scalar_repeats};
+        const bool warm[VARIANTS] = {true, true, false, true, true, false};
+        double t[VARIANTS][MAX_ROUNDS];
+        double g[VARIANTS] = {0}, b[VARIANTS] = {0};
+        time_rounds(&o, v, reps, warm, VARIANTS, repeats, t);
+        if (scalar_repeats > 0) {
+            result->scalar_speedup = paired_speedup(t[2], t[1], scalar_repeats);
+            result->scalar_ws_speedup = paired_speedup(t[5], t[1], scalar_repeats);
+        }
+        for (int i = 0; i < VARIANTS; i++)
+            if (reps[i] > 0)
+                summarize(shape, t[i], reps[i], &g[i], &b[i]);
         result->float_gmacs = g[0];
         result->lut_gmacs = g[1];
-        result->residual_gmacs = g[2];
-        result->int8_gmacs = g[3];
+        result->scalar_gmacs = g[2];
+        result->residual_gmacs = g[3];
+        result->int8_gmacs = g[4];
+        result->scalar_ws_gmacs = g[5];
         result->float_best = b[0];
         result->lut_best = b[1];
-        result->residual_best = b[2];
-        result->int8_best = b[3];
-        if (scalar_repeats > 0) {
-            /* 10-100x slower: no warm-up call, the first call's extra cost is noise here */
-            time_variants(&o, slow, 2, scalar_repeats, false, g, b);
-            result->scalar_gmacs = g[0];
-            result->scalar_ws_gmacs = g[1];
-        }
+        result->residual_best = b[3];
+        result->int8_best = b[4];
     }
     free(table);
     free(near);

@@ -4,7 +4,9 @@
  *
  * Every figure is the median wall time of `repeats` calls after one warm-up call (the slow
  * scalar variants: `scalar_repeats` calls, no warm-up), all variants of a shape measured side
- * by side at one thread count, in turns. GMAC/s = m*n*k / time.
+ * by side at one thread count, in turns: round r calls every variant once (the scalar ones in
+ * the first scalar_repeats rounds only). GMAC/s = m*n*k / time. The speed-ups over the scalar
+ * loops are medians of per-round ratios, so that load drifting between rounds cancels.
  */
 #ifndef BENCH_KERNELS_H
 #define BENCH_KERNELS_H
@@ -33,6 +35,8 @@ typedef struct bench_gemm_result {
     double lut_best;        /* and int8: the least disturbed figure on a shared machine */
     double int8_best;
     double residual_best;
+    double scalar_speedup;  /* median over rounds of scalar time / table time in one round */
+    double scalar_ws_speedup; /* the same against the weight-stationary scalar loop */
 } bench_gemm_result;
 
 /* The shapes: perf/lutgemm.md's two, then the conv layers of ResNet-20 at batch 64 (quick:

@@ -3,6 +3,7 @@
  */
 #include "bench_nets.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -65,6 +66,21 @@ static double median(double *t, int count)
 {
     qsort(t, (size_t)count, sizeof t[0], cmp_double);
     return count % 2 ? t[count / 2] : 0.5 * (t[count / 2 - 1] + t[count / 2]);
+}
+
+/* A fixed pseudo-random batch: x uniform in [-1, 1), labels cycling through the classes. */
+static void fill_batch(const eng_net *net, int batch, float *x, uint8_t *labels)
+{
+    int c, h, w;
+    eng_net_input_shape(net, &c, &h, &w);
+    const size_t count = (size_t)c * batch * h * w;
+    uint64_t s = 0x243f6a8885a308d3u;
+    for (size_t i = 0; i < count; i++) {
+        s = s * 6364136223846793005u + 1442695040888963407u;
+        x[i] = (float)((s >> 40) & 0xffff) / 65536.0f * 2.0f - 1.0f;
+    }
+    for (int i = 0; i < batch; i++)
+        labels[i] = (uint8_t)(i % eng_net_classes(net));
 }
 
 /* One network copy with its optimizer, on its device. */
@@ -146,13 +162,7 @@ eng_status bench_net_measure(const eng_kernels *k, const bench_net_spec *spec, c
         rc = eng_error(ENG_ERR_NOMEM, "bench: out of memory for %s", spec->model);
         goto out;
     }
-    uint64_t s = 0x243f6a8885a308d3u;
-    for (size_t i = 0; i < count; i++) {
-        s = s * 6364136223846793005u + 1442695040888963407u;
-        x[i] = (float)((s >> 40) & 0xffff) / 65536.0f * 2.0f - 1.0f;
-    }
-    for (int i = 0; i < spec->batch; i++)
-        labels[i] = (uint8_t)(i % eng_net_classes(copies[0].net));
+    fill_batch(copies[0].net, spec->batch, x, labels);
     *result = (bench_net_result){.spec = spec, .mul = mul->name, .threads = threads,
                                  .mmac_per_image = (double)eng_net_mac_total(copies[0].net) * 1e-6};
     if (spec->train) {
@@ -183,5 +193,111 @@ out:
     }
     free(x);
     free(labels);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Time per op type
+ * ---------------------------------------------------------------------------------------- */
+
+/* The type of layer info: op name plus the kernel geometry of convolutions and pools. */
+static void op_type(const eng_layer_info *li, char *type, size_t size)
+{
+    switch (li->op) {
+    case ENG_OP_CONV2D:
+    case ENG_OP_DEPTHWISE:
+    case ENG_OP_MAXPOOL:
+    case ENG_OP_AVGPOOL:
+        if (li->stride > 1)
+            snprintf(type, size, "%s %dx%d s%d", eng_op_name(li->op), li->kernel, li->kernel,
+                     li->stride);
+        else
+            snprintf(type, size, "%s %dx%d", eng_op_name(li->op), li->kernel, li->kernel);
+        break;
+    default:
+        snprintf(type, size, "%s", eng_op_name(li->op));
+        break;
+    }
+}
+
+void bench_profile_add(bench_profile *p, const eng_net *net, const double *ms)
+{
+    const int n = eng_net_node_count(net);
+    for (int i = 1; i < n; i++) {
+        eng_layer_info li;
+        char type[sizeof p->ops[0].type];
+        if (eng_net_layer_info(net, i, &li) != ENG_OK)
+            continue;
+        op_type(&li, type, sizeof type);
+        int e = 0;
+        while (e < p->count && strcmp(p->ops[e].type, type) != 0)
+            e++;
+        if (e == p->count) {
+            if (p->count == BENCH_OP_TYPES) /* the last entry collects the rest */
+                snprintf(p->ops[--e].type, sizeof type, "other");
+            else
+                snprintf(p->ops[p->count++].type, sizeof type, "%s", type);
+        }
+        p->ops[e].layers++;
+        p->ops[e].fwd_ms += ms[i];
+        p->ops[e].bwd_ms += ms[n + i];
+    }
+}
+
+eng_status bench_net_profile(const eng_kernels *k, const bench_net_spec *spec, const eng_mul *mul,
+                             int threads, int repeats, bench_profile *out)
+{
+    net_copy c = {NULL, NULL, ENG_DEVICE_CPU};
+    float *x = NULL;
+    uint8_t *labels = NULL;
+    double *ms = NULL;
+    eng_status rc;
+#if ENG_HAVE_OPENMP
+    omp_set_num_threads(threads);
+#endif
+    memset(out, 0, sizeof *out);
+    eng_zoo_options opt;
+    eng_zoo_options_default(&opt);
+    opt.seed = 1;
+    if ((rc = eng_zoo_build(spec->model, &opt, &c.net)) != ENG_OK)
+        goto out;
+    eng_net_set_kernels(c.net, k);
+    eng_approx_cfg cfg;
+    eng_approx_cfg_default(&cfg);
+    if (mul && ((rc = eng_net_set_multiplier(c.net, -1, mul)) != ENG_OK ||
+                (rc = eng_net_set_quant(c.net, -1, &cfg)) != ENG_OK))
+        goto out;
+    eng_train_cfg tc;
+    eng_train_cfg_default(&tc);
+    if ((rc = eng_sgd_create(c.net, &tc.sgd, &c.opt)) != ENG_OK)
+        goto out;
+    int ch, h, w;
+    eng_net_input_shape(c.net, &ch, &h, &w);
+    const int n = eng_net_node_count(c.net);
+    x = malloc(sizeof(float) * (size_t)ch * spec->batch * h * w);
+    labels = malloc((size_t)spec->batch);
+    ms = calloc(2 * (size_t)n, sizeof *ms);
+    if (x == NULL || labels == NULL || ms == NULL) {
+        rc = eng_error(ENG_ERR_NOMEM, "bench: out of memory for %s", spec->model);
+        goto out;
+    }
+    fill_batch(c.net, spec->batch, x, labels);
+    if ((rc = run_train(&c, x, labels, spec->batch)) != ENG_OK) /* warm-up */
+        goto out;
+    eng_net_set_timing(c.net, ms);
+    for (int r = 0; r < repeats && rc == ENG_OK; r++)
+        rc = run_train(&c, x, labels, spec->batch);
+    eng_net_set_timing(c.net, NULL);
+    if (rc != ENG_OK)
+        goto out;
+    for (int i = 0; i < 2 * n; i++)
+        ms[i] /= repeats;
+    bench_profile_add(out, c.net, ms);
+out:
+    eng_sgd_free(c.opt);
+    eng_net_free(c.net);
+    free(x);
+    free(labels);
+    free(ms);
     return rc;
 }

@@ -51,4 +51,32 @@ bench_net_spec bench_net_spec_for(const char *model, int height, eng_device dev)
 eng_status bench_net_measure(const eng_kernels *k, const bench_net_spec *spec, const eng_mul *mul,
                              eng_device dev, int threads, int repeats, bench_net_result *result);
 
+/* ------------------------------------------------------------------------------------------
+ * Time per op type (eng_net_set_timing)
+ * ---------------------------------------------------------------------------------------- */
+
+enum { BENCH_OP_TYPES = 32 };
+
+typedef struct bench_op_time {
+    char type[32];          /* op and geometry: "conv2d 1x1", "depthwise 3x3 s2", "batchnorm" */
+    int layers;             /* nodes of this type, summed over the networks added */
+    double fwd_ms, bwd_ms;  /* summed node times */
+} bench_op_time;
+
+typedef struct bench_profile {
+    int count;                              /* types in use */
+    bench_op_time ops[BENCH_OP_TYPES];      /* in order of first appearance */
+} bench_profile;
+
+/* Adds node times ms[2 * eng_net_node_count(net)] (eng_net_set_timing's layout) of net into
+ * p by op type. Types beyond BENCH_OP_TYPES go to an "other" entry. Can't fail. */
+void bench_profile_add(bench_profile *p, const eng_net *net, const double *ms);
+
+/* Times `repeats` training steps (after one warm-up step) of spec's network, exact float when
+ * mul is NULL, else quantized through mul, at `threads` threads with kernel set k, node by
+ * node: fills *out with the mean ms per step of every op type (zeroed first). Returns the
+ * engine's status when the network cannot be built or run. CPU only. */
+eng_status bench_net_profile(const eng_kernels *k, const bench_net_spec *spec, const eng_mul *mul,
+                             int threads, int repeats, bench_profile *out);
+
 #endif /* BENCH_NETS_H */

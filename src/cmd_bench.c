@@ -11,6 +11,7 @@
 
 #include "bench_kernels.h"
 #include "bench_nets.h"
+#include "bench_search.h"
 #include "cli.h"
 #include "commands.h"
 #include "eng_int8.h"
@@ -25,8 +26,9 @@ static void print_usage(FILE *out)
 {
     fprintf(out,
             "Usage: evoapproxnas bench [--quick] [--json FILE] [--kernels NAME] [--threads N]\n"
-            "                          [--section all|kernels|nets] [--nets LIST] [--mul LIST]\n"
-            "                          [--device cpu|cuda]\n"
+            "                          [--section all|kernels|nets|profile|search] [--nets LIST]\n"
+            "                          [--mul LIST] [--device cpu|cuda] [--config FILE]\n"
+            "                          [--genomes N] [--steps N]\n"
             "\n"
             "Measures side by side in one run (median of repeats), with 1..N threads:\n"
             " kernels: table GEMM (an approximate 8x8 multiplier as a general 16-bit table) vs\n"
@@ -44,7 +46,17 @@ static void print_usage(FILE *out)
             "  --kernels NAME   kernel set: avx512, avx2 or scalar (default: the variable\n"
             "                   EVOAPPROXNAS_KERNELS, else the fastest the CPU supports)\n"
             "  --threads N      measure 1..N threads (default 2)\n"
-            "  --section S      all (default), kernels or nets\n"
+            "  --section S      all (default: kernels and nets), kernels, nets, profile or\n"
+            "                   search (--json: kernels and nets only):\n"
+            "                   profile = per op type (conv2d 1x1, depthwise 3x3 s2, ...)\n"
+            "                   forward and backward time of a training step of the --nets\n"
+            "                   (default mobilenetv2_cifar), float and through the first --mul;\n"
+            "                   search = images/s and time per op type of training the first\n"
+            "                   --genomes valid random genomes of --config for --steps steps\n"
+            "  --config FILE    search config of --section search (default\n"
+            "                   configs/fashion-mnist.yaml; its data set is not read)\n"
+            "  --genomes N      candidates of --section search (default 8; --quick: 4)\n"
+            "  --steps N        timed training steps per candidate (default 4; --quick: 2)\n"
             "  --nets LIST      comma-separated zoo models to time instead of the default set\n"
             "                   (batch 64 with training for CIFAR size, else batch 8 inference)\n"
             "  --mul LIST       multiplier(s) of the approximate networks, comma-separated,\n"
@@ -117,8 +129,8 @@ static bool write_json(const char *path, const char *cpu, eng_device dev, const 
                 x->shape->name, x->shape->origin, x->shape->m, x->shape->n, x->shape->k,
                 x->threads, x->float_gmacs, x->lut_gmacs, x->int8_gmacs, x->scalar_gmacs,
                 x->scalar_ws_gmacs, ratio(x->lut_gmacs, x->float_gmacs),
-                ratio(x->lut_gmacs, x->int8_gmacs), ratio(x->lut_gmacs, x->scalar_gmacs),
-                ratio(x->lut_gmacs, x->scalar_ws_gmacs), x->float_best, x->lut_best, x->int8_best,
+                ratio(x->lut_gmacs, x->int8_gmacs), x->scalar_speedup, x->scalar_ws_speedup,
+                x->float_best, x->lut_best, x->int8_best,
                 ratio(x->lut_best, x->float_best), x->residual_gmacs,
                 ratio(x->residual_gmacs, x->float_gmacs), ratio(x->residual_best, x->float_best),
                 i + 1 < count ? "," : "");
@@ -164,7 +176,8 @@ static int run_kernels(const eng_kernels *k, bool quick, int max_threads, int re
            eng_int8_gemm_path());
     printf("GMAC/s, median of %d calls (scalar: %d), variants interleaved. scalar = the reference\n"
            "kernel (m, n, k dot loop); scalar-ws = weight-stationary scalar lookups (m, k, n);\n"
-           "'vs' = the table GEMM's speed-up; 'best t/f' = table/float of the fastest calls;\n"
+           "'vs' = the table GEMM's speed-up (median of per-round ratios, scalar and table\n"
+           "calls in the same rounds); 'best t/f' = table/float of the fastest calls;\n"
            "resid = an accurate multiplier's table (exact product + error in [-128, 127]) through\n"
            "its residual decomposition: int8 dot products + one byte-plane lookup per product\n\n",
            repeats, scalar_repeats);
@@ -186,8 +199,8 @@ static int run_kernels(const eng_kernels *k, bool quick, int max_threads, int re
                    shapes[s].k, t, r->float_gmacs, r->lut_gmacs, r->residual_gmacs,
                    r->int8_gmacs, r->scalar_gmacs, r->scalar_ws_gmacs,
                    ratio(r->lut_gmacs, r->float_gmacs), ratio(r->residual_gmacs, r->float_gmacs),
-                   ratio(r->lut_gmacs, r->int8_gmacs), ratio(r->lut_gmacs, r->scalar_gmacs),
-                   ratio(r->lut_gmacs, r->scalar_ws_gmacs), ratio(r->lut_best, r->float_best));
+                   ratio(r->lut_gmacs, r->int8_gmacs), r->scalar_speedup, r->scalar_ws_speedup,
+                   ratio(r->lut_best, r->float_best));
             fflush(stdout);
         }
     }
@@ -233,6 +246,81 @@ static int run_nets(const eng_kernels *k, const bench_net_spec *specs, int count
     return done;
 }
 
+static double profile_total(const bench_profile *p)
+{
+    double total = 0.0;
+    for (int e = 0; e < p->count; e++)
+        total += p->ops[e].fwd_ms + p->ops[e].bwd_ms;
+    return total;
+}
+
+/* The table of time per op type, with each type's share of the total. */
+static void print_profile(const bench_profile *p)
+{
+    const double total = profile_total(p);
+    printf("  %-22s %6s %9s %9s %9s %6s\n", "op type", "layers", "fwd ms", "bwd ms", "total ms",
+           "share");
+    for (int e = 0; e < p->count; e++) {
+        const bench_op_time *o = &p->ops[e];
+        printf("  %-22s %6d %9.2f %9.2f %9.2f %5.1f%%\n", o->type, o->layers, o->fwd_ms,
+               o->bwd_ms, o->fwd_ms + o->bwd_ms, 100.0 * ratio(o->fwd_ms + o->bwd_ms, total));
+    }
+    printf("\n");
+    fflush(stdout);
+}
+
+/* Search section: candidate training speed of a config (checked with bench_search_check) at
+ * 1..max_threads threads. Returns the CLI exit code. */
+static int run_search(const char *config, int genomes, int steps, int max_threads)
+{
+    printf("== candidate training of a search: the first %d valid random genomes of %s (its\n"
+           "seed), built as the search builds them (quantized through their multipliers), %d\n"
+           "timed training steps each after a warm-up step, on fixed random images; images/s\n"
+           "over all timed steps, time per op type summed over the candidates\n\n", genomes,
+           config, steps);
+    for (int t = 1; t <= max_threads; t++) {
+        bench_search_result r;
+        if (bench_search_measure(config, genomes, steps, t, &r) != ENG_OK) {
+            cli_error("bench: %s", eng_last_error());
+            return CLI_EXIT_FAILURE;
+        }
+        printf("%d candidates x %d steps of batch %d, %d thread%s: %.1f images/s (%.1f ms)\n",
+               r.genomes, r.steps, r.batch, t, t > 1 ? "s" : "", r.images_per_s, r.ms);
+        print_profile(&r.ops);
+    }
+    return CLI_EXIT_OK;
+}
+
+/* Profile section: per op type, the mean forward and backward time of a training step of
+ * each network, exact float and through mul, at 1..max_threads threads. Returns false (message
+ * printed) when a network cannot run. */
+static bool run_profile(const eng_kernels *k, const bench_net_spec *specs, int count,
+                        const eng_mul *mul, int max_threads, int repeats)
+{
+    printf("== time per op type of a training step (forward in training mode + loss + backward\n"
+           "+ SGD), mean of %d steps after a warm-up, node by node; a batch norm or add fused\n"
+           "with the ReLU after it includes the ReLU; 'approx' = quantized through %s\n\n",
+           repeats, mul->name);
+    for (int i = 0; i < count; i++) {
+        if (!specs[i].train)
+            continue;
+        for (int t = 1; t <= max_threads; t++) {
+            for (int a = 0; a < 2; a++) {
+                bench_profile p;
+                if (bench_net_profile(k, &specs[i], a ? mul : NULL, t, repeats, &p) != ENG_OK) {
+                    cli_error("bench: %s: %s", specs[i].model, eng_last_error());
+                    return false;
+                }
+                printf("%s, batch %d, %d thread%s, %s: %.1f ms in layers\n", specs[i].model,
+                       specs[i].batch, t, t > 1 ? "s" : "", a ? "approx" : "float",
+                       profile_total(&p));
+                print_profile(&p);
+            }
+        }
+    }
+    return true;
+}
+
 /* Parses --nets "a,b,c" into specs (at most max), batch sizes per bench_net_spec_for. Returns
  * the count, or -1 (message printed) for an unknown model. */
 static int parse_nets(const char *list, eng_device dev, bench_net_spec *specs, char *names,
@@ -268,10 +356,15 @@ int cmd_bench(int argc, char **argv)
         {"nets", required_argument, NULL, 'n'},
         {"mul", required_argument, NULL, 'm'},
         {"device", required_argument, NULL, 'd'},
+        {"config", required_argument, NULL, 'c'},
+        {"genomes", required_argument, NULL, 'g'},
+        {"steps", required_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    bool quick = false, do_kernels = true, do_nets = true;
+    bool quick = false, do_kernels = true, do_nets = true, do_profile = false, do_search = false;
+    const char *config = "configs/fashion-mnist.yaml";
+    long genomes = 8, steps = 4;
     const char *json = NULL, *nets = NULL, *mul_name = "mul8u_DM1";
     const eng_kernels *k = eng_kernels_get();
     long max_threads = 2;
@@ -284,6 +377,15 @@ int cmd_bench(int argc, char **argv)
         case 'q': quick = true; break;
         case 'j': json = optarg; break;
         case 'n': nets = optarg; break;
+        case 'c': config = optarg; break;
+        case 'g':
+            if (!cli_parse_long("--genomes", optarg, 1, 1000, &genomes))
+                return CLI_EXIT_USAGE;
+            break;
+        case 'S':
+            if (!cli_parse_long("--steps", optarg, 1, 1000, &steps))
+                return CLI_EXIT_USAGE;
+            break;
         case 'm': mul_name = optarg; break;
         case 'd':
             if (eng_device_parse(optarg, &want) != ENG_OK)
@@ -297,11 +399,14 @@ int cmd_bench(int argc, char **argv)
             break;
         case 's':
             if (strcmp(optarg, "all") != 0 && strcmp(optarg, "kernels") != 0 &&
-                strcmp(optarg, "nets") != 0)
-                return cli_usage_error("bench", "--section: '%s' is not all, kernels or nets",
-                                       optarg);
-            do_kernels = strcmp(optarg, "nets") != 0;
-            do_nets = strcmp(optarg, "kernels") != 0;
+                strcmp(optarg, "nets") != 0 && strcmp(optarg, "profile") != 0 &&
+                strcmp(optarg, "search") != 0)
+                return cli_usage_error("bench", "--section: '%s' is not all, kernels, nets, "
+                                       "profile or search", optarg);
+            do_profile = strcmp(optarg, "profile") == 0;
+            do_search = strcmp(optarg, "search") == 0;
+            do_kernels = strcmp(optarg, "all") == 0 || strcmp(optarg, "kernels") == 0;
+            do_nets = strcmp(optarg, "all") == 0 || strcmp(optarg, "nets") == 0;
             break;
         case 't':
             if (!cli_parse_long("--threads", optarg, 1, 256, &max_threads))
@@ -314,6 +419,17 @@ int cmd_bench(int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage_error("bench", "unexpected argument '%s'", argv[optind]);
+    if (do_search) { /* bad input fails before minutes of measuring */
+        eng_status st = bench_search_check(config);
+        if (st != ENG_OK) {
+            cli_error("bench: %s", eng_last_error());
+            return st == ENG_ERR_IO || st == ENG_ERR_NOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_USAGE;
+        }
+        if (quick) {
+            genomes = genomes < 4 ? genomes : 4;
+            steps = steps < 2 ? steps : 2;
+        }
+    }
 
     enum { MAX_NETS = 16 };
     bench_net_spec custom[MAX_NETS];
@@ -323,6 +439,10 @@ int cmd_bench(int argc, char **argv)
     if (eng_device_resolve(want, &dev) != ENG_OK)
         cli_error("--device %s: %s; running on the CPU", eng_device_name(want), eng_last_error());
     const bench_net_spec *specs = bench_net_specs(quick, dev, &nnets);
+    if (do_profile && nets == NULL)
+        nets = "mobilenetv2_cifar";
+    if (do_profile && dev != ENG_DEVICE_CPU)
+        return cli_usage_error("bench", "--section profile runs on the CPU only");
     if (nets != NULL) {
         if ((nnets = parse_nets(nets, dev, custom, names, sizeof names, MAX_NETS)) < 0)
             return CLI_EXIT_USAGE;
@@ -333,8 +453,8 @@ int cmd_bench(int argc, char **argv)
     int nmuls = 0;
     char mul_names[1024];
     snprintf(mul_names, sizeof mul_names, "%s", mul_name);
-    for (char *save = NULL, *tok = strtok_r(mul_names, ",", &save); do_nets && tok != NULL;
-         tok = strtok_r(NULL, ",", &save)) {
+    for (char *save = NULL, *tok = strtok_r(mul_names, ",", &save);
+         (do_nets || do_profile) && tok != NULL; tok = strtok_r(NULL, ",", &save)) {
         if (nmuls == MAX_MULS || eng_mul_load(tok, &muls[nmuls]) != ENG_OK) {
             if (nmuls == MAX_MULS)
                 cli_usage_error("bench", "--mul: more than %d multipliers", MAX_MULS);
@@ -346,7 +466,7 @@ int cmd_bench(int argc, char **argv)
         }
         nmuls++;
     }
-    if (do_nets && nmuls == 0)
+    if ((do_nets || do_profile) && nmuls == 0)
         return cli_usage_error("bench", "--mul: empty list");
     if (json != NULL) { /* fail before minutes of measuring, not after */
         char tmp[4096];
@@ -382,7 +502,12 @@ int cmd_bench(int argc, char **argv)
     printf("evoapproxnas bench on %s, kernels %s\n\n", cpu, k->name);
     if (do_kernels && (done = run_kernels(k, quick, (int)max_threads, repeats, res)) < 0)
         rc = CLI_EXIT_FAILURE;
-    for (int i = 0; i < nmuls && rc == CLI_EXIT_OK; i++) {
+    if (do_search && rc == CLI_EXIT_OK)
+        rc = run_search(config, (int)genomes, (int)steps, (int)max_threads);
+    if (do_profile && rc == CLI_EXIT_OK &&
+        !run_profile(k, specs, nnets, muls[0], (int)max_threads, net_repeats))
+        rc = CLI_EXIT_FAILURE;
+    for (int i = 0; i < nmuls && do_nets && rc == CLI_EXIT_OK; i++) {
         const int d = run_nets(k, specs, nnets, muls[i], dev, (int)max_threads, net_repeats,
                                nres + ndone);
         if (d < 0)

@@ -635,7 +635,8 @@ typedef void (*sgemm_fn)(bool, bool, int, int, int, float, const float *, int, c
 static void check_sgemm(sgemm_fn f, const char *what)
 {
     static const int shapes[][3] = {{1, 1, 1},     {3, 65, 257},  {64, 300, 63},
-                                    {17, 5, 577},  {70, 129, 300}, {40, 1001, 130}};
+                                    {17, 5, 577},  {70, 129, 300}, {40, 1001, 130},
+                                    {70, 40, 2000}}; /* last: rows split over threads */
     uint64_t rng = 800;
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         const int m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];

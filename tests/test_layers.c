@@ -436,6 +436,46 @@ START_TEST(test_batchnorm_relu_fused)
 }
 END_TEST
 
+/* Batch norm fused with a ReLU6 equals batch norm, then ReLU6, bit for bit; gamma 4 makes
+ * both ends of the clamp matter. */
+START_TEST(test_batchnorm_relu6_fused)
+{
+    enum { C = 2, M = 1000 };
+    static float x[C * M], dy[C * M], y1[C * M], y2[C * M], r[C * M], dz[C * M], dx1[C * M],
+        dx2[C * M];
+    float gamma[C] = {4.0f, 3.0f}, beta[C] = {1.0f, -0.5f};
+    float rm1[C] = {0}, rv1[C] = {1, 1}, rm2[C] = {0}, rv2[C] = {1, 1};
+    float m1[C], i1[C], m2[C], i2[C], dg1[C], db1[C], dg2[C], db2[C];
+    uint64_t seed = 78;
+    for (int i = 0; i < C * M; i++) {
+        x[i] = test_rand_uniform(&seed, -1.0f, 1.0f);
+        dy[i] = test_rand_uniform(&seed, -1.0f, 1.0f);
+    }
+    eng_batchnorm_forward_train(C, M, x, gamma, beta, 1e-5f, 0.1f, rm1, rv1, y1, m1, i1);
+    eng_relu6_forward(C * M, y1, r);
+    eng_batchnorm_relu6_forward_train(C, M, x, gamma, beta, 1e-5f, 0.1f, rm2, rv2, y2, m2, i2);
+    ck_assert_mem_eq(r, y2, sizeof r);
+    ck_assert_mem_eq(rv1, rv2, sizeof rv1);
+    int zeros = 0, sixes = 0;
+    for (int i = 0; i < C * M; i++) {
+        zeros += y2[i] == 0.0f;
+        sixes += y2[i] == 6.0f;
+    }
+    ck_assert_int_gt(zeros, M / 4);
+    ck_assert_int_gt(sixes, M / 20);
+    eng_relu6_backward(C * M, y1, dy, dz);
+    eng_batchnorm_backward(C, M, x, gamma, m1, i1, dz, dx1, dg1, db1);
+    eng_batchnorm_relu6_backward(C, M, x, gamma, beta, m2, i2, dy, dx2, dg2, db2);
+    ck_assert_mem_eq(dx1, dx2, sizeof dx1);
+    ck_assert_mem_eq(dg1, dg2, sizeof dg1);
+    ck_assert_mem_eq(db1, db2, sizeof db1);
+    eng_batchnorm_forward_eval(C, M, x, gamma, beta, rm1, rv1, 1e-5f, y1);
+    eng_relu6_forward(C * M, y1, r);
+    eng_batchnorm_relu6_forward_eval(C, M, x, gamma, beta, rm1, rv1, 1e-5f, y2);
+    ck_assert_mem_eq(r, y2, sizeof r);
+}
+END_TEST
+
 START_TEST(test_pool_shape_errors)
 {
     eng_pool_shape s;
@@ -453,6 +493,7 @@ int main(void)
     TCase *tc = tcase_create("reference");
     tcase_add_test(tc, test_batchnorm_reference);
     tcase_add_test(tc, test_batchnorm_relu_fused);
+    tcase_add_test(tc, test_batchnorm_relu6_fused);
     tcase_add_test(tc, test_pool_references);
     tcase_add_test(tc, test_globalavgpool_reference);
     tcase_add_test(tc, test_relu6_reference);

@@ -76,6 +76,25 @@ static eng_net *residual_net(void)
     return net;
 }
 
+/* An inverted residual block (1x1 expansion, 3x3 depthwise stride 2, 1x1 projection, batch
+ * norms fused with their ReLU6s) on a stem: 2x6x6 input, 4 classes. */
+static eng_net *inverted_residual_net(void)
+{
+    eng_net *net;
+    ck_assert_int_eq(eng_net_create(2, 6, 6, 4, &net), ENG_OK);
+    int stem = eng_net_relu6(net, eng_net_batchnorm(net, eng_net_conv2d(net, ENG_NET_INPUT, 3,
+                                                                         3, 1, 1, 1, false),
+                                                    0.1f, 1e-5f));
+    int e = eng_net_relu6(net, eng_net_batchnorm(net, eng_net_conv2d(net, stem, 6, 1, 1, 0, 1,
+                                                                      false), 0.1f, 1e-5f));
+    int d = eng_net_relu6(net, eng_net_batchnorm(net, eng_net_depthwise(net, e, 3, 2, 1, 1,
+                                                                         false), 0.1f, 1e-5f));
+    int p = eng_net_batchnorm(net, eng_net_conv2d(net, d, 3, 1, 1, 0, 1, false), 0.1f, 1e-5f);
+    int out = eng_net_dense(net, eng_net_flatten(net, eng_net_global_avgpool(net, p)), 4, true);
+    ck_assert_int_gt(out, 0);
+    return net;
+}
+
 /* Backward of the whole network against finite differences of the loss, every trainable
  * value of every parameter tensor. */
 static void check_gradients(eng_net *net, int tensors_expected)
@@ -135,6 +154,12 @@ END_TEST
 START_TEST(test_gradient_check_fused)
 {
     check_gradients(residual_net(), 12);  /* 2 x (conv w, bn 4); dense w, b */
+}
+END_TEST
+
+START_TEST(test_gradient_check_fused_relu6)
+{
+    check_gradients(inverted_residual_net(), 22);  /* 3 x conv w, dw w, 4 x bn 4, dense w, b */
 }
 END_TEST
 
@@ -432,6 +457,7 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_gradient_check);
     tcase_add_test(tc, test_gradient_check_fused);
+    tcase_add_test(tc, test_gradient_check_fused_relu6);
     tcase_add_test(tc, test_output_moved_after_run);
     tcase_add_test(tc, test_builder_errors);
     tcase_add_test(tc, test_layer_info);

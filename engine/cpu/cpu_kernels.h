@@ -110,6 +110,18 @@ void eng_cpu_conv3x3_gemm_backward_data(const eng_conv_shape *s, int oc, const f
 void eng_cpu_conv3x3_gemm_backward_weights(const eng_conv_shape *s, int oc, const float *x,
                                            const float *dy, float *dw);
 
+/* ---- float depthwise convolution (depthwise_f32.c) ---------------------------------------- */
+
+/* The direct depthwise kernels of the optimized sets (dilation 1, stride 1 or 2; other shapes
+ * and a failed scratch allocation run the references). Same contracts as
+ * eng_kernels.depthwise_f32_forward / _backward_data / _backward_weights. */
+void eng_cpu_depthwise_forward(const eng_conv_shape *s, const float *x, const float *w,
+                               const float *bias, float *y);
+void eng_cpu_depthwise_backward_data(const eng_conv_shape *s, const float *dy, const float *w,
+                                     float *dx);
+void eng_cpu_depthwise_backward_weights(const eng_conv_shape *s, const float *x,
+                                        const float *dy, float *dw);
+
 /* ---- helpers for table kernels (lut_common.c) ------------------------------------------ */
 
 /* lut_conv2d as im2col_u8 of set k into a buffer of its own + k->lut_gemm (the reference when

@@ -404,6 +404,9 @@ static const eng_kernels avx2_kernels = {
     .conv3x3_f32_forward = eng_cpu_conv3x3_gemm_forward,
     .conv3x3_f32_backward_data = eng_cpu_conv3x3_gemm_backward_data,
     .conv3x3_f32_backward_weights = eng_cpu_conv3x3_gemm_backward_weights,
+    .depthwise_f32_forward = eng_cpu_depthwise_forward,
+    .depthwise_f32_backward_data = eng_cpu_depthwise_backward_data,
+    .depthwise_f32_backward_weights = eng_cpu_depthwise_backward_weights,
 };
 
 #pragma GCC pop_options

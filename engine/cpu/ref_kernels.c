@@ -271,6 +271,80 @@ static void ref_conv3x3_backward_weights(const eng_conv_shape *s, int oc, const 
     }
 }
 
+/* Visits the taps of depthwise output (oy, ox): input row iy, column ix, tap t = i*kw + j,
+ * only those inside the image (padding is zero). */
+#define REF_DW_TAPS(s, oy, ox, ...)                                                     \
+    for (int i_ = 0; i_ < (s)->kh; i_++) {                                              \
+        const int iy = (oy) * (s)->stride + i_ * (s)->dilation - (s)->pad;              \
+        for (int j_ = 0; j_ < (s)->kw; j_++) {                                          \
+            const int ix = (ox) * (s)->stride + j_ * (s)->dilation - (s)->pad;          \
+            const int t = i_ * (s)->kw + j_;                                            \
+            if (iy >= 0 && iy < (s)->h && ix >= 0 && ix < (s)->w) {                     \
+                __VA_ARGS__                                                             \
+            }                                                                           \
+        }                                                                               \
+    }
+
+static void ref_depthwise_forward(const eng_conv_shape *s, const float *x, const float *w,
+                                  const float *bias, float *y)
+{
+    const int planes = s->c * s->n;
+    const size_t plane = (size_t)s->h * s->w, oplane = (size_t)s->oh * s->ow;
+#pragma omp parallel for schedule(static)
+    for (int cb = 0; cb < planes; cb++) {
+        const int c = cb / s->n;
+        const float *in = x + (size_t)cb * plane, *wk = w + (size_t)c * s->kh * s->kw;
+        float *out = y + (size_t)cb * oplane;
+        const float b = bias ? bias[c] : 0.0f;
+        for (int oy = 0; oy < s->oh; oy++)
+            for (int ox = 0; ox < s->ow; ox++) {
+                float sum = 0.0f;
+                REF_DW_TAPS(s, oy, ox, sum += wk[t] * in[(size_t)iy * s->w + ix];)
+                out[(size_t)oy * s->ow + ox] = sum + b;
+            }
+    }
+}
+
+static void ref_depthwise_backward_data(const eng_conv_shape *s, const float *dy, const float *w,
+                                        float *dx)
+{
+    const int planes = s->c * s->n, kk = s->kh * s->kw;
+    const size_t plane = (size_t)s->h * s->w, oplane = (size_t)s->oh * s->ow;
+#pragma omp parallel for schedule(static)
+    for (int cb = 0; cb < planes; cb++) {
+        const float *g = dy + (size_t)cb * oplane, *wk = w + (size_t)(cb / s->n) * kk;
+        float *d = dx + (size_t)cb * plane;
+        memset(d, 0, sizeof(float) * plane);
+        for (int oy = 0; oy < s->oh; oy++)
+            for (int ox = 0; ox < s->ow; ox++) {
+                const float gv = g[(size_t)oy * s->ow + ox];
+                REF_DW_TAPS(s, oy, ox, d[(size_t)iy * s->w + ix] += wk[t] * gv;)
+            }
+    }
+}
+
+static void ref_depthwise_backward_weights(const eng_conv_shape *s, const float *x,
+                                           const float *dy, float *dw)
+{
+    const int kk = s->kh * s->kw;
+    const size_t plane = (size_t)s->h * s->w, oplane = (size_t)s->oh * s->ow;
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < s->c; c++) {
+        double sum[kk];
+        for (int t = 0; t < kk; t++) sum[t] = 0.0;
+        for (int b = 0; b < s->n; b++) {
+            const size_t cb = (size_t)c * s->n + b;
+            const float *in = x + cb * plane, *g = dy + cb * oplane;
+            for (int oy = 0; oy < s->oh; oy++)
+                for (int ox = 0; ox < s->ow; ox++) {
+                    const double gv = g[(size_t)oy * s->ow + ox];
+                    REF_DW_TAPS(s, oy, ox, sum[t] += gv * in[(size_t)iy * s->w + ix];)
+                }
+        }
+        for (int t = 0; t < kk; t++) dw[(size_t)c * kk + t] = (float)sum[t];
+    }
+}
+
 static const eng_kernels ref_kernels = {
     .name = "scalar",
     .sgemm = ref_sgemm,
@@ -284,6 +358,9 @@ static const eng_kernels ref_kernels = {
     .conv3x3_f32_forward = ref_conv3x3_forward,
     .conv3x3_f32_backward_data = ref_conv3x3_backward_data,
     .conv3x3_f32_backward_weights = ref_conv3x3_backward_weights,
+    .depthwise_f32_forward = ref_depthwise_forward,
+    .depthwise_f32_backward_data = ref_depthwise_backward_data,
+    .depthwise_f32_backward_weights = ref_depthwise_backward_weights,
 };
 
 const eng_kernels *eng_kernels_ref(void)

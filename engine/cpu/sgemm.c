@@ -4,8 +4,9 @@
  *
  * OpenBLAS (Debian's pthread build) would start its own thread pool next to OpenMP's; on a
  * small machine the two pools then compete (OpenMP workers spin after every region). So
- * OpenBLAS is set to 1 thread and the engine's OpenMP team splits C by columns, one
- * single-threaded cblas_sgemm per thread (OpenBLAS 0.3 allows concurrent calls). The split
+ * OpenBLAS is set to 1 thread and the engine's OpenMP team splits C by columns (by rows when
+ * C has too few columns), one single-threaded cblas_sgemm per thread (OpenBLAS 0.3 allows
+ * concurrent calls). The split
  * depends on the shape and the thread count only, so a thread count gives one result (float
  * sums may differ in the last bits between thread counts). OMP_NUM_THREADS and
  * omp_set_num_threads govern all the engine's threads.
@@ -94,7 +95,22 @@ void eng_cpu_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
      * workers competing with idle-spinning OpenMP threads. One call per thread: more, smaller
      * calls measured slower (OpenBLAS's per-call buffer handling). */
     const int team = eng_cpu_threads();
-    const int slices = (double)m * n * k >= 4e6 && n >= 64 * team ? team : 1;
+    const bool big = (double)m * n * k >= 4e6;
+    const int slices = big && n >= 64 * team ? team : 1;
+    if (slices == 1 && big && team > 1 && m >= 16 * team) {
+        /* few columns, many rows (the weight gradient of a 1x1 convolution: n = input
+         * channels, k = positions): the rows of C split instead, multiples of 8 rows */
+#pragma omp parallel for schedule(static) num_threads(team)
+        for (int t = 0; t < team; t++) {
+            const int i0 = (int)((long long)m * t / team) / 8 * 8;
+            const int i1 = t + 1 == team ? m : (int)((long long)m * (t + 1) / team) / 8 * 8;
+            cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                        trans_b ? CblasTrans : CblasNoTrans, i1 - i0, n, k, alpha,
+                        trans_a ? a + i0 : a + (size_t)i0 * lda, lda, b, ldb, beta,
+                        c + (size_t)i0 * ldc, ldc);
+        }
+        return;
+    }
 #pragma omp parallel for schedule(static) num_threads(slices) if (slices > 1)
     for (int t = 0; t < slices; t++) {
         const int j0 = (int)((long long)n * t / slices) / 16 * 16;

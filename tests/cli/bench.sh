@@ -3,6 +3,7 @@
 # runs as the meson benchmark 'bench-kernels', not here: tests carry no timings).
 set -u
 bin=$1
+src=$2
 fail=0
 out=$(mktemp)
 check() { # description, expected exit code, command...
@@ -34,6 +35,18 @@ cp "$json" "$out"
 expect "JSON lists the multipliers" '"multipliers": \["mul8u_DM1", "mul8u_2HH"\]'
 expect "JSON names each network's multiplier" '"model": "lenet", "multiplier": "mul8u_2HH"'
 rm -f "$json"
+check "profile of one small network" 0 "$bin" bench --section profile --nets lenet --threads 1
+expect "time per op type" "conv2d 5x5"
+expect "float and approximate" "1 thread, approx"
+check "unknown section" 2 "$bin" bench --section everything
+expect "message lists the sections" "all, kernels, nets, profile or search"
+check "search section on two candidates" 0 "$bin" bench --section search \
+  --config "$src/configs/quickstart.yaml" --genomes 2 --steps 1 --threads 1
+expect "images per second" "2 candidates x 1 steps of batch"
+expect "time per op type" "op type"
+check "search section, missing config" 2 "$bin" bench --section search --config /nonexistent.yaml
+expect "message names the file" "/nonexistent.yaml"
+check "search section, bad --genomes" 2 "$bin" bench --section search --genomes 0
 check "unknown option" 2 "$bin" bench --bogus
 check "extra argument" 2 "$bin" bench extra
 "$bin" --help >"$out" 2>&1

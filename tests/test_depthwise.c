@@ -1,0 +1,309 @@
+/*
+ * test_depthwise.c - the float depthwise convolution kernels (depthwise_f32_* of every kernel
+ * set) against a definition written here on odd shapes (1x1, 2x2, 7x7 images, kernels 3 and
+ * 5, stride 1 and 2, padding 0..3, a dilated and a stride-3 shape that go to the references);
+ * gradients against finite differences of a loss; bit-identical results at 1 and 2 threads;
+ * eng_depthwise_forward / _backward in float and with the STE on the set's kernels.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "eng_ops.h"
+#include "kernel_sets.h"
+#include "testutil.h"
+
+static const char *const set_names[] = {"scalar", "avx2", "avx512"};
+enum { SET_COUNT = 3 };
+
+static const eng_kernels *set_or_skip(int i)
+{
+    const eng_kernels *k = test_kernel_set(set_names[i]);
+    if (k == NULL)
+        return NULL;
+    ck_assert_msg(k->depthwise_f32_forward && k->depthwise_f32_backward_data &&
+                  k->depthwise_f32_backward_weights, "set %s lacks a depthwise kernel", k->name);
+    return k;
+}
+
+static float *random_floats(size_t count, uint64_t *rng)
+{
+    float *v = malloc(sizeof(float) * (count ? count : 1));
+    ck_assert_ptr_nonnull(v);
+    for (size_t i = 0; i < count; i++)
+        v[i] = test_rand_uniform(rng, -1.0f, 1.0f);
+    return v;
+}
+
+/* The definition in double, with the absolute-value sums as error scale: for every
+ * (c, b, oy, ox, tap) inside the image, y += w x, dx += w dy, dw += dy x. */
+typedef struct def_out {
+    double *y, *ya, *dx, *dxa, *dw, *dwa;
+} def_out;
+
+static void definition(const eng_conv_shape *s, const float *x, const float *w,
+                       const float *bias, const float *dy, def_out *d)
+{
+    const size_t X = (size_t)s->c * s->n * s->h * s->w, Y = (size_t)s->c * s->n * s->oh * s->ow;
+    const size_t W = (size_t)s->c * s->kh * s->kw;
+    d->y = calloc(Y, 8), d->ya = calloc(Y, 8), d->dx = calloc(X, 8), d->dxa = calloc(X, 8);
+    d->dw = calloc(W, 8), d->dwa = calloc(W, 8);
+    for (int c = 0; c < s->c; c++)
+        for (int b = 0; b < s->n; b++)
+            for (int oy = 0; oy < s->oh; oy++)
+                for (int ox = 0; ox < s->ow; ox++) {
+                    const size_t o = (((size_t)c * s->n + b) * s->oh + oy) * s->ow + ox;
+                    d->y[o] = bias ? bias[c] : 0.0;
+                    d->ya[o] = bias ? fabs(bias[c]) : 0.0;
+                    for (int i = 0; i < s->kh; i++)
+                        for (int j = 0; j < s->kw; j++) {
+                            const int iy = oy * s->stride + i * s->dilation - s->pad;
+                            const int ix = ox * s->stride + j * s->dilation - s->pad;
+                            if (iy < 0 || iy >= s->h || ix < 0 || ix >= s->w)
+                                continue;
+                            const size_t p = (((size_t)c * s->n + b) * s->h + iy) * s->w + ix;
+                            const size_t t = ((size_t)c * s->kh + i) * s->kw + j;
+                            d->y[o] += (double)w[t] * x[p];
+                            d->ya[o] += fabs((double)w[t] * x[p]);
+                            d->dx[p] += (double)w[t] * dy[o];
+                            d->dxa[p] += fabs((double)w[t] * dy[o]);
+                            d->dw[t] += (double)dy[o] * x[p];
+                            d->dwa[t] += fabs((double)dy[o] * x[p]);
+                        }
+                }
+}
+
+static void def_free(def_out *d)
+{
+    free(d->y), free(d->ya), free(d->dx), free(d->dxa), free(d->dw), free(d->dwa);
+}
+
+static void assert_within(const char *what, const char *set, const float *got,
+                          const double *want, const double *scale, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        ck_assert_msg(fabs(got[i] - want[i]) <= 1e-5 * scale[i] + 1e-30,
+                      "%s (%s): [%zu] = %.9g, want %.9g", what, set, i, (double)got[i], want[i]);
+}
+
+typedef struct dw_case {
+    int n, c, h, w, k, stride, pad, dilation;
+} dw_case;
+
+static const dw_case cases[] = {
+    {1, 1, 1, 1, 3, 1, 1, 1}, {2, 3, 2, 2, 3, 1, 1, 1}, {2, 3, 7, 7, 3, 1, 1, 1},
+    {2, 3, 7, 7, 3, 2, 1, 1}, {1, 2, 7, 7, 5, 1, 2, 1}, {3, 2, 7, 7, 5, 2, 2, 1},
+    {1, 2, 2, 2, 3, 2, 1, 1}, {1, 1, 1, 1, 5, 2, 2, 1}, {2, 4, 8, 8, 3, 2, 1, 1},
+    {2, 5, 9, 6, 3, 1, 0, 1}, {1, 3, 9, 10, 3, 2, 0, 1}, {1, 3, 6, 9, 5, 2, 3, 1},
+    {2, 2, 17, 17, 5, 1, 2, 1}, {1, 2, 33, 5, 3, 2, 1, 1}, {2, 2, 8, 8, 3, 1, 2, 2},
+    {2, 2, 9, 9, 3, 3, 1, 1}, {1, 3, 5, 6, 1, 2, 0, 1}, {1, 2, 6, 7, 2, 2, 1, 1},
+};
+enum { CASE_COUNT = sizeof cases / sizeof cases[0] };
+
+/* Every kernel of every set against the definition on case _i. */
+START_TEST(test_against_definition)
+{
+    const dw_case dc = cases[_i];
+    uint64_t rng = 0xd00d0000u + (uint64_t)_i;
+    eng_conv_shape s;
+    ck_assert_int_eq(eng_conv_shape_init(&s, dc.n, dc.c, dc.h, dc.w, dc.k, dc.k, dc.stride,
+                                         dc.pad, dc.dilation), ENG_OK);
+    const size_t X = (size_t)dc.c * dc.n * dc.h * dc.w, Y = (size_t)dc.c * dc.n * s.oh * s.ow;
+    const size_t W = (size_t)dc.c * dc.k * dc.k;
+    float *x = random_floats(X, &rng), *w = random_floats(W, &rng), *dy = random_floats(Y, &rng);
+    float *bias = random_floats((size_t)dc.c, &rng);
+    def_out d, d0;
+    definition(&s, x, w, bias, dy, &d);
+    definition(&s, x, w, NULL, dy, &d0);
+    float *y = malloc(4 * Y), *dx = malloc(4 * X), *dw = malloc(4 * W);
+    for (int i = 0; i < SET_COUNT; i++) {
+        const eng_kernels *k = set_or_skip(i);
+        if (k == NULL)
+            continue;
+        memset(y, 0x7f, 4 * Y); /* garbage: the kernels must overwrite every element */
+        memset(dx, 0x7f, 4 * X);
+        memset(dw, 0x7f, 4 * W);
+        k->depthwise_f32_forward(&s, x, w, bias, y);
+        assert_within("forward", k->name, y, d.y, d.ya, Y);
+        k->depthwise_f32_forward(&s, x, w, NULL, y);
+        assert_within("forward, no bias", k->name, y, d0.y, d0.ya, Y);
+        k->depthwise_f32_backward_data(&s, dy, w, dx);
+        assert_within("backward data", k->name, dx, d.dx, d.dxa, X);
+        k->depthwise_f32_backward_weights(&s, x, dy, dw);
+        assert_within("backward weights", k->name, dw, d.dw, d.dwa, W);
+    }
+    def_free(&d);
+    def_free(&d0);
+    free(x), free(w), free(dy), free(bias), free(y), free(dx), free(dw);
+}
+END_TEST
+
+/* L = sum_i y_i r_i in double from a set's forward. */
+static double loss(const eng_kernels *k, const eng_conv_shape *s, const float *x,
+                   const float *w, const float *r, float *y)
+{
+    const size_t Y = (size_t)s->c * s->n * s->oh * s->ow;
+    k->depthwise_f32_forward(s, x, w, NULL, y);
+    double sum = 0.0;
+    for (size_t i = 0; i < Y; i++)
+        sum += (double)y[i] * r[i];
+    return sum;
+}
+
+/* dL/dw = backward_weights(x, r), dL/dx = backward_data(r, w) by central differences on a
+ * 3x3 stride-1 and a 5x5 stride-2 shape. */
+START_TEST(test_gradients_finite_differences)
+{
+    const int geo[2][5] = {{3, 1, 1, 5, 6}, {5, 2, 2, 7, 6}}; /* k, stride, pad, h, w */
+    uint64_t rng = 91;
+    for (int gi = 0; gi < 2; gi++) {
+        eng_conv_shape s;
+        ck_assert_int_eq(eng_conv_shape_init(&s, 2, 3, geo[gi][3], geo[gi][4], geo[gi][0],
+                                             geo[gi][0], geo[gi][1], geo[gi][2], 1), ENG_OK);
+        const size_t X = (size_t)3 * 2 * s.h * s.w, Y = (size_t)3 * 2 * s.oh * s.ow;
+        const size_t W = (size_t)3 * s.kh * s.kw;
+        float *x = random_floats(X, &rng), *w = random_floats(W, &rng);
+        float *r = random_floats(Y, &rng);
+        float *y = malloc(4 * Y), *dw = malloc(4 * W), *dx = malloc(4 * X);
+        for (int i = 0; i < SET_COUNT; i++) {
+            const eng_kernels *k = set_or_skip(i);
+            if (k == NULL)
+                continue;
+            k->depthwise_f32_backward_weights(&s, x, r, dw);
+            k->depthwise_f32_backward_data(&s, r, w, dx);
+            for (int pass = 0; pass < 2; pass++) {
+                float *p = pass ? x : w, *grad = pass ? dx : dw;
+                const size_t count = pass ? X : W;
+                for (size_t j = 0; j < count; j++) {
+                    const float keep = p[j], eps = 1e-2f;
+                    p[j] = keep + eps;
+                    const double lp = loss(k, &s, x, w, r, y);
+                    p[j] = keep - eps;
+                    const double lm = loss(k, &s, x, w, r, y);
+                    p[j] = keep;
+                    const double fd = (lp - lm) / (2.0 * eps);
+                    ck_assert_msg(fabs(fd - grad[j]) <= 1e-3 * (1.0 + fabs(fd)),
+                                  "%s: %s[%zu] = %g, finite difference %g (k %d)", k->name,
+                                  pass ? "dx" : "dw", j, (double)grad[j], fd, s.kh);
+                }
+            }
+        }
+        free(x), free(w), free(r), free(y), free(dw), free(dx);
+    }
+}
+END_TEST
+
+/* Every set gives bit-identical results at 1 and 2 threads. */
+START_TEST(test_thread_count_independent)
+{
+    const int geo[3][3] = {{3, 1, 1}, {3, 2, 1}, {5, 2, 2}};
+    uint64_t rng = 5;
+    for (int gi = 0; gi < 3; gi++) {
+        eng_conv_shape s;
+        ck_assert_int_eq(eng_conv_shape_init(&s, 5, 24, 17, 13, geo[gi][0], geo[gi][0],
+                                             geo[gi][1], geo[gi][2], 1), ENG_OK);
+        const size_t X = (size_t)24 * 5 * 17 * 13, Y = (size_t)24 * 5 * s.oh * s.ow;
+        const size_t W = (size_t)24 * s.kh * s.kw;
+        float *x = random_floats(X, &rng), *w = random_floats(W, &rng);
+        float *dy = random_floats(Y, &rng), *bias = random_floats(24, &rng);
+        for (int i = 0; i < SET_COUNT; i++) {
+            const eng_kernels *k = set_or_skip(i);
+            if (k == NULL)
+                continue;
+            float *out[2][3];
+            for (int t = 0; t < 2; t++) {
+                test_set_threads(t + 1);
+                out[t][0] = malloc(4 * Y);
+                out[t][1] = malloc(4 * X);
+                out[t][2] = malloc(4 * W);
+                k->depthwise_f32_forward(&s, x, w, bias, out[t][0]);
+                k->depthwise_f32_backward_data(&s, dy, w, out[t][1]);
+                k->depthwise_f32_backward_weights(&s, x, dy, out[t][2]);
+            }
+            test_set_threads(2);
+            ck_assert_msg(memcmp(out[0][0], out[1][0], 4 * Y) == 0, "%s forward", k->name);
+            ck_assert_msg(memcmp(out[0][1], out[1][1], 4 * X) == 0, "%s data", k->name);
+            ck_assert_msg(memcmp(out[0][2], out[1][2], 4 * W) == 0, "%s weights", k->name);
+            for (int t = 0; t < 2; t++)
+                for (int j = 0; j < 3; j++)
+                    free(out[t][j]);
+        }
+        free(x), free(w), free(dy), free(bias);
+    }
+}
+END_TEST
+
+/* eng_depthwise_forward + _backward of set k, float or STE-quantized (8-bit asymmetric). */
+static void run_ops(const eng_kernels *k, const eng_conv_shape *s, bool quant, const float *x,
+                    const float *w, const float *bias, const float *dy, float *y, float *dx,
+                    float *dw)
+{
+    eng_approx *q = NULL;
+    if (quant) {
+        eng_approx_cfg cfg;
+        eng_approx_cfg_default(&cfg);
+        ck_assert_int_eq(eng_approx_create(&cfg, NULL, s->c, &q), ENG_OK);
+    }
+    void *ws = malloc(eng_depthwise_workspace_size(s, q) + 1);
+    float *db = malloc(sizeof(float) * (size_t)s->c);
+    ck_assert_int_eq(eng_depthwise_forward(k, s, x, w, bias, q, true, y, ws), ENG_OK);
+    ck_assert_int_eq(eng_depthwise_backward(k, s, x, w, q, dy, dx, dw, db, ws), ENG_OK);
+    free(ws);
+    free(db);
+    eng_approx_free(q);
+}
+
+/* eng_depthwise_forward / _backward, float and STE-quantized, agree between the scalar set and
+ * every optimized set (the ops route their float work through the set's kernels). */
+START_TEST(test_ops_agree_between_sets)
+{
+    uint64_t rng = 17;
+    eng_conv_shape s;
+    ck_assert_int_eq(eng_conv_shape_init(&s, 3, 6, 9, 9, 3, 3, 2, 1, 1), ENG_OK);
+    const size_t X = (size_t)6 * 3 * 9 * 9, Y = (size_t)6 * 3 * s.oh * s.ow, W = 6 * 9;
+    float *x = random_floats(X, &rng), *w = random_floats(W, &rng), *dy = random_floats(Y, &rng);
+    float *bias = random_floats(6, &rng);
+    float *ry = malloc(4 * Y), *rdx = malloc(4 * X), *rdw = malloc(4 * W);
+    float *y = malloc(4 * Y), *dx = malloc(4 * X), *dw = malloc(4 * W);
+    for (int quant = 0; quant < 2; quant++) {
+        run_ops(eng_kernels_ref(), &s, quant, x, w, bias, dy, ry, rdx, rdw);
+        for (int i = 1; i < SET_COUNT; i++) {
+            const eng_kernels *k = eng_kernels_by_name(set_names[i]);
+            if (k == NULL)
+                continue;
+            run_ops(k, &s, quant, x, w, bias, dy, y, dx, dw);
+            const char *m = quant ? "quantized" : "float";
+            for (size_t j = 0; j < Y; j++)
+                ck_assert_msg(fabsf(y[j] - ry[j]) <= 1e-4f * (1.0f + fabsf(ry[j])),
+                              "%s %s y[%zu]", k->name, m, j);
+            for (size_t j = 0; j < X; j++)
+                ck_assert_msg(fabsf(dx[j] - rdx[j]) <= 1e-4f * (1.0f + fabsf(rdx[j])),
+                              "%s %s dx[%zu]", k->name, m, j);
+            for (size_t j = 0; j < W; j++)
+                ck_assert_msg(fabsf(dw[j] - rdw[j]) <= 1e-4f * (1.0f + fabsf(rdw[j])),
+                              "%s %s dw[%zu]", k->name, m, j);
+        }
+    }
+    free(ry), free(rdx), free(rdw), free(y), free(dx), free(dw);
+    free(x), free(w), free(dy), free(bias);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("depthwise");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, test_against_definition, 0, CASE_COUNT);
+    tcase_add_test(tc, test_gradients_finite_differences);
+    tcase_add_test(tc, test_thread_count_independent);
+    tcase_add_test(tc, test_ops_agree_between_sets);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
