@@ -68,4 +68,18 @@ eng_status search_env_train(const search_env *env, const nas_arch *arch, uint64_
                             int epochs, const eng_dataset *train, const eng_dataset *eval,
                             volatile sig_atomic_t *stop, double *error);
 
+/* The candidate's energy per architecture layer (per_layer: arch->n entries; BN, ReLU and
+ * concat cost nothing of their own) and in total, as search_env_measure counts it. */
+eng_status search_env_layer_costs(search_env *env, const nas_arch *arch,
+                                  energy_layer_cost *per_layer, energy_layer_cost *total);
+
+/* Builds and trains the candidate like search_env_train and hands the trained network over
+ * (*out, eng_net_free; it borrows env's multipliers, so free it before search_env_close).
+ * all_exact builds every multiplying layer with exact products instead of its multiplier
+ * (the candidate's all-exact baseline). A diverged training is ENG_ERR_ARG ("training
+ * diverged ..."); on error *out is NULL. Thread-safe (one call per thread). */
+eng_status search_env_train_net(const search_env *env, const nas_arch *arch, bool all_exact,
+                                uint64_t seed, int epochs, const eng_dataset *train,
+                                volatile sig_atomic_t *stop, eng_net **out);
+
 #endif /* SEARCH_ENV_H */

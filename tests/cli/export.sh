@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# export.sh - networks out of an archive: export (weights), eval --archive reproduces the
+# archived validation accuracy, energy --weights the archived energy, train --init fine-tunes,
+# show (text and JSON), finalize --save and its baselines in pareto/report; bad hashes and
+# options are refused.
+set -u
+bin=$1
+src=$2
+fail=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+out=$tmp/out
+
+ok() { echo "ok - $1"; }
+bad() { echo "not ok - $1"; cat "$out"; fail=1; }
+check() { # description, expected exit code, command...
+  local what=$1 want=$2; shift 2
+  "$@" >"$out" 2>&1; local got=$?
+  if [ "$got" != "$want" ]; then bad "$what: exit $got, expected $want"; else ok "$what"; fi
+}
+has() { # description, pattern (grep -E) in the last output
+  if grep -qE -- "$2" "$out"; then ok "$1"; else bad "$1: no /$2/"; fi
+}
+same() { # description, got, expected
+  if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: got '$2', expected '$3'"; fi
+}
+
+python3 "$src/tests/cli/tiny_idx.py" "$tmp/data" 400 100
+cat >"$tmp/tiny.yaml" <<EOC
+name: tiny
+seed: 3
+dataset: {kind: idx, path: data, train: 200, validation: 100, test: 100}
+search_space:
+  stages: 2
+  nodes: 2
+  ops: [conv3x3, sep3x3, maxpool, identity]
+  widths: [4, 8]
+  stem_width: 4
+  multipliers: [mul8u_1JFF, mul8u_2AC, mul8u_DM1, mul8u_17KS]
+nsga2: {population: 4, generations: 3, exact_share: 0.5}
+training: {epochs: 2, batch_size: 20, learning_rate: 0.05}
+energy: {accelerator: $src/configs/accelerators/eyeriss_like_8b.yaml}
+objectives: [error, energy]
+finalize: {epochs: 2}
+EOC
+cd "$tmp" || exit 1
+check "search runs" 0 "$bin" search tiny.yaml --threads 2 --name a
+db=results/a.db
+q() { sqlite3 -readonly "$db" "$1"; }
+
+# --- export + eval: the archived validation accuracy, to the last digit ----------------------
+# an approximate front network and its stored multipliers
+h=$(q "SELECT hash FROM pareto_front WHERE exact = 0 ORDER BY obj0 LIMIT 1")
+[ -n "$h" ] || h=$(q "SELECT hash FROM archived WHERE exact = 0 LIMIT 1")
+acc=$(q "SELECT printf('%.6f', accuracy) FROM evaluations WHERE hash = '$h'")
+check "export (search weights)" 0 "$bin" export $db "${h:0:6}" --out net.w --threads 2
+has "export says the accuracy it reproduced" "validation accuracy $acc \(archived $acc\)"
+check "eval --archive on the exported network" 0 "$bin" eval --weights net.w --archive $db
+has "eval: the search's validation split" "validation split of $db: 100 images"
+has "eval reproduces the archived validation accuracy" "^as-trained accuracy: $acc$"
+check "eval --archive --split test" 0 "$bin" eval --weights net.w --archive $db --split test
+has "eval: the test images" "test split of $db: 100 images"
+
+# energy --weights counts the network's own multipliers: the archived energy
+e=$(q "SELECT printf('%.0f', energy_pj) FROM evaluations WHERE hash = '$h'")
+check "energy --weights on the exported network" 0 "$bin" energy --weights net.w \
+  --accelerator "$src/configs/accelerators/eyeriss_like_8b.yaml"
+has "energy --weights = archived energy" "^total: $e pJ"
+m=$(q "SELECT json_extract(multipliers, '\$[0]') FROM evaluations WHERE hash = '$h'")
+has "energy names the stored multipliers" "$m"
+
+# train --init fine-tunes it (keeps its multipliers)
+check "train --init" 0 "$bin" train --init net.w --dataset mnist --data data --epochs 1 \
+  --batch 20 --out tuned.w
+check "the fine-tuned network evaluates" 0 "$bin" eval --weights tuned.w --archive $db
+check "train --init refuses --quant on a quantized file" 2 "$bin" train --init net.w \
+  --dataset mnist --data data --quant sym --out x.w
+has "  ... saying why" "keeps its quantization"
+
+# --- show ----------------------------------------------------------------------------------
+check "show" 0 "$bin" show $db "$h"
+has "show: header" "^network $h: "
+has "show: accuracy" "validation accuracy ${acc:0:6}, not finalized"
+has "show: objectives by name" "^objectives: error [0-9.]+ energy [0-9.]+"
+has "show: a conv row with its multiplier" "^ +0 conv +1x8x8 +4x8x8 +36 +2304 $m "
+check "show --json" 0 "$bin" show $db "$h" --json
+python3 - "$out" "$h" "$(q "SELECT energy_pj FROM evaluations WHERE hash = '$h'")" \
+  "$(q "SELECT multipliers FROM evaluations WHERE hash = '$h'")" \
+  "$(q "SELECT macs FROM evaluations WHERE hash = '$h'")" >"$tmp/py" 2>&1 <<'EOP'
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["hash"] == sys.argv[2], j["hash"]
+assert abs(sum(l["energy_pj"] for l in j["layers"]) - float(sys.argv[3])) < 1e-6 * float(sys.argv[3])
+assert abs(sum(l["energy_share"] for l in j["layers"]) - 1) < 1e-9
+muls = [l["multiplier"] for l in j["layers"] if l["multiplier"] is not None]
+assert muls == json.loads(sys.argv[4]), muls
+assert sum(l["macs"] for l in j["layers"]) == int(sys.argv[5])
+assert set(j["objectives"]) == {"error", "energy"}
+assert j["test_accuracy"] is None and j["weights"] is None
+print("json ok")
+EOP
+if grep -q "json ok" "$tmp/py"; then ok "show --json: layers add up to the archive"; else
+  cp "$tmp/py" "$out"; bad "show --json: layers add up to the archive"; fi
+
+# --- refusals ---------------------------------------------------------------------------------
+check "export: unknown hash" 2 "$bin" export $db 0000000000000000 --out x.w
+has "  ... names the archive" "a.db: no archived network 0000000000000000"
+check "export: too short a prefix" 2 "$bin" export $db "${h:0:2}" --out x.w
+check "export: no --out" 2 "$bin" export $db "$h"
+check "export: --from final without kept weights" 2 "$bin" export $db "$h" --from final --out x.w
+has "  ... saying how to keep them" "finalize --save"
+check "export: bad --format" 2 "$bin" export $db "$h" --format pb --out x.w
+check "show: not an archive" 2 "$bin" show tiny.yaml "$h"
+check "eval: --archive with --dataset" 2 "$bin" eval --weights net.w --archive $db --dataset mnist
+check "eval: bad --split" 2 "$bin" eval --weights net.w --archive $db --split train
+[ ! -e x.w ] && ok "nothing written by refused commands" || bad "x.w exists"
+
+exit $fail
