@@ -77,6 +77,9 @@ check "train --init refuses --quant on a quantized file" 2 "$bin" train --init n
   --dataset mnist --data data --quant sym --out x.w
 has "  ... saying why" "keeps its quantization"
 
+check "export: --from final without kept weights" 2 "$bin" export $db "$h" --from final --out x.w
+has "  ... saying how to keep them" "finalize --save"
+
 # --- show ----------------------------------------------------------------------------------
 check "show" 0 "$bin" show $db "$h"
 has "show: header" "^network $h: "
@@ -102,13 +105,63 @@ EOP
 if grep -q "json ok" "$tmp/py"; then ok "show --json: layers add up to the archive"; else
   cp "$tmp/py" "$out"; bad "show --json: layers add up to the archive"; fi
 
+# --- finalize --save and the exact baselines ---------------------------------------------------
+check "pareto before finalize: no baselines" 0 "$bin" pareto $db
+has "pareto names the objectives" "^hash +error +energy_uJ "
+has "  ... and the baseline columns, empty" "dacc_allex +esav_allex +dacc_best +esav_best"
+check "finalize --save" 0 "$bin" finalize $db --threads 2 --save kept
+nf=$(q "SELECT count(*) FROM pareto_front")
+nx=$(q "SELECT count(*) FROM finalized f JOIN pareto_front p USING (hash) WHERE f.variant = 'exact'")
+same "finalize trains every front network's all-exact variant" "$nx" "$nf"
+best=$(q "SELECT hash FROM archived WHERE exact = 1 AND violation = 0
+          ORDER BY error, energy_pj, hash LIMIT 1")
+same "finalize trains the best exact network" \
+  "$(q "SELECT count(*) FROM finalized WHERE hash = '$best' AND variant = 'searched'")" 1
+nw=$(q "SELECT count(*) FROM finalized WHERE weights IS NOT NULL")
+nk=$(ls kept/*.w | wc -l)
+same "finalize --save keeps one weights file per retrained network" "$nk" "$nw"
+[ -f "kept/$h.w" ] && [ -f "kept/$h-exact.w" ] && ok "kept: HASH.w and HASH-exact.w" ||
+  bad "kept files of $h"
+tacc=$(q "SELECT printf('%.6f', test_accuracy) FROM evaluations WHERE hash = '$h'")
+check "eval of a kept file reproduces its test accuracy" 0 "$bin" eval --weights "kept/$h.w" \
+  --archive $db --split test
+has "  ... to the last digit" "^as-trained accuracy: $tacc$"
+check "export --from final (the default once kept)" 0 "$bin" export $db "$h" --out final.w
+has "  ... says which weights" "final weights of $h"
+cmp -s final.w "kept/$h.w" && ok "the exported file is the kept one" || bad "final.w differs"
+check "finalize again: nothing left" 0 "$bin" finalize $db --save kept
+has "  ... skips done networks" "finalized 0 networks"
+check "pareto after finalize" 0 "$bin" pareto $db --json
+python3 - "$out" "$h" "$(q "SELECT test_accuracy FROM finalized WHERE hash = '$h' AND variant = 'exact'")" \
+  "$(q "SELECT test_accuracy FROM finalized WHERE hash = '$best' AND variant = 'searched'")" \
+  "$(q "SELECT energy_pj FROM finalized WHERE hash = '$best' AND variant = 'searched'")" \
+  "$(q "SELECT test_accuracy, energy_pj FROM evaluations WHERE hash = '$h'")" >"$tmp/py" 2>&1 <<'EOP'
+import json, sys
+rows = {r["hash"]: r for r in json.load(open(sys.argv[1]))}
+r = rows[sys.argv[2]]
+acc, energy = map(float, sys.argv[6].split("|"))
+assert abs(r["test_accuracy_change_vs_all_exact_pp"] - 100 * (acc - float(sys.argv[3]))) < 1e-9
+assert abs(r["test_accuracy_change_vs_best_exact_pp"] - 100 * (acc - float(sys.argv[4]))) < 1e-9
+assert abs(r["energy_saving_vs_best_exact_pct"] - 100 * (1 - energy / float(sys.argv[5]))) < 1e-9
+assert r["energy_saving_vs_all_exact_pct"] > 0, r
+assert all(x["test_accuracy_change_vs_all_exact_pp"] is not None for x in rows.values())
+print("json ok")
+EOP
+if grep -q "json ok" "$tmp/py"; then ok "pareto --json: baselines against the finalized rows"; else
+  cp "$tmp/py" "$out"; bad "pareto --json: baselines against the finalized rows"; fi
+check "pareto --csv after finalize" 0 "$bin" pareto $db --csv
+has "csv: objective and baseline columns" "^hash,error,energy_pj,.*,test_accuracy_change_vs_all_exact_pp,energy_saving_vs_all_exact_pct,test_accuracy_change_vs_best_exact_pp,energy_saving_vs_best_exact_pct,"
+check "report after finalize" 0 "$bin" report $db -o plot.svg
+has "report: the front against both baselines" "^  $h test accuracy [0-9.]+: [-+][0-9.]+ points, [-0-9.]+% less energy than its all-exact variant; [-+][0-9.]+ points"
+check "show after finalize: test accuracy and kept weights" 0 "$bin" show $db "$h"
+has "  ... the test accuracy" "test accuracy ${tacc:0:6} \(finalize, 2 epochs\)"
+check "finalize --save into a file" 2 "$bin" finalize $db --save tiny.yaml
+
 # --- refusals ---------------------------------------------------------------------------------
 check "export: unknown hash" 2 "$bin" export $db 0000000000000000 --out x.w
 has "  ... names the archive" "a.db: no archived network 0000000000000000"
 check "export: too short a prefix" 2 "$bin" export $db "${h:0:2}" --out x.w
 check "export: no --out" 2 "$bin" export $db "$h"
-check "export: --from final without kept weights" 2 "$bin" export $db "$h" --from final --out x.w
-has "  ... saying how to keep them" "finalize --save"
 check "export: bad --format" 2 "$bin" export $db "$h" --format pb --out x.w
 check "show: not an archive" 2 "$bin" show tiny.yaml "$h"
 check "eval: --archive with --dataset" 2 "$bin" eval --weights net.w --archive $db --dataset mnist
