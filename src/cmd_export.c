@@ -15,6 +15,7 @@
 #include "eng_weights.h"
 #include "netcli.h"
 #include "netfile.h"
+#include "onnx_export.h"
 #include "search_train.h"
 
 static const char *const CMD = "export";
@@ -30,8 +31,8 @@ static void on_sigint(int sig)
 
 static void print_help(void)
 {
-    printf("Usage: evoapproxnas export DB HASH --out FILE [--format weights|onnx]\n"
-           "                           [--from search|final] [--threads T]\n"
+    printf("Usage: evoapproxnas export DB HASH --out FILE [--format weights|onnx] [--float]\n"
+           "                           [--from search|final] [--reference FILE] [--threads T]\n"
            "\n"
            "Writes network HASH (or a unique prefix of at least 4 digits) of search archive DB\n"
            "as a weights file, usable as it is by `eval --weights`, `energy --weights` and\n"
@@ -48,7 +49,11 @@ static void print_help(void)
            "  --format F        weights (default) or onnx: float weights, QuantizeLinear/\n"
            "                    DequantizeLinear around each quantized layer, multiplier names\n"
            "                    and table files as node metadata\n"
+           "  --float           drop the quantization: the float network (same weights)\n"
            "  --from W          search or final (see above)\n"
+           "  --reference FILE  also write a JSON file with the first 8 validation images\n"
+           "                    (normalized, NCHW) and the engine's logits for them, to check\n"
+           "                    another runtime against (docs/export.md)\n"
            "  --threads T       OpenMP threads for the training\n"
            "  -h, --help        this help\n"
            "\n"
@@ -78,16 +83,58 @@ static eng_status get_net(archnet *a, bool from_final, netfile_net *kept, eng_ne
     return st;
 }
 
+/* The first images of the validation split and the network's logits for them, as JSON. */
+static eng_status write_reference(eng_net *net, const eng_dataset *ds, const char *path)
+{
+    enum { N_REF = 8 };
+    int n = ds->count < N_REF ? ds->count : N_REF;
+    int c = ds->channels, hw = ds->height * ds->width, classes = eng_net_classes(net);
+    int idx[N_REF];
+    uint8_t labels[N_REF];
+    for (int i = 0; i < n; i++) idx[i] = i;
+    float *x = malloc(sizeof(float) * (size_t)(c * hw * n));
+    if (!x) return eng_error(ENG_ERR_NOMEM, "out of memory");
+    eng_status st = eng_dataset_batch(ds, idx, n, NULL, NULL, x, labels);
+    if (st == ENG_OK) st = eng_net_forward(net, x, n, false);
+    const float *y = st == ENG_OK ? eng_net_output(net) : NULL;
+    FILE *f = st == ENG_OK ? fopen(path, "w") : NULL;
+    if (st == ENG_OK && !f) st = eng_error(ENG_ERR_IO, "%s: cannot create", path);
+    if (f) {
+        fprintf(f, "{\"input_shape\": [%d, %d, %d, %d],\n \"input\": [", n, c, ds->height,
+                ds->width);
+        for (int i = 0; i < n; i++)             /* CNHW -> NCHW */
+            for (int ch = 0; ch < c; ch++)
+                for (int p = 0; p < hw; p++)
+                    fprintf(f, "%s%.9g", i + ch + p ? "," : "",
+                            (double)x[((size_t)ch * n + i) * hw + p]);
+        fprintf(f, "],\n \"labels\": [");
+        for (int i = 0; i < n; i++) fprintf(f, "%s%d", i ? ", " : "", labels[i]);
+        fprintf(f, "],\n \"logits\": [");
+        for (int i = 0; i < n; i++) {
+            fprintf(f, "%s[", i ? ", " : "");
+            for (int k = 0; k < classes; k++)
+                fprintf(f, "%s%.9g", k ? ", " : "", (double)y[(size_t)k * n + i]);
+            fprintf(f, "]");
+        }
+        fprintf(f, "]}\n");
+        if (fclose(f) != 0) st = eng_error(ENG_ERR_IO, "%s: write failed", path);
+    }
+    free(x);
+    return st;
+}
+
 int cmd_export(int argc, char **argv)
 {
     static const struct option longopts[] = {{"out", required_argument, NULL, 'o'},
                                               {"format", required_argument, NULL, 'f'},
                                               {"from", required_argument, NULL, 'w'},
+                                              {"float", no_argument, NULL, 'F'},
+                                              {"reference", required_argument, NULL, 'r'},
                                               {"threads", required_argument, NULL, 't'},
                                               {"help", no_argument, NULL, 'h'},
                                               {NULL, 0, NULL, 0}};
-    const char *out = NULL, *from = NULL;
-    bool onnx = false;
+    const char *out = NULL, *from = NULL, *reference = NULL;
+    bool onnx = false, as_float = false;
     long threads = 0;
     optind = 1;
     opterr = 0;
@@ -105,6 +152,8 @@ int cmd_export(int argc, char **argv)
                 return cli_usage_error(CMD, "--from must be search or final, not '%s'", optarg);
             from = optarg;
             break;
+        case 'F': as_float = true; break;
+        case 'r': reference = optarg; break;
         case 't':
             if (!cli_parse_long("--threads", optarg, 1, 1024, &threads)) return CLI_EXIT_USAGE;
             break;
@@ -151,11 +200,13 @@ int cmd_export(int argc, char **argv)
     }
     if (rc == CLI_EXIT_OK) {
         st = eng_net_set_arch(net, text);
-        if (st == ENG_OK && onnx) st = eng_error(ENG_ERR_UNSUPPORTED, "ONNX: not yet");
+        if (st == ENG_OK && as_float) st = eng_net_set_quant(net, -1, NULL);
+        if (st == ENG_OK && onnx) st = onnx_export_net(net, as_float, out);
         else if (st == ENG_OK) st = eng_weights_save(net, out);
+        if (st == ENG_OK && reference) st = write_reference(net, &a.env.val, reference);
         if (st != ENG_OK) {
             cli_error("%s: %s", CMD, eng_last_error());
-            rc = st == ENG_ERR_IO ? CLI_EXIT_FAILURE : CLI_EXIT_USAGE;
+            rc = st == ENG_ERR_IO || st == ENG_ERR_NOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_USAGE;
         } else {
             printf("wrote %s (%s weights of %s: %s)\n", out, from_final ? "final" : "search",
                    a.e.hash, a.arch.summary);

@@ -157,6 +157,57 @@ check "show after finalize: test accuracy and kept weights" 0 "$bin" show $db "$
 has "  ... the test accuracy" "test accuracy ${tacc:0:6} \(finalize, 2 epochs\)"
 check "finalize --save into a file" 2 "$bin" finalize $db --save tiny.yaml
 
+# --- ONNX: the checker, and logits from an independent runtime --------------------------------
+hx=$(q "SELECT hash FROM archived WHERE exact = 1 ORDER BY hash LIMIT 1")
+check "export --format onnx (exact network)" 0 "$bin" export $db "$hx" --from search \
+  --format onnx --out exact.onnx --reference exact.json
+check "export --format onnx --float" 0 "$bin" export $db "$h" --from search --format onnx \
+  --float --out float.onnx --reference float.json
+check "export --format onnx (approximate network)" 0 "$bin" export $db "$h" --from search \
+  --format onnx --out approx.onnx
+if /usr/bin/python3 -c "import onnx" 2>/dev/null; then
+  for f in exact float approx; do
+    check "ONNX checker accepts $f.onnx" 0 /usr/bin/python3 -c "
+import onnx, sys
+m = onnx.load('$f.onnx')
+onnx.checker.check_model(m, full_check=True)
+meta = {p.key: p.value for p in m.metadata_props}
+print(len(m.graph.node), 'nodes;', sorted(v for k, v in meta.items() if k.endswith('.multiplier')))"
+  done
+  has "  ... with the layers' multipliers as metadata" "'$m'"
+  /usr/bin/python3 -c "
+import onnx
+m = onnx.load('approx.onnx')
+q = [n for n in m.graph.node if n.op_type in ('Conv', 'Gemm') and n.doc_string]
+assert q and all('multiplier: ' in n.doc_string and '.bin' in n.doc_string for n in q), q
+assert any(n.op_type == 'QuantizeLinear' for n in m.graph.node)
+f = onnx.load('float.onnx')
+assert not any(n.op_type == 'QuantizeLinear' for n in f.graph.node)
+print('onnx structure ok')" >"$out" 2>&1
+  has "ONNX: QDQ nodes, multiplier and table on each quantized layer; none in --float" \
+    "onnx structure ok"
+else
+  echo "ok - # SKIP ONNX checker: /usr/bin/python3 has no onnx module (apt-get install python3-onnx)"
+fi
+ort=${XDG_CACHE_HOME:-$HOME/.cache}/evoapproxnas/onnxruntime
+if [ ! -d "$ort/node_modules/onnxruntime-node" ] && command -v npm >/dev/null; then
+  mkdir -p "$ort" && timeout 300 npm install --prefix "$ort" --no-audit --no-fund \
+    --ignore-scripts onnxruntime-node >"$tmp/npm.log" 2>&1
+fi
+if NODE_PATH=$ort/node_modules node -e "require('onnxruntime-node')" 2>/dev/null; then
+  for f in exact float; do
+    NODE_PATH=$ort/node_modules node "$src/tests/cli/onnx_run.js" $f.onnx $f.json >"$out" 2>&1
+    d=$(sed -n 's/^max_abs_diff \([^ ]*\) .*/\1/p' "$out")
+    if [ -n "$d" ] && python3 -c "import sys; sys.exit(0 if float('$d') <= 1e-4 else 1)"; then
+      ok "onnxruntime $f logits match the engine's (max |diff| $d)"
+    else
+      bad "onnxruntime $f logits match the engine's"
+    fi
+  done
+else
+  echo "ok - # SKIP onnxruntime: onnxruntime-node could not be installed into $ort (npm)"
+fi
+
 # --- refusals ---------------------------------------------------------------------------------
 check "export: unknown hash" 2 "$bin" export $db 0000000000000000 --out x.w
 has "  ... names the archive" "a.db: no archived network 0000000000000000"
