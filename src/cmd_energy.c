@@ -88,18 +88,30 @@ static int apply_multipliers(const char *list, energy_layer *layers, int count,
         const char *name = tok[n == 1 ? 0 : j++];
         snprintf(names[i], 64, "%s", name);
         if (strcmp(name, "exact") == 0) continue;
-        eng_mul_info info;
-        eng_status st = eng_mul_library_find(name, &info);
+        /* a library name or a table file, as `eval --multiplier` takes them */
+        eng_mul *m = NULL, *ex = NULL;
+        eng_status st = eng_mul_load(name, &m);
+        if (st == ENG_OK) st = eng_mul_exact(m->w_bits, m->is_signed, &ex);
         if (st != ENG_OK) {
+            eng_mul_free(m);
             rc = cli_usage_error("energy", "--multipliers: %s", eng_last_error());
             goto out;
         }
-        if (!(info.published.power_mw > 0)) {
-            rc = cli_usage_error("energy", "--multipliers: %s has no published power", name);
+        bool exact = memcmp(ex->table, m->table, sizeof(uint16_t) * ((size_t)256 << m->w_bits))
+                     == 0;
+        eng_mul_free(ex);
+        if (!exact && !(m->published.power_mw > 0)) {
+            rc = cli_usage_error("energy", "--multipliers: %s has no power figure (import it "
+                                 "with `evoapproxnas luts import FILE --name NAME --power-mw P`)",
+                                 name);
+            eng_mul_free(m);
             goto out;
         }
-        if (energy_layer_set_multiplier(&layers[i], info.published.power_mw, info.w_bits,
-                                        info.is_signed, acc->word_bits) != ENG_OK) {
+        st = exact ? ENG_OK
+                   : energy_layer_set_multiplier(&layers[i], m->published.power_mw, m->w_bits,
+                                                 m->is_signed, acc->word_bits);
+        eng_mul_free(m);
+        if (st != ENG_OK) {
             rc = cli_usage_error("energy", "%s", eng_last_error());
             goto out;
         }

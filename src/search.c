@@ -145,16 +145,38 @@ static void format_duration(double s, char *buf, size_t size)
     else snprintf(buf, size, "%dh%02dm", (int)s / 3600, ((int)s / 60) % 60);
 }
 
+/* The energy objective the search minimizes (energy before mul_energy; -1 for neither): what
+ * the live lines and the generations table's min_energy_pj report. */
+static int energy_objective(const cfg_search *c)
+{
+    int k = -1;
+    for (int i = 0; i < c->n_objectives; i++)
+        if (c->objectives[i] == CFG_OBJECTIVE_ENERGY ||
+            (c->objectives[i] == CFG_OBJECTIVE_MUL_ENERGY && k < 0))
+            k = i;
+    return k;
+}
+
+static double violation_of(const driver *d, const db_evaluation *e);
+
 static void progress_candidate(driver *d, const db_evaluation *e, const char *how)
 {
     d->gen_done++;
     d->done_total++;
-    if (e->error < d->best_error) d->best_error = e->error;
-    if (e->energy_pj < d->min_energy) d->min_energy = e->energy_pj;
+    int ke = energy_objective(&d->env.cfg);
+    bool mul_only = ke >= 0 && d->env.cfg.objectives[ke] == CFG_OBJECTIVE_MUL_ENERGY;
+    double energy = mul_only ? e->mul_energy_pj : e->energy_pj;
+    /* feasible candidates only, like the generation's figures (the population's feasible
+     * extremes survive, so both report the same minimum) */
+    if (violation_of(d, e) <= 0) {
+        if (e->error < d->best_error) d->best_error = e->error;
+        if (energy < d->min_energy) d->min_energy = energy;
+    }
+    const char *ename = mul_only ? "mul_energy" : "energy";
     int gen = d->ga && evo_nsga2_has_population(d->ga) ? evo_nsga2_generation(d->ga) + 1 : 0;
     if (d->opts->progress == SEARCH_PROGRESS_LOG) {
-        say(d, "gen %d candidate %d/%d %s error %.4f energy %.4g uJ params %lld %s %.1fs",
-            gen, d->gen_done, d->gen_size, e->hash, e->error, e->energy_pj * 1e-6,
+        say(d, "gen %d candidate %d/%d %s error %.4f %s %.4g uJ params %lld %s %.1fs",
+            gen, d->gen_done, d->gen_size, e->hash, e->error, ename, energy * 1e-6,
             (long long)e->params, how, e->train_s);
     } else {
         double el = now_s() - d->t_start;
@@ -162,8 +184,8 @@ static void progress_candidate(driver *d, const db_evaluation *e, const char *ho
         format_duration(d->done_total > 0 ? el / d->done_total *
                                                 (d->planned_total - d->done_total) : -1,
                         eta, sizeof eta);
-        say(d, "gen %d/%d  candidate %d/%d  best error %.4f  min energy %.4g uJ  ETA %s", gen,
-            d->env.cfg.nsga2.generations, d->gen_done, d->gen_size, d->best_error,
+        say(d, "gen %d/%d  candidate %d/%d  best error %.4f  min %s %.4g uJ  ETA %s", gen,
+            d->env.cfg.nsga2.generations, d->gen_done, d->gen_size, d->best_error, ename,
             d->min_energy * 1e-6, eta);
     }
 }
@@ -527,10 +549,10 @@ static evo_status cb_generation(void *ctx, const evo_nsga2 *ga)
         evo_individual m = evo_nsga2_individual(ga, p);
         st = db_population_insert(d->db, gen, m.id, m.rank, m.crowding);
         if (m.rank == 0 && m.violation <= 0) row.front_size++;
-        for (int k = 0; k < d->env.cfg.n_objectives; k++) {
+        for (int k = 0; k < d->env.cfg.n_objectives && m.violation <= 0; k++) {
             if (d->env.cfg.objectives[k] == CFG_OBJECTIVE_ERROR && m.f[k] < row.best_error)
                 row.best_error = m.f[k];
-            if (d->env.cfg.objectives[k] == CFG_OBJECTIVE_ENERGY && m.f[k] < row.min_energy_pj)
+            if (k == energy_objective(&d->env.cfg) && m.f[k] < row.min_energy_pj)
                 row.min_energy_pj = m.f[k];
         }
     }
@@ -546,9 +568,10 @@ static evo_status cb_generation(void *ctx, const evo_nsga2 *ga)
     if (isfinite(row.best_error)) snprintf(err_txt, sizeof err_txt, "%.4f", row.best_error);
     if (isfinite(row.min_energy_pj))
         snprintf(energy_txt, sizeof energy_txt, "%.4g uJ", row.min_energy_pj * 1e-6);
-    say(d, "generation %d done: %d trained, %d reused, front %d, best error %s, min energy %s, "
+    int ke = energy_objective(&d->env.cfg);
+    say(d, "generation %d done: %d trained, %d reused, front %d, best error %s, min %s %s, "
         "hypervolume %.4f, %.1fs%s", gen, d->n_trained, d->n_reused, row.front_size, err_txt,
-        energy_txt, row.hypervolume, row.wall_s,
+        ke >= 0 ? cfg_objective_name(d->env.cfg.objectives[ke]) : "energy", energy_txt, row.hypervolume, row.wall_s,
         d->opts->progress == SEARCH_PROGRESS_TTY ? "\n" : "");
     clear_batch(d);
     if (d->opts->stop && *d->opts->stop) return fail(d, ENG_ERR_INTERRUPTED, "interrupted");

@@ -76,6 +76,15 @@ static eng_status load_muls(search_env *env)
         size_t entries = (size_t)256 << m->w_bits;
         env->mul_exact[i] = memcmp(ex->table, m->table, entries * sizeof(uint16_t)) == 0;
         eng_mul_free(ex);
+        bool energy_objective = false;
+        for (int k = 0; k < c->n_objectives; k++)
+            energy_objective |= c->objectives[k] == CFG_OBJECTIVE_ENERGY ||
+                                c->objectives[k] == CFG_OBJECTIVE_MUL_ENERGY;
+        if (energy_objective && !env->mul_exact[i] && isnan(m->published.power_mw))
+            return eng_error(ENG_ERR_ARG, "%s:%d: search_space.multipliers: '%s' has no power "
+                             "figure, so an energy objective cannot count it (import it with "
+                             "`evoapproxnas luts import FILE --name NAME --power-mw P`)",
+                             c->path, c->mul_lines[i], m->name);
     }
     return ENG_OK;
 }
