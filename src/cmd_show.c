@@ -46,11 +46,6 @@ static layer_row row_of(const archnet *a, const nas_layer *l)
     return r;
 }
 
-static double objective_value(const archnet *a, int i)
-{
-    return a->e.obj[i];
-}
-
 static void print_text(const archnet *a, const energy_layer_cost *costs, double total)
 {
     const cfg_search *c = &a->env.cfg;
@@ -62,7 +57,7 @@ static void print_text(const archnet *a, const energy_layer_cost *costs, double 
            (long)a->e.params, (long)a->e.macs, a->e.energy_pj, a->e.mul_energy_pj);
     printf("objectives:");
     for (int i = 0; i < c->n_objectives; i++)
-        printf(" %s %.6g", cfg_objective_name(c->objectives[i]), objective_value(a, i));
+        printf(" %s %.6g", cfg_objective_name(c->objectives[i]), a->e.obj[i]);
     printf("\n%3s %-7s %-11s %-11s %8s %10s %-16s %9s %12s %6s\n", "#", "op", "input", "output",
            "params", "MACs", "multiplier", "power_mW", "energy_pJ", "share%");
     for (int i = 0; i < a->arch.n; i++) {
@@ -104,7 +99,7 @@ static void print_json(const archnet *a, const energy_layer_cost *costs, double 
     printf(", \"exact\": %s, \"objectives\": {", a->e.exact ? "true" : "false");
     for (int i = 0; i < c->n_objectives; i++) {
         printf("%s\"%s\": ", i ? ", " : "", cfg_objective_name(c->objectives[i]));
-        luts_json_number(stdout, objective_value(a, i));
+        luts_json_number(stdout, a->e.obj[i]);
     }
     printf("}, \"weights\": ");
     if (a->weights[0]) luts_json_string(stdout, a->weights);

@@ -26,7 +26,7 @@ typedef struct pb {
     bool oom;
 } pb;
 
-enum { WIRE_VARINT = 0, WIRE_I64 = 1, WIRE_LEN = 2, WIRE_I32 = 5 };
+enum { WIRE_VARINT = 0, WIRE_LEN = 2, WIRE_I32 = 5 };
 
 static void pb_raw(pb *b, const void *data, size_t n)
 {
@@ -109,7 +109,8 @@ typedef struct graph {
     pb nodes, inits, meta;   /* GraphProto.node / initializer, ModelProto.metadata_props */
 } graph;
 
-/* TensorProto initializer: dims, data type, name, raw little-endian data. */
+/* TensorProto initializer: dims, data type, name, raw_data (little-endian: floats are
+ * converted from the host order, bytes copied). */
 static void add_tensor(graph *g, const char *name, int type, const int64_t *dims, int nd,
                        const void *data, size_t bytes)
 {
@@ -117,22 +118,19 @@ static void add_tensor(graph *g, const char *name, int type, const int64_t *dims
     for (int i = 0; i < nd; i++) pb_int(&t, 1, dims[i]);
     pb_int(&t, 2, type);
     pb_str(&t, 8, name);
-    if (type == T_FLOAT) {   /* raw_data is little-endian */
+    pb_key(&t, 9, WIRE_LEN);
+    pb_varint(&t, bytes);
+    if (type == T_FLOAT) {
         const float *f = data;
         for (size_t i = 0; i < bytes / 4; i++) {
             uint32_t v;
             memcpy(&v, &f[i], 4);
             uint8_t le[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16),
                              (uint8_t)(v >> 24)};
-            if (i == 0) {
-                pb_key(&t, 9, WIRE_LEN);
-                pb_varint(&t, bytes);
-            }
             pb_raw(&t, le, 4);
         }
-        if (bytes == 0) pb_bytes(&t, 9, NULL, 0);
     } else {
-        pb_bytes(&t, 9, data, bytes);
+        pb_raw(&t, data, bytes);
     }
     pb_msg(&g->inits, 5, &t);
 }
@@ -473,28 +471,10 @@ static eng_status plain_node(graph *g, const eng_layer_info *info, const params 
     case ENG_OP_GLOBAL_AVGPOOL:
         add_node(g, "GlobalAveragePool", nn, in, 1, out, NULL, 0, NULL);
         return ENG_OK;
-    case ENG_OP_ADD:
-        if (n_in == 2) {
-            add_node(g, "Add", nn, in, 2, out, NULL, 0, NULL);
-            return ENG_OK;
-        }
-        add_node(g, "Sum", nn, in, n_in, out, NULL, 0, NULL);
-        return ENG_OK;
+    case ENG_OP_ADD: add_node(g, "Sum", nn, in, n_in, out, NULL, 0, NULL); return ENG_OK;
     case ENG_OP_CONCAT: {
         attr a = {.name = "axis", .type = A_INT, .i = 1};
         add_node(g, "Concat", nn, in, n_in, out, &a, 1, NULL);
-        return ENG_OK;
-    }
-    case ENG_OP_FLATTEN: {   /* [N, C, H, W] -> [N, C*H*W, 1, 1], as the engine keeps it */
-        int64_t shape[4] = {0, (int64_t)info->out_c, 1, 1};
-        tname(t[0], sizeof t[0], info->id, "_shape");
-        int64_t d = 4;
-        uint8_t raw[32];
-        for (int i = 0; i < 4; i++)
-            for (int k = 0; k < 8; k++) raw[8 * i + k] = (uint8_t)((uint64_t)shape[i] >> (8 * k));
-        add_tensor(g, t[0], 7 /* INT64 */, &d, 1, raw, sizeof raw);
-        in[1] = t[0];
-        add_node(g, "Reshape", nn, in, 2, out, NULL, 0, NULL);
         return ENG_OK;
     }
     default:
@@ -553,7 +533,7 @@ eng_status onnx_export_net(eng_net *net, bool as_float, const char *path)
         eng_net_input_shape(net, &c, &h, &w);
         int in_dims[3] = {c, h, w};
         pb_raw(&graph_msg, g.nodes.p, g.nodes.n);
-        pb_str(&graph_msg, 2, eng_net_arch(net)[0] ? "evoapproxnas network" : "network");
+        pb_str(&graph_msg, 2, "evoapproxnas");
         pb_raw(&graph_msg, g.inits.p, g.inits.n);
         pb_str(&graph_msg, 10, eng_net_arch(net));
         value_info(&graph_msg, 11, "input", in_dims, 3);

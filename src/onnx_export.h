@@ -26,8 +26,8 @@
 
 /* Writes net (on the host, batch norms not folded; quantized layers must have an activation
  * range) to path, atomically. as_float drops the quantization (a plain float graph).
- * ENG_ERR_UNSUPPORTED for an operation the export does not cover (channel padding; the
- * message names the node), ENG_ERR_ARG for a
+ * ENG_ERR_UNSUPPORTED for an operation the export does not cover (flatten, channel padding:
+ * zoo networks; the message names the node), ENG_ERR_ARG for a
  * quantized layer without an activation range, ENG_ERR_IO when writing fails. */
 eng_status onnx_export_net(eng_net *net, bool as_float, const char *path);
 
