@@ -23,9 +23,9 @@ static eng_status resolve_hash(db_archive *db, const char *prefix, char *hash)
     sqlite3_bind_int(s, 1, (int)n);
     sqlite3_bind_text(s, 2, prefix, -1, SQLITE_TRANSIENT);
     int found = 0;
-    while (sqlite3_step(s) == SQLITE_ROW && found < 2) {
-        if (found++ == 0) snprintf(hash, DB_HASH_LEN, "%s", (const char *)sqlite3_column_text(s, 0));
-    }
+    while (sqlite3_step(s) == SQLITE_ROW && found < 2)
+        if (found++ == 0)
+            snprintf(hash, DB_HASH_LEN, "%s", (const char *)sqlite3_column_text(s, 0));
     sqlite3_finalize(s);
     if (found == 0)
         return eng_error(ENG_ERR_NOT_FOUND, "%s: no archived network %s (see `evoapproxnas "

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "archnet.h"
 #include "cli.h"
@@ -53,7 +54,7 @@ static void print_help(void)
            "  --from W          search or final (see above)\n"
            "  --reference FILE  also write a JSON file with the first 8 validation images\n"
            "                    (normalized, NCHW) and the engine's logits for them, to check\n"
-           "                    another runtime against (docs/export.md)\n"
+           "                    another runtime against (docs/export.md); written atomically\n"
            "  --threads T       OpenMP threads for the training\n"
            "  -h, --help        this help\n"
            "\n"
@@ -97,7 +98,9 @@ static eng_status write_reference(eng_net *net, const eng_dataset *ds, const cha
     eng_status st = eng_dataset_batch(ds, idx, n, NULL, NULL, x, labels);
     if (st == ENG_OK) st = eng_net_forward(net, x, n, false);
     const float *y = st == ENG_OK ? eng_net_output(net) : NULL;
-    FILE *f = st == ENG_OK ? fopen(path, "w") : NULL;
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
+    FILE *f = st == ENG_OK ? fopen(tmp, "w") : NULL;
     if (st == ENG_OK && !f) st = eng_error(ENG_ERR_IO, "%s: cannot create", path);
     if (f) {
         fprintf(f, "{\"input_shape\": [%d, %d, %d, %d],\n \"input\": [", n, c, ds->height,
@@ -117,7 +120,12 @@ static eng_status write_reference(eng_net *net, const eng_dataset *ds, const cha
             fprintf(f, "]");
         }
         fprintf(f, "]}\n");
-        if (fclose(f) != 0) st = eng_error(ENG_ERR_IO, "%s: write failed", path);
+        bool ok = !ferror(f);
+        ok = fclose(f) == 0 && ok;
+        if (!ok || rename(tmp, path) != 0) {
+            st = eng_error(ENG_ERR_IO, "%s: write failed", path);
+            unlink(tmp);
+        }
     }
     free(x);
     return st;

@@ -68,8 +68,8 @@ int cmd_finalize(int argc, char **argv)
     stop_flag = 0;
     signal(SIGINT, on_sigint);
     int done;
-    eng_status st = finalize_front(argv[optind], (int)epochs, (int)threads, save, stdout, &stop_flag,
-                                   &done);
+    eng_status st = finalize_front(argv[optind], (int)epochs, (int)threads, save, stdout,
+                                   &stop_flag, &done);
     signal(SIGINT, SIG_DFL);
     if (st != ENG_OK) {
         cli_error("finalize: %s", eng_last_error());
