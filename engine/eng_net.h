@@ -212,8 +212,13 @@ eng_status eng_net_set_name(eng_net *net, int node, const char *name);
  * A new output drops the buffer plan and the last pass (the next forward pass plans again). */
 eng_status eng_net_set_output(eng_net *net, int node);
 
+/* Longest architecture text (ENG_NET_ARCH_MAX - 1 characters). */
+#define ENG_NET_ARCH_MAX 8192
+
 /* Sets the architecture description stored in weights files, e.g. "resnet20_v1" or
- * "zoo:resnet --depth 20": free text of at most 255 characters (eng_weights.h). */
+ * "zoo:resnet --depth 20": free text of at most ENG_NET_ARCH_MAX - 1 characters (weights
+ * files store texts of up to 255 characters as version 1, longer ones as version 2,
+ * eng_weights.h). */
 eng_status eng_net_set_arch(eng_net *net, const char *arch);
 const char *eng_net_arch(const eng_net *net);   /* "" when none was set */
 

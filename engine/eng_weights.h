@@ -7,12 +7,17 @@
  * the quantization state of the multiplying layers (config and frozen activation range).
  * Multipliers are not stored: they are chosen when the network is evaluated.
  *
- * Format (version 1; all integers little-endian, floats IEEE-754 binary32 little-endian):
+ * Format (versions 1 and 2; all integers little-endian, floats IEEE-754 binary32
+ * little-endian). The two differ only in the longest architecture text: 255 bytes in version
+ * 1, ENG_NET_ARCH_MAX - 1 in version 2 (the text of a searched network lists its genome and
+ * multipliers). Saving writes version 1 when the text fits, so zoo networks stay readable by
+ * older builds; loading reads both.
  *
  *   offset size  field
  *   0      8     magic "EVAXNW\r\n"
- *   8      4     version (1)
- *   12     4     architecture text length A (<= 255 bytes, no terminator)
+ *   8      4     version (1 or 2)
+ *   12     4     architecture text length A (<= 255 bytes in version 1, < ENG_NET_ARCH_MAX
+ *                in version 2; no terminator)
  *   16     4     tensor count T
  *   20     4     quantized layer count Q
  *   24     8     payload size P in bytes (4 x the sum of the tensors' counts)
@@ -45,7 +50,7 @@
 extern "C" {
 #endif
 
-#define ENG_WEIGHTS_VERSION 1
+#define ENG_WEIGHTS_VERSION 2    /* the newest version written and read */
 
 /* Saves net's parameters and quantization state to path (atomically). ENG_ERR_ARG for a network
  * whose batch norms are folded (save before folding), ENG_ERR_IO when writing fails. */

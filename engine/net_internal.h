@@ -58,7 +58,7 @@ struct eng_net {
     int n_nodes, cap_nodes;
     eng_node *nodes;
     int output;                     /* -1 = last node */
-    char arch[256];
+    char arch[ENG_NET_ARCH_MAX];
     const eng_kernels *k;
     double *timing;                 /* eng_net_set_timing: [2][n_nodes] ms, or NULL */
 

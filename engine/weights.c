@@ -19,6 +19,7 @@ static const char MAGIC[8] = {'E', 'V', 'A', 'X', 'N', 'W', '\r', '\n'};
 #define TENSOR_BYTES 16
 #define QUANT_BYTES 28
 #define MAX_FILE_BYTES ((uint64_t)1 << 34)
+#define V1_MAX_ARCH 255         /* longest architecture text of a version-1 file */
 
 enum { QFLAG_PER_CHANNEL = 1, QFLAG_TABLE_GRADIENT = 2, QFLAG_HAS_RANGE = 4, QFLAG_ALL = 7 };
 
@@ -99,7 +100,7 @@ static eng_status weights_encode(eng_net *net, uint8_t **out, size_t *out_size)
     uint8_t *buf = malloc(size);
     if (!buf) return eng_error(ENG_ERR_NOMEM, "weights: no memory for %zu bytes", size);
     memcpy(buf, MAGIC, 8);
-    put_u32(buf + 8, ENG_WEIGHTS_VERSION);
+    put_u32(buf + 8, arch_len > V1_MAX_ARCH ? ENG_WEIGHTS_VERSION : 1);
     put_u32(buf + 12, (uint32_t)arch_len);
     put_u32(buf + 16, (uint32_t)tensors);
     put_u32(buf + 20, (uint32_t)quant);
@@ -183,7 +184,7 @@ eng_status eng_weights_save(eng_net *net, const char *path)
 typedef struct wfile {
     uint8_t *buf;
     size_t size;
-    char arch[256];
+    char arch[ENG_NET_ARCH_MAX];
     uint32_t tensors, quant;
     const uint8_t *tensor_table, *quant_table, *payload;
 } wfile;
@@ -227,7 +228,7 @@ static eng_status wfile_read(const char *path, wfile *w)
         goto fail;
     }
     uint32_t version = get_u32(b + 8);
-    if (version != ENG_WEIGHTS_VERSION) {
+    if (version != 1 && version != ENG_WEIGHTS_VERSION) {
         st = eng_error(ENG_ERR_FORMAT, "%s: unsupported version %u (this build reads %d)", path,
                        version, ENG_WEIGHTS_VERSION);
         goto fail;
@@ -236,7 +237,7 @@ static eng_status wfile_read(const char *path, wfile *w)
     w->tensors = get_u32(b + 16);
     w->quant = get_u32(b + 20);
     uint64_t payload = get_u64(b + 24);
-    if (arch_len >= sizeof w->arch || w->tensors > (1u << 24) || w->quant > (1u << 24) ||
+    if (arch_len > (version == 1 ? V1_MAX_ARCH : sizeof w->arch - 1) || w->tensors > (1u << 24) || w->quant > (1u << 24) ||
         payload > MAX_FILE_BYTES) {
         st = bad(path, "corrupt header (sizes out of range)");
         goto fail;
@@ -394,7 +395,7 @@ eng_status eng_weights_load_into(eng_net *net, const char *path)
 eng_status eng_weights_load(const char *path, eng_net **out)
 {
     *out = NULL;
-    char arch[256];
+    char arch[ENG_NET_ARCH_MAX];
     ENG_TRY(eng_weights_read_arch(path, arch, sizeof arch));
     eng_net *net;
     eng_status st = eng_zoo_build_arch(arch, &net);

@@ -192,9 +192,11 @@ typedef struct db_generation {
     int evaluated;              /* candidates trained */
     int reused;                 /* candidates answered from the archive */
     int front_size;             /* feasible rank-0 members */
-    double best_error;          /* lowest error in the population (INFINITY: not an objective,
-                                   stored as NULL) */
-    double min_energy_pj;       /* lowest energy in the population (same) */
+    double best_error;          /* lowest error of the population's feasible members
+                                   (INFINITY: not an objective or none feasible, stored as
+                                   NULL) */
+    double min_energy_pj;       /* lowest value of the energy objective (energy, else
+                                   mul_energy) of the feasible members (same) */
     double hypervolume;         /* of the front in (error, energy), NAN when not computed */
     double wall_s;              /* seconds spent on the generation */
     const unsigned char *state; /* NSGA-II state (evo_nsga2_save) */

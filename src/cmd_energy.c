@@ -8,7 +8,7 @@
 #include "energy/energy.h"
 #include "eng_mul.h"
 #include "eng_net.h"
-#include "eng_weights.h"
+#include "netfile.h"
 #include "eng_zoo.h"
 #include "engine_config.h"
 
@@ -88,18 +88,30 @@ static int apply_multipliers(const char *list, energy_layer *layers, int count,
         const char *name = tok[n == 1 ? 0 : j++];
         snprintf(names[i], 64, "%s", name);
         if (strcmp(name, "exact") == 0) continue;
-        eng_mul_info info;
-        eng_status st = eng_mul_library_find(name, &info);
+        /* a library name or a table file, as `eval --multiplier` takes them */
+        eng_mul *m = NULL, *ex = NULL;
+        eng_status st = eng_mul_load(name, &m);
+        if (st == ENG_OK) st = eng_mul_exact(m->w_bits, m->is_signed, &ex);
         if (st != ENG_OK) {
+            eng_mul_free(m);
             rc = cli_usage_error("energy", "--multipliers: %s", eng_last_error());
             goto out;
         }
-        if (!(info.published.power_mw > 0)) {
-            rc = cli_usage_error("energy", "--multipliers: %s has no published power", name);
+        bool exact = memcmp(ex->table, m->table, sizeof(uint16_t) * ((size_t)256 << m->w_bits))
+                     == 0;
+        eng_mul_free(ex);
+        if (!exact && !(m->published.power_mw > 0)) {
+            rc = cli_usage_error("energy", "--multipliers: %s has no power figure (import it "
+                                 "with `evoapproxnas luts import FILE --name NAME --power-mw P`)",
+                                 name);
+            eng_mul_free(m);
             goto out;
         }
-        if (energy_layer_set_multiplier(&layers[i], info.published.power_mw, info.w_bits,
-                                        info.is_signed, acc->word_bits) != ENG_OK) {
+        st = exact ? ENG_OK
+                   : energy_layer_set_multiplier(&layers[i], m->published.power_mw, m->w_bits,
+                                                 m->is_signed, acc->word_bits);
+        eng_mul_free(m);
+        if (st != ENG_OK) {
             rc = cli_usage_error("energy", "%s", eng_last_error());
             goto out;
         }
@@ -243,14 +255,29 @@ static int zoo_layers(const char *model, const char *input, int base_bits, energ
     return net_layers(net, base_bits, layers, count);
 }
 
-static int weights_layers(const char *path, int base_bits, energy_layer **layers, int *count)
+/* The layers of a weights file, and the multiplier of each (an exported searched network
+ * keeps its own; names: malloc()ed, *count entries). */
+static int weights_layers(const char *path, int base_bits, energy_layer **layers, int *count,
+                          char (**names)[64])
 {
-    eng_net *net;
-    if (eng_weights_load(path, &net) != ENG_OK) {
-        cli_error("%s", eng_last_error());
-        return CLI_EXIT_USAGE;
+    netfile_net file;
+    int *nodes = NULL;
+    eng_status st = netfile_load(path, &file);
+    if (st == ENG_OK) st = energy_layers_from_net(file.net, base_bits, layers, &nodes, count);
+    if (st == ENG_OK) {
+        *names = calloc((size_t)*count + 1, sizeof **names);
+        if (!*names) st = eng_error(ENG_ERR_NOMEM, "out of memory");
     }
-    return net_layers(net, base_bits, layers, count);
+    for (int i = 0; st == ENG_OK && i < *count; i++) {
+        eng_layer_info info;
+        st = eng_net_layer_info(file.net, nodes[i], &info);
+        snprintf((*names)[i], 64, "%s", info.mul ? info.mul->name : "exact");
+    }
+    free(nodes);
+    netfile_free(&file);
+    if (st == ENG_OK) return CLI_EXIT_OK;
+    cli_error("%s", eng_last_error());
+    return st == ENG_ERR_NOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_USAGE;
 }
 
 int cmd_energy(int argc, char **argv)
@@ -308,10 +335,11 @@ int cmd_energy(int argc, char **argv)
     energy_layer *layers = NULL;
     int count = 0;
     char name[ENERGY_NAME_MAX];
+    char (*file_names)[64] = NULL;
     snprintf(name, sizeof name, "%s", model ? model : weights ? weights : "");
     int rc0 = builtin  ? layers_status(energy_model_layers(model, &layers, &count))
               : model  ? zoo_layers(model, input, acc.word_bits, &layers, &count)
-              : weights ? weights_layers(weights, acc.word_bits, &layers, &count)
+              : weights ? weights_layers(weights, acc.word_bits, &layers, &count, &file_names)
                         : layers_status(energy_layers_load(layers_file, &layers, &count, name));
     if (rc0 != CLI_EXIT_OK) return rc0;
     int rc = CLI_EXIT_OK;
@@ -323,7 +351,8 @@ int cmd_energy(int argc, char **argv)
         rc = CLI_EXIT_FAILURE;
         goto out;
     }
-    for (int i = 0; i < count; i++) snprintf(names[i], sizeof names[i], "exact");
+    for (int i = 0; i < count; i++)
+        snprintf(names[i], sizeof names[i], "%s", file_names ? file_names[i] : "exact");
     if (mults && (rc = apply_multipliers(mults, layers, count, &acc, names)) != CLI_EXIT_OK)
         goto out;
     energy_layer_cost total;
@@ -346,6 +375,7 @@ int cmd_energy(int argc, char **argv)
     else print_table(name, &acc, layers, count, costs, &total, names);
 out:
     energy_model_free(em);
+    free(file_names);
     free(names);
     free(costs);
     free(layers);

@@ -15,13 +15,16 @@
 #include "eng_train.h"
 #include "eng_weights.h"
 #include "netcli.h"
+#include "netfile.h"
+#include "search_env.h"
 
 static const char *const CMD = "eval";
 
 static void eval_help(FILE *f)
 {
     fprintf(f,
-            "Usage: evoapproxnas eval --weights FILE --dataset NAME [--data DIR]\n"
+            "Usage: evoapproxnas eval --weights FILE (--dataset NAME [--data DIR] |\n"
+            "                         --archive DB [--split validation|test])\n"
             "                         [--multiplier M]... [--all-8x8-unsigned] [options]\n"
             "\n"
             "Evaluates a trained network (a weights file from `evoapproxnas train`) on the test\n"
@@ -32,13 +35,21 @@ static void eval_help(FILE *f)
             "A float network is prepared as for deployment: batch norms are folded into their\n"
             "convolutions, layers are quantized (--quant, --weight-bits, --per-channel) and the\n"
             "activation ranges calibrated on training images with the exact multiplier.\n"
-            "A network trained quantization-aware keeps its own configuration and ranges.\n"
+            "A network trained quantization-aware keeps its own configuration and ranges; a\n"
+            "network exported from a search (`evoapproxnas export`) also its per-layer\n"
+            "multipliers (the as-trained row), and the exact row sets all layers exact.\n"
             "\n"
             "Options:\n"
             "  --weights FILE       weights file\n"
             "  --dataset NAME       fashion-mnist, mnist or cifar10\n"
             "  --data DIR           data directory (default for fashion-mnist:\n"
             "                       /usr/share/datasets/fashion-mnist)\n"
+            "  --archive DB         evaluate on the images of search archive DB instead: its\n"
+            "                       config's data set, split and normalization, as the search\n"
+            "                       and finalize saw them (then the as-trained accuracy of an\n"
+            "                       exported network equals its archived one)\n"
+            "  --split S            with --archive: validation (default; the search's\n"
+            "                       validation split) or test (finalize's test images)\n"
             "  --multiplier M       a multiplier (library name or .bin file); repeatable\n"
             "  --all-8x8-unsigned   every 8x8 unsigned multiplier of the library\n"
             "  --quant Q            asym or sym for a float network (asym)\n"
@@ -58,7 +69,8 @@ static void eval_help(FILE *f)
 }
 
 typedef struct eval_opts {
-    const char *weights, *dataset, *data, *csv;
+    const char *weights, *dataset, *data, *csv, *archive;
+    bool split_test;
     bool all_8x8u, per_channel;
     bool quantized;
     eng_quant_mode mode;
@@ -92,6 +104,8 @@ static int parse_opts(int argc, char **argv, eval_opts *o)
         {"threads", required_argument, NULL, 'j'},
         {"device", required_argument, NULL, 'u'},
         {"csv", required_argument, NULL, 'C'},
+        {"archive", required_argument, NULL, 'a'},
+        {"split", required_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -139,6 +153,13 @@ static int parse_opts(int argc, char **argv, eval_opts *o)
             o->threads = (int)lv;
             break;
         case 'C': o->csv = optarg; break;
+        case 'a': o->archive = optarg; break;
+        case 's':
+            if (strcmp(optarg, "validation") && strcmp(optarg, "test"))
+                return cli_usage_error(CMD, "--split must be validation or test, not '%s'",
+                                       optarg);
+            o->split_test = strcmp(optarg, "test") == 0;
+            break;
         case 'u':
             if (netcli_parse_device(CMD, optarg, &o->device) != CLI_EXIT_OK)
                 return CLI_EXIT_USAGE;
@@ -150,7 +171,10 @@ static int parse_opts(int argc, char **argv, eval_opts *o)
     }
     if (optind < argc) return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
     if (!o->weights) return cli_usage_error(CMD, "--weights is required");
-    if (!o->dataset) return cli_usage_error(CMD, "--dataset is required");
+    if (!o->dataset == !o->archive)
+        return cli_usage_error(CMD, "give --dataset or --archive (one of them)");
+    if (o->archive && (o->data || o->test_subset))
+        return cli_usage_error(CMD, "--data and --test-subset do not go with --archive");
     return CLI_EXIT_OK;
 }
 
@@ -221,21 +245,51 @@ static eng_status prepare_float(eng_net *net, const eval_opts *o, const eng_data
     return eng_calibrate(net, train, o->calib, o->batch);
 }
 
+/* The search's images: calibration from its training subset, evaluation on the validation
+ * split or the test set (search_env_open loads them exactly as search and finalize do). */
+static int archive_data(const eval_opts *o, netcli_data *out)
+{
+    memset(out, 0, sizeof *out);
+    db_archive *db;
+    db_run run = {0};
+    search_env env;
+    cfg_search cfg;
+    eng_status st = db_open(o->archive, DB_OPEN_READ, &db);
+    if (st == ENG_OK) st = db_run_load(db, &run);
+    if (st == ENG_OK) st = cfg_parse(run.config_text, run.config_path, &cfg);
+    if (st == ENG_OK)
+        st = search_env_open(&env, &cfg, SEARCH_ENV_DATA | (o->split_test ? SEARCH_ENV_TEST : 0));
+    db_run_free(&run);
+    db_close(db);
+    if (st != ENG_OK) return netcli_engine_error(CMD, st);
+    out->train = env.train;
+    out->test = o->split_test ? env.test : env.val;
+    if (o->split_test) env.test = (eng_dataset){0};
+    else env.val = (eng_dataset){0};
+    env.train = (eng_dataset){0};
+    snprintf(out->name, sizeof out->name, "%s", o->split_test ? "test" : "validation");
+    search_env_close(&env);
+    return CLI_EXIT_OK;
+}
+
 static int run_eval(eval_opts *o)
 {
     netcli_data data;
-    int rc = netcli_data_load(CMD, o->dataset, o->data, 0, 0.0, o->test_subset,
-                              (uint64_t)o->seed, &data);
+    int rc = o->archive ? archive_data(o, &data)
+                        : netcli_data_load(CMD, o->dataset, o->data, 0, 0.0, o->test_subset,
+                                           (uint64_t)o->seed, &data);
     if (rc != CLI_EXIT_OK) return rc;
+    netfile_net file = {0};
     eng_net *net = NULL;
     eval_row *rows = calloc((size_t)o->muls.count + 2, sizeof *rows);
     int n_rows = 0;
-    eng_status st = rows ? eng_weights_load(o->weights, &net)
+    eng_status st = rows ? netfile_load(o->weights, &file)
                          : eng_error(ENG_ERR_NOMEM, "out of memory");
     if (st != ENG_OK) {
         rc = netcli_engine_error(CMD, st);
         goto out;
     }
+    net = file.net;
     rc = netcli_net_place(CMD, net, netcli_device_resolve(o->device));
     if (rc != CLI_EXIT_OK) goto out;
     int ids[1];
@@ -243,14 +297,21 @@ static int run_eval(eval_opts *o)
     if (stored_quant && (o->quantized || o->weight_bits || o->per_channel))
         printf("note: %s was trained quantization-aware; --quant, --weight-bits and "
                "--per-channel are ignored\n", o->weights);
-    printf("%s (%s), %s: %d test images\n", o->weights, eng_net_arch(net), o->dataset,
-           data.test.count);
+    if (o->archive)
+        printf("%s (%s), %s split of %s: %d images\n", o->weights,
+               file.searched ? file.arch.summary : eng_net_arch(net), data.name, o->archive,
+               data.test.count);
+    else
+        printf("%s (%s), %s: %d test images\n", o->weights, eng_net_arch(net), o->dataset,
+               data.test.count);
     printf("%-24s %10s %10s %8s\n", "multiplier", "power_mW", "accuracy", "drop_pp");
     eval_row stored = {.power_mw = NAN};
     snprintf(stored.name, sizeof stored.name, "%s", stored_quant ? "as-trained" : "float");
     st = eng_evaluate(net, &data.test, o->batch, &stored.accuracy, NULL);
     if (st == ENG_OK) print_row(&stored, 0.0, false);
+    if (st == ENG_OK && o->archive) printf("as-trained accuracy: %.6f\n", stored.accuracy);
     if (st == ENG_OK && !stored_quant) st = prepare_float(net, o, &data.train);
+    if (st == ENG_OK && file.searched) st = eng_net_set_multiplier(net, -1, NULL);
     eval_row *exact = &rows[n_rows++];
     snprintf(exact->name, sizeof exact->name, "exact");
     exact->power_mw = eng_mul_exact_power_mw(8, o->mode == ENG_QUANT_SYM);
@@ -272,7 +333,7 @@ static int run_eval(eval_opts *o)
     if (o->csv) rc = write_csv(o->csv, rows, n_rows, exact->accuracy);
 out:
     free(rows);
-    eng_net_free(net);
+    netfile_free(&file);
     netcli_data_free(&data);
     return rc;
 }

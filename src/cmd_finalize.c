@@ -11,15 +11,20 @@
 
 static void print_help(void)
 {
-    printf("Usage: evoapproxnas finalize DB [--epochs N] [--threads T]\n"
+    printf("Usage: evoapproxnas finalize DB [--epochs N] [--threads T] [--save DIR]\n"
            "\n"
            "Retrains every network of the search's Pareto front from scratch, longer (default:\n"
            "the config's finalize.epochs) and on all training images except the validation\n"
-           "split, and records its test accuracy in the archive (see `pareto`). Networks\n"
+           "split, and records its test accuracy in the archive (see `pareto`). Two exact\n"
+           "baselines are trained the same way: each front network with every multiplier\n"
+           "exact, and the archive's best exact-multiplier network; `pareto` and `report`\n"
+           "show each network's accuracy change and energy saving against both. Networks\n"
            "already finalized for N epochs are skipped, so an interrupted finalize resumes.\n"
            "\n"
            "  --epochs N    training epochs\n"
            "  --threads T   networks trained at once (default: all cores)\n"
+           "  --save DIR    keep the weights of every retrained network in DIR (created):\n"
+           "                DIR/HASH.w, DIR/HASH-exact.w (`export --from final`)\n"
            "  -h, --help    this help\n"
            "\n"
            "Holds the run's claim like resume (one writer at a time); Ctrl-C, SIGTERM or SIGHUP\n"
@@ -30,9 +35,11 @@ int cmd_finalize(int argc, char **argv)
 {
     static const struct option longopts[] = {{"epochs", required_argument, NULL, 'e'},
                                               {"threads", required_argument, NULL, 't'},
+                                              {"save", required_argument, NULL, 's'},
                                               {"help", no_argument, NULL, 'h'},
                                               {NULL, 0, NULL, 0}};
     long epochs = 0, threads = 0;
+    const char *save = NULL;
     optind = 1;
     opterr = 0;
     int c;
@@ -44,6 +51,7 @@ int cmd_finalize(int argc, char **argv)
         case 't':
             if (!cli_parse_long("--threads", optarg, 1, 1024, &threads)) return CLI_EXIT_USAGE;
             break;
+        case 's': save = optarg; break;
         case 'h': print_help(); return CLI_EXIT_OK;
         default: return cli_usage_error("finalize", "unknown option '%s'", argv[optind - 1]);
         }
@@ -53,7 +61,8 @@ int cmd_finalize(int argc, char **argv)
                                                           : "too many arguments");
     volatile sig_atomic_t *stop = run_signal_install();
     int done;
-    eng_status st = finalize_front(argv[optind], (int)epochs, (int)threads, stdout, stop, &done);
+    eng_status st = finalize_front(argv[optind], (int)epochs, (int)threads, save, stdout, stop,
+                                   &done);
     run_signal_restore();
     if (st != ENG_OK) {
         cli_error("finalize: %s", eng_last_error());

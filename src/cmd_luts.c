@@ -14,6 +14,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* ------------------------------------------------------------------------------------------
  * Shared output helpers
@@ -255,7 +256,9 @@ static void import_help(void)
            "that library's manifest.tsv. FILE is a raw table: 256 << N little-endian 16-bit\n"
            "words, entry (a << N) | w; a TFApprox .bin is the 8x8 case (65,536 words).\n\n"
            "  --name NAME     library name (A-Z a-z 0-9 _ . -), not a shipped one\n"
-           "  --w-bits N      weight bits 2..8 (default: from the file size)\n"
+           "  --w-bits N      weight bits 2..8 (default 8: a file of another size needs\n"
+           "                  --w-bits, since a truncated 8x8 table has the size of a\n"
+           "                  narrower one)\n"
            "  --signed        entries and operands are two's complement (8x8 only)\n"
            "  --power-mw P    the circuit's power in mW, for energy estimates\n"
            "  --force         replace a user multiplier of the same name\n");
@@ -305,6 +308,14 @@ static int luts_import(int argc, char **argv)
     if (o.is_signed && o.w_bits != 0 && o.w_bits != 8)
         return cli_usage_error("luts import", "--signed needs an 8x8 table (--w-bits %d)",
                                o.w_bits);
+    struct stat sb;
+    if (!o.w_bits && stat(argv[optind], &sb) == 0 && sb.st_size != 2 * (256 << 8)) {
+        for (int n = 2; n < 8; n++)
+            if (sb.st_size == 2 * (256 << n))
+                return cli_usage_error("luts import", "%s: %lld bytes is an 8x%d table or a "
+                                       "truncated 8x8 one: give --w-bits %d to import it as "
+                                       "8x%d", argv[optind], (long long)sb.st_size, n, n, n);
+    }
     eng_mul_info info;
     eng_status st = eng_mul_import(argv[optind], &o, &info);
     if (st != ENG_OK) {

@@ -22,7 +22,9 @@ static void print_help(void)
            "evaluated, with the Pareto front highlighted and the networks whose layers all use\n"
            "exact multipliers marked (default output: DB with .svg instead of .db). Prints the\n"
            "best exact-multiplier network and the front's approximate networks within one\n"
-           "point of its accuracy, with the multiplier energy they save.\n"
+           "point of its accuracy, with the multiplier energy they save, and, after\n"
+           "`finalize`, each front network's test-accuracy change and energy saving against\n"
+           "its all-exact variant and against the best exact network (both retrained alike).\n"
            "\n"
            "  -o, --output FILE  the SVG file\n"
            "  -h, --help         this help\n");
@@ -74,6 +76,37 @@ static void summary(db_archive *db)
     sqlite3_finalize(s);
     printf("%d approximate front networks within 1 point of the best exact accuracy, %d of them "
            "saving >= 30%% of the multiplier energy\n", n, n30);
+}
+
+/* After finalize: the front against its exact baselines (test accuracy, total energy). */
+static void baselines(db_archive *db)
+{
+    if (db_query_double(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
+                            "name = 'finalized'", 0) <= 0)
+        return;
+    const char *sql =
+        "SELECT f.hash, f.test_accuracy, 100 * (f.test_accuracy - v.test_accuracy), "
+        "100 * (1 - f.energy_pj / v.energy_pj), 100 * (f.test_accuracy - b.test_accuracy), "
+        "100 * (1 - f.energy_pj / b.energy_pj), b.hash, b.test_accuracy FROM pareto_front f "
+        "JOIN finalized v ON v.hash = f.hash AND v.variant = 'exact' "
+        "JOIN finalized b ON b.variant = 'searched' AND b.hash = (SELECT hash FROM archived "
+        "WHERE exact = 1 AND violation = 0 ORDER BY error, energy_pj, hash LIMIT 1) "
+        "WHERE f.test_accuracy IS NOT NULL ORDER BY f.obj0, f.obj1, f.hash";
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(db_handle(db), sql, -1, &s, NULL) != SQLITE_OK) return;
+    int n = 0;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        if (n++ == 0)
+            printf("finalized front against exact baselines (test accuracy; best exact network "
+                   "%s, test accuracy %.4f):\n", (const char *)sqlite3_column_text(s, 6),
+                   sqlite3_column_double(s, 7));
+        printf("  %s test accuracy %.4f: %+.2f points, %.1f%% less energy than its all-exact "
+               "variant; %+.2f points, %.1f%% less energy than the best exact network\n",
+               (const char *)sqlite3_column_text(s, 0), sqlite3_column_double(s, 1),
+               sqlite3_column_double(s, 2), sqlite3_column_double(s, 3),
+               sqlite3_column_double(s, 4), sqlite3_column_double(s, 5));
+    }
+    sqlite3_finalize(s);
 }
 
 int cmd_report(int argc, char **argv)
@@ -150,6 +183,7 @@ int cmd_report(int argc, char **argv)
         } else {
             printf("wrote %s (%d networks)\n", out, n);
             summary(db);
+            baselines(db);
         }
     }
     free(pts);

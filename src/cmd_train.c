@@ -15,13 +15,15 @@
 #include "eng_weights.h"
 #include "eng_zoo.h"
 #include "netcli.h"
+#include "netfile.h"
 
 static const char *const CMD = "train";
 
 static void train_help(FILE *f)
 {
     fprintf(f,
-            "Usage: evoapproxnas train --model NAME --dataset NAME --out FILE [options]\n"
+            "Usage: evoapproxnas train (--model NAME | --init FILE) --dataset NAME --out FILE\n"
+            "                          [options]\n"
             "\n"
             "Trains model NAME of the zoo (`evoapproxnas model list`) on a data set, prints per\n"
             "epoch the mean loss, training accuracy, validation accuracy (with --val-split),\n"
@@ -29,7 +31,13 @@ static void train_help(FILE *f)
             "With --quant or a multiplier the training is quantization-aware: every conv,\n"
             "depthwise and dense layer (stem and classifier included) runs through its\n"
             "approximate multiplier (straight-through-estimator gradients).\n"
+            "With --init the training starts from a weights file instead (fine-tuning), e.g.\n"
+            "a network from `evoapproxnas export`: a quantized file keeps its quantization\n"
+            "and per-layer multipliers (--quant and multiplier options are then refused).\n"
             "\n"
+            "Network:\n"
+            "  --model NAME        a zoo model, initialized from --seed\n"
+            "  --init FILE         a weights file to fine-tune\n"
             "Data:\n"
             "  --dataset NAME      fashion-mnist, mnist or cifar10\n"
             "  --data DIR          data directory (default for fashion-mnist:\n"
@@ -67,7 +75,7 @@ static void train_help(FILE *f)
 }
 
 typedef struct train_opts {
-    const char *model, *dataset, *data, *out, *mul_one, *mul_list;
+    const char *model, *init, *dataset, *data, *out, *mul_one, *mul_list;
     int train_subset, test_subset, threads, weight_bits;
     double val_split;
     bool quant_given, quantized, per_channel, table_gradient;
@@ -117,6 +125,7 @@ static int parse_opts(int argc, char **argv, train_opts *o)
 {
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},
+        {"init", required_argument, NULL, 'I'},
         {"dataset", required_argument, NULL, 'd'},
         {"data", required_argument, NULL, 'D'},
         {"out", required_argument, NULL, 'o'},
@@ -152,6 +161,7 @@ static int parse_opts(int argc, char **argv, train_opts *o)
     while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (opt) {
         case 'm': o->model = optarg; break;
+        case 'I': o->init = optarg; break;
         case 'd': o->dataset = optarg; break;
         case 'D': o->data = optarg; break;
         case 'o': o->out = optarg; break;
@@ -231,7 +241,7 @@ static int parse_opts(int argc, char **argv, train_opts *o)
         }
     }
     if (optind < argc) return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
-    if (!o->model) return cli_usage_error(CMD, "--model is required");
+    if (!o->model == !o->init) return cli_usage_error(CMD, "give --model or --init (one of them)");
     if (!o->dataset) return cli_usage_error(CMD, "--dataset is required");
     if (!o->out) return cli_usage_error(CMD, "--out is required");
     if (o->mul_one && o->mul_list)
@@ -259,7 +269,7 @@ static int setup_quant(eng_net *net, const train_opts *o, netcli_muls *muls)
     int layers = eng_net_mul_layers(net, NULL, 0);
     if (o->mul_list && muls->count != layers)
         return cli_usage_error(CMD, "--multipliers lists %d multipliers, %s has %d conv/dense "
-                               "layers", muls->count, o->model, layers);
+                               "layers", muls->count, o->model ? o->model : o->init, layers);
     int *ids = malloc((size_t)layers * sizeof *ids);
     if (!ids) {
         cli_error("%s: out of memory", CMD);
@@ -314,13 +324,26 @@ int cmd_train(int argc, char **argv)
     if (o.cfg.batch > data.train.count) o.cfg.batch = data.train.count;
     eng_net *net = NULL;
     netcli_muls muls = {0};
-    eng_status st = eng_zoo_build(o.model, &zo, &net);
+    netfile_net file = {0};
+    eng_status st = o.init ? netfile_load(o.init, &file) : eng_zoo_build(o.model, &zo, &net);
     if (st != ENG_OK) {
         rc = netcli_engine_error(CMD, st);
         goto out;
     }
+    int first;
+    if (o.init) {
+        net = file.net;
+        if (o.quant_given || o.mul_one || o.mul_list) {
+            if (eng_net_mul_layers(net, &first, 1) > 0 && eng_net_get_quant(net, first, NULL)) {
+                rc = cli_usage_error(CMD, "%s is quantized: it keeps its quantization and "
+                                     "multipliers (drop --quant, --multiplier, --multipliers)",
+                                     o.init);
+                goto out;
+            }
+        }
+    }
     printf("model %s: %zu parameters, %.2f M MACs per image; %s: %d train, %d validation, "
-           "%d test images\n", o.model, eng_net_param_total(net),
+           "%d test images\n", o.model ? o.model : o.init, eng_net_param_total(net),
            (double)eng_net_mac_total(net) / 1e6, o.dataset, data.train.count, data.val.count,
            data.test.count);
     rc = setup_quant(net, &o, &muls);
@@ -351,7 +374,8 @@ int cmd_train(int argc, char **argv)
     }
     printf("weights saved to %s\n", o.out);
 out:
-    eng_net_free(net);
+    if (net != file.net) eng_net_free(net);
+    netfile_free(&file);
     netcli_muls_free(&muls);
     netcli_data_free(&data);
     return rc;

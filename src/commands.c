@@ -11,6 +11,8 @@ const cli_command cli_commands[] = {
     {"pareto", "the Pareto front of a search archive (table, JSON, CSV)", cmd_pareto},
     {"report", "SVG plot of a search: error vs energy, front, exact networks", cmd_report},
     {"finalize", "retrain a search's front longer and record test accuracy", cmd_finalize},
+    {"show", "one archived network layer by layer: shapes, MACs, multipliers, energy", cmd_show},
+    {"export", "write an archived network as a weights file or ONNX", cmd_export},
     {"train", "train a zoo model (float or quantization-aware with approximate multipliers)", cmd_train},
     {"eval", "accuracy of a trained network with each given approximate multiplier", cmd_eval},
     {"model", "list the model zoo; layers, shapes, parameters and MACs of a model", cmd_model},

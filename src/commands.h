@@ -5,6 +5,8 @@
 #define COMMANDS_H
 
 int cmd_version(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_show(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_nsga2(int argc, char **argv);
 int cmd_luts(int argc, char **argv);

@@ -168,6 +168,28 @@ static void format_duration(double s, char *buf, size_t size)
     else snprintf(buf, size, "%dh%02dm", (int)s / 3600, ((int)s / 60) % 60);
 }
 
+/* The energy objective the search minimizes (energy before mul_energy; -1 for neither): what
+ * the live lines and the generations table's min_energy_pj report. */
+static int energy_objective(const cfg_search *c)
+{
+    int k = -1;
+    for (int i = 0; i < c->n_objectives; i++)
+        if (c->objectives[i] == CFG_OBJECTIVE_ENERGY ||
+            (c->objectives[i] == CFG_OBJECTIVE_MUL_ENERGY && k < 0))
+            k = i;
+    return k;
+}
+
+/* "mul_energy" when the search minimizes the multipliers' energy, else "energy". */
+static const char *energy_name(const driver *d)
+{
+    int ke = energy_objective(&d->env.cfg);
+    return ke >= 0 && d->env.cfg.objectives[ke] == CFG_OBJECTIVE_MUL_ENERGY ? "mul_energy"
+                                                                           : "energy";
+}
+
+static double violation_of(const driver *d, const db_evaluation *e);
+
 /* Time left: from the batches trained so far once there are some (candidates of one search
  * all train the same number of batches), else from the candidates done. */
 static void eta_text(const driver *d, char *buf, size_t size)
@@ -212,9 +234,9 @@ static void progress_line(driver *d)
     char err[32] = "-", energy[32] = "-";
     if (isfinite(d->best_error)) snprintf(err, sizeof err, "%.4f", d->best_error);
     if (isfinite(d->min_energy)) snprintf(energy, sizeof energy, "%.4g uJ", d->min_energy * 1e-6);
-    say(d, "gen %d/%d  candidate %d/%d  training %d%s  best error %s  min energy %s  ETA %s",
+    say(d, "gen %d/%d  candidate %d/%d  training %d%s  best error %s  min %s %s  ETA %s",
         current_generation(d), d->env.cfg.nsga2.generations, d->gen_done, d->gen_size, active,
-        flights, err, energy, eta);
+        flights, err, energy_name(d), energy, eta);
     d->t_tty = now_s();
 }
 
@@ -222,12 +244,18 @@ static void progress_candidate(driver *d, const db_evaluation *e, const char *ho
 {
     d->gen_done++;
     d->done_total++;
-    if (e->error < d->best_error) d->best_error = e->error;
-    if (e->energy_pj < d->min_energy) d->min_energy = e->energy_pj;
+    bool mul_only = strcmp(energy_name(d), "mul_energy") == 0;
+    double energy = mul_only ? e->mul_energy_pj : e->energy_pj;
+    /* feasible candidates only, like the generation's figures (the population's feasible
+     * extremes survive, so both report the same minimum) */
+    if (violation_of(d, e) <= 0) {
+        if (e->error < d->best_error) d->best_error = e->error;
+        if (energy < d->min_energy) d->min_energy = energy;
+    }
     if (d->opts->progress == SEARCH_PROGRESS_LOG) {
-        say(d, "gen %d candidate %d/%d %s error %.4f energy %.4g uJ params %lld %s %.1fs",
-            current_generation(d), d->gen_done, d->gen_size, e->hash, e->error,
-            e->energy_pj * 1e-6, (long long)e->params, how, e->train_s);
+        say(d, "gen %d candidate %d/%d %s error %.4f %s %.4g uJ params %lld %s %.1fs",
+            current_generation(d), d->gen_done, d->gen_size, e->hash, e->error, energy_name(d),
+            energy * 1e-6, (long long)e->params, how, e->train_s);
     } else {
         progress_line(d);
     }
@@ -722,10 +750,10 @@ static evo_status cb_generation(void *ctx, const evo_nsga2 *ga)
         evo_individual m = evo_nsga2_individual(ga, p);
         st = db_population_insert(d->db, gen, m.id, m.rank, m.crowding);
         if (m.rank == 0 && m.violation <= 0) row.front_size++;
-        for (int k = 0; k < d->env.cfg.n_objectives; k++) {
+        for (int k = 0; k < d->env.cfg.n_objectives && m.violation <= 0; k++) {
             if (d->env.cfg.objectives[k] == CFG_OBJECTIVE_ERROR && m.f[k] < row.best_error)
                 row.best_error = m.f[k];
-            if (d->env.cfg.objectives[k] == CFG_OBJECTIVE_ENERGY && m.f[k] < row.min_energy_pj)
+            if (k == energy_objective(&d->env.cfg) && m.f[k] < row.min_energy_pj)
                 row.min_energy_pj = m.f[k];
         }
     }
@@ -742,9 +770,10 @@ static evo_status cb_generation(void *ctx, const evo_nsga2 *ga)
     if (isfinite(row.best_error)) snprintf(err_txt, sizeof err_txt, "%.4f", row.best_error);
     if (isfinite(row.min_energy_pj))
         snprintf(energy_txt, sizeof energy_txt, "%.4g uJ", row.min_energy_pj * 1e-6);
-    say(d, "generation %d done: %d trained, %d reused, front %d, best error %s, min energy %s, "
+    int ke = energy_objective(&d->env.cfg);
+    say(d, "generation %d done: %d trained, %d reused, front %d, best error %s, min %s %s, "
         "hypervolume %.4f, %.1fs%s", gen, d->n_trained, d->n_reused, row.front_size, err_txt,
-        energy_txt, row.hypervolume, row.wall_s,
+        ke >= 0 ? cfg_objective_name(d->env.cfg.objectives[ke]) : "energy", energy_txt, row.hypervolume, row.wall_s,
         d->opts->progress == SEARCH_PROGRESS_TTY ? "\n" : "");
     clear_batch(d);
     if (d->opts->stop && *d->opts->stop) return fail(d, ENG_ERR_INTERRUPTED, "interrupted");

@@ -72,11 +72,19 @@ static eng_status load_muls(search_env *env)
                              "quantization.weight_bits to give each layer its multiplier's "
                              "width)", c->path, c->mul_lines[i], m->name, m->w_bits,
                              c->quant.weight_bits);
-        eng_mul *ex;
-        ENG_TRY(eng_mul_exact(m->w_bits, m->is_signed, &ex));
+        ENG_TRY(eng_mul_exact(m->w_bits, m->is_signed, &env->exact_muls[i]));
         size_t entries = (size_t)256 << m->w_bits;
-        env->mul_exact[i] = memcmp(ex->table, m->table, entries * sizeof(uint16_t)) == 0;
-        eng_mul_free(ex);
+        env->mul_exact[i] =
+            memcmp(env->exact_muls[i]->table, m->table, entries * sizeof(uint16_t)) == 0;
+        bool energy_objective = false;
+        for (int k = 0; k < c->n_objectives; k++)
+            energy_objective |= c->objectives[k] == CFG_OBJECTIVE_ENERGY ||
+                                c->objectives[k] == CFG_OBJECTIVE_MUL_ENERGY;
+        if (energy_objective && !env->mul_exact[i] && isnan(m->published.power_mw))
+            return eng_error(ENG_ERR_ARG, "%s:%d: search_space.multipliers: '%s' has no power "
+                             "figure, so an energy objective cannot count it (import it with "
+                             "`evoapproxnas luts import FILE --name NAME --power-mw P`)",
+                             c->path, c->mul_lines[i], m->name);
     }
     return ENG_OK;
 }
@@ -130,7 +138,10 @@ eng_status search_env_open(search_env *env, cfg_search *cfg, unsigned flags)
 void search_env_close(search_env *env)
 {
     if (!env) return;
-    for (int i = 0; i < NAS_MAX_MULS; i++) eng_mul_free(env->muls[i]);
+    for (int i = 0; i < NAS_MAX_MULS; i++) {
+        eng_mul_free(env->muls[i]);
+        eng_mul_free(env->exact_muls[i]);
+    }
     energy_model_free(env->energy);
     eng_dataset_free(&env->train);
     eng_dataset_free(&env->val);
@@ -147,9 +158,10 @@ typedef enum energy_case {
     ENERGY_CASE_EXACT8,         /* exact 8x8 multipliers, 8-bit weights */
 } energy_case;
 
-/* The energy layers of an architecture (BN, ReLU and concat are fused or free). */
+/* The energy layers of an architecture (BN, ReLU and concat are fused or free); layer_of
+ * (may be NULL) receives the architecture layer of each. */
 static int energy_layers(const search_env *env, const nas_arch *arch, energy_case how,
-                         energy_layer *out)
+                         energy_layer *out, int *layer_of)
 {
     int n = 0;
     for (int i = 0; i < arch->n; i++) {
@@ -189,22 +201,45 @@ static int energy_layers(const search_env *env, const nas_arch *arch, energy_cas
                 e.mul_power_mw = p > 0 ? p : 1e-9;
         }
         snprintf(e.name, sizeof e.name, "%s%d", nas_layer_kind_name(l->kind), i);
+        if (layer_of) layer_of[n] = i;
         out[n++] = e;
     }
     return n;
 }
 
+/* Total cost, and per architecture layer when per_layer is not NULL (arch->n entries,
+ * zeroed for layers that cost nothing). */
 static eng_status estimate(search_env *env, const nas_arch *arch, energy_case how,
-                           energy_layer_cost *total)
+                           energy_layer_cost *total, energy_layer_cost *per_layer)
 {
-    energy_layer *layers = malloc(sizeof *layers * (size_t)(arch->n > 0 ? arch->n : 1));
-    if (!layers) return eng_error(ENG_ERR_NOMEM, "out of memory");
-    int n = energy_layers(env, arch, how, layers);
+    size_t cap = (size_t)(arch->n > 0 ? arch->n : 1);
+    energy_layer *layers = calloc(cap, sizeof *layers);
+    energy_layer_cost *costs = per_layer ? malloc(sizeof *costs * cap) : NULL;
+    int *layer_of = malloc(sizeof *layer_of * cap);
+    if (!layers || !layer_of || (per_layer && !costs)) {
+        free(layers);
+        free(costs);
+        free(layer_of);
+        return eng_error(ENG_ERR_NOMEM, "out of memory");
+    }
+    int n = energy_layers(env, arch, how, layers, layer_of);
     eng_status st = ENG_OK;
     for (int i = 0; i < n && st == ENG_OK; i++) st = energy_layer_finish(&layers[i]);
-    if (st == ENG_OK) st = energy_net_estimate(env->energy, layers, n, NULL, total);
+    if (st == ENG_OK) st = energy_net_estimate(env->energy, layers, n, costs, total);
+    if (st == ENG_OK && per_layer) {
+        memset(per_layer, 0, sizeof *per_layer * (size_t)arch->n);
+        for (int i = 0; i < n; i++) per_layer[layer_of[i]] = costs[i];
+    }
+    free(layer_of);
+    free(costs);
     free(layers);
     return st;
+}
+
+eng_status search_env_layer_costs(search_env *env, const nas_arch *arch,
+                                  energy_layer_cost *per_layer, energy_layer_cost *total)
+{
+    return estimate(env, arch, ENERGY_CASE_ACTUAL, total, per_layer);
 }
 
 eng_status search_env_measure(search_env *env, const nas_arch *arch, db_evaluation *e)
@@ -212,9 +247,9 @@ eng_status search_env_measure(search_env *env, const nas_arch *arch, db_evaluati
     memset(e, 0, sizeof *e);
     snprintf(e->hash, sizeof e->hash, "%016llx", (unsigned long long)nas_arch_hash(arch));
     energy_layer_cost cost, exact_cost, exact8_cost;
-    ENG_TRY(estimate(env, arch, ENERGY_CASE_ACTUAL, &cost));
-    ENG_TRY(estimate(env, arch, ENERGY_CASE_EXACT, &exact_cost));
-    ENG_TRY(estimate(env, arch, ENERGY_CASE_EXACT8, &exact8_cost));
+    ENG_TRY(estimate(env, arch, ENERGY_CASE_ACTUAL, &cost, NULL));
+    ENG_TRY(estimate(env, arch, ENERGY_CASE_EXACT, &exact_cost, NULL));
+    ENG_TRY(estimate(env, arch, ENERGY_CASE_EXACT8, &exact8_cost, NULL));
     e->energy_pj = cost.total_pj;
     e->mul_energy_pj = cost.mul_pj;
     e->mul_energy_exact_pj = exact_cost.mul_pj;
@@ -265,15 +300,18 @@ eng_status search_env_measure(search_env *env, const nas_arch *arch, db_evaluati
     return ENG_OK;
 }
 
-eng_status search_env_train(const search_env *env, const nas_arch *arch, uint64_t seed,
-                            int epochs, const eng_dataset *train, const eng_dataset *eval,
-                            volatile sig_atomic_t *stop, const search_train_hooks *hooks,
-                            double *error)
+eng_status search_env_train_net(const search_env *env, const nas_arch *arch, bool all_exact,
+                                uint64_t seed, int epochs, const eng_dataset *train,
+                                volatile sig_atomic_t *stop, const search_train_hooks *hooks,
+                                eng_net **out)
 {
+    *out = NULL;
     const cfg_search *c = &env->cfg;
     eng_net *net;
-    ENG_TRY(nas_arch_build(arch, &c->space, (const eng_mul *const *)env->muls, &env->quant, &net,
-                           NULL));
+    ENG_TRY(nas_arch_build(arch, &c->space,
+                           (const eng_mul *const *)(all_exact ? env->exact_muls : env->muls),
+                           &env->quant,
+                           &net, NULL));
     search_train_cfg tc = {.epochs = epochs, .batch_size = c->training.batch_size,
                            .learning_rate = c->training.learning_rate,
                            .momentum = c->training.momentum,
@@ -283,12 +321,24 @@ eng_status search_env_train(const search_env *env, const nas_arch *arch, uint64_
                                        .hflip = c->training.hflip},
                            .device = env->device};
     eng_status st = search_train(net, train, &tc, seed, stop, hooks);
+    if (st != ENG_OK) eng_net_free(net);
+    else *out = net;
+    return st;
+}
+
+eng_status search_env_train(const search_env *env, const nas_arch *arch, uint64_t seed,
+                            int epochs, const eng_dataset *train, const eng_dataset *eval,
+                            volatile sig_atomic_t *stop, const search_train_hooks *hooks,
+                            double *error)
+{
+    eng_net *net;
+    eng_status st = search_env_train_net(env, arch, false, seed, epochs, train, stop, hooks,
+                                         &net);
     if (st == ENG_ERR_ARG && strstr(eng_last_error(), "diverged")) {
         *error = 1.0;
-        st = ENG_OK;
-    } else if (st == ENG_OK) {
-        st = search_train_error(net, eval, 256, error);
+        return ENG_OK;
     }
+    if (st == ENG_OK) st = search_train_error(net, eval, 256, error);
     eng_net_free(net);
     return st;
 }

@@ -39,6 +39,7 @@ typedef struct search_env {
     eng_dataset test;                   /* test set (SEARCH_ENV_TEST) */
     eng_mul *muls[NAS_MAX_MULS];        /* the multiplier set, cfg.space.n_muls */
     bool mul_exact[NAS_MAX_MULS];       /* table equals the exact product */
+    eng_mul *exact_muls[NAS_MAX_MULS];  /* the exact table of each one's width and signedness */
     eng_approx_cfg quant;               /* quantization of every multiplying layer */
     energy_accel accel;
     energy_model *energy;               /* not thread-safe: measure from one thread */
@@ -70,5 +71,21 @@ eng_status search_env_train(const search_env *env, const nas_arch *arch, uint64_
                             int epochs, const eng_dataset *train, const eng_dataset *eval,
                             volatile sig_atomic_t *stop, const search_train_hooks *hooks,
                             double *error);
+
+/* The candidate's energy per architecture layer (per_layer: arch->n entries; BN, ReLU and
+ * concat cost nothing of their own) and in total, as search_env_measure counts it. */
+eng_status search_env_layer_costs(search_env *env, const nas_arch *arch,
+                                  energy_layer_cost *per_layer, energy_layer_cost *total);
+
+/* Builds and trains the candidate like search_env_train and hands the trained network over
+ * (*out, eng_net_free; it borrows env's multipliers, so free it before search_env_close).
+ * all_exact gives every multiplying layer the exact multiplier of its own multiplier's width
+ * and signedness (the candidate's all-exact baseline: same weight widths and quantization
+ * grid, exact products). A diverged training is ENG_ERR_ARG ("training diverged ..."); on
+ * error *out is NULL. Thread-safe (one call per thread). */
+eng_status search_env_train_net(const search_env *env, const nas_arch *arch, bool all_exact,
+                                uint64_t seed, int epochs, const eng_dataset *train,
+                                volatile sig_atomic_t *stop, const search_train_hooks *hooks,
+                                eng_net **out);
 
 #endif /* SEARCH_ENV_H */

@@ -299,6 +299,53 @@ START_TEST(test_crafted_files)
 }
 END_TEST
 
+/* A text longer than 255 characters is written as version 2 and read back whole; a short one
+ * stays version 1; a version-1 header that claims a long text is refused. */
+START_TEST(test_long_arch_version2)
+{
+    const char *dir = test_mkdtemp();
+    eng_net *net;
+    ck_assert_int_eq(eng_zoo_build("lenet", NULL, &net), ENG_OK);
+    randomize(net, 4);
+    char long_arch[3000];
+    memset(long_arch, 'g', sizeof long_arch - 1);
+    long_arch[sizeof long_arch - 1] = '\0';
+    ck_assert_int_eq(eng_net_set_arch(net, long_arch), ENG_OK);
+    char path[4096];
+    snprintf(path, sizeof path, "%s", tmp_file(dir, "long.w"));
+    ck_assert_int_eq(eng_weights_save(net, path), ENG_OK);
+    size_t size;
+    uint8_t *bytes = test_read_file(path, &size);
+    ck_assert_uint_eq(bytes[8], 2);
+    char *arch = malloc(ENG_NET_ARCH_MAX);
+    ck_assert_int_eq(eng_weights_read_arch(path, arch, ENG_NET_ARCH_MAX), ENG_OK);
+    ck_assert_str_eq(arch, long_arch);
+    eng_net *other;
+    ck_assert_int_eq(eng_zoo_build("lenet", NULL, &other), ENG_OK);
+    ck_assert_int_eq(eng_weights_load_into(other, path), ENG_OK);
+    ck_assert(same_params(other, net));
+    /* the same bytes marked version 1 (CRC fixed up) are refused as corrupt */
+    bytes[8] = 1;
+    uint32_t crc = (uint32_t)crc32(0, Z_NULL, 0);
+    crc = (uint32_t)crc32(crc, bytes, (uInt)(size - 4));
+    for (int i = 0; i < 4; i++) bytes[size - 4 + i] = (uint8_t)(crc >> (8 * i));
+    write_bytes(path, bytes, size);
+    ck_assert_int_eq(eng_weights_load_into(other, path), ENG_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(eng_last_error(), "sizes out of range"));
+    /* a short text stays version 1 */
+    ck_assert_int_eq(eng_net_set_arch(net, "lenet classes=10 input=28x28x1 width=1"), ENG_OK);
+    ck_assert_int_eq(eng_weights_save(net, path), ENG_OK);
+    free(bytes);
+    bytes = test_read_file(path, &size);
+    ck_assert_uint_eq(bytes[8], 1);
+    free(bytes);
+    free(arch);
+    eng_net_free(net);
+    eng_net_free(other);
+    test_rmtree(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("weights");
@@ -308,6 +355,7 @@ int main(void)
     tcase_add_test(tc, test_quantized_round_trip);
     tcase_add_test(tc, test_bad_files);
     tcase_add_test(tc, test_crafted_files);
+    tcase_add_test(tc, test_long_arch_version2);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);

@@ -98,7 +98,10 @@ check "export missing file argument" 2 "$bin" luts export mul8u_DM1
 
 # import, then the round trip through the user library
 check "import 8x8" 0 "$bin" luts import "$tmp/dm1.bin" --name dm1copy --power-mw 0.2
-check "import 8x4" 0 "$bin" luts import "$tmp/x4.bin" --name x4copy
+check "import of an 8x4-sized file without --w-bits is refused" 2 "$bin" luts import \
+  "$tmp/x4.bin" --name x4copy
+says "  ... it could be a truncated 8x8 table" "8192 bytes is an 8x4 table or a truncated 8x8 one: give --w-bits 4"
+check "import 8x4" 0 "$bin" luts import "$tmp/x4.bin" --name x4copy --w-bits 4
 check "import signed" 0 "$bin" luts import "$tmp/s.bin" --name scopy --signed --w-bits 8
 check "list with user multipliers" 0 "$bin" luts list
 n=$(tail -n +2 "$out" | wc -l)
@@ -136,7 +139,7 @@ same_library "--w-bits 9"
 check "import --w-bits 1" 2 "$bin" luts import "$tmp/dm1.bin" --name other --w-bits 1
 check "import width mismatch" 2 "$bin" luts import "$tmp/dm1.bin" --name other --w-bits 4
 says "width mismatch explained" "expected 8192"; same_library "width mismatch"
-check "import signed 8x4" 2 "$bin" luts import "$tmp/x4.bin" --name other --signed
+check "import signed 8x4" 2 "$bin" luts import "$tmp/x4.bin" --name other --signed --w-bits 4
 same_library "signed 8x4"
 check "import bad name" 2 "$bin" luts import "$tmp/dm1.bin" --name a/b
 says "bad name named" "a/b"; same_library "bad name"
@@ -144,7 +147,8 @@ check "import without --name" 2 "$bin" luts import "$tmp/dm1.bin"
 check "import without file" 2 "$bin" luts import --name other
 check "import bad power" 2 "$bin" luts import "$tmp/dm1.bin" --name other --power-mw -1
 same_library "bad power"
-check "import --force replaces" 0 "$bin" luts import "$tmp/x4.bin" --name dm1copy --force
+check "import --force replaces" 0 "$bin" luts import "$tmp/x4.bin" --name dm1copy --force \
+  --w-bits 4
 check "replaced entry" 0 "$bin" luts show dm1copy
 says "replaced entry is 8x4" "8x4 unsigned"
 
