@@ -8,7 +8,9 @@ forward) and training step (forward, cross-entropy, backward, SGD with momentum)
 median of 7 timed iterations after 2 warm-ups, for each thread count. Needs torch (Debian's
 python3-torch 1.13).
 
-Usage: python3 bench/pytorch_mobilenetv2.py [--threads 1,2] [--batch 64] [--json FILE]
+Usage: python3 bench/pytorch_mobilenetv2.py [--threads 1,2] [--batch 64] [--json FILE] [--profile]
+--profile: instead, the self CPU time per PyTorch op of 3 training steps at the first thread
+count (torch.autograd.profiler), the counterpart of `evoapproxnas bench --section profile`.
 bench/vs_pytorch.py --model mobilenetv2 runs it and `evoapproxnas bench` in turns.
 """
 import argparse
@@ -86,6 +88,7 @@ def main():
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--json", help="also write the results as JSON to this file")
+    ap.add_argument("--profile", action="store_true", help="time per op of 3 training steps")
     args = ap.parse_args()
     torch.manual_seed(1)
     net = MobileNetV2Cifar()
@@ -105,6 +108,14 @@ def main():
         F.cross_entropy(net(x), labels).backward()
         opt.step()
 
+    if args.profile:
+        torch.set_num_threads(int(args.threads.split(",")[0]))
+        train()
+        with torch.autograd.profiler.profile() as prof:
+            for _ in range(3):
+                train()
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=16))
+        return
     print(f"PyTorch {torch.__version__} MobileNetV2 (CIFAR, {params} parameters), batch "
           f"{args.batch}, ms per batch (median)")
     print(f"{'thr':>3} {'infer ms':>9} {'infer img/s':>11} {'train ms':>9} {'train img/s':>11}")
