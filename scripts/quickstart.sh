@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # quickstart.sh - the main job on a fresh machine: set up, build, and run a quick search on
-# Fashion-MNIST (configs/quickstart.yaml, about 10 minutes on 2 cores), then draw its Pareto
-# front (results/quickstart.svg) and print it.
+# Fashion-MNIST (configs/quickstart.yaml, about a minute on an idle 2-core machine once built),
+# then draw its Pareto front (results/quickstart.svg) and print it.
 #
 # Usage: scripts/quickstart.sh [--name N]     (default name quickstart; a finished run of the
 #                                              same name is reported again, an interrupted one
