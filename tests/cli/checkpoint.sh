@@ -4,23 +4,7 @@
 # the archive of an uninterrupted run; `status` lists the candidates in flight; checkpoints
 # are gone once their generation is committed; the live line shows in-flight candidates.
 set -u
-bin=$1
-src=$2
-fail=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-out=$tmp/out
-
-ok() { echo "ok - $1"; }
-bad() { echo "not ok - $1"; cat "$out"; fail=1; }
-check() { # description, expected exit code, command...
-  local what=$1 want=$2; shift 2
-  "$@" >"$out" 2>&1; local got=$?
-  if [ "$got" != "$want" ]; then bad "$what: exit $got, expected $want"; else ok "$what"; fi
-}
-has() { # description, pattern (grep -E) in the last output
-  if grep -qE -- "$2" "$out"; then ok "$1"; else bad "$1: no /$2/"; fi
-}
+. "$(dirname "$0")/common.sh"
 
 python3 "$src/tests/cli/tiny_idx.py" "$tmp/data" 400 100
 # 4 candidates per generation, 2 trained side by side, 4 epochs of 10 batches each

@@ -3,23 +3,7 @@
 # kills at random moments (the resumed archive equals the uninterrupted one), resume/finalize/
 # report from another directory and with moved files, damaged archives, small messages.
 set -u
-bin=$1
-src=$2
-fail=0
-tmp=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
-out=$tmp/out
-
-ok() { echo "ok - $1"; }
-bad() { echo "not ok - $1"; cat "$out"; fail=1; }
-check() { # description, expected exit code, command...
-  local what=$1 want=$2; shift 2
-  "$@" >"$out" 2>&1; local got=$?
-  if [ "$got" != "$want" ]; then bad "$what: exit $got, expected $want"; else ok "$what"; fi
-}
-has() { # description, pattern (grep -E) in the last output
-  if grep -qE -- "$2" "$out"; then ok "$1"; else bad "$1: no /$2/"; fi
-}
+. "$(dirname "$0")/common.sh"
 one_line() { # description: the last output is exactly one line
   if [ "$(grep -c . "$out")" = 1 ]; then ok "$1"; else bad "$1: $(grep -c . "$out") lines"; fi
 }

@@ -4,23 +4,7 @@
 # show (text and JSON), finalize --save and its baselines in pareto/report; bad hashes and
 # options are refused.
 set -u
-bin=$1
-src=$2
-fail=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-out=$tmp/out
-
-ok() { echo "ok - $1"; }
-bad() { echo "not ok - $1"; cat "$out"; fail=1; }
-check() { # description, expected exit code, command...
-  local what=$1 want=$2; shift 2
-  "$@" >"$out" 2>&1; local got=$?
-  if [ "$got" != "$want" ]; then bad "$what: exit $got, expected $want"; else ok "$what"; fi
-}
-has() { # description, pattern (grep -E) in the last output
-  if grep -qE -- "$2" "$out"; then ok "$1"; else bad "$1: no /$2/"; fi
-}
+. "$(dirname "$0")/common.sh"
 same() { # description, got, expected
   if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: got '$2', expected '$3'"; fi
 }

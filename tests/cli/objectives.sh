@@ -4,24 +4,8 @@
 # minimum agrees with the generation's; a multiplier without a power figure is refused where
 # energy counts it (search with an energy objective, energy --multipliers, also as a .bin).
 set -u
-bin=$1
-src=$2
-fail=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-out=$tmp/out
+. "$(dirname "$0")/common.sh"
 export EVOAPPROXNAS_USER_LUTS=$tmp/user
-
-ok() { echo "ok - $1"; }
-bad() { echo "not ok - $1"; cat "$out"; fail=1; }
-check() { # description, expected exit code, command...
-  local what=$1 want=$2; shift 2
-  "$@" >"$out" 2>&1; local got=$?
-  if [ "$got" != "$want" ]; then bad "$what: exit $got, expected $want"; else ok "$what"; fi
-}
-has() { # description, pattern (grep -E) in the last output
-  if grep -qE -- "$2" "$out"; then ok "$1"; else bad "$1: no /$2/"; fi
-}
 
 python3 "$src/tests/cli/tiny_idx.py" "$tmp/data" 400 100
 config() { # objectives, multipliers

@@ -3,23 +3,7 @@
 # set; resume after SIGKILL and after Ctrl-C reaches the archive of an uninterrupted run;
 # bad configs, existing and foreign archives, newer schemas and bad options are refused.
 set -u
-bin=$1
-src=$2
-fail=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-out=$tmp/out
-
-ok() { echo "ok - $1"; }
-bad() { echo "not ok - $1"; cat "$out"; fail=1; }
-check() { # description, expected exit code, command...
-  local what=$1 want=$2; shift 2
-  "$@" >"$out" 2>&1; local got=$?
-  if [ "$got" != "$want" ]; then bad "$what: exit $got, expected $want"; else ok "$what"; fi
-}
-has() { # description, pattern (grep -E) in the last output
-  if grep -qE -- "$2" "$out"; then ok "$1"; else bad "$1: no /$2/"; fi
-}
+. "$(dirname "$0")/common.sh"
 
 # A tiny IDX data set: 10 classes of 8x8 images, class k = a bright 2x2 block at one of 10
 # places, plus noise; 400 training and 100 test images.

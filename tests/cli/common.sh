@@ -1,0 +1,21 @@
+# common.sh - what the CLI tests share, sourced first by each (. "$(dirname "$0")/common.sh"):
+# the binary and source root from the arguments ($bin, $src), a temporary folder removed on
+# exit with the background jobs stopped ($tmp; the last checked command's output in $out), the
+# failure flag ($fail) and the TAP-style checks ok, bad, check and has.
+bin=$1
+src=$2
+fail=0
+tmp=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
+out=$tmp/out
+
+ok() { echo "ok - $1"; }
+bad() { echo "not ok - $1"; cat "$out"; fail=1; }
+check() { # description, expected exit code, command...
+  local what=$1 want=$2; shift 2
+  "$@" >"$out" 2>&1; local got=$?
+  if [ "$got" != "$want" ]; then bad "$what: exit $got, expected $want"; else ok "$what"; fi
+}
+has() { # description, pattern (grep -E) in the last output
+  if grep -qE -- "$2" "$out"; then ok "$1"; else bad "$1: no /$2/"; fi
+}
