@@ -315,7 +315,8 @@ static void avx2_lut_gemm(const eng_lut *lut, int m, int n, int k, const uint8_t
 /* Depthwise: per channel, im2col of the channel into [taps][n*oh*ow], then its one weight row
  * over panels of 32 output pixels. Parallel over channels. */
 static void avx2_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s, const uint8_t *a,
-                               const uint8_t *w, uint8_t pad_code, int32_t *out)
+                               const uint8_t *w, uint8_t pad_code, int32_t *out,
+                               int32_t *sums)
 {
     const int taps = s->kh * s->kw;
     const size_t np = (size_t)s->n * s->oh * s->ow, plane = (size_t)s->n * s->h * s->w;
@@ -327,7 +328,7 @@ static void avx2_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s, cons
     uint8_t *ws = eng_lut_fits_int16(lut, used)
                       ? eng_cpu_workspace(TABLES_SIZE + per_thread * (size_t)threads) : NULL;
     if (ws == NULL) {
-        eng_kernels_ref()->lut_depthwise(lut, s, a, w, pad_code, out);
+        eng_kernels_ref()->lut_depthwise(lut, s, a, w, pad_code, out, sums);
         return;
     }
     build_tables(lut, used, ws);
@@ -343,6 +344,7 @@ static void avx2_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s, cons
 #pragma omp for schedule(static)
         for (int c = 0; c < s->c; c++) {
             eng_cpu_im2col_u8_rows(&s1, a + (size_t)c * plane, pad_code, cols, 0, taps);
+            if (sums) eng_cpu_column_sums_u8(cols, taps, np, sums + (size_t)c * np);
             for (size_t n0 = 0; n0 < np; n0 += PANEL) {
                 const int nvalid = np - n0 < PANEL ? (int)(np - n0) : PANEL;
                 pack_panel(cols + n0, np, taps, nvalid, buf);

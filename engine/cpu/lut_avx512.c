@@ -333,7 +333,8 @@ static void avx512_lut_conv2d(const eng_lut *lut, const eng_conv_shape *s, int o
  * form a [taps][n*oh*ow] matrix that one weight row of the channel sweeps, vectorized over the
  * output pixels. Parallel over channels, each thread with its own planes and column buffer. */
 static void avx512_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s, const uint8_t *a,
-                                 const uint8_t *w, uint8_t pad_code, int32_t *out)
+                                 const uint8_t *w, uint8_t pad_code, int32_t *out,
+                                 int32_t *sums)
 {
     const int taps = s->kh * s->kw;
     const size_t np = (size_t)s->n * s->oh * s->ow, plane = (size_t)s->n * s->h * s->w;
@@ -344,7 +345,7 @@ static void avx512_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s, co
     uint8_t *ws = eng_lut_fits_int16(lut, used) ? eng_cpu_workspace(per_thread * (size_t)threads)
                                                 : NULL;
     if (ws == NULL) {
-        eng_kernels_ref()->lut_depthwise(lut, s, a, w, pad_code, out);
+        eng_kernels_ref()->lut_depthwise(lut, s, a, w, pad_code, out, sums);
         return;
     }
     const bool sgn = eng_lut_products_signed(lut);
@@ -363,6 +364,7 @@ static void avx512_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s, co
             eng_lut_mark_used(wc, (size_t)taps, cused);
             build_planes(lut, cused, planes);
             eng_cpu_im2col_u8_rows(&s1, a + (size_t)c * plane, pad_code, cols, 0, taps);
+            if (sums) eng_cpu_column_sums_u8(cols, taps, np, sums + (size_t)c * np);
             for (size_t n0 = 0; n0 < np; n0 += PANEL) {
                 const int nvalid = np - n0 < PANEL ? (int)(np - n0) : PANEL;
                 tile_any(planes, wc, 1, taps, cols + n0, np, nvalid, out + (size_t)c * np + n0,
