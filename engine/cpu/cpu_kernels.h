@@ -90,9 +90,9 @@ void eng_cpu_im2col_u8_rows(const eng_conv_shape *s, const uint8_t *x, uint8_t p
                             uint8_t *cols, int r0, int r1);
 void eng_cpu_col2im_f32(const eng_conv_shape *s, const float *cols, float *dx);
 
-/* sums[p] = sum of cols[r * n + p] over rows r in [0, rows), p in [0, n), on the calling thread
- * (the window sums of the depthwise table kernels, from their columns). */
-void eng_cpu_column_sums_u8(const uint8_t *cols, int rows, size_t n, int32_t *sums);
+/* sums[p] = sum of cols[r * ld + p] over rows r in [0, rows), p in [0, n), on the calling
+ * thread (the window sums of the depthwise table kernels, from their column panels). */
+void eng_cpu_column_sums_u8(const uint8_t *cols, int rows, size_t ld, size_t n, int32_t *sums);
 
 /* ---- 3x3 stride-1 float convolution (conv3x3_avx512.c, conv3x3_gemm.c) ------------------- */
 

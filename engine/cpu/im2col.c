@@ -169,7 +169,7 @@ void eng_cpu_col2im_f32(const eng_conv_shape *s, const float *cols, float *dx)
 /* Blocks of 512 columns and up to 257 rows summed in 16 bits (257 * 255 < 2^16), then added
  * into 32 bits. */
 ENG_MULTIVERSION
-void eng_cpu_column_sums_u8(const uint8_t *cols, int rows, size_t n, int32_t *sums)
+void eng_cpu_column_sums_u8(const uint8_t *cols, int rows, size_t ld, size_t n, int32_t *sums)
 {
     uint16_t part[512];
     for (size_t p0 = 0; p0 < n; p0 += 512) {
@@ -180,7 +180,7 @@ void eng_cpu_column_sums_u8(const uint8_t *cols, int rows, size_t n, int32_t *su
             const int r1 = rows - r0 < 257 ? rows : r0 + 257;
             for (size_t p = 0; p < m; p++) part[p] = 0;
             for (int r = r0; r < r1; r++) {
-                const uint8_t *row = cols + (size_t)r * n + p0;
+                const uint8_t *row = cols + (size_t)r * ld + p0;
 #pragma omp simd
                 for (size_t p = 0; p < m; p++) part[p] = (uint16_t)(part[p] + row[p]);
             }

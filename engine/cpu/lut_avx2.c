@@ -344,12 +344,14 @@ static void avx2_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s, cons
 #pragma omp for schedule(static)
         for (int c = 0; c < s->c; c++) {
             eng_cpu_im2col_u8_rows(&s1, a + (size_t)c * plane, pad_code, cols, 0, taps);
-            if (sums) eng_cpu_column_sums_u8(cols, taps, np, sums + (size_t)c * np);
             for (size_t n0 = 0; n0 < np; n0 += PANEL) {
                 const int nvalid = np - n0 < PANEL ? (int)(np - n0) : PANEL;
                 pack_panel(cols + n0, np, taps, nvalid, buf);
                 tile(ws, w + (size_t)c * taps, 1, taps, buf, nvalid, out + (size_t)c * np + n0,
                      np, sgn);
+                if (sums) /* while the panel is in L1 */
+                    eng_cpu_column_sums_u8(buf, taps, PANEL, (size_t)nvalid,
+                                           sums + (size_t)c * np + n0);
             }
         }
     }

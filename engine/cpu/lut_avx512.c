@@ -329,6 +329,27 @@ static void avx512_lut_conv2d(const eng_lut *lut, const eng_conv_shape *s, int o
     lut_gemm_src(lut, oc, (int)np, s->c * s->kh * s->kw, w, &src, out);
 }
 
+/* out[j] = sum of the k codes a[p * lda + j], j < nvalid <= PANEL: the word trick of the table
+ * GEMM with the codes as the low byte plane and a zero high plane. */
+static void panel_code_sums(const uint8_t *a, size_t lda, int k, int nvalid, int32_t *out)
+{
+    const __m512i zero = _mm512_setzero_si512();
+    for (int v = 0; v < PANEL / 64 && 64 * v < nvalid; v++) {
+        const __mmask64 lm = lane_mask(nvalid - 64 * v);
+        for (int k0 = 0; k0 < k; k0 += KCHUNK) {
+            const int kc = k - k0 < KCHUNK ? k - k0 : KCHUNK;
+            __m512i aw = zero, ao = zero;
+            const uint8_t *ap = a + (size_t)k0 * lda + 64 * v;
+            for (int p = 0; p < kc; p++, ap += lda) {
+                const __m512i x = _mm512_maskz_loadu_epi8(lm, ap);
+                aw = _mm512_add_epi16(aw, x);
+                ao = _mm512_add_epi16(ao, _mm512_srli_epi16(x, 8));
+            }
+            flush_vector(aw, ao, zero, zero, zero, lm, k0 == 0, out + 64 * v);
+        }
+    }
+}
+
 /* Depthwise: per channel, the kh*kw shifted copies of the image (an im2col with one channel)
  * form a [taps][n*oh*ow] matrix that one weight row of the channel sweeps, vectorized over the
  * output pixels. Parallel over channels, each thread with its own planes and column buffer. */
@@ -364,11 +385,12 @@ static void avx512_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s, co
             eng_lut_mark_used(wc, (size_t)taps, cused);
             build_planes(lut, cused, planes);
             eng_cpu_im2col_u8_rows(&s1, a + (size_t)c * plane, pad_code, cols, 0, taps);
-            if (sums) eng_cpu_column_sums_u8(cols, taps, np, sums + (size_t)c * np);
             for (size_t n0 = 0; n0 < np; n0 += PANEL) {
                 const int nvalid = np - n0 < PANEL ? (int)(np - n0) : PANEL;
                 tile_any(planes, wc, 1, taps, cols + n0, np, nvalid, out + (size_t)c * np + n0,
                          np, sgn);
+                if (sums) /* while the panel is in L1 */
+                    panel_code_sums(cols + n0, np, taps, nvalid, sums + (size_t)c * np + n0);
             }
         }
     }
