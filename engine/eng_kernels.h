@@ -223,6 +223,13 @@ typedef struct eng_kernels {
     void (*depthwise_f32_backward_weights)(const eng_conv_shape *s,
                                            const float *x, const float *dy,
                                            float *dw);
+    /* (optional: NULL in "scalar") backward_weights and, when dx != NULL, backward_data in one
+     * pass over dy (which the direct kernels lay out once, not twice); results bit-identical
+     * to the two calls. */
+    void (*depthwise_f32_backward)(const eng_conv_shape *s,
+                                   const float *x, const float *dy, const float *w,
+                                   float *dx,
+                                   float *dw);
 } eng_kernels;
 
 /* True when s is the shape of the conv3x3_f32_* kernels: 3x3, stride 1, pad 1, dilation 1. */

@@ -57,6 +57,10 @@ size_t eng_depthwise_workspace_size(const eng_conv_shape *s, const eng_approx *q
 static void dw_backward_f32(const eng_kernels *k, const eng_conv_shape *s, const float *x,
                             const float *w, const float *dy, float *dx, float *dw)
 {
+    if (k->depthwise_f32_backward) {
+        k->depthwise_f32_backward(s, x, dy, w, dx, dw);
+        return;
+    }
     k->depthwise_f32_backward_weights(s, x, dy, dw);
     if (dx) k->depthwise_f32_backward_data(s, dy, w, dx);
 }

@@ -125,6 +125,8 @@ void eng_cpu_depthwise_backward_data(const eng_conv_shape *s, const float *dy, c
                                      float *dx);
 void eng_cpu_depthwise_backward_weights(const eng_conv_shape *s, const float *x,
                                         const float *dy, float *dw);
+void eng_cpu_depthwise_backward(const eng_conv_shape *s, const float *x, const float *dy,
+                                const float *w, float *dx, float *dw);
 
 /* ---- helpers for table kernels (lut_common.c) ------------------------------------------ */
 

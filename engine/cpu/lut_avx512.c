@@ -436,6 +436,7 @@ static const eng_kernels avx512_kernels = {
     .depthwise_f32_forward = eng_cpu_depthwise_forward,
     .depthwise_f32_backward_data = eng_cpu_depthwise_backward_data,
     .depthwise_f32_backward_weights = eng_cpu_depthwise_backward_weights,
+    .depthwise_f32_backward = eng_cpu_depthwise_backward,
 };
 
 #pragma GCC pop_options
