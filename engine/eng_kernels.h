@@ -150,13 +150,17 @@ typedef struct eng_kernels {
     /* Approximate depthwise convolution on CNHW codes:
      * out[c][b][y][x] = sum_{i,j} eng_lut_product(lut, A(c,b,y*stride+i*dil-pad, ...), w[c][i][j])
      * where A outside the image is pad_code (the activation zero point: padding is real 0).
-     * a: [s->c][s->n][s->h][s->w], w: [s->c][s->kh][s->kw], out: [s->c][s->n][s->oh][s->ow]. */
+     * a: [s->c][s->n][s->h][s->w], w: [s->c][s->kh][s->kw], out: [s->c][s->n][s->oh][s->ow].
+     * sums (NULL = skip), shaped like out: sums[c][b][y][x] = sum_{i,j} A(c,b,...) with codes
+     * read as unsigned 0..255, the window sums of the asymmetric decomposition (eng_ops.h);
+     * the optimized sets add them up from the columns they build anyway. */
     void (*lut_depthwise)(const eng_lut *lut,
                           const eng_conv_shape *s,
                           const uint8_t *a,
                           const uint8_t *w,
                           uint8_t pad_code,
-                          int32_t *out);
+                          int32_t *out,
+                          int32_t *sums);
 
     /* cols[(ci*kh + i)*kw + j][(b*oh + y)*ow + x] = x[ci][b][y*stride + i*dil - pad][...],
      * pad_value outside. x: CNHW, cols: [c*kh*kw][n*oh*ow]. */
@@ -219,6 +223,13 @@ typedef struct eng_kernels {
     void (*depthwise_f32_backward_weights)(const eng_conv_shape *s,
                                            const float *x, const float *dy,
                                            float *dw);
+    /* (optional: NULL in "scalar") backward_weights and, when dx != NULL, backward_data in one
+     * pass over dy (which the direct kernels lay out once, not twice); results bit-identical
+     * to the two calls. */
+    void (*depthwise_f32_backward)(const eng_conv_shape *s,
+                                   const float *x, const float *dy, const float *w,
+                                   float *dx,
+                                   float *dw);
 } eng_kernels;
 
 /* True when s is the shape of the conv3x3_f32_* kernels: 3x3, stride 1, pad 1, dilation 1. */

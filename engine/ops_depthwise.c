@@ -46,8 +46,7 @@ size_t eng_depthwise_workspace_size(const eng_conv_shape *s, const eng_approx *q
     const size_t X = (size_t)s->c * s->n * s->h * s->w, P = (size_t)s->c * s->n * s->oh * s->ow;
     const size_t W = (size_t)s->c * s->kh * s->kw;
     size_t fwd = approx_ws_size(X) + approx_ws_size(W) + 2 * approx_ws_size(sizeof(int32_t) * P) +
-                 approx_ws_size(sizeof(int32_t) * s->c) +
-                 approx_ws_size(sizeof(float) * (X + (size_t)s->c * (s->kh * s->kw + 1)));
+                 approx_ws_size(sizeof(int32_t) * s->c);
     size_t ste = approx_ws_size(sizeof(float) * X) + approx_ws_size(sizeof(float) * W);
     size_t tg = approx_ws_size(X) + approx_ws_size(W);
     size_t bwd = q->cfg.table_gradient ? tg : ste;
@@ -58,6 +57,10 @@ size_t eng_depthwise_workspace_size(const eng_conv_shape *s, const eng_approx *q
 static void dw_backward_f32(const eng_kernels *k, const eng_conv_shape *s, const float *x,
                             const float *w, const float *dy, float *dx, float *dw)
 {
+    if (k->depthwise_f32_backward) {
+        k->depthwise_f32_backward(s, x, dy, w, dx, dw);
+        return;
+    }
     k->depthwise_f32_backward_weights(s, x, dy, dw);
     if (dx) k->depthwise_f32_backward_data(s, dy, w, dx);
 }
@@ -65,27 +68,6 @@ static void dw_backward_f32(const eng_kernels *k, const eng_conv_shape *s, const
 /* ------------------------------------------------------------------------------------------
  * Quantized helpers
  * ---------------------------------------------------------------------------------------- */
-
-/* sums[c][b][oy][ox] = sum of the window's activation codes, padding counted as pad_code: the
- * set's float depthwise convolution of (code - pad_code) with all-ones kernels plus kh*kw *
- * pad_code, exact in float (every partial sum is an integer below 2^24). f: X + c*(kk + 1)
- * floats of workspace. */
-static void dw_window_sums(const eng_kernels *k, const eng_conv_shape *s, const uint8_t *codes,
-                           uint8_t pad_code, float *f, int32_t *sums)
-{
-    const int kk = s->kh * s->kw;
-    const ptrdiff_t X = (ptrdiff_t)s->c * s->n * s->h * s->w;
-    const ptrdiff_t P = (ptrdiff_t)s->c * s->n * s->oh * s->ow;
-    float *ones = f + X, *bias = ones + (size_t)s->c * kk;
-    for (size_t i = 0; i < (size_t)s->c * kk; i++) ones[i] = 1.0f;
-    for (int c = 0; c < s->c; c++) bias[c] = (float)(kk * pad_code);
-#pragma omp parallel for simd schedule(static) if (X >= APPROX_PAR_MIN)
-    for (ptrdiff_t i = 0; i < X; i++) f[i] = (float)((int)codes[i] - pad_code);
-    float *out = (float *)sums;   /* the same size: converted in place */
-    k->depthwise_f32_forward(s, f, ones, bias, out);
-#pragma omp parallel for simd schedule(static) if (P >= APPROX_PAR_MIN)
-    for (ptrdiff_t i = 0; i < P; i++) sums[i] = (int32_t)out[i];
-}
 
 /* Table-gradient backward (see eng_ops.h) on codes. */
 static void dw_backward_table(const eng_conv_shape *s, const eng_approx *q, const uint8_t *codes,
@@ -162,14 +144,12 @@ eng_status eng_depthwise_forward(const eng_kernels *k, const eng_conv_shape *s, 
     int32_t *acc = approx_ws_take(&p, sizeof(int32_t) * s->c * P);
     int32_t *asum = approx_ws_take(&p, sizeof(int32_t) * s->c * P);
     int32_t *wsum = approx_ws_take(&p, sizeof(int32_t) * s->c);
-    float *f = approx_ws_take(&p, sizeof(float) * (X + (size_t)s->c * (kk + 1)));
     approx_act_prepare(q, x, X, training);
     approx_weight_prepare(q, w, (size_t)kk);
     const eng_qparams *a = &q->act;
     k->quantize(x, X, a->scale, a->zero_point, a->qmin, a->qmax, codes);
     approx_weight_quantize(k, q, w, (size_t)kk, wcodes, asym ? wsum : NULL);
-    k->lut_depthwise(&q->lut, s, codes, wcodes, (uint8_t)a->zero_point, acc);
-    if (asym) dw_window_sums(k, s, codes, (uint8_t)a->zero_point, f, asum);
+    k->lut_depthwise(&q->lut, s, codes, wcodes, (uint8_t)a->zero_point, acc, asym ? asum : NULL);
     approx_dequantize(asym, &q->act, q->wq, s->c, P, kk, acc, asum, P, wsum, bias, y);
     return ENG_OK;
 }

@@ -421,7 +421,7 @@ START_TEST(test_lut_depthwise_matches_reference)
         uint8_t *w = codes_draw(&rng, nw, t.w_lo, t.w_hi);
         uint8_t pad = (uint8_t)(g * 37);
         int32_t *ref = malloc(sizeof(int32_t) * no);
-        eng_kernels_ref()->lut_depthwise(&t.host, &s, x, w, pad, ref);
+        eng_kernels_ref()->lut_depthwise(&t.host, &s, x, w, pad, ref, NULL);
         uint8_t *dx = dev_put(x, nx), *dw = dev_put(w, nw);
         int32_t *dout = dev_dirty(sizeof(int32_t) * no);
         ASSERT_OK(k->lut_depthwise(&dlut, &s, dx, dw, pad, dout));

@@ -269,7 +269,7 @@ START_TEST(test_emulated_lut_depthwise_bit_exact)
         uint8_t *w = codes_draw(&rng, (size_t)s.c * s.kh * s.kw, t.w_lo, t.w_hi);
         int32_t *ref = (int32_t *)malloc(sizeof(int32_t) * no);
         int32_t *out = (int32_t *)malloc(sizeof(int32_t) * no);
-        eng_kernels_ref()->lut_depthwise(&t.lut, &s, x, w, (uint8_t)(gi * 51), ref);
+        eng_kernels_ref()->lut_depthwise(&t.lut, &s, x, w, (uint8_t)(gi * 51), ref, NULL);
         for (int columns = 0; columns <= 1; columns++) {
             memset(out, 0x5A, sizeof(int32_t) * no);
             emu_lut_depthwise_any(&t.lut, &s, x, w, (uint8_t)(gi * 51), columns, out);

@@ -487,12 +487,36 @@ END_TEST
 
 /* ---- depthwise ------------------------------------------------------------------------ */
 
+/* The window sums of the reference lut_depthwise against their definition: the codes of the
+ * window, padding counted as pad. */
+static void window_sums_check(const eng_conv_shape *s, const uint8_t *a, uint8_t pad,
+                              const int32_t *sums)
+{
+    for (int c = 0; c < s->c; c++)
+        for (int b = 0; b < s->n; b++)
+            for (int y = 0; y < s->oh; y++)
+                for (int x = 0; x < s->ow; x++) {
+                    int32_t sum = 0;
+                    for (int i = 0; i < s->kh; i++)
+                        for (int j = 0; j < s->kw; j++) {
+                            int iy = y * s->stride + i * s->dilation - s->pad;
+                            int ix = x * s->stride + j * s->dilation - s->pad;
+                            sum += iy >= 0 && iy < s->h && ix >= 0 && ix < s->w
+                                       ? a[(((size_t)c * s->n + b) * s->h + iy) * s->w + ix]
+                                       : pad;
+                        }
+                    ck_assert_int_eq(sums[(((size_t)c * s->n + b) * s->oh + y) * s->ow + x], sum);
+                }
+}
+
 START_TEST(test_lut_depthwise)
 {
     static const int geo[][9] = {
         /* n c h w kh kw stride pad dil */
         {2, 3, 7, 6, 3, 3, 1, 1, 1},   {1, 5, 9, 9, 5, 5, 2, 0, 1}, {3, 4, 8, 8, 3, 3, 1, 2, 2},
         {2, 6, 16, 16, 3, 3, 2, 1, 1}, {4, 3, 17, 9, 3, 1, 1, 1, 1}, {1, 2, 1, 1, 1, 1, 1, 0, 1},
+        {3, 2, 2, 2, 3, 3, 1, 1, 1},   {2, 3, 1, 1, 3, 3, 2, 1, 1}, {2, 3, 7, 7, 5, 5, 2, 2, 1},
+        {5, 2, 7, 7, 5, 5, 1, 2, 1},
     };
     uint64_t rng = 500;
     test_table tabs[4] = {
@@ -514,20 +538,25 @@ START_TEST(test_lut_depthwise)
             size_t no = (size_t)sh.c * sh.n * sh.oh * sh.ow;
             uint8_t *a = malloc(na), *w = malloc(nw);
             int32_t *ref = malloc(4 * no), *out = malloc(4 * no);
+            int32_t *sref = malloc(4 * no), *sums = malloc(4 * no);
             for (int t = 0; t < 4; t++) {
                 fill_bytes(a, na, &rng);
                 fill_weights(&tabs[t].lut, w, nw, &rng);
                 uint8_t pad = (uint8_t)test_rand_u64(&rng);
-                eng_kernels_ref()->lut_depthwise(&tabs[t].lut, &sh, a, w, pad, ref);
+                eng_kernels_ref()->lut_depthwise(&tabs[t].lut, &sh, a, w, pad, ref, sref);
+                window_sums_check(&sh, a, pad, sref);
                 for (int threads = 1; threads <= 2; threads++) {
                     test_set_threads(threads);
                     memset(out, 0x5a, 4 * no);
-                    k->lut_depthwise(&tabs[t].lut, &sh, a, w, pad, out);
+                    memset(sums, 0x5a, 4 * no);
+                    /* the sums are optional: every other call goes without */
+                    k->lut_depthwise(&tabs[t].lut, &sh, a, w, pad, out, threads == 1 ? sums : NULL);
                     for (size_t i = 0; i < no; i++)
-                        if (out[i] != ref[i])
+                        if (out[i] != ref[i] || (threads == 1 && sums[i] != sref[i]))
                             ck_abort_msg("%s lut_depthwise geometry %zu table %d threads %d: "
-                                         "out[%zu] = %d, reference %d", k->name, g, t, threads,
-                                         i, out[i], ref[i]);
+                                         "out[%zu] = %d, reference %d, sums %d, reference %d",
+                                         k->name, g, t, threads, i, out[i], ref[i], sums[i],
+                                         sref[i]);
                 }
                 test_set_threads(2);
             }
@@ -535,6 +564,8 @@ START_TEST(test_lut_depthwise)
             free(w);
             free(ref);
             free(out);
+            free(sref);
+            free(sums);
         }
     }
     for (int t = 0; t < 4; t++)

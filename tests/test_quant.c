@@ -504,10 +504,13 @@ static void layer_init_kind(layer *l, int kind, uint64_t seed)
     case 1: layer_init(l, OP_CONV, 1, 2, 9, 9, 3, 3, 2, 2, 2, seed); break;
     case 2: layer_init(l, OP_CONV, 2, 5, 4, 4, 3, 1, 1, 0, 1, seed); break;     /* pointwise */
     case 3: layer_init(l, OP_DEPTHWISE, 2, 4, 8, 7, 0, 3, 2, 1, 1, seed); break;
+    case 4: layer_init(l, OP_DEPTHWISE, 3, 5, 2, 2, 0, 5, 1, 2, 1, seed); break; /* 5x5 on 2x2 */
+    case 5: layer_init(l, OP_DEPTHWISE, 1, 3, 7, 5, 0, 3, 1, 2, 2, seed); break; /* dilated */
+    case 6: layer_init(l, OP_DEPTHWISE, 2, 3, 1, 1, 0, 3, 2, 1, 1, seed); break; /* 1x1 image */
     default: layer_init(l, OP_DENSE, 3, 12, 1, 1, 5, 1, 1, 0, 1, seed); break;
     }
 }
-#define N_LAYER_KINDS 5
+#define N_LAYER_KINDS 8
 
 /* Exact tables through the table path equal the exact integer computation bit for bit
  * (asymmetric: the decomposition equals the direct sum of (a - za)(w - zw)). */

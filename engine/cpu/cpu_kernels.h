@@ -90,6 +90,10 @@ void eng_cpu_im2col_u8_rows(const eng_conv_shape *s, const uint8_t *x, uint8_t p
                             uint8_t *cols, int r0, int r1);
 void eng_cpu_col2im_f32(const eng_conv_shape *s, const float *cols, float *dx);
 
+/* sums[p] = sum of cols[r * ld + p] over rows r in [0, rows), p in [0, n), on the calling
+ * thread (the window sums of the depthwise table kernels, from their column panels). */
+void eng_cpu_column_sums_u8(const uint8_t *cols, int rows, size_t ld, size_t n, int32_t *sums);
+
 /* ---- 3x3 stride-1 float convolution (conv3x3_avx512.c, conv3x3_gemm.c) ------------------- */
 
 /* The AVX-512 (F/BW/VL/DQ) 3x3, stride-1, pad-1 float convolutions of the avx512 set; same
@@ -121,6 +125,8 @@ void eng_cpu_depthwise_backward_data(const eng_conv_shape *s, const float *dy, c
                                      float *dx);
 void eng_cpu_depthwise_backward_weights(const eng_conv_shape *s, const float *x,
                                         const float *dy, float *dw);
+void eng_cpu_depthwise_backward(const eng_conv_shape *s, const float *x, const float *dy,
+                                const float *w, float *dx, float *dw);
 
 /* ---- helpers for table kernels (lut_common.c) ------------------------------------------ */
 

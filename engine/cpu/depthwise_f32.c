@@ -343,3 +343,12 @@ void eng_cpu_depthwise_backward_weights(const eng_conv_shape *s, const float *x,
     if (!dw_backward(s, x, dy, NULL, NULL, dw))
         eng_kernels_ref()->depthwise_f32_backward_weights(s, x, dy, dw);
 }
+
+void eng_cpu_depthwise_backward(const eng_conv_shape *s, const float *x, const float *dy,
+                                const float *w, float *dx, float *dw)
+{
+    if (!dw_backward(s, x, dy, w, dx, dw)) {
+        eng_kernels_ref()->depthwise_f32_backward_weights(s, x, dy, dw);
+        if (dx) eng_kernels_ref()->depthwise_f32_backward_data(s, dy, w, dx);
+    }
+}

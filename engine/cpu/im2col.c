@@ -5,6 +5,7 @@
  * column, image, output row, output column).
  */
 #include "cpu_kernels.h"
+#include "multiversion.h"
 
 #include <string.h>
 
@@ -161,6 +162,30 @@ void eng_cpu_col2im_f32(const eng_conv_shape *s, const float *cols, float *dx)
                     }
                 }
             }
+        }
+    }
+}
+
+/* Blocks of 512 columns and up to 257 rows summed in 16 bits (257 * 255 < 2^16), then added
+ * into 32 bits. */
+ENG_MULTIVERSION
+void eng_cpu_column_sums_u8(const uint8_t *cols, int rows, size_t ld, size_t n, int32_t *sums)
+{
+    uint16_t part[512];
+    for (size_t p0 = 0; p0 < n; p0 += 512) {
+        const size_t m = n - p0 < 512 ? n - p0 : 512;
+        int32_t *out = sums + p0;
+        for (size_t p = 0; p < m; p++) out[p] = 0;
+        for (int r0 = 0; r0 < rows; r0 += 257) {
+            const int r1 = rows - r0 < 257 ? rows : r0 + 257;
+            for (size_t p = 0; p < m; p++) part[p] = 0;
+            for (int r = r0; r < r1; r++) {
+                const uint8_t *row = cols + (size_t)r * ld + p0;
+#pragma omp simd
+                for (size_t p = 0; p < m; p++) part[p] = (uint16_t)(part[p] + row[p]);
+            }
+#pragma omp simd
+            for (size_t p = 0; p < m; p++) out[p] += part[p];
         }
     }
 }

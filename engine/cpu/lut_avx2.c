@@ -315,7 +315,8 @@ static void avx2_lut_gemm(const eng_lut *lut, int m, int n, int k, const uint8_t
 /* Depthwise: per channel, im2col of the channel into [taps][n*oh*ow], then its one weight row
  * over panels of 32 output pixels. Parallel over channels. */
 static void avx2_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s, const uint8_t *a,
-                               const uint8_t *w, uint8_t pad_code, int32_t *out)
+                               const uint8_t *w, uint8_t pad_code, int32_t *out,
+                               int32_t *sums)
 {
     const int taps = s->kh * s->kw;
     const size_t np = (size_t)s->n * s->oh * s->ow, plane = (size_t)s->n * s->h * s->w;
@@ -327,7 +328,7 @@ static void avx2_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s, cons
     uint8_t *ws = eng_lut_fits_int16(lut, used)
                       ? eng_cpu_workspace(TABLES_SIZE + per_thread * (size_t)threads) : NULL;
     if (ws == NULL) {
-        eng_kernels_ref()->lut_depthwise(lut, s, a, w, pad_code, out);
+        eng_kernels_ref()->lut_depthwise(lut, s, a, w, pad_code, out, sums);
         return;
     }
     build_tables(lut, used, ws);
@@ -348,6 +349,9 @@ static void avx2_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s, cons
                 pack_panel(cols + n0, np, taps, nvalid, buf);
                 tile(ws, w + (size_t)c * taps, 1, taps, buf, nvalid, out + (size_t)c * np + n0,
                      np, sgn);
+                if (sums) /* while the panel is in L1 */
+                    eng_cpu_column_sums_u8(buf, taps, PANEL, (size_t)nvalid,
+                                           sums + (size_t)c * np + n0);
             }
         }
     }
@@ -407,6 +411,7 @@ static const eng_kernels avx2_kernels = {
     .depthwise_f32_forward = eng_cpu_depthwise_forward,
     .depthwise_f32_backward_data = eng_cpu_depthwise_backward_data,
     .depthwise_f32_backward_weights = eng_cpu_depthwise_backward_weights,
+    .depthwise_f32_backward = eng_cpu_depthwise_backward,
 };
 
 #pragma GCC pop_options

@@ -329,11 +329,33 @@ static void avx512_lut_conv2d(const eng_lut *lut, const eng_conv_shape *s, int o
     lut_gemm_src(lut, oc, (int)np, s->c * s->kh * s->kw, w, &src, out);
 }
 
+/* out[j] = sum of the k codes a[p * lda + j], j < nvalid <= PANEL: the word trick of the table
+ * GEMM with the codes as the low byte plane and a zero high plane. */
+static void panel_code_sums(const uint8_t *a, size_t lda, int k, int nvalid, int32_t *out)
+{
+    const __m512i zero = _mm512_setzero_si512();
+    for (int v = 0; v < PANEL / 64 && 64 * v < nvalid; v++) {
+        const __mmask64 lm = lane_mask(nvalid - 64 * v);
+        for (int k0 = 0; k0 < k; k0 += KCHUNK) {
+            const int kc = k - k0 < KCHUNK ? k - k0 : KCHUNK;
+            __m512i aw = zero, ao = zero;
+            const uint8_t *ap = a + (size_t)k0 * lda + 64 * v;
+            for (int p = 0; p < kc; p++, ap += lda) {
+                const __m512i x = _mm512_maskz_loadu_epi8(lm, ap);
+                aw = _mm512_add_epi16(aw, x);
+                ao = _mm512_add_epi16(ao, _mm512_srli_epi16(x, 8));
+            }
+            flush_vector(aw, ao, zero, zero, zero, lm, k0 == 0, out + 64 * v);
+        }
+    }
+}
+
 /* Depthwise: per channel, the kh*kw shifted copies of the image (an im2col with one channel)
  * form a [taps][n*oh*ow] matrix that one weight row of the channel sweeps, vectorized over the
  * output pixels. Parallel over channels, each thread with its own planes and column buffer. */
 static void avx512_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s, const uint8_t *a,
-                                 const uint8_t *w, uint8_t pad_code, int32_t *out)
+                                 const uint8_t *w, uint8_t pad_code, int32_t *out,
+                                 int32_t *sums)
 {
     const int taps = s->kh * s->kw;
     const size_t np = (size_t)s->n * s->oh * s->ow, plane = (size_t)s->n * s->h * s->w;
@@ -344,7 +366,7 @@ static void avx512_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s, co
     uint8_t *ws = eng_lut_fits_int16(lut, used) ? eng_cpu_workspace(per_thread * (size_t)threads)
                                                 : NULL;
     if (ws == NULL) {
-        eng_kernels_ref()->lut_depthwise(lut, s, a, w, pad_code, out);
+        eng_kernels_ref()->lut_depthwise(lut, s, a, w, pad_code, out, sums);
         return;
     }
     const bool sgn = eng_lut_products_signed(lut);
@@ -367,6 +389,8 @@ static void avx512_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s, co
                 const int nvalid = np - n0 < PANEL ? (int)(np - n0) : PANEL;
                 tile_any(planes, wc, 1, taps, cols + n0, np, nvalid, out + (size_t)c * np + n0,
                          np, sgn);
+                if (sums) /* while the panel is in L1 */
+                    panel_code_sums(cols + n0, np, taps, nvalid, sums + (size_t)c * np + n0);
             }
         }
     }
@@ -412,6 +436,7 @@ static const eng_kernels avx512_kernels = {
     .depthwise_f32_forward = eng_cpu_depthwise_forward,
     .depthwise_f32_backward_data = eng_cpu_depthwise_backward_data,
     .depthwise_f32_backward_weights = eng_cpu_depthwise_backward_weights,
+    .depthwise_f32_backward = eng_cpu_depthwise_backward,
 };
 
 #pragma GCC pop_options

@@ -66,7 +66,7 @@ static void ref_lut_gemm(const eng_lut *lut, int m, int n, int k, const uint8_t 
 }
 
 static void ref_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s, const uint8_t *a,
-                              const uint8_t *w, uint8_t pad_code, int32_t *out)
+                              const uint8_t *w, uint8_t pad_code, int32_t *out, int32_t *sums)
 {
     const size_t plane = (size_t)s->h * s->w, oplane = (size_t)s->oh * s->ow;
 #pragma omp parallel for schedule(static)
@@ -74,9 +74,10 @@ static void ref_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s, const
         for (int b = 0; b < s->n; b++) {
             const uint8_t *x = a + ((size_t)c * s->n + b) * plane;
             int32_t *o = out + ((size_t)c * s->n + b) * oplane;
+            int32_t *os = sums ? sums + ((size_t)c * s->n + b) * oplane : NULL;
             for (int y = 0; y < s->oh; y++) {
                 for (int xo = 0; xo < s->ow; xo++) {
-                    int32_t sum = 0;
+                    int32_t sum = 0, csum = 0;
                     for (int i = 0; i < s->kh; i++) {
                         int iy = y * s->stride + i * s->dilation - s->pad;
                         for (int j = 0; j < s->kw; j++) {
@@ -84,9 +85,11 @@ static void ref_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s, const
                             uint8_t code = (iy >= 0 && iy < s->h && ix >= 0 && ix < s->w)
                                                ? x[(size_t)iy * s->w + ix] : pad_code;
                             sum += eng_lut_product(lut, code, w[((size_t)c * s->kh + i) * s->kw + j]);
+                            csum += code;
                         }
                     }
                     o[(size_t)y * s->ow + xo] = sum;
+                    if (os) os[(size_t)y * s->ow + xo] = csum;
                 }
             }
         }
