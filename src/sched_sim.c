@@ -48,17 +48,20 @@ eng_status sched_sim_run(const sched_sim_workload *w, int ranks, double overhead
     if (mode != SCHED_SIM_GENERATIONAL && mode != SCHED_SIM_ASYNC)
         return eng_error(ENG_ERR_ARG, "scheduler: unknown mode %d", (int)mode);
     ENG_TRY(check_workload(w));
-    double *free_at = calloc((size_t)ranks, sizeof *free_at);  /* when each rank is free */
+    /* ranks past the n-th never get a candidate (ties go to the lowest rank): simulate
+     * only the first n, count all of them in the capacity */
+    int used = ranks < w->n ? ranks : w->n > 0 ? w->n : 1;
+    double *free_at = calloc((size_t)used, sizeof *free_at);  /* when each rank is free */
     if (!free_at) return eng_error(ENG_ERR_NOMEM, "scheduler: out of memory");
 
     double rank0_free = 0, makespan = 0, work = 0;
     int i = 0;
     for (int g = 0; g < w->n_gens; g++) {
         if (mode == SCHED_SIM_GENERATIONAL)     /* the barrier: all start together */
-            for (int r = 0; r < ranks; r++) free_at[r] = makespan;
+            for (int r = 0; r < used; r++) free_at[r] = makespan;
         for (int k = 0; k < w->gen_count[g]; k++, i++) {
             int r = 0;
-            for (int q = 1; q < ranks; q++)
+            for (int q = 1; q < used; q++)
                 if (free_at[q] < free_at[r]) r = q;
             double t = fmax(free_at[r], rank0_free);
             rank0_free = t + overhead_s;

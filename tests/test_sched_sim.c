@@ -73,6 +73,11 @@ START_TEST(test_more_ranks_than_candidates)
     const int g[] = {2};
     expect(run(c, 2, g, 1, 4, 0, SCHED_SIM_GENERATIONAL), 2, 0.5, 0.5);
     expect(run(c, 2, g, 1, 4, 0, SCHED_SIM_ASYNC), 2, 0.5, 0.5);
+    /* a million ranks: the same schedule, a million ranks' capacity */
+    expect(run(c, 2, g, 1, 1000000, 0, SCHED_SIM_GENERATIONAL), 2, 2e-6, 1 - 2e-6);
+    const double zero[] = {0, 0, 5};
+    const int gz[] = {3};
+    expect(run(zero, 3, gz, 1, 1000, 0, SCHED_SIM_ASYNC), 5, 5.0 / 5000, 1 - 5.0 / 5000);
 }
 END_TEST
 
