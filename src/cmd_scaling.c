@@ -466,7 +466,7 @@ static int open_archive(const char *path, db_archive **db, db_run *run)
     return CLI_EXIT_OK;
 }
 
-/* Loads the workload and the header facts of either mode; exit code. */
+/* What the table is computed from, with the facts its header states. */
 typedef struct scaling_source {
     workload w;
     char worker[1400];          /* what a rank is */
@@ -478,6 +478,8 @@ typedef struct scaling_source {
     int images, epochs;         /* the modelled config's */
 } scaling_source;
 
+/* Loads src from an archive (or from a config calibrated by one, below); an exit code, with
+ * the message printed. */
 static int load_from_archive(const char *path, scaling_source *src)
 {
     db_archive *db = NULL;
