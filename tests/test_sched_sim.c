@@ -114,7 +114,7 @@ static double uniform(uint64_t *s)
 
 /* One rank: makespan = work (+ overheads), efficiency 1 without overhead, in both modes.
  * Any workload: async is never slower than generational (each candidate starts no later),
- * and efficiency lies in (0, 1]. */
+ * stays within Graham's bound, and efficiency lies in (0, 1]. */
 START_TEST(test_one_rank_and_async_bound)
 {
     enum { N = 60, G = 6 };
@@ -137,6 +137,13 @@ START_TEST(test_one_rank_and_async_bound)
         ck_assert_double_le_tol(asy.makespan, gen.makespan, 1e-9);
         ck_assert(gen.efficiency > 0 && gen.efficiency <= 1 + 1e-12);
         ck_assert(asy.efficiency >= gen.efficiency - 1e-12 && asy.efficiency <= 1 + 1e-12);
+        /* Graham's bound for list scheduling, which docs/distributed.md relies on:
+         * makespan <= work / N + (N - 1) / N x the longest cost */
+        double longest = 0;
+        for (int i = 0; i < N; i++) longest = fmax(longest, c[i]);
+        if (overhead == 0)
+            ck_assert_double_le_tol(asy.makespan, work / ranks + (ranks - 1.0) / ranks * longest,
+                                    1e-9);
     }
 }
 END_TEST
