@@ -36,6 +36,18 @@ static double now_s(void)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
+void ms_tower_space(const cfg_search *c, nas_tower_space *sp)
+{
+    memset(sp, 0, sizeof *sp);
+    sp->n_library = c->model_search.n_blocks;
+    memcpy(sp->library, c->model_search.blocks, sizeof sp->library);
+    sp->min_blocks = c->model_search.min_blocks, sp->max_blocks = c->model_search.max_blocks;
+    sp->stem_width = c->space.stem_width, sp->stem_stride = c->space.stem_stride;
+    sp->n_muls = c->space.n_muls, sp->classes = c->space.classes;
+    sp->in_channels = c->space.in_channels;
+    sp->in_height = c->space.in_height, sp->in_width = c->space.in_width;
+}
+
 int ms_search_batches(const cfg_model_search *cfg)
 {
     return (cfg->trials + cfg->batch - 1) / cfg->batch;
@@ -255,15 +267,8 @@ eng_status ms_search_drive(search_env *env, db_archive *db, const search_opts *o
                             .cost_ctx = &d};
     for (int i = c->space.n_muls - 1; i >= 0; i--)
         if (env->mul_exact[i]) d.ctl.exact_mul = i;
-    nas_tower_space *sp = &d.ctl.space;
-    sp->n_library = d.cfg->n_blocks;
-    memcpy(sp->library, d.cfg->blocks, sizeof sp->library);
-    sp->min_blocks = d.cfg->min_blocks, sp->max_blocks = d.cfg->max_blocks;
-    sp->stem_width = c->space.stem_width, sp->stem_stride = c->space.stem_stride;
-    sp->n_muls = c->space.n_muls, sp->classes = c->space.classes;
-    sp->in_channels = c->space.in_channels;
-    sp->in_height = c->space.in_height, sp->in_width = c->space.in_width;
-    eng_status st = nas_tower_space_check(sp);
+    ms_tower_space(c, &d.ctl.space);
+    eng_status st = nas_tower_space_check(&d.ctl.space);
     if (st != ENG_OK) st = eng_error_prefix(st, "%s: model_search", c->path);
     d.res = calloc((size_t)d.cfg->trials, sizeof *d.res);
     d.f = calloc((size_t)d.cfg->trials, sizeof *d.f);

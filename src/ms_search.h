@@ -32,6 +32,11 @@
 #include "search.h"
 #include "search_env.h"
 
+/* The tower space of a model_search config: its block library and length limits, the search
+ * space's stem, multiplier count, and input shape and classes (set in cfg->space once the
+ * data set is loaded, as search_env_open leaves them). */
+void ms_tower_space(const cfg_search *cfg, nas_tower_space *out);
+
 /* Batches a Model Search run of this config makes: ceil(trials / batch). */
 int ms_search_batches(const cfg_model_search *cfg);
 
