@@ -150,26 +150,109 @@ bool nas_tower_valid(const nas_tower_space *sp, const nas_tower *t)
     return true;
 }
 
-static eng_status decode(const nas_tower_space *sp, const nas_tower *t, nas_arch *arch,
-                         bool *active)
+/* Emits one tower reading the input with d->g = its multipliers; returns its classifier. */
+static int emit_tower(nas_decoder *d, const nas_tower_space *sp, const nas_tower *t)
+{
+    d->g = t->mul;
+    nas_dec_summary(d, "stem%d |", sp->stem_width);
+    int x = nas_dec_conv_bn(d, -1, sp->stem_width, 3, sp->stem_stride > 1 ? 2 : 1, 0,
+                            NAS_LAYER_RELU);
+    for (int i = 0; i < t->n && d->st == ENG_OK; i++) {
+        const nas_tower_block *b = &sp->library[t->block[i]];
+        char name[32];
+        if (b->down) x = nas_dec_conv_bn(d, x, b->width, 3, 2, slot(i, 0), NAS_LAYER_RELU);
+        else x = nas_dec_op(d, b->op, x, b->width, slot(i, 0), slot(i, 1), slot(i, 2));
+        nas_dec_summary(d, " %s", nas_tower_block_name(b, name, sizeof name));
+    }
+    x = nas_dec_emit(d, NAS_LAYER_GLOBAL_AVGPOOL, x, -2, 0, 0, 1, 0, -1);
+    x = nas_dec_emit(d, NAS_LAYER_DENSE, x, -2, sp->classes, 0, 1, 0, 1);
+    nas_dec_summary(d, " | fc%d", sp->classes);
+    return x;
+}
+
+/* Decodes k towers (k = 1: one tower, else an ensemble whose logits an add chain sums). */
+static eng_status decode_k(const nas_tower_space *sp, const nas_tower *t, int k, nas_arch *arch,
+                           bool *active)
 {
     nas_space in = {.in_channels = sp->in_channels, .in_height = sp->in_height,
                     .in_width = sp->in_width, .classes = sp->classes};
-    nas_decoder d = {.sp = &in, .g = t->mul, .arch = arch, .active = active, .st = ENG_OK};
-    nas_dec_summary(&d, "stem%d |", sp->stem_width);
-    int x = nas_dec_conv_bn(&d, -1, sp->stem_width, 3, sp->stem_stride > 1 ? 2 : 1, 0,
-                            NAS_LAYER_RELU);
-    for (int i = 0; i < t->n && d.st == ENG_OK; i++) {
-        const nas_tower_block *b = &sp->library[t->block[i]];
-        char name[32];
-        if (b->down) x = nas_dec_conv_bn(&d, x, b->width, 3, 2, slot(i, 0), NAS_LAYER_RELU);
-        else x = nas_dec_op(&d, b->op, x, b->width, slot(i, 0), slot(i, 1), slot(i, 2));
-        nas_dec_summary(&d, " %s", nas_tower_block_name(b, name, sizeof name));
+    nas_decoder d = {.sp = &in, .arch = arch, .active = active, .st = ENG_OK};
+    if (k > 1) nas_dec_summary(&d, "ensemble of %d: ", k);
+    int sum = -3;
+    for (int m = 0; m < k && d.st == ENG_OK; m++) {
+        if (m > 0) nas_dec_summary(&d, " + ");
+        int y = emit_tower(&d, sp, &t[m]);
+        sum = m == 0 ? y : nas_dec_emit(&d, NAS_LAYER_ADD, sum, y, 0, 0, 1, 0, -1);
     }
-    x = nas_dec_emit(&d, NAS_LAYER_GLOBAL_AVGPOOL, x, -2, 0, 0, 1, 0, -1);
-    nas_dec_emit(&d, NAS_LAYER_DENSE, x, -2, sp->classes, 0, 1, 0, 1);
-    nas_dec_summary(&d, " | fc%d", sp->classes);
     return d.st;
+}
+
+static eng_status decode(const nas_tower_space *sp, const nas_tower *t, nas_arch *arch,
+                         bool *active)
+{
+    return decode_k(sp, t, 1, arch, active);
+}
+
+eng_status nas_tower_decode_ensemble(const nas_tower_space *sp, const nas_tower *t, int k,
+                                     nas_arch *out)
+{
+    memset(out, 0, sizeof *out);
+    if (k < 1 || k > NAS_TOWER_MAX_ENSEMBLE)
+        return eng_error(ENG_ERR_ARG, "an ensemble of %d towers (1..%d)", k,
+                         NAS_TOWER_MAX_ENSEMBLE);
+    for (int m = 0; m < k; m++)
+        if (!nas_tower_valid(sp, &t[m]))
+            return eng_error(ENG_ERR_ARG, "tower has a length, block or multiplier out of range");
+    eng_status st = decode_k(sp, t, k, out, NULL);
+    if (st != ENG_OK) nas_arch_free(out);
+    return st;
+}
+
+int nas_tower_ensemble_format(const nas_tower_space *sp, const nas_tower *t, int k, char *buf,
+                              size_t size)
+{
+    if (k == 1) return nas_tower_format(sp, t, buf, size);
+    int pos = snprintf(buf, size, "ensemble");
+    for (int m = 0; m < k; m++) {
+        int w = snprintf(buf + pos, size - (size_t)pos, m ? " | " : " ");
+        if (w < 0 || (size_t)(pos + w) >= size) return -1;
+        pos += w;
+        w = nas_tower_format(sp, &t[m], buf + pos, size - (size_t)pos);
+        if (w < 0) return -1;
+        pos += w;
+    }
+    return pos;
+}
+
+eng_status nas_tower_ensemble_parse(const nas_tower_space *sp, const char *text, nas_tower *t,
+                                    int *k)
+{
+    if (strncmp(text, "ensemble ", 9) != 0) {
+        ENG_TRY(nas_tower_parse(sp, text, t));
+        *k = 1;
+        return ENG_OK;
+    }
+    char *copy = strdup(text + 9);
+    if (!copy) return eng_error(ENG_ERR_NOMEM, "out of memory");
+    nas_tower tmp[NAS_TOWER_MAX_ENSEMBLE];
+    int n = 0;
+    eng_status st = ENG_OK;
+    for (char *part = copy; part && st == ENG_OK;) {
+        char *bar = strstr(part, " | ");
+        if (bar) *bar = '\0';
+        if (n == NAS_TOWER_MAX_ENSEMBLE)
+            st = eng_error(ENG_ERR_ARG, "ensemble text: more than %d towers",
+                           NAS_TOWER_MAX_ENSEMBLE);
+        else st = nas_tower_parse(sp, part, &tmp[n++]);
+        part = bar ? bar + 3 : NULL;
+    }
+    free(copy);
+    if (st == ENG_OK && n < 2)
+        st = eng_error(ENG_ERR_FORMAT, "ensemble text: fewer than 2 towers");
+    if (st != ENG_OK) return st;
+    memcpy(t, tmp, sizeof tmp[0] * (size_t)n);
+    *k = n;
+    return ENG_OK;
 }
 
 eng_status nas_tower_decode(const nas_tower_space *sp, const nas_tower *t, nas_arch *out)

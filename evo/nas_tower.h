@@ -45,6 +45,7 @@ extern "C" {
 #define NAS_TOWER_MAX_BLOCKS 32
 #define NAS_TOWER_MAX_LIBRARY 64
 #define NAS_TOWER_MULS (2 + NAS_MULS_PER_NODE * NAS_TOWER_MAX_BLOCKS)
+#define NAS_TOWER_MAX_ENSEMBLE 8
 
 /* One library entry. */
 typedef struct nas_tower_block {
@@ -133,6 +134,28 @@ int nas_tower_format(const nas_tower_space *space, const nas_tower *t, char *buf
 /* Parses the text form. ENG_ERR_FORMAT on bad syntax or a block not in the library, ENG_ERR_ARG
  * on a length or multiplier out of range; *out is unchanged then. */
 eng_status nas_tower_parse(const nas_tower_space *space, const char *text, nas_tower *out);
+
+/* ------------------------------------------------------------------------------------------
+ * Ensembles: k towers side by side on the same input, their logits summed (the average
+ * times k: the same predictions), one network of its own (its energy is its members' sum)
+ * ---------------------------------------------------------------------------------------- */
+
+/* Decodes k (1..NAS_TOWER_MAX_ENSEMBLE) towers: each member's layers as nas_tower_decode lays
+ * them out (reading the input), in member order, then k - 1 add layers summing the
+ * classifiers; the last layer is the sum (the classifier for k = 1, which decodes exactly as
+ * nas_tower_decode). Errors as nas_tower_decode. */
+eng_status nas_tower_decode_ensemble(const nas_tower_space *space, const nas_tower *towers,
+                                     int k, nas_arch *out);
+
+/* Text form "ensemble TOWER | TOWER ..." (k >= 2), or the tower's own text for k = 1.
+ * Returns the length written, or -1 if size is too small. */
+int nas_tower_ensemble_format(const nas_tower_space *space, const nas_tower *towers, int k,
+                              char *buf, size_t size);
+
+/* Parses either form into towers (NAS_TOWER_MAX_ENSEMBLE entries) and *k. Errors as
+ * nas_tower_parse; towers and *k are unchanged then. */
+eng_status nas_tower_ensemble_parse(const nas_tower_space *space, const char *text,
+                                    nas_tower *towers, int *k);
 
 #ifdef __cplusplus
 }

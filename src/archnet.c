@@ -93,8 +93,10 @@ eng_status archnet_open(const char *db_path_, const char *hash, unsigned env_fla
     if (st == ENG_OK && out->env.cfg.strategy == CFG_STRATEGY_MODEL_SEARCH) {
         out->is_tower = true;
         ms_tower_space(&out->env.cfg, &out->tower_space);
-        st = nas_tower_parse(&out->tower_space, genome, &out->tower);
-        if (st == ENG_OK) st = nas_tower_decode(&out->tower_space, &out->tower, &out->arch);
+        st = nas_tower_ensemble_parse(&out->tower_space, genome, out->towers, &out->n_towers);
+        if (st == ENG_OK)
+            st = nas_tower_decode_ensemble(&out->tower_space, out->towers, out->n_towers,
+                                           &out->arch);
         if (st != ENG_OK)
             st = eng_error_prefix(ENG_ERR_FORMAT, "%s: network %s: tower", db_path_, full);
     } else if (st == ENG_OK) {
@@ -116,7 +118,8 @@ eng_status archnet_arch_format(const archnet *a, char *buf, size_t size)
     const char *names[NAS_MAX_MULS];
     archnet_mul_names(a, names);
     if (a->is_tower)
-        return netfile_tower_format(&a->tower_space, names, &a->env.quant, &a->tower, buf, size);
+        return netfile_tower_format(&a->tower_space, names, &a->env.quant, a->towers,
+                                    a->n_towers, buf, size);
     return netfile_arch_format(&a->env.cfg.space, names, &a->env.quant, a->genes, buf, size);
 }
 

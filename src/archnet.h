@@ -1,6 +1,7 @@
 /*
  * archnet.h - one archived network of a search, ready to rebuild: its evaluation row, genome
- * (or Model Search tower), decoded layers and the search's environment (config, multipliers, energy model, data).
+ * (or Model Search tower), decoded layers and the search's environment (config, multipliers,
+ * energy model, data).
  *
  *     archnet a;
  *     ENG_TRY(archnet_open("results/quick.db", "3fa2", SEARCH_ENV_DATA, &a));  // hash prefix
@@ -26,8 +27,9 @@ typedef struct archnet {
     int *genes;                 /* nas_genome_length(&env.cfg.space); NULL for a tower */
     bool is_tower;              /* a Model Search network (strategy model_search) */
     nas_tower_space tower_space;/* ... its tower space */
-    nas_tower tower;            /* ... and its tower */
-    nas_arch arch;              /* decoded genome or tower */
+    nas_tower towers[NAS_TOWER_MAX_ENSEMBLE];  /* ... its tower (or an ensemble's members) */
+    int n_towers;
+    nas_arch arch;              /* decoded genome or tower(s) */
 } archnet;
 
 /* The architecture text of a's network for a weights file (netfile.h): a genome's or a

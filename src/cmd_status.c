@@ -76,9 +76,9 @@ int cmd_status(int argc, char **argv)
         printf("generations:  none completed yet\n");
     } else {
         if (ms)
-            printf("generations:  %d of %d batches of proposals done (0..%d; Model Search "
-                   "commits each batch as a generation)\n", last + 1, run.generations + 1,
-                   last);
+            printf("generations:  %d of %d done (0..%d; Model Search commits each batch of "
+                   "proposals, and its ensembles, as a generation)\n", last + 1,
+                   run.generations + 1, last);
         else
             printf("generations:  %d of %d done (0..%d)\n", last + 1, run.generations + 1,
                    last);

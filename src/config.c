@@ -653,6 +653,10 @@ static void read_model_search(reader *r, yaml_node_t *n, cfg_search *c)
     if (r->st == ENG_OK && ms->random_trials > ms->trials)
         fail(r, n, ENG_ERR_ARG, "model_search: random_trials %d is more than trials %d",
              ms->random_trials, ms->trials);
+    get_int(r, &m, "ensemble", false, 0, 0, NAS_TOWER_MAX_ENSEMBLE, &ms->ensemble);
+    if (r->st == ENG_OK && ms->ensemble == 1)
+        fail(r, n, ENG_ERR_ARG, "model_search: ensemble 1 is no ensemble (0 for none, 2 to %d)",
+             NAS_TOWER_MAX_ENSEMBLE);
     yaml_node_t *bn = map_get(r, &m, "budget");
     if (bn) {
         cfg_map bm;

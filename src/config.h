@@ -100,6 +100,7 @@ typedef struct cfg_model_search {
     cfg_budget_kind budget_kind;    /* constrained descent: what the budgets limit */
     int n_budgets;                  /* budgets swept in this order (ascending) */
     double budgets[CFG_MAX_BUDGETS];
+    int ensemble;                   /* k of the ensembles after the last batch, 0 = none */
 } cfg_model_search;
 
 /* Name of a strategy ("nsga2", "model_search"), algorithm ("random", "coordinate_descent",

@@ -41,7 +41,8 @@ typedef struct item {
     uint64_t seed;
     double energy_pj;
     int *genes;                 /* an NSGA-II genome, or (strategy model_search) */
-    nas_tower tower;            /* a tower */
+    nas_tower towers[NAS_TOWER_MAX_ENSEMBLE];   /* a tower or an ensemble's members */
+    int n_towers;
     nas_arch arch;
     eng_status st;
     char msg[512];
@@ -110,8 +111,9 @@ static eng_status add_network(work *w, db_archive *db, const search_env *env, co
             nas_tower_space ts;
             ms_tower_space(&env->cfg, &ts);
             w->n++;
-            st = nas_tower_parse(&ts, genome, &it->tower);
-            if (st == ENG_OK) st = nas_tower_decode(&ts, &it->tower, &it->arch);
+            st = nas_tower_ensemble_parse(&ts, genome, it->towers, &it->n_towers);
+            if (st == ENG_OK)
+                st = nas_tower_decode_ensemble(&ts, it->towers, it->n_towers, &it->arch);
             if (st != ENG_OK) return eng_error_prefix(st, "%s: network %s", db_path(db), hash);
             continue;
         }
@@ -175,13 +177,14 @@ static eng_status run_item(const search_env *env, item *it, int epochs, const ch
         nas_tower_space ts;
         bool tower = !it->genes;
         if (tower) ms_tower_space(&env->cfg, &ts);
-        if (it->exact_variant && tower) nas_tower_set_multipliers(&ts, &it->tower, exact_mul);
-        else if (it->exact_variant)
+        for (int m = 0; it->exact_variant && tower && m < it->n_towers; m++)
+            nas_tower_set_multipliers(&ts, &it->towers[m], exact_mul);
+        if (it->exact_variant && !tower)
             nas_genome_set_multipliers(&env->cfg.space, it->genes, exact_mul);
         if (!text) st = eng_error(ENG_ERR_NOMEM, "out of memory");
         else if (tower)
-            st = netfile_tower_format(&ts, names, &env->quant, &it->tower, text,
-                                      ENG_NET_ARCH_MAX);
+            st = netfile_tower_format(&ts, names, &env->quant, it->towers, it->n_towers,
+                                      text, ENG_NET_ARCH_MAX);
         else
             st = netfile_arch_format(&env->cfg.space, names, &env->quant, it->genes, text,
                                      ENG_NET_ARCH_MAX);

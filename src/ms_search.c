@@ -16,6 +16,8 @@
 #include "run_signal.h"
 #include "search_eval.h"
 
+#define MS_TEXT_MAX (NAS_TOWER_MAX_ENSEMBLE * 1024)
+
 typedef struct ms_driver {
     search_env *env;
     db_archive *db;
@@ -51,6 +53,11 @@ void ms_tower_space(const cfg_search *c, nas_tower_space *sp)
 int ms_search_batches(const cfg_model_search *cfg)
 {
     return (cfg->trials + cfg->batch - 1) / cfg->batch;
+}
+
+int ms_search_generations(const cfg_model_search *cfg)
+{
+    return ms_search_batches(cfg) + (cfg->ensemble > 0);
 }
 
 /* The controller's cost of a proposal: measured like an evaluation (energy model). */
@@ -131,16 +138,22 @@ static double front_hypervolume(const ms_driver *d, const bool *front)
 
 /* One transaction: the batch's evaluations and individuals, the front as the generation's
  * population, the generation row. */
-static eng_status commit_batch(ms_driver *d, int batch, int first, const ms_proposal *p,
+static eng_status commit_batch(ms_driver *d,
+                               int batch,                       // its generation
+                               int first,                       // id of its first individual
+                               char *const *texts,              // their genome texts
+                               const int64_t (*parents)[2],     // their parents (-1: none)
                                const search_eval_item *items, int n,
-                               const search_eval_counts *counts, double wall_s)
+                               const search_eval_counts *counts, double wall_s,
+                               const char *what)                // for the log line
 {
     const cfg_search *c = &d->env->cfg;
     bool *front = calloc((size_t)d->n_res, sizeof *front);
     if (!front) return eng_error(ENG_ERR_NOMEM, "out of memory");
     char state[128];
-    snprintf(state, sizeof state, "model_search %s trials %d of %d",
-             cfg_ms_algorithm_name(d->cfg->algorithm), first + n, d->cfg->trials);
+    snprintf(state, sizeof state, "model_search %s trials %d of %d%s",
+             cfg_ms_algorithm_name(d->cfg->algorithm), first < d->cfg->trials ? first + n
+             : d->cfg->trials, d->cfg->trials, first < d->cfg->trials ? "" : ", ensembles");
     int ke = search_eval_energy_objective(c);
     db_generation row = {.generation = batch, .evaluated = counts->evaluated,
                          .reused = counts->reused, .front_size = archive_front(d, front),
@@ -151,13 +164,11 @@ static eng_status commit_batch(ms_driver *d, int batch, int first, const ms_prop
     for (int i = 0; i < n && st == ENG_OK; i++)
         if (items[i].first) st = db_evaluation_insert(d->db, &items[i].e);
     for (int i = 0; i < n && st == ENG_OK; i++) {
-        char text[2048];
-        if (nas_tower_format(&d->ctl.space, &p[i].tower, text, sizeof text) < 0)
-            st = eng_error(ENG_ERR_INTERNAL, "a tower's text is too long");
-        db_individual ind = {.id = (uint64_t)(first + i), .generation = batch, .genome = text,
-                             .parent = {p[i].parent, -1}, .reused = items[i].reused};
+        db_individual ind = {.id = (uint64_t)(first + i), .generation = batch,
+                             .genome = texts[i], .parent = {parents[i][0], parents[i][1]},
+                             .reused = items[i].reused};
         snprintf(ind.hash, sizeof ind.hash, "%016llx", (unsigned long long)items[i].hash);
-        if (st == ENG_OK) st = db_individual_insert(d->db, &ind);
+        st = db_individual_insert(d->db, &ind);
     }
     for (int i = 0; i < d->n_res && st == ENG_OK; i++) {
         if (!front[i]) continue;
@@ -182,9 +193,8 @@ static eng_status commit_batch(ms_driver *d, int batch, int first, const ms_prop
     if (isfinite(row.best_error)) snprintf(err_txt, sizeof err_txt, "%.4f", row.best_error);
     if (isfinite(row.min_energy_pj))
         snprintf(energy_txt, sizeof energy_txt, "%.4g uJ", row.min_energy_pj * 1e-6);
-    search_say(d->opts, "batch %d done (%d of %d, trials %d-%d): %d trained, %d reused, front "
-               "%d, best error %s, min %s %s, hypervolume %.4f, %.1fs%s", batch, batch + 1,
-               ms_search_batches(d->cfg), first, first + n - 1, row.evaluated, row.reused,
+    search_say(d->opts, "%s: %d trained, %d reused, front %d, best error %s, min %s %s, "
+               "hypervolume %.4f, %.1fs%s", what, row.evaluated, row.reused,
                row.front_size, err_txt, ke >= 0 ? cfg_objective_name(c->objectives[ke])
                                                 : "energy",
                energy_txt, row.hypervolume, row.wall_s, tty ? "\n" : "");
@@ -199,7 +209,10 @@ static eng_status run_batch(ms_driver *d, int b)
     ms_proposal *p = calloc((size_t)n, sizeof *p);
     nas_arch *archs = calloc((size_t)n, sizeof *archs);
     search_eval_item *items = calloc((size_t)n, sizeof *items);
-    eng_status st = p && archs && items ? ENG_OK : eng_error(ENG_ERR_NOMEM, "out of memory");
+    char **texts = calloc((size_t)n, sizeof *texts);
+    int64_t (*parents)[2] = calloc((size_t)n, sizeof *parents);
+    eng_status st = p && archs && items && texts && parents
+                    ? ENG_OK : eng_error(ENG_ERR_NOMEM, "out of memory");
     double t0 = now_s();
     if (st == ENG_OK) st = ms_propose(&d->ctl, d->res, d->n_res, b, first, n, p);
     for (int i = 0; i < n && st == ENG_OK; i++) {
@@ -211,12 +224,111 @@ static eng_status run_batch(ms_driver *d, int b)
     if (st == ENG_OK) {
         for (int i = 0; i < n; i++) add_result(d, &p[i].tower, &items[i].e, items[i].hash);
         if (b == 0) set_hv_scale(d);
-        st = commit_batch(d, b, first, p, items, n, &counts, now_s() - t0);
+        for (int i = 0; i < n && st == ENG_OK; i++) {
+            texts[i] = malloc(MS_TEXT_MAX);
+            if (!texts[i]) st = eng_error(ENG_ERR_NOMEM, "out of memory");
+            else if (nas_tower_format(&d->ctl.space, &p[i].tower, texts[i], MS_TEXT_MAX) < 0)
+                st = eng_error(ENG_ERR_INTERNAL, "a tower's text is too long");
+            parents[i][0] = p[i].parent, parents[i][1] = -1;
+        }
+        char what[96];
+        snprintf(what, sizeof what, "batch %d done (%d of %d, trials %d-%d)", b, b + 1,
+                 ms_search_batches(d->cfg), first, first + n - 1);
+        if (st == ENG_OK)
+            st = commit_batch(d, b, first, texts, (const int64_t(*)[2])parents, items, n,
+                              &counts, now_s() - t0, what);
     }
     for (int i = 0; i < n && archs; i++) nas_arch_free(&archs[i]);
+    for (int i = 0; i < n && texts; i++) free(texts[i]);
+    free(texts);
+    free(parents);
     free(items);
     free(archs);
     free(p);
+    return st;
+}
+
+/* The members of an ensemble within limit (INFINITY: none): feasible trials by ascending error
+ * (ties: the earlier), distinct networks, while the sum of their costs stays within limit;
+ * up to k. Returns how many. */
+static int pick_members(const ms_driver *d, double limit, int k, int *idx)
+{
+    int n = 0, trials = d->cfg->trials;
+    double sum = 0;
+    bool *used = calloc((size_t)trials, sizeof *used);
+    if (!used) return 0;
+    while (n < k) {
+        int best = -1;
+        for (int i = 0; i < trials; i++) {
+            if (used[i] || d->res[i].violation > 0 || sum + d->res[i].cost > limit) continue;
+            bool dup = false;
+            for (int j = 0; j < n && !dup; j++) dup = d->res[idx[j]].hash == d->res[i].hash;
+            if (!dup && (best < 0 || d->res[i].error < d->res[best].error)) best = i;
+        }
+        if (best < 0) break;
+        used[best] = true;
+        idx[n++] = best;
+        sum += d->res[best].cost;
+    }
+    free(used);
+    return n;
+}
+
+/* After the last batch: one ensemble of the `ensemble` best towers (constrained descent: one
+ * per budget, the members' costs summing within it), trained and committed as generation
+ * gen. A budget with too few towers under it gets none. */
+static eng_status run_ensembles(ms_driver *d, int gen)
+{
+    const cfg_model_search *cfg = d->cfg;
+    int sets = cfg->algorithm == CFG_MS_CONSTRAINED_DESCENT ? cfg->n_budgets : 1, n = 0;
+    int k = cfg->ensemble;
+    nas_arch *archs = calloc((size_t)sets, sizeof *archs);
+    search_eval_item *items = calloc((size_t)sets, sizeof *items);
+    char **texts = calloc((size_t)sets, sizeof *texts);
+    int64_t (*parents)[2] = calloc((size_t)sets, sizeof *parents);
+    eng_status st = archs && items && texts && parents
+                    ? ENG_OK : eng_error(ENG_ERR_NOMEM, "out of memory");
+    double t0 = now_s();
+    for (int s = 0; s < sets && st == ENG_OK; s++) {
+        double limit = cfg->algorithm == CFG_MS_CONSTRAINED_DESCENT ? cfg->budgets[s]
+                                                                    : INFINITY;
+        int idx[NAS_TOWER_MAX_ENSEMBLE];
+        nas_tower members[NAS_TOWER_MAX_ENSEMBLE];
+        if (pick_members(d, limit, k, idx) < k) continue;
+        for (int m = 0; m < k; m++) members[m] = d->res[idx[m]].tower;
+        st = nas_tower_decode_ensemble(&d->ctl.space, members, k, &archs[n]);
+        uint64_t h = st == ENG_OK ? nas_arch_hash(&archs[n]) : 0;
+        bool dup = false;
+        for (int j = 0; j < n && !dup; j++) dup = nas_arch_hash(&archs[j]) == h;
+        if (st == ENG_OK && dup) {
+            nas_arch_free(&archs[n]);
+            continue;
+        }
+        texts[n] = malloc(MS_TEXT_MAX);
+        if (st == ENG_OK && !texts[n]) st = eng_error(ENG_ERR_NOMEM, "out of memory");
+        if (st == ENG_OK &&
+            nas_tower_ensemble_format(&d->ctl.space, members, k, texts[n], MS_TEXT_MAX) < 0)
+            st = eng_error(ENG_ERR_INTERNAL, "an ensemble's text is too long");
+        parents[n][0] = idx[0], parents[n][1] = idx[1];
+        items[n].arch = &archs[n];
+        n++;
+    }
+    search_eval_counts counts = {0};
+    if (st == ENG_OK && n > 0) st = search_eval_batch(d->ev, gen, items, n, &counts);
+    if (st == ENG_OK) {
+        for (int i = 0; i < n; i++)
+            add_result(d, &d->res[parents[i][0]].tower, &items[i].e, items[i].hash);
+        char what[64];
+        snprintf(what, sizeof what, "ensembles of %d done (%d)", k, n);
+        st = commit_batch(d, gen, cfg->trials, texts, (const int64_t(*)[2])parents, items, n,
+                          &counts, now_s() - t0, what);
+    }
+    for (int i = 0; i < sets && archs; i++) nas_arch_free(&archs[i]);
+    for (int i = 0; i < sets && texts; i++) free(texts[i]);
+    free(texts);
+    free(parents);
+    free(items);
+    free(archs);
     return st;
 }
 
@@ -270,8 +382,8 @@ eng_status ms_search_drive(search_env *env, db_archive *db, const search_opts *o
     ms_tower_space(c, &d.ctl.space);
     eng_status st = nas_tower_space_check(&d.ctl.space);
     if (st != ENG_OK) st = eng_error_prefix(st, "%s: model_search", c->path);
-    d.res = calloc((size_t)d.cfg->trials, sizeof *d.res);
-    d.f = calloc((size_t)d.cfg->trials, sizeof *d.f);
+    d.res = calloc((size_t)d.cfg->trials + CFG_MAX_BUDGETS, sizeof *d.res);
+    d.f = calloc((size_t)d.cfg->trials + CFG_MAX_BUDGETS, sizeof *d.f);
     if (st == ENG_OK && (!d.res || !d.f)) st = eng_error(ENG_ERR_NOMEM, "out of memory");
     if (st == ENG_OK) st = search_eval_create(env, db, opts, threads, &d.ev);
     int next = 0, batches = ms_search_batches(d.cfg);
@@ -283,23 +395,28 @@ eng_status ms_search_drive(search_env *env, db_archive *db, const search_opts *o
         free(state);
         if (st == ENG_ERR_NOT_FOUND) st = ENG_OK, last = -1;
         if (st == ENG_OK) st = search_eval_load_committed(d.ev);
-        if (st == ENG_OK && last >= 0) st = load_results(&d, last);
+        /* the ensembles' generation adds nothing the controller reads */
+        if (st == ENG_OK && last >= 0) st = load_results(&d, last < batches ? last : batches - 1);
         if (st == ENG_OK && last >= 0) set_hv_scale(&d);
         next = last + 1;
         if (st == ENG_OK) st = db_run_set_status(db, "running");
         if (st == ENG_OK) {
             char after[64] = "from the start (no batch was committed)";
             if (last >= 0)
-                snprintf(after, sizeof after, "after batch %d of %d", last, batches - 1);
+                snprintf(after, sizeof after, "after generation %d of %d", last,
+                         ms_search_generations(d.cfg) - 1);
             search_say(opts, "resuming the model search %s -> %s%s", after, db_path(db),
                        opts->progress == SEARCH_PROGRESS_TTY ? "\n" : "");
         }
     }
     if (st == ENG_OK) {
-        search_eval_plan(d.ev, batches - 1, d.cfg->trials - d.n_res);
-        for (int b = next; b < batches && st == ENG_OK; b++) {
-            st = run_batch(&d, b);
-            if (st == ENG_OK && b + 1 < batches && opts->stop && *opts->stop)
+        int gens = ms_search_generations(d.cfg);
+        int ensembles = !d.cfg->ensemble ? 0
+                        : d.cfg->algorithm == CFG_MS_CONSTRAINED_DESCENT ? d.cfg->n_budgets : 1;
+        search_eval_plan(d.ev, gens - 1, d.cfg->trials - d.n_res + (next < gens ? ensembles : 0));
+        for (int b = next; b < gens && st == ENG_OK; b++) {
+            st = b < batches ? run_batch(&d, b) : run_ensembles(&d, b);
+            if (st == ENG_OK && b + 1 < gens && opts->stop && *opts->stop)
                 st = ENG_ERR_INTERRUPTED;
         }
     }

@@ -18,6 +18,12 @@
  *   evaluations   as for NSGA-II; a network over constrained descent's largest budget has a
  *                 positive violation (ms_violation), so no view counts it as feasible
  *
+ * With model_search.ensemble k, one more generation follows the last batch: an ensemble
+ * (nas_tower.h) of the k best feasible towers by error, or with constrained descent one per
+ * budget whose members' costs sum within it; each is trained as a network of its own and
+ * archived as an individual (ids from trials on) whose genome is "ensemble TOWER | TOWER ..."
+ * and whose parents are its two best members.
+ *
  * Resume rebuilds the controller's results from the individuals and evaluations of the
  * committed batches and proposes the next batch exactly as the first run would have (the
  * evaluator answers trainings an interrupted batch finished from its cache).
@@ -37,8 +43,11 @@
  * data set is loaded, as search_env_open leaves them). */
 void ms_tower_space(const cfg_search *cfg, nas_tower_space *out);
 
-/* Batches a Model Search run of this config makes: ceil(trials / batch). */
+/* Batches of proposals a Model Search run of this config makes: ceil(trials / batch). */
 int ms_search_batches(const cfg_model_search *cfg);
+
+/* Generations it commits: the batches, and one more for the ensembles when it makes them. */
+int ms_search_generations(const cfg_model_search *cfg);
 
 /* Runs (resume: continues) the Model Search of env->cfg on the open archive db with `threads`
  * worker threads until every trial is committed; sets the run's status (finished,

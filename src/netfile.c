@@ -61,7 +61,7 @@ eng_status netfile_arch_format(const nas_space *sp, const char *const *mul_names
 }
 
 eng_status netfile_tower_format(const nas_tower_space *sp, const char *const *mul_names,
-                                const eng_approx_cfg *q, const nas_tower *t, char *buf,
+                                const eng_approx_cfg *q, const nas_tower *t, int k, char *buf,
                                 size_t size)
 {
     size_t pos = 0;
@@ -80,7 +80,7 @@ eng_status netfile_tower_format(const nas_tower_space *sp, const char *const *mu
     ok = ok && append(buf, size, &pos, " tower=");
     if (ok) {
         /* the tower's own text with '+' for its spaces */
-        int w = nas_tower_format(sp, t, buf + pos, size - pos);
+        int w = nas_tower_ensemble_format(sp, t, k, buf + pos, size - pos);
         ok = w >= 0;
         for (int i = 0; ok && i < w; i++)
             if (buf[pos + (size_t)i] == ' ') buf[pos + (size_t)i] = '+';
@@ -218,7 +218,8 @@ static eng_status decode_tower(const nas_space *sp, char *text, nas_arch *out)
     for (char *tok = strtok_r(copy, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
         tok[strcspn(tok, "@")] = '\0';
         nas_tower_block b;
-        if (!strcmp(tok, "stem") || !strcmp(tok, "fc") || nas_tower_block_parse(tok, &b))
+        if (!strcmp(tok, "stem") || !strcmp(tok, "fc") || !strcmp(tok, "ensemble") ||
+            !strcmp(tok, "|") || nas_tower_block_parse(tok, &b))
             continue; /* nas_tower_parse names a bad block */
         bool known = false;
         char x[32], y[32];
@@ -229,10 +230,11 @@ static eng_status decode_tower(const nas_space *sp, char *text, nas_arch *out)
     }
     free(copy);
     if (ts.n_library == 0) ts.library[ts.n_library++] = (nas_tower_block){.op = NAS_OP_IDENTITY};
-    nas_tower t;
+    nas_tower t[NAS_TOWER_MAX_ENSEMBLE];
+    int k = 0;
     eng_status st = nas_tower_space_check(&ts);
-    if (st == ENG_OK) st = nas_tower_parse(&ts, text, &t);
-    if (st == ENG_OK) st = nas_tower_decode(&ts, &t, out);
+    if (st == ENG_OK) st = nas_tower_ensemble_parse(&ts, text, t, &k);
+    if (st == ENG_OK) st = nas_tower_decode_ensemble(&ts, t, k, out);
     return st == ENG_OK ? ENG_OK : eng_error_prefix(ENG_ERR_FORMAT, "architecture text: tower");
 }
 

@@ -38,17 +38,19 @@ eng_status netfile_arch_format(const nas_space *space,
                                char *buf,
                                size_t size);
 
-/* The same for a Model Search tower (nas_tower.h), starting "tower ":
+/* The same for a Model Search tower or ensemble of k towers (nas_tower.h), starting
+ * "tower ":
  *
  *     tower input=28x28x1 classes=10 stem=8 stem_stride=2 quant=asym weight_bits=8
  *         multipliers=mul8u_1JFF,mul8u_2AC tower=stem@0+conv3x3/16@1+down/32@0+fc@1
  *
- * (the tower text with '+' for its spaces; the loader's block library is the blocks it
- * names). Same errors. */
+ * (the tower or ensemble text with '+' for its spaces; the loader's block library is the
+ * blocks it names). Same errors. */
 eng_status netfile_tower_format(const nas_tower_space *space,
                                 const char *const *mul_names,  // space->n_muls names
                                 const eng_approx_cfg *quant,   // mode and weight bits
-                                const nas_tower *tower,
+                                const nas_tower *towers,       // k towers
+                                int k,                         // 1: one tower
                                 char *buf,
                                 size_t size);
 

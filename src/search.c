@@ -499,7 +499,7 @@ eng_status search_run(const char *config_path, const search_opts *opts, char *db
     else if (st == ENG_OK) st = driver_create(&d, opts);
     if (st == ENG_OK) {
         db_run run = {.seed = d.env.cfg.seed, .threads = d.threads,
-                      .generations = model_search ? ms_search_batches(ms) - 1
+                      .generations = model_search ? ms_search_generations(ms) - 1
                                                   : d.env.cfg.nsga2.generations,
                       .config_text = d.env.cfg.text};
         snprintf(run.strategy, sizeof run.strategy, "%s",

@@ -330,7 +330,8 @@ START_TEST(test_model_search)
                        "  algorithm: constrained_descent\n  trials: 30\n  random_trials: 10\n"
                        "  top_k: 3\n  batch: 4\n  blocks: [conv3x3/8, maxpool, down/16]\n"
                        "  min_blocks: 2\n  max_blocks: 5\n"
-                       "  budget: {kind: params, values: [1000, 2e4]}\n", &c) == ENG_OK,
+                       "  budget: {kind: params, values: [1000, 2e4]}\n  ensemble: 3\n",
+                       &c) == ENG_OK,
                   "%s", eng_last_error());
     ck_assert_int_eq(c.model_search.algorithm, CFG_MS_CONSTRAINED_DESCENT);
     ck_assert_int_eq(c.model_search.trials, 30);
@@ -340,6 +341,7 @@ START_TEST(test_model_search)
     ck_assert_int_eq(c.model_search.budget_kind, CFG_BUDGET_PARAMS);
     ck_assert_int_eq(c.model_search.n_budgets, 2);
     ck_assert_double_eq(c.model_search.budgets[1], 2e4);
+    ck_assert_int_eq(c.model_search.ensemble, 3);
     cfg_free(&c);
 #define MS BASE "strategy: model_search\nmodel_search:\n"
     expect_error(BASE "strategy: random\n", ENG_ERR_ARG, 9, "'random' is not one of",
@@ -366,6 +368,8 @@ START_TEST(test_model_search)
                  ENG_ERR_FORMAT, 12, "budget.values", NULL);
     expect_error(MS "  algorithm: constrained_descent\n  budget: {values: [-1]}\n",
                  ENG_ERR_ARG, 12, "not a positive number", NULL);
+    expect_error(MS "  ensemble: 1\n", ENG_ERR_ARG, 11, "ensemble 1 is no ensemble", NULL);
+    expect_error(MS "  ensemble: 9\n", ENG_ERR_ARG, 11, "model_search.ensemble", "0 to 8");
 #undef MS
 }
 END_TEST

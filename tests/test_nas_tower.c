@@ -272,6 +272,49 @@ START_TEST(test_deterministic)
 }
 END_TEST
 
+/* Two towers side by side: both members' layers, one add of their logits; the text round
+ * trip; one member alone is the tower itself. */
+START_TEST(test_ensemble)
+{
+    nas_tower_space sp = tower_space();
+    nas_tower t[NAS_TOWER_MAX_ENSEMBLE], u[NAS_TOWER_MAX_ENSEMBLE];
+    ck_assert_int_eq(nas_tower_parse(&sp, "stem@0 conv3x3/6@1 fc@2", &t[0]), ENG_OK);
+    ck_assert_int_eq(nas_tower_parse(&sp, "stem@3 sep3x3/12@1,2 maxpool fc@4", &t[1]), ENG_OK);
+    nas_arch a, b, e, one;
+    ck_assert_int_eq(nas_tower_decode(&sp, &t[0], &a), ENG_OK);
+    ck_assert_int_eq(nas_tower_decode(&sp, &t[1], &b), ENG_OK);
+    ck_assert_int_eq(nas_tower_decode_ensemble(&sp, t, 2, &e), ENG_OK);
+    ck_assert_int_eq(e.n, a.n + b.n + 1);
+    ck_assert_int_eq(e.layers[e.n - 1].kind, NAS_LAYER_ADD);
+    ck_assert_int_eq(e.layers[e.n - 1].in[0], a.n - 1);       /* member 1's classifier */
+    ck_assert_int_eq(e.layers[e.n - 1].in[1], a.n + b.n - 1); /* member 2's */
+    ck_assert_int_eq(e.layers[e.n - 1].out_c, 10);
+    ck_assert_int_eq(e.layers[a.n].in[0], -1);                /* member 2 reads the input */
+    ck_assert_int_eq(e.layers[a.n + 3].mul, 1);               /* its multipliers */
+    ck_assert_int_eq(e.macs, a.macs + b.macs);
+    ck_assert_int_eq(e.params, a.params + b.params);
+    ck_assert_int_eq(e.mul_layers, a.mul_layers + b.mul_layers);
+    ck_assert(nas_arch_hash(&e) != nas_arch_hash(&a));
+    ck_assert_int_eq(nas_tower_decode_ensemble(&sp, t, 1, &one), ENG_OK);
+    ck_assert(nas_arch_hash(&one) == nas_arch_hash(&a));
+    char buf[512];
+    ck_assert_int_gt(nas_tower_ensemble_format(&sp, t, 2, buf, sizeof buf), 0);
+    ck_assert_str_eq(buf, "ensemble stem@0 conv3x3/6@1 fc@2 | stem@3 sep3x3/12@1,2 maxpool fc@4");
+    int k = 0;
+    ck_assert_int_eq(nas_tower_ensemble_parse(&sp, buf, u, &k), ENG_OK);
+    ck_assert_int_eq(k, 2);
+    ck_assert_int_eq(memcmp(u, t, sizeof t[0] * 2), 0);
+    ck_assert_int_eq(nas_tower_ensemble_parse(&sp, "stem@0 conv3x3/6@1 fc@2", u, &k), ENG_OK);
+    ck_assert_int_eq(k, 1);
+    ck_assert_int_ne(nas_tower_ensemble_parse(&sp, "ensemble stem@0 conv3x3/6@1 fc@2", u, &k),
+                     ENG_OK);
+    ck_assert_int_ne(nas_tower_ensemble_parse(&sp, "ensemble stem@0 fc@2 | x", u, &k), ENG_OK);
+    ck_assert_int_eq(nas_tower_decode_ensemble(&sp, t, NAS_TOWER_MAX_ENSEMBLE + 1, &one),
+                     ENG_ERR_ARG);
+    nas_arch_free(&a), nas_arch_free(&b), nas_arch_free(&e), nas_arch_free(&one);
+}
+END_TEST
+
 static Suite *tower_suite(void)
 {
     Suite *s = suite_create("nas_tower");
@@ -282,6 +325,7 @@ static Suite *tower_suite(void)
     tcase_add_test(tc, test_random_and_exact);
     tcase_add_test(tc, test_move_invariants);
     tcase_add_test(tc, test_deterministic);
+    tcase_add_test(tc, test_ensemble);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # modelsearch.sh - end-to-end Model Search (strategy: model_search) on a tiny synthetic IDX
 # data set: constrained descent archives no network over its largest budget as feasible and
-# keeps each descent proposal within its budget; the same archive with 1 or 2 threads and
+# keeps each descent proposal within its budget; ensembles of the best towers under each
+# budget are archived as networks of their own; the same archive with 1 or 2 threads and
 # after a SIGKILL between batches or in the middle of one; status, pareto, report, show,
 # export (weights, ONNX), eval and finalize on the archive; config errors.
 set -u
@@ -29,6 +30,7 @@ model_search:
   top_k: 2
   max_blocks: 4
   budget: {kind: mul_energy, values: [2500, 5000, 10000]}
+  ensemble: 2
 training: {epochs: 2, batch_size: 20, learning_rate: 0.05}
 energy: {accelerator: $src/configs/accelerators/eyeriss_like_8b.yaml}
 objectives: [error, mul_energy]
@@ -65,10 +67,23 @@ has "one line per batch" "^batch 3 done \(4 of 4, trials 12-15\): "
 has "the end" "search finished: 16 trials in 4 batches in results/a.db"
 q() { sqlite3 -readonly results/a.db "$1"; }
 [ "$(q 'SELECT strategy FROM run')" = model_search ] && ok "run.strategy" || bad "run.strategy"
-[ "$(q 'SELECT count(*) FROM individuals')" = 16 ] && ok "16 proposals archived" ||
-  bad "individuals: $(q 'SELECT count(*) FROM individuals')"
-[ "$(q 'SELECT count(*) FROM generations')" = 4 ] && ok "a generation per batch" ||
-  bad "generations"
+[ "$(q 'SELECT count(*) FROM individuals WHERE generation < 4')" = 16 ] &&
+  ok "16 proposals archived" || bad "individuals: $(q 'SELECT count(*) FROM individuals')"
+[ "$(q 'SELECT count(*) FROM generations')" = 5 ] && ok "a generation per batch, one for the \
+ensembles" || bad "generations"
+# ensembles: generation 4, one per budget with two towers whose costs fit it
+n=$(q "SELECT count(*) FROM individuals WHERE generation = 4 AND id >= 16
+       AND genome LIKE 'ensemble stem@% | stem@%'")
+[ "$n" -ge 1 ] && ok "ensembles archived ($n)" || bad "no ensemble"
+n=$(q "SELECT count(*) FROM individuals i JOIN evaluations e ON e.hash = i.hash
+       JOIN individuals p1 ON p1.id = i.parent1 JOIN evaluations e1 ON e1.hash = p1.hash
+       JOIN individuals p2 ON p2.id = i.parent2 JOIN evaluations e2 ON e2.hash = p2.hash
+       WHERE i.generation = 4 AND abs(e.mul_energy_pj - e1.mul_energy_pj - e2.mul_energy_pj)
+         < 1e-6 * e.mul_energy_pj AND e.params = e1.params + e2.params AND e.violation = 0
+         AND e.summary LIKE 'ensemble of 2: %'")
+[ "$n" = "$(q 'SELECT count(*) FROM individuals WHERE generation = 4')" ] &&
+  ok "an ensemble's multiplier energy and parameters are its members' sums" ||
+  bad "ensemble sums: $n"
 n=$(q "SELECT count(*) FROM evaluations WHERE mul_energy_pj > 10000 AND violation <= 0")
 [ "$n" = 0 ] && ok "no network over the largest budget is feasible" || bad "over budget: $n"
 n=$(q "SELECT count(*) FROM evaluations WHERE mul_energy_pj > 10000")
@@ -84,7 +99,8 @@ n=$(q "SELECT count(*) FROM individuals i JOIN evaluations e ON e.hash = i.hash 
 [ "$n" = 0 ] && ok "every descent proposal within its budget" || bad "over their budget: $n"
 n=$(q "SELECT count(*) FROM individuals WHERE id >= 4 AND parent1 >= id")
 [ "$n" = 0 ] && ok "parents are earlier trials" || bad "parents: $n"
-[ "$(q "SELECT count(*) FROM individuals WHERE genome NOT LIKE 'stem@% fc@%'")" = 0 ] &&
+[ "$(q "SELECT count(*) FROM individuals WHERE generation < 4
+       AND genome NOT LIKE 'stem@% fc@%'")" = 0 ] &&
   ok "towers archived as text" || bad "genome texts"
 [ "$(q 'SELECT count(*) FROM evaluations WHERE exact = 1')" -ge 2 ] &&
   ok "exact_share seeds exact towers" || bad "exact towers"
@@ -92,7 +108,7 @@ n=$(q "SELECT count(*) FROM individuals WHERE id >= 4 AND parent1 >= id")
 # --- the read-only commands and the network's weights --------------------------------------
 check "status" 0 "$bin" status results/a.db
 has "status names the strategy" "strategy model_search"
-has "status says what a generation is" "4 of 4 batches of proposals done"
+has "status says what a generation is" "5 of 5 done .*each batch of proposals, and its ensembles"
 check "pareto" 0 "$bin" pareto results/a.db --csv
 check "pareto --generation 1" 0 "$bin" pareto results/a.db --generation 1
 check "report" 0 "$bin" report results/a.db -o plot.svg
@@ -104,6 +120,13 @@ check "eval of the exported tower" 0 "$bin" eval --weights n.w --archive results
 acc=$(q "SELECT printf('%.6f', 1 - error) FROM evaluations WHERE hash = '$h'")
 has "the exported tower reaches its archived accuracy" "as-trained accuracy: $acc"
 check "export --format onnx" 0 "$bin" export results/a.db "$h" --format onnx --out n.onnx
+e=$(q "SELECT hash FROM individuals WHERE generation = 4 ORDER BY id LIMIT 1")
+check "show an ensemble" 0 "$bin" show results/a.db "$e"
+has "its last layer sums the logits" "^ +[0-9]+ add +10x1x1 +10x1x1"
+check "export an ensemble" 0 "$bin" export results/a.db "$e" --out e.w
+check "eval of the exported ensemble" 0 "$bin" eval --weights e.w --archive results/a.db
+acc=$(q "SELECT printf('%.6f', 1 - error) FROM evaluations WHERE hash = '$e'")
+has "the exported ensemble reaches its archived accuracy" "as-trained accuracy: $acc"
 check "finalize --save" 0 "$bin" finalize results/a.db --save fw
 [ -f "fw/$h.w" ] && ok "finalize keeps the tower's weights" || bad "no fw/$h.w"
 
@@ -121,7 +144,7 @@ wait $pid 2>/dev/null
 [ "$(sqlite3 -readonly results/k.db 'SELECT count(*) FROM generations')" = 2 ] &&
   ok "SIGKILL after batch 1 leaves two batches" || bad "batches after SIGKILL"
 check "resume after SIGKILL" 0 "$bin" resume results/k.db
-has "resume says where" "resuming the model search after batch 1 of 3"
+has "resume says where" "resuming the model search after generation 1 of 4"
 same "resumed after SIGKILL = uninterrupted" results/k.db
 # held in epoch 2 of the first batch's candidates: their checkpoints are kept
 EVOAPPROXNAS_HOLD_AT_BATCH=2:5 "$bin" search ms.yaml --threads 2 --name m >m.log 2>&1 &
