@@ -146,6 +146,15 @@ wait $pid 2>/dev/null
 check "resume after SIGKILL" 0 "$bin" resume results/k.db
 has "resume says where" "resuming the model search after generation 1 of 4"
 same "resumed after SIGKILL = uninterrupted" results/k.db
+# after the last batch, before the ensembles
+EVOAPPROXNAS_HOLD_AFTER_GENERATIONS=4 "$bin" search ms.yaml --threads 2 --name l \
+  >/dev/null 2>&1 &
+pid=$!
+wait_sql results/l.db "SELECT count(*) FROM generations" 4
+kill -KILL $pid
+wait $pid 2>/dev/null
+check "resume before the ensembles" 0 "$bin" resume results/l.db
+same "resumed before the ensembles = uninterrupted" results/l.db
 # held in epoch 2 of the first batch's candidates: their checkpoints are kept
 EVOAPPROXNAS_HOLD_AT_BATCH=2:5 "$bin" search ms.yaml --threads 2 --name m >m.log 2>&1 &
 pid=$!
