@@ -297,6 +297,7 @@ START_TEST(test_ensemble)
     ck_assert(nas_arch_hash(&e) != nas_arch_hash(&a));
     ck_assert_int_eq(nas_tower_decode_ensemble(&sp, t, 1, &one), ENG_OK);
     ck_assert(nas_arch_hash(&one) == nas_arch_hash(&a));
+    nas_arch_free(&one);
     char buf[512];
     ck_assert_int_gt(nas_tower_ensemble_format(&sp, t, 2, buf, sizeof buf), 0);
     ck_assert_str_eq(buf, "ensemble stem@0 conv3x3/6@1 fc@2 | stem@3 sep3x3/12@1,2 maxpool fc@4");
