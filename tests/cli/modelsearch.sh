@@ -127,6 +127,19 @@ check "export an ensemble" 0 "$bin" export results/a.db "$e" --out e.w
 check "eval of the exported ensemble" 0 "$bin" eval --weights e.w --archive results/a.db
 acc=$(q "SELECT printf('%.6f', 1 - error) FROM evaluations WHERE hash = '$e'")
 has "the exported ensemble reaches its archived accuracy" "as-trained accuracy: $acc"
+ort=${XDG_CACHE_HOME:-$HOME/.cache}/evoapproxnas/onnxruntime
+if NODE_PATH=$ort/node_modules node -e "require('onnxruntime-node')" 2>/dev/null; then
+  for x in "$h" "$e"; do
+    "$bin" export results/a.db "$x" --from search --format onnx --float --out f.onnx \
+      --reference f.json >"$out" 2>&1 || bad "export $x as float ONNX"
+    NODE_PATH=$ort/node_modules node "$src/tests/cli/onnx_run.js" f.onnx f.json >"$out" 2>&1
+    d=$(sed -n 's/^max_abs_diff \([^ ]*\) .*/\1/p' "$out")
+    [ -n "$d" ] && python3 -c "import sys; sys.exit(0 if float('$d') <= 1e-4 else 1)" &&
+      ok "onnxruntime logits of $x match the engine's ($d)" || bad "onnxruntime on $x"
+  done
+else
+  echo "ok - # SKIP onnxruntime-node not installed (tests/cli/export.sh installs it)"
+fi
 check "finalize --save" 0 "$bin" finalize results/a.db --save fw
 [ -f "fw/$h.w" ] && ok "finalize keeps the tower's weights" || bad "no fw/$h.w"
 
