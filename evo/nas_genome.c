@@ -2,6 +2,7 @@
  * nas_genome.c - layout, variation operators, decoding and hashing of the NAS genome.
  */
 #include "nas_genome.h"
+#include "nas_decode.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -253,21 +254,12 @@ eng_status nas_genome_parse(const nas_space *sp, const char *text, int *genes)
  * Decoding
  * ---------------------------------------------------------------------------------------- */
 
-typedef struct decoder {
-    const nas_space *sp;
-    const int *g;
-    nas_arch *arch;     /* the output */
-    bool *active;       /* NULL: no marking */
-    eng_status st;
-    size_t sum_len;
-} decoder;
-
-static void mark(decoder *d, int gene)
+static void mark(nas_decoder *d, int gene)
 {
     if (d->active) d->active[gene] = true;
 }
 
-static void shape_of(const decoder *d, int id, int *c, int *h, int *w)
+static void shape_of(const nas_decoder *d, int id, int *c, int *h, int *w)
 {
     if (id < 0) {
         *c = d->sp->in_channels, *h = d->sp->in_height, *w = d->sp->in_width;
@@ -277,10 +269,7 @@ static void shape_of(const decoder *d, int id, int *c, int *h, int *w)
     }
 }
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static void summary_add(decoder *d, const char *fmt, ...)
+void nas_dec_summary(nas_decoder *d, const char *fmt, ...)
 {
     char *sum = d->arch->summary;
     size_t cap = sizeof d->arch->summary;
@@ -293,9 +282,8 @@ static void summary_add(decoder *d, const char *fmt, ...)
     if (d->sum_len >= cap) d->sum_len = cap - 1;
 }
 
-/* Appends a layer reading in0 (and in1 for add/concat); returns its id, or -3 on error. */
-static int emit(decoder *d, nas_layer_kind kind, int in0, int in1, int out_c, int k, int stride,
-                int pad, int mul_gene)
+int nas_dec_emit(nas_decoder *d, nas_layer_kind kind, int in0, int in1, int out_c, int k,
+                 int stride, int pad, int mul_gene)
 {
     if (d->st != ENG_OK) return -3;
     if (mul_gene >= 0) mark(d, mul_gene);
@@ -370,62 +358,61 @@ static int emit(decoder *d, nas_layer_kind kind, int in0, int in1, int out_c, in
     return ar->n++;
 }
 
-static int conv_bn(decoder *d, int in, int out_c, int k, int stride, int mul_gene, int act)
+int nas_dec_conv_bn(nas_decoder *d, int in, int out_c, int k, int stride, int mul_gene, int act)
 {
-    int x = emit(d, NAS_LAYER_CONV, in, -2, out_c, k, stride, k / 2, mul_gene);
-    x = emit(d, NAS_LAYER_BATCHNORM, x, -2, 0, 0, 1, 0, -1);
-    if (act >= 0) x = emit(d, (nas_layer_kind)act, x, -2, 0, 0, 1, 0, -1);
+    int x = nas_dec_emit(d, NAS_LAYER_CONV, in, -2, out_c, k, stride, k / 2, mul_gene);
+    x = nas_dec_emit(d, NAS_LAYER_BATCHNORM, x, -2, 0, 0, 1, 0, -1);
+    if (act >= 0) x = nas_dec_emit(d, (nas_layer_kind)act, x, -2, 0, 0, 1, 0, -1);
     return x;
 }
 
-static int dw_bn(decoder *d, int in, int k, int mul_gene, nas_layer_kind act)
+static int dw_bn(nas_decoder *d, int in, int k, int mul_gene, nas_layer_kind act)
 {
-    int x = emit(d, NAS_LAYER_DEPTHWISE, in, -2, 0, k, 1, k / 2, mul_gene);
-    x = emit(d, NAS_LAYER_BATCHNORM, x, -2, 0, 0, 1, 0, -1);
-    return emit(d, act, x, -2, 0, 0, 1, 0, -1);
+    int x = nas_dec_emit(d, NAS_LAYER_DEPTHWISE, in, -2, 0, k, 1, k / 2, mul_gene);
+    x = nas_dec_emit(d, NAS_LAYER_BATCHNORM, x, -2, 0, 0, 1, 0, -1);
+    return nas_dec_emit(d, act, x, -2, 0, 0, 1, 0, -1);
 }
 
-static int channels_of(const decoder *d, int id)
+static int channels_of(const nas_decoder *d, int id)
 {
     int c, h, w;
     shape_of(d, id, &c, &h, &w);
     return c;
 }
 
-/* Emits one node's op on x; returns the node's output id. */
-static int emit_op(decoder *d, nas_op op, int x, int width, int m0, int m1, int m2)
+int nas_dec_op(nas_decoder *d, nas_op op, int x, int width, int m0, int m1, int m2)
 {
     int c_in = channels_of(d, x);
     switch (op) {
     case NAS_OP_CONV3X3:
     case NAS_OP_CONV5X5:
-        return conv_bn(d, x, width, op == NAS_OP_CONV3X3 ? 3 : 5, 1, m0, NAS_LAYER_RELU);
+        return nas_dec_conv_bn(d, x, width, op == NAS_OP_CONV3X3 ? 3 : 5, 1, m0, NAS_LAYER_RELU);
     case NAS_OP_SEP3X3:
     case NAS_OP_SEP5X5: {
         int y = dw_bn(d, x, op == NAS_OP_SEP3X3 ? 3 : 5, m0, NAS_LAYER_RELU);
-        return conv_bn(d, y, width, 1, 1, m1, NAS_LAYER_RELU);
+        return nas_dec_conv_bn(d, y, width, 1, 1, m1, NAS_LAYER_RELU);
     }
     case NAS_OP_MBCONV3:
     case NAS_OP_MBCONV6: {
         int e = op == NAS_OP_MBCONV3 ? 3 : 6;
-        int y = conv_bn(d, x, c_in * e, 1, 1, m0, NAS_LAYER_RELU6);
+        int y = nas_dec_conv_bn(d, x, c_in * e, 1, 1, m0, NAS_LAYER_RELU6);
         y = dw_bn(d, y, 3, m1, NAS_LAYER_RELU6);
-        y = conv_bn(d, y, width, 1, 1, m2, -1);
-        if (c_in == width) y = emit(d, NAS_LAYER_ADD, y, x, 0, 0, 1, 0, -1);
+        y = nas_dec_conv_bn(d, y, width, 1, 1, m2, -1);
+        if (c_in == width) y = nas_dec_emit(d, NAS_LAYER_ADD, y, x, 0, 0, 1, 0, -1);
         return y;
     }
     case NAS_OP_RESBLOCK: {
-        int y = conv_bn(d, x, width, 3, 1, m0, NAS_LAYER_RELU);
-        y = conv_bn(d, y, width, 3, 1, m1, -1);
+        int y = nas_dec_conv_bn(d, x, width, 3, 1, m0, NAS_LAYER_RELU);
+        y = nas_dec_conv_bn(d, y, width, 3, 1, m1, -1);
         int skip = x;
-        if (c_in != width) skip = conv_bn(d, x, width, 1, 1, m2, -1);
-        y = emit(d, NAS_LAYER_ADD, y, skip, 0, 0, 1, 0, -1);
-        return emit(d, NAS_LAYER_RELU, y, -2, 0, 0, 1, 0, -1);
+        if (c_in != width) skip = nas_dec_conv_bn(d, x, width, 1, 1, m2, -1);
+        y = nas_dec_emit(d, NAS_LAYER_ADD, y, skip, 0, 0, 1, 0, -1);
+        return nas_dec_emit(d, NAS_LAYER_RELU, y, -2, 0, 0, 1, 0, -1);
     }
     case NAS_OP_MAXPOOL:
-        return emit(d, NAS_LAYER_MAXPOOL, x, -2, 0, 3, 1, 1, -1);
+        return nas_dec_emit(d, NAS_LAYER_MAXPOOL, x, -2, 0, 3, 1, 1, -1);
     case NAS_OP_AVGPOOL:
-        return emit(d, NAS_LAYER_AVGPOOL, x, -2, 0, 3, 1, 1, -1);
+        return nas_dec_emit(d, NAS_LAYER_AVGPOOL, x, -2, 0, 3, 1, 1, -1);
     case NAS_OP_IDENTITY:
     default:
         return x;
@@ -438,7 +425,7 @@ static bool op_uses_width(nas_op op)
 }
 
 /* Emits the cell of stage s on input x; returns the cell's output id. */
-static int emit_cell(decoder *d, int s, int x)
+static int emit_cell(nas_decoder *d, int s, int x)
 {
     const nas_space *sp = d->sp;
     int base = (sp->shared_cells ? 0 : s) * cell_len(sp);
@@ -455,7 +442,7 @@ static int emit_cell(decoder *d, int s, int x)
     val[0] = x;
     int growth = 1;
     for (int i = 0; i < s; i++) growth *= sp->width_growth;
-    summary_add(d, " | s%d[", s);
+    nas_dec_summary(d, " | s%d[", s);
     for (int j = 1; j <= sp->nodes; j++) {
         if (!used[j]) continue;
         const int *ng = d->g + base + (j - 1) * 4;
@@ -466,37 +453,37 @@ static int emit_cell(decoder *d, int s, int x)
         int width = sp->widths[ng[3]] * growth;
         if (op_uses_width(op)) mark(d, base + (j - 1) * 4 + 3);
         int in = val[lo];
-        if (lo != hi) in = emit(d, NAS_LAYER_CONCAT, val[lo], val[hi], 0, 0, 1, 0, -1);
+        if (lo != hi) in = nas_dec_emit(d, NAS_LAYER_CONCAT, val[lo], val[hi], 0, 0, 1, 0, -1);
         int m0 = gene_node_mul(sp, s, j - 1, 0);
-        val[j] = emit_op(d, op, in, width, m0, m0 + 1, m0 + 2);
-        summary_add(d, " %d=%s", j, nas_op_name(op));
-        if (op_uses_width(op)) summary_add(d, "/%d", width);
-        if (lo == hi) summary_add(d, "(%d)", lo);
-        else summary_add(d, "(%d+%d)", lo, hi);
+        val[j] = nas_dec_op(d, op, in, width, m0, m0 + 1, m0 + 2);
+        nas_dec_summary(d, " %d=%s", j, nas_op_name(op));
+        if (op_uses_width(op)) nas_dec_summary(d, "/%d", width);
+        if (lo == hi) nas_dec_summary(d, "(%d)", lo);
+        else nas_dec_summary(d, "(%d+%d)", lo, hi);
     }
-    summary_add(d, " ]>%d", d->g[out_gene] + 1);
+    nas_dec_summary(d, " ]>%d", d->g[out_gene] + 1);
     return val[d->g[out_gene] + 1];
 }
 
 static eng_status decode(const nas_space *sp, const int *genes, nas_arch *arch, bool *active)
 {
-    decoder d = {.sp = sp, .g = genes, .arch = arch, .active = active, .st = ENG_OK};
-    summary_add(&d, "stem%d", sp->stem_width);
-    int x = conv_bn(&d, -1, sp->stem_width, 3, sp->stem_stride > 1 ? 2 : 1, gene_stem_mul(sp),
-                    NAS_LAYER_RELU);
+    nas_decoder d = {.sp = sp, .g = genes, .arch = arch, .active = active, .st = ENG_OK};
+    nas_dec_summary(&d, "stem%d", sp->stem_width);
+    int x = nas_dec_conv_bn(&d, -1, sp->stem_width, 3, sp->stem_stride > 1 ? 2 : 1,
+                            gene_stem_mul(sp), NAS_LAYER_RELU);
     int growth = 1;
     for (int s = 0; s < sp->stages && d.st == ENG_OK; s++) {
         if (s > 0) {
             growth *= sp->width_growth;
-            x = conv_bn(&d, x, sp->stem_width * growth, 3, 2, gene_reduction_mul(sp, s),
-                        NAS_LAYER_RELU);
-            summary_add(&d, " | red%d", sp->stem_width * growth);
+            x = nas_dec_conv_bn(&d, x, sp->stem_width * growth, 3, 2,
+                                gene_reduction_mul(sp, s), NAS_LAYER_RELU);
+            nas_dec_summary(&d, " | red%d", sp->stem_width * growth);
         }
         x = emit_cell(&d, s, x);
     }
-    x = emit(&d, NAS_LAYER_GLOBAL_AVGPOOL, x, -2, 0, 0, 1, 0, -1);
-    emit(&d, NAS_LAYER_DENSE, x, -2, sp->classes, 0, 1, 0, gene_classifier_mul(sp));
-    summary_add(&d, " | fc%d", sp->classes);
+    x = nas_dec_emit(&d, NAS_LAYER_GLOBAL_AVGPOOL, x, -2, 0, 0, 1, 0, -1);
+    nas_dec_emit(&d, NAS_LAYER_DENSE, x, -2, sp->classes, 0, 1, 0, gene_classifier_mul(sp));
+    nas_dec_summary(&d, " | fc%d", sp->classes);
     return d.st;
 }
 

@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift $(( $# > 0 ? 1 : 0 ))
 build=${BUILD_DIR:-build-fuzz}
-all=(config accel layers mul_import manifest idx cifar weights weights_crc archive genome)
+all=(config accel layers mul_import manifest idx cifar weights weights_crc archive genome tower)
 harnesses=("${@:-${all[@]}}")
 
 if ! command -v clang >/dev/null 2>&1; then

@@ -52,6 +52,11 @@ static const char upgrade_v1_sql[] =
     "DROP VIEW members;\n" MEMBERS_VIEW
     "PRAGMA user_version = 2;\n";
 
+/* Schema 3: the run's search strategy (archives before it were all NSGA-II). */
+static const char upgrade_v2_sql[] =
+    "ALTER TABLE run ADD COLUMN strategy TEXT NOT NULL DEFAULT 'nsga2';\n"
+    "PRAGMA user_version = 3;\n";
+
 static const char schema_sql[] =
     "CREATE TABLE run (\n"
     "  id INTEGER PRIMARY KEY CHECK (id = 1),\n"
@@ -66,7 +71,8 @@ static const char schema_sql[] =
     "  program_version TEXT NOT NULL,\n"
     "  schema_version INTEGER NOT NULL,\n"
     "  created_at TEXT NOT NULL,\n"
-    "  updated_at TEXT NOT NULL);\n"
+    "  updated_at TEXT NOT NULL,\n"
+    "  strategy TEXT NOT NULL DEFAULT 'nsga2');\n"
     "CREATE TABLE generations (\n"
     "  generation INTEGER PRIMARY KEY,\n"
     "  evaluated INTEGER NOT NULL,\n"
@@ -386,33 +392,36 @@ static eng_status check_contents(db_archive *db, bool full)
     return st;
 }
 
-/* Brings a schema-1 archive to the current schema (added columns only) in one transaction;
- * a read-only open reopens the file for writing just for that. */
+/* Brings an archive of schema 1 or 2 to the current schema (added columns only) in one
+ * transaction; a read-only open reopens the file for writing just for that. */
 static eng_status upgrade(db_archive *db, db_open_mode mode)
 {
+    int from = query_int(db, "PRAGMA user_version", 0);
     if (mode == DB_OPEN_READ) {
         sqlite3_close(db->db);
         db->db = NULL;
         if (sqlite3_open_v2(db->path, &db->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
             return eng_error(ENG_ERR_IO, "%s: written by an older evoapproxnas (archive schema "
-                             "1): it needs write access once to be upgraded to schema %d (%s)",
-                             db->path, DB_SCHEMA_VERSION,
+                             "%d): it needs write access once to be upgraded to schema %d (%s)",
+                             db->path, from, DB_SCHEMA_VERSION,
                              db->db ? sqlite3_errmsg(db->db) : "out of memory");
         sqlite3_busy_timeout(db->db, 10000);
     }
     eng_status st = exec(db, "BEGIN IMMEDIATE");
-    if (st == ENG_OK && query_int(db, "PRAGMA user_version", 0) < DB_SCHEMA_VERSION) {
+    if (st == ENG_OK && query_int(db, "PRAGMA user_version", 0) < 2)
         st = exec(db, upgrade_v1_sql);
-        if (st != ENG_OK) {
-            exec(db, "ROLLBACK");
-            return eng_error_prefix(st, "%s: upgrading the archive from schema 1", db->path);
-        }
+    if (st == ENG_OK && query_int(db, "PRAGMA user_version", 0) < 3)
+        st = exec(db, upgrade_v2_sql);
+    if (st != ENG_OK) {
+        exec(db, "ROLLBACK");
+        return eng_error_prefix(st, "%s: upgrading the archive from schema %d", db->path, from);
     }
-    return st == ENG_OK ? exec(db, "COMMIT") : st;
+    return exec(db, "COMMIT");
 }
 
-/* The schema-2 columns (after the upgrade): present, and no impossible values in them. */
-static eng_status check_v2_columns(db_archive *db)
+/* The columns of schemas 2 and 3 (after the upgrade): present, and no impossible values in
+ * them. */
+static eng_status check_added_columns(db_archive *db)
 {
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(db->db, "SELECT 'row ' || id FROM evaluations WHERE weight_bits "
@@ -428,6 +437,13 @@ static eng_status check_v2_columns(db_archive *db)
         snprintf(msg, sizeof msg, ": %s holds impossible values", key);
         st = damaged(db, "evaluations", msg);
     }
+    sqlite3_finalize(s);
+    if (st != ENG_OK) return st;
+    /* schema 3 */
+    if (sqlite3_prepare_v2(db->db, "SELECT 'id ' || id FROM run WHERE strategy NOT IN "
+                           "('nsga2', 'model_search') LIMIT 1", -1, &s, NULL) != SQLITE_OK)
+        return damaged(db, "run", " lacks the schema-3 column strategy");
+    if (sqlite3_step(s) == SQLITE_ROW) st = damaged(db, "run", ": an unknown strategy");
     sqlite3_finalize(s);
     return st;
 }
@@ -461,7 +477,7 @@ eng_status db_open(const char *path, db_open_mode mode, db_archive **out)
     if (st == ENG_OK && mode != DB_OPEN_CLAIM &&
         query_int(db, "PRAGMA user_version", 0) < DB_SCHEMA_VERSION)
         st = upgrade(db, mode);
-    if (st == ENG_OK && mode != DB_OPEN_CLAIM) st = check_v2_columns(db);
+    if (st == ENG_OK && mode != DB_OPEN_CLAIM) st = check_added_columns(db);
     if (st == ENG_OK && mode != DB_OPEN_READ) st = exec(db, "PRAGMA foreign_keys = ON");
     if (st == ENG_OK && mode == DB_OPEN_WRITE) st = exec(db, added_sql);
     if (st != ENG_OK) goto fail;
@@ -593,8 +609,8 @@ eng_status db_run_insert(db_archive *db, const db_run *run)
     now_iso(now, sizeof now);
     ENG_TRY(prepare(db, "INSERT INTO run (id, name, config_text, config_path, seed, threads, "
                         "generations, objectives, status, program_version, schema_version, "
-                        "created_at, updated_at) VALUES (1, ?, ?, ?, ?, ?, ?, ?, 'running', ?, "
-                        "?, ?, ?)", &s));
+                        "created_at, updated_at, strategy) VALUES (1, ?, ?, ?, ?, ?, ?, ?, "
+                        "'running', ?, ?, ?, ?, ?)", &s));
     sqlite3_bind_text(s, 1, run->name, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(s, 2, run->config_text, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(s, 3, run->config_path, -1, SQLITE_TRANSIENT);
@@ -606,6 +622,7 @@ eng_status db_run_insert(db_archive *db, const db_run *run)
     sqlite3_bind_int(s, 9, DB_SCHEMA_VERSION);
     sqlite3_bind_text(s, 10, now, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(s, 11, now, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 12, run->strategy[0] ? run->strategy : "nsga2", -1, SQLITE_TRANSIENT);
     return step_done(db, s, "inserting the run");
 }
 
@@ -621,7 +638,7 @@ eng_status db_run_load(db_archive *db, db_run *out)
     sqlite3_stmt *s;
     ENG_TRY(prepare(db, "SELECT name, config_text, config_path, seed, threads, objectives, "
                         "status, program_version, schema_version, created_at, updated_at, "
-                        "generations FROM run WHERE id = 1", &s));
+                        "generations, strategy FROM run WHERE id = 1", &s));
     int rc = sqlite3_step(s);
     if (rc != SQLITE_ROW) {
         sqlite3_finalize(s);
@@ -642,6 +659,7 @@ eng_status db_run_load(db_archive *db, db_run *out)
     copy_col(s, 9, out->created_at, sizeof out->created_at);
     copy_col(s, 10, out->updated_at, sizeof out->updated_at);
     out->generations = sqlite3_column_int(s, 11);
+    copy_col(s, 12, out->strategy, sizeof out->strategy);
     sqlite3_finalize(s);
     if (!out->config_text) return eng_error(ENG_ERR_NOMEM, "out of memory");
     return ENG_OK;

@@ -6,7 +6,8 @@
  * queries):
  *
  *   run            one row: name, config text and path, seed, threads, objectives, status
- *                  (running, interrupted, finished, failed), program and schema versions
+ *                  (running, interrupted, finished, failed), program and schema versions,
+ *                  search strategy (nsga2, model_search; schema 3)
  *   generations    one row per completed generation: statistics, hypervolume, and the whole
  *                  NSGA-II state (population + RNG) as a blob, from which `resume` continues
  *   evaluations    one row per distinct network (canonical hash): objectives, validation error,
@@ -55,7 +56,7 @@
 
 typedef struct sqlite3 sqlite3;
 
-#define DB_SCHEMA_VERSION 2
+#define DB_SCHEMA_VERSION 3
 #define DB_APPLICATION_ID 0x45414E41 /* "EANA" */
 #define DB_MAX_OBJECTIVES 4
 #define DB_HASH_LEN 17               /* 16 hex digits + NUL */
@@ -72,7 +73,7 @@ typedef enum db_open_mode {
 /* Opens an existing archive. A missing file is ENG_ERR_NOT_FOUND; an empty file, not SQLite,
  * not an archive, a schema newer than DB_SCHEMA_VERSION ("created by a newer evoapproxnas") or
  * a damaged archive ("damaged archive: table T ...") is ENG_ERR_FORMAT. An archive of schema 1
- * that passes the checks is upgraded in place in one transaction (added columns), even by a
+ * or 2 that passes the checks is upgraded in place in one transaction (added columns), even by a
  * DB_OPEN_READ open, which then needs write access once (ENG_ERR_IO without it). DB_OPEN_WRITE
  * adds the claim table when missing. On error *out is NULL and nothing was written. */
 eng_status db_open(const char *path, db_open_mode mode, db_archive **out);
@@ -116,6 +117,7 @@ struct db_run {
     int schema_version;
     char created_at[32];        /* ISO 8601 UTC */
     char updated_at[32];
+    char strategy[16];          /* nsga2 | model_search ("" inserts nsga2) */
 };
 
 /* Inserts the run row (status, versions and times are filled in here). */

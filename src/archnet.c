@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ms_search.h"
+#include "netfile.h"
+
 /* The full hash of a unique prefix (the archived networks only). */
 static eng_status resolve_hash(db_archive *db, const char *prefix, char *hash)
 {
@@ -87,7 +90,16 @@ eng_status archnet_open(const char *db_path_, const char *hash, unsigned env_fla
     if (st == ENG_OK) st = db_run_load(out->db, &run);
     if (st == ENG_OK) st = cfg_parse(run.config_text, run.config_path, &cfg);
     if (st == ENG_OK) st = search_env_open(&out->env, &cfg, env_flags);
-    if (st == ENG_OK) {
+    if (st == ENG_OK && out->env.cfg.strategy == CFG_STRATEGY_MODEL_SEARCH) {
+        out->is_tower = true;
+        ms_tower_space(&out->env.cfg, &out->tower_space);
+        st = nas_tower_ensemble_parse(&out->tower_space, genome, out->towers, &out->n_towers);
+        if (st == ENG_OK)
+            st = nas_tower_decode_ensemble(&out->tower_space, out->towers, out->n_towers,
+                                           &out->arch);
+        if (st != ENG_OK)
+            st = eng_error_prefix(ENG_ERR_FORMAT, "%s: network %s: tower", db_path_, full);
+    } else if (st == ENG_OK) {
         out->genes = malloc(sizeof(int) * (size_t)nas_genome_length(&out->env.cfg.space));
         st = out->genes ? nas_genome_parse(&out->env.cfg.space, genome, out->genes)
                         : eng_error(ENG_ERR_NOMEM, "out of memory");
@@ -99,6 +111,16 @@ eng_status archnet_open(const char *db_path_, const char *hash, unsigned env_fla
     db_run_free(&run);
     if (st != ENG_OK) archnet_close(out);
     return st;
+}
+
+eng_status archnet_arch_format(const archnet *a, char *buf, size_t size)
+{
+    const char *names[NAS_MAX_MULS];
+    archnet_mul_names(a, names);
+    if (a->is_tower)
+        return netfile_tower_format(&a->tower_space, names, &a->env.quant, a->towers,
+                                    a->n_towers, buf, size);
+    return netfile_arch_format(&a->env.cfg.space, names, &a->env.quant, a->genes, buf, size);
 }
 
 void archnet_mul_names(const archnet *a, const char **names)

@@ -1,6 +1,7 @@
 /*
- * archnet.h - one archived network of a search, ready to rebuild: its evaluation row, genome,
- * decoded layers and the search's environment (config, multipliers, energy model, data).
+ * archnet.h - one archived network of a search, ready to rebuild: its evaluation row, genome
+ * (or Model Search tower), decoded layers and the search's environment (config, multipliers,
+ * energy model, data).
  *
  *     archnet a;
  *     ENG_TRY(archnet_open("results/quick.db", "3fa2", SEARCH_ENV_DATA, &a));  // hash prefix
@@ -13,6 +14,7 @@
 #define ARCHNET_H
 
 #include "archive.h"
+#include "nas_tower.h"
 #include "search_env.h"
 
 typedef struct archnet {
@@ -22,9 +24,17 @@ typedef struct archnet {
     int final_epochs;           /* 0 when not finalized */
     char weights[4096];         /* weights kept by `finalize --save`, "" when none */
     search_env env;             /* the search's config, multipliers, energy model (and data) */
-    int *genes;                 /* nas_genome_length(&env.cfg.space) */
-    nas_arch arch;              /* decoded genome */
+    int *genes;                 /* nas_genome_length(&env.cfg.space); NULL for a tower */
+    bool is_tower;              /* a Model Search network (strategy model_search) */
+    nas_tower_space tower_space;/* ... its tower space */
+    nas_tower towers[NAS_TOWER_MAX_ENSEMBLE];  /* ... its tower (or an ensemble's members) */
+    int n_towers;
+    nas_arch arch;              /* decoded genome or tower(s) */
 } archnet;
+
+/* The architecture text of a's network for a weights file (netfile.h): a genome's or a
+ * tower's. */
+eng_status archnet_arch_format(const archnet *a, char *buf, size_t size);
 
 /* Opens archive `db_path` and finds the network whose hash is, or starts with, `hash` (at
  * least 4 hex digits; a prefix must be unique). env_flags: what search_env_open loads (0 =

@@ -182,13 +182,10 @@ int cmd_export(int argc, char **argv)
         archnet_close(&a);
         return rc0;
     }
-    const char *names[NAS_MAX_MULS];
-    archnet_mul_names(&a, names);
     char *text = malloc(ENG_NET_ARCH_MAX);
     netfile_net kept = {0};
     eng_net *net = NULL;
-    st = text ? netfile_arch_format(&a.env.cfg.space, names, &a.env.quant, a.genes, text,
-                                    ENG_NET_ARCH_MAX)
+    st = text ? archnet_arch_format(&a, text, ENG_NET_ARCH_MAX)
               : eng_error(ENG_ERR_NOMEM, "out of memory");
     volatile sig_atomic_t *stop = run_signal_install();
     if (st == ENG_OK) st = get_net(&a, from_final, &kept, stop, &net);

@@ -43,9 +43,10 @@ static void print_help(bool resume)
         printf("Usage: evoapproxnas search CONFIG.yaml [--name N] [--output DB] [--threads T]\n"
                "                          [--quiet]\n"
                "\n"
-               "Searches CNN architectures and per-layer approximate multipliers (NSGA-II) as\n"
-               "the config says (docs/config.md), archiving every generation in an SQLite\n"
-               "database (default results/<name>.db; docs/archive.md).\n"
+               "Searches CNN architectures and per-layer approximate multipliers (NSGA-II, or\n"
+               "Model Search with strategy: model_search) as the config says (docs/config.md),\n"
+               "archiving every generation (Model Search: every batch) in an SQLite database\n"
+               "(default results/<name>.db; docs/archive.md).\n"
                "\n"
                "  --name N      run name (and default database results/N.db)\n"
                "  --output DB   database path\n");

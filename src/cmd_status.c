@@ -66,15 +66,22 @@ int cmd_status(int argc, char **argv)
     printf("run:          %s (%s)\n", run.name, state);
     if (cs != RUN_CLAIM_NONE)
         printf("claim:        `%s` since %s\n", holder.command, holder.started_at);
-    printf("config:       %s, seed %llu, %d threads, objectives %s\n", run.config_path,
-           (unsigned long long)run.seed, run.threads, run.objectives);
+    bool ms = strcmp(run.strategy, "model_search") == 0;
+    printf("config:       %s, seed %llu, %d threads, objectives %s, strategy %s\n",
+           run.config_path, (unsigned long long)run.seed, run.threads, run.objectives,
+           run.strategy);
     printf("started:      %s, last update %s, evoapproxnas %s, schema %d\n", run.created_at,
            run.updated_at, run.program_version, run.schema_version);
     if (last < 0) {
         printf("generations:  none completed yet\n");
     } else {
-        printf("generations:  %d of %d done (0..%d)\n", last + 1, run.generations + 1,
-               last);
+        if (ms)
+            printf("generations:  %d of %d done (0..%d; Model Search commits each batch of "
+                   "proposals, and its ensembles, as a generation)\n", last + 1,
+                   run.generations + 1, last);
+        else
+            printf("generations:  %d of %d done (0..%d)\n", last + 1, run.generations + 1,
+                   last);
         printf("evaluations:  %d networks trained, %d duplicates reused\n",
                (int)db_query_double(db, "SELECT count(*) FROM archived", 0),
                (int)db_query_double(db, "SELECT sum(reused) FROM generations", 0));

@@ -22,6 +22,26 @@
 static const char *const objective_names[CFG_OBJECTIVE_COUNT] = {"error", "energy", "params",
                                                                  "macs", "mul_energy"};
 
+static const char *const strategy_names[] = {"nsga2", "model_search"};
+static const char *const algorithm_names[] = {"random", "coordinate_descent",
+                                              "constrained_descent"};
+static const char *const budget_names[] = {"mul_energy", "energy", "params", "macs"};
+
+const char *cfg_strategy_name(cfg_strategy s)
+{
+    return (unsigned)s < 2 ? strategy_names[s] : "?";
+}
+
+const char *cfg_ms_algorithm_name(cfg_ms_algorithm a)
+{
+    return (unsigned)a < 3 ? algorithm_names[a] : "?";
+}
+
+const char *cfg_budget_kind_name(cfg_budget_kind k)
+{
+    return (unsigned)k < 4 ? budget_names[k] : "?";
+}
+
 const char *cfg_objective_name(cfg_objective obj)
 {
     return (unsigned)obj < CFG_OBJECTIVE_COUNT ? objective_names[obj] : "?";
@@ -529,6 +549,147 @@ static void read_nsga2(reader *r, yaml_node_t *n, cfg_search *c)
     map_finish(r, &m);
 }
 
+/* The default block library: every op of the search space at every width a stage of the
+ * genome can have (widths x growth^s), pools and identity once, and the genome's reductions
+ * as downsampling blocks. */
+static void default_blocks(cfg_search *c)
+{
+    const nas_space *sp = &c->space;
+    int *n = &c->model_search.n_blocks;
+    for (int i = 0; i < sp->n_ops; i++) {
+        nas_op op = sp->ops[i];
+        if (op == NAS_OP_MAXPOOL || op == NAS_OP_AVGPOOL || op == NAS_OP_IDENTITY) {
+            if (*n < NAS_TOWER_MAX_LIBRARY)
+                c->model_search.blocks[(*n)++] = (nas_tower_block){.op = op};
+            continue;
+        }
+        int growth = 1;
+        for (int s = 0; s < sp->stages; s++, growth *= sp->width_growth) {
+            for (int w = 0; w < sp->n_widths; w++) {
+                nas_tower_block b = {.op = op, .width = sp->widths[w] * growth};
+                bool seen = false;
+                for (int k = 0; k < *n; k++)
+                    seen |= !c->model_search.blocks[k].down &&
+                            c->model_search.blocks[k].op == op &&
+                            c->model_search.blocks[k].width == b.width;
+                if (!seen && *n < NAS_TOWER_MAX_LIBRARY) c->model_search.blocks[(*n)++] = b;
+            }
+        }
+    }
+    int growth = 1;
+    for (int s = 1; s < sp->stages; s++) {
+        growth *= sp->width_growth;
+        if (*n < NAS_TOWER_MAX_LIBRARY)
+            c->model_search.blocks[(*n)++] =
+                (nas_tower_block){.down = true, .width = sp->stem_width * growth};
+    }
+}
+
+/* model_search: (read after search_space and nsga2, whose values give the defaults). */
+static void read_model_search(reader *r, yaml_node_t *n, cfg_search *c)
+{
+    cfg_map m;
+    const nas_space *sp = &c->space;
+    cfg_model_search *ms = &c->model_search;
+    int trials = c->nsga2.population + c->nsga2.generations * c->nsga2.offspring;
+    ms->algorithm = CFG_MS_COORDINATE_DESCENT;
+    ms->trials = trials;
+    ms->random_trials = trials / 3 > 1 ? trials / 3 : 1;
+    ms->exact_share = c->nsga2.exact_share;
+    ms->top_k = 5;
+    ms->batch = c->nsga2.offspring;
+    ms->min_blocks = 1;
+    ms->max_blocks = sp->stages * sp->nodes + sp->stages - 1;
+    if (ms->max_blocks > NAS_TOWER_MAX_BLOCKS) ms->max_blocks = NAS_TOWER_MAX_BLOCKS;
+    ms->budget_kind = CFG_BUDGET_MUL_ENERGY;
+    if (!n) {
+        default_blocks(c);
+        if (c->strategy == CFG_STRATEGY_MODEL_SEARCH && ms->trials > 0 &&
+            ms->random_trials > ms->trials)
+            ms->random_trials = ms->trials;
+        return;
+    }
+    if (c->strategy != CFG_STRATEGY_MODEL_SEARCH) {
+        fail(r, n, ENG_ERR_FORMAT, "model_search: given, but the strategy is nsga2 (add "
+             "'strategy: model_search')");
+        return;
+    }
+    if (!map_open(r, n, "model_search", &m)) return;
+    ms->algorithm = (cfg_ms_algorithm)get_enum(r, &m, "algorithm", CFG_MS_COORDINATE_DESCENT,
+                                               algorithm_names, 3);
+    get_int(r, &m, "trials", false, trials, 1, 1000000, &ms->trials);
+    get_int(r, &m, "random_trials", false, ms->trials / 3 > 1 ? ms->trials / 3 : 1, 1,
+            1000000, &ms->random_trials);
+    get_double(r, &m, "exact_share", c->nsga2.exact_share, 0.0, 1.0, &ms->exact_share);
+    get_int(r, &m, "top_k", false, 5, 1, 10000, &ms->top_k);
+    get_int(r, &m, "batch", false, c->nsga2.offspring, 1, 10000, &ms->batch);
+    yaml_node_t *blocks = get_list(r, &m, "blocks", 1, NAS_TOWER_MAX_LIBRARY);
+    if (blocks) {
+        ms->n_blocks = list_len(blocks);
+        for (int i = 0; i < ms->n_blocks && r->st == ENG_OK; i++) {
+            yaml_node_t *it = list_item(r, blocks, i);
+            const char *w = list_word(r, &m, "blocks", it);
+            if (!w) break;
+            if (nas_tower_block_parse(w, &ms->blocks[i]) != ENG_OK) {
+                fail(r, it, ENG_ERR_ARG, "model_search.blocks: %s", eng_last_error());
+                break;
+            }
+            char a[32], b[32];
+            for (int k = 0; k < i; k++)
+                if (strcmp(nas_tower_block_name(&ms->blocks[k], a, sizeof a),
+                           nas_tower_block_name(&ms->blocks[i], b, sizeof b)) == 0)
+                    fail(r, it, ENG_ERR_ARG, "model_search.blocks: '%s' listed twice", w);
+        }
+    } else if (r->st == ENG_OK) {
+        default_blocks(c);
+    }
+    get_int(r, &m, "min_blocks", false, 1, 1, NAS_TOWER_MAX_BLOCKS, &ms->min_blocks);
+    get_int(r, &m, "max_blocks", false, ms->max_blocks > ms->min_blocks ? ms->max_blocks
+                                                                        : ms->min_blocks,
+            1, NAS_TOWER_MAX_BLOCKS, &ms->max_blocks);
+    if (r->st == ENG_OK && ms->min_blocks > ms->max_blocks)
+        fail(r, n, ENG_ERR_ARG, "model_search: min_blocks %d is more than max_blocks %d",
+             ms->min_blocks, ms->max_blocks);
+    if (r->st == ENG_OK && ms->random_trials > ms->trials)
+        fail(r, n, ENG_ERR_ARG, "model_search: random_trials %d is more than trials %d",
+             ms->random_trials, ms->trials);
+    get_int(r, &m, "ensemble", false, 0, 0, NAS_TOWER_MAX_ENSEMBLE, &ms->ensemble);
+    if (r->st == ENG_OK && ms->ensemble == 1)
+        fail(r, n, ENG_ERR_ARG, "model_search: ensemble 1 is no ensemble (0 for none, 2 to %d)",
+             NAS_TOWER_MAX_ENSEMBLE);
+    yaml_node_t *bn = map_get(r, &m, "budget");
+    if (bn) {
+        cfg_map bm;
+        if (map_open(r, bn, "model_search.budget", &bm)) {
+            ms->budget_kind = (cfg_budget_kind)get_enum(r, &bm, "kind", CFG_BUDGET_MUL_ENERGY,
+                                                        budget_names, 4);
+            yaml_node_t *vals = get_list(r, &bm, "values", 1, CFG_MAX_BUDGETS);
+            if (r->st == ENG_OK && !vals)
+                fail(r, bn, ENG_ERR_FORMAT, "missing required key 'model_search.budget.values'"
+                     " (a list of limits, swept in this order)");
+            for (int i = 0; vals && i < list_len(vals) && r->st == ENG_OK; i++) {
+                yaml_node_t *it = list_item(r, vals, i);
+                const char *v = plain_scalar(r, &bm, "values", it, "a number");
+                char *end;
+                double x = v ? strtod(v, &end) : 0;
+                if (v && (*end || !isfinite(x) || x <= 0))
+                    fail(r, it, ENG_ERR_ARG, "model_search.budget.values: '%s' is not a "
+                         "positive number", v);
+                if (r->st == ENG_OK && i > 0 && x <= ms->budgets[i - 1])
+                    fail(r, it, ENG_ERR_ARG, "model_search.budget.values: %g is not larger "
+                         "than the value before it (sweep in ascending order)", x);
+                ms->budgets[ms->n_budgets++] = x;
+            }
+            map_finish(r, &bm);
+        }
+    }
+    if (r->st == ENG_OK && (ms->algorithm == CFG_MS_CONSTRAINED_DESCENT) != (bn != NULL))
+        fail(r, bn ? bn : n, ENG_ERR_FORMAT, bn ? "model_search.budget: only constrained_descent"
+             " has a budget" : "model_search: constrained_descent needs a 'budget' (kind and "
+             "values)");
+    map_finish(r, &m);
+}
+
 static void read_quant(reader *r, yaml_node_t *n, cfg_search *c)
 {
     static const char *const modes[] = {"asym", "sym"};
@@ -657,7 +818,10 @@ static void read_top(reader *r, cfg_search *c)
     get_string(r, &top, "output", false, def_out, c->output, sizeof c->output);
     read_dataset(r, map_get(r, &top, "dataset"), c);
     read_space(r, map_get(r, &top, "search_space"), c);
+    c->strategy = (cfg_strategy)get_enum(r, &top, "strategy", CFG_STRATEGY_NSGA2,
+                                         strategy_names, 2);
     read_nsga2(r, map_get(r, &top, "nsga2"), c);
+    read_model_search(r, map_get(r, &top, "model_search"), c);
     read_quant(r, map_get(r, &top, "quantization"), c);
     read_training(r, map_get(r, &top, "training"), c);
     read_energy(r, map_get(r, &top, "energy"), c);

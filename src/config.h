@@ -33,6 +33,7 @@
 #include "eng_common.h"
 #include "eng_device.h"
 #include "nas_genome.h"
+#include "nas_tower.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -41,6 +42,7 @@ extern "C" {
 #define CFG_PATH_MAX 4096
 #define CFG_NAME_MAX 64
 #define CFG_MAX_OBJECTIVES 4
+#define CFG_MAX_BUDGETS 16
 
 typedef enum cfg_dataset_kind {
     CFG_DATASET_IDX,       /* MNIST / Fashion-MNIST IDX files (optionally .gz) */
@@ -64,6 +66,48 @@ typedef enum cfg_parallel {
     CFG_PARALLEL_CANDIDATES,    /* several candidates at once, one thread each */
     CFG_PARALLEL_WITHIN,        /* one candidate at a time, OpenMP inside its training */
 } cfg_parallel;
+
+typedef enum cfg_strategy {
+    CFG_STRATEGY_NSGA2,         /* NSGA-II over NAS genomes (nsga2:) */
+    CFG_STRATEGY_MODEL_SEARCH,  /* Model Search over towers (model_search:) */
+} cfg_strategy;
+
+typedef enum cfg_ms_algorithm {
+    CFG_MS_RANDOM,              /* random towers only */
+    CFG_MS_COORDINATE_DESCENT,  /* random phase, then one move from one of the top_k */
+    CFG_MS_CONSTRAINED_DESCENT, /* the same under each budget in turn */
+} cfg_ms_algorithm;
+
+typedef enum cfg_budget_kind {
+    CFG_BUDGET_MUL_ENERGY,      /* the multiplications' energy (pJ per inference) */
+    CFG_BUDGET_ENERGY,          /* total energy (pJ per inference) */
+    CFG_BUDGET_PARAMS,
+    CFG_BUDGET_MACS,
+} cfg_budget_kind;
+
+/* The model_search: section (docs/config.md). */
+typedef struct cfg_model_search {
+    cfg_ms_algorithm algorithm;
+    int trials;                     /* candidate trainings in all (default: NSGA-II's
+                                       population + generations x offspring) */
+    int random_trials;              /* of which random towers first */
+    double exact_share;             /* share of the random towers made all-exact */
+    int top_k;                      /* descent starts from one of the k best towers */
+    int batch;                      /* proposals per batch (trained in parallel) */
+    int n_blocks;                   /* the block library */
+    nas_tower_block blocks[NAS_TOWER_MAX_LIBRARY];
+    int min_blocks, max_blocks;     /* tower length limits */
+    cfg_budget_kind budget_kind;    /* constrained descent: what the budgets limit */
+    int n_budgets;                  /* budgets swept in this order (ascending) */
+    double budgets[CFG_MAX_BUDGETS];
+    int ensemble;                   /* k of the ensembles after the last batch, 0 = none */
+} cfg_model_search;
+
+/* Name of a strategy ("nsga2", "model_search"), algorithm ("random", "coordinate_descent",
+ * "constrained_descent") or budget kind ("mul_energy", "energy", "params", "macs"). */
+const char *cfg_strategy_name(cfg_strategy s);
+const char *cfg_ms_algorithm_name(cfg_ms_algorithm a);
+const char *cfg_budget_kind_name(cfg_budget_kind k);
 
 /* Name of an objective ("error", "energy", "params", "macs", "mul_energy"). Never NULL. */
 const char *cfg_objective_name(cfg_objective obj);
@@ -97,6 +141,9 @@ typedef struct cfg_search {
         double exact_share;             /* share of the initial population made all-exact */
         double uniform_share;           /* share given one random multiplier for all layers */
     } nsga2;
+
+    cfg_strategy strategy;              /* default nsga2 */
+    cfg_model_search model_search;      /* defaults filled in also under nsga2 */
 
     struct {
         cfg_quant_mode mode;

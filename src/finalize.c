@@ -16,6 +16,7 @@
 
 #include "archive.h"
 #include "eng_weights.h"
+#include "ms_search.h"
 #include "netfile.h"
 #include "run_claim.h"
 #include "search.h"
@@ -39,7 +40,9 @@ typedef struct item {
     bool copy;                  /* exact variant of an exact network: the searched result */
     uint64_t seed;
     double energy_pj;
-    int *genes;
+    int *genes;                 /* an NSGA-II genome, or (strategy model_search) */
+    nas_tower towers[NAS_TOWER_MAX_ENSEMBLE];   /* a tower or an ensemble's members */
+    int n_towers;
     nas_arch arch;
     eng_status st;
     char msg[512];
@@ -104,6 +107,16 @@ static eng_status add_network(work *w, db_archive *db, const search_env *env, co
         it->seed = strtoull(hash, NULL, 16) ^ env->cfg.seed ^ 0xF1A1u;
         it->energy_pj = exact_variant ? e.energy_pj - e.mul_energy_pj + e.mul_energy_exact_pj
                                       : e.energy_pj;
+        if (env->cfg.strategy == CFG_STRATEGY_MODEL_SEARCH) {
+            nas_tower_space ts;
+            ms_tower_space(&env->cfg, &ts);
+            w->n++;
+            st = nas_tower_ensemble_parse(&ts, genome, it->towers, &it->n_towers);
+            if (st == ENG_OK)
+                st = nas_tower_decode_ensemble(&ts, it->towers, it->n_towers, &it->arch);
+            if (st != ENG_OK) return eng_error_prefix(st, "%s: network %s", db_path(db), hash);
+            continue;
+        }
         it->genes = malloc(sizeof(int) * (size_t)nas_genome_length(&env->cfg.space));
         if (!it->genes) return eng_error(ENG_ERR_NOMEM, "out of memory");
         w->n++;
@@ -161,10 +174,20 @@ static eng_status run_item(const search_env *env, item *it, int epochs, const ch
     if (st == ENG_OK && keep) {
         const char *names[NAS_MAX_MULS];
         for (int i = 0; i < env->cfg.space.n_muls; i++) names[i] = env->cfg.mul_names[i];
-        if (it->exact_variant) nas_genome_set_multipliers(&env->cfg.space, it->genes, exact_mul);
-        st = text ? netfile_arch_format(&env->cfg.space, names, &env->quant, it->genes, text,
-                                        ENG_NET_ARCH_MAX)
-                  : eng_error(ENG_ERR_NOMEM, "out of memory");
+        nas_tower_space ts;
+        bool tower = !it->genes;
+        if (tower) ms_tower_space(&env->cfg, &ts);
+        for (int m = 0; it->exact_variant && tower && m < it->n_towers; m++)
+            nas_tower_set_multipliers(&ts, &it->towers[m], exact_mul);
+        if (it->exact_variant && !tower)
+            nas_genome_set_multipliers(&env->cfg.space, it->genes, exact_mul);
+        if (!text) st = eng_error(ENG_ERR_NOMEM, "out of memory");
+        else if (tower)
+            st = netfile_tower_format(&ts, names, &env->quant, it->towers, it->n_towers,
+                                      text, ENG_NET_ARCH_MAX);
+        else
+            st = netfile_arch_format(&env->cfg.space, names, &env->quant, it->genes, text,
+                                     ENG_NET_ARCH_MAX);
         if (st == ENG_OK) st = eng_net_set_arch(net, text);
         snprintf(it->weights, sizeof it->weights, "%s/%s%s.w", dir, it->hash,
                  it->exact_variant ? "-exact" : "");

@@ -13,7 +13,8 @@
  * which the loader loads again) and `genome` the network's genes (nas_genome_format); the
  * network is rebuilt by decoding the genome (nas_genome_decode, nas_arch_build), with each
  * multiplying layer on its own multiplier, so `eval`, `energy` and `train --init` run it as the
- * search did. Any other text is a model-zoo network (eng_weights_load).
+ * search did. A Model Search network's text starts with "tower " instead (below). Any other
+ * text is a model-zoo network (eng_weights_load).
  */
 #ifndef NETFILE_H
 #define NETFILE_H
@@ -24,6 +25,7 @@
 #include "eng_net.h"
 #include "eng_ops.h"
 #include "nas_genome.h"
+#include "nas_tower.h"
 
 /* Writes the architecture text of a searched network into buf. mul_names has space->n_muls
  * entries. ENG_ERR_ARG when a multiplier name contains a space, a comma or '=' (it could not
@@ -36,12 +38,29 @@ eng_status netfile_arch_format(const nas_space *space,
                                char *buf,
                                size_t size);
 
+/* The same for a Model Search tower or ensemble of k towers (nas_tower.h), starting
+ * "tower ":
+ *
+ *     tower input=28x28x1 classes=10 stem=8 stem_stride=2 quant=asym weight_bits=8
+ *         multipliers=mul8u_1JFF,mul8u_2AC tower=stem@0+conv3x3/16@1+down/32@0+fc@1
+ *
+ * (the tower or ensemble text with '+' for its spaces; the loader's block library is the
+ * blocks it names). Same errors. */
+eng_status netfile_tower_format(const nas_tower_space *space,
+                                const char *const *mul_names,  // space->n_muls names
+                                const eng_approx_cfg *quant,   // mode and weight bits
+                                const nas_tower *towers,       // k towers
+                                int k,                         // 1: one tower
+                                char *buf,
+                                size_t size);
+
 /* A network loaded from a weights file, with the multipliers it borrows. */
 typedef struct netfile_net {
     eng_net *net;
     eng_mul *muls[NAS_MAX_MULS];  /* the multiplier set of a searched network (else NULL) */
     int n_muls;
-    bool searched;                /* the file holds a searched ("nas ...") network */
+    bool searched;                /* the file holds a searched ("nas ..." or "tower ...")
+                                     network */
     nas_arch arch;                /* its decoded layers (searched networks only) */
     char mul_names[NAS_MAX_MULS][64];
 } netfile_net;

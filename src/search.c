@@ -22,6 +22,7 @@
 #include "run_claim.h"
 #include "run_signal.h"
 #include "evo_nsga2.h"
+#include "ms_search.h"
 #include "search_env.h"
 #include "search_eval.h"
 
@@ -250,15 +251,13 @@ static double hypervolume(const driver *d, const evo_nsga2 *ga)
 }
 
 
-/* Crash-test aid: with EVOAPPROXNAS_HOLD_AFTER_GENERATIONS=N in the environment, the search
- * stops moving once N generations are committed and waits there for a signal, so that a test
- * can SIGKILL it at a known point (tests/cli/search.sh). Ctrl-C ends the wait as usual. */
-static void hold_for_crash_test(const driver *d, int gen)
+void search_hold_after_generation(const search_opts *opts, int gen)
 {
     const char *v = getenv("EVOAPPROXNAS_HOLD_AFTER_GENERATIONS");
     if (!v || atoi(v) != gen + 1) return;
-    while (!(d->opts->stop && *d->opts->stop)) pause();
+    while (!(opts->stop && *opts->stop)) pause();
 }
+
 static evo_status cb_generation(void *ctx, const evo_nsga2 *ga)
 {
     driver *d = ctx;
@@ -307,7 +306,7 @@ static evo_status cb_generation(void *ctx, const evo_nsga2 *ga)
     free(state);
     if (st != ENG_OK) return fail(d, st, eng_last_error());
     for (int i = 0; i < d->n_cands; i++) search_eval_mark_committed(d->eval, d->items[i].hash);
-    hold_for_crash_test(d, gen);
+    search_hold_after_generation(d->opts, gen);
     if (d->opts->progress == SEARCH_PROGRESS_TTY) search_say(d->opts, "%s", "");
     char err_txt[32] = "-", energy_txt[32] = "-";
     if (isfinite(row.best_error)) snprintf(err_txt, sizeof err_txt, "%.4f", row.best_error);
@@ -327,23 +326,29 @@ static evo_status cb_generation(void *ctx, const evo_nsga2 *ga)
  * Runs
  * ---------------------------------------------------------------------------------------- */
 
-static eng_status driver_create(driver *d, const search_opts *opts)
+/* The worker threads (0: all cores), after saying why a CUDA config runs on the CPU. */
+static void driver_threads(driver *d, const search_opts *opts)
 {
-    const cfg_search *c = &d->env.cfg;
     d->opts = opts;
-    d->exact_mul = -1;
-    for (int i = c->space.n_muls - 1; i >= 0; i--)
-        if (d->env.mul_exact[i]) d->exact_mul = i;
-    d->n_genes = nas_genome_length(&c->space);
-    if (d->n_genes > 1024) return eng_error(ENG_ERR_ARG, "%s: the genome is too long", c->path);
     if (d->env.device_note[0])
-        fprintf(stderr, "evoapproxnas: %s: device cuda: %s; running on the CPU\n", c->path,
-                d->env.device_note);
+        fprintf(stderr, "evoapproxnas: %s: device cuda: %s; running on the CPU\n",
+                d->env.cfg.path, d->env.device_note);
     d->threads = opts->threads;
 #ifdef _OPENMP
     if (d->threads <= 0) d->threads = omp_get_num_procs();
 #endif
     if (d->threads <= 0) d->threads = 1;
+}
+
+static eng_status driver_create(driver *d, const search_opts *opts)
+{
+    const cfg_search *c = &d->env.cfg;
+    driver_threads(d, opts);
+    d->exact_mul = -1;
+    for (int i = c->space.n_muls - 1; i >= 0; i--)
+        if (d->env.mul_exact[i]) d->exact_mul = i;
+    d->n_genes = nas_genome_length(&c->space);
+    if (d->n_genes > 1024) return eng_error(ENG_ERR_ARG, "%s: the genome is too long", c->path);
     d->genes = calloc((size_t)d->n_genes, sizeof *d->genes);
     if (!d->genes) return eng_error(ENG_ERR_NOMEM, "out of memory");
     for (int i = 0; i < d->n_genes; i++)
@@ -488,11 +493,17 @@ eng_status search_run(const char *config_path, const search_opts *opts, char *db
     snprintf(output, sizeof output, "%s", cfg.output);
     snprintf(name, sizeof name, "%s", cfg.name);
     st = search_env_open(&d.env, &cfg, SEARCH_ENV_DATA);
-    if (st == ENG_OK) st = driver_create(&d, opts);
+    const cfg_model_search *ms = &d.env.cfg.model_search;
+    bool model_search = st == ENG_OK && d.env.cfg.strategy == CFG_STRATEGY_MODEL_SEARCH;
+    if (model_search) driver_threads(&d, opts);
+    else if (st == ENG_OK) st = driver_create(&d, opts);
     if (st == ENG_OK) {
         db_run run = {.seed = d.env.cfg.seed, .threads = d.threads,
-                      .generations = d.env.cfg.nsga2.generations,
+                      .generations = model_search ? ms_search_generations(ms) - 1
+                                                  : d.env.cfg.nsga2.generations,
                       .config_text = d.env.cfg.text};
+        snprintf(run.strategy, sizeof run.strategy, "%s",
+                 cfg_strategy_name(d.env.cfg.strategy));
         snprintf(run.name, sizeof run.name, "%s", name);
         snprintf(run.config_path, sizeof run.config_path, "%s", abs_config);
         size_t pos = 0;
@@ -502,8 +513,16 @@ eng_status search_run(const char *config_path, const search_opts *opts, char *db
         st = db_create(output, &run, replace, &d.db);
     }
     if (st == ENG_OK) st = run_claim_attach(claim, d.db);
-    if (st == ENG_OK) st = driver_attach(&d);
-    if (st == ENG_OK) {
+    if (st == ENG_OK && model_search) {
+        search_say(d.opts, "search '%s': model_search (%s), %d trials in batches of %d, %d "
+                   "library blocks, %d threads -> %s%s", name,
+                   cfg_ms_algorithm_name(ms->algorithm), ms->trials, ms->batch, ms->n_blocks,
+                   d.threads, output, opts->progress == SEARCH_PROGRESS_TTY ? "\n" : "");
+        st = ms_search_drive(&d.env, d.db, d.opts, d.threads, false);
+    } else if (st == ENG_OK) {
+        st = driver_attach(&d);
+    }
+    if (st == ENG_OK && !model_search) {
         search_say(d.opts, "search '%s': %d genes, population %d, %d generations, %d threads -> %s%s",
             name, d.n_genes, d.env.cfg.nsga2.population, d.env.cfg.nsga2.generations,
             d.threads, output, opts->progress == SEARCH_PROGRESS_TTY ? "\n" : "");
@@ -617,6 +636,14 @@ eng_status search_resume(const char *db_path, const search_opts *opts)
     search_opts o = *opts;
     if (o.threads <= 0) o.threads = run.threads;
     if (st == ENG_OK) st = search_env_open(&d.env, &cfg, SEARCH_ENV_DATA);
+    if (st == ENG_OK && d.env.cfg.strategy == CFG_STRATEGY_MODEL_SEARCH) {
+        driver_threads(&d, &o);
+        st = ms_search_drive(&d.env, d.db, d.opts, d.threads, true);
+        db_run_free(&run);
+        run_claim_release(claim);
+        driver_free(&d);
+        return st;
+    }
     if (st == ENG_OK) st = driver_create(&d, &o);
     unsigned char *state = NULL;
     size_t size = 0;

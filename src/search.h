@@ -78,4 +78,10 @@ eng_status search_resume(const char *db_path, const search_opts *opts);
 eng_status search_config_load(db_archive *db, const db_run *run, const cfg_paths *paths,
                               cfg_search *cfg);
 
+/* Crash-test aid of the strategies: with EVOAPPROXNAS_HOLD_AFTER_GENERATIONS=N in the
+ * environment, a search that has just committed generation gen = N - 1 waits there until
+ * *opts->stop is set (a signal), so that a test can SIGKILL it at a known point
+ * (tests/cli/search.sh). Returns at once otherwise. */
+void search_hold_after_generation(const search_opts *opts, int gen);
+
 #endif /* SEARCH_H */

@@ -14,6 +14,7 @@
 #endif
 
 #include "archive_checkpoint.h"
+#include "ms_controller.h"
 
 /* A candidate in training on one worker thread. */
 typedef struct flight {
@@ -105,6 +106,11 @@ double search_eval_violation(const cfg_search *c, const db_evaluation *e)
     double f[CFG_MAX_OBJECTIVES], g[3] = {0, 0, 0}, v = 0;
     search_eval_objectives(c, e, f, g);
     for (int j = 0; j < search_eval_n_constraints(c); j++) v += g[j] > 0 ? g[j] : 0;
+    /* Model Search's constrained descent: over its largest budget is infeasible */
+    if (c->strategy == CFG_STRATEGY_MODEL_SEARCH)
+        v += ms_violation(&c->model_search,
+                          ms_cost(c->model_search.budget_kind, e->mul_energy_pj, e->energy_pj,
+                                  (long long)e->params, (long long)e->macs));
     return v;
 }
 

@@ -303,6 +303,77 @@ START_TEST(test_parse_text)
 }
 END_TEST
 
+/* strategy: model_search and its section: defaults from search_space and nsga2, values,
+ * and the errors. */
+START_TEST(test_model_search)
+{
+    cfg_search c;
+    ck_assert_msg(load(BASE, &c) == ENG_OK, "%s", eng_last_error());
+    ck_assert_int_eq(c.strategy, CFG_STRATEGY_NSGA2);
+    cfg_free(&c);
+    ck_assert_msg(load(BASE "strategy: model_search\nnsga2: {population: 10, generations: 5}\n",
+                       &c) == ENG_OK, "%s", eng_last_error());
+    ck_assert_int_eq(c.strategy, CFG_STRATEGY_MODEL_SEARCH);
+    ck_assert_int_eq(c.model_search.algorithm, CFG_MS_COORDINATE_DESCENT);
+    ck_assert_int_eq(c.model_search.trials, 60); /* NSGA-II's 10 + 5 x 10 */
+    ck_assert_int_eq(c.model_search.random_trials, 20);
+    ck_assert_int_eq(c.model_search.batch, 10);
+    ck_assert_int_eq(c.model_search.min_blocks, 1);
+    ck_assert_int_eq(c.model_search.max_blocks, 9); /* 2 stages x 4 nodes + 1 reduction */
+    /* 7 width ops x widths {16, 32} x growth {1, 2} = {16, 32, 64}, 3 ops once, down/32 */
+    ck_assert_int_eq(c.model_search.n_blocks, 7 * 3 + 3 + 1);
+    char name[32];
+    ck_assert_str_eq(nas_tower_block_name(&c.model_search.blocks[c.model_search.n_blocks - 1],
+                                          name, sizeof name), "down/32");
+    cfg_free(&c);
+    ck_assert_msg(load(BASE "strategy: model_search\nmodel_search:\n"
+                       "  algorithm: constrained_descent\n  trials: 30\n  random_trials: 10\n"
+                       "  top_k: 3\n  batch: 4\n  blocks: [conv3x3/8, maxpool, down/16]\n"
+                       "  min_blocks: 2\n  max_blocks: 5\n"
+                       "  budget: {kind: params, values: [1000, 2e4]}\n  ensemble: 3\n",
+                       &c) == ENG_OK,
+                  "%s", eng_last_error());
+    ck_assert_int_eq(c.model_search.algorithm, CFG_MS_CONSTRAINED_DESCENT);
+    ck_assert_int_eq(c.model_search.trials, 30);
+    ck_assert_int_eq(c.model_search.top_k, 3);
+    ck_assert_int_eq(c.model_search.n_blocks, 3);
+    ck_assert(c.model_search.blocks[2].down);
+    ck_assert_int_eq(c.model_search.budget_kind, CFG_BUDGET_PARAMS);
+    ck_assert_int_eq(c.model_search.n_budgets, 2);
+    ck_assert_double_eq(c.model_search.budgets[1], 2e4);
+    ck_assert_int_eq(c.model_search.ensemble, 3);
+    cfg_free(&c);
+#define MS BASE "strategy: model_search\nmodel_search:\n"
+    expect_error(BASE "strategy: random\n", ENG_ERR_ARG, 9, "'random' is not one of",
+                 "nsga2, model_search");
+    expect_error(BASE "model_search: {trials: 5}\n", ENG_ERR_FORMAT, 9, "strategy is nsga2",
+                 NULL);
+    expect_error(MS "  algoritm: random\n", ENG_ERR_FORMAT, 11, "did you mean 'algorithm'",
+                 NULL);
+    expect_error(MS "  blocks: [conv3x3]\n", ENG_ERR_ARG, 11, "model_search.blocks", "width");
+    expect_error(MS "  blocks: [down/8, down/8]\n", ENG_ERR_ARG, 11, "listed twice", NULL);
+    expect_error(MS "  min_blocks: 4\n  max_blocks: 3\n", ENG_ERR_ARG, 11,
+                 "min_blocks 4 is more than max_blocks 3", NULL);
+    expect_error(MS "  trials: 5\n  random_trials: 6\n", ENG_ERR_ARG, 11,
+                 "random_trials 6 is more than trials 5", NULL);
+    expect_error(MS "  algorithm: constrained_descent\n", ENG_ERR_FORMAT, 11, "needs a 'budget'",
+                 NULL);
+    expect_error(MS "  budget: {values: [1]}\n", ENG_ERR_FORMAT, 11,
+                 "only constrained_descent", NULL);
+    expect_error(MS "  algorithm: constrained_descent\n  budget: {values: [2, 1]}\n",
+                 ENG_ERR_ARG, 12, "not larger", "ascending");
+    expect_error(MS "  algorithm: constrained_descent\n  budget: {kind: area, values: [1]}\n",
+                 ENG_ERR_ARG, 12, "'area' is not one of", NULL);
+    expect_error(MS "  algorithm: constrained_descent\n  budget: {kind: macs}\n",
+                 ENG_ERR_FORMAT, 12, "budget.values", NULL);
+    expect_error(MS "  algorithm: constrained_descent\n  budget: {values: [-1]}\n",
+                 ENG_ERR_ARG, 12, "not a positive number", NULL);
+    expect_error(MS "  ensemble: 1\n", ENG_ERR_ARG, 11, "ensemble 1 is no ensemble", NULL);
+    expect_error(MS "  ensemble: 9\n", ENG_ERR_ARG, 11, "model_search.ensemble", "0 to 8");
+#undef MS
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
@@ -322,6 +393,7 @@ static Suite *config_suite(void)
     tcase_add_test(te, test_missing_file);
     tcase_add_test(te, test_syntax_error);
     tcase_add_test(te, test_limits);
+    tcase_add_test(te, test_model_search);
     suite_add_tcase(s, te);
     return s;
 }

@@ -201,14 +201,28 @@ sqlite3 old.db "DROP VIEW members; CREATE VIEW members AS SELECT p.generation, p
   ON i.id = p.individual JOIN evaluations e ON e.hash = i.hash;
   ALTER TABLE evaluations DROP COLUMN weight_bits;
   ALTER TABLE evaluations DROP COLUMN mul_energy_exact8_pj;
-  ALTER TABLE evaluations DROP COLUMN energy_exact8_pj; PRAGMA user_version = 1;"
+  ALTER TABLE evaluations DROP COLUMN energy_exact8_pj; ALTER TABLE run DROP COLUMN strategy;
+  PRAGMA user_version = 1;"
 [ "$(sqlite3 -readonly old.db 'PRAGMA user_version')" = 1 ] || bad "making a schema-1 archive"
 check "pareto on a schema-1 archive" 0 "$bin" pareto old.db --csv --generation 1
-[ "$(sqlite3 -readonly old.db 'PRAGMA user_version')" = 2 ] &&
-  ok "schema 1 upgraded to 2" || bad "schema version after the upgrade"
+[ "$(sqlite3 -readonly old.db 'PRAGMA user_version')" = 3 ] &&
+  ok "schema 1 upgraded to 3" || bad "schema version after the upgrade"
+[ "$(sqlite3 -readonly old.db 'SELECT strategy FROM run')" = nsga2 ] &&
+  ok "an old run is an NSGA-II run" || bad "strategy after the upgrade"
 [ "$(sqlite3 -readonly old.db "SELECT count(*) FROM evaluations WHERE weight_bits = '[]'")" = \
   "$(sqlite3 -readonly old.db 'SELECT count(*) FROM evaluations')" ] &&
   ok "old rows keep an empty width list" || bad "old rows after the upgrade"
+
+# --- an archive of schema 2 is upgraded in place (the strategy column) -----------------------
+cp results/a.db old2.db
+sqlite3 old2.db "ALTER TABLE run DROP COLUMN strategy; PRAGMA user_version = 2;"
+check "status on a schema-2 archive" 0 "$bin" status old2.db
+[ "$(sqlite3 -readonly old2.db 'PRAGMA user_version')" = 3 ] &&
+  ok "schema 2 upgraded to 3" || bad "schema version after the 2 -> 3 upgrade"
+has "status names the strategy" "strategy nsga2"
+sqlite3 old2.db "UPDATE run SET strategy = 'annealing'"
+check "an unknown strategy" 2 "$bin" status old2.db
+has "the damage named" "table run: an unknown strategy"
 
 # --- options and help ----------------------------------------------------------------------
 for cmd in search resume status pareto report finalize; do
