@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "mpi_pool.h"
 #include "run_signal.h"
 #include "search.h"
 
@@ -114,11 +115,25 @@ static int run(int argc, char **argv, bool resume)
                                        opts.name);
         if (!*opts.name) return cli_usage_error(cmd, "--name is empty");
     }
+    /* under mpirun: rank 0 searches, the other ranks train what it sends (mpi_pool.h) */
+    eng_status st = mpi_pool_init(&argc, &argv);
+    if (st != ENG_OK) {
+        cli_error("%s: %s", cmd, eng_last_error());
+        return CLI_EXIT_FAILURE;
+    }
+    /* an MPI launcher may give rank 0 a terminal of its own while the output goes elsewhere */
+    if (mpi_pool_size() > 1 && opts.progress == SEARCH_PROGRESS_TTY)
+        opts.progress = SEARCH_PROGRESS_LOG;
     opts.stop = run_signal_install();
-    eng_status st = resume ? search_resume(argv[optind], &opts)
-                           : search_run(argv[optind], &opts, NULL);
+    if (mpi_pool_rank() > 0) {
+        int code = mpi_pool_worker(opts.threads, opts.stop);
+        run_signal_restore();
+        return code;
+    }
+    st = resume ? search_resume(argv[optind], &opts) : search_run(argv[optind], &opts, NULL);
     run_signal_restore();
     if (st != ENG_OK) cli_error("%s: %s", cmd, eng_last_error());
+    mpi_pool_finish(search_exit_code(st));
     return search_exit_code(st);
 }
 

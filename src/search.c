@@ -24,6 +24,7 @@
 #include "run_claim.h"
 #include "run_signal.h"
 #include "evo_nsga2.h"
+#include "mpi_pool.h"
 #include "search_env.h"
 
 /* One candidate of the batch being evaluated. */
@@ -82,6 +83,8 @@ typedef struct driver {
     double best_error, min_energy;
 
     flight *flights;            /* per worker thread: the candidate it trains */
+    double slot_s, busy_s;      /* MPI: training slots' time and their busy part, this
+                                   generation (rank 0's trainers and the worker ranks) */
     long batches_run;           /* batches trained since the run (re)started */
     long batches_per_cand;      /* epochs x batches per epoch of one candidate */
     double t_tty;               /* last live-line refresh */
@@ -464,6 +467,9 @@ static void on_progress(void *user, search_train_event ev, const search_train_po
         hold_at_batch(d, c, pos);
 }
 
+static void store_result(driver *d, job *jb, db_evaluation *e, eng_status st, const char *msg,
+                         double err, double train_s);
+
 /* Trains one candidate on the calling worker, continuing its checkpoint when there is one. */
 static void train_job(driver *d, job *jb, db_evaluation *e, int gen, flight *f)
 {
@@ -502,16 +508,24 @@ static void train_job(driver *d, job *jb, db_evaluation *e, int gen, flight *f)
                 gen, e->hash, ctx.saved.epoch, ctx.saved.epochs, ctx.saved.batch,
                 ctx.saved.batches);
     }
+    store_result(d, jb, e, st, st == ENG_OK ? "" : eng_last_error(), err, now_s() - t0);
+}
+
+/* Stores a candidate's training result (from this rank or another): its evaluation as a
+ * cache for resume in place of its checkpoint. */
+static void store_result(driver *d, job *jb, db_evaluation *e, eng_status st, const char *msg,
+                         double err, double train_s)
+{
     jb->st = st;
     if (st != ENG_OK) {
         if (st == ENG_ERR_FORMAT)
             snprintf(jb->msg, sizeof jb->msg, "%s: checkpoint of %s: %s", db_path(d->db),
-                     e->hash, eng_last_error());
-        else snprintf(jb->msg, sizeof jb->msg, "%s", eng_last_error());
+                     e->hash, msg);
+        else snprintf(jb->msg, sizeof jb->msg, "%s", msg);
         return;
     }
     e->error = err;
-    e->train_s = now_s() - t0;
+    e->train_s = train_s;
     double gv[3];
     e->violation = violation_of(d, e);
     objectives(d, e, e->obj, gv);
@@ -534,10 +548,140 @@ static void train_job(driver *d, job *jb, db_evaluation *e, int gen, flight *f)
     progress_candidate(d, e, "trained");
 }
 
+/* A batch trained across the MPI ranks (mpi_pool.h): rank 0's threads and the workers pull
+ * candidates from one counter. */
+typedef struct pool_ctx {
+    driver *d;
+    job *jobs;
+    int n_jobs, gen;
+    int next;                   /* the next job to look at (atomic) */
+    double local_busy_s;        /* summed training time of rank 0's own threads */
+} pool_ctx;
+
+/* The next job that needs training, or -1. */
+static int pool_claim(pool_ctx *p)
+{
+    for (;;) {
+        int i;
+#pragma omp atomic capture
+        i = p->next++;
+        if (i >= p->n_jobs) return -1;
+        if (p->jobs[i].train) return i;
+    }
+}
+
+static bool pool_next(void *user, mpi_pool_job *j)
+{
+    pool_ctx *p = user;
+    driver *d = p->d;
+    for (;;) {
+        if (d->opts->stop && *d->opts->stop) return false;
+        int i = pool_claim(p);
+        if (i < 0) return false;
+        const db_evaluation *e = &d->evals[i];
+        const char *genome = NULL;
+        for (int c = 0; c < d->n_cands && !genome; c++)
+            if (d->cands[c].eval == i) genome = d->cands[c].genome;
+        *j = (mpi_pool_job){.index = i, .hash = strtoull(e->hash, NULL, 16), .seed = e->seed,
+                            .epochs = d->env.cfg.training.epochs};
+        snprintf(j->genome, sizeof j->genome, "%s", genome ? genome : "");
+        eng_status st;
+#pragma omp critical(search_db)
+        st = db_checkpoint_load(d->db, e->hash, &j->resume, &j->resume_size);
+        if (st == ENG_OK || st == ENG_ERR_NOT_FOUND) return true;
+        p->jobs[i].st = st;
+        snprintf(p->jobs[i].msg, sizeof p->jobs[i].msg, "%s", eng_last_error());
+    }
+}
+
+static eng_status pool_checkpoint(void *user, int index, const void *data, size_t size)
+{
+    pool_ctx *p = user;
+    driver *d = p->d;
+    search_train_pos pos;
+    ENG_TRY(search_train_checkpoint_pos(data, size, &pos));
+    db_checkpoint_info info = {.generation = p->gen, .epoch = pos.epoch, .epochs = pos.epochs,
+                               .batch = pos.batch, .batches = pos.batches, .loss = pos.loss};
+    snprintf(info.hash, sizeof info.hash, "%s", d->evals[index].hash);
+    eng_status st;
+#pragma omp critical(search_db)
+    st = db_checkpoint_save(d->db, &info, data, size);
+    if (pos.batch == pos.batches) {
+#pragma omp critical(search_progress)
+        {
+            d->batches_run += pos.batches;
+            if (d->opts->progress == SEARCH_PROGRESS_LOG)
+                say(d, "gen %d candidate %s epoch %d/%d loss %.4f (another rank)", p->gen,
+                    info.hash, pos.epoch, pos.epochs, pos.loss);
+        }
+    }
+    return st;
+}
+
+static void pool_done(void *user, int index, eng_status st, const char *msg, double error,
+                      double train_s)
+{
+    pool_ctx *p = user;
+    store_result(p->d, &p->jobs[index], &p->d->evals[index], st, msg, error, train_s);
+}
+
+/* train_jobs across the MPI ranks: OpenMP thread 0 (the one that joined MPI) hands out
+ * candidates to the workers, the others train on this rank. */
+static void train_jobs_pool(driver *d, job *jobs, int n_jobs, int gen, bool across)
+{
+    pool_ctx p = {.d = d, .jobs = jobs, .n_jobs = n_jobs, .gen = gen};
+    mpi_pool_cb cb = {.next = pool_next, .checkpoint = pool_checkpoint, .done = pool_done,
+                      .user = &p};
+    mpi_pool_stats stats = {0};
+    eng_status pool_st = ENG_OK;
+    char pool_msg[512] = "";
+    int local = across ? d->threads : 1;
+#ifdef _OPENMP
+    /* one local trainer with all threads: its kernels' region nests in this one */
+    omp_set_max_active_levels(across ? 1 : 2);
+    if (!across) omp_set_num_threads(d->threads);
+#endif
+    double t0 = now_s();
+#pragma omp parallel num_threads(local + 1)
+    {
+        int slot = 0;
+#ifdef _OPENMP
+        slot = omp_get_thread_num();
+#endif
+        if (slot == 0) {
+            pool_st = mpi_pool_train(&cb, d->opts->stop, &stats);
+            if (pool_st != ENG_OK) snprintf(pool_msg, sizeof pool_msg, "%s", eng_last_error());
+        } else {
+            for (int i; !(d->opts->stop && *d->opts->stop) && (i = pool_claim(&p)) >= 0;) {
+                double t = now_s();
+                train_job(d, &jobs[i], &d->evals[i], gen, &d->flights[slot - 1]);
+#pragma omp atomic
+                p.local_busy_s += now_s() - t;
+            }
+        }
+    }
+    double wall = now_s() - t0;
+    d->slot_s += wall * (double)(local + stats.workers);
+    d->busy_s += p.local_busy_s + stats.busy_s;
+    /* a failure of the pool fails the candidates it had not answered */
+    for (int i = 0; i < n_jobs && pool_st != ENG_OK; i++)
+        if (jobs[i].train && !jobs[i].done && jobs[i].st == ENG_OK) {
+            jobs[i].st = pool_st;
+            snprintf(jobs[i].msg, sizeof jobs[i].msg, "%s", pool_msg);
+        }
+}
+
 /* Trains the jobs that need it, across candidates or within each, as configured. */
 static void train_jobs(driver *d, job *jobs, int n_jobs, int gen)
 {
     volatile sig_atomic_t *stop = d->opts->stop;
+    if (mpi_pool_size() > 1) {
+        bool across_pool = d->env.device != ENG_DEVICE_CUDA &&
+                           (d->env.cfg.parallel == CFG_PARALLEL_CANDIDATES ||
+                            (d->env.cfg.parallel == CFG_PARALLEL_AUTO && d->threads > 1));
+        train_jobs_pool(d, jobs, n_jobs, gen, across_pool);
+        return;
+    }
     /* one host thread drives the GPU: candidates on the device train one after another */
     bool across = d->env.device != ENG_DEVICE_CUDA &&
                   (d->env.cfg.parallel == CFG_PARALLEL_CANDIDATES ||
@@ -566,6 +710,7 @@ static evo_status cb_evaluate(void *ctx, const evo_batch *b)
     clear_batch(d);
     d->gen_done = 0, d->gen_size = b->n;
     d->t_gen = now_s();
+    d->slot_s = d->busy_s = 0;
     d->cands = calloc((size_t)b->n, sizeof *d->cands);
     d->evals = calloc((size_t)b->n, sizeof *d->evals);
     job *jobs = calloc((size_t)b->n, sizeof *jobs);
@@ -771,10 +916,14 @@ static evo_status cb_generation(void *ctx, const evo_nsga2 *ga)
     if (isfinite(row.min_energy_pj))
         snprintf(energy_txt, sizeof energy_txt, "%.4g uJ", row.min_energy_pj * 1e-6);
     int ke = energy_objective(&d->env.cfg);
+    char idle[48] = "";
+    if (mpi_pool_size() > 1 && d->slot_s > 0)
+        snprintf(idle, sizeof idle, ", %d ranks idle %.0f%%", mpi_pool_size(),
+                 100.0 * (1.0 - d->busy_s / d->slot_s));
     say(d, "generation %d done: %d trained, %d reused, front %d, best error %s, min %s %s, "
-        "hypervolume %.4f, %.1fs%s", gen, d->n_trained, d->n_reused, row.front_size, err_txt,
+        "hypervolume %.4f, %.1fs%s%s", gen, d->n_trained, d->n_reused, row.front_size, err_txt,
         ke >= 0 ? cfg_objective_name(d->env.cfg.objectives[ke]) : "energy", energy_txt, row.hypervolume, row.wall_s,
-        d->opts->progress == SEARCH_PROGRESS_TTY ? "\n" : "");
+        idle, d->opts->progress == SEARCH_PROGRESS_TTY ? "\n" : "");
     clear_batch(d);
     if (d->opts->stop && *d->opts->stop) return fail(d, ENG_ERR_INTERRUPTED, "interrupted");
     return EVO_OK;
@@ -830,7 +979,10 @@ static eng_status driver_create(driver *d, const search_opts *opts)
     d->batches_per_cand = bs > 0 ? (long)c->training.epochs * (d->env.train.count / bs) : 0;
     const char *hold = getenv("EVOAPPROXNAS_HOLD_AT_BATCH");
     if (hold && sscanf(hold, "%d:%ld", &d->hold_epoch, &d->hold_batch) != 2) d->hold_epoch = 0;
-    return ENG_OK;
+    /* the other MPI ranks load the same config, with its files as resolved here */
+    mpi_msg_init init = {.config_path = c->path, .config_text = c->text,
+                         .dataset = c->dataset.path, .accelerator = c->energy.accelerator};
+    return mpi_pool_start(&init);
 }
 
 static void driver_free(driver *d)

@@ -1,0 +1,243 @@
+/* mpi_msg.c - encoding and decoding of the MPI worker pool's messages; the device choice. */
+#include "mpi_msg.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void mpi_buf_free(mpi_buf *b)
+{
+    free(b->data);
+    *b = (mpi_buf){0};
+}
+
+static eng_status put(mpi_buf *b, const void *p, size_t n)
+{
+    if (b->size + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->size + n) cap *= 2;
+        unsigned char *d = realloc(b->data, cap);
+        if (!d) return eng_error(ENG_ERR_NOMEM, "out of memory for a %zu-byte message",
+                                 b->size + n);
+        b->data = d, b->cap = cap;
+    }
+    if (n) memcpy(b->data + b->size, p, n);
+    b->size += n;
+    return ENG_OK;
+}
+
+static eng_status put_i32(mpi_buf *b, int32_t v) { return put(b, &v, 4); }
+static eng_status put_u64(mpi_buf *b, uint64_t v) { return put(b, &v, 8); }
+static eng_status put_f64(mpi_buf *b, double v) { return put(b, &v, 8); }
+
+static eng_status put_block(mpi_buf *b, const void *p, uint64_t n)
+{
+    ENG_TRY(put_u64(b, n));
+    return put(b, p, (size_t)n);
+}
+
+static eng_status put_str(mpi_buf *b, const char *s)
+{
+    return put_block(b, s ? s : "", s ? strlen(s) : 0);
+}
+
+/* A decoder's position; strings are gathered into `strs` (offsets) and copied at the end. */
+typedef struct reader {
+    const unsigned char *p;
+    size_t size, at;
+    const char *what;
+    eng_status st;
+    size_t str_bytes;
+} reader;
+
+static bool take(reader *r, void *out, size_t n, const char *field)
+{
+    if (r->st != ENG_OK) return false;
+    if (r->size - r->at < n) {
+        r->st = eng_error(ENG_ERR_FORMAT, "%s message: truncated at %s (%zu of %zu bytes)",
+                          r->what, field, r->at, r->size);
+        return false;
+    }
+    if (out) memcpy(out, r->p + r->at, n);
+    r->at += n;
+    return true;
+}
+
+static int32_t get_i32(reader *r, const char *field)
+{
+    int32_t v = 0;
+    take(r, &v, 4, field);
+    return v;
+}
+
+static uint64_t get_u64(reader *r, const char *field)
+{
+    uint64_t v = 0;
+    take(r, &v, 8, field);
+    return v;
+}
+
+static double get_f64(reader *r, const char *field)
+{
+    double v = 0;
+    take(r, &v, 8, field);
+    return v;
+}
+
+/* A byte block: its start in the message (NULL when empty) and length. */
+static const void *get_block(reader *r, uint64_t *n, const char *field)
+{
+    *n = get_u64(r, field);
+    if (r->st != ENG_OK) return NULL;
+    if (*n > r->size - r->at) {
+        r->st = eng_error(ENG_ERR_FORMAT, "%s message: %s of %llu bytes past its end (%zu "
+                          "bytes)", r->what, field, (unsigned long long)*n, r->size);
+        return NULL;
+    }
+    const void *p = *n ? r->p + r->at : NULL;
+    r->at += (size_t)*n;
+    return p;
+}
+
+/* A string: recorded as (offset, length) in spans, copied by finish(). */
+typedef struct span {
+    const char *p;
+    size_t n;
+    const char **dst;
+} span;
+
+static void get_str(reader *r, span *s, const char **dst, const char *field)
+{
+    uint64_t n;
+    const void *p = get_block(r, &n, field);
+    s->p = p, s->n = (size_t)n, s->dst = dst;
+    if (r->st == ENG_OK && n && memchr(p, 0, (size_t)n))
+        r->st = eng_error(ENG_ERR_FORMAT, "%s message: %s holds a NUL byte", r->what, field);
+    r->str_bytes += (size_t)n + 1;
+}
+
+/* Checks the message's length and copies its strings into one allocation. */
+static eng_status finish(reader *r, span *spans, int n, char **owned)
+{
+    *owned = NULL;
+    if (r->st == ENG_OK && r->at != r->size)
+        r->st = eng_error(ENG_ERR_FORMAT, "%s message: %zu bytes after its last field",
+                          r->what, r->size - r->at);
+    if (r->st != ENG_OK) return r->st;
+    char *buf = malloc(r->str_bytes ? r->str_bytes : 1), *q = buf;
+    if (!buf) return eng_error(ENG_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < n; i++) {
+        if (spans[i].n) memcpy(q, spans[i].p, spans[i].n);
+        q[spans[i].n] = '\0';
+        *spans[i].dst = q;
+        q += spans[i].n + 1;
+    }
+    *owned = buf;
+    return ENG_OK;
+}
+
+static reader reader_of(const void *msg, size_t size, const char *what)
+{
+    return (reader){.p = msg, .size = msg ? size : 0, .what = what, .st = ENG_OK};
+}
+
+eng_status mpi_msg_encode_init(mpi_buf *b, const mpi_msg_init *m)
+{
+    ENG_TRY(put_str(b, m->config_path));
+    ENG_TRY(put_str(b, m->config_text));
+    ENG_TRY(put_str(b, m->dataset));
+    return put_str(b, m->accelerator);
+}
+
+eng_status mpi_msg_decode_init(const void *msg, size_t size, mpi_msg_init *out, char **owned)
+{
+    reader r = reader_of(msg, size, "init");
+    span s[4];
+    get_str(&r, &s[0], &out->config_path, "the config path");
+    get_str(&r, &s[1], &out->config_text, "the config text");
+    get_str(&r, &s[2], &out->dataset, "the data set path");
+    get_str(&r, &s[3], &out->accelerator, "the accelerator path");
+    return finish(&r, s, 4, owned);
+}
+
+eng_status mpi_msg_encode_ready(mpi_buf *b, const mpi_msg_ready *m)
+{
+    ENG_TRY(put_i32(b, m->status));
+    return put_str(b, m->message);
+}
+
+eng_status mpi_msg_decode_ready(const void *msg, size_t size, mpi_msg_ready *out, char **owned)
+{
+    reader r = reader_of(msg, size, "ready");
+    span s[1];
+    out->status = get_i32(&r, "the status");
+    get_str(&r, &s[0], &out->message, "the message");
+    return finish(&r, s, 1, owned);
+}
+
+eng_status mpi_msg_encode_job(mpi_buf *b, const mpi_msg_job *m)
+{
+    ENG_TRY(put_i32(b, m->index));
+    ENG_TRY(put_u64(b, m->hash));
+    ENG_TRY(put_u64(b, m->seed));
+    ENG_TRY(put_i32(b, m->epochs));
+    ENG_TRY(put_str(b, m->genome));
+    return put_block(b, m->resume, m->resume ? m->resume_size : 0);
+}
+
+eng_status mpi_msg_decode_job(const void *msg, size_t size, mpi_msg_job *out, char **owned)
+{
+    reader r = reader_of(msg, size, "job");
+    span s[1];
+    out->index = get_i32(&r, "the candidate index");
+    out->hash = get_u64(&r, "the hash");
+    out->seed = get_u64(&r, "the seed");
+    out->epochs = get_i32(&r, "the epochs");
+    get_str(&r, &s[0], &out->genome, "the genome");
+    out->resume = get_block(&r, &out->resume_size, "the checkpoint");
+    return finish(&r, s, 1, owned);
+}
+
+eng_status mpi_msg_encode_ckpt(mpi_buf *b, const mpi_msg_ckpt *m)
+{
+    ENG_TRY(put_i32(b, m->index));
+    return put_block(b, m->data, m->size);
+}
+
+eng_status mpi_msg_decode_ckpt(const void *msg, size_t size, mpi_msg_ckpt *out, char **owned)
+{
+    reader r = reader_of(msg, size, "checkpoint");
+    out->index = get_i32(&r, "the candidate index");
+    out->data = get_block(&r, &out->size, "the checkpoint");
+    return finish(&r, NULL, 0, owned);
+}
+
+eng_status mpi_msg_encode_result(mpi_buf *b, const mpi_msg_result *m)
+{
+    ENG_TRY(put_i32(b, m->index));
+    ENG_TRY(put_i32(b, m->status));
+    ENG_TRY(put_f64(b, m->error));
+    ENG_TRY(put_f64(b, m->train_s));
+    return put_str(b, m->message);
+}
+
+eng_status mpi_msg_decode_result(const void *msg, size_t size, mpi_msg_result *out,
+                                 char **owned)
+{
+    reader r = reader_of(msg, size, "result");
+    span s[1];
+    out->index = get_i32(&r, "the candidate index");
+    out->status = get_i32(&r, "the status");
+    out->error = get_f64(&r, "the error");
+    out->train_s = get_f64(&r, "the training time");
+    get_str(&r, &s[0], &out->message, "the message");
+    return finish(&r, s, 1, owned);
+}
+
+eng_device mpi_device_choice(bool want_auto, eng_device want, int local_rank, int n_gpus,
+                             int *gpu)
+{
+    int g = n_gpus > 0 && local_rank >= 0 ? local_rank % n_gpus : 0;
+    eng_device dev = want_auto ? (n_gpus > 0 ? ENG_DEVICE_CUDA : ENG_DEVICE_CPU) : want;
+    *gpu = dev == ENG_DEVICE_CUDA ? g : -1;
+    return dev;
+}
