@@ -40,7 +40,7 @@ static eng_status put_str(mpi_buf *b, const char *s)
     return put_block(b, s ? s : "", s ? strlen(s) : 0);
 }
 
-/* A decoder's position; strings are gathered into `strs` (offsets) and copied at the end. */
+/* A decoder's position; str_bytes counts the bytes its strings need with their NULs. */
 typedef struct reader {
     const unsigned char *p;
     size_t size, at;
@@ -98,7 +98,7 @@ static const void *get_block(reader *r, uint64_t *n, const char *field)
     return p;
 }
 
-/* A string: recorded as (offset, length) in spans, copied by finish(). */
+/* A string: where it is in the message and where its copy goes, for finish(). */
 typedef struct span {
     const char *p;
     size_t n;

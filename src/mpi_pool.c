@@ -77,8 +77,27 @@ static eng_status send_to(int to, int tag, const mpi_buf *b)
     return ENG_OK;
 }
 
+/* Rank 0's stop flag while it trains (NULL otherwise) and when it was first seen set. */
+static volatile sig_atomic_t *train_stop;
+static double stop_seen;
+
+/* Whether rank 0 should stop waiting for workers: a stop came more than the grace time ago.
+ * mpirun, once a rank died or it was interrupted, sends SIGTERM and odls_base_sigkill_timeout
+ * seconds (default 1) later SIGKILL: rank 0 waits for the workers' last checkpoints for at
+ * most 60% of that, keeping the rest to mark the run interrupted. */
+static bool give_up(void)
+{
+    if (!train_stop || !*train_stop) return false;
+    double now = now_s();
+    if (stop_seen == 0) stop_seen = now;
+    const char *t = getenv("OMPI_MCA_odls_base_sigkill_timeout");
+    double grace = 0.6 * (t && atof(t) > 0 ? atof(t) : 1.0);
+    return now - stop_seen > grace;
+}
+
 /* Receives a waiting message from `from` (MPI_ANY_SOURCE) with `tag` (MPI_ANY_TAG) into *b
- * if there is one (*got). */
+ * if there is one (*got). The receive is polled: a sender that dies in the middle of a large
+ * message leaves it unfinished, and rank 0 gives up on it after a stop (ENG_ERR_INTERRUPTED). */
 static eng_status try_recv(int from, int tag, bool *got, int *src, int *got_tag, mpi_buf *b)
 {
     int flag = 0, n = 0;
@@ -94,9 +113,19 @@ static eng_status try_recv(int from, int tag, bool *got, int *src, int *got_tag,
         if (!d) return eng_error(ENG_ERR_NOMEM, "out of memory for a %d-byte message", n);
         b->data = d, b->cap = (size_t)n;
     }
-    if (MPI_Recv(b->data, n, MPI_BYTE, s.MPI_SOURCE, s.MPI_TAG, MPI_COMM_WORLD,
-                 MPI_STATUS_IGNORE) != MPI_SUCCESS)
+    MPI_Request req;
+    if (MPI_Irecv(b->data, n, MPI_BYTE, s.MPI_SOURCE, s.MPI_TAG, MPI_COMM_WORLD, &req) !=
+        MPI_SUCCESS)
         return eng_error(ENG_ERR_IO, "MPI: receiving from rank %d failed", s.MPI_SOURCE);
+    for (int done = 0;;) {
+        if (MPI_Test(&req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+            return eng_error(ENG_ERR_IO, "MPI: receiving from rank %d failed", s.MPI_SOURCE);
+        if (done) break;
+        if (give_up())
+            return eng_error(ENG_ERR_INTERRUPTED, "MPI: rank %d did not finish a message",
+                             s.MPI_SOURCE);
+        sleep_ms();
+    }
     b->size = (size_t)n;
     *got = true, *src = s.MPI_SOURCE, *got_tag = s.MPI_TAG;
     return ENG_OK;
@@ -163,13 +192,13 @@ eng_status mpi_pool_train(const mpi_pool_cb *cb, volatile sig_atomic_t *stop,
     eng_status cb_st = ENG_OK;
     char cb_msg[1024] = "";
     for (int w = 0; busy && w < pool.size; w++) busy[w] = -1;
-    double t0 = now_s(), deadline = 0;
+    double t0 = now_s();
+    train_stop = stop, stop_seen = 0;
     bool more = true, stopping = false;
     while (st == ENG_OK) {
         bool moved = false;
         if (!stopping && stop && *stop) {
             stopping = true, more = false;
-            deadline = now_s() + 60.0;
             mpi_buf none = {0};
             for (int w = 1; w < pool.size && st == ENG_OK; w++)
                 if (busy[w] >= 0) st = send_to(w, MPI_MSG_STOP, &none);
@@ -224,12 +253,13 @@ eng_status mpi_pool_train(const mpi_pool_cb *cb, volatile sig_atomic_t *stop,
         }
         if (st != ENG_OK) break;
         if (!more && n_busy == 0) break;
-        if (stopping && now_s() > deadline) {
+        if (stopping && give_up()) {
             pool.unresponsive = true;
             break;
         }
         if (!moved) sleep_ms();
     }
+    train_stop = NULL;
     stats->wall_s = now_s() - t0;
     /* time a worker spent on a candidate that did not answer counts as busy */
     for (int w = 1; busy && w < pool.size; w++)

@@ -74,8 +74,11 @@ typedef struct mpi_pool_stats {
 /* Rank 0: trains the batch's candidates on the workers until cb->next has none left and
  * every worker has answered. When *stop becomes non-zero it stops handing out candidates,
  * tells the busy workers to stop (they checkpoint and answer ENG_ERR_INTERRUPTED) and waits
- * up to a minute for them. A checkpoint callback's failure is returned after the others
- * answered. Returns at once with one rank. */
+ * for them for 60% of mpirun's odls_base_sigkill_timeout (default 1 s: the time mpirun leaves
+ * between its SIGTERM and SIGKILL); a worker that did not answer by then (dead) makes
+ * mpi_pool_finish abort, and its candidate stays unanswered (the call returns
+ * ENG_ERR_INTERRUPTED when a message was left half-received). A checkpoint callback's failure
+ * is returned after the others answered. Returns at once with one rank. */
 eng_status mpi_pool_train(const mpi_pool_cb *cb, volatile sig_atomic_t *stop,
                           mpi_pool_stats *stats);
 

@@ -979,9 +979,15 @@ static eng_status driver_create(driver *d, const search_opts *opts)
     d->batches_per_cand = bs > 0 ? (long)c->training.epochs * (d->env.train.count / bs) : 0;
     const char *hold = getenv("EVOAPPROXNAS_HOLD_AT_BATCH");
     if (hold && sscanf(hold, "%d:%ld", &d->hold_epoch, &d->hold_batch) != 2) d->hold_epoch = 0;
-    /* the other MPI ranks load the same config, with its files as resolved here */
-    mpi_msg_init init = {.config_path = c->path, .config_text = c->text,
-                         .dataset = c->dataset.path, .accelerator = c->energy.accelerator};
+    /* the other MPI ranks load the same config, with its files as resolved here (absolute:
+     * a rank may start in another directory) */
+    if (mpi_pool_size() < 2) return ENG_OK;
+    char path[3][PATH_MAX];
+    const char *given[3] = {c->path, c->dataset.path, c->energy.accelerator};
+    for (int i = 0; i < 3; i++)
+        if (!realpath(given[i], path[i])) snprintf(path[i], sizeof path[i], "%s", given[i]);
+    mpi_msg_init init = {.config_path = path[0], .config_text = c->text, .dataset = path[1],
+                         .accelerator = path[2]};
     return mpi_pool_start(&init);
 }
 

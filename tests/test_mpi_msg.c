@@ -1,0 +1,179 @@
+/*
+ * test_mpi_msg.c - the MPI worker pool's messages: every message survives encoding and
+ * decoding, damaged ones (truncated, trailing bytes, a NUL in a string) are refused naming
+ * the field; the device choice by local rank.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mpi_msg.h"
+
+START_TEST(test_init_roundtrip)
+{
+    mpi_buf b = {0};
+    mpi_msg_init m = {.config_path = "/c/x.yaml", .config_text = "name: x\nseed: 3\n",
+                      .dataset = "/data/fm", .accelerator = ""};
+    ck_assert_int_eq(mpi_msg_encode_init(&b, &m), ENG_OK);
+    mpi_msg_init d;
+    char *owned;
+    ck_assert_int_eq(mpi_msg_decode_init(b.data, b.size, &d, &owned), ENG_OK);
+    ck_assert_str_eq(d.config_path, "/c/x.yaml");
+    ck_assert_str_eq(d.config_text, "name: x\nseed: 3\n");
+    ck_assert_str_eq(d.dataset, "/data/fm");
+    ck_assert_str_eq(d.accelerator, "");
+    free(owned);
+    mpi_buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_job_roundtrip)
+{
+    unsigned char ckpt[300];
+    for (int i = 0; i < 300; i++) ckpt[i] = (unsigned char)(i * 7);
+    mpi_buf b = {0};
+    mpi_msg_job m = {.index = 17, .hash = 0x8ac663b59c78f944ull, .seed = ~0ull - 5,
+                     .epochs = 12, .genome = "0,3,1,2", .resume = ckpt,
+                     .resume_size = sizeof ckpt};
+    ck_assert_int_eq(mpi_msg_encode_job(&b, &m), ENG_OK);
+    mpi_msg_job d;
+    char *owned;
+    ck_assert_int_eq(mpi_msg_decode_job(b.data, b.size, &d, &owned), ENG_OK);
+    ck_assert_int_eq(d.index, 17);
+    ck_assert_uint_eq(d.hash, 0x8ac663b59c78f944ull);
+    ck_assert_uint_eq(d.seed, ~0ull - 5);
+    ck_assert_int_eq(d.epochs, 12);
+    ck_assert_str_eq(d.genome, "0,3,1,2");
+    ck_assert_uint_eq(d.resume_size, sizeof ckpt);
+    ck_assert_int_eq(memcmp(d.resume, ckpt, sizeof ckpt), 0);
+    free(owned);
+    /* no checkpoint: an empty block, decoded as NULL */
+    b.size = 0;
+    m.resume = NULL;
+    ck_assert_int_eq(mpi_msg_encode_job(&b, &m), ENG_OK);
+    ck_assert_int_eq(mpi_msg_decode_job(b.data, b.size, &d, &owned), ENG_OK);
+    ck_assert_ptr_null(d.resume);
+    ck_assert_uint_eq(d.resume_size, 0);
+    free(owned);
+    mpi_buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_result_ready_ckpt_roundtrip)
+{
+    mpi_buf b = {0};
+    char *owned;
+    mpi_msg_result r = {.index = 3, .status = ENG_ERR_INTERRUPTED, .error = 0.125,
+                        .train_s = 41.5, .message = "rank 2 on n7: stopped"};
+    ck_assert_int_eq(mpi_msg_encode_result(&b, &r), ENG_OK);
+    mpi_msg_result rd;
+    ck_assert_int_eq(mpi_msg_decode_result(b.data, b.size, &rd, &owned), ENG_OK);
+    ck_assert_int_eq(rd.index, 3);
+    ck_assert_int_eq(rd.status, ENG_ERR_INTERRUPTED);
+    ck_assert(rd.error == 0.125 && rd.train_s == 41.5);
+    ck_assert_str_eq(rd.message, "rank 2 on n7: stopped");
+    free(owned);
+
+    b.size = 0;
+    mpi_msg_ready y = {.status = ENG_ERR_NOT_FOUND, .message = "rank 1 on n2: /d: missing"};
+    ck_assert_int_eq(mpi_msg_encode_ready(&b, &y), ENG_OK);
+    mpi_msg_ready yd;
+    ck_assert_int_eq(mpi_msg_decode_ready(b.data, b.size, &yd, &owned), ENG_OK);
+    ck_assert_int_eq(yd.status, ENG_ERR_NOT_FOUND);
+    ck_assert_str_eq(yd.message, "rank 1 on n2: /d: missing");
+    free(owned);
+
+    b.size = 0;
+    const char data[] = "EVAXCK\r\n....";
+    mpi_msg_ckpt c = {.index = 9, .data = data, .size = sizeof data};
+    ck_assert_int_eq(mpi_msg_encode_ckpt(&b, &c), ENG_OK);
+    mpi_msg_ckpt cd;
+    ck_assert_int_eq(mpi_msg_decode_ckpt(b.data, b.size, &cd, &owned), ENG_OK);
+    ck_assert_int_eq(cd.index, 9);
+    ck_assert_uint_eq(cd.size, sizeof data);
+    ck_assert_int_eq(memcmp(cd.data, data, sizeof data), 0);
+    free(owned);
+    mpi_buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_damaged_messages)
+{
+    mpi_buf b = {0};
+    mpi_msg_job m = {.index = 1, .hash = 2, .seed = 3, .epochs = 4, .genome = "1,2,3"};
+    ck_assert_int_eq(mpi_msg_encode_job(&b, &m), ENG_OK);
+    mpi_msg_job d;
+    char *owned = (char *)&b;
+    /* every truncation is refused, naming a field */
+    for (size_t n = 0; n < b.size; n++) {
+        ck_assert_int_eq(mpi_msg_decode_job(b.data, n, &d, &owned), ENG_ERR_FORMAT);
+        ck_assert_ptr_null(owned);
+        ck_assert_ptr_nonnull(strstr(eng_last_error(), "job message: "));
+    }
+    /* a byte too many */
+    unsigned char *longer = malloc(b.size + 1);
+    memcpy(longer, b.data, b.size);
+    longer[b.size] = 0;
+    ck_assert_int_eq(mpi_msg_decode_job(longer, b.size + 1, &d, &owned), ENG_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(eng_last_error(), "1 bytes after its last field"));
+    free(longer);
+    /* a string length past the end */
+    size_t at = 4 + 8 + 8 + 4;   /* the genome's length field */
+    uint64_t huge = 1ull << 40;
+    memcpy(b.data + at, &huge, 8);
+    ck_assert_int_eq(mpi_msg_decode_job(b.data, b.size, &d, &owned), ENG_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(eng_last_error(), "the genome"));
+    /* a NUL inside a string */
+    b.size = 0;
+    mpi_msg_ready y = {.status = 0, .message = "ab"};
+    ck_assert_int_eq(mpi_msg_encode_ready(&b, &y), ENG_OK);
+    b.data[b.size - 1] = 0;
+    mpi_msg_ready yd;
+    ck_assert_int_eq(mpi_msg_decode_ready(b.data, b.size, &yd, &owned), ENG_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(eng_last_error(), "NUL"));
+    mpi_buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_device_choice)
+{
+    int gpu;
+    /* auto: the GPU of the local rank, round robin over the node's GPUs */
+    ck_assert_int_eq(mpi_device_choice(true, ENG_DEVICE_CPU, 0, 4, &gpu), ENG_DEVICE_CUDA);
+    ck_assert_int_eq(gpu, 0);
+    ck_assert_int_eq(mpi_device_choice(true, ENG_DEVICE_CPU, 3, 4, &gpu), ENG_DEVICE_CUDA);
+    ck_assert_int_eq(gpu, 3);
+    ck_assert_int_eq(mpi_device_choice(true, ENG_DEVICE_CPU, 5, 4, &gpu), ENG_DEVICE_CUDA);
+    ck_assert_int_eq(gpu, 1);
+    /* auto on a node without GPUs: the CPU */
+    ck_assert_int_eq(mpi_device_choice(true, ENG_DEVICE_CPU, 2, 0, &gpu), ENG_DEVICE_CPU);
+    ck_assert_int_eq(gpu, -1);
+    /* an explicit device is kept */
+    ck_assert_int_eq(mpi_device_choice(false, ENG_DEVICE_CPU, 1, 2, &gpu), ENG_DEVICE_CPU);
+    ck_assert_int_eq(gpu, -1);
+    ck_assert_int_eq(mpi_device_choice(false, ENG_DEVICE_CUDA, 3, 2, &gpu), ENG_DEVICE_CUDA);
+    ck_assert_int_eq(gpu, 1);
+}
+END_TEST
+
+static Suite *mpi_msg_suite(void)
+{
+    Suite *s = suite_create("mpi_msg");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_init_roundtrip);
+    tcase_add_test(tc, test_job_roundtrip);
+    tcase_add_test(tc, test_result_ready_ckpt_roundtrip);
+    tcase_add_test(tc, test_damaged_messages);
+    tcase_add_test(tc, test_device_choice);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(mpi_msg_suite());
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
