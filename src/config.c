@@ -642,7 +642,7 @@ static bool valid_name(const char *s)
 static void read_top(reader *r, cfg_search *c)
 {
     static const char *const parallel[] = {"auto", "candidates", "within"};
-    static const char *const devices[] = {"cpu", "cuda"};
+    static const char *const devices[] = {"cpu", "cuda", "auto"};
     cfg_map top;
     if (!map_open(r, yaml_document_get_root_node(&r->doc), "", &top)) return;
     yaml_node_t *nm = get_string(r, &top, "name", true, NULL, c->name, sizeof c->name);
@@ -664,7 +664,9 @@ static void read_top(reader *r, cfg_search *c)
     read_objectives(r, &top, c);
     read_constraints(r, map_get(r, &top, "constraints"), c);
     c->parallel = (cfg_parallel)get_enum(r, &top, "parallel", CFG_PARALLEL_AUTO, parallel, 3);
-    c->device = (eng_device)get_enum(r, &top, "device", ENG_DEVICE_CPU, devices, 2);
+    int dev = get_enum(r, &top, "device", ENG_DEVICE_CPU, devices, 3);
+    c->device_auto = dev == 2;
+    c->device = c->device_auto ? ENG_DEVICE_CPU : (eng_device)dev;
     read_finalize(r, map_get(r, &top, "finalize"), c);
     map_finish(r, &top);
 }

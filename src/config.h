@@ -134,6 +134,8 @@ typedef struct cfg_search {
 
     cfg_parallel parallel;
     eng_device device;                  /* where candidates train and are evaluated */
+    bool device_auto;                   /* `device: auto`: a GPU by the MPI local rank where
+                                           the node has one, else the CPU (device: cpu) */
 
     struct {
         int epochs;                     /* default epochs of `finalize` */

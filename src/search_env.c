@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "eng_cuda.h"
+#include "mpi_pool.h"
 #include "nas_build.h"
 #include "search_train.h"
 
@@ -101,7 +103,14 @@ eng_status search_env_open(search_env *env, cfg_search *cfg, unsigned flags)
     env->quant.per_channel = c->quant.per_channel;
     env->quant.table_gradient = c->quant.table_gradient;
     env->quant.ema_momentum = (float)c->quant.ema_momentum;
-    if (eng_device_resolve(c->device, &env->device) != ENG_OK)
+    eng_device want = c->device;
+    if (c->device_auto) { /* one GPU per MPI rank on its node, where the node has GPUs */
+        int gpu;
+        want = mpi_device_choice(true, c->device, mpi_pool_local_rank(),
+                                 eng_cuda_device_count(), &gpu);
+        if (want == ENG_DEVICE_CUDA && eng_cuda_init(gpu) != ENG_OK) want = ENG_DEVICE_CPU;
+    }
+    if (eng_device_resolve(want, &env->device) != ENG_OK)
         snprintf(env->device_note, sizeof env->device_note, "%s", eng_last_error());
     if (env->device == ENG_DEVICE_CUDA && env->quant.table_gradient) {
         env->device = ENG_DEVICE_CPU;
