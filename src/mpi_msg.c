@@ -140,12 +140,73 @@ static reader reader_of(const void *msg, size_t size, const char *what)
     return (reader){.p = msg, .size = msg ? size : 0, .what = what, .st = ENG_OK};
 }
 
+/* The published figures of a multiplier, in the order of eng_mul_figures. */
+static double *figure(eng_mul_figures *f, int i)
+{
+    double *all[11] = {&f->mae_pct, &f->mae,     &f->wce_pct, &f->wce,      &f->wcre_pct,
+                       &f->ep_pct,  &f->mre_pct, &f->mse,     &f->power_mw, &f->area_um2,
+                       &f->delay_ns};
+    return all[i];
+}
+
 eng_status mpi_msg_encode_init(mpi_buf *b, const mpi_msg_init *m)
 {
     ENG_TRY(put_str(b, m->config_path));
     ENG_TRY(put_str(b, m->config_text));
     ENG_TRY(put_str(b, m->dataset));
-    return put_str(b, m->accelerator);
+    ENG_TRY(put_str(b, m->accelerator));
+    ENG_TRY(put_i32(b, m->n_muls));
+    for (int i = 0; i < m->n_muls; i++) {
+        eng_mul *u = m->muls[i];
+        ENG_TRY(put_str(b, u->name));
+        ENG_TRY(put_str(b, u->family));
+        ENG_TRY(put_i32(b, u->a_bits));
+        ENG_TRY(put_i32(b, u->w_bits));
+        ENG_TRY(put_i32(b, u->is_signed));
+        for (int k = 0; k < 11; k++) ENG_TRY(put_f64(b, *figure(&u->published, k)));
+        ENG_TRY(put_block(b, u->table, sizeof(uint16_t) * ((size_t)256 << u->w_bits)));
+    }
+    return ENG_OK;
+}
+
+/* One multiplier of an init message into a new eng_mul (*out; NULL on error). */
+static void get_mul(reader *r, int i, eng_mul **out)
+{
+    *out = NULL;
+    span s[2];
+    const char *name, *family;
+    r->str_bytes = 0;
+    get_str(r, &s[0], &name, "a multiplier's name");
+    get_str(r, &s[1], &family, "a multiplier's family");
+    int a_bits = get_i32(r, "a multiplier's a_bits");
+    int w_bits = get_i32(r, "a multiplier's w_bits");
+    int is_signed = get_i32(r, "a multiplier's signedness");
+    eng_mul_figures fig;
+    for (int k = 0; k < 11; k++) *figure(&fig, k) = get_f64(r, "a multiplier's figures");
+    uint64_t n;
+    const void *table = get_block(r, &n, "a multiplier's table");
+    if (r->st != ENG_OK) return;
+    if (a_bits != 8 || w_bits < 2 || w_bits > 8 || (is_signed != 0 && is_signed != 1) ||
+        n != sizeof(uint16_t) * ((uint64_t)256 << w_bits) ||
+        s[0].n >= ENG_MUL_NAME_MAX || s[1].n >= ENG_MUL_FAMILY_MAX) {
+        r->st = eng_error(ENG_ERR_FORMAT, "init message: multiplier %d: bad shape (%dx%d, "
+                          "%llu table bytes)", i, a_bits, w_bits, (unsigned long long)n);
+        return;
+    }
+    eng_mul *m = calloc(1, sizeof *m);
+    void *t = m ? eng_alloc((size_t)n) : NULL;
+    if (!t) {
+        free(m);
+        r->st = eng_error(ENG_ERR_NOMEM, "out of memory");
+        return;
+    }
+    memcpy(m->name, s[0].p, s[0].n);
+    memcpy(m->family, s[1].p, s[1].n);
+    m->a_bits = a_bits, m->w_bits = w_bits, m->is_signed = is_signed;
+    m->published = fig;
+    memcpy(t, table, (size_t)n);
+    m->table = t;
+    *out = m;
 }
 
 eng_status mpi_msg_decode_init(const void *msg, size_t size, mpi_msg_init *out, char **owned)
@@ -156,7 +217,23 @@ eng_status mpi_msg_decode_init(const void *msg, size_t size, mpi_msg_init *out, 
     get_str(&r, &s[1], &out->config_text, "the config text");
     get_str(&r, &s[2], &out->dataset, "the data set path");
     get_str(&r, &s[3], &out->accelerator, "the accelerator path");
-    return finish(&r, s, 4, owned);
+    size_t str_bytes = r.str_bytes;
+    out->n_muls = get_i32(&r, "the multiplier count");
+    if (r.st == ENG_OK && (out->n_muls < 0 || out->n_muls > MPI_MSG_MAX_MULS))
+        r.st = eng_error(ENG_ERR_FORMAT, "init message: %d multipliers", out->n_muls);
+    int n = 0;
+    for (; r.st == ENG_OK && n < out->n_muls; n++) {
+        get_mul(&r, n, &out->muls[n]);
+        if (!out->muls[n]) break;
+    }
+    r.str_bytes = str_bytes;
+    eng_status st = finish(&r, s, 4, owned);
+    if (st != ENG_OK)
+        for (int i = 0; i < n && i < MPI_MSG_MAX_MULS; i++) {
+            eng_mul_free(out->muls[i]);
+            out->muls[i] = NULL;
+        }
+    return st;
 }
 
 eng_status mpi_msg_encode_ready(mpi_buf *b, const mpi_msg_ready *m)

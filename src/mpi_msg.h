@@ -7,7 +7,10 @@
  * double, a string or a byte block as a u64 length and its bytes (strings carry no NUL).
  *
  *   init   (rank 0 -> worker, once)  config path, config text, dataset override, accelerator
- *                                    override ("" = none)
+ *                                    override ("" = none), the multiplier set: a u32 count,
+ *                                    then per multiplier its name, family, a_bits, w_bits,
+ *                                    signedness (i32 each), the published figures (11 f64)
+ *                                    and the table (u16 x (256 << w_bits) as a block)
  *   ready  (worker -> rank 0, once)  status, message ("rank R on HOST: ..." when not ENG_OK)
  *   job    (rank 0 -> worker)        candidate index, hash, seed, epochs, genome text,
  *                                    checkpoint to continue (may be empty)
@@ -25,6 +28,9 @@
 
 #include "eng_common.h"
 #include "eng_device.h"
+#include "eng_mul.h"
+
+#define MPI_MSG_MAX_MULS 64     /* = NAS_MAX_MULS */
 
 /* Message tags (also the MPI tags). */
 enum {
@@ -47,6 +53,9 @@ void mpi_buf_free(mpi_buf *b);
 
 typedef struct mpi_msg_init {
     const char *config_path, *config_text, *dataset, *accelerator;   /* "" = none */
+    int n_muls;
+    eng_mul *muls[MPI_MSG_MAX_MULS];    /* decoded: allocated, the caller frees them
+                                           (eng_mul_free); encoded: read */
 } mpi_msg_init;
 
 typedef struct mpi_msg_ready {

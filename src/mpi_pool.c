@@ -323,10 +323,11 @@ static void on_progress(void *user, search_train_event ev, const search_train_po
     }
 }
 
-/* Loads the config rank 0 sent; the message names this rank's host. */
+/* Loads the config rank 0 sent, with its multiplier tables; the message names this rank's
+ * host. */
 static eng_status worker_setup(const mpi_buf *b, search_env *env)
 {
-    mpi_msg_init m;
+    mpi_msg_init m = {0};
     char *owned = NULL;
     eng_status st = mpi_msg_decode_init(b->data, b->size, &m, &owned);
     if (st == ENG_OK) {
@@ -334,12 +335,17 @@ static eng_status worker_setup(const mpi_buf *b, search_env *env)
                            .accelerator = m.accelerator[0] ? m.accelerator : NULL};
         cfg_search cfg;
         st = cfg_parse_with(m.config_text, m.config_path, &paths, &cfg);
-        if (st == ENG_OK) st = search_env_open(env, &cfg, SEARCH_ENV_DATA);
+        if (st == ENG_OK && cfg.space.n_muls != m.n_muls)
+            st = eng_error(ENG_ERR_INTERNAL, "%d multipliers sent for the %d of the config",
+                           m.n_muls, cfg.space.n_muls);
+        if (st == ENG_OK) st = search_env_open_given(env, &cfg, m.muls);
+        else cfg_free(&cfg);
+        for (int i = 0; i < m.n_muls; i++) eng_mul_free(m.muls[i]);
     }
     free(owned);
     if (st == ENG_ERR_IO) st = ENG_ERR_NOT_FOUND;   /* an unreadable file is bad input */
     if (st != ENG_OK)
-        st = eng_error(st, "rank %d on %s: %s", pool.rank, mpi_pool_host(), eng_last_error());
+        st = eng_error_prefix(st, "rank %d on %s", pool.rank, mpi_pool_host());
     return st;
 }
 

@@ -55,11 +55,22 @@ static eng_status load_data(search_env *env, unsigned flags)
     return st;
 }
 
-static eng_status load_muls(search_env *env)
+/* Loads the config's multipliers, or takes those of `given` (NULL: load). */
+static eng_status load_muls(search_env *env, eng_mul **given)
 {
     const cfg_search *c = &env->cfg;
     for (int i = 0; i < c->space.n_muls; i++) {
-        eng_status st = eng_mul_load(c->mul_names[i], &env->muls[i]);
+        eng_status st = ENG_OK;
+        if (given) {
+            env->muls[i] = given[i];
+            given[i] = NULL;
+            if (strcmp(env->muls[i]->name, c->mul_names[i]) != 0)
+                return eng_error(ENG_ERR_ARG, "%s:%d: search_space.multipliers: '%s' given "
+                                 "for '%s'", c->path, c->mul_lines[i], env->muls[i]->name,
+                                 c->mul_names[i]);
+        } else {
+            st = eng_mul_load(c->mul_names[i], &env->muls[i]);
+        }
         if (st != ENG_OK) /* the message names the multiplier and `luts list` */
             return eng_error_prefix(st, "%s:%d: search_space.multipliers", c->path,
                                     c->mul_lines[i]);
@@ -91,7 +102,7 @@ static eng_status load_muls(search_env *env)
     return ENG_OK;
 }
 
-eng_status search_env_open(search_env *env, cfg_search *cfg, unsigned flags)
+static eng_status open_env(search_env *env, cfg_search *cfg, unsigned flags, eng_mul **given)
 {
     memset(env, 0, sizeof *env);
     env->cfg = *cfg;
@@ -118,8 +129,8 @@ eng_status search_env_open(search_env *env, cfg_search *cfg, unsigned flags)
                  "CPU only");
     }
 
-    eng_status st = load_muls(env);
-    if (st == ENG_OK) {
+    eng_status st = load_muls(env, given);
+    if (st == ENG_OK && !given) {
         st = energy_accel_load(c->energy.accelerator, &env->accel);
         if (st == ENG_OK) st = energy_model_create(&env->accel, &env->energy);
         if (st != ENG_OK) st = eng_error_prefix(st, "%s: energy.accelerator", c->path);
@@ -142,6 +153,16 @@ eng_status search_env_open(search_env *env, cfg_search *cfg, unsigned flags)
     if (st == ENG_OK) st = nas_space_check(&env->cfg.space);
     if (st != ENG_OK) search_env_close(env);
     return st;
+}
+
+eng_status search_env_open(search_env *env, cfg_search *cfg, unsigned flags)
+{
+    return open_env(env, cfg, flags, NULL);
+}
+
+eng_status search_env_open_given(search_env *env, cfg_search *cfg, eng_mul **muls)
+{
+    return open_env(env, cfg, SEARCH_ENV_DATA, muls);
 }
 
 void search_env_close(search_env *env)

@@ -4,6 +4,7 @@
  * the field; the device choice by local rank.
  */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,7 +14,13 @@ START_TEST(test_init_roundtrip)
 {
     mpi_buf b = {0};
     mpi_msg_init m = {.config_path = "/c/x.yaml", .config_text = "name: x\nseed: 3\n",
-                      .dataset = "/data/fm", .accelerator = ""};
+                      .dataset = "/data/fm", .accelerator = "", .n_muls = 2};
+    /* an exact 8x4 table and an 8x8 one with a changed entry and figures */
+    ck_assert_int_eq(eng_mul_exact(4, false, &m.muls[0]), ENG_OK);
+    ck_assert_int_eq(eng_mul_exact(8, false, &m.muls[1]), ENG_OK);
+    snprintf(m.muls[1]->name, sizeof m.muls[1]->name, "mul8u_TEST");
+    m.muls[1]->table[12345] = 7;
+    m.muls[1]->published.power_mw = 0.25;
     ck_assert_int_eq(mpi_msg_encode_init(&b, &m), ENG_OK);
     mpi_msg_init d;
     char *owned;
@@ -22,7 +29,26 @@ START_TEST(test_init_roundtrip)
     ck_assert_str_eq(d.config_text, "name: x\nseed: 3\n");
     ck_assert_str_eq(d.dataset, "/data/fm");
     ck_assert_str_eq(d.accelerator, "");
+    ck_assert_int_eq(d.n_muls, 2);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_str_eq(d.muls[i]->name, m.muls[i]->name);
+        ck_assert_str_eq(d.muls[i]->family, m.muls[i]->family);
+        ck_assert_int_eq(d.muls[i]->w_bits, m.muls[i]->w_bits);
+        ck_assert_int_eq(d.muls[i]->is_signed, m.muls[i]->is_signed);
+        ck_assert_int_eq(memcmp(d.muls[i]->table, m.muls[i]->table,
+                                sizeof(uint16_t) * ((size_t)256 << m.muls[i]->w_bits)), 0);
+    }
+    ck_assert(d.muls[1]->published.power_mw == 0.25);
+    ck_assert_int_eq(d.muls[1]->table[12345], 7);
+    for (int i = 0; i < 2; i++) {
+        eng_mul_free(d.muls[i]);
+        eng_mul_free(m.muls[i]);
+    }
     free(owned);
+    /* a truncated table frees what was decoded */
+    ck_assert_int_eq(mpi_msg_decode_init(b.data, b.size - 1, &d, &owned), ENG_ERR_FORMAT);
+    ck_assert_ptr_null(owned);
+    ck_assert_ptr_nonnull(strstr(eng_last_error(), "a multiplier's table"));
     mpi_buf_free(&b);
 }
 END_TEST

@@ -114,12 +114,21 @@ check "resume after rank 0 was SIGKILLed" 0 "${mpi[@]}" -n 3 "$bin" resume resul
   --threads 1
 same "it reaches the uninterrupted archive" results/r0.db results/ref.db
 
-# --- a worker that cannot load a file -----------------------------------------------------
-check "a worker without the multiplier library: exit 2" 2 "${mpi[@]}" -n 1 "$bin" search \
-  tiny.yaml --threads 1 --name nolut : -n 1 env EVOAPPROXNAS_LUTS="$tmp/nolut" "$bin" search \
-  tiny.yaml --threads 1 --name nolut
-has "the message names the rank, its host and the path" \
-  "search: rank 1 on $(hostname): .*$tmp/nolut/manifest.tsv"
-[ ! -s results/nolut.db ] && ok "no archive is written" || bad "an archive was written"
+# --- the multipliers come from rank 0; a worker that cannot read the data set ------------
+check "a worker without the multiplier library trains with rank 0's tables" 0 "${mpi[@]}" \
+  -n 1 "$bin" search tiny.yaml --threads 1 --name nolut : -n 1 env \
+  EVOAPPROXNAS_LUTS="$tmp/nolut" "$bin" search tiny.yaml --threads 1 --name nolut
+same "with the same archive" results/nolut.db results/one.db
+# another node without the data set: rank 1 sees an empty folder in its place
+if unshare -m true 2>/dev/null; then
+  check "a worker that cannot read the data set: exit 2" 2 "${mpi[@]}" -n 1 "$bin" search \
+    tiny.yaml --threads 1 --name nodata : -n 1 unshare -m sh -c \
+    "mount -t tmpfs none '$tmp/data' && exec '$bin' search tiny.yaml --threads 1 --name nodata"
+  has "the message names the rank, its host and the path" \
+    "search: rank 1 on $(hostname): $tmp/tiny.yaml: dataset: $tmp/data/train-images"
+  [ ! -s results/nodata.db ] && ok "no archive is written" || bad "an archive was written"
+else
+  ok "# SKIP a worker without the data set (unshare -m is not allowed here)"
+fi
 
 exit $fail
