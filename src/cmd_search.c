@@ -29,7 +29,7 @@ static void print_help(bool resume)
 {
     if (resume)
         printf("Usage: evoapproxnas resume DB [--data DIR] [--accelerator FILE] [--threads T]\n"
-               "                          [--quiet]\n"
+               "                          [--quiet] [--broadcast-data]\n"
                "\n"
                "Continues an interrupted search from its archive (killed, or stopped with a\n"
                "signal) with the archived config; reaches the same archive as an uninterrupted\n"
@@ -42,7 +42,7 @@ static void print_help(bool resume)
                "                      also when the search is finished)\n");
     else
         printf("Usage: evoapproxnas search CONFIG.yaml [--name N] [--output DB] [--threads T]\n"
-               "                          [--quiet]\n"
+               "                          [--quiet] [--broadcast-data]\n"
                "\n"
                "Searches CNN architectures and per-layer approximate multipliers (NSGA-II) as\n"
                "the config says (docs/config.md), archiving every generation in an SQLite\n"
@@ -52,11 +52,16 @@ static void print_help(bool resume)
                "  --output DB   database path\n");
     printf("  --threads T   worker threads (default: all cores)\n"
            "  --quiet       no progress output\n"
+           "  --broadcast-data  under mpirun: rank 0 sends the training and validation\n"
+           "                images to the other ranks (default: each reads the data set)\n"
            "  -h, --help    this help\n"
            "\n"
            "Ctrl-C, SIGTERM or SIGHUP stops at the next batch, checkpointing every candidate\n"
            "in training (exit 1; resume continues them), a second one at once; progress is a\n"
-           "live line on a terminal, plain log lines otherwise.\n");
+           "live line on a terminal, plain log lines otherwise.\n"
+           "\n"
+           "Under `mpirun -n N` rank 0 runs the search and the other ranks train candidates\n"
+           "with their --threads (docs/distributed.md); the archive equals one process's.\n");
 }
 
 static int run(int argc, char **argv, bool resume)
@@ -66,6 +71,7 @@ static int run(int argc, char **argv, bool resume)
         {"name", required_argument, NULL, 'n'},   {"output", required_argument, NULL, 'o'},
         {"threads", required_argument, NULL, 't'}, {"quiet", no_argument, NULL, 'q'},
         {"data", required_argument, NULL, 'd'},   {"accelerator", required_argument, NULL, 'a'},
+        {"broadcast-data", no_argument, NULL, 'b'},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
     cfg_paths paths = {0};
@@ -99,6 +105,7 @@ static int run(int argc, char **argv, bool resume)
             if (!cli_parse_long("--threads", optarg, 1, 1024, &threads)) return CLI_EXIT_USAGE;
             break;
         case 'q': opts.progress = SEARCH_PROGRESS_NONE; break;
+        case 'b': opts.mpi_send_data = true; break;
         case 'h': print_help(resume); return CLI_EXIT_OK;
         default:
             return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);

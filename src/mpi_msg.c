@@ -166,7 +166,54 @@ eng_status mpi_msg_encode_init(mpi_buf *b, const mpi_msg_init *m)
         for (int k = 0; k < 11; k++) ENG_TRY(put_f64(b, *figure(&u->published, k)));
         ENG_TRY(put_block(b, u->table, sizeof(uint16_t) * ((size_t)256 << u->w_bits)));
     }
+    ENG_TRY(put_i32(b, m->has_data));
+    for (int k = 0; k < 2 && m->has_data; k++) {
+        const eng_dataset *d = k ? &m->val : &m->train;
+        ENG_TRY(put_i32(b, d->count));
+        ENG_TRY(put_i32(b, d->channels));
+        ENG_TRY(put_i32(b, d->height));
+        ENG_TRY(put_i32(b, d->width));
+        ENG_TRY(put_i32(b, d->classes));
+        ENG_TRY(put_block(b, d->images, (uint64_t)d->count * (uint64_t)d->channels *
+                                            (uint64_t)d->height * (uint64_t)d->width));
+        ENG_TRY(put_block(b, d->labels, (uint64_t)d->count));
+        for (int i = 0; i < ENG_DATASET_MAX_CHANNELS; i++) ENG_TRY(put_f64(b, d->mean[i]));
+        for (int i = 0; i < ENG_DATASET_MAX_CHANNELS; i++) ENG_TRY(put_f64(b, d->std[i]));
+    }
     return ENG_OK;
+}
+
+/* A data set of an init message into *d (allocated). */
+static void get_dataset(reader *r, eng_dataset *d, const char *what)
+{
+    *d = (eng_dataset){0};
+    int count = get_i32(r, what), ch = get_i32(r, what), h = get_i32(r, what);
+    int w = get_i32(r, what), classes = get_i32(r, what);
+    uint64_t n_img, n_lab;
+    const void *img = get_block(r, &n_img, what), *lab = get_block(r, &n_lab, what);
+    double mean[ENG_DATASET_MAX_CHANNELS], std[ENG_DATASET_MAX_CHANNELS];
+    for (int i = 0; i < ENG_DATASET_MAX_CHANNELS; i++) mean[i] = get_f64(r, what);
+    for (int i = 0; i < ENG_DATASET_MAX_CHANNELS; i++) std[i] = get_f64(r, what);
+    if (r->st != ENG_OK) return;
+    if (count < 1 || ch < 1 || ch > ENG_DATASET_MAX_CHANNELS || h < 1 || w < 1 ||
+        classes < 1 || n_lab != (uint64_t)count ||
+        n_img != (uint64_t)count * (uint64_t)ch * (uint64_t)h * (uint64_t)w) {
+        r->st = eng_error(ENG_ERR_FORMAT, "init message: %s: bad shape (%d x %dx%dx%d, %llu "
+                          "image bytes)", what, count, ch, h, w, (unsigned long long)n_img);
+        return;
+    }
+    d->images = eng_alloc((size_t)n_img);
+    d->labels = eng_alloc((size_t)n_lab);
+    if (!d->images || !d->labels) {
+        eng_dataset_free(d);
+        r->st = eng_error(ENG_ERR_NOMEM, "out of memory for %s", what);
+        return;
+    }
+    memcpy(d->images, img, (size_t)n_img);
+    memcpy(d->labels, lab, (size_t)n_lab);
+    d->count = count, d->channels = ch, d->height = h, d->width = w, d->classes = classes;
+    for (int i = 0; i < ENG_DATASET_MAX_CHANNELS; i++)
+        d->mean[i] = (float)mean[i], d->std[i] = (float)std[i];
 }
 
 /* One multiplier of an init message into a new eng_mul (*out; NULL on error). */
@@ -226,13 +273,26 @@ eng_status mpi_msg_decode_init(const void *msg, size_t size, mpi_msg_init *out, 
         get_mul(&r, n, &out->muls[n]);
         if (!out->muls[n]) break;
     }
+    out->has_data = false;
+    out->train = out->val = (eng_dataset){0};
+    if (r.st == ENG_OK) {
+        int flag = get_i32(&r, "the data flag");
+        if (r.st == ENG_OK && flag != 0 && flag != 1)
+            r.st = eng_error(ENG_ERR_FORMAT, "init message: data flag %d", flag);
+        out->has_data = flag == 1;
+    }
+    if (r.st == ENG_OK && out->has_data) get_dataset(&r, &out->train, "the training subset");
+    if (r.st == ENG_OK && out->has_data) get_dataset(&r, &out->val, "the validation split");
     r.str_bytes = str_bytes;
     eng_status st = finish(&r, s, 4, owned);
-    if (st != ENG_OK)
+    if (st != ENG_OK) {
         for (int i = 0; i < n && i < MPI_MSG_MAX_MULS; i++) {
             eng_mul_free(out->muls[i]);
             out->muls[i] = NULL;
         }
+        eng_dataset_free(&out->train);
+        eng_dataset_free(&out->val);
+    }
     return st;
 }
 

@@ -10,7 +10,11 @@
  *                                    override ("" = none), the multiplier set: a u32 count,
  *                                    then per multiplier its name, family, a_bits, w_bits,
  *                                    signedness (i32 each), the published figures (11 f64)
- *                                    and the table (u16 x (256 << w_bits) as a block)
+ *                                    and the table (u16 x (256 << w_bits) as a block); then
+ *                                    an i32 flag and, when it is 1, the training subset and
+ *                                    the validation split (count, channels, height, width,
+ *                                    classes as i32, the image and label bytes as blocks,
+ *                                    4 means and 4 standard deviations as f64)
  *   ready  (worker -> rank 0, once)  status, message ("rank R on HOST: ..." when not ENG_OK)
  *   job    (rank 0 -> worker)        candidate index, hash, seed, epochs, genome text,
  *                                    checkpoint to continue (may be empty)
@@ -27,6 +31,7 @@
 #include <stdint.h>
 
 #include "eng_common.h"
+#include "eng_data.h"
 #include "eng_device.h"
 #include "eng_mul.h"
 
@@ -56,6 +61,8 @@ typedef struct mpi_msg_init {
     int n_muls;
     eng_mul *muls[MPI_MSG_MAX_MULS];    /* decoded: allocated, the caller frees them
                                            (eng_mul_free); encoded: read */
+    bool has_data;                      /* the data sets follow (sent by rank 0) */
+    eng_dataset train, val;             /* decoded: allocated (eng_dataset_free) */
 } mpi_msg_init;
 
 typedef struct mpi_msg_ready {

@@ -323,8 +323,8 @@ static void on_progress(void *user, search_train_event ev, const search_train_po
     }
 }
 
-/* Loads the config rank 0 sent, with its multiplier tables; the message names this rank's
- * host. */
+/* Loads the config rank 0 sent, with its multiplier tables and, when sent, its data sets
+ * (else it reads the data set itself); the message names this rank's host. */
 static eng_status worker_setup(const mpi_buf *b, search_env *env)
 {
     mpi_msg_init m = {0};
@@ -332,15 +332,20 @@ static eng_status worker_setup(const mpi_buf *b, search_env *env)
     eng_status st = mpi_msg_decode_init(b->data, b->size, &m, &owned);
     if (st == ENG_OK) {
         cfg_paths paths = {.dataset = m.dataset[0] ? m.dataset : NULL,
-                           .accelerator = m.accelerator[0] ? m.accelerator : NULL};
+                           .accelerator = m.accelerator[0] ? m.accelerator : NULL,
+                           .unchecked = true};
         cfg_search cfg;
         st = cfg_parse_with(m.config_text, m.config_path, &paths, &cfg);
         if (st == ENG_OK && cfg.space.n_muls != m.n_muls)
             st = eng_error(ENG_ERR_INTERNAL, "%d multipliers sent for the %d of the config",
                            m.n_muls, cfg.space.n_muls);
-        if (st == ENG_OK) st = search_env_open_given(env, &cfg, m.muls);
+        if (st == ENG_OK)
+            st = search_env_open_given(env, &cfg, m.muls, m.has_data ? &m.train : NULL,
+                                       m.has_data ? &m.val : NULL);
         else cfg_free(&cfg);
         for (int i = 0; i < m.n_muls; i++) eng_mul_free(m.muls[i]);
+        eng_dataset_free(&m.train);
+        eng_dataset_free(&m.val);
     }
     free(owned);
     if (st == ENG_ERR_IO) st = ENG_ERR_NOT_FOUND;   /* an unreadable file is bad input */

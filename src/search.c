@@ -987,7 +987,9 @@ static eng_status driver_create(driver *d, const search_opts *opts)
     for (int i = 0; i < 3; i++)
         if (!realpath(given[i], path[i])) snprintf(path[i], sizeof path[i], "%s", given[i]);
     mpi_msg_init init = {.config_path = path[0], .config_text = c->text, .dataset = path[1],
-                         .accelerator = path[2], .n_muls = c->space.n_muls};
+                         .accelerator = path[2], .n_muls = c->space.n_muls,
+                         .has_data = opts->mpi_send_data, .train = d->env.train,
+                         .val = d->env.val};
     for (int i = 0; i < c->space.n_muls; i++) init.muls[i] = d->env.muls[i];
     return mpi_pool_start(&init);
 }

@@ -102,7 +102,8 @@ static eng_status load_muls(search_env *env, eng_mul **given)
     return ENG_OK;
 }
 
-static eng_status open_env(search_env *env, cfg_search *cfg, unsigned flags, eng_mul **given)
+static eng_status open_env(search_env *env, cfg_search *cfg, unsigned flags, eng_mul **given,
+                           eng_dataset *train, eng_dataset *val)
 {
     memset(env, 0, sizeof *env);
     env->cfg = *cfg;
@@ -135,8 +136,12 @@ static eng_status open_env(search_env *env, cfg_search *cfg, unsigned flags, eng
         if (st == ENG_OK) st = energy_model_create(&env->accel, &env->energy);
         if (st != ENG_OK) st = eng_error_prefix(st, "%s: energy.accelerator", c->path);
     }
+    if (st == ENG_OK && train) {
+        env->train = *train, env->val = *val;
+        *train = *val = (eng_dataset){0};
+    }
     if (st == ENG_OK && (flags & (SEARCH_ENV_DATA | SEARCH_ENV_TEST))) {
-        st = load_data(env, flags);
+        if (!env->train.count) st = load_data(env, flags);
         if (st == ENG_OK) {
             env->cfg.space.in_channels = env->train.channels;
             env->cfg.space.in_height = env->train.height;
@@ -157,12 +162,13 @@ static eng_status open_env(search_env *env, cfg_search *cfg, unsigned flags, eng
 
 eng_status search_env_open(search_env *env, cfg_search *cfg, unsigned flags)
 {
-    return open_env(env, cfg, flags, NULL);
+    return open_env(env, cfg, flags, NULL, NULL, NULL);
 }
 
-eng_status search_env_open_given(search_env *env, cfg_search *cfg, eng_mul **muls)
+eng_status search_env_open_given(search_env *env, cfg_search *cfg, eng_mul **muls,
+                                 eng_dataset *train, eng_dataset *val)
 {
-    return open_env(env, cfg, SEARCH_ENV_DATA, muls);
+    return open_env(env, cfg, SEARCH_ENV_DATA, muls, train, val);
 }
 
 void search_env_close(search_env *env)

@@ -40,15 +40,59 @@ START_TEST(test_init_roundtrip)
     }
     ck_assert(d.muls[1]->published.power_mw == 0.25);
     ck_assert_int_eq(d.muls[1]->table[12345], 7);
+    ck_assert(!d.has_data);
     for (int i = 0; i < 2; i++) {
         eng_mul_free(d.muls[i]);
         eng_mul_free(m.muls[i]);
     }
     free(owned);
-    /* a truncated table frees what was decoded */
-    ck_assert_int_eq(mpi_msg_decode_init(b.data, b.size - 1, &d, &owned), ENG_ERR_FORMAT);
+    /* a truncated table (before the 4-byte data flag) frees what was decoded */
+    ck_assert_int_eq(mpi_msg_decode_init(b.data, b.size - 5, &d, &owned), ENG_ERR_FORMAT);
     ck_assert_ptr_null(owned);
     ck_assert_ptr_nonnull(strstr(eng_last_error(), "a multiplier's table"));
+    mpi_buf_free(&b);
+}
+END_TEST
+
+/* the training subset and validation split sent with the config */
+START_TEST(test_init_data_roundtrip)
+{
+    uint8_t img[2 * 3 * 4 * 5], lab[2] = {7, 1}, vimg[1 * 3 * 4 * 5], vlab[1] = {9};
+    for (size_t i = 0; i < sizeof img; i++) img[i] = (uint8_t)(i * 13);
+    for (size_t i = 0; i < sizeof vimg; i++) vimg[i] = (uint8_t)(i * 5 + 1);
+    mpi_msg_init m = {.config_path = "c", .config_text = "t", .dataset = "", .accelerator = "",
+                      .has_data = true,
+                      .train = {.count = 2, .channels = 3, .height = 4, .width = 5,
+                                .classes = 10, .images = img, .labels = lab,
+                                .mean = {0.1f, 0.2f, 0.3f}, .std = {1, 2, 0.25f}},
+                      .val = {.count = 1, .channels = 3, .height = 4, .width = 5,
+                              .classes = 10, .images = vimg, .labels = vlab,
+                              .mean = {0.5f}, .std = {1, 1, 1}}};
+    mpi_buf b = {0};
+    ck_assert_int_eq(mpi_msg_encode_init(&b, &m), ENG_OK);
+    mpi_msg_init d;
+    char *owned;
+    ck_assert_int_eq(mpi_msg_decode_init(b.data, b.size, &d, &owned), ENG_OK);
+    ck_assert(d.has_data);
+    ck_assert_int_eq(d.train.count, 2);
+    ck_assert_int_eq(d.train.channels * d.train.height * d.train.width, 60);
+    ck_assert_int_eq(memcmp(d.train.images, img, sizeof img), 0);
+    ck_assert_int_eq(memcmp(d.train.labels, lab, sizeof lab), 0);
+    ck_assert(d.train.mean[1] == 0.2f && d.train.std[2] == 0.25f);
+    ck_assert_int_eq(d.val.count, 1);
+    ck_assert_int_eq(memcmp(d.val.images, vimg, sizeof vimg), 0);
+    ck_assert_int_eq(d.val.labels[0], 9);
+    ck_assert(d.val.mean[0] == 0.5f);
+    eng_dataset_free(&d.train);
+    eng_dataset_free(&d.val);
+    free(owned);
+    /* images that do not fit the shape: the training subset's width (after 4 strings of
+     * 1 + 1 + 0 + 0 bytes with their 8-byte lengths, the multiplier count, the data flag,
+     * count, channels and height) made 6 */
+    int32_t six = 6;
+    memcpy(b.data + 34 + 4 + 4 + 12, &six, 4);
+    ck_assert_int_eq(mpi_msg_decode_init(b.data, b.size, &d, &owned), ENG_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(eng_last_error(), "the training subset: bad shape"));
     mpi_buf_free(&b);
 }
 END_TEST
@@ -187,6 +231,7 @@ static Suite *mpi_msg_suite(void)
     Suite *s = suite_create("mpi_msg");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_init_roundtrip);
+    tcase_add_test(tc, test_init_data_roundtrip);
     tcase_add_test(tc, test_job_roundtrip);
     tcase_add_test(tc, test_result_ready_ckpt_roundtrip);
     tcase_add_test(tc, test_damaged_messages);

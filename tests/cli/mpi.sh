@@ -127,6 +127,11 @@ if unshare -m true 2>/dev/null; then
   has "the message names the rank, its host and the path" \
     "search: rank 1 on $(hostname): $tmp/tiny.yaml: dataset: $tmp/data/train-images"
   [ ! -s results/nodata.db ] && ok "no archive is written" || bad "an archive was written"
+  check "--broadcast-data: rank 0 sends it the images" 0 "${mpi[@]}" -n 1 "$bin" search \
+    tiny.yaml --threads 1 --name sent --broadcast-data : -n 1 unshare -m sh -c \
+    "mount -t tmpfs none '$tmp/data' && exec '$bin' search tiny.yaml --threads 1 --name sent \
+     --broadcast-data"
+  same "with the same archive" results/sent.db results/one.db
 else
   ok "# SKIP a worker without the data set (unshare -m is not allowed here)"
 fi
