@@ -19,6 +19,7 @@ const cli_command cli_commands[] = {
     {"luts", "list, show, import and export approximate multipliers", cmd_luts},
     {"energy", "accelerator energy of a network with per-layer multipliers", cmd_energy},
     {"bench", "measure the emulation kernels (table vs float vs int8 GEMM)", cmd_bench},
+    {"scaling", "predicted efficiency of a search on N ranks (generational, asynchronous)", cmd_scaling},
     {"nsga2", "run NSGA-II on a ZDT/DTLZ test problem (front, hypervolume, IGD)", cmd_nsga2},
     {"data", "inspect a data set (counts, shape, classes, mean/std)", cmd_data},
     {"devices", "the compute devices: CPU kernel set, CUDA GPUs (or why none)", cmd_devices},

@@ -22,5 +22,6 @@ int cmd_status(int argc, char **argv);
 int cmd_pareto(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_finalize(int argc, char **argv);
+int cmd_scaling(int argc, char **argv);
 
 #endif /* COMMANDS_H */

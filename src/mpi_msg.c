@@ -1,6 +1,7 @@
 /* mpi_msg.c - encoding and decoding of the MPI worker pool's messages; the device choice. */
 #include "mpi_msg.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -311,13 +312,33 @@ eng_status mpi_msg_decode_ready(const void *msg, size_t size, mpi_msg_ready *out
     return finish(&r, s, 1, owned);
 }
 
+/* The integer fields of a layer, in message order. */
+static int *layer_field(nas_layer *l, int i)
+{
+    int *all[14] = {(int *)&l->kind, &l->in[0], &l->in[1], &l->in_c, &l->in_h, &l->in_w,
+                    &l->out_c, &l->out_h, &l->out_w, &l->k, &l->stride, &l->pad, &l->mul,
+                    &l->mul_gene};
+    return all[i];
+}
+
 eng_status mpi_msg_encode_job(mpi_buf *b, const mpi_msg_job *m)
 {
     ENG_TRY(put_i32(b, m->index));
     ENG_TRY(put_u64(b, m->hash));
     ENG_TRY(put_u64(b, m->seed));
     ENG_TRY(put_i32(b, m->epochs));
-    ENG_TRY(put_str(b, m->genome));
+    const nas_arch *a = &m->arch;
+    ENG_TRY(put_i32(b, a->n));
+    for (int i = 0; i < a->n; i++) {
+        nas_layer l = a->layers[i];
+        for (int k = 0; k < 14; k++) ENG_TRY(put_i32(b, *layer_field(&l, k)));
+        ENG_TRY(put_u64(b, (uint64_t)l.params));
+        ENG_TRY(put_u64(b, (uint64_t)l.macs));
+    }
+    ENG_TRY(put_u64(b, (uint64_t)a->params));
+    ENG_TRY(put_u64(b, (uint64_t)a->macs));
+    ENG_TRY(put_i32(b, a->mul_layers));
+    ENG_TRY(put_str(b, a->summary));
     return put_block(b, m->resume, m->resume ? m->resume_size : 0);
 }
 
@@ -325,13 +346,44 @@ eng_status mpi_msg_decode_job(const void *msg, size_t size, mpi_msg_job *out, ch
 {
     reader r = reader_of(msg, size, "job");
     span s[1];
+    const char *summary = NULL;
     out->index = get_i32(&r, "the candidate index");
     out->hash = get_u64(&r, "the hash");
     out->seed = get_u64(&r, "the seed");
     out->epochs = get_i32(&r, "the epochs");
-    get_str(&r, &s[0], &out->genome, "the genome");
+    nas_arch *a = &out->arch;
+    *a = (nas_arch){0};
+    int n = get_i32(&r, "the layer count");
+    /* a layer takes 72 bytes: a count the message cannot hold is refused before allocating */
+    if (r.st == ENG_OK && (n < 1 || (size_t)n > (r.size - r.at) / 72))
+        r.st = eng_error(ENG_ERR_FORMAT, "job message: %d layers in %zu bytes", n, r.size);
+    if (r.st == ENG_OK) {
+        a->layers = calloc((size_t)n, sizeof *a->layers);
+        if (!a->layers) r.st = eng_error(ENG_ERR_NOMEM, "out of memory");
+        a->n = a->cap = n;
+    }
+    for (int i = 0; r.st == ENG_OK && i < n; i++) {
+        nas_layer *l = &a->layers[i];
+        for (int k = 0; k < 14; k++) *layer_field(l, k) = get_i32(&r, "a layer");
+        l->params = (long)get_u64(&r, "a layer");
+        l->macs = (long)get_u64(&r, "a layer");
+        if (r.st == ENG_OK && ((int)l->kind < 0 || l->kind >= NAS_LAYER_KIND_COUNT))
+            r.st = eng_error(ENG_ERR_FORMAT, "job message: layer %d of kind %d", i,
+                             (int)l->kind);
+    }
+    a->params = (long)get_u64(&r, "the parameter count");
+    a->macs = (long)get_u64(&r, "the MAC count");
+    a->mul_layers = get_i32(&r, "the multiplier layer count");
+    get_str(&r, &s[0], &summary, "the summary");
     out->resume = get_block(&r, &out->resume_size, "the checkpoint");
-    return finish(&r, s, 1, owned);
+    eng_status st = finish(&r, s, 1, owned);
+    if (st == ENG_OK) {
+        snprintf(a->summary, sizeof a->summary, "%s", summary);
+    } else {
+        free(a->layers);
+        *a = (nas_arch){0};
+    }
+    return st;
 }
 
 eng_status mpi_msg_encode_ckpt(mpi_buf *b, const mpi_msg_ckpt *m)

@@ -16,8 +16,11 @@
  *                                    classes as i32, the image and label bytes as blocks,
  *                                    4 means and 4 standard deviations as f64)
  *   ready  (worker -> rank 0, once)  status, message ("rank R on HOST: ..." when not ENG_OK)
- *   job    (rank 0 -> worker)        candidate index, hash, seed, epochs, genome text,
- *                                    checkpoint to continue (may be empty)
+ *   job    (rank 0 -> worker)        candidate index, hash, seed, epochs, the network (layer
+ *                                    count; per layer kind, in[2], in/out shapes, k, stride,
+ *                                    pad, mul, mul_gene as i32, params, macs as u64; then
+ *                                    params, macs, mul_layers, summary), checkpoint to
+ *                                    continue (may be empty)
  *   ckpt   (worker -> rank 0)        candidate index, checkpoint bytes (search_train.h)
  *   result (worker -> rank 0)        candidate index, status, error, train_s, message
  *   stop   (rank 0 -> worker)        empty: stop the training in progress (ignored when idle)
@@ -34,6 +37,7 @@
 #include "eng_data.h"
 #include "eng_device.h"
 #include "eng_mul.h"
+#include "nas_genome.h"
 
 #define MPI_MSG_MAX_MULS 64     /* = NAS_MAX_MULS */
 
@@ -74,7 +78,7 @@ typedef struct mpi_msg_job {
     int32_t index;              /* the candidate's index in rank 0's batch */
     uint64_t hash, seed;
     int32_t epochs;
-    const char *genome;         /* nas_genome_format text */
+    nas_arch arch;              /* the decoded network (decoded: allocated, nas_arch_free) */
     const void *resume;         /* checkpoint to continue, or NULL */
     uint64_t resume_size;
 } mpi_msg_job;

@@ -11,7 +11,6 @@
 #include <omp.h>
 #endif
 
-#include "nas_genome.h"
 #include "search_env.h"
 
 static struct {
@@ -205,14 +204,14 @@ eng_status mpi_pool_train(const mpi_pool_cb *cb, volatile sig_atomic_t *stop,
         }
         for (int w = 1; w < pool.size && more && st == ENG_OK; w++) {
             if (busy[w] >= 0) continue;
-            job->genome[0] = '\0';
+            job->arch = NULL;
             job->resume = NULL, job->resume_size = 0;
             if (!cb->next(cb->user, job)) {
                 more = false;
                 break;
             }
             mpi_msg_job m = {.index = job->index, .hash = job->hash, .seed = job->seed,
-                             .epochs = job->epochs, .genome = job->genome,
+                             .epochs = job->epochs, .arch = *job->arch,
                              .resume = job->resume, .resume_size = job->resume_size};
             b.size = 0;
             st = mpi_msg_encode_job(&b, &m);
@@ -361,27 +360,19 @@ static eng_status worker_job(const search_env *env, const mpi_buf *b, worker *w)
     char *owned = NULL;
     ENG_TRY(mpi_msg_decode_job(b->data, b->size, &m, &owned));
     double t0 = now_s(), err = 1.0;
-    int *genes = malloc(sizeof(int) * (size_t)nas_genome_length(&env->cfg.space));
-    nas_arch arch = {0};
-    bool decoded = false;
-    eng_status st = genes ? nas_genome_parse(&env->cfg.space, m.genome, genes)
-                          : eng_error(ENG_ERR_NOMEM, "out of memory");
-    if (st == ENG_OK) st = nas_genome_decode(&env->cfg.space, genes, &arch);
-    decoded = st == ENG_OK;
-    if (st == ENG_OK && nas_arch_hash(&arch) != m.hash)
-        st = eng_error(ENG_ERR_INTERNAL, "rank %d on %s: the genome decodes to network %016llx, "
-                       "not %016llx (another config?)", pool.rank, mpi_pool_host(),
-                       (unsigned long long)nas_arch_hash(&arch), (unsigned long long)m.hash);
+    eng_status st = ENG_OK;
+    if (nas_arch_hash(&m.arch) != m.hash)
+        st = eng_error(ENG_ERR_INTERNAL, "the network sent has hash %016llx, not %016llx",
+                       (unsigned long long)nas_arch_hash(&m.arch), (unsigned long long)m.hash);
     w->index = m.index;
     search_train_hooks hooks = {.resume = m.resume, .resume_size = (size_t)m.resume_size,
                                 .checkpoint_s = env->cfg.training.checkpoint_minutes * 60.0,
                                 .checkpoint = on_checkpoint, .progress = on_progress,
                                 .user = w};
     if (st == ENG_OK)
-        st = search_env_train(env, &arch, m.seed, m.epochs, &env->train, &env->val, &w->stop,
+        st = search_env_train(env, &m.arch, m.seed, m.epochs, &env->train, &env->val, &w->stop,
                               &hooks, &err);
-    if (decoded) nas_arch_free(&arch);
-    free(genes);
+    nas_arch_free(&m.arch);
     char msg[1024] = "";
     if (st != ENG_OK && st != ENG_ERR_INTERRUPTED)
         snprintf(msg, sizeof msg, "rank %d on %s: %s", pool.rank, mpi_pool_host(),

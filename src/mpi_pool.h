@@ -52,7 +52,7 @@ typedef struct mpi_pool_job {
     int index;
     uint64_t hash, seed;
     int epochs;
-    char genome[8192];
+    const nas_arch *arch;       /* the network (borrowed until the job is sent) */
     void *resume;               /* malloc'ed checkpoint to continue, or NULL (freed by the pool) */
     size_t resume_size;
 } mpi_pool_job;

@@ -1,14 +1,12 @@
 /*
- * search.c - the search driver: NSGA-II callbacks (NAS genome variation, batch evaluation with
- * duplicate reuse and checkpointed training, one archive transaction per generation), live
- * progress, new runs and resume.
+ * search.c - the NSGA-II search strategy: NAS genome variation, batches handed to the shared
+ * evaluator (search_eval.h), one archive transaction per generation, new runs and resume.
  */
 #include "search.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,39 +24,20 @@
 #include "evo_nsga2.h"
 #include "mpi_pool.h"
 #include "search_env.h"
+#include "search_eval.h"
 
 /* One candidate of the batch being evaluated. */
 typedef struct cand {
     uint64_t id;
     char *genome;               /* text form */
-    uint64_t hash;
-    int eval;                   /* index into driver.evals */
-    bool reused;                /* answered from the archive of committed generations */
+    nas_arch arch;              /* decoded */
 } cand;
-
-/* A distinct network of the batch. */
-typedef struct job {
-    nas_arch arch;
-    bool train;                 /* needs training (else found in the archive) */
-    bool done;
-    eng_status st;
-    char msg[512];
-} job;
-
-/* A candidate in training on one worker thread. */
-typedef struct flight {
-    bool active;
-    char hash[DB_HASH_LEN];
-    int epoch, epochs;          /* epoch in progress, 1-based */
-    long batch, batches;        /* batches of it done, per epoch */
-    long trained_before;        /* batches trained by this run before this epoch */
-    double t_epoch;             /* when this epoch (or its resumed part) began */
-} flight;
 
 typedef struct driver {
     search_env env;
     db_archive *db;
     const search_opts *opts;
+    search_eval *eval;
     evo_nsga2 *ga;
     evo_gene *genes;
     int n_genes;
@@ -66,31 +45,15 @@ typedef struct driver {
     int n_con;
     int init_calls;             /* genomes drawn by cb_init since the run (re)started */
     int exact_mul;              /* index of the first exact multiplier, -1 when none */
-
-    uint64_t *known;            /* open-addressing set of committed hashes (0 = empty) */
-    size_t known_cap, known_n;
+    int planned;                /* candidates the run still evaluates */
 
     cand *cands;                /* the batch of the generation in flight */
+    search_eval_item *items;    /* their evaluations */
     int n_cands;
-    db_evaluation *evals;       /* its distinct evaluations */
-    int n_evals;
-    int n_trained, n_reused;
+    search_eval_counts counts;
 
     double hv_scale[CFG_MAX_OBJECTIVES];
-    double t_start, t_gen;
-    int done_total, planned_total;
-    int gen_done, gen_size;
-    double best_error, min_energy;
-
-    flight *flights;            /* per worker thread: the candidate it trains */
-    double slot_s, busy_s;      /* MPI: training slots' time and their busy part, this
-                                   generation (rank 0's trainers and the worker ranks) */
-    long batches_run;           /* batches trained since the run (re)started */
-    long batches_per_cand;      /* epochs x batches per epoch of one candidate */
-    double t_tty;               /* last live-line refresh */
-    bool ckpt_ready;            /* the checkpoints table exists */
-    int hold_epoch;             /* crash-test aid (EVOAPPROXNAS_HOLD_AT_BATCH), 0 = off */
-    long hold_batch;
+    double t_gen;
 
     eng_status fail_st;         /* why a callback failed */
     char fail_msg[1024];
@@ -101,167 +64,6 @@ static double now_s(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static uint64_t mix64(uint64_t x)
-{
-    return nas_rng_next(&x);
-}
-
-/* ------------------------------------------------------------------------------------------
- * The set of committed hashes
- * ---------------------------------------------------------------------------------------- */
-
-static bool known_has(const driver *d, uint64_t h)
-{
-    if (!d->known_cap) return false;
-    h = h ? h : 1;
-    for (size_t i = mix64(h) & (d->known_cap - 1);; i = (i + 1) & (d->known_cap - 1)) {
-        if (d->known[i] == h) return true;
-        if (d->known[i] == 0) return false;
-    }
-}
-
-static eng_status known_add(driver *d, uint64_t h)
-{
-    h = h ? h : 1;
-    if (known_has(d, h)) return ENG_OK;
-    if ((d->known_n + 1) * 2 > d->known_cap) {
-        size_t cap = d->known_cap ? d->known_cap * 2 : 1024;
-        uint64_t *t = calloc(cap, sizeof *t), *old = d->known;
-        if (!t) return eng_error(ENG_ERR_NOMEM, "out of memory");
-        size_t old_cap = d->known_cap;
-        d->known = t, d->known_cap = cap, d->known_n = 0;
-        for (size_t i = 0; i < old_cap; i++)
-            if (old[i]) known_add(d, old[i]);
-        free(old);
-    }
-    size_t i = mix64(h) & (d->known_cap - 1);
-    while (d->known[i]) i = (i + 1) & (d->known_cap - 1);
-    d->known[i] = h;
-    d->known_n++;
-    return ENG_OK;
-}
-
-/* ------------------------------------------------------------------------------------------
- * Progress
- * ---------------------------------------------------------------------------------------- */
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static void say(const driver *d, const char *fmt, ...)
-{
-    if (d->opts->progress == SEARCH_PROGRESS_NONE) return;
-    FILE *out = d->opts->out ? d->opts->out : stderr;
-    va_list ap;
-    va_start(ap, fmt);
-    if (d->opts->progress == SEARCH_PROGRESS_TTY) fputs("\r\033[K", out);
-    vfprintf(out, fmt, ap);
-    va_end(ap);
-    if (d->opts->progress == SEARCH_PROGRESS_LOG) fputc('\n', out);
-    fflush(out);
-}
-
-static void format_duration(double s, char *buf, size_t size)
-{
-    if (!(s >= 0) || s > 1e7) snprintf(buf, size, "?");
-    else if (s < 60) snprintf(buf, size, "%.0fs", s);
-    else if (s < 3600) snprintf(buf, size, "%dm%02ds", (int)s / 60, (int)s % 60);
-    else snprintf(buf, size, "%dh%02dm", (int)s / 3600, ((int)s / 60) % 60);
-}
-
-/* The energy objective the search minimizes (energy before mul_energy; -1 for neither): what
- * the live lines and the generations table's min_energy_pj report. */
-static int energy_objective(const cfg_search *c)
-{
-    int k = -1;
-    for (int i = 0; i < c->n_objectives; i++)
-        if (c->objectives[i] == CFG_OBJECTIVE_ENERGY ||
-            (c->objectives[i] == CFG_OBJECTIVE_MUL_ENERGY && k < 0))
-            k = i;
-    return k;
-}
-
-/* "mul_energy" when the search minimizes the multipliers' energy, else "energy". */
-static const char *energy_name(const driver *d)
-{
-    int ke = energy_objective(&d->env.cfg);
-    return ke >= 0 && d->env.cfg.objectives[ke] == CFG_OBJECTIVE_MUL_ENERGY ? "mul_energy"
-                                                                           : "energy";
-}
-
-static double violation_of(const driver *d, const db_evaluation *e);
-
-/* Time left: from the batches trained so far once there are some (candidates of one search
- * all train the same number of batches), else from the candidates done. */
-static void eta_text(const driver *d, char *buf, size_t size)
-{
-    double el = now_s() - d->t_start, left = -1;
-    if (d->batches_run > 0) {
-        long remaining = (long)(d->planned_total - d->done_total) * d->batches_per_cand;
-        for (int t = 0; t < d->threads; t++)
-            if (d->flights[t].active)
-                remaining -= (long)(d->flights[t].epoch - 1) * d->flights[t].batches +
-                             d->flights[t].batch;
-        left = el / (double)d->batches_run * (double)(remaining > 0 ? remaining : 0);
-    } else if (d->done_total > 0) {
-        left = el / d->done_total * (d->planned_total - d->done_total);
-    }
-    format_duration(left, buf, size);
-}
-
-static int current_generation(const driver *d)
-{
-    return d->ga && evo_nsga2_has_population(d->ga) ? evo_nsga2_generation(d->ga) + 1 : 0;
-}
-
-/* The live line on a terminal: generation, candidates done and in flight (epoch, batch),
- * best figures, ETA. */
-static void progress_line(driver *d)
-{
-    char flights[160] = "", eta[32], *p = flights;
-    size_t left = sizeof flights;
-    int active = 0;
-    for (int t = 0; t < d->threads; t++) {
-        const flight *f = &d->flights[t];
-        if (!f->active) continue;
-        if (active++ < 4) {
-            int w = snprintf(p, left, "%s%.4s e%d/%d b%ld/%ld", active > 1 ? ", " : "  ",
-                             f->hash, f->epoch, f->epochs, f->batch, f->batches);
-            if (w > 0 && (size_t)w < left) p += w, left -= (size_t)w;
-        }
-    }
-    if (active > 4) snprintf(p, left, " +%d", active - 4);
-    eta_text(d, eta, sizeof eta);
-    char err[32] = "-", energy[32] = "-";
-    if (isfinite(d->best_error)) snprintf(err, sizeof err, "%.4f", d->best_error);
-    if (isfinite(d->min_energy)) snprintf(energy, sizeof energy, "%.4g uJ", d->min_energy * 1e-6);
-    say(d, "gen %d/%d  candidate %d/%d  training %d%s  best error %s  min %s %s  ETA %s",
-        current_generation(d), d->env.cfg.nsga2.generations, d->gen_done, d->gen_size, active,
-        flights, err, energy_name(d), energy, eta);
-    d->t_tty = now_s();
-}
-
-static void progress_candidate(driver *d, const db_evaluation *e, const char *how)
-{
-    d->gen_done++;
-    d->done_total++;
-    bool mul_only = strcmp(energy_name(d), "mul_energy") == 0;
-    double energy = mul_only ? e->mul_energy_pj : e->energy_pj;
-    /* feasible candidates only, like the generation's figures (the population's feasible
-     * extremes survive, so both report the same minimum) */
-    if (violation_of(d, e) <= 0) {
-        if (e->error < d->best_error) d->best_error = e->error;
-        if (energy < d->min_energy) d->min_energy = energy;
-    }
-    if (d->opts->progress == SEARCH_PROGRESS_LOG) {
-        say(d, "gen %d candidate %d/%d %s error %.4f %s %.4g uJ params %lld %s %.1fs",
-            current_generation(d), d->gen_done, d->gen_size, e->hash, e->error, energy_name(d),
-            energy * 1e-6, (long long)e->params, how, e->train_s);
-    } else {
-        progress_line(d);
-    }
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -343,7 +145,7 @@ static bool cb_is_duplicate(void *ctx, const double *x, const double *others, in
 {
     driver *d = ctx;
     uint64_t h = genome_hash(d, x, NULL);
-    if (known_has(d, h)) return true;
+    if (search_eval_is_committed(d->eval, h)) return true;
     for (int i = 0; i < n_others; i++)
         if (genome_hash(d, others + (size_t)i * d->n_genes, NULL) == h) return true;
     return false;
@@ -355,11 +157,15 @@ static bool cb_is_duplicate(void *ctx, const double *x, const double *others, in
 
 static void clear_batch(driver *d)
 {
-    for (int i = 0; i < d->n_cands; i++) free(d->cands[i].genome);
+    for (int i = 0; i < d->n_cands; i++) {
+        free(d->cands[i].genome);
+        nas_arch_free(&d->cands[i].arch);
+    }
     free(d->cands);
-    free(d->evals);
-    d->cands = NULL, d->evals = NULL;
-    d->n_cands = d->n_evals = d->n_trained = d->n_reused = 0;
+    free(d->items);
+    d->cands = NULL, d->items = NULL;
+    d->n_cands = 0;
+    d->counts = (search_eval_counts){0};
 }
 
 static evo_status fail(driver *d, eng_status st, const char *msg)
@@ -370,445 +176,37 @@ static evo_status fail(driver *d, eng_status st, const char *msg)
                      msg);
 }
 
-static void objectives(const driver *d, const db_evaluation *e, double *f, double *g)
-{
-    const cfg_search *c = &d->env.cfg;
-    for (int k = 0; k < c->n_objectives; k++) {
-        switch (c->objectives[k]) {
-        case CFG_OBJECTIVE_ERROR: f[k] = e->error; break;
-        case CFG_OBJECTIVE_ENERGY: f[k] = e->energy_pj; break;
-        case CFG_OBJECTIVE_PARAMS: f[k] = (double)e->params; break;
-        case CFG_OBJECTIVE_MACS: f[k] = (double)e->macs; break;
-        default: f[k] = e->mul_energy_pj; break;
-        }
-    }
-    int j = 0;
-    if (c->constraints.max_params > 0)
-        g[j++] = (double)e->params / (double)c->constraints.max_params - 1.0;
-    if (c->constraints.max_macs > 0)
-        g[j++] = (double)e->macs / (double)c->constraints.max_macs - 1.0;
-    if (c->constraints.max_error < 1.0) g[j++] = e->error / c->constraints.max_error - 1.0;
-}
-
-static double violation_of(const driver *d, const db_evaluation *e)
-{
-    double f[CFG_MAX_OBJECTIVES], g[3] = {0, 0, 0}, v = 0;
-    objectives(d, e, f, g);
-    for (int j = 0; j < d->n_con; j++) v += g[j] > 0 ? g[j] : 0;
-    return v;
-}
-
-/* What the training hooks of one candidate need. */
-typedef struct train_ctx {
-    driver *d;
-    flight *f;                  /* its worker's slot */
-    int gen;
-    search_train_pos saved;     /* position of the last checkpoint */
-} train_ctx;
-
-static eng_status on_checkpoint(void *user, const void *data, size_t size,
-                                const search_train_pos *pos)
-{
-    train_ctx *c = user;
-    db_checkpoint_info info = {.generation = c->gen, .epoch = pos->epoch, .epochs = pos->epochs,
-                               .batch = pos->batch, .batches = pos->batches, .loss = pos->loss};
-    snprintf(info.hash, sizeof info.hash, "%s", c->f->hash);
-    eng_status st;
-#pragma omp critical(search_db)
-    st = db_checkpoint_save(c->d->db, &info, data, size);
-    c->saved = *pos;
-    return st;
-}
-
-/* Crash-test aid: with EVOAPPROXNAS_HOLD_AT_BATCH=E:B in the environment, a candidate that
- * has trained B batches of epoch E (B = all: after the epoch's checkpoint) waits there until
- * the stop flag is set, so that a test can interrupt or SIGKILL it at a known point
- * (tests/cli/checkpoint.sh); it says so in a progress line. */
-static void hold_at_batch(const driver *d, const train_ctx *c, const search_train_pos *pos)
-{
-    if (pos->epoch != d->hold_epoch || pos->batch != d->hold_batch) return;
-#pragma omp critical(search_progress)
-    say(d, "gen %d candidate %s held at epoch %d batch %ld%s", c->gen, c->f->hash, pos->epoch,
-        pos->batch, d->opts->progress == SEARCH_PROGRESS_TTY ? "\n" : "");
-    struct timespec ms10 = {0, 10000000};
-    while (!(d->opts->stop && *d->opts->stop)) nanosleep(&ms10, NULL);
-}
-
-static void on_progress(void *user, search_train_event ev, const search_train_pos *pos)
-{
-    train_ctx *c = user;
-    driver *d = c->d;
-    flight *f = c->f;
-#pragma omp critical(search_progress)
-    {
-        if (ev == SEARCH_TRAIN_BATCH) d->batches_run++;
-        f->epoch = pos->epoch, f->epochs = pos->epochs;
-        f->batch = pos->batch, f->batches = pos->batches;
-        if (ev == SEARCH_TRAIN_EPOCH) {
-            if (d->opts->progress == SEARCH_PROGRESS_LOG) {
-                char resumed[48] = "";
-                long run = pos->trained - f->trained_before;
-                if (run < pos->batches)
-                    snprintf(resumed, sizeof resumed, " (resumed at batch %ld)",
-                             pos->batches - run);
-                say(d, "gen %d candidate %s epoch %d/%d loss %.4f %ld batches%s %.1fs", c->gen,
-                    f->hash, pos->epoch, pos->epochs, pos->loss, run, resumed,
-                    now_s() - f->t_epoch);
-            }
-            f->trained_before = pos->trained;
-            f->t_epoch = now_s();
-        }
-        if (d->opts->progress == SEARCH_PROGRESS_TTY &&
-            (ev == SEARCH_TRAIN_EPOCH || now_s() - d->t_tty >= 0.25))
-            progress_line(d);
-    }
-    if (d->hold_epoch > 0 &&
-        (ev == SEARCH_TRAIN_EPOCH) == (pos->batch == pos->batches))
-        hold_at_batch(d, c, pos);
-}
-
-static void store_result(driver *d, job *jb, db_evaluation *e, eng_status st, const char *msg,
-                         double err, double train_s);
-
-/* Trains one candidate on the calling worker, continuing its checkpoint when there is one. */
-static void train_job(driver *d, job *jb, db_evaluation *e, int gen, flight *f)
-{
-    const search_env *env = &d->env;
-    double t0 = now_s(), err = 1.0;
-    void *resume = NULL;
-    size_t resume_size = 0;
-    eng_status st;
-#pragma omp critical(search_db)
-    st = db_checkpoint_load(d->db, e->hash, &resume, &resume_size);
-    if (st == ENG_ERR_NOT_FOUND) st = ENG_OK;
-    search_train_pos at = {.epoch = 1, .epochs = env->cfg.training.epochs,
-                           .batches = d->batches_per_cand / env->cfg.training.epochs};
-    if (st == ENG_OK && resume) st = search_train_checkpoint_pos(resume, resume_size, &at);
-    train_ctx ctx = {.d = d, .f = f, .gen = gen};
-#pragma omp critical(search_progress)
-    {
-        *f = (flight){.active = true, .epoch = at.epoch, .epochs = at.epochs, .batch = at.batch,
-                      .batches = at.batches, .t_epoch = now_s()};
-        snprintf(f->hash, sizeof f->hash, "%s", e->hash);
-    }
-    search_train_hooks hooks = {.resume = resume, .resume_size = resume_size,
-                                .checkpoint_s = env->cfg.training.checkpoint_minutes * 60.0,
-                                .checkpoint = on_checkpoint, .progress = on_progress,
-                                .user = &ctx};
-    if (st == ENG_OK)
-        st = search_env_train(env, &jb->arch, e->seed, env->cfg.training.epochs, &env->train,
-                              &env->val, d->opts->stop, &hooks, &err);
-    free(resume);
-#pragma omp critical(search_progress)
-    {
-        f->active = false;
-        if (st == ENG_ERR_INTERRUPTED && d->opts->progress == SEARCH_PROGRESS_LOG &&
-            ctx.saved.epochs > 0)
-            say(d, "gen %d candidate %s stopped at epoch %d/%d batch %ld/%ld (checkpointed)",
-                gen, e->hash, ctx.saved.epoch, ctx.saved.epochs, ctx.saved.batch,
-                ctx.saved.batches);
-    }
-    store_result(d, jb, e, st, st == ENG_OK ? "" : eng_last_error(), err, now_s() - t0);
-}
-
-/* Stores a candidate's training result (from this rank or another): its evaluation as a
- * cache for resume in place of its checkpoint. */
-static void store_result(driver *d, job *jb, db_evaluation *e, eng_status st, const char *msg,
-                         double err, double train_s)
-{
-    jb->st = st;
-    if (st != ENG_OK) {
-        if (st == ENG_ERR_FORMAT)
-            snprintf(jb->msg, sizeof jb->msg, "%s: checkpoint of %s: %s", db_path(d->db),
-                     e->hash, msg);
-        else snprintf(jb->msg, sizeof jb->msg, "%s", msg);
-        return;
-    }
-    e->error = err;
-    e->train_s = train_s;
-    double gv[3];
-    e->violation = violation_of(d, e);
-    objectives(d, e, e->obj, gv);
-    /* the result replaces the checkpoint: a cache for resume until the generation commits */
-#pragma omp critical(search_db)
-    {
-        st = db_begin(d->db);
-        if (st == ENG_OK) st = db_evaluation_insert(d->db, e);
-        if (st == ENG_OK) st = db_checkpoint_delete(d->db, e->hash);
-        if (st == ENG_OK) st = db_commit(d->db);
-        else db_rollback(d->db);
-    }
-    if (st != ENG_OK) {
-        jb->st = st;
-        snprintf(jb->msg, sizeof jb->msg, "%s", eng_last_error());
-        return;
-    }
-    jb->done = true;
-#pragma omp critical(search_progress)
-    progress_candidate(d, e, "trained");
-}
-
-/* A batch trained across the MPI ranks (mpi_pool.h): rank 0's threads and the workers pull
- * candidates from one counter. */
-typedef struct pool_ctx {
-    driver *d;
-    job *jobs;
-    int n_jobs, gen;
-    int next;                   /* the next job to look at (atomic) */
-    double local_busy_s;        /* summed training time of rank 0's own threads */
-} pool_ctx;
-
-/* The next job that needs training, or -1. */
-static int pool_claim(pool_ctx *p)
-{
-    for (;;) {
-        int i;
-#pragma omp atomic capture
-        i = p->next++;
-        if (i >= p->n_jobs) return -1;
-        if (p->jobs[i].train) return i;
-    }
-}
-
-static bool pool_next(void *user, mpi_pool_job *j)
-{
-    pool_ctx *p = user;
-    driver *d = p->d;
-    for (;;) {
-        if (d->opts->stop && *d->opts->stop) return false;
-        int i = pool_claim(p);
-        if (i < 0) return false;
-        const db_evaluation *e = &d->evals[i];
-        const char *genome = NULL;
-        for (int c = 0; c < d->n_cands && !genome; c++)
-            if (d->cands[c].eval == i) genome = d->cands[c].genome;
-        *j = (mpi_pool_job){.index = i, .hash = strtoull(e->hash, NULL, 16), .seed = e->seed,
-                            .epochs = d->env.cfg.training.epochs};
-        snprintf(j->genome, sizeof j->genome, "%s", genome ? genome : "");
-        eng_status st;
-#pragma omp critical(search_db)
-        st = db_checkpoint_load(d->db, e->hash, &j->resume, &j->resume_size);
-        if (st == ENG_OK || st == ENG_ERR_NOT_FOUND) return true;
-        p->jobs[i].st = st;
-        snprintf(p->jobs[i].msg, sizeof p->jobs[i].msg, "%s", eng_last_error());
-    }
-}
-
-static eng_status pool_checkpoint(void *user, int index, const void *data, size_t size)
-{
-    pool_ctx *p = user;
-    driver *d = p->d;
-    search_train_pos pos;
-    ENG_TRY(search_train_checkpoint_pos(data, size, &pos));
-    db_checkpoint_info info = {.generation = p->gen, .epoch = pos.epoch, .epochs = pos.epochs,
-                               .batch = pos.batch, .batches = pos.batches, .loss = pos.loss};
-    snprintf(info.hash, sizeof info.hash, "%s", d->evals[index].hash);
-    eng_status st;
-#pragma omp critical(search_db)
-    st = db_checkpoint_save(d->db, &info, data, size);
-    if (pos.batch == pos.batches) {
-#pragma omp critical(search_progress)
-        {
-            d->batches_run += pos.batches;
-            if (d->opts->progress == SEARCH_PROGRESS_LOG)
-                say(d, "gen %d candidate %s epoch %d/%d loss %.4f (another rank)", p->gen,
-                    info.hash, pos.epoch, pos.epochs, pos.loss);
-        }
-    }
-    return st;
-}
-
-static void pool_done(void *user, int index, eng_status st, const char *msg, double error,
-                      double train_s)
-{
-    pool_ctx *p = user;
-    store_result(p->d, &p->jobs[index], &p->d->evals[index], st, msg, error, train_s);
-}
-
-/* train_jobs across the MPI ranks: OpenMP thread 0 (the one that joined MPI) hands out
- * candidates to the workers, the others train on this rank. */
-static void train_jobs_pool(driver *d, job *jobs, int n_jobs, int gen, bool across)
-{
-    pool_ctx p = {.d = d, .jobs = jobs, .n_jobs = n_jobs, .gen = gen};
-    mpi_pool_cb cb = {.next = pool_next, .checkpoint = pool_checkpoint, .done = pool_done,
-                      .user = &p};
-    mpi_pool_stats stats = {0};
-    eng_status pool_st = ENG_OK;
-    char pool_msg[512] = "";
-    int local = across ? d->threads : 1;
-#ifdef _OPENMP
-    /* one local trainer with all threads: its kernels' region nests in this one */
-    omp_set_max_active_levels(across ? 1 : 2);
-    if (!across) omp_set_num_threads(d->threads);
-#endif
-    double t0 = now_s();
-#pragma omp parallel num_threads(local + 1)
-    {
-        int slot = 0;
-#ifdef _OPENMP
-        slot = omp_get_thread_num();
-#endif
-        if (slot == 0) {
-            pool_st = mpi_pool_train(&cb, d->opts->stop, &stats);
-            if (pool_st != ENG_OK) snprintf(pool_msg, sizeof pool_msg, "%s", eng_last_error());
-        } else {
-            for (int i; !(d->opts->stop && *d->opts->stop) && (i = pool_claim(&p)) >= 0;) {
-                double t = now_s();
-                train_job(d, &jobs[i], &d->evals[i], gen, &d->flights[slot - 1]);
-#pragma omp atomic
-                p.local_busy_s += now_s() - t;
-            }
-        }
-    }
-    double wall = now_s() - t0;
-    d->slot_s += wall * (double)(local + stats.workers);
-    d->busy_s += p.local_busy_s + stats.busy_s;
-    /* a failure of the pool fails the candidates it had not answered */
-    for (int i = 0; i < n_jobs && pool_st != ENG_OK; i++)
-        if (jobs[i].train && !jobs[i].done && jobs[i].st == ENG_OK) {
-            jobs[i].st = pool_st;
-            snprintf(jobs[i].msg, sizeof jobs[i].msg, "%s", pool_msg);
-        }
-}
-
-/* Trains the jobs that need it, across candidates or within each, as configured. */
-static void train_jobs(driver *d, job *jobs, int n_jobs, int gen)
-{
-    volatile sig_atomic_t *stop = d->opts->stop;
-    if (mpi_pool_size() > 1) {
-        bool across_pool = d->env.device != ENG_DEVICE_CUDA &&
-                           (d->env.cfg.parallel == CFG_PARALLEL_CANDIDATES ||
-                            (d->env.cfg.parallel == CFG_PARALLEL_AUTO && d->threads > 1));
-        train_jobs_pool(d, jobs, n_jobs, gen, across_pool);
-        return;
-    }
-    /* one host thread drives the GPU: candidates on the device train one after another */
-    bool across = d->env.device != ENG_DEVICE_CUDA &&
-                  (d->env.cfg.parallel == CFG_PARALLEL_CANDIDATES ||
-                   (d->env.cfg.parallel == CFG_PARALLEL_AUTO && d->threads > 1));
-#ifdef _OPENMP
-    omp_set_max_active_levels(1);
-    if (!across) omp_set_num_threads(d->threads);
-#endif
-#pragma omp parallel for schedule(dynamic, 1) num_threads(across ? d->threads : 1)
-    for (int i = 0; i < n_jobs; i++) {
-        job *jb = &jobs[i];
-        if (!jb->train || (stop && *stop)) continue;
-        int slot = 0;
-#ifdef _OPENMP
-        slot = omp_get_thread_num();
-#endif
-        train_job(d, jb, &d->evals[i], gen, &d->flights[slot]);
-    }
-}
-
 static evo_status cb_evaluate(void *ctx, const evo_batch *b)
 {
     driver *d = ctx;
     const cfg_search *c = &d->env.cfg;
     int gen = evo_nsga2_has_population(d->ga) ? evo_nsga2_generation(d->ga) + 1 : 0;
     clear_batch(d);
-    d->gen_done = 0, d->gen_size = b->n;
     d->t_gen = now_s();
-    d->slot_s = d->busy_s = 0;
     d->cands = calloc((size_t)b->n, sizeof *d->cands);
-    d->evals = calloc((size_t)b->n, sizeof *d->evals);
-    job *jobs = calloc((size_t)b->n, sizeof *jobs);
-    if (!d->cands || !d->evals || !jobs) {
-        free(jobs);
-        return fail(d, ENG_ERR_NOMEM, "out of memory");
-    }
+    d->items = calloc((size_t)b->n, sizeof *d->items);
+    if (!d->cands || !d->items) return fail(d, ENG_ERR_NOMEM, "out of memory");
     d->n_cands = b->n;
-    evo_status rc = EVO_OK;
     int g[1024];
     size_t text_size = (size_t)d->n_genes * 4 + 16;
-    for (int i = 0; i < b->n && rc == EVO_OK; i++) {
+    for (int i = 0; i < b->n; i++) {
         cand *cd = &d->cands[i];
-        const double *x = b->x + (size_t)i * d->n_genes;
-        to_int(d, x, g);
+        to_int(d, b->x + (size_t)i * d->n_genes, g);
         cd->id = b->id[i];
         cd->genome = malloc(text_size);
-        if (!cd->genome) {
-            rc = fail(d, ENG_ERR_NOMEM, "out of memory");
-            break;
-        }
+        if (!cd->genome) return fail(d, ENG_ERR_NOMEM, "out of memory");
         nas_genome_format(&c->space, g, cd->genome, text_size);
-        nas_arch arch;
-        eng_status st = nas_genome_decode(&c->space, g, &arch);
-        if (st != ENG_OK) {
-            rc = fail(d, st, eng_last_error());
-            break;
-        }
-        cd->hash = nas_arch_hash(&arch);
-        cd->reused = known_has(d, cd->hash);
-        cd->eval = -1;
-        for (int j = 0; j < d->n_evals; j++) {
-            uint64_t hj = strtoull(d->evals[j].hash, NULL, 16);
-            if (hj == cd->hash) cd->eval = j, cd->reused = true;
-        }
-        if (cd->eval >= 0) {
-            nas_arch_free(&arch);
-            continue;
-        }
-        int k = d->n_evals++;
-        db_evaluation *e = &d->evals[k];
-        char hex[DB_HASH_LEN];
-        snprintf(hex, sizeof hex, "%016llx", (unsigned long long)cd->hash);
-        cd->eval = k;
-        jobs[k].arch = arch;
-        if (db_evaluation_find(d->db, hex, e) == ENG_OK) {
-            e->n_obj = c->n_objectives;
-            jobs[k].done = true;
-            /* committed before: reused; else a cache entry left by an interrupted run */
-            progress_candidate(d, e, cd->reused ? "reused" : "cached");
-            continue;
-        }
-        st = search_env_measure(&d->env, &arch, e);
-        if (st != ENG_OK) {
-            rc = fail(d, st, eng_last_error());
-            break;
-        }
-        e->generation = gen;
-        e->n_obj = c->n_objectives;
-        e->seed = mix64(c->seed ^ cd->hash);
-        jobs[k].train = true;
+        eng_status st = nas_genome_decode(&c->space, g, &cd->arch);
+        if (st != ENG_OK) return fail(d, st, eng_last_error());
+        d->items[i].arch = &cd->arch;
     }
-    if (rc == EVO_OK && !d->ckpt_ready) {
-        eng_status st = db_checkpoint_prepare(d->db);
-        if (st != ENG_OK) rc = fail(d, st, eng_last_error());
-        d->ckpt_ready = st == ENG_OK;
-    }
-    if (rc == EVO_OK) {
-        train_jobs(d, jobs, d->n_evals, gen);
-        for (int k = 0; k < d->n_evals; k++) {
-            db_evaluation *e = &d->evals[k];
-            double gv[3];
-            e->violation = violation_of(d, e);
-            objectives(d, e, e->obj, gv);
-        }
-        for (int k = 0; k < d->n_evals && rc == EVO_OK; k++) {
-            /* evaluated = new to the committed archive (trained now or cached) */
-            if (jobs[k].done && !known_has(d, strtoull(d->evals[k].hash, NULL, 16)))
-                d->n_trained++;
-            if (jobs[k].done || jobs[k].st == ENG_ERR_INTERRUPTED || jobs[k].st == ENG_OK)
-                continue;
-            rc = fail(d, jobs[k].st, jobs[k].msg);
-        }
-        bool all_done = true;
-        for (int k = 0; k < d->n_evals; k++) all_done &= jobs[k].done;
-        /* interrupted: the finished evaluations are stored already, as a cache for resume */
-        if (rc == EVO_OK && !all_done) rc = fail(d, ENG_ERR_INTERRUPTED, "interrupted");
-    }
-    for (int k = 0; k < b->n; k++) nas_arch_free(&jobs[k].arch);
-    free(jobs);
-    if (rc != EVO_OK) return rc;
+    eng_status st = search_eval_batch(d->eval, gen, d->items, b->n, &d->counts);
+    if (st != ENG_OK) return fail(d, st, eng_last_error());
     for (int i = 0; i < b->n; i++) {
-        db_evaluation *e = &d->evals[d->cands[i].eval];
         double fv[CFG_MAX_OBJECTIVES], gv[3];
-        objectives(d, e, fv, gv);
+        search_eval_objectives(c, &d->items[i].e, fv, gv);
         memcpy(b->f + (size_t)i * b->n_obj, fv, sizeof(double) * (size_t)b->n_obj);
         if (b->n_con) memcpy(b->g + (size_t)i * b->n_con, gv, sizeof(double) * (size_t)b->n_con);
-        d->n_reused += d->cands[i].reused;
     }
     return EVO_OK;
 }
@@ -871,18 +269,19 @@ static evo_status cb_generation(void *ctx, const evo_nsga2 *ga)
     size_t state_size = 0;
     if (evo_nsga2_save(ga, &state, &state_size) != EVO_OK)
         return fail(d, ENG_ERR_INTERNAL, evo_last_error());
-    db_generation row = {.generation = gen, .evaluated = d->n_trained, .reused = d->n_reused,
+    db_generation row = {.generation = gen, .evaluated = d->counts.evaluated,
+                         .reused = d->counts.reused,
                          .best_error = INFINITY, .min_energy_pj = INFINITY,
                          .hypervolume = hypervolume(d, ga), .wall_s = now_s() - d->t_gen,
                          .state = state, .state_size = state_size};
     eng_status st = db_begin(d->db);
-    for (int k = 0; k < d->n_evals && st == ENG_OK; k++)
-        st = db_evaluation_insert(d->db, &d->evals[k]);
+    for (int i = 0; i < d->n_cands && st == ENG_OK; i++)
+        if (d->items[i].first) st = db_evaluation_insert(d->db, &d->items[i].e);
     for (int i = 0; i < d->n_cands && st == ENG_OK; i++) {
         const cand *cd = &d->cands[i];
         db_individual ind = {.id = cd->id, .generation = gen, .genome = cd->genome,
-                             .parent = {-1, -1}, .reused = cd->reused};
-        snprintf(ind.hash, sizeof ind.hash, "%016llx", (unsigned long long)cd->hash);
+                             .parent = {-1, -1}, .reused = d->items[i].reused};
+        snprintf(ind.hash, sizeof ind.hash, "%016llx", (unsigned long long)d->items[i].hash);
         for (int p = 0; p < pop; p++) {
             evo_individual m = evo_nsga2_individual(ga, p);
             if (m.id != cd->id) continue;
@@ -898,7 +297,7 @@ static evo_status cb_generation(void *ctx, const evo_nsga2 *ga)
         for (int k = 0; k < d->env.cfg.n_objectives && m.violation <= 0; k++) {
             if (d->env.cfg.objectives[k] == CFG_OBJECTIVE_ERROR && m.f[k] < row.best_error)
                 row.best_error = m.f[k];
-            if (k == energy_objective(&d->env.cfg) && m.f[k] < row.min_energy_pj)
+            if (k == search_eval_energy_objective(&d->env.cfg) && m.f[k] < row.min_energy_pj)
                 row.min_energy_pj = m.f[k];
         }
     }
@@ -908,20 +307,20 @@ static evo_status cb_generation(void *ctx, const evo_nsga2 *ga)
     else db_rollback(d->db);
     free(state);
     if (st != ENG_OK) return fail(d, st, eng_last_error());
-    for (int i = 0; i < d->n_cands; i++) known_add(d, d->cands[i].hash);
+    for (int i = 0; i < d->n_cands; i++) search_eval_mark_committed(d->eval, d->items[i].hash);
     hold_for_crash_test(d, gen);
-    if (d->opts->progress == SEARCH_PROGRESS_TTY) say(d, "%s", "");
+    if (d->opts->progress == SEARCH_PROGRESS_TTY) search_say(d->opts, "%s", "");
     char err_txt[32] = "-", energy_txt[32] = "-";
     if (isfinite(row.best_error)) snprintf(err_txt, sizeof err_txt, "%.4f", row.best_error);
     if (isfinite(row.min_energy_pj))
         snprintf(energy_txt, sizeof energy_txt, "%.4g uJ", row.min_energy_pj * 1e-6);
-    int ke = energy_objective(&d->env.cfg);
+    int ke = search_eval_energy_objective(&d->env.cfg);
     char idle[48] = "";
-    if (mpi_pool_size() > 1 && d->slot_s > 0)
+    if (mpi_pool_size() > 1 && d->counts.slot_s > 0)
         snprintf(idle, sizeof idle, ", %d ranks idle %.0f%%", mpi_pool_size(),
-                 100.0 * (1.0 - d->busy_s / d->slot_s));
-    say(d, "generation %d done: %d trained, %d reused, front %d, best error %s, min %s %s, "
-        "hypervolume %.4f, %.1fs%s%s", gen, d->n_trained, d->n_reused, row.front_size, err_txt,
+                 100.0 * (1.0 - d->counts.busy_s / d->counts.slot_s));
+    search_say(d->opts, "generation %d done: %d trained, %d reused, front %d, best error %s, min %s %s, "
+        "hypervolume %.4f, %.1fs%s%s", gen, row.evaluated, row.reused, row.front_size, err_txt,
         ke >= 0 ? cfg_objective_name(d->env.cfg.objectives[ke]) : "energy", energy_txt, row.hypervolume, row.wall_s,
         idle, d->opts->progress == SEARCH_PROGRESS_TTY ? "\n" : "");
     clear_batch(d);
@@ -937,7 +336,6 @@ static eng_status driver_create(driver *d, const search_opts *opts)
 {
     const cfg_search *c = &d->env.cfg;
     d->opts = opts;
-    d->best_error = INFINITY, d->min_energy = INFINITY;
     d->exact_mul = -1;
     for (int i = c->space.n_muls - 1; i >= 0; i--)
         if (d->env.mul_exact[i]) d->exact_mul = i;
@@ -955,8 +353,7 @@ static eng_status driver_create(driver *d, const search_opts *opts)
     if (!d->genes) return eng_error(ENG_ERR_NOMEM, "out of memory");
     for (int i = 0; i < d->n_genes; i++)
         d->genes[i] = (evo_gene){EVO_GENE_CAT, 0, nas_genome_gene_range(&c->space, i) - 1};
-    d->n_con = (c->constraints.max_params > 0) + (c->constraints.max_macs > 0) +
-               (c->constraints.max_error < 1.0);
+    d->n_con = search_eval_n_constraints(c);
     evo_problem prob = {.n_genes = d->n_genes, .genes = d->genes, .n_obj = c->n_objectives,
                         .n_con = d->n_con, .ctx = d, .evaluate = cb_evaluate, .init = cb_init,
                         .crossover = cb_crossover, .mutate = cb_mutate,
@@ -971,16 +368,10 @@ static eng_status driver_create(driver *d, const search_opts *opts)
     par.seed = c->seed;
     if (evo_nsga2_create(&prob, &par, &d->ga) != EVO_OK)
         return eng_error(ENG_ERR_ARG, "%s: %s", c->path, evo_last_error());
-    d->planned_total = c->nsga2.population + c->nsga2.generations * c->nsga2.offspring;
-    d->flights = calloc((size_t)d->threads, sizeof *d->flights);
-    if (!d->flights) return eng_error(ENG_ERR_NOMEM, "out of memory");
-    int bs = c->training.batch_size < d->env.train.count ? c->training.batch_size
-                                                         : d->env.train.count;
-    d->batches_per_cand = bs > 0 ? (long)c->training.epochs * (d->env.train.count / bs) : 0;
-    const char *hold = getenv("EVOAPPROXNAS_HOLD_AT_BATCH");
-    if (hold && sscanf(hold, "%d:%ld", &d->hold_epoch, &d->hold_batch) != 2) d->hold_epoch = 0;
+    d->planned = c->nsga2.population + c->nsga2.generations * c->nsga2.offspring;
     /* the other MPI ranks load the same config, with its files as resolved here (absolute:
-     * a rank may start in another directory) */
+     * a rank may start in another directory), and get the multiplier tables (and with
+     * --broadcast-data the images) from here */
     if (mpi_pool_size() < 2) return ENG_OK;
     char path[3][PATH_MAX];
     const char *given[3] = {c->path, c->dataset.path, c->energy.accelerator};
@@ -994,13 +385,18 @@ static eng_status driver_create(driver *d, const search_opts *opts)
     return mpi_pool_start(&init);
 }
 
+/* The evaluator, once the archive is open. */
+static eng_status driver_attach(driver *d)
+{
+    return search_eval_create(&d->env, d->db, d->opts, d->threads, &d->eval);
+}
+
 static void driver_free(driver *d)
 {
     clear_batch(d);
     evo_nsga2_free(d->ga);
     free(d->genes);
-    free(d->known);
-    free(d->flights);
+    search_eval_free(d->eval);
     db_close(d->db);
     search_env_close(&d->env);
 }
@@ -1008,13 +404,13 @@ static void driver_free(driver *d)
 /* Runs until the configured generation count; marks the run's status. */
 static eng_status driver_run(driver *d)
 {
-    d->t_start = now_s();
     int target = d->env.cfg.nsga2.generations;
+    search_eval_plan(d->eval, target, d->planned);
     evo_status rc = evo_nsga2_run(d->ga, target);
-    if (d->opts->progress == SEARCH_PROGRESS_TTY) say(d, "%s", "");
+    if (d->opts->progress == SEARCH_PROGRESS_TTY) search_say(d->opts, "%s", "");
     if (rc == EVO_OK) {
         ENG_TRY(db_run_set_status(d->db, "finished"));
-        say(d, "search finished: %d generations in %s%s", target + 1, db_path(d->db),
+        search_say(d->opts, "search finished: %d generations in %s%s", target + 1, db_path(d->db),
             d->opts->progress == SEARCH_PROGRESS_TTY ? "\n" : "");
         return ENG_OK;
     }
@@ -1124,8 +520,9 @@ eng_status search_run(const char *config_path, const search_opts *opts, char *db
         st = db_create(output, &run, replace, &d.db);
     }
     if (st == ENG_OK) st = run_claim_attach(claim, d.db);
+    if (st == ENG_OK) st = driver_attach(&d);
     if (st == ENG_OK) {
-        say(&d, "search '%s': %d genes, population %d, %d generations, %d threads -> %s%s",
+        search_say(d.opts, "search '%s': %d genes, population %d, %d generations, %d threads -> %s%s",
             name, d.n_genes, d.env.cfg.nsga2.population, d.env.cfg.nsga2.generations,
             d.threads, output, opts->progress == SEARCH_PROGRESS_TTY ? "\n" : "");
         st = driver_run(&d);
@@ -1226,7 +623,7 @@ eng_status search_resume(const char *db_path, const search_opts *opts)
         st = search_config_load(d.db, &run, opts->paths, &cfg);
     if (st == ENG_OK && opts->paths) st = record_moved_paths(d.db, opts->paths);
     if (st == ENG_OK && finished) {
-        say(&(driver){.opts = opts}, "%s: the search is finished%s%s", db_path,
+        search_say(opts, "%s: the search is finished%s%s", db_path,
             opts->paths ? " (the new paths are recorded)" : "",
             opts->progress == SEARCH_PROGRESS_TTY ? "\n" : "");
         cfg_free(&cfg);
@@ -1261,21 +658,17 @@ eng_status search_resume(const char *db_path, const search_opts *opts)
             d.hv_scale[k] = mx > 0 ? mx : 1.0;
         }
     }
-    char (*hashes)[DB_HASH_LEN] = NULL;
-    int n_hashes = 0;
-    if (st == ENG_OK) st = db_committed_hashes(d.db, &hashes, &n_hashes);
-    for (int i = 0; i < n_hashes && st == ENG_OK; i++)
-        st = known_add(&d, strtoull(hashes[i], NULL, 16));
-    free(hashes);
+    if (st == ENG_OK) st = driver_attach(&d);
+    if (st == ENG_OK) st = search_eval_load_committed(d.eval);
     if (st == ENG_OK) st = db_run_set_status(d.db, "running");
     if (st == ENG_OK) {
         int done = gen < 0 ? 0 : d.env.cfg.nsga2.population + gen * d.env.cfg.nsga2.offspring;
-        d.planned_total -= done;
+        d.planned -= done;
         char after[64] = "from the start (no generation was committed)";
         if (gen >= 0)
             snprintf(after, sizeof after, "after generation %d of %d", gen,
                      d.env.cfg.nsga2.generations);
-        say(&d, "resuming '%s' %s -> %s%s", run.name, after, db_path,
+        search_say(d.opts, "resuming '%s' %s -> %s%s", run.name, after, db_path,
             opts->progress == SEARCH_PROGRESS_TTY ? "\n" : "");
         st = driver_run(&d);
     }

@@ -97,13 +97,30 @@ START_TEST(test_init_data_roundtrip)
 }
 END_TEST
 
+/* A two-layer network: a 3x3 conv with multiplier 2, then the classifier. */
+static nas_layer small_layers[2] = {
+    {.kind = NAS_LAYER_CONV, .in = {-1, -2}, .in_c = 1, .in_h = 8, .in_w = 8, .out_c = 4,
+     .out_h = 8, .out_w = 8, .k = 3, .stride = 1, .pad = 1, .mul = 2, .mul_gene = 5,
+     .params = 36, .macs = 2304},
+    {.kind = NAS_LAYER_DENSE, .in = {0, -2}, .in_c = 4, .in_h = 8, .in_w = 8, .out_c = 10,
+     .out_h = 1, .out_w = 1, .mul = 0, .mul_gene = 7, .params = 2570, .macs = 2560},
+};
+
+static nas_arch small_net(void)
+{
+    nas_arch a = {.n = 2, .cap = 2, .layers = small_layers, .params = 2606, .macs = 4864,
+                  .mul_layers = 2};
+    snprintf(a.summary, sizeof a.summary, "conv3x3:4 | fc10");
+    return a;
+}
+
 START_TEST(test_job_roundtrip)
 {
     unsigned char ckpt[300];
     for (int i = 0; i < 300; i++) ckpt[i] = (unsigned char)(i * 7);
     mpi_buf b = {0};
     mpi_msg_job m = {.index = 17, .hash = 0x8ac663b59c78f944ull, .seed = ~0ull - 5,
-                     .epochs = 12, .genome = "0,3,1,2", .resume = ckpt,
+                     .epochs = 12, .arch = small_net(), .resume = ckpt,
                      .resume_size = sizeof ckpt};
     ck_assert_int_eq(mpi_msg_encode_job(&b, &m), ENG_OK);
     mpi_msg_job d;
@@ -113,9 +130,14 @@ START_TEST(test_job_roundtrip)
     ck_assert_uint_eq(d.hash, 0x8ac663b59c78f944ull);
     ck_assert_uint_eq(d.seed, ~0ull - 5);
     ck_assert_int_eq(d.epochs, 12);
-    ck_assert_str_eq(d.genome, "0,3,1,2");
+    ck_assert_int_eq(d.arch.n, 2);
+    ck_assert_int_eq(memcmp(d.arch.layers, small_layers, sizeof small_layers), 0);
+    ck_assert(d.arch.params == 2606 && d.arch.macs == 4864 && d.arch.mul_layers == 2);
+    ck_assert_str_eq(d.arch.summary, "conv3x3:4 | fc10");
+    ck_assert_uint_eq(nas_arch_hash(&d.arch), nas_arch_hash(&m.arch));
     ck_assert_uint_eq(d.resume_size, sizeof ckpt);
     ck_assert_int_eq(memcmp(d.resume, ckpt, sizeof ckpt), 0);
+    nas_arch_free(&d.arch);
     free(owned);
     /* no checkpoint: an empty block, decoded as NULL */
     b.size = 0;
@@ -124,6 +146,7 @@ START_TEST(test_job_roundtrip)
     ck_assert_int_eq(mpi_msg_decode_job(b.data, b.size, &d, &owned), ENG_OK);
     ck_assert_ptr_null(d.resume);
     ck_assert_uint_eq(d.resume_size, 0);
+    nas_arch_free(&d.arch);
     free(owned);
     mpi_buf_free(&b);
 }
@@ -170,7 +193,7 @@ END_TEST
 START_TEST(test_damaged_messages)
 {
     mpi_buf b = {0};
-    mpi_msg_job m = {.index = 1, .hash = 2, .seed = 3, .epochs = 4, .genome = "1,2,3"};
+    mpi_msg_job m = {.index = 1, .hash = 2, .seed = 3, .epochs = 4, .arch = small_net()};
     ck_assert_int_eq(mpi_msg_encode_job(&b, &m), ENG_OK);
     mpi_msg_job d;
     char *owned = (char *)&b;
@@ -178,6 +201,7 @@ START_TEST(test_damaged_messages)
     for (size_t n = 0; n < b.size; n++) {
         ck_assert_int_eq(mpi_msg_decode_job(b.data, n, &d, &owned), ENG_ERR_FORMAT);
         ck_assert_ptr_null(owned);
+        ck_assert_ptr_null(d.arch.layers);
         ck_assert_ptr_nonnull(strstr(eng_last_error(), "job message: "));
     }
     /* a byte too many */
@@ -187,12 +211,24 @@ START_TEST(test_damaged_messages)
     ck_assert_int_eq(mpi_msg_decode_job(longer, b.size + 1, &d, &owned), ENG_ERR_FORMAT);
     ck_assert_ptr_nonnull(strstr(eng_last_error(), "1 bytes after its last field"));
     free(longer);
-    /* a string length past the end */
-    size_t at = 4 + 8 + 8 + 4;   /* the genome's length field */
+    /* a string length past the end: the summary's, after index, hash, seed, epochs, the
+     * layer count, 2 layers of 72 bytes, params, macs and mul_layers */
+    size_t at = 4 + 8 + 8 + 4 + 4 + 2 * 72 + 8 + 8 + 4;
     uint64_t huge = 1ull << 40;
     memcpy(b.data + at, &huge, 8);
     ck_assert_int_eq(mpi_msg_decode_job(b.data, b.size, &d, &owned), ENG_ERR_FORMAT);
-    ck_assert_ptr_nonnull(strstr(eng_last_error(), "the genome"));
+    ck_assert_ptr_nonnull(strstr(eng_last_error(), "the summary"));
+    /* more layers than the message holds, and an unknown layer kind */
+    int32_t v = 1000000;
+    memcpy(b.data + 24, &v, 4);
+    ck_assert_int_eq(mpi_msg_decode_job(b.data, b.size, &d, &owned), ENG_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(eng_last_error(), "1000000 layers"));
+    v = 2;
+    memcpy(b.data + 24, &v, 4);
+    v = NAS_LAYER_KIND_COUNT;
+    memcpy(b.data + 28 + 72, &v, 4);
+    ck_assert_int_eq(mpi_msg_decode_job(b.data, b.size, &d, &owned), ENG_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(eng_last_error(), "layer 1 of kind"));
     /* a NUL inside a string */
     b.size = 0;
     mpi_msg_ready y = {.status = 0, .message = "ab"};

@@ -2,7 +2,8 @@
  * test_search.c - the search driver end to end on a tiny synthetic IDX data set written by
  * the test: archive invariants, Pareto views against a dominance check done here, duplicates
  * never trained twice, and resume (after a SIGKILL, or from an archive cut back to generation 1
- * with a cache of finished evaluations) reaching the archive of an uninterrupted run.
+ * with a cache of finished evaluations) reaching the archive of an uninterrupted run; the
+ * shared batch evaluator (search_eval.h) on its own.
  */
 #include <check.h>
 #include <signal.h>
@@ -18,6 +19,7 @@
 #include "engine_config.h"
 #include "search.h"
 #include "search_env.h"
+#include "search_eval.h"
 #include "testutil.h"
 
 static char dir[4096];
@@ -232,6 +234,80 @@ START_TEST(test_duplicates_reused)
 }
 END_TEST
 
+/* The shared evaluator: a network twice in one batch is trained once and shared, a committed
+ * one is reused without training, a batch's result does not depend on its companions. */
+START_TEST(test_eval_batch)
+{
+    write_config("b", SPACE, 1);
+    char p[4200];
+    snprintf(p, sizeof p, "%s/b.yaml", dir);
+    cfg_search cfg;
+    ck_assert_msg(cfg_load(p, &cfg) == ENG_OK, "%s", eng_last_error());
+    search_env env;
+    ck_assert_msg(search_env_open(&env, &cfg, SEARCH_ENV_DATA) == ENG_OK, "%s", eng_last_error());
+    db_run run = {.seed = env.cfg.seed, .threads = 2, .generations = 1,
+                  .config_text = env.cfg.text};
+    snprintf(run.name, sizeof run.name, "b");
+    snprintf(run.objectives, sizeof run.objectives, "error,energy");
+    snprintf(p, sizeof p, "%s/b.db", dir);
+    db_archive *db;
+    ck_assert_msg(db_create(p, &run, false, &db) == ENG_OK, "%s", eng_last_error());
+    search_opts o = {.threads = 2, .progress = SEARCH_PROGRESS_NONE};
+    search_eval *ev;
+    ck_assert(search_eval_create(&env, db, &o, 2, &ev) == ENG_OK);
+    int n_genes = nas_genome_length(&env.cfg.space);
+    int *g = malloc(sizeof(int) * (size_t)n_genes);
+    nas_arch a[2];
+    uint64_t rng = 7;
+    nas_genome_random(&env.cfg.space, &rng, g);
+    ck_assert(nas_genome_decode(&env.cfg.space, g, &a[0]) == ENG_OK);
+    for (;;) { /* a second, different network */
+        nas_genome_random(&env.cfg.space, &rng, g);
+        ck_assert(nas_genome_decode(&env.cfg.space, g, &a[1]) == ENG_OK);
+        if (nas_arch_hash(&a[1]) != nas_arch_hash(&a[0])) break;
+        nas_arch_free(&a[1]);
+    }
+    search_eval_item items[3] = {{.arch = &a[0]}, {.arch = &a[1]}, {.arch = &a[0]}};
+    search_eval_counts counts;
+    ck_assert_msg(search_eval_batch(ev, 0, items, 3, &counts) == ENG_OK, "%s",
+                  eng_last_error());
+    ck_assert_int_eq(counts.evaluated, 2);
+    ck_assert_int_eq(counts.reused, 1);
+    ck_assert(items[0].first && items[1].first && !items[2].first);
+    ck_assert(!items[0].reused && !items[1].reused && items[2].reused);
+    ck_assert_str_eq(items[2].e.hash, items[0].e.hash);
+    ck_assert(items[2].e.error == items[0].e.error && items[2].e.seed == items[0].e.seed);
+    ck_assert(items[0].e.error >= 0 && items[0].e.error <= 1 && items[0].e.train_s > 0);
+    /* stored as each finished (a cache for resume), though nothing committed yet */
+    ck_assert_int_eq((int)db_query_double(db, "SELECT count(*) FROM evaluations", -1), 2);
+    for (int i = 0; i < 3; i++) ck_assert(search_eval_mark_committed(ev, items[i].hash) == ENG_OK);
+    /* committed: reused, not trained again (same stored train_s) */
+    search_eval_item again[1] = {{.arch = &a[1]}};
+    ck_assert(search_eval_batch(ev, 1, again, 1, &counts) == ENG_OK);
+    ck_assert_int_eq(counts.evaluated, 0);
+    ck_assert_int_eq(counts.reused, 1);
+    ck_assert(again[0].reused && again[0].first);
+    ck_assert(again[0].e.train_s == items[1].e.train_s && again[0].e.error == items[1].e.error);
+    ck_assert_int_eq(again[0].e.generation, 0);
+    search_eval_free(ev);
+    db_close(db);
+    /* the same network alone, in a fresh archive: the same evaluation */
+    snprintf(p, sizeof p, "%s/b2.db", dir);
+    ck_assert(db_create(p, &run, false, &db) == ENG_OK);
+    ck_assert(search_eval_create(&env, db, &o, 1, &ev) == ENG_OK);
+    search_eval_item alone[1] = {{.arch = &a[1]}};
+    ck_assert(search_eval_batch(ev, 0, alone, 1, NULL) == ENG_OK);
+    ck_assert(alone[0].e.error == items[1].e.error);
+    ck_assert(alone[0].e.energy_pj == items[1].e.energy_pj);
+    search_eval_free(ev);
+    db_close(db);
+    nas_arch_free(&a[0]);
+    nas_arch_free(&a[1]);
+    free(g);
+    search_env_close(&env);
+}
+END_TEST
+
 static void resume_and_compare(const char *name, const char *reference)
 {
     char p[4200];
@@ -420,6 +496,7 @@ static Suite *search_suite(void)
     tcase_set_timeout(tc, 900);
     tcase_add_test(tc, test_end_to_end);
     tcase_add_test(tc, test_duplicates_reused);
+    tcase_add_test(tc, test_eval_batch);
     tcase_add_test(tc, test_resume);
     tcase_add_test(tc, test_mixed_widths);
     tcase_add_test(tc, test_mixed_energy_is_per_layer);

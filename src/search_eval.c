@@ -1,0 +1,706 @@
+/*
+ * search_eval.c - batch evaluation shared by the search strategies: reuse of archived
+ * results, measuring, training across worker threads with checkpoints, live progress.
+ */
+#include "search_eval.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "archive_checkpoint.h"
+#include "mpi_pool.h"
+
+/* A candidate in training on one worker thread. */
+typedef struct flight {
+    bool active;
+    char hash[DB_HASH_LEN];
+    int epoch, epochs;          /* epoch in progress, 1-based */
+    long batch, batches;        /* batches of it done, per epoch */
+    long trained_before;        /* batches trained by this run before this epoch */
+    double t_epoch;             /* when this epoch (or its resumed part) began */
+} flight;
+
+/* A distinct network of the batch. */
+typedef struct job {
+    const nas_arch *arch;
+    db_evaluation *e;           /* the first item's evaluation */
+    bool train;                 /* needs training (else found in the archive) */
+    bool done;
+    eng_status st;
+    char msg[512];
+} job;
+
+struct search_eval {
+    search_env *env;
+    db_archive *db;
+    const search_opts *opts;
+    int threads;
+
+    uint64_t *known;            /* open-addressing set of committed hashes (0 = empty) */
+    size_t known_cap, known_n;
+
+    int gen, batches_total;     /* batch in flight and how many the run makes */
+    int gen_done, gen_size;
+    int done_total, planned_total;
+    double best_error, min_energy;
+    double t_start;
+
+    flight *flights;            /* per worker thread: the candidate it trains */
+    long batches_run;           /* batches trained since the run (re)started */
+    long batches_per_cand;      /* epochs x batches per epoch of one candidate */
+    double t_tty;               /* last live-line refresh */
+    bool ckpt_ready;            /* the checkpoints table exists */
+    int hold_epoch;             /* crash-test aid (EVOAPPROXNAS_HOLD_AT_BATCH), 0 = off */
+    long hold_batch;
+};
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+    return nas_rng_next(&x);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Objectives
+ * ---------------------------------------------------------------------------------------- */
+
+void search_eval_objectives(const cfg_search *c, const db_evaluation *e, double *f, double *g)
+{
+    for (int k = 0; k < c->n_objectives; k++) {
+        switch (c->objectives[k]) {
+        case CFG_OBJECTIVE_ERROR: f[k] = e->error; break;
+        case CFG_OBJECTIVE_ENERGY: f[k] = e->energy_pj; break;
+        case CFG_OBJECTIVE_PARAMS: f[k] = (double)e->params; break;
+        case CFG_OBJECTIVE_MACS: f[k] = (double)e->macs; break;
+        default: f[k] = e->mul_energy_pj; break;
+        }
+    }
+    int j = 0;
+    if (c->constraints.max_params > 0)
+        g[j++] = (double)e->params / (double)c->constraints.max_params - 1.0;
+    if (c->constraints.max_macs > 0)
+        g[j++] = (double)e->macs / (double)c->constraints.max_macs - 1.0;
+    if (c->constraints.max_error < 1.0) g[j++] = e->error / c->constraints.max_error - 1.0;
+}
+
+int search_eval_n_constraints(const cfg_search *c)
+{
+    return (c->constraints.max_params > 0) + (c->constraints.max_macs > 0) +
+           (c->constraints.max_error < 1.0);
+}
+
+double search_eval_violation(const cfg_search *c, const db_evaluation *e)
+{
+    double f[CFG_MAX_OBJECTIVES], g[3] = {0, 0, 0}, v = 0;
+    search_eval_objectives(c, e, f, g);
+    for (int j = 0; j < search_eval_n_constraints(c); j++) v += g[j] > 0 ? g[j] : 0;
+    return v;
+}
+
+int search_eval_energy_objective(const cfg_search *c)
+{
+    int k = -1;
+    for (int i = 0; i < c->n_objectives; i++)
+        if (c->objectives[i] == CFG_OBJECTIVE_ENERGY ||
+            (c->objectives[i] == CFG_OBJECTIVE_MUL_ENERGY && k < 0))
+            k = i;
+    return k;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * The set of committed hashes
+ * ---------------------------------------------------------------------------------------- */
+
+bool search_eval_is_committed(const search_eval *ev, uint64_t h)
+{
+    if (!ev->known_cap) return false;
+    h = h ? h : 1;
+    for (size_t i = mix64(h) & (ev->known_cap - 1);; i = (i + 1) & (ev->known_cap - 1)) {
+        if (ev->known[i] == h) return true;
+        if (ev->known[i] == 0) return false;
+    }
+}
+
+eng_status search_eval_mark_committed(search_eval *ev, uint64_t h)
+{
+    h = h ? h : 1;
+    if (search_eval_is_committed(ev, h)) return ENG_OK;
+    if ((ev->known_n + 1) * 2 > ev->known_cap) {
+        size_t cap = ev->known_cap ? ev->known_cap * 2 : 1024;
+        uint64_t *t = calloc(cap, sizeof *t), *old = ev->known;
+        if (!t) return eng_error(ENG_ERR_NOMEM, "out of memory");
+        size_t old_cap = ev->known_cap;
+        ev->known = t, ev->known_cap = cap, ev->known_n = 0;
+        for (size_t i = 0; i < old_cap; i++)
+            if (old[i]) search_eval_mark_committed(ev, old[i]);
+        free(old);
+    }
+    size_t i = mix64(h) & (ev->known_cap - 1);
+    while (ev->known[i]) i = (i + 1) & (ev->known_cap - 1);
+    ev->known[i] = h;
+    ev->known_n++;
+    return ENG_OK;
+}
+
+eng_status search_eval_load_committed(search_eval *ev)
+{
+    char (*hashes)[DB_HASH_LEN] = NULL;
+    int n = 0;
+    eng_status st = db_committed_hashes(ev->db, &hashes, &n);
+    for (int i = 0; i < n && st == ENG_OK; i++)
+        st = search_eval_mark_committed(ev, strtoull(hashes[i], NULL, 16));
+    free(hashes);
+    return st;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Progress
+ * ---------------------------------------------------------------------------------------- */
+
+void search_say(const search_opts *opts, const char *fmt, ...)
+{
+    if (opts->progress == SEARCH_PROGRESS_NONE) return;
+    FILE *out = opts->out ? opts->out : stderr;
+    va_list ap;
+    va_start(ap, fmt);
+    if (opts->progress == SEARCH_PROGRESS_TTY) fputs("\r\033[K", out);
+    vfprintf(out, fmt, ap);
+    va_end(ap);
+    if (opts->progress == SEARCH_PROGRESS_LOG) fputc('\n', out);
+    fflush(out);
+}
+
+static void format_duration(double s, char *buf, size_t size)
+{
+    if (!(s >= 0) || s > 1e7) snprintf(buf, size, "?");
+    else if (s < 60) snprintf(buf, size, "%.0fs", s);
+    else if (s < 3600) snprintf(buf, size, "%dm%02ds", (int)s / 60, (int)s % 60);
+    else snprintf(buf, size, "%dh%02dm", (int)s / 3600, ((int)s / 60) % 60);
+}
+
+/* "mul_energy" when the search minimizes the multipliers' energy, else "energy". */
+static const char *energy_name(const search_eval *ev)
+{
+    const cfg_search *c = &ev->env->cfg;
+    int ke = search_eval_energy_objective(c);
+    return ke >= 0 && c->objectives[ke] == CFG_OBJECTIVE_MUL_ENERGY ? "mul_energy" : "energy";
+}
+
+/* Time left: from the batches trained so far once there are some (candidates of one search
+ * all train the same number of batches), else from the candidates done. */
+static void eta_text(const search_eval *ev, char *buf, size_t size)
+{
+    double el = now_s() - ev->t_start, left = -1;
+    if (ev->batches_run > 0) {
+        long remaining = (long)(ev->planned_total - ev->done_total) * ev->batches_per_cand;
+        for (int t = 0; t < ev->threads; t++)
+            if (ev->flights[t].active)
+                remaining -= (long)(ev->flights[t].epoch - 1) * ev->flights[t].batches +
+                             ev->flights[t].batch;
+        left = el / (double)ev->batches_run * (double)(remaining > 0 ? remaining : 0);
+    } else if (ev->done_total > 0) {
+        left = el / ev->done_total * (ev->planned_total - ev->done_total);
+    }
+    format_duration(left, buf, size);
+}
+
+/* The live line on a terminal: generation, candidates done and in flight (epoch, batch),
+ * best figures, ETA. */
+static void progress_line(search_eval *ev)
+{
+    char flights[160] = "", eta[32], *p = flights;
+    size_t left = sizeof flights;
+    int active = 0;
+    for (int t = 0; t < ev->threads; t++) {
+        const flight *f = &ev->flights[t];
+        if (!f->active) continue;
+        if (active++ < 4) {
+            int w = snprintf(p, left, "%s%.4s e%d/%d b%ld/%ld", active > 1 ? ", " : "  ",
+                             f->hash, f->epoch, f->epochs, f->batch, f->batches);
+            if (w > 0 && (size_t)w < left) p += w, left -= (size_t)w;
+        }
+    }
+    if (active > 4) snprintf(p, left, " +%d", active - 4);
+    eta_text(ev, eta, sizeof eta);
+    char err[32] = "-", energy[32] = "-";
+    if (isfinite(ev->best_error)) snprintf(err, sizeof err, "%.4f", ev->best_error);
+    if (isfinite(ev->min_energy))
+        snprintf(energy, sizeof energy, "%.4g uJ", ev->min_energy * 1e-6);
+    search_say(ev->opts, "gen %d/%d  candidate %d/%d  training %d%s  best error %s  min %s %s  "
+               "ETA %s", ev->gen, ev->batches_total, ev->gen_done, ev->gen_size, active,
+               flights, err, energy_name(ev), energy, eta);
+    ev->t_tty = now_s();
+}
+
+static void progress_candidate(search_eval *ev, const db_evaluation *e, const char *how)
+{
+    ev->gen_done++;
+    ev->done_total++;
+    bool mul_only = strcmp(energy_name(ev), "mul_energy") == 0;
+    double energy = mul_only ? e->mul_energy_pj : e->energy_pj;
+    /* feasible candidates only, like the generation's figures (the population's feasible
+     * extremes survive, so both report the same minimum) */
+    if (search_eval_violation(&ev->env->cfg, e) <= 0) {
+        if (e->error < ev->best_error) ev->best_error = e->error;
+        if (energy < ev->min_energy) ev->min_energy = energy;
+    }
+    if (ev->opts->progress == SEARCH_PROGRESS_LOG) {
+        search_say(ev->opts, "gen %d candidate %d/%d %s error %.4f %s %.4g uJ params %lld %s "
+                   "%.1fs", ev->gen, ev->gen_done, ev->gen_size, e->hash, e->error,
+                   energy_name(ev), energy * 1e-6, (long long)e->params, how, e->train_s);
+    } else {
+        progress_line(ev);
+    }
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Training one candidate
+ * ---------------------------------------------------------------------------------------- */
+
+/* What the training hooks of one candidate need. */
+typedef struct train_ctx {
+    search_eval *ev;
+    flight *f;                  /* its worker's slot */
+    int gen;
+    search_train_pos saved;     /* position of the last checkpoint */
+} train_ctx;
+
+static eng_status on_checkpoint(void *user, const void *data, size_t size,
+                                const search_train_pos *pos)
+{
+    train_ctx *c = user;
+    db_checkpoint_info info = {.generation = c->gen, .epoch = pos->epoch, .epochs = pos->epochs,
+                               .batch = pos->batch, .batches = pos->batches, .loss = pos->loss};
+    snprintf(info.hash, sizeof info.hash, "%s", c->f->hash);
+    eng_status st;
+#pragma omp critical(search_db)
+    st = db_checkpoint_save(c->ev->db, &info, data, size);
+    c->saved = *pos;
+    return st;
+}
+
+/* Crash-test aid: with EVOAPPROXNAS_HOLD_AT_BATCH=E:B in the environment, a candidate that
+ * has trained B batches of epoch E (B = all: after the epoch's checkpoint) waits there until
+ * the stop flag is set, so that a test can interrupt or SIGKILL it at a known point
+ * (tests/cli/checkpoint.sh); it says so in a progress line. */
+static void hold_at_batch(const search_eval *ev, const train_ctx *c,
+                          const search_train_pos *pos)
+{
+    if (pos->epoch != ev->hold_epoch || pos->batch != ev->hold_batch) return;
+#pragma omp critical(search_progress)
+    search_say(ev->opts, "gen %d candidate %s held at epoch %d batch %ld%s", c->gen,
+               c->f->hash, pos->epoch, pos->batch,
+               ev->opts->progress == SEARCH_PROGRESS_TTY ? "\n" : "");
+    struct timespec ms10 = {0, 10000000};
+    while (!(ev->opts->stop && *ev->opts->stop)) nanosleep(&ms10, NULL);
+}
+
+static void on_progress(void *user, search_train_event what, const search_train_pos *pos)
+{
+    train_ctx *c = user;
+    search_eval *ev = c->ev;
+    flight *f = c->f;
+#pragma omp critical(search_progress)
+    {
+        if (what == SEARCH_TRAIN_BATCH) ev->batches_run++;
+        f->epoch = pos->epoch, f->epochs = pos->epochs;
+        f->batch = pos->batch, f->batches = pos->batches;
+        if (what == SEARCH_TRAIN_EPOCH) {
+            if (ev->opts->progress == SEARCH_PROGRESS_LOG) {
+                char resumed[48] = "";
+                long run = pos->trained - f->trained_before;
+                if (run < pos->batches)
+                    snprintf(resumed, sizeof resumed, " (resumed at batch %ld)",
+                             pos->batches - run);
+                search_say(ev->opts, "gen %d candidate %s epoch %d/%d loss %.4f %ld batches%s "
+                           "%.1fs", c->gen, f->hash, pos->epoch, pos->epochs, pos->loss, run,
+                           resumed, now_s() - f->t_epoch);
+            }
+            f->trained_before = pos->trained;
+            f->t_epoch = now_s();
+        }
+        if (ev->opts->progress == SEARCH_PROGRESS_TTY &&
+            (what == SEARCH_TRAIN_EPOCH || now_s() - ev->t_tty >= 0.25))
+            progress_line(ev);
+    }
+    if (ev->hold_epoch > 0 &&
+        (what == SEARCH_TRAIN_EPOCH) == (pos->batch == pos->batches))
+        hold_at_batch(ev, c, pos);
+}
+
+static void store_result(search_eval *ev, job *jb, eng_status st, const char *msg, double err,
+                         double train_s);
+
+/* Trains one candidate on the calling worker, continuing its checkpoint when there is one. */
+static void train_job(search_eval *ev, job *jb, int gen, flight *f)
+{
+    const search_env *env = ev->env;
+    db_evaluation *e = jb->e;
+    double t0 = now_s(), err = 1.0;
+    void *resume = NULL;
+    size_t resume_size = 0;
+    eng_status st;
+#pragma omp critical(search_db)
+    st = db_checkpoint_load(ev->db, e->hash, &resume, &resume_size);
+    if (st == ENG_ERR_NOT_FOUND) st = ENG_OK;
+    search_train_pos at = {.epoch = 1, .epochs = env->cfg.training.epochs,
+                           .batches = ev->batches_per_cand / env->cfg.training.epochs};
+    if (st == ENG_OK && resume) st = search_train_checkpoint_pos(resume, resume_size, &at);
+    train_ctx ctx = {.ev = ev, .f = f, .gen = gen};
+#pragma omp critical(search_progress)
+    {
+        *f = (flight){.active = true, .epoch = at.epoch, .epochs = at.epochs, .batch = at.batch,
+                      .batches = at.batches, .t_epoch = now_s()};
+        snprintf(f->hash, sizeof f->hash, "%s", e->hash);
+    }
+    search_train_hooks hooks = {.resume = resume, .resume_size = resume_size,
+                                .checkpoint_s = env->cfg.training.checkpoint_minutes * 60.0,
+                                .checkpoint = on_checkpoint, .progress = on_progress,
+                                .user = &ctx};
+    if (st == ENG_OK)
+        st = search_env_train(env, jb->arch, e->seed, env->cfg.training.epochs, &env->train,
+                              &env->val, ev->opts->stop, &hooks, &err);
+    free(resume);
+#pragma omp critical(search_progress)
+    {
+        f->active = false;
+        if (st == ENG_ERR_INTERRUPTED && ev->opts->progress == SEARCH_PROGRESS_LOG &&
+            ctx.saved.epochs > 0)
+            search_say(ev->opts, "gen %d candidate %s stopped at epoch %d/%d batch %ld/%ld "
+                       "(checkpointed)", gen, e->hash, ctx.saved.epoch, ctx.saved.epochs,
+                       ctx.saved.batch, ctx.saved.batches);
+    }
+    store_result(ev, jb, st, st == ENG_OK ? "" : eng_last_error(), err, now_s() - t0);
+}
+
+/* Stores a candidate's training result (from this rank or another): its evaluation as a
+ * cache for resume, in place of its checkpoint. */
+static void store_result(search_eval *ev, job *jb, eng_status st, const char *msg, double err,
+                         double train_s)
+{
+    const search_env *env = ev->env;
+    db_evaluation *e = jb->e;
+    jb->st = st;
+    if (st != ENG_OK) {
+        if (st == ENG_ERR_FORMAT)
+            snprintf(jb->msg, sizeof jb->msg, "%s: checkpoint of %s: %s", db_path(ev->db),
+                     e->hash, msg);
+        else snprintf(jb->msg, sizeof jb->msg, "%s", msg);
+        return;
+    }
+    e->error = err;
+    e->train_s = train_s;
+    e->violation = search_eval_violation(&env->cfg, e);
+    double gv[3];
+    search_eval_objectives(&env->cfg, e, e->obj, gv);
+    /* the result replaces the checkpoint: a cache for resume until the batch commits */
+#pragma omp critical(search_db)
+    {
+        st = db_begin(ev->db);
+        if (st == ENG_OK) st = db_evaluation_insert(ev->db, e);
+        if (st == ENG_OK) st = db_checkpoint_delete(ev->db, e->hash);
+        if (st == ENG_OK) st = db_commit(ev->db);
+        else db_rollback(ev->db);
+    }
+    if (st != ENG_OK) {
+        jb->st = st;
+        snprintf(jb->msg, sizeof jb->msg, "%s", eng_last_error());
+        return;
+    }
+    jb->done = true;
+#pragma omp critical(search_progress)
+    progress_candidate(ev, e, "trained");
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Training across MPI ranks (mpi_pool.h)
+ * ---------------------------------------------------------------------------------------- */
+
+/* A batch trained across the MPI ranks: rank 0's threads and the workers pull candidates
+ * from one counter; results land in their job whatever the order they arrive in. */
+typedef struct pool_ctx {
+    search_eval *ev;
+    job *jobs;
+    int n_jobs, gen;
+    int next;                   /* the next job to look at (atomic) */
+    double local_busy_s;        /* summed training time of rank 0's own threads */
+} pool_ctx;
+
+/* The next job that needs training, or -1. */
+static int pool_claim(pool_ctx *p)
+{
+    for (;;) {
+        int i;
+#pragma omp atomic capture
+        i = p->next++;
+        if (i >= p->n_jobs) return -1;
+        if (p->jobs[i].train) return i;
+    }
+}
+
+static bool pool_next(void *user, mpi_pool_job *j)
+{
+    pool_ctx *p = user;
+    search_eval *ev = p->ev;
+    for (;;) {
+        if (ev->opts->stop && *ev->opts->stop) return false;
+        int i = pool_claim(p);
+        if (i < 0) return false;
+        const db_evaluation *e = p->jobs[i].e;
+        *j = (mpi_pool_job){.index = i, .hash = strtoull(e->hash, NULL, 16), .seed = e->seed,
+                            .epochs = ev->env->cfg.training.epochs, .arch = p->jobs[i].arch};
+        eng_status st;
+#pragma omp critical(search_db)
+        st = db_checkpoint_load(ev->db, e->hash, &j->resume, &j->resume_size);
+        if (st == ENG_OK || st == ENG_ERR_NOT_FOUND) return true;
+        p->jobs[i].st = st;
+        snprintf(p->jobs[i].msg, sizeof p->jobs[i].msg, "%s", eng_last_error());
+    }
+}
+
+/* A worker's checkpoint: stored like a local one; an epoch's end is logged. */
+static eng_status pool_checkpoint(void *user, int index, const void *data, size_t size)
+{
+    pool_ctx *p = user;
+    search_eval *ev = p->ev;
+    search_train_pos pos;
+    ENG_TRY(search_train_checkpoint_pos(data, size, &pos));
+    db_checkpoint_info info = {.generation = p->gen, .epoch = pos.epoch, .epochs = pos.epochs,
+                               .batch = pos.batch, .batches = pos.batches, .loss = pos.loss};
+    snprintf(info.hash, sizeof info.hash, "%s", p->jobs[index].e->hash);
+    eng_status st;
+#pragma omp critical(search_db)
+    st = db_checkpoint_save(ev->db, &info, data, size);
+    if (pos.batch == pos.batches) {
+#pragma omp critical(search_progress)
+        {
+            ev->batches_run += pos.batches;
+            if (ev->opts->progress == SEARCH_PROGRESS_LOG)
+                search_say(ev->opts, "gen %d candidate %s epoch %d/%d loss %.4f (another "
+                           "rank)", p->gen, info.hash, pos.epoch, pos.epochs, pos.loss);
+        }
+    }
+    return st;
+}
+
+static void pool_done(void *user, int index, eng_status st, const char *msg, double error,
+                      double train_s)
+{
+    pool_ctx *p = user;
+    store_result(p->ev, &p->jobs[index], st, msg, error, train_s);
+}
+
+/* train_jobs across the MPI ranks: OpenMP thread 0 (the thread that joined MPI) hands out
+ * candidates to the workers, the others train on this rank. */
+static void train_jobs_pool(search_eval *ev, job *jobs, int n_jobs, int gen, bool across,
+                            search_eval_counts *k)
+{
+    pool_ctx p = {.ev = ev, .jobs = jobs, .n_jobs = n_jobs, .gen = gen};
+    mpi_pool_cb cb = {.next = pool_next, .checkpoint = pool_checkpoint, .done = pool_done,
+                      .user = &p};
+    mpi_pool_stats stats = {0};
+    eng_status pool_st = ENG_OK;
+    char pool_msg[512] = "";
+    int local = across ? ev->threads : 1;
+#ifdef _OPENMP
+    /* one local trainer with all threads: its kernels' region nests in this one */
+    omp_set_max_active_levels(across ? 1 : 2);
+    if (!across) omp_set_num_threads(ev->threads);
+#endif
+    double t0 = now_s();
+#pragma omp parallel num_threads(local + 1)
+    {
+        int slot = 0;
+#ifdef _OPENMP
+        slot = omp_get_thread_num();
+#endif
+        if (slot == 0) {
+            pool_st = mpi_pool_train(&cb, ev->opts->stop, &stats);
+            if (pool_st != ENG_OK) snprintf(pool_msg, sizeof pool_msg, "%s", eng_last_error());
+        } else {
+            for (int i; !(ev->opts->stop && *ev->opts->stop) && (i = pool_claim(&p)) >= 0;) {
+                double t = now_s();
+                train_job(ev, &jobs[i], gen, &ev->flights[slot - 1]);
+#pragma omp atomic
+                p.local_busy_s += now_s() - t;
+            }
+        }
+    }
+    k->slot_s = (now_s() - t0) * (double)(local + stats.workers);
+    k->busy_s = p.local_busy_s + stats.busy_s;
+    /* a failure of the pool fails the candidates it had not answered */
+    for (int i = 0; i < n_jobs && pool_st != ENG_OK; i++)
+        if (jobs[i].train && !jobs[i].done && jobs[i].st == ENG_OK) {
+            jobs[i].st = pool_st;
+            snprintf(jobs[i].msg, sizeof jobs[i].msg, "%s", pool_msg);
+        }
+}
+
+/* Trains the jobs that need it, across candidates or within each, as configured; under
+ * mpirun also on the other ranks (k: their idle time). */
+static void train_jobs(search_eval *ev, job *jobs, int n_jobs, int gen, search_eval_counts *k)
+{
+    volatile sig_atomic_t *stop = ev->opts->stop;
+    const cfg_search *c = &ev->env->cfg;
+    /* one host thread drives the GPU: candidates on the device train one after another */
+    bool across = ev->env->device != ENG_DEVICE_CUDA &&
+                  (c->parallel == CFG_PARALLEL_CANDIDATES ||
+                   (c->parallel == CFG_PARALLEL_AUTO && ev->threads > 1));
+    if (mpi_pool_size() > 1) {
+        train_jobs_pool(ev, jobs, n_jobs, gen, across, k);
+        return;
+    }
+#ifdef _OPENMP
+    omp_set_max_active_levels(1);
+    if (!across) omp_set_num_threads(ev->threads);
+#endif
+#pragma omp parallel for schedule(dynamic, 1) num_threads(across ? ev->threads : 1)
+    for (int i = 0; i < n_jobs; i++) {
+        job *jb = &jobs[i];
+        if (!jb->train || (stop && *stop)) continue;
+        int slot = 0;
+#ifdef _OPENMP
+        slot = omp_get_thread_num();
+#endif
+        train_job(ev, jb, gen, &ev->flights[slot]);
+    }
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Batches
+ * ---------------------------------------------------------------------------------------- */
+
+eng_status search_eval_create(search_env *env, db_archive *db, const search_opts *opts,
+                              int threads, search_eval **out)
+{
+    *out = NULL;
+    search_eval *ev = calloc(1, sizeof *ev);
+    if (!ev) return eng_error(ENG_ERR_NOMEM, "out of memory");
+    ev->env = env, ev->db = db, ev->opts = opts;
+    ev->threads = threads > 0 ? threads : 1;
+    ev->best_error = INFINITY, ev->min_energy = INFINITY;
+    ev->t_start = now_s();
+    ev->flights = calloc((size_t)ev->threads, sizeof *ev->flights);
+    if (!ev->flights) {
+        free(ev);
+        return eng_error(ENG_ERR_NOMEM, "out of memory");
+    }
+    const cfg_search *c = &env->cfg;
+    int bs = c->training.batch_size < env->train.count ? c->training.batch_size
+                                                       : env->train.count;
+    ev->batches_per_cand = bs > 0 ? (long)c->training.epochs * (env->train.count / bs) : 0;
+    const char *hold = getenv("EVOAPPROXNAS_HOLD_AT_BATCH");
+    if (hold && sscanf(hold, "%d:%ld", &ev->hold_epoch, &ev->hold_batch) != 2)
+        ev->hold_epoch = 0;
+    *out = ev;
+    return ENG_OK;
+}
+
+void search_eval_free(search_eval *ev)
+{
+    if (!ev) return;
+    free(ev->known);
+    free(ev->flights);
+    free(ev);
+}
+
+void search_eval_plan(search_eval *ev, int batches_total, int candidates_left)
+{
+    ev->batches_total = batches_total;
+    ev->planned_total = ev->done_total + candidates_left;
+    ev->t_start = now_s();
+}
+
+/* Fills the batch's items from the archive or by measuring them; jobs[] gets one entry per
+ * distinct network. */
+static eng_status prepare_batch(search_eval *ev, int gen, search_eval_item *items, int n,
+                                job *jobs, int *n_jobs)
+{
+    const cfg_search *c = &ev->env->cfg;
+    *n_jobs = 0;
+    for (int i = 0; i < n; i++) {
+        search_eval_item *it = &items[i];
+        it->hash = nas_arch_hash(it->arch);
+        it->reused = search_eval_is_committed(ev, it->hash);
+        it->first = true;
+        for (int j = 0; j < i && it->first; j++)
+            if (items[j].hash == it->hash) it->first = false;
+        if (!it->first) {
+            it->reused = true;
+            continue;
+        }
+        job *jb = &jobs[(*n_jobs)++];
+        *jb = (job){.arch = it->arch, .e = &it->e};
+        char hex[DB_HASH_LEN];
+        snprintf(hex, sizeof hex, "%016llx", (unsigned long long)it->hash);
+        if (db_evaluation_find(ev->db, hex, &it->e) == ENG_OK) {
+            it->e.n_obj = c->n_objectives;
+            jb->done = true;
+            /* committed before: reused; else a cache entry left by an interrupted run */
+            progress_candidate(ev, &it->e, it->reused ? "reused" : "cached");
+            continue;
+        }
+        ENG_TRY(search_env_measure(ev->env, it->arch, &it->e));
+        it->e.generation = gen;
+        it->e.n_obj = c->n_objectives;
+        it->e.seed = mix64(c->seed ^ it->hash);
+        jb->train = true;
+    }
+    return ENG_OK;
+}
+
+eng_status search_eval_batch(search_eval *ev, int gen, search_eval_item *items, int n,
+                             search_eval_counts *counts)
+{
+    const cfg_search *c = &ev->env->cfg;
+    ev->gen = gen, ev->gen_done = 0, ev->gen_size = n;
+    job *jobs = calloc((size_t)(n > 0 ? n : 1), sizeof *jobs);
+    if (!jobs) return eng_error(ENG_ERR_NOMEM, "out of memory");
+    int n_jobs = 0;
+    eng_status st = prepare_batch(ev, gen, items, n, jobs, &n_jobs);
+    if (st == ENG_OK && !ev->ckpt_ready) {
+        st = db_checkpoint_prepare(ev->db);
+        ev->ckpt_ready = st == ENG_OK;
+    }
+    search_eval_counts k = {0};
+    if (st == ENG_OK) train_jobs(ev, jobs, n_jobs, gen, &k);
+    bool all_done = true;
+    for (int j = 0; j < n_jobs && st == ENG_OK; j++) {
+        job *jb = &jobs[j];
+        if (!jb->done && jb->st != ENG_OK && jb->st != ENG_ERR_INTERRUPTED)
+            st = eng_error(jb->st, "%s", jb->msg);
+        all_done &= jb->done;
+        /* evaluated = new to the committed archive (trained now or cached) */
+        if (jb->done && !search_eval_is_committed(ev, strtoull(jb->e->hash, NULL, 16)))
+            k.evaluated++;
+    }
+    free(jobs);
+    /* interrupted: the finished evaluations are stored already, as a cache for resume */
+    if (st == ENG_OK && !all_done) st = eng_error(ENG_ERR_INTERRUPTED, "interrupted");
+    if (st != ENG_OK) return st;
+    for (int i = 0; i < n; i++) {
+        search_eval_item *it = &items[i];
+        if (!it->first) {
+            for (int j = 0; j < i; j++)
+                if (items[j].first && items[j].hash == it->hash) it->e = items[j].e;
+        }
+        double gv[3];
+        it->e.violation = search_eval_violation(c, &it->e);
+        search_eval_objectives(c, &it->e, it->e.obj, gv);
+        k.reused += it->reused;
+    }
+    if (counts) *counts = k;
+    return ENG_OK;
+}

@@ -1,0 +1,113 @@
+/*
+ * search_eval.h - evaluates batches of decoded networks for a search strategy: archived
+ * results reused, the rest measured and trained across the worker threads (checkpointed,
+ * interruptible, shown live), each result stored as soon as it finishes.
+ *
+ * A strategy (NSGA-II in search.c, or any other) proposes networks, decodes them to nas_arch
+ * and hands them over in batches; what it keeps is the breeding and the commit of its own
+ * state. The evaluator owns what every strategy shares:
+ *
+ *   - the set of committed hashes (a network archived by a committed batch is never trained
+ *     again: "reused"), and the archive's cache (an evaluation stored by a batch that was
+ *     interrupted before its commit: "cached");
+ *   - measuring (energy, params, MACs) and training with the seed mix(run seed ^ hash), so that
+ *     an evaluation depends on the network and the run's seed only, never on which worker,
+ *     batch or strategy asked for it;
+ *   - checkpoints of every candidate in training (resume continues them), the stop flag, the
+ *     live line / log lines and the ETA.
+ *
+ *     search_eval *ev;
+ *     ENG_TRY(search_eval_create(&env, db, opts, threads, &ev));
+ *     ENG_TRY(search_eval_load_committed(ev));              // resume: what is archived
+ *     search_eval_item items[n] = {{.arch = &archs[0]}, ...};
+ *     eng_status st = search_eval_batch(ev, gen, items, n, &counts);
+ *     ... one transaction: db_evaluation_insert(items[i].e) for the first of each hash, the
+ *         strategy's own rows, db_checkpoint_clear, commit ...
+ *     for (i ...) search_eval_mark_committed(ev, items[i].hash);
+ *     search_eval_free(ev);
+ */
+#ifndef SEARCH_EVAL_H
+#define SEARCH_EVAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "archive.h"
+#include "config.h"
+#include "nas_genome.h"
+#include "search.h"
+#include "search_env.h"
+
+typedef struct search_eval search_eval;
+
+/* One network of a batch. */
+typedef struct search_eval_item {
+    const nas_arch *arch;       /* in: the decoded network (borrowed) */
+    uint64_t hash;              /* out: nas_arch_hash(arch) */
+    bool reused;                /* out: answered by a committed evaluation or by an earlier
+                                   item of the same batch */
+    bool first;                 /* out: the first item of the batch with this hash */
+    db_evaluation e;            /* out: its evaluation (objectives in config order) */
+} search_eval_item;
+
+typedef struct search_eval_counts {
+    int evaluated;              /* distinct networks new to the committed archive (trained
+                                   now, or cached by an interrupted run) */
+    int reused;                 /* items with reused set */
+    double slot_s, busy_s;      /* under MPI (mpi_pool.h): the training slots' time during
+                                   the batch's training (rank 0's trainers and the worker
+                                   ranks) and the part of it they trained; 0 otherwise */
+} search_eval_counts;
+
+/* The evaluator of one run: env and db are borrowed (they outlive it); opts->stop,
+ * opts->progress and opts->out are used as search.h says; threads >= 1 worker threads. */
+eng_status search_eval_create(search_env *env, db_archive *db, const search_opts *opts,
+                              int threads, search_eval **out);
+
+/* NULL-safe. */
+void search_eval_free(search_eval *ev);
+
+/* Adds the archive's committed hashes (resume). */
+eng_status search_eval_load_committed(search_eval *ev);
+
+/* Whether a network with this hash was committed (or marked so). */
+bool search_eval_is_committed(const search_eval *ev, uint64_t hash);
+
+/* Marks a hash committed, after the strategy's transaction that archived it. */
+eng_status search_eval_mark_committed(search_eval *ev, uint64_t hash);
+
+/* For the live line and the ETA: the number of batches (generations) the run makes in all,
+ * and the candidates it still evaluates (items, reused ones included). */
+void search_eval_plan(search_eval *ev, int batches_total, int candidates_left);
+
+/* Evaluates the batch: fills every item's hash, reused, first and e (e.generation = gen for
+ * new ones). Training runs across the worker threads (and, under mpirun, the other MPI ranks:
+ * mpi_pool.h); a finished training is stored at once
+ * (and replaces its checkpoint) as a cache for resume. ENG_ERR_INTERRUPTED when the stop flag
+ * ended it (finished evaluations stored, the others checkpointed); other errors have a
+ * message. counts may be NULL. */
+eng_status search_eval_batch(search_eval *ev, int gen, search_eval_item *items, int n,
+                             search_eval_counts *counts);
+
+/* Objective values (config order) and constraint values g (<= 0 feasible; the config's
+ * max_params, max_macs, max_error constraints in that order, as many as it sets). */
+void search_eval_objectives(const cfg_search *cfg, const db_evaluation *e, double *f,
+                            double *g);
+
+/* Number of constraints the config sets (0-3). */
+int search_eval_n_constraints(const cfg_search *cfg);
+
+/* Total constraint violation (0 = feasible). */
+double search_eval_violation(const cfg_search *cfg, const db_evaluation *e);
+
+/* The energy objective the search minimizes (energy before mul_energy), -1 for neither. */
+int search_eval_energy_objective(const cfg_search *cfg);
+
+/* Progress output as opts->progress says: nothing, a flushed line, or the live line's text
+ * (rewritten in place). */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+void search_say(const search_opts *opts, const char *fmt, ...);
+
+#endif /* SEARCH_EVAL_H */
