@@ -62,7 +62,8 @@ eng_status mpi_pool_init(int *argc, char ***argv)
     MPI_Comm_rank(MPI_COMM_WORLD, &pool.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &pool.size);
     const char *lr = getenv("OMPI_COMM_WORLD_LOCAL_RANK");
-    if (!lr) lr = getenv("MPI_LOCALRANKID");
+    if (!lr) lr = getenv("MPI_LOCALRANKID");   /* MPICH */
+    if (!lr) lr = getenv("SLURM_LOCALID");     /* srun */
     pool.local_rank = lr ? atoi(lr) : 0;
     return ENG_OK;
 }

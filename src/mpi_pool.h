@@ -37,7 +37,8 @@ eng_status mpi_pool_init(int *argc, char ***argv);
 
 int mpi_pool_rank(void);            /* 0 without MPI */
 int mpi_pool_size(void);            /* 1 without MPI */
-int mpi_pool_local_rank(void);      /* the rank on its node (OMPI_COMM_WORLD_LOCAL_RANK), 0 */
+int mpi_pool_local_rank(void);      /* the rank on its node (OMPI_COMM_WORLD_LOCAL_RANK,
+                                       MPI_LOCALRANKID or SLURM_LOCALID), 0 without MPI */
 const char *mpi_pool_host(void);    /* this rank's host name */
 
 /* Rank 0: sends the config to every worker and waits until each has loaded it. A worker's
