@@ -186,9 +186,8 @@ eng_status mpi_pool_train(const mpi_pool_cb *cb, volatile sig_atomic_t *stop,
     int n_busy = 0;
     int *busy = malloc(sizeof(int) * (size_t)pool.size);
     double *t_sent = malloc(sizeof(double) * (size_t)pool.size);
-    mpi_pool_job *job = malloc(sizeof *job);
     mpi_buf b = {0}, in = {0};
-    eng_status st = busy && t_sent && job ? ENG_OK : eng_error(ENG_ERR_NOMEM, "out of memory");
+    eng_status st = busy && t_sent ? ENG_OK : eng_error(ENG_ERR_NOMEM, "out of memory");
     eng_status cb_st = ENG_OK;
     char cb_msg[1024] = "";
     for (int w = 0; busy && w < pool.size; w++) busy[w] = -1;
@@ -205,20 +204,19 @@ eng_status mpi_pool_train(const mpi_pool_cb *cb, volatile sig_atomic_t *stop,
         }
         for (int w = 1; w < pool.size && more && st == ENG_OK; w++) {
             if (busy[w] >= 0) continue;
-            job->arch = NULL;
-            job->resume = NULL, job->resume_size = 0;
-            if (!cb->next(cb->user, job)) {
+            mpi_pool_job job = {0};
+            if (!cb->next(cb->user, &job)) {
                 more = false;
                 break;
             }
-            mpi_msg_job m = {.index = job->index, .hash = job->hash, .seed = job->seed,
-                             .epochs = job->epochs, .arch = *job->arch,
-                             .resume = job->resume, .resume_size = job->resume_size};
+            mpi_msg_job m = {.index = job.index, .hash = job.hash, .seed = job.seed,
+                             .epochs = job.epochs, .arch = *job.arch,
+                             .resume = job.resume, .resume_size = job.resume_size};
             b.size = 0;
             st = mpi_msg_encode_job(&b, &m);
-            free(job->resume);
+            free(job.resume);
             if (st == ENG_OK) st = send_to(w, MPI_MSG_JOB, &b);
-            busy[w] = job->index, t_sent[w] = now_s();
+            busy[w] = job.index, t_sent[w] = now_s();
             n_busy++;
             moved = true;
         }
@@ -266,7 +264,6 @@ eng_status mpi_pool_train(const mpi_pool_cb *cb, volatile sig_atomic_t *stop,
         if (busy[w] >= 0) stats->busy_s += now_s() - t_sent[w];
     free(busy);
     free(t_sent);
-    free(job);
     mpi_buf_free(&b);
     mpi_buf_free(&in);
     if (st != ENG_OK) pool.unresponsive = true;
