@@ -1,6 +1,7 @@
 /* mpi_pool.c - the MPI worker pool of a search (mpi_pool.h): rank 0's dispatcher, the worker loop. */
 #include "mpi_pool.h"
 
+#include <limits.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +72,9 @@ eng_status mpi_pool_init(int *argc, char ***argv)
 /* Sends buffer b with tag to rank `to`. */
 static eng_status send_to(int to, int tag, const mpi_buf *b)
 {
+    if (b->size > INT_MAX)
+        return eng_error(ENG_ERR_ARG, "MPI: a %zu-byte message for rank %d is over MPI's 2 GB "
+                         "limit", b->size, to);
     if (MPI_Send(b->size ? b->data : (void *)"", (int)b->size, MPI_BYTE, to, tag,
                  MPI_COMM_WORLD) != MPI_SUCCESS)
         return eng_error(ENG_ERR_IO, "MPI: sending to rank %d failed", to);
