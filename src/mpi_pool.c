@@ -19,6 +19,7 @@ static struct {
     int rank, size, local_rank;
     char host[256];
     bool unresponsive;          /* rank 0: a worker did not answer a stop */
+    bool started;               /* rank 0: the workers have the config */
 } pool = {.size = 1};
 
 static double now_s(void)
@@ -152,7 +153,7 @@ static eng_status wait_recv(int from, int *src, int *tag, mpi_buf *b)
 
 eng_status mpi_pool_start(const mpi_msg_init *init)
 {
-    if (pool.size < 2) return ENG_OK;
+    if (pool.size < 2 || pool.started) return ENG_OK;
     mpi_buf b = {0};
     eng_status st = mpi_msg_encode_init(&b, init);
     for (int w = 1; w < pool.size && st == ENG_OK; w++) st = send_to(w, MPI_MSG_INIT, &b);
@@ -179,14 +180,15 @@ eng_status mpi_pool_start(const mpi_msg_init *init)
     mpi_buf_free(&b);
     if (st != ENG_OK) return st;
     if (first != ENG_OK) return eng_error(first, "%s", msg);
+    pool.started = true;
     return ENG_OK;
 }
 
 eng_status mpi_pool_train(const mpi_pool_cb *cb, volatile sig_atomic_t *stop,
                           mpi_pool_stats *stats)
 {
-    *stats = (mpi_pool_stats){.workers = pool.size - 1};
-    if (pool.size < 2) return ENG_OK;
+    *stats = (mpi_pool_stats){.workers = pool.started ? pool.size - 1 : 0};
+    if (!stats->workers) return ENG_OK;   /* one rank, or workers without the config */
     int n_busy = 0;
     int *busy = malloc(sizeof(int) * (size_t)pool.size);
     double *t_sent = malloc(sizeof(double) * (size_t)pool.size);

@@ -43,7 +43,7 @@ const char *mpi_pool_host(void);    /* this rank's host name */
 
 /* Rank 0: sends the config to every worker and waits until each has loaded it. A worker's
  * failure is returned with its message ("rank R on HOST: ..."; a file it cannot read is
- * ENG_ERR_NOT_FOUND). Nothing to do with one rank. */
+ * ENG_ERR_NOT_FOUND). Nothing to do with one rank or once it succeeded. */
 eng_status mpi_pool_start(const mpi_msg_init *init);
 
 /* What mpi_pool_train asks of its caller. next and done may run concurrently with the
@@ -79,7 +79,8 @@ typedef struct mpi_pool_stats {
  * between its SIGTERM and SIGKILL); a worker that did not answer by then (dead) makes
  * mpi_pool_finish abort, and its candidate stays unanswered (the call returns
  * ENG_ERR_INTERRUPTED when a message was left half-received). A checkpoint callback's failure
- * is returned after the others answered. Returns at once with one rank. */
+ * is returned after the others answered. Returns at once (stats->workers 0) with one rank or
+ * before mpi_pool_start succeeded: the caller trains everything itself. */
 eng_status mpi_pool_train(const mpi_pool_cb *cb, volatile sig_atomic_t *stop,
                           mpi_pool_stats *stats);
 

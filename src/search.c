@@ -369,20 +369,8 @@ static eng_status driver_create(driver *d, const search_opts *opts)
     if (evo_nsga2_create(&prob, &par, &d->ga) != EVO_OK)
         return eng_error(ENG_ERR_ARG, "%s: %s", c->path, evo_last_error());
     d->planned = c->nsga2.population + c->nsga2.generations * c->nsga2.offspring;
-    /* the other MPI ranks load the same config, with its files as resolved here (absolute:
-     * a rank may start in another directory), and get the multiplier tables (and with
-     * --broadcast-data the images) from here */
-    if (mpi_pool_size() < 2) return ENG_OK;
-    char path[3][PATH_MAX];
-    const char *given[3] = {c->path, c->dataset.path, c->energy.accelerator};
-    for (int i = 0; i < 3; i++)
-        if (!realpath(given[i], path[i])) snprintf(path[i], sizeof path[i], "%s", given[i]);
-    mpi_msg_init init = {.config_path = path[0], .config_text = c->text, .dataset = path[1],
-                         .accelerator = path[2], .n_muls = c->space.n_muls,
-                         .has_data = opts->mpi_send_data, .train = d->env.train,
-                         .val = d->env.val};
-    for (int i = 0; i < c->space.n_muls; i++) init.muls[i] = d->env.muls[i];
-    return mpi_pool_start(&init);
+    /* before the archive exists: a worker that cannot load the config stops the run here */
+    return search_eval_start_ranks(&d->env, opts);
 }
 
 /* The evaluator, once the archive is open. */

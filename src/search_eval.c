@@ -4,6 +4,7 @@
  */
 #include "search_eval.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -582,10 +583,30 @@ static void train_jobs(search_eval *ev, job *jobs, int n_jobs, int gen, search_e
  * Batches
  * ---------------------------------------------------------------------------------------- */
 
+eng_status search_eval_start_ranks(const search_env *env, const search_opts *opts)
+{
+    /* the other ranks load the same config, with its files as resolved here (absolute: a
+     * rank may start in another directory), and get the multiplier tables (and with
+     * --broadcast-data the images) from here */
+    if (mpi_pool_size() < 2) return ENG_OK;
+    const cfg_search *c = &env->cfg;
+    char path[3][PATH_MAX];
+    const char *given[3] = {c->path, c->dataset.path, c->energy.accelerator};
+    for (int i = 0; i < 3; i++)
+        if (!realpath(given[i], path[i])) snprintf(path[i], sizeof path[i], "%s", given[i]);
+    mpi_msg_init init = {.config_path = path[0], .config_text = c->text, .dataset = path[1],
+                         .accelerator = path[2], .n_muls = c->space.n_muls,
+                         .has_data = opts->mpi_send_data, .train = env->train,
+                         .val = env->val};
+    for (int i = 0; i < c->space.n_muls; i++) init.muls[i] = env->muls[i];
+    return mpi_pool_start(&init);
+}
+
 eng_status search_eval_create(search_env *env, db_archive *db, const search_opts *opts,
                               int threads, search_eval **out)
 {
     *out = NULL;
+    ENG_TRY(search_eval_start_ranks(env, opts));
     search_eval *ev = calloc(1, sizeof *ev);
     if (!ev) return eng_error(ENG_ERR_NOMEM, "out of memory");
     ev->env = env, ev->db = db, ev->opts = opts;

@@ -59,8 +59,16 @@ typedef struct search_eval_counts {
                                    ranks) and the part of it they trained; 0 otherwise */
 } search_eval_counts;
 
+/* Under mpirun (mpi_pool.h): sends the run's config, multiplier tables and, with
+ * opts->mpi_send_data, its images to the other ranks and waits until they have loaded them
+ * (a worker's failure names its host and the file). Once per process; nothing to do on one
+ * rank. search_eval_create calls it; a strategy calls it earlier to fail before it creates
+ * the archive. */
+eng_status search_eval_start_ranks(const search_env *env, const search_opts *opts);
+
 /* The evaluator of one run: env and db are borrowed (they outlive it); opts->stop,
- * opts->progress and opts->out are used as search.h says; threads >= 1 worker threads. */
+ * opts->progress and opts->out are used as search.h says; threads >= 1 worker threads.
+ * Starts the MPI ranks (search_eval_start_ranks) if that was not done. */
 eng_status search_eval_create(search_env *env, db_archive *db, const search_opts *opts,
                               int threads, search_eval **out);
 
