@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 packages=(gcc g++ meson ninja-build pkg-config python3 libyaml-dev libsqlite3-dev sqlite3
           zlib1g-dev check libopenblas-dev dataset-fashion-mnist clang libclang-rt-14-dev
-          python3-onnx)
+          python3-onnx openmpi-bin libopenmpi-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

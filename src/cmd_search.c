@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "mpi_pool.h"
 #include "run_signal.h"
 #include "search.h"
 
@@ -28,7 +29,7 @@ static void print_help(bool resume)
 {
     if (resume)
         printf("Usage: evoapproxnas resume DB [--data DIR] [--accelerator FILE] [--threads T]\n"
-               "                          [--quiet]\n"
+               "                          [--quiet] [--broadcast-data]\n"
                "\n"
                "Continues an interrupted search from its archive (killed, or stopped with a\n"
                "signal) with the archived config; reaches the same archive as an uninterrupted\n"
@@ -41,7 +42,7 @@ static void print_help(bool resume)
                "                      also when the search is finished)\n");
     else
         printf("Usage: evoapproxnas search CONFIG.yaml [--name N] [--output DB] [--threads T]\n"
-               "                          [--quiet]\n"
+               "                          [--quiet] [--broadcast-data]\n"
                "\n"
                "Searches CNN architectures and per-layer approximate multipliers (NSGA-II, or\n"
                "Model Search with strategy: model_search) as the config says (docs/config.md),\n"
@@ -52,11 +53,16 @@ static void print_help(bool resume)
                "  --output DB   database path\n");
     printf("  --threads T   worker threads (default: all cores)\n"
            "  --quiet       no progress output\n"
+           "  --broadcast-data  under mpirun: rank 0 sends the training and validation\n"
+           "                images to the other ranks (default: each reads the data set)\n"
            "  -h, --help    this help\n"
            "\n"
            "Ctrl-C, SIGTERM or SIGHUP stops at the next batch, checkpointing every candidate\n"
            "in training (exit 1; resume continues them), a second one at once; progress is a\n"
-           "live line on a terminal, plain log lines otherwise.\n");
+           "live line on a terminal, plain log lines otherwise.\n"
+           "\n"
+           "Under `mpirun -n N` rank 0 runs the search and the other ranks train candidates\n"
+           "with their --threads (docs/distributed.md); the archive equals one process's.\n");
 }
 
 static int run(int argc, char **argv, bool resume)
@@ -66,6 +72,7 @@ static int run(int argc, char **argv, bool resume)
         {"name", required_argument, NULL, 'n'},   {"output", required_argument, NULL, 'o'},
         {"threads", required_argument, NULL, 't'}, {"quiet", no_argument, NULL, 'q'},
         {"data", required_argument, NULL, 'd'},   {"accelerator", required_argument, NULL, 'a'},
+        {"broadcast-data", no_argument, NULL, 'b'},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
     cfg_paths paths = {0};
@@ -99,6 +106,7 @@ static int run(int argc, char **argv, bool resume)
             if (!cli_parse_long("--threads", optarg, 1, 1024, &threads)) return CLI_EXIT_USAGE;
             break;
         case 'q': opts.progress = SEARCH_PROGRESS_NONE; break;
+        case 'b': opts.mpi_send_data = true; break;
         case 'h': print_help(resume); return CLI_EXIT_OK;
         default:
             return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
@@ -115,11 +123,25 @@ static int run(int argc, char **argv, bool resume)
                                        opts.name);
         if (!*opts.name) return cli_usage_error(cmd, "--name is empty");
     }
+    /* under mpirun: rank 0 searches, the other ranks train what it sends (mpi_pool.h) */
+    eng_status st = mpi_pool_init(&argc, &argv);
+    if (st != ENG_OK) {
+        cli_error("%s: %s", cmd, eng_last_error());
+        return CLI_EXIT_FAILURE;
+    }
+    /* an MPI launcher may give rank 0 a terminal of its own while the output goes elsewhere */
+    if (mpi_pool_size() > 1 && opts.progress == SEARCH_PROGRESS_TTY)
+        opts.progress = SEARCH_PROGRESS_LOG;
     opts.stop = run_signal_install();
-    eng_status st = resume ? search_resume(argv[optind], &opts)
-                           : search_run(argv[optind], &opts, NULL);
+    if (mpi_pool_rank() > 0) {
+        int code = mpi_pool_worker(opts.threads, opts.stop);
+        run_signal_restore();
+        return code;
+    }
+    st = resume ? search_resume(argv[optind], &opts) : search_run(argv[optind], &opts, NULL);
     run_signal_restore();
     if (st != ENG_OK) cli_error("%s: %s", cmd, eng_last_error());
+    mpi_pool_finish(search_exit_code(st));
     return search_exit_code(st);
 }
 

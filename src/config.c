@@ -401,6 +401,10 @@ static void resolve_path(reader *r, const cfg_map *m, const char *key, yaml_node
         return;
     }
     struct stat sb;
+    if (r->paths && r->paths->unchecked) {
+        snprintf(path, size, "%s", full);
+        return;
+    }
     if (stat(full, &sb) != 0) {
         if (over) fail(r, at, ENG_ERR_NOT_FOUND, "%s: '%s' (given instead of the config's) does "
                        "not exist", kp, full);
@@ -803,7 +807,7 @@ static bool valid_name(const char *s)
 static void read_top(reader *r, cfg_search *c)
 {
     static const char *const parallel[] = {"auto", "candidates", "within"};
-    static const char *const devices[] = {"cpu", "cuda"};
+    static const char *const devices[] = {"cpu", "cuda", "auto"};
     cfg_map top;
     if (!map_open(r, yaml_document_get_root_node(&r->doc), "", &top)) return;
     yaml_node_t *nm = get_string(r, &top, "name", true, NULL, c->name, sizeof c->name);
@@ -828,7 +832,9 @@ static void read_top(reader *r, cfg_search *c)
     read_objectives(r, &top, c);
     read_constraints(r, map_get(r, &top, "constraints"), c);
     c->parallel = (cfg_parallel)get_enum(r, &top, "parallel", CFG_PARALLEL_AUTO, parallel, 3);
-    c->device = (eng_device)get_enum(r, &top, "device", ENG_DEVICE_CPU, devices, 2);
+    int dev = get_enum(r, &top, "device", ENG_DEVICE_CPU, devices, 3);
+    c->device_auto = dev == 2;
+    c->device = c->device_auto ? ENG_DEVICE_CPU : (eng_device)dev;
     read_finalize(r, map_get(r, &top, "finalize"), c);
     map_finish(r, &top);
 }

@@ -181,6 +181,8 @@ typedef struct cfg_search {
 
     cfg_parallel parallel;
     eng_device device;                  /* where candidates train and are evaluated */
+    bool device_auto;                   /* `device: auto`: a GPU by the MPI local rank where
+                                           the node has one, else the CPU (device: cpu) */
 
     struct {
         int epochs;                     /* default epochs of `finalize` */
@@ -203,6 +205,9 @@ eng_status cfg_parse(const char *text, const char *path, cfg_search *out);
 typedef struct cfg_paths {
     const char *dataset;        /* dataset.path */
     const char *accelerator;    /* energy.accelerator */
+    bool unchecked;             /* both are taken as they are, not checked for existence (an
+                                   MPI worker, which gets their content from rank 0 or
+                                   reports the file it cannot read when it loads it) */
 } cfg_paths;
 
 /* cfg_parse with the paths of *paths (may be NULL) in place of the config's. */

@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "engine_config.h"
 #include "eng_kernels.h"
+#include "mpi_pool.h"
 
 static void print_help(FILE *out)
 {
@@ -36,8 +37,9 @@ int cmd_version(int argc, char **argv)
     if (argc > 1) return cli_usage_error("version", "unexpected argument '%s'", argv[1]);
     printf("evoapproxnas %s\n", EVOAPPROXNAS_VERSION);
     printf("kernels: %s\n", eng_kernels_get()->name);
-    printf("OpenMP: %s, OpenBLAS: %s, CUDA: %s\n", ENG_HAVE_OPENMP ? "yes" : "no",
-           ENG_HAVE_BLAS ? "yes" : "no", ENG_HAVE_CUDA ? "yes" : "no");
+    printf("OpenMP: %s, OpenBLAS: %s, CUDA: %s, MPI: %s\n", ENG_HAVE_OPENMP ? "yes" : "no",
+           ENG_HAVE_BLAS ? "yes" : "no", ENG_HAVE_CUDA ? "yes" : "no",
+           mpi_pool_compiled() ? "yes" : "no");
     return CLI_EXIT_OK;
 }
 

@@ -23,6 +23,7 @@
 #include "run_signal.h"
 #include "evo_nsga2.h"
 #include "ms_search.h"
+#include "mpi_pool.h"
 #include "search_env.h"
 #include "search_eval.h"
 
@@ -313,10 +314,14 @@ static evo_status cb_generation(void *ctx, const evo_nsga2 *ga)
     if (isfinite(row.min_energy_pj))
         snprintf(energy_txt, sizeof energy_txt, "%.4g uJ", row.min_energy_pj * 1e-6);
     int ke = search_eval_energy_objective(&d->env.cfg);
+    char idle[48] = "";
+    if (mpi_pool_size() > 1 && d->counts.slot_s > 0)
+        snprintf(idle, sizeof idle, ", %d ranks idle %.0f%%", mpi_pool_size(),
+                 100.0 * (1.0 - d->counts.busy_s / d->counts.slot_s));
     search_say(d->opts, "generation %d done: %d trained, %d reused, front %d, best error %s, min %s %s, "
-        "hypervolume %.4f, %.1fs%s", gen, row.evaluated, row.reused, row.front_size, err_txt,
+        "hypervolume %.4f, %.1fs%s%s", gen, row.evaluated, row.reused, row.front_size, err_txt,
         ke >= 0 ? cfg_objective_name(d->env.cfg.objectives[ke]) : "energy", energy_txt, row.hypervolume, row.wall_s,
-        d->opts->progress == SEARCH_PROGRESS_TTY ? "\n" : "");
+        idle, d->opts->progress == SEARCH_PROGRESS_TTY ? "\n" : "");
     clear_batch(d);
     if (d->opts->stop && *d->opts->stop) return fail(d, ENG_ERR_INTERRUPTED, "interrupted");
     return EVO_OK;
@@ -369,7 +374,8 @@ static eng_status driver_create(driver *d, const search_opts *opts)
     if (evo_nsga2_create(&prob, &par, &d->ga) != EVO_OK)
         return eng_error(ENG_ERR_ARG, "%s: %s", c->path, evo_last_error());
     d->planned = c->nsga2.population + c->nsga2.generations * c->nsga2.offspring;
-    return ENG_OK;
+    /* before the archive exists: a worker that cannot load the config stops the run here */
+    return search_eval_start_ranks(&d->env, opts);
 }
 
 /* The evaluator, once the archive is open. */

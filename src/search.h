@@ -52,6 +52,8 @@ typedef struct search_opts {
     volatile sig_atomic_t *stop;/* set non-zero to stop at the next batch (the signal's
                                    number names it in the message); may be NULL */
     const cfg_paths *paths;     /* resume: files that replace the archived config's; NULL */
+    bool mpi_send_data;         /* under MPI: rank 0 sends its training subset and validation
+                                   split to the other ranks (else each reads the data set) */
 } search_opts;
 
 /* Starts a search from a config file. Refuses (ENG_ERR_EXISTS) an output database that

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "eng_cuda.h"
+#include "mpi_pool.h"
 #include "nas_build.h"
 #include "search_train.h"
 
@@ -53,11 +55,22 @@ static eng_status load_data(search_env *env, unsigned flags)
     return st;
 }
 
-static eng_status load_muls(search_env *env)
+/* Loads the config's multipliers, or takes those of `given` (NULL: load). */
+static eng_status load_muls(search_env *env, eng_mul **given)
 {
     const cfg_search *c = &env->cfg;
     for (int i = 0; i < c->space.n_muls; i++) {
-        eng_status st = eng_mul_load(c->mul_names[i], &env->muls[i]);
+        eng_status st = ENG_OK;
+        if (given) {
+            env->muls[i] = given[i];
+            given[i] = NULL;
+            if (strcmp(env->muls[i]->name, c->mul_names[i]) != 0)
+                return eng_error(ENG_ERR_ARG, "%s:%d: search_space.multipliers: '%s' given "
+                                 "for '%s'", c->path, c->mul_lines[i], env->muls[i]->name,
+                                 c->mul_names[i]);
+        } else {
+            st = eng_mul_load(c->mul_names[i], &env->muls[i]);
+        }
         if (st != ENG_OK) /* the message names the multiplier and `luts list` */
             return eng_error_prefix(st, "%s:%d: search_space.multipliers", c->path,
                                     c->mul_lines[i]);
@@ -89,7 +102,8 @@ static eng_status load_muls(search_env *env)
     return ENG_OK;
 }
 
-eng_status search_env_open(search_env *env, cfg_search *cfg, unsigned flags)
+static eng_status open_env(search_env *env, cfg_search *cfg, unsigned flags, eng_mul **given,
+                           eng_dataset *train, eng_dataset *val)
 {
     memset(env, 0, sizeof *env);
     env->cfg = *cfg;
@@ -101,7 +115,14 @@ eng_status search_env_open(search_env *env, cfg_search *cfg, unsigned flags)
     env->quant.per_channel = c->quant.per_channel;
     env->quant.table_gradient = c->quant.table_gradient;
     env->quant.ema_momentum = (float)c->quant.ema_momentum;
-    if (eng_device_resolve(c->device, &env->device) != ENG_OK)
+    eng_device want = c->device;
+    if (c->device_auto) { /* one GPU per MPI rank on its node, where the node has GPUs */
+        int gpu;
+        want = mpi_device_choice(true, c->device, mpi_pool_local_rank(),
+                                 eng_cuda_device_count(), &gpu);
+        if (want == ENG_DEVICE_CUDA && eng_cuda_init(gpu) != ENG_OK) want = ENG_DEVICE_CPU;
+    }
+    if (eng_device_resolve(want, &env->device) != ENG_OK)
         snprintf(env->device_note, sizeof env->device_note, "%s", eng_last_error());
     if (env->device == ENG_DEVICE_CUDA && env->quant.table_gradient) {
         env->device = ENG_DEVICE_CPU;
@@ -109,14 +130,18 @@ eng_status search_env_open(search_env *env, cfg_search *cfg, unsigned flags)
                  "CPU only");
     }
 
-    eng_status st = load_muls(env);
-    if (st == ENG_OK) {
+    eng_status st = load_muls(env, given);
+    if (st == ENG_OK && !given) {
         st = energy_accel_load(c->energy.accelerator, &env->accel);
         if (st == ENG_OK) st = energy_model_create(&env->accel, &env->energy);
         if (st != ENG_OK) st = eng_error_prefix(st, "%s: energy.accelerator", c->path);
     }
+    if (st == ENG_OK && train) {
+        env->train = *train, env->val = *val;
+        *train = *val = (eng_dataset){0};
+    }
     if (st == ENG_OK && (flags & (SEARCH_ENV_DATA | SEARCH_ENV_TEST))) {
-        st = load_data(env, flags);
+        if (!env->train.count) st = load_data(env, flags);
         if (st == ENG_OK) {
             env->cfg.space.in_channels = env->train.channels;
             env->cfg.space.in_height = env->train.height;
@@ -133,6 +158,17 @@ eng_status search_env_open(search_env *env, cfg_search *cfg, unsigned flags)
     if (st == ENG_OK) st = nas_space_check(&env->cfg.space);
     if (st != ENG_OK) search_env_close(env);
     return st;
+}
+
+eng_status search_env_open(search_env *env, cfg_search *cfg, unsigned flags)
+{
+    return open_env(env, cfg, flags, NULL, NULL, NULL);
+}
+
+eng_status search_env_open_given(search_env *env, cfg_search *cfg, eng_mul **muls,
+                                 eng_dataset *train, eng_dataset *val)
+{
+    return open_env(env, cfg, SEARCH_ENV_DATA, muls, train, val);
 }
 
 void search_env_close(search_env *env)

@@ -54,6 +54,16 @@ typedef struct search_env {
  * unreadable data or accelerator. On error env owns nothing. */
 eng_status search_env_open(search_env *env, cfg_search *cfg, unsigned flags);
 
+/* search_env_open(env, cfg, SEARCH_ENV_DATA) for a rank that trains what another measured
+ * (mpi_pool.h): the multiplier set is muls (cfg->space.n_muls of them, in the config's
+ * order; the entries it takes over are set to NULL, the caller frees the rest) instead of the
+ * library's, and there is no energy model (search_env_measure and search_env_layer_costs
+ * must not be called). A multiplier named otherwise than the config's is ENG_ERR_ARG.
+ * train and val (both or neither may be NULL) are the training subset and the validation
+ * split as search_env_open makes them, taken over (zeroed) instead of loading the data set. */
+eng_status search_env_open_given(search_env *env, cfg_search *cfg, eng_mul **muls,
+                                 eng_dataset *train, eng_dataset *val);
+
 /* Frees everything (NULL-safe, idempotent). */
 void search_env_close(search_env *env);
 

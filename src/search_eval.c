@@ -4,6 +4,7 @@
  */
 #include "search_eval.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 
 #include "archive_checkpoint.h"
 #include "ms_controller.h"
+#include "mpi_pool.h"
 
 /* A candidate in training on one worker thread. */
 typedef struct flight {
@@ -345,6 +347,9 @@ static void on_progress(void *user, search_train_event what, const search_train_
         hold_at_batch(ev, c, pos);
 }
 
+static void store_result(search_eval *ev, job *jb, eng_status st, const char *msg, double err,
+                         double train_s);
+
 /* Trains one candidate on the calling worker, continuing its checkpoint when there is one. */
 static void train_job(search_eval *ev, job *jb, int gen, flight *f)
 {
@@ -384,16 +389,26 @@ static void train_job(search_eval *ev, job *jb, int gen, flight *f)
                        "(checkpointed)", gen, e->hash, ctx.saved.epoch, ctx.saved.epochs,
                        ctx.saved.batch, ctx.saved.batches);
     }
+    store_result(ev, jb, st, st == ENG_OK ? "" : eng_last_error(), err, now_s() - t0);
+}
+
+/* Stores a candidate's training result (from this rank or another): its evaluation as a
+ * cache for resume, in place of its checkpoint. */
+static void store_result(search_eval *ev, job *jb, eng_status st, const char *msg, double err,
+                         double train_s)
+{
+    const search_env *env = ev->env;
+    db_evaluation *e = jb->e;
     jb->st = st;
     if (st != ENG_OK) {
         if (st == ENG_ERR_FORMAT)
             snprintf(jb->msg, sizeof jb->msg, "%s: checkpoint of %s: %s", db_path(ev->db),
-                     e->hash, eng_last_error());
-        else snprintf(jb->msg, sizeof jb->msg, "%s", eng_last_error());
+                     e->hash, msg);
+        else snprintf(jb->msg, sizeof jb->msg, "%s", msg);
         return;
     }
     e->error = err;
-    e->train_s = now_s() - t0;
+    e->train_s = train_s;
     e->violation = search_eval_violation(&env->cfg, e);
     double gv[3];
     search_eval_objectives(&env->cfg, e, e->obj, gv);
@@ -416,8 +431,133 @@ static void train_job(search_eval *ev, job *jb, int gen, flight *f)
     progress_candidate(ev, e, "trained");
 }
 
-/* Trains the jobs that need it, across candidates or within each, as configured. */
-static void train_jobs(search_eval *ev, job *jobs, int n_jobs, int gen)
+/* ------------------------------------------------------------------------------------------
+ * Training across MPI ranks (mpi_pool.h)
+ * ---------------------------------------------------------------------------------------- */
+
+/* A batch trained across the MPI ranks: rank 0's threads and the workers pull candidates
+ * from one counter; results land in their job whatever the order they arrive in. */
+typedef struct pool_ctx {
+    search_eval *ev;
+    job *jobs;
+    int n_jobs, gen;
+    int next;                   /* the next job to look at (atomic) */
+    double local_busy_s;        /* summed training time of rank 0's own threads */
+} pool_ctx;
+
+/* The next job that needs training, or -1. */
+static int pool_claim(pool_ctx *p)
+{
+    for (;;) {
+        int i;
+#pragma omp atomic capture
+        i = p->next++;
+        if (i >= p->n_jobs) return -1;
+        if (p->jobs[i].train) return i;
+    }
+}
+
+static bool pool_next(void *user, mpi_pool_job *j)
+{
+    pool_ctx *p = user;
+    search_eval *ev = p->ev;
+    for (;;) {
+        if (ev->opts->stop && *ev->opts->stop) return false;
+        int i = pool_claim(p);
+        if (i < 0) return false;
+        const db_evaluation *e = p->jobs[i].e;
+        *j = (mpi_pool_job){.index = i, .hash = strtoull(e->hash, NULL, 16), .seed = e->seed,
+                            .epochs = ev->env->cfg.training.epochs, .arch = p->jobs[i].arch};
+        eng_status st;
+#pragma omp critical(search_db)
+        st = db_checkpoint_load(ev->db, e->hash, &j->resume, &j->resume_size);
+        if (st == ENG_OK || st == ENG_ERR_NOT_FOUND) return true;
+        p->jobs[i].st = st;
+        snprintf(p->jobs[i].msg, sizeof p->jobs[i].msg, "%s", eng_last_error());
+    }
+}
+
+/* A worker's checkpoint: stored like a local one; an epoch's end is logged. */
+static eng_status pool_checkpoint(void *user, int index, const void *data, size_t size)
+{
+    pool_ctx *p = user;
+    search_eval *ev = p->ev;
+    search_train_pos pos;
+    ENG_TRY(search_train_checkpoint_pos(data, size, &pos));
+    db_checkpoint_info info = {.generation = p->gen, .epoch = pos.epoch, .epochs = pos.epochs,
+                               .batch = pos.batch, .batches = pos.batches, .loss = pos.loss};
+    snprintf(info.hash, sizeof info.hash, "%s", p->jobs[index].e->hash);
+    eng_status st;
+#pragma omp critical(search_db)
+    st = db_checkpoint_save(ev->db, &info, data, size);
+    if (pos.batch == pos.batches) {
+#pragma omp critical(search_progress)
+        {
+            ev->batches_run += pos.batches;
+            if (ev->opts->progress == SEARCH_PROGRESS_LOG)
+                search_say(ev->opts, "gen %d candidate %s epoch %d/%d loss %.4f (another "
+                           "rank)", p->gen, info.hash, pos.epoch, pos.epochs, pos.loss);
+        }
+    }
+    return st;
+}
+
+static void pool_done(void *user, int index, eng_status st, const char *msg, double error,
+                      double train_s)
+{
+    pool_ctx *p = user;
+    store_result(p->ev, &p->jobs[index], st, msg, error, train_s);
+}
+
+/* train_jobs across the MPI ranks: OpenMP thread 0 (the thread that joined MPI) hands out
+ * candidates to the workers, the others train on this rank. */
+static void train_jobs_pool(search_eval *ev, job *jobs, int n_jobs, int gen, bool across,
+                            search_eval_counts *k)
+{
+    pool_ctx p = {.ev = ev, .jobs = jobs, .n_jobs = n_jobs, .gen = gen};
+    mpi_pool_cb cb = {.next = pool_next, .checkpoint = pool_checkpoint, .done = pool_done,
+                      .user = &p};
+    mpi_pool_stats stats = {0};
+    eng_status pool_st = ENG_OK;
+    char pool_msg[512] = "";
+    int local = across ? ev->threads : 1;
+#ifdef _OPENMP
+    /* one local trainer with all threads: its kernels' region nests in this one */
+    omp_set_max_active_levels(across ? 1 : 2);
+    if (!across) omp_set_num_threads(ev->threads);
+#endif
+    double t0 = now_s();
+#pragma omp parallel num_threads(local + 1)
+    {
+        int slot = 0;
+#ifdef _OPENMP
+        slot = omp_get_thread_num();
+#endif
+        if (slot == 0) {
+            pool_st = mpi_pool_train(&cb, ev->opts->stop, &stats);
+            if (pool_st != ENG_OK) snprintf(pool_msg, sizeof pool_msg, "%s", eng_last_error());
+        } else {
+            for (int i; !(ev->opts->stop && *ev->opts->stop) && (i = pool_claim(&p)) >= 0;) {
+                double t = now_s();
+                train_job(ev, &jobs[i], gen, &ev->flights[slot - 1]);
+#pragma omp atomic
+                p.local_busy_s += now_s() - t;
+            }
+        }
+    }
+    k->slot_s = (now_s() - t0) * (double)(local + stats.workers);
+    k->busy_s = p.local_busy_s + stats.busy_s;
+    /* a failure of the pool fails the candidates it had not answered */
+    for (int i = 0; i < n_jobs && pool_st != ENG_OK; i++)
+        if (jobs[i].train && !jobs[i].done && jobs[i].st == ENG_OK) {
+            jobs[i].st = pool_st;
+            snprintf(jobs[i].msg, sizeof jobs[i].msg, "%s", pool_msg);
+        }
+}
+
+/* Trains the jobs that need it, across candidates or within each, as configured; under
+ * mpirun also on the other ranks (k: their idle time). */
+static void train_jobs(search_eval *ev, job *jobs, int n_jobs, int gen, search_eval_counts *k)
 {
     volatile sig_atomic_t *stop = ev->opts->stop;
     const cfg_search *c = &ev->env->cfg;
@@ -425,6 +565,10 @@ static void train_jobs(search_eval *ev, job *jobs, int n_jobs, int gen)
     bool across = ev->env->device != ENG_DEVICE_CUDA &&
                   (c->parallel == CFG_PARALLEL_CANDIDATES ||
                    (c->parallel == CFG_PARALLEL_AUTO && ev->threads > 1));
+    if (mpi_pool_size() > 1) {
+        train_jobs_pool(ev, jobs, n_jobs, gen, across, k);
+        return;
+    }
 #ifdef _OPENMP
     omp_set_max_active_levels(1);
     if (!across) omp_set_num_threads(ev->threads);
@@ -445,10 +589,30 @@ static void train_jobs(search_eval *ev, job *jobs, int n_jobs, int gen)
  * Batches
  * ---------------------------------------------------------------------------------------- */
 
+eng_status search_eval_start_ranks(const search_env *env, const search_opts *opts)
+{
+    /* the other ranks load the same config, with its files as resolved here (absolute: a
+     * rank may start in another directory), and get the multiplier tables (and with
+     * --broadcast-data the images) from here */
+    if (mpi_pool_size() < 2) return ENG_OK;
+    const cfg_search *c = &env->cfg;
+    char path[3][PATH_MAX];
+    const char *given[3] = {c->path, c->dataset.path, c->energy.accelerator};
+    for (int i = 0; i < 3; i++)
+        if (!realpath(given[i], path[i])) snprintf(path[i], sizeof path[i], "%s", given[i]);
+    mpi_msg_init init = {.config_path = path[0], .config_text = c->text, .dataset = path[1],
+                         .accelerator = path[2], .n_muls = c->space.n_muls,
+                         .has_data = opts->mpi_send_data, .train = env->train,
+                         .val = env->val};
+    for (int i = 0; i < c->space.n_muls; i++) init.muls[i] = env->muls[i];
+    return mpi_pool_start(&init);
+}
+
 eng_status search_eval_create(search_env *env, db_archive *db, const search_opts *opts,
                               int threads, search_eval **out)
 {
     *out = NULL;
+    ENG_TRY(search_eval_start_ranks(env, opts));
     search_eval *ev = calloc(1, sizeof *ev);
     if (!ev) return eng_error(ENG_ERR_NOMEM, "out of memory");
     ev->env = env, ev->db = db, ev->opts = opts;
@@ -537,8 +701,8 @@ eng_status search_eval_batch(search_eval *ev, int gen, search_eval_item *items, 
         st = db_checkpoint_prepare(ev->db);
         ev->ckpt_ready = st == ENG_OK;
     }
-    if (st == ENG_OK) train_jobs(ev, jobs, n_jobs, gen);
     search_eval_counts k = {0};
+    if (st == ENG_OK) train_jobs(ev, jobs, n_jobs, gen, &k);
     bool all_done = true;
     for (int j = 0; j < n_jobs && st == ENG_OK; j++) {
         job *jb = &jobs[j];

@@ -54,10 +54,21 @@ typedef struct search_eval_counts {
     int evaluated;              /* distinct networks new to the committed archive (trained
                                    now, or cached by an interrupted run) */
     int reused;                 /* items with reused set */
+    double slot_s, busy_s;      /* under MPI (mpi_pool.h): the training slots' time during
+                                   the batch's training (rank 0's trainers and the worker
+                                   ranks) and the part of it they trained; 0 otherwise */
 } search_eval_counts;
 
+/* Under mpirun (mpi_pool.h): sends the run's config, multiplier tables and, with
+ * opts->mpi_send_data, its images to the other ranks and waits until they have loaded them
+ * (a worker's failure names its host and the file). Once per process; nothing to do on one
+ * rank. search_eval_create calls it; a strategy calls it earlier to fail before it creates
+ * the archive. */
+eng_status search_eval_start_ranks(const search_env *env, const search_opts *opts);
+
 /* The evaluator of one run: env and db are borrowed (they outlive it); opts->stop,
- * opts->progress and opts->out are used as search.h says; threads >= 1 worker threads. */
+ * opts->progress and opts->out are used as search.h says; threads >= 1 worker threads.
+ * Starts the MPI ranks (search_eval_start_ranks) if that was not done. */
 eng_status search_eval_create(search_env *env, db_archive *db, const search_opts *opts,
                               int threads, search_eval **out);
 
@@ -78,7 +89,8 @@ eng_status search_eval_mark_committed(search_eval *ev, uint64_t hash);
 void search_eval_plan(search_eval *ev, int batches_total, int candidates_left);
 
 /* Evaluates the batch: fills every item's hash, reused, first and e (e.generation = gen for
- * new ones). Training runs across the worker threads; a finished training is stored at once
+ * new ones). Training runs across the worker threads (and, under mpirun, the other MPI ranks:
+ * mpi_pool.h); a finished training is stored at once
  * (and replaces its checkpoint) as a cache for resume. ENG_ERR_INTERRUPTED when the stop flag
  * ended it (finished evaluations stored, the others checkpointed); other errors have a
  * message. counts may be NULL. */

@@ -99,6 +99,7 @@ START_TEST(test_defaults)
     ck_assert_double_eq(c.constraints.max_error, 1.0);
     ck_assert_int_eq(c.parallel, CFG_PARALLEL_AUTO);
     ck_assert_int_eq(c.device, ENG_DEVICE_CPU);
+    ck_assert(!c.device_auto);
     ck_assert_str_eq(c.text, BASE);
     cfg_free(&c);
     ck_assert_ptr_null(c.text);
@@ -158,6 +159,18 @@ START_TEST(test_full)
     ck_assert_int_eq(c.parallel, CFG_PARALLEL_WITHIN);
     ck_assert_int_eq(c.finalize.epochs, 3);
     ck_assert_int_eq(c.device, ENG_DEVICE_CUDA);
+    ck_assert(!c.device_auto);
+    cfg_free(&c);
+}
+END_TEST
+
+/* device: auto (a GPU by MPI local rank where there is one) is the CPU device otherwise */
+START_TEST(test_device_auto)
+{
+    cfg_search c;
+    ck_assert_msg(load(BASE "device: auto\n", &c) == ENG_OK, "%s", eng_last_error());
+    ck_assert(c.device_auto);
+    ck_assert_int_eq(c.device, ENG_DEVICE_CPU);
     cfg_free(&c);
 }
 END_TEST
@@ -381,6 +394,7 @@ static Suite *config_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_defaults);
     tcase_add_test(tc, test_full);
+    tcase_add_test(tc, test_device_auto);
     tcase_add_test(tc, test_parse_text);
     suite_add_tcase(s, tc);
     TCase *te = tcase_create("errors");
