@@ -147,6 +147,16 @@ check "finalize --save" 0 "$bin" finalize results/a.db --save fw
 check "one thread" 0 "$bin" search ms.yaml --threads 1 --name t1
 same "1 thread = 2 threads" results/t1.db
 
+# --- the same archive under MPI (its worker ranks train the towers) ------------------------
+if command -v mpirun >/dev/null 2>&1 && "$bin" version | grep -q "MPI: yes"; then
+  check "model search under mpirun -n 3" 0 env "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+    mpirun --oversubscribe --allow-run-as-root -n 3 "$bin" search ms.yaml --threads 1 --name mpi3
+  has "worker ranks trained towers" "\(another rank\)"
+  same "mpirun -n 3 gives the single-process archive" results/mpi3.db
+else
+  echo "# mpirun or an MPI build missing: the MPI part is skipped"
+fi
+
 # --- SIGKILL between batches, and in the middle of one -------------------------------------
 EVOAPPROXNAS_HOLD_AFTER_GENERATIONS=2 "$bin" search ms.yaml --threads 2 --name k \
   >/dev/null 2>&1 &
