@@ -85,9 +85,47 @@ static approx_cols conv_codes(const eng_kernels *k, const eng_conv_shape *s, con
     return approx_cols_matrix(cols);
 }
 
+/* Rows [0, rows) of y (row stride ld), columns [p0, p0 + len): bias then the epilogue, in
+ * place (bias may be NULL). */
+static void bias_epilogue_block(int rows, size_t ld, size_t p0, size_t len, const float *bias,
+                                const eng_epilogue *ep, float *y)
+{
+#pragma omp parallel for schedule(static) if ((size_t)rows * len >= APPROX_PAR_MIN)
+    for (int o = 0; o < rows; o++) {
+        float *row = y + (size_t)o * ld + p0;
+        if (bias)
+            for (size_t i = 0; i < len; i++) row[i] += bias[o];
+        eng_epilogue_apply(ep, o, row, len, row);
+    }
+}
+
+/* y = w cols (+ bias) then the epilogue, in column blocks of about FUSED_BLOCK outputs: each
+ * block's epilogue runs while its outputs are in cache. The blocks do not depend on the
+ * thread count, and a GEMM's output column does not depend on the other columns. */
+static void gemm_fused(const eng_kernels *k, int oc, int K, size_t P, const float *w,
+                       const float *cols, const float *bias, const eng_epilogue *ep, float *y)
+{
+    size_t nb = (size_t)FUSED_BLOCK / (size_t)oc / 64 * 64;
+    if (nb < 256) nb = 256;
+    for (size_t p0 = 0; p0 < P; p0 += nb) {
+        size_t len = P - p0 < nb ? P - p0 : nb;
+        k->sgemm(false, false, oc, (int)len, K, 1.0f, w, K, cols + p0, (int)P, 0.0f, y + p0,
+                 (int)P);
+        bias_epilogue_block(oc, P, p0, len, bias, ep, y);
+    }
+}
+
 eng_status eng_conv2d_forward(const eng_kernels *k, const eng_conv_shape *s, int oc,
                               const float *x, const float *w, const float *bias, eng_approx *q,
                               bool training, float *y, void *ws)
+{
+    return eng_conv2d_forward_fused(k, s, oc, x, w, bias, q, training, NULL, y, ws);
+}
+
+eng_status eng_conv2d_forward_fused(const eng_kernels *k, const eng_conv_shape *s, int oc,
+                                    const float *x, const float *w, const float *bias,
+                                    eng_approx *q, bool training, const eng_epilogue *ep,
+                                    float *y, void *ws)
 {
     ENG_TRY(conv_check(s, oc, q, x, w, y, "conv2d forward"));
     conv_dims d = conv_dims_of(s);
@@ -102,11 +140,12 @@ eng_status eng_conv2d_forward(const eng_kernels *k, const eng_conv_shape *s, int
             sums = approx_ws_take(&p, 4 * d.P);
             approx_conv_column_sums(s, xcodes, (uint8_t)q->act.zero_point, chan, sums);
         }
-        approx_gemm_forward(k, q, oc, d.K, d.P, &cols, sums, w, bias, y, p);
+        approx_gemm_forward(k, q, oc, d.K, d.P, &cols, sums, w, bias, ep, y, p);
         return ENG_OK;
     }
     if (conv_direct(s)) {
         k->conv3x3_f32_forward(s, oc, x, w, bias, y);
+        if (ep) bias_epilogue_block(oc, d.P, 0, d.P, NULL, ep, y);
         return ENG_OK;
     }
     const float *cols = x;
@@ -114,6 +153,10 @@ eng_status eng_conv2d_forward(const eng_kernels *k, const eng_conv_shape *s, int
         float *c = approx_ws_take(&p, sizeof(float) * d.K * d.P);
         k->im2col_f32(s, x, 0.0f, c);
         cols = c;
+    }
+    if (ep) {
+        gemm_fused(k, oc, d.K, d.P, w, cols, bias, ep, y);
+        return ENG_OK;
     }
     k->sgemm(false, false, oc, (int)d.P, d.K, 1.0f, w, d.K, cols, (int)d.P, 0.0f, y, (int)d.P);
     if (bias) {
@@ -142,7 +185,7 @@ eng_status eng_conv2d_forward_codes(const eng_kernels *k, const eng_conv_shape *
         cols = approx_cols_matrix(c);
     }
     approx_gemm_codes(k, &q->lut, q->cfg.mode == ENG_QUANT_ASYM, aq, wq, oc, d.K, d.P, &cols,
-                      NULL, w_codes, bias, acc, y, p);
+                      NULL, w_codes, bias, NULL, acc, y, p);
     return ENG_OK;
 }
 
