@@ -257,8 +257,8 @@ typedef enum eng_epilogue_act {
 /* Applied by the _fused forwards to every output as it is stored: the value v of output
  * channel o (its bias included) becomes act(v * scale[o] + shift[o]), with the operations of
  * eng_batchnorm_*_forward_eval (scale and shift from eng_batchnorm_eval_affine), so that the
- * result is bit-identical to the layer, then the batch norm (+ ReLU/ReLU6), run one after the
- * other, while the layer's own output never goes to memory. */
+ * result is that of the layer, then the batch norm (+ ReLU/ReLU6), run one after the other,
+ * while the layer's own output does not make a trip through memory. */
 typedef struct eng_epilogue {
     const float *scale;      /* [channels] */
     const float *shift;      /* [channels] */
@@ -280,7 +280,10 @@ void eng_epilogue_apply(const eng_epilogue *ep, int channel, const float *v, siz
 
 /* eng_conv2d_forward followed by the epilogue ep (NULL: none, the same as eng_conv2d_forward):
  * y gets the epilogue's outputs. Float layers compute the output in column blocks and apply
- * the epilogue while a block is in cache; quantized ones in their dequantization. */
+ * the epilogue while a block is in cache; quantized ones in their dequantization. Bit-identical
+ * to the layers one after another, except the float GEMM (1x1, im2col) path of a set whose
+ * sgemm sums a column differently depending on the columns of the call (OpenBLAS: last bits);
+ * the blocks do not depend on the thread count. */
 eng_status eng_conv2d_forward_fused(const eng_kernels *k, const eng_conv_shape *s, int oc,
                                     const float *x, const float *w, const float *bias,
                                     eng_approx *q, bool training, const eng_epilogue *ep,
