@@ -24,9 +24,6 @@ struct eng_approx {
 /* Least work (values or multiply-adds) worth an OpenMP parallel region: smaller calls run on
  * one thread (same result: the split never changes a reduction's order). */
 #define APPROX_PAR_MIN 32768
-/* Outputs per block of a fused float forward (eng_*_forward_fused): 1 MiB of floats, about
- * what stays in a core's L2 cache between the layer's store and the epilogue. */
-#define FUSED_BLOCK (1 << 18)
 /* Outputs per block of a quantized depthwise forward (codes, int32 products and window sums
  * of a block kept in cache between the table kernel and the dequantization). */
 #define QUANT_BLOCK (1 << 17)

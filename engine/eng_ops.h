@@ -258,7 +258,7 @@ typedef enum eng_epilogue_act {
  * channel o (its bias included) becomes act(v * scale[o] + shift[o]), with the operations of
  * eng_batchnorm_*_forward_eval (scale and shift from eng_batchnorm_eval_affine), so that the
  * result is that of the layer, then the batch norm (+ ReLU/ReLU6), run one after the other,
- * while the layer's own output does not make a trip through memory. */
+ * with one pass over memory fewer (none for quantized layers). */
 typedef struct eng_epilogue {
     const float *scale;      /* [channels] */
     const float *shift;      /* [channels] */
@@ -279,19 +279,16 @@ static inline float eng_epilogue_value(float v, float scale, float shift, eng_ep
 void eng_epilogue_apply(const eng_epilogue *ep, int channel, const float *v, size_t m, float *y);
 
 /* eng_conv2d_forward followed by the epilogue ep (NULL: none, the same as eng_conv2d_forward):
- * y gets the epilogue's outputs. Float layers compute the output in column blocks and apply
- * the epilogue while a block is in cache; quantized ones in their dequantization. Bit-identical
- * to the layers one after another, except the float GEMM (1x1, im2col) path of a set whose
- * sgemm sums a column differently depending on the columns of the call (OpenBLAS: last bits);
- * the blocks do not depend on the thread count. */
+ * y gets the epilogue's outputs, bit-identical to the layer, then the batch norm (+ ReLU/ReLU6)
+ * run one after the other. Quantized layers apply it in their dequantization (their float
+ * output is never stored), float ones in one pass over their output (with the bias). */
 eng_status eng_conv2d_forward_fused(const eng_kernels *k, const eng_conv_shape *s, int oc,
                                     const float *x, const float *w, const float *bias,
                                     eng_approx *q, bool training, const eng_epilogue *ep,
                                     float *y, void *ws);
 
-/* eng_depthwise_forward followed by the epilogue ep (NULL: none): float layers run a few
- * channels at a time and apply it while they are in cache; quantized ones in their
- * dequantization. */
+/* eng_depthwise_forward followed by the epilogue ep (NULL: none), as eng_conv2d_forward_fused
+ * (quantized layers: in the dequantization of each channel group). */
 eng_status eng_depthwise_forward_fused(const eng_kernels *k, const eng_conv_shape *s,
                                        const float *x, const float *w, const float *bias,
                                        eng_approx *q, bool training, const eng_epilogue *ep,

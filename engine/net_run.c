@@ -15,8 +15,7 @@
  * activation or gradient of its own; the lifetime plan keeps the buffers the pair reads alive.
  * In evaluation a convolution (regular or depthwise) whose only consumer is a batch norm runs
  * that batch norm, and the ReLU/ReLU6 of its pair, as its epilogue (bn_epilogue): the
- * convolution writes the last node's output, with the values of the nodes run one by one (up
- * to the last bits of a float GEMM's sums: eng_conv2d_forward_fused).
+ * convolution writes the last node's output, bit-identical to the nodes run one by one.
  */
 #include "net_internal.h"
 

@@ -126,25 +126,15 @@ static void dw_backward_table(const eng_conv_shape *s, const eng_approx *q, cons
  * Public ops
  * ---------------------------------------------------------------------------------------- */
 
-/* The float layer a few channels at a time (about FUSED_BLOCK outputs; channels are
- * independent), each group's epilogue applied while its outputs are in cache. */
+/* The float layer, then its epilogue in one pass over the outputs. */
 static void dw_float_fused(const eng_kernels *k, const eng_conv_shape *s, const float *x,
                            const float *w, const float *bias, const eng_epilogue *ep, float *y)
 {
-    const int kk = s->kh * s->kw;
-    const size_t in = (size_t)s->n * s->h * s->w, out = (size_t)s->n * s->oh * s->ow;
-    size_t per = (size_t)FUSED_BLOCK / out;
-    const int group = per < 1 ? 1 : per > (size_t)s->c ? s->c : (int)per;
-    for (int c0 = 0; c0 < s->c; c0 += group) {
-        eng_conv_shape sub = *s;
-        sub.c = s->c - c0 < group ? s->c - c0 : group;
-        float *yc = y + (size_t)c0 * out;
-        k->depthwise_f32_forward(&sub, x + (size_t)c0 * in, w + (size_t)c0 * kk,
-                                 bias ? bias + c0 : NULL, yc);
-#pragma omp parallel for schedule(static) if ((size_t)sub.c * out >= APPROX_PAR_MIN)
-        for (int c = 0; c < sub.c; c++)
-            eng_epilogue_apply(ep, c0 + c, yc + (size_t)c * out, out, yc + (size_t)c * out);
-    }
+    const size_t out = (size_t)s->n * s->oh * s->ow;
+    k->depthwise_f32_forward(s, x, w, bias, y);
+#pragma omp parallel for schedule(static) if ((size_t)s->c * out >= APPROX_PAR_MIN)
+    for (int c = 0; c < s->c; c++)
+        eng_epilogue_apply(ep, c, y + (size_t)c * out, out, y + (size_t)c * out);
 }
 
 eng_status eng_depthwise_forward(const eng_kernels *k, const eng_conv_shape *s, const float *x,
