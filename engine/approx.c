@@ -389,9 +389,41 @@ static void dequantize_row(size_t positions, const int32_t *a, const int32_t *as
     }
 }
 
+/* The loop of dequantize_row_epilogue for one activation (a constant after inlining). */
+#define DEQUANT_EPILOGUE_LOOP(ACT)                                                           \
+    if (as) {                                                                                \
+        _Pragma("omp simd")                                                                  \
+        for (size_t p = 0; p < positions; p++) {                                             \
+            float v = (float)(scale * (double)((int64_t)a[p] + offset - zw * as[p])) + b;    \
+            out[p] = eng_epilogue_value(v, es, et, ACT);                                     \
+        }                                                                                    \
+    } else {                                                                                 \
+        _Pragma("omp simd")                                                                  \
+        for (size_t p = 0; p < positions; p++) {                                             \
+            float v = (float)(scale * (double)((int64_t)a[p] + offset)) + b;                 \
+            out[p] = eng_epilogue_value(v, es, et, ACT);                                     \
+        }                                                                                    \
+    }
+
+/* dequantize_row with the epilogue (scale es, shift et, act) applied before the store. */
+ENG_MULTIVERSION
+static void dequantize_row_epilogue(size_t positions, const int32_t *a, const int32_t *as,
+                                    int64_t offset, int64_t zw, double scale, float b, float es,
+                                    float et, eng_epilogue_act act, float *out)
+{
+    if (act == ENG_EPILOGUE_RELU6) {
+        DEQUANT_EPILOGUE_LOOP(ENG_EPILOGUE_RELU6)
+    } else if (act == ENG_EPILOGUE_RELU) {
+        DEQUANT_EPILOGUE_LOOP(ENG_EPILOGUE_RELU)
+    } else {
+        DEQUANT_EPILOGUE_LOOP(ENG_EPILOGUE_NONE)
+    }
+}
+
 void approx_dequantize(bool asym, const eng_qparams *act, const eng_qparams *wq, int channels,
                        size_t positions, int K, const int32_t *acc, const int32_t *asum,
-                       size_t asum_stride, const int32_t *wsum, const float *bias, float *y)
+                       size_t asum_stride, const int32_t *wsum, const float *bias,
+                       const eng_epilogue *ep, float *y)
 {
     const int64_t za = act->zero_point;
 #pragma omp parallel for schedule(static) if ((size_t)channels * positions >= APPROX_PAR_MIN)
@@ -399,9 +431,14 @@ void approx_dequantize(bool asym, const eng_qparams *act, const eng_qparams *wq,
         const double scale = (double)act->scale * wq[o].scale;
         const int64_t zw = wq[o].zero_point;
         const int64_t offset = asym ? (int64_t)K * za * zw - za * (int64_t)wsum[o] : 0;
-        dequantize_row(positions, acc + (size_t)o * positions,
-                       asym ? asum + (size_t)o * asum_stride : NULL, offset, zw, scale,
-                       bias ? bias[o] : 0.0f, y + (size_t)o * positions);
+        const int32_t *as = asym ? asum + (size_t)o * asum_stride : NULL;
+        const float b = bias ? bias[o] : 0.0f;
+        float *row = y + (size_t)o * positions;
+        if (ep)
+            dequantize_row_epilogue(positions, acc + (size_t)o * positions, as, offset, zw,
+                                    scale, b, ep->scale[o], ep->shift[o], ep->act, row);
+        else
+            dequantize_row(positions, acc + (size_t)o * positions, as, offset, zw, scale, b, row);
     }
 }
 
@@ -569,7 +606,8 @@ size_t approx_gemm_codes_ws(int M, size_t P)
 void approx_gemm_codes(const eng_kernels *k, const eng_lut *lut, bool asym,
                        const eng_qparams *act, const eng_qparams *wq, int M, int K, size_t P,
                        const approx_cols *cols, const int32_t *col_sums, const uint8_t *wcodes,
-                       const float *bias, int32_t *acc, float *y, unsigned char *ws)
+                       const float *bias, const eng_epilogue *ep, int32_t *acc, float *y,
+                       unsigned char *ws)
 {
     int32_t *asum = approx_ws_take(&ws, sizeof(int32_t) * P);
     int32_t *wsum = approx_ws_take(&ws, sizeof(int32_t) * M);
@@ -587,7 +625,7 @@ void approx_gemm_codes(const eng_kernels *k, const eng_lut *lut, bool asym,
             wsum[o] = sum;
         }
     }
-    approx_dequantize(asym, act, wq, M, P, K, acc, sums, 0, wsum, bias, y);
+    approx_dequantize(asym, act, wq, M, P, K, acc, sums, 0, wsum, bias, ep, y);
 }
 
 size_t approx_gemm_forward_ws(int M, int K, size_t P)
@@ -598,14 +636,15 @@ size_t approx_gemm_forward_ws(int M, int K, size_t P)
 
 void approx_gemm_forward(const eng_kernels *k, eng_approx *q, int M, int K, size_t P,
                          const approx_cols *cols, const int32_t *col_sums, const float *w,
-                         const float *bias, float *y, unsigned char *ws)
+                         const float *bias, const eng_epilogue *ep, float *y,
+                         unsigned char *ws)
 {
     uint8_t *wcodes = approx_ws_take(&ws, (size_t)M * K);
     int32_t *acc = approx_ws_take(&ws, sizeof(int32_t) * M * P);
     approx_weight_prepare(q, w, (size_t)K);
     approx_weight_quantize(k, q, w, (size_t)K, wcodes, NULL);
     approx_gemm_codes(k, &q->lut, q->cfg.mode == ENG_QUANT_ASYM, &q->act, q->wq, M, K, P, cols,
-                      col_sums, wcodes, bias, acc, y, ws);
+                      col_sums, wcodes, bias, ep, acc, y, ws);
 }
 
 void approx_gemm_backward_ste(const eng_kernels *k, eng_approx *q, int M, int K, size_t P,

@@ -24,6 +24,9 @@ struct eng_approx {
 /* Least work (values or multiply-adds) worth an OpenMP parallel region: smaller calls run on
  * one thread (same result: the split never changes a reduction's order). */
 #define APPROX_PAR_MIN 32768
+/* Outputs per block of a quantized depthwise forward (codes, int32 products and window sums
+ * of a block kept in cache between the table kernel and the dequantization). */
+#define QUANT_BLOCK (1 << 17)
 
 /* Index of codes (a, w) in grad_a / grad_w. */
 static inline size_t approx_grad_index(const eng_approx *q, int32_t a, int32_t w)
@@ -78,9 +81,11 @@ static inline int32_t approx_code_value(const eng_approx *q, uint8_t code)
  * parameters act and weight parameters wq[o]. asum: sums of activation codes per output
  * position, asum[o * asum_stride + p] (asum_stride 0: shared by all channels); wsum[o]: sums of
  * weight codes; K: products per output. Both sums are used (and may be NULL) only for asym. */
+/* ep (NULL: none): the epilogue applied to each dequantized value before it is stored. */
 void approx_dequantize(bool asym, const eng_qparams *act, const eng_qparams *wq, int channels,
                        size_t positions, int K, const int32_t *acc, const int32_t *asum,
-                       size_t asum_stride, const int32_t *wsum, const float *bias, float *y);
+                       size_t asum_stride, const int32_t *wsum, const float *bias,
+                       const eng_epilogue *ep, float *y);
 
 /* Fake-quantized weights wq[o][per_channel] with q->wq. */
 void approx_weight_fake(const eng_approx *q, const float *w, size_t per_channel, float *wq);
@@ -149,18 +154,21 @@ size_t approx_gemm_forward_ws(int M, int K, size_t P);
 size_t approx_gemm_codes_ws(int M, size_t P);
 
 /* On codes: acc = table products (k->lut_gemm or k->lut_conv2d), exact zero-point terms
- * (asym), dequantization with act / wq[M] and bias into y[M][P]. col_sums: the column sums of
+ * (asym), dequantization with act / wq[M], bias and the epilogue ep (NULL: none) into y[M][P].
+ * col_sums: the column sums of
  * the columns when the caller has them (approx_conv_column_sums), else NULL (computed here
  * when asym; then the columns must be a matrix). */
 void approx_gemm_codes(const eng_kernels *k, const eng_lut *lut, bool asym,
                        const eng_qparams *act, const eng_qparams *wq, int M, int K, size_t P,
                        const approx_cols *cols, const int32_t *col_sums, const uint8_t *wcodes,
-                       const float *bias, int32_t *acc, float *y, unsigned char *ws);
+                       const float *bias, const eng_epilogue *ep, int32_t *acc, float *y,
+                       unsigned char *ws);
 
 /* Weight parameters and codes, then approx_gemm_codes. Needs q->act set (approx_act_prepare). */
 void approx_gemm_forward(const eng_kernels *k, eng_approx *q, int M, int K, size_t P,
                          const approx_cols *cols, const int32_t *col_sums, const float *w,
-                         const float *bias, float *y, unsigned char *ws);
+                         const float *bias, const eng_epilogue *ep, float *y,
+                         unsigned char *ws);
 
 /* STE backward given fq(x) as columns cols_fq[K][P]: dw = mask_w * (dy cols_fq^T), dcols =
  * fq(w)^T dy (NULL = skip). ws: M*K floats. Recomputes the weight parameters from w. */

@@ -46,6 +46,13 @@ void eng_batchnorm_forward_train(int c,                  // channels
                                  float *save_mean,       // [c], out
                                  float *save_invstd);    // [c], out
 
+/* The affine map of evaluation mode per channel: scale = gamma / sqrt(var + eps), shift =
+ * beta - mean * scale (float, as eng_batchnorm_*_forward_eval compute them), for an
+ * eng_epilogue. */
+void eng_batchnorm_eval_affine(int c, const float *gamma, const float *beta,
+                               const float *running_mean, const float *running_var, float eps,
+                               float *scale, float *shift);
+
 /* Evaluation mode: normalizes with the running statistics. */
 void eng_batchnorm_forward_eval(int c, size_t m,
                                 const float *x,          // [c][m]

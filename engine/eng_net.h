@@ -328,7 +328,9 @@ const float *eng_net_output(const eng_net *net);
 /* Activation of a node after the last forward pass ([c][n][h][w]); NULL when not run. A
  * network reserved for evaluation only reuses the buffer of a node once its last consumer has
  * run, so there only the output and the nodes still needed at the end hold their values;
- * after a training reservation every node keeps its activation. */
+ * after a training reservation every node keeps its activation. After an evaluation pass,
+ * NULL for a convolution whose batch norm ran as its epilogue (its only consumer is the batch
+ * norm right after it) and for a batch norm or add fused with the ReLU/ReLU6 after it. */
 const float *eng_net_activation(const eng_net *net, int node);
 
 /* Mean softmax cross-entropy of the last forward pass's logits against labels[n] (n as in the

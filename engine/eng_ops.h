@@ -245,6 +245,56 @@ eng_status eng_depthwise_backward(const eng_kernels *k,
                                   void *ws);
 
 /* ------------------------------------------------------------------------------------------
+ * Epilogue: an evaluation batch norm and its activation fused into the layer before it
+ * ---------------------------------------------------------------------------------------- */
+
+typedef enum eng_epilogue_act {
+    ENG_EPILOGUE_NONE = 0,
+    ENG_EPILOGUE_RELU,       /* max(z, 0) */
+    ENG_EPILOGUE_RELU6,      /* min(max(z, 0), 6) */
+} eng_epilogue_act;
+
+/* Applied by the _fused forwards to every output as it is stored: the value v of output
+ * channel o (its bias included) becomes act(v * scale[o] + shift[o]), with the operations of
+ * eng_batchnorm_*_forward_eval (scale and shift from eng_batchnorm_eval_affine), so that the
+ * result is that of the layer, then the batch norm (+ ReLU/ReLU6), run one after the other,
+ * with one pass over memory fewer (none for quantized layers). */
+typedef struct eng_epilogue {
+    const float *scale;      /* [channels] */
+    const float *shift;      /* [channels] */
+    eng_epilogue_act act;
+} eng_epilogue;
+
+/* One output of an epilogue (the definition; every fused path computes exactly this). */
+static inline float eng_epilogue_value(float v, float scale, float shift, eng_epilogue_act act)
+{
+    float z = v * scale + shift;
+    if (act == ENG_EPILOGUE_NONE)
+        return z;
+    float r = z > 0.0f ? z : 0.0f;
+    return act == ENG_EPILOGUE_RELU6 ? (r < 6.0f ? r : 6.0f) : r;
+}
+
+/* y[i] = eng_epilogue_value(v[i], ...) of channel `channel` for i < m (y == v allowed). */
+void eng_epilogue_apply(const eng_epilogue *ep, int channel, const float *v, size_t m, float *y);
+
+/* eng_conv2d_forward followed by the epilogue ep (NULL: none, the same as eng_conv2d_forward):
+ * y gets the epilogue's outputs, bit-identical to the layer, then the batch norm (+ ReLU/ReLU6)
+ * run one after the other. Quantized layers apply it in their dequantization (their float
+ * output is never stored), float ones in one pass over their output (with the bias). */
+eng_status eng_conv2d_forward_fused(const eng_kernels *k, const eng_conv_shape *s, int oc,
+                                    const float *x, const float *w, const float *bias,
+                                    eng_approx *q, bool training, const eng_epilogue *ep,
+                                    float *y, void *ws);
+
+/* eng_depthwise_forward followed by the epilogue ep (NULL: none), as eng_conv2d_forward_fused
+ * (quantized layers: in the dequantization of each channel group). */
+eng_status eng_depthwise_forward_fused(const eng_kernels *k, const eng_conv_shape *s,
+                                       const float *x, const float *w, const float *bias,
+                                       eng_approx *q, bool training, const eng_epilogue *ep,
+                                       float *y, void *ws);
+
+/* ------------------------------------------------------------------------------------------
  * Dense: y[out][n] = w[out][in] * x[in][n] + bias[out]
  * ---------------------------------------------------------------------------------------- */
 

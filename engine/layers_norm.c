@@ -9,6 +9,7 @@
  * expression of the forward pass) instead of reading the normalized values.
  */
 #include "eng_layers.h"
+#include "eng_ops.h"
 #include "multiversion.h"
 
 #include <math.h>
@@ -172,16 +173,40 @@ void eng_batchnorm_relu_forward_train(int c, size_t m, const float *x, const flo
                   save_mean, save_invstd);
 }
 
+/* Channel ch's affine map in evaluation mode. */
+static void eval_affine(int ch, const float *gamma, const float *beta, const float *running_mean,
+                        const float *running_var, float eps, float *scale, float *shift)
+{
+    *scale = gamma[ch] / sqrtf(running_var[ch] + eps);
+    *shift = beta[ch] - running_mean[ch] * *scale;
+}
+
+void eng_batchnorm_eval_affine(int c, const float *gamma, const float *beta,
+                               const float *running_mean, const float *running_var, float eps,
+                               float *scale, float *shift)
+{
+    for (int ch = 0; ch < c; ch++)
+        eval_affine(ch, gamma, beta, running_mean, running_var, eps, scale + ch, shift + ch);
+}
+
 static void forward_eval(int c, size_t m, const float *x, const float *gamma, const float *beta,
                          const float *running_mean, const float *running_var, float eps,
                          int act, float *y)
 {
 #pragma omp parallel for schedule(static) if ((size_t)c * m > PAR_MIN)
     for (int ch = 0; ch < c; ch++) {
-        float scale = gamma[ch] / sqrtf(running_var[ch] + eps);
-        float shift = beta[ch] - running_mean[ch] * scale;
+        float scale, shift;
+        eval_affine(ch, gamma, beta, running_mean, running_var, eps, &scale, &shift);
         apply_affine(x + (size_t)ch * m, m, scale, shift, act, y + (size_t)ch * m);
     }
+}
+
+void eng_epilogue_apply(const eng_epilogue *ep, int channel, const float *v, size_t m, float *y)
+{
+    const int act = ep->act == ENG_EPILOGUE_RELU6 ? ACT_RELU6
+                    : ep->act == ENG_EPILOGUE_RELU ? ACT_RELU
+                                                   : ACT_NONE;
+    apply_affine(v, m, ep->scale[channel], ep->shift[channel], act, y);
 }
 
 void eng_batchnorm_forward_eval(int c, size_t m, const float *x, const float *gamma,

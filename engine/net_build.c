@@ -472,11 +472,8 @@ eng_status eng_net_set_output(eng_net *net, int node)
     if (node < 1 || node >= net->n_nodes)
         return eng_error(ENG_ERR_ARG, "network: output node %d does not exist", node);
     ENG_TRY(check_output_shape(net, node));
-    if (node != net->output) { /* the buffer plan depends on the output: plan again */
-        net->batch = 0;
-        net->last_n = 0;
-        net->have_loss_grad = false;
-    }
+    if (node != net->output) /* the buffer plan depends on the output: plan again */
+        net_replan(net);
     net->output = node;
     return ENG_OK;
 }
@@ -734,6 +731,7 @@ eng_status eng_net_init_params(eng_net *net, uint64_t seed)
         for (size_t j = 0; j < p->count; j++) p->data[j] = (float)(std * normal01(&s));
     }
     for (int i = 0; i < net->n_nodes; i++) {
+        if (net->nodes[i].folded) net_replan(net);
         net->nodes[i].folded = false;
         net->nodes[i].fold_bias = false;
     }

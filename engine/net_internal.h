@@ -35,7 +35,8 @@ typedef struct eng_node {
     eng_approx *q;                  /* owned */
     const eng_mul *mul;             /* borrowed */
 
-    /* batch norm folded into its producer (an identity in evaluation) */
+    /* batch norm folded into its producer (an identity in evaluation); whoever changes it
+     * calls net_replan (the evaluation buffer plan depends on it) */
     bool folded;
     /* conv/depthwise whose batch norm was folded: use the fold bias */
     bool fold_bias;
@@ -90,6 +91,15 @@ struct eng_net {
     eng_device device;
     net_dev *dev;                   /* owned; NULL on the CPU */
 };
+
+/* Makes the next forward pass plan the buffers again (after a change the plan depends on:
+ * the output node, folded batch norms). */
+static inline void net_replan(eng_net *net)
+{
+    net->batch = 0;
+    net->last_n = 0;
+    net->have_loss_grad = false;
+}
 
 /* The output node id (resolving -1). */
 int net_output(const eng_net *net);

@@ -119,6 +119,7 @@ eng_status eng_net_fold_batchnorm(eng_net *net, int *folded)
         bn->folded = true;
         count++;
     }
+    if (count) net_replan(net);
     if (folded) *folded = count;
     return ENG_OK;
 }

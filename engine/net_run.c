@@ -13,6 +13,9 @@
  * pair writes the activation's output in one pass, the activation node itself does nothing,
  * and the pair's backward reads the activation's gradient. The fused node has no
  * activation or gradient of its own; the lifetime plan keeps the buffers the pair reads alive.
+ * In evaluation a convolution (regular or depthwise) whose only consumer is a batch norm runs
+ * that batch norm, and the ReLU/ReLU6 of its pair, as its epilogue (bn_epilogue): the
+ * convolution writes the last node's output, bit-identical to the nodes run one by one.
  */
 #include "net_internal.h"
 
@@ -57,6 +60,21 @@ static bool relu_pair(const eng_net *net, int i)
 static bool pair_relu6(const eng_net *net, int i)
 {
     return net->nodes[i + 1].op == ENG_OP_RELU6;
+}
+
+/* Node i is a convolution (regular or depthwise, float or quantized) whose only consumer is
+ * the batch norm right after it: in evaluation that batch norm, and the ReLU/ReLU6 of its
+ * pair, run as the convolution's epilogue (conv_epilogue), which writes the last node's
+ * output; the batch norm node then does nothing. Folded batch norms are not (they are
+ * identities). */
+static bool bn_epilogue(const eng_net *net, int i)
+{
+    const eng_node *nd = &net->nodes[i];
+    if ((nd->op != ENG_OP_CONV2D && nd->op != ENG_OP_DEPTHWISE) || nd->consumers != 1 ||
+        i + 1 > net_output(net))
+        return false;
+    const eng_node *bn = &net->nodes[i + 1];
+    return bn->op == ENG_OP_BATCHNORM && bn->inputs[0] == i && !bn->folded;
 }
 
 /* Bias used by a conv/depthwise/dense forward: its own, the fold bias, or none. */
@@ -193,6 +211,14 @@ static eng_status plan_memory(const eng_net *net, bool training, size_t *act_off
             birth[i + 1] = i;
             size[i] = 0;
         }
+    /* a convolution with its batch norm as epilogue writes the batch norm's (or its pair's)
+     * output while reading its input; in evaluation it has no buffer of its own (folding a
+     * batch norm plans again: net_replan) */
+    for (int i = 1; i < out; i++)
+        if (bn_epilogue(net, i)) {
+            birth[relu_pair(net, i + 1) ? i + 2 : i + 1] = i;
+            if (!training) size[i] = 0;
+        }
     *act_total = plan_buffers(n, order, birth, death, size, offset, place);
     memcpy(act_off, offset, (size_t)n * sizeof *act_off);
     *grad_total = 0;
@@ -306,6 +332,38 @@ eng_status eng_net_reserve(eng_net *net, int batch, bool training)
  * Forward
  * ---------------------------------------------------------------------------------------- */
 
+/* Forward of convolution node id with the batch norm after it (and its pair's activation)
+ * as epilogue (bn_epilogue): writes the output of the pair, or of the batch norm. */
+static eng_status conv_epilogue(eng_net *net, int id, const eng_conv_shape *s)
+{
+    eng_node *nd = &net->nodes[id];
+    const eng_node *bn = &net->nodes[id + 1];
+    const bool pair = relu_pair(net, id + 1);
+    float *y = net->nodes[id + (pair ? 2 : 1)].act;
+    float *aff = malloc(2 * sizeof(float) * (size_t)nd->c);
+    if (!aff) return eng_error(ENG_ERR_NOMEM, "network: out of memory");
+    eng_batchnorm_eval_affine(nd->c, param_ptr(net, bn->off_weight), param_ptr(net, bn->off_bias),
+                              param_ptr(net, bn->off_mean), param_ptr(net, bn->off_var), bn->eps,
+                              aff, aff + nd->c);
+    const eng_epilogue ep = {
+        .scale = aff,
+        .shift = aff + nd->c,
+        .act = !pair                       ? ENG_EPILOGUE_NONE
+               : pair_relu6(net, id + 1)   ? ENG_EPILOGUE_RELU6
+                                           : ENG_EPILOGUE_RELU,
+    };
+    const float *x = net->nodes[nd->inputs[0]].act;
+    eng_approx *q = nd->quantized ? nd->q : NULL;
+    eng_status st =
+        nd->op == ENG_OP_DEPTHWISE
+            ? eng_depthwise_forward_fused(net->k, s, x, param_ptr(net, nd->off_weight),
+                                          node_bias(net, nd), q, false, &ep, y, net->ws)
+            : eng_conv2d_forward_fused(net->k, s, nd->c, x, param_ptr(net, nd->off_weight),
+                                       node_bias(net, nd), q, false, &ep, y, net->ws);
+    free(aff);
+    return st;
+}
+
 static eng_status node_forward(eng_net *net, eng_node *nd, int n, bool training)
 {
     const eng_kernels *k = net->k;
@@ -322,10 +380,12 @@ static eng_status node_forward(eng_net *net, eng_node *nd, int n, bool training)
     switch (nd->op) {
     case ENG_OP_CONV2D:
         ENG_TRY(net_conv_shape(net, nd, n, &s));
+        if (!training && bn_epilogue(net, id)) return conv_epilogue(net, id, &s);
         return eng_conv2d_forward(k, &s, nd->c, x, param_ptr(net, nd->off_weight),
                                   node_bias(net, nd), q, training, y, net->ws);
     case ENG_OP_DEPTHWISE:
         ENG_TRY(net_conv_shape(net, nd, n, &s));
+        if (!training && bn_epilogue(net, id)) return conv_epilogue(net, id, &s);
         return eng_depthwise_forward(k, &s, x, param_ptr(net, nd->off_weight),
                                      node_bias(net, nd), q, training, y, net->ws);
     case ENG_OP_DENSE:
@@ -337,6 +397,8 @@ static eng_status node_forward(eng_net *net, eng_node *nd, int n, bool training)
         const float *gamma = param_ptr(net, nd->off_weight), *beta = param_ptr(net, nd->off_bias);
         float *mean = param_ptr(net, nd->off_mean), *var = param_ptr(net, nd->off_var);
         const bool six = fused && pair_relu6(net, id);
+        if (!training && bn_epilogue(net, id - 1))  /* ran as the convolution's epilogue */
+            return ENG_OK;
         if (nd->folded && fused)  /* a folded batch norm is the identity */
             (six ? eng_relu6_forward : eng_relu_forward)(count, x, y);
         else if (nd->folded)
@@ -450,7 +512,9 @@ const float *eng_net_output(const eng_net *net)
 const float *eng_net_activation(const eng_net *net, int node)
 {
     if (net->device == ENG_DEVICE_CUDA) return net_device_activation(net, node);
-    if (!net->last_n || node < 0 || node > net_output(net) || relu_pair(net, node)) return NULL;
+    if (!net->last_n || node < 0 || node > net_output(net) || relu_pair(net, node) ||
+        (!net->last_training && bn_epilogue(net, node)))
+        return NULL;
     return net->nodes[node].act;
 }
 

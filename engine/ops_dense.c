@@ -37,7 +37,7 @@ eng_status eng_dense_forward(const eng_kernels *k, int in, int out, int n, const
         uint8_t *codes = approx_ws_take(&p, xn);
         k->quantize(x, xn, q->act.scale, q->act.zero_point, q->act.qmin, q->act.qmax, codes);
         const approx_cols cols = approx_cols_matrix(codes);
-        approx_gemm_forward(k, q, out, in, (size_t)n, &cols, NULL, w, bias, y, p);
+        approx_gemm_forward(k, q, out, in, (size_t)n, &cols, NULL, w, bias, NULL, y, p);
         return ENG_OK;
     }
     k->sgemm(false, false, out, n, in, 1.0f, w, in, x, n, 0.0f, y, n);

@@ -126,31 +126,69 @@ static void dw_backward_table(const eng_conv_shape *s, const eng_approx *q, cons
  * Public ops
  * ---------------------------------------------------------------------------------------- */
 
+/* The float layer, then its epilogue in one pass over the outputs. */
+static void dw_float_fused(const eng_kernels *k, const eng_conv_shape *s, const float *x,
+                           const float *w, const float *bias, const eng_epilogue *ep, float *y)
+{
+    const size_t out = (size_t)s->n * s->oh * s->ow;
+    k->depthwise_f32_forward(s, x, w, bias, y);
+#pragma omp parallel for schedule(static) if ((size_t)s->c * out >= APPROX_PAR_MIN)
+    for (int c = 0; c < s->c; c++)
+        eng_epilogue_apply(ep, c, y + (size_t)c * out, out, y + (size_t)c * out);
+}
+
 eng_status eng_depthwise_forward(const eng_kernels *k, const eng_conv_shape *s, const float *x,
                                  const float *w, const float *bias, eng_approx *q, bool training,
                                  float *y, void *ws)
 {
+    return eng_depthwise_forward_fused(k, s, x, w, bias, q, training, NULL, y, ws);
+}
+
+eng_status eng_depthwise_forward_fused(const eng_kernels *k, const eng_conv_shape *s,
+                                       const float *x, const float *w, const float *bias,
+                                       eng_approx *q, bool training, const eng_epilogue *ep,
+                                       float *y, void *ws)
+{
     ENG_TRY(dw_check(s, q, x, w, y, "depthwise forward"));
     if (!q) {
-        k->depthwise_f32_forward(s, x, w, bias, y);
+        if (ep)
+            dw_float_fused(k, s, x, w, bias, ep, y);
+        else
+            k->depthwise_f32_forward(s, x, w, bias, y);
         return ENG_OK;
     }
     const bool asym = q->cfg.mode == ENG_QUANT_ASYM;
     const int kk = s->kh * s->kw;
     const size_t X = (size_t)s->c * s->n * s->h * s->w, P = (size_t)s->n * s->oh * s->ow;
+    const size_t in = (size_t)s->n * s->h * s->w;
+    /* channels are independent: a few at a time (about QUANT_BLOCK outputs), so that their
+     * codes, products and window sums stay in cache from the quantization to the
+     * dequantization; the integer results and so y do not depend on the grouping */
+    const size_t per = (size_t)QUANT_BLOCK / P;
+    const int group = per < 1 ? 1 : per > (size_t)s->c ? s->c : (int)per;
     unsigned char *p = ws;
-    uint8_t *codes = approx_ws_take(&p, X);
+    uint8_t *codes = approx_ws_take(&p, in * group);
     uint8_t *wcodes = approx_ws_take(&p, (size_t)s->c * kk);
-    int32_t *acc = approx_ws_take(&p, sizeof(int32_t) * s->c * P);
-    int32_t *asum = approx_ws_take(&p, sizeof(int32_t) * s->c * P);
+    int32_t *acc = approx_ws_take(&p, sizeof(int32_t) * group * P);
+    int32_t *asum = approx_ws_take(&p, sizeof(int32_t) * group * P);
     int32_t *wsum = approx_ws_take(&p, sizeof(int32_t) * s->c);
     approx_act_prepare(q, x, X, training);
     approx_weight_prepare(q, w, (size_t)kk);
     const eng_qparams *a = &q->act;
-    k->quantize(x, X, a->scale, a->zero_point, a->qmin, a->qmax, codes);
     approx_weight_quantize(k, q, w, (size_t)kk, wcodes, asym ? wsum : NULL);
-    k->lut_depthwise(&q->lut, s, codes, wcodes, (uint8_t)a->zero_point, acc, asym ? asum : NULL);
-    approx_dequantize(asym, &q->act, q->wq, s->c, P, kk, acc, asum, P, wsum, bias, y);
+    for (int c0 = 0; c0 < s->c; c0 += group) {
+        eng_conv_shape sub = *s;
+        sub.c = s->c - c0 < group ? s->c - c0 : group;
+        k->quantize(x + (size_t)c0 * in, in * sub.c, a->scale, a->zero_point, a->qmin, a->qmax,
+                    codes);
+        k->lut_depthwise(&q->lut, &sub, codes, wcodes + (size_t)c0 * kk, (uint8_t)a->zero_point,
+                         acc, asym ? asum : NULL);
+        eng_epilogue sub_ep;
+        if (ep)
+            sub_ep = (eng_epilogue){ep->scale + c0, ep->shift + c0, ep->act};
+        approx_dequantize(asym, &q->act, q->wq + c0, sub.c, P, kk, acc, asum, P, wsum + c0,
+                          bias ? bias + c0 : NULL, ep ? &sub_ep : NULL, y + (size_t)c0 * P);
+    }
     return ENG_OK;
 }
 

@@ -375,6 +375,7 @@ eng_status eng_weights_load_into(eng_net *net, const char *path)
         }
         for (int i = 1; i < net->n_nodes; i++) {
             eng_node *nd = &net->nodes[i];
+            if (nd->folded) net_replan(net);
             nd->folded = nd->fold_bias = false;
             if (!eng_op_multiplies(nd->op)) continue;
             eng_approx_free(nd->q);

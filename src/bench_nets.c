@@ -220,27 +220,47 @@ static void op_type(const eng_layer_info *li, char *type, size_t size)
     }
 }
 
+/* The entry of p for the op type of node i of net (created, or "other" when full); -1 when
+ * the node has no layer info. */
+static int profile_entry(bench_profile *p, const eng_net *net, int i)
+{
+    eng_layer_info li;
+    char type[sizeof p->ops[0].type];
+    if (eng_net_layer_info(net, i, &li) != ENG_OK)
+        return -1;
+    op_type(&li, type, sizeof type);
+    int e = 0;
+    while (e < p->count && strcmp(p->ops[e].type, type) != 0)
+        e++;
+    if (e == p->count) {
+        if (p->count == BENCH_OP_TYPES) /* the last entry collects the rest */
+            snprintf(p->ops[--e].type, sizeof type, "other");
+        else
+            snprintf(p->ops[p->count++].type, sizeof type, "%s", type);
+    }
+    return e;
+}
+
 void bench_profile_add(bench_profile *p, const eng_net *net, const double *ms)
 {
     const int n = eng_net_node_count(net);
     for (int i = 1; i < n; i++) {
-        eng_layer_info li;
-        char type[sizeof p->ops[0].type];
-        if (eng_net_layer_info(net, i, &li) != ENG_OK)
+        int e = profile_entry(p, net, i);
+        if (e < 0)
             continue;
-        op_type(&li, type, sizeof type);
-        int e = 0;
-        while (e < p->count && strcmp(p->ops[e].type, type) != 0)
-            e++;
-        if (e == p->count) {
-            if (p->count == BENCH_OP_TYPES) /* the last entry collects the rest */
-                snprintf(p->ops[--e].type, sizeof type, "other");
-            else
-                snprintf(p->ops[p->count++].type, sizeof type, "%s", type);
-        }
         p->ops[e].layers++;
         p->ops[e].fwd_ms += ms[i];
         p->ops[e].bwd_ms += ms[n + i];
+    }
+}
+
+void bench_profile_add_inference(bench_profile *p, const eng_net *net, const double *ms)
+{
+    const int n = eng_net_node_count(net);
+    for (int i = 1; i < n; i++) {
+        int e = profile_entry(p, net, i);
+        if (e >= 0)
+            p->ops[e].inf_ms += ms[i];
     }
 }
 
@@ -293,6 +313,18 @@ eng_status bench_net_profile(const eng_kernels *k, const bench_net_spec *spec, c
     for (int i = 0; i < 2 * n; i++)
         ms[i] /= repeats;
     bench_profile_add(out, c.net, ms);
+    if ((rc = run_infer(&c, x, spec->batch)) != ENG_OK) /* warm-up */
+        goto out;
+    memset(ms, 0, 2 * (size_t)n * sizeof *ms);
+    eng_net_set_timing(c.net, ms);
+    for (int r = 0; r < repeats && rc == ENG_OK; r++)
+        rc = run_infer(&c, x, spec->batch);
+    eng_net_set_timing(c.net, NULL);
+    if (rc != ENG_OK)
+        goto out;
+    for (int i = 0; i < n; i++)
+        ms[i] /= repeats;
+    bench_profile_add_inference(out, c.net, ms);
 out:
     eng_sgd_free(c.opt);
     eng_net_free(c.net);

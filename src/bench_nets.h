@@ -61,6 +61,7 @@ typedef struct bench_op_time {
     char type[32];          /* op and geometry: "conv2d 1x1", "depthwise 3x3 s2", "batchnorm" */
     int layers;             /* nodes of this type, summed over the networks added */
     double fwd_ms, bwd_ms;  /* summed node times */
+    double inf_ms;          /* summed node times of an inference (evaluation forward) */
 } bench_op_time;
 
 typedef struct bench_profile {
@@ -72,9 +73,14 @@ typedef struct bench_profile {
  * p by op type. Types beyond BENCH_OP_TYPES go to an "other" entry. Can't fail. */
 void bench_profile_add(bench_profile *p, const eng_net *net, const double *ms);
 
+/* Adds node times ms[eng_net_node_count(net)] of an evaluation forward pass into the inf_ms of
+ * p by op type (bench_profile_add's types). Can't fail. */
+void bench_profile_add_inference(bench_profile *p, const eng_net *net, const double *ms);
+
 /* Times `repeats` training steps (after one warm-up step) of spec's network, exact float when
  * mul is NULL, else quantized through mul, at `threads` threads with kernel set k, node by
- * node: fills *out with the mean ms per step of every op type (zeroed first). Returns the
+ * node, then `repeats` inferences (evaluation forward passes, after a warm-up): fills *out
+ * with the mean ms per step and per inference of every op type (zeroed first). Returns the
  * engine's status when the network cannot be built or run. CPU only. */
 eng_status bench_net_profile(const eng_kernels *k, const bench_net_spec *spec, const eng_mul *mul,
                              int threads, int repeats, bench_profile *out);

@@ -258,12 +258,21 @@ static double profile_total(const bench_profile *p)
 static void print_profile(const bench_profile *p)
 {
     const double total = profile_total(p);
-    printf("  %-22s %6s %9s %9s %9s %6s\n", "op type", "layers", "fwd ms", "bwd ms", "total ms",
+    double inf_total = 0.0;
+    for (int e = 0; e < p->count; e++)
+        inf_total += p->ops[e].inf_ms;
+    printf("  %-22s %6s %9s %9s %9s %6s", "op type", "layers", "fwd ms", "bwd ms", "total ms",
            "share");
+    if (inf_total > 0.0)
+        printf(" %9s %6s", "infer ms", "share");
+    printf("\n");
     for (int e = 0; e < p->count; e++) {
         const bench_op_time *o = &p->ops[e];
-        printf("  %-22s %6d %9.2f %9.2f %9.2f %5.1f%%\n", o->type, o->layers, o->fwd_ms,
+        printf("  %-22s %6d %9.2f %9.2f %9.2f %5.1f%%", o->type, o->layers, o->fwd_ms,
                o->bwd_ms, o->fwd_ms + o->bwd_ms, 100.0 * ratio(o->fwd_ms + o->bwd_ms, total));
+        if (inf_total > 0.0)
+            printf(" %9.2f %5.1f%%", o->inf_ms, 100.0 * ratio(o->inf_ms, inf_total));
+        printf("\n");
     }
     printf("\n");
     fflush(stdout);
@@ -298,8 +307,9 @@ static bool run_profile(const eng_kernels *k, const bench_net_spec *specs, int c
                         const eng_mul *mul, int max_threads, int repeats)
 {
     printf("== time per op type of a training step (forward in training mode + loss + backward\n"
-           "+ SGD), mean of %d steps after a warm-up, node by node; a batch norm or add fused\n"
-           "with the ReLU after it includes the ReLU; 'approx' = quantized through %s\n\n",
+           "+ SGD) and of an inference (evaluation forward), mean of %d after a warm-up, node by\n"
+           "node; a batch norm or add fused with the ReLU after it includes the ReLU; 'approx' =\n"
+           "quantized through %s\n\n",
            repeats, mul->name);
     for (int i = 0; i < count; i++) {
         if (!specs[i].train)
@@ -311,9 +321,12 @@ static bool run_profile(const eng_kernels *k, const bench_net_spec *specs, int c
                     cli_error("bench: %s: %s", specs[i].model, eng_last_error());
                     return false;
                 }
-                printf("%s, batch %d, %d thread%s, %s: %.1f ms in layers\n", specs[i].model,
-                       specs[i].batch, t, t > 1 ? "s" : "", a ? "approx" : "float",
-                       profile_total(&p));
+                double inf = 0.0;
+                for (int e = 0; e < p.count; e++)
+                    inf += p.ops[e].inf_ms;
+                printf("%s, batch %d, %d thread%s, %s: %.1f ms in layers per training step, "
+                       "%.1f per inference\n", specs[i].model, specs[i].batch, t,
+                       t > 1 ? "s" : "", a ? "approx" : "float", profile_total(&p), inf);
                 print_profile(&p);
             }
         }
