@@ -47,6 +47,9 @@ typedef struct driver {
     int init_calls;             /* genomes drawn by cb_init since the run (re)started */
     int exact_mul;              /* index of the first exact multiplier, -1 when none */
     int planned;                /* candidates the run still evaluates */
+    int target;                 /* generations the run makes after generation 0 (asynchronous
+                                   mode: one per arrival, generations x offspring) */
+    const evo_child *child;     /* asynchronous mode: the child being committed */
 
     cand *cands;                /* the batch of the generation in flight */
     search_eval_item *items;    /* their evaluations */
@@ -287,6 +290,8 @@ static evo_status cb_generation(void *ctx, const evo_nsga2 *ga)
             for (int q = 0; q < 2; q++)
                 ind.parent[q] = m.parent[q] == EVO_NO_PARENT ? -1 : (int64_t)m.parent[q];
         }
+        if (d->child && d->child->id == cd->id) /* recorded even when it did not survive */
+            for (int q = 0; q < 2; q++) ind.parent[q] = (int64_t)d->child->parent[q];
         st = db_individual_insert(d->db, &ind);
     }
     for (int p = 0; p < pop && st == ENG_OK; p++) {
@@ -318,8 +323,8 @@ static evo_status cb_generation(void *ctx, const evo_nsga2 *ga)
     if (mpi_pool_size() > 1 && d->counts.slot_s > 0)
         snprintf(idle, sizeof idle, ", %d ranks idle %.0f%%", mpi_pool_size(),
                  100.0 * (1.0 - d->counts.busy_s / d->counts.slot_s));
-    search_say(d->opts, "generation %d done: %d trained, %d reused, front %d, best error %s, min %s %s, "
-        "hypervolume %.4f, %.1fs%s%s", gen, row.evaluated, row.reused, row.front_size, err_txt,
+    search_say(d->opts, "%s %d done: %d trained, %d reused, front %d, best error %s, min %s %s, "
+        "hypervolume %.4f, %.1fs%s%s", d->child ? "arrival" : "generation", gen, row.evaluated, row.reused, row.front_size, err_txt,
         ke >= 0 ? cfg_objective_name(d->env.cfg.objectives[ke]) : "energy", energy_txt, row.hypervolume, row.wall_s,
         idle, d->opts->progress == SEARCH_PROGRESS_TTY ? "\n" : "");
     clear_batch(d);
@@ -374,6 +379,8 @@ static eng_status driver_create(driver *d, const search_opts *opts)
     if (evo_nsga2_create(&prob, &par, &d->ga) != EVO_OK)
         return eng_error(ENG_ERR_ARG, "%s: %s", c->path, evo_last_error());
     d->planned = c->nsga2.population + c->nsga2.generations * c->nsga2.offspring;
+    d->target = c->nsga2.asynchronous ? c->nsga2.generations * c->nsga2.offspring
+                                      : c->nsga2.generations;
     /* before the archive exists: a worker that cannot load the config stops the run here */
     return search_eval_start_ranks(&d->env, opts);
 }
@@ -394,17 +401,45 @@ static void driver_free(driver *d)
     search_env_close(&d->env);
 }
 
+/* Asynchronous mode, one child out at a time: breeds it from the current population,
+ * evaluates it, inserts it by (mu + 1) survival and commits the arrival as one generation. */
+static evo_status step_async(driver *d)
+{
+    double x[1024], f[CFG_MAX_OBJECTIVES], g[3];
+    evo_child ch = {.x = x};
+    evo_status rc = evo_nsga2_breed(d->ga, &ch);
+    if (rc != EVO_OK) return rc;
+    evo_batch b = {.n = 1, .n_genes = d->n_genes, .n_obj = d->env.cfg.n_objectives,
+                   .n_con = d->n_con, .x = x, .f = f, .g = d->n_con ? g : NULL, .id = &ch.id,
+                   .seed = &ch.seed};
+    rc = cb_evaluate(d, &b);
+    if (rc == EVO_OK && evo_nsga2_insert(d->ga, &ch, f, d->n_con ? g : NULL) != EVO_OK)
+        rc = fail(d, ENG_ERR_INTERNAL, evo_last_error());
+    if (rc != EVO_OK) return rc;
+    d->child = &ch;
+    rc = cb_generation(d, d->ga);
+    d->child = NULL;
+    return rc;
+}
+
 /* Runs until the configured generation count; marks the run's status. */
 static eng_status driver_run(driver *d)
 {
-    int target = d->env.cfg.nsga2.generations;
+    int target = d->target;
     search_eval_plan(d->eval, target, d->planned);
-    evo_status rc = evo_nsga2_run(d->ga, target);
+    evo_status rc;
+    if (d->env.cfg.nsga2.asynchronous) {
+        rc = evo_nsga2_has_population(d->ga) ? EVO_OK : evo_nsga2_init(d->ga);
+        while (rc == EVO_OK && evo_nsga2_generation(d->ga) < target) rc = step_async(d);
+    } else {
+        rc = evo_nsga2_run(d->ga, target);
+    }
     if (d->opts->progress == SEARCH_PROGRESS_TTY) search_say(d->opts, "%s", "");
     if (rc == EVO_OK) {
         ENG_TRY(db_run_set_status(d->db, "finished"));
-        search_say(d->opts, "search finished: %d generations in %s%s", target + 1, db_path(d->db),
-            d->opts->progress == SEARCH_PROGRESS_TTY ? "\n" : "");
+        search_say(d->opts, "search finished: %d generations%s in %s%s", target + 1,
+            d->env.cfg.nsga2.asynchronous ? " (the initial one, then one per arrival)" : "",
+            db_path(d->db), d->opts->progress == SEARCH_PROGRESS_TTY ? "\n" : "");
         return ENG_OK;
     }
     eng_status st = d->fail_st != ENG_OK ? d->fail_st : ENG_ERR_INTERNAL;
@@ -505,8 +540,7 @@ eng_status search_run(const char *config_path, const search_opts *opts, char *db
     else if (st == ENG_OK) st = driver_create(&d, opts);
     if (st == ENG_OK) {
         db_run run = {.seed = d.env.cfg.seed, .threads = d.threads,
-                      .generations = model_search ? ms_search_generations(ms) - 1
-                                                  : d.env.cfg.nsga2.generations,
+                      .generations = model_search ? ms_search_generations(ms) - 1 : d.target,
                       .config_text = d.env.cfg.text};
         snprintf(run.strategy, sizeof run.strategy, "%s",
                  cfg_strategy_name(d.env.cfg.strategy));
@@ -529,9 +563,9 @@ eng_status search_run(const char *config_path, const search_opts *opts, char *db
         st = driver_attach(&d);
     }
     if (st == ENG_OK && !model_search) {
-        search_say(d.opts, "search '%s': %d genes, population %d, %d generations, %d threads -> %s%s",
+        search_say(d.opts, "search '%s': %d genes, population %d, %d generations%s, %d threads -> %s%s",
             name, d.n_genes, d.env.cfg.nsga2.population, d.env.cfg.nsga2.generations,
-            d.threads, output, opts->progress == SEARCH_PROGRESS_TTY ? "\n" : "");
+            d.env.cfg.nsga2.asynchronous ? " of offspring, asynchronous" : "", d.threads, output, opts->progress == SEARCH_PROGRESS_TTY ? "\n" : "");
         st = driver_run(&d);
     }
     run_claim_release(claim);
@@ -677,12 +711,12 @@ eng_status search_resume(const char *db_path, const search_opts *opts)
     if (st == ENG_OK) st = search_eval_load_committed(d.eval);
     if (st == ENG_OK) st = db_run_set_status(d.db, "running");
     if (st == ENG_OK) {
-        int done = gen < 0 ? 0 : d.env.cfg.nsga2.population + gen * d.env.cfg.nsga2.offspring;
+        int done = gen < 0 ? 0 : d.env.cfg.nsga2.population +
+                                 gen * (d.env.cfg.nsga2.asynchronous ? 1 : d.env.cfg.nsga2.offspring);
         d.planned -= done;
         char after[64] = "from the start (no generation was committed)";
         if (gen >= 0)
-            snprintf(after, sizeof after, "after generation %d of %d", gen,
-                     d.env.cfg.nsga2.generations);
+            snprintf(after, sizeof after, "after generation %d of %d", gen, d.target);
         search_say(d.opts, "resuming '%s' %s -> %s%s", run.name, after, db_path,
             opts->progress == SEARCH_PROGRESS_TTY ? "\n" : "");
         st = driver_run(&d);
