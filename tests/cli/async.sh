@@ -27,7 +27,7 @@ objectives: [error, energy]
 EOT
 }
 tiny tiny 1 3
-tiny long 8 3
+tiny long 40 3
 cd "$tmp" || exit 1
 
 # The deterministic content of an archive (no times, no run name).
