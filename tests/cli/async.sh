@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # async.sh - end-to-end: nsga2.mode asynchronous with one worker thread is reproducible,
 # commits one generation per arrival with the planned number of evaluations, and resumes after
-# SIGKILL (held after a commit, or killed mid-training) to the uninterrupted archive; under
-# `mpirun -n 3` it finishes with the planned evaluations and an archive that pareto, status and
-# report read (the MPI part is skipped where mpirun is missing or the build has no MPI).
+# SIGKILL (held after a commit, or killed mid-training) to the uninterrupted archive; with two
+# local threads and under `mpirun -n 3` it keeps several children out (consecutive arrivals
+# bred from one population state), finishes with the planned evaluations and an archive that
+# pareto, status and report read, and a resume after a SIGKILL (of rank 0) sends the children
+# that were out again (the MPI part is skipped where mpirun is missing or the build has no MPI).
 set -u
 . "$(dirname "$0")/common.sh"
 
@@ -66,6 +68,15 @@ has "one line per arrival" "^arrival 6 done: "
 [ "$(q results/a.db 'SELECT generations || status FROM run')" = 6finished ] &&
   ok "the run plans 6 generations after the initial one and is finished" ||
   bad "run row: $(q results/a.db 'SELECT generations, status FROM run')"
+# consecutive arrivals whose children were both bred before either arrived (both out at
+# once; after_generation: the arrivals committed when the child was bred)
+overlap() {
+  q "$1" 'SELECT count(*) FROM sent a JOIN sent b ON b.arrival = a.arrival + 1
+          WHERE b.after_generation < a.arrival'
+}
+[ "$(overlap results/a.db)" = 0 ] && [ "$(q results/a.db 'SELECT count(*) FROM sent')" = 6 ] &&
+  ok "one worker: each child bred after the arrival before it, all 6 recorded as sent" ||
+  bad "one worker: $(overlap results/a.db) overlaps"
 check "the same config again" 0 "$bin" search tiny.yaml --threads 1 --name b
 same "one worker: the run is reproducible" results/b.db results/a.db
 check "pareto reads it" 0 "$bin" pareto results/a.db
@@ -106,6 +117,53 @@ n=$(q results/l.db 'SELECT count(*) FROM generations')
 check "resume after SIGKILL mid-training" 0 "$bin" resume results/l.db --threads 1
 same "it reaches the uninterrupted archive" results/l.db results/lref.db
 
+# Checks a finished run that kept several children out: overlapping children, the planned
+# evaluations, every child sent arrived (with its ids in $2, those out at a SIGKILL).
+several() { # what, db, ids out at the kill
+  [ "$(overlap "$2")" -ge 1 ] && ok "$1: children out at once (consecutive arrivals both bred before either arrived)" ||
+    bad "$1: no two consecutive arrivals both bred before either arrived"
+  [ "$(q "$2" 'SELECT count(*) FROM individuals')" = 10 ] &&
+    [ "$(q "$2" 'SELECT count(*) FROM generations')" = 7 ] &&
+    [ "$(q "$2" 'SELECT status FROM run')" = finished ] &&
+    ok "$1: finished with the planned 10 candidates in 7 generations" ||
+    bad "$1: $(q "$2" 'SELECT count(*) FROM individuals') candidates"
+  [ "$(q "$2" 'SELECT count(*) FROM sent')" = 6 ] &&
+    [ "$(q "$2" 'SELECT count(*) FROM sent WHERE arrival IS NULL')" = 0 ] &&
+    [ "$(q "$2" 'SELECT count(*) FROM sent s JOIN individuals i ON i.id = s.id
+                 AND i.generation = s.arrival')" = 6 ] &&
+    ok "$1: the 6 children sent all arrived and are committed" ||
+    bad "$1: sent $(q "$2" 'SELECT count(*) FROM sent')"
+  for id in $3; do
+    [ "$(q "$2" "SELECT count(*) FROM individuals WHERE id = $id")" = 1 ] ||
+      bad "$1: child $id, out at the SIGKILL, was not sent again"
+  done
+  [ -n "$3" ] && ok "$1: the children out at the SIGKILL ($3) were sent again and arrived"
+  [ "$(q "$2" 'SELECT count(*) FROM individuals i LEFT JOIN evaluations e
+        ON e.hash = i.hash WHERE e.hash IS NULL')" = 0 ] &&
+    ok "$1: every candidate has its evaluation" || bad "$1: a candidate without an evaluation"
+}
+wait_gens() { # db, generations
+  for _ in $(seq 1 3000); do
+    [ "$(q "$1" 'SELECT count(*) FROM generations' 2>/dev/null || echo 0)" -ge "$2" ] && return
+    sleep 0.02
+  done
+}
+out_ids() { q "$1" 'SELECT group_concat(id, " ") FROM sent WHERE arrival IS NULL'; }
+
+# --- two local worker threads --------------------------------------------------------------
+check "asynchronous search, two threads" 0 "$bin" search tiny.yaml --threads 2 --name t
+several "two threads" results/t.db ""
+"$bin" search long.yaml --threads 2 --name tk >tk.log 2>&1 &
+pid=$!
+wait_gens results/tk.db 2
+kill -KILL $pid
+wait $pid 2>/dev/null
+ids=$(out_ids results/tk.db)
+[ -n "$ids" ] && ok "two threads, SIGKILL: children $ids were out" ||
+  bad "two threads, SIGKILL: none out ($(q results/tk.db 'SELECT count(*) FROM generations') generations)"
+check "resume with two threads" 0 "$bin" resume results/tk.db --threads 2
+several "two threads, resumed" results/tk.db "$ids"
+
 # --- under mpirun -n 3 ---------------------------------------------------------------------
 if ! command -v mpirun >/dev/null 2>&1; then
   ok "# SKIP the MPI part: mpirun not found (Debian: apt-get install openmpi-bin)"
@@ -124,9 +182,25 @@ else
   [ "$(q results/m.db 'SELECT count(*) FROM individuals i LEFT JOIN evaluations e
         ON e.hash = i.hash WHERE e.hash IS NULL')" = 0 ] &&
     ok "every candidate has its evaluation" || bad "a candidate without an evaluation"
+  several "mpirun -n 3" results/m.db ""
   check "pareto reads it" 0 "$bin" pareto results/m.db
   check "status reads it" 0 "$bin" status results/m.db
   check "report reads it" 0 "$bin" report results/m.db -o m.svg
+  # SIGKILL of rank 0 mid-run (mpirun then ends the others), resume under mpirun -n 3
+  "${mpi[@]}" -n 3 "$bin" search long.yaml --threads 1 --name mk >mk.log 2>&1 &
+  pid=$!
+  wait_gens results/mk.db 2
+  rank0=
+  for c in $(pgrep -P $pid); do
+    tr '\0' '\n' <"/proc/$c/environ" 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=0 && rank0=$c
+  done
+  [ -n "$rank0" ] && kill -KILL "$rank0"
+  wait $pid 2>/dev/null
+  ids=$(out_ids results/mk.db)
+  [ -n "$rank0" ] && [ -n "$ids" ] && ok "mpirun, SIGKILL of rank 0: children $ids were out" ||
+    bad "mpirun, SIGKILL of rank 0 ($rank0): none out"
+  check "resume under mpirun -n 3" 0 "${mpi[@]}" -n 3 "$bin" resume results/mk.db --threads 1
+  several "mpirun -n 3, resumed" results/mk.db "$ids"
 fi
 
 exit $fail
