@@ -879,6 +879,8 @@ static eng_status async_start(search_eval *ev)
         return eng_error(ENG_ERR_NOMEM, "out of memory");
     }
     a->t0 = now_s();
+    /* the live line counts the candidates of the asynchronous part of the run */
+    ev->gen_done = 0, ev->gen_size = ev->planned_total - ev->done_total;
     /* signals go to the thread that waits (its stop flag and pause()), not to the trainers */
     sigset_t all, old;
     sigfillset(&all);
@@ -966,7 +968,7 @@ eng_status search_eval_submit(search_eval *ev, int gen, int tag, const nas_arch 
     it->reused = search_eval_is_committed(ev, it->hash);
     it->first = true;
     s->jb = (job){.arch = arch, .e = &it->e};
-    ev->gen = gen, ev->gen_done = 0, ev->gen_size = 1;
+    ev->gen = gen;
     pthread_mutex_lock(&a->lock);
     for (int j = 0; j < a->capacity && s->leader < 0; j++)
         if (j != i && a->slots[j].where != ASYNC_FREE && a->slots[j].item.first &&
