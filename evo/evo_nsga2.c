@@ -1,6 +1,7 @@
 /*
  * evo_nsga2.c - the NSGA-II generation loop: checks, initial population, tournament
- * selection, variation, batch evaluation and elitist (mu + lambda) survival.
+ * selection, variation, batch evaluation and elitist (mu + lambda) survival; the steady-state
+ * breed / insert (mu + 1) pair.
  */
 #include "evo_nsga2_impl.h"
 
@@ -383,20 +384,20 @@ static void sort_by_crowding(int *idx, int k, const double *crowd)
     }
 }
 
-/* Elitist survival: parents and offspring (slots [0, cap) of cur) are copied to tmp and
+/* Elitist survival: parents and offspring (slots [0, n) of cur) are copied to tmp and
  * ranked there, so that a failure leaves cur intact; the best pop_size, by front and then by
  * crowding, go back to cur [0, pop_size) with the rank and crowding computed on the merged
  * population, as in Deb's code. */
-static evo_status survive(evo_nsga2 *ga)
+static evo_status survive(evo_nsga2 *ga, int n)
 {
     const int mu = ga->par.pop_size;
-    for (int i = 0; i < ga->cap; i++) evo_pool_copy(ga, &ga->tmp, i, &ga->cur, i);
-    evo_status st = rank_pool(ga, &ga->tmp, ga->cap);
+    for (int i = 0; i < n; i++) evo_pool_copy(ga, &ga->tmp, i, &ga->cur, i);
+    evo_status st = rank_pool(ga, &ga->tmp, n);
     if (st != EVO_OK) return st;
     int taken = 0;
     for (int r = 0; taken < mu; r++) {
         int k = 0;
-        for (int i = 0; i < ga->cap; i++)
+        for (int i = 0; i < n; i++)
             if (ga->tmp.rank[i] == r) ga->members[k++] = i;
         if (taken + k > mu) sort_by_crowding(ga->members, k, ga->tmp.crowd);
         for (int i = 0; i < k && taken < mu; i++)
@@ -413,7 +414,7 @@ evo_status evo_nsga2_step(evo_nsga2 *ga)
     const uint64_t evals_before = ga->n_evals;
     evo_status st = make_offspring(ga);
     if (st == EVO_OK) st = evaluate_slots(ga, &ga->cur, mu, lambda);
-    if (st == EVO_OK) st = survive(ga);
+    if (st == EVO_OK) st = survive(ga, ga->cap);
     if (st != EVO_OK) {
         ga->rng = rng_before;
         ga->n_evals = evals_before;
@@ -422,6 +423,89 @@ evo_status evo_nsga2_step(evo_nsga2 *ga)
     ga->next_id += (uint64_t)lambda;
     ga->generation++;
     if (ga->prob.on_generation) return ga->prob.on_generation(ga->prob.ctx, ga);
+    return EVO_OK;
+}
+
+evo_status evo_nsga2_breed(evo_nsga2 *ga, evo_child *child)
+{
+    if (!ga->has_pop) return evo_error(EVO_ERR_ARG, "nsga2 breed: no population (init first)");
+    const int mu = ga->par.pop_size, ng = ga->prob.n_genes;
+    const evo_pool *p = &ga->cur;
+    double *pair[2] = {ga->tmp.x, ga->tmp.x + ng};   /* tmp is scratch between calls */
+    const evo_rng rng_before = ga->rng;
+    int rejections = 0;
+    ga->perm_pos = mu;
+    for (;;) {
+        int pa = select_parent(ga), pb = select_parent(ga);
+        const double *xa = p->x + (size_t)pa * ng, *xb = p->x + (size_t)pb * ng;
+        evo_status st = EVO_OK;
+        if (evo_rng_uniform(&ga->rng) < ga->par.p_crossover) {
+            if (ga->prob.crossover)
+                st = ga->prob.crossover(ga->prob.ctx, &ga->rng, xa, xb, pair[0], pair[1]);
+            else
+                evo_crossover_builtin(&ga->rng, ga->genes, ng, &ga->par, xa, xb, pair[0], pair[1]);
+        } else {
+            memcpy(pair[0], xa, ng * sizeof(double));
+            memcpy(pair[1], xb, ng * sizeof(double));
+        }
+        for (int c = 0; c < 2 && st == EVO_OK; c++) {
+            if (ga->prob.mutate) st = ga->prob.mutate(ga->prob.ctx, &ga->rng, pair[c]);
+            else evo_mutation_builtin(&ga->rng, ga->genes, ng, &ga->par, pair[c]);
+            if (st == EVO_OK)
+                st = check_genome(ga, pair[c], ga->prob.crossover || ga->prob.mutate
+                                                   ? "crossover/mutate" : "variation");
+        }
+        if (st != EVO_OK) {
+            ga->rng = rng_before;
+            return st;
+        }
+        for (int c = 0; c < 2; c++) {
+            if (!accept_candidate(ga, p, pair[c], mu, &rejections)) continue;
+            memcpy(child->x, pair[c], ng * sizeof(double));
+            child->id = ga->next_id++;
+            child->parent[0] = p->id[pa];
+            child->parent[1] = p->id[pb];
+            child->birth_generation = ga->generation + 1;
+            child->seed = evo_rng_next(&ga->rng);
+            return EVO_OK;
+        }
+    }
+}
+
+evo_status evo_nsga2_insert(evo_nsga2 *ga, const evo_child *child, const double *f,
+                            const double *g)
+{
+    if (!ga->has_pop) return evo_error(EVO_ERR_ARG, "nsga2 insert: no population (init first)");
+    const int mu = ga->par.pop_size, ng = ga->prob.n_genes, no = ga->prob.n_obj,
+              nc = ga->prob.n_con;
+    evo_status st = check_genome(ga, child->x, "insert: the child");
+    if (st != EVO_OK) return evo_error(EVO_ERR_ARG, "nsga2 %s", evo_last_error());
+    double v = 0.0;
+    for (int j = 0; j < no; j++)
+        if (isnan(f[j]))
+            return evo_error(EVO_ERR_ARG, "nsga2 insert: objective %d of individual %llu is NaN",
+                             j, (unsigned long long)child->id);
+    for (int j = 0; j < nc; j++) {
+        if (isnan(g[j]))
+            return evo_error(EVO_ERR_ARG, "nsga2 insert: constraint %d of individual %llu is NaN",
+                             j, (unsigned long long)child->id);
+        if (g[j] > 0) v += g[j];
+    }
+    evo_pool *p = &ga->cur;
+    memcpy(p->x + (size_t)mu * ng, child->x, ng * sizeof(double));
+    memcpy(p->f + (size_t)mu * no, f, no * sizeof(double));
+    if (nc) memcpy(p->g + (size_t)mu * nc, g, nc * sizeof(double));
+    p->viol[mu] = v;
+    p->id[mu] = child->id;
+    p->parent[2 * mu] = child->parent[0];
+    p->parent[2 * mu + 1] = child->parent[1];
+    p->birth[mu] = child->birth_generation;
+    p->seed[mu] = child->seed;
+    st = survive(ga, mu + 1);
+    if (st == EVO_OK) st = rank_pool(ga, p, mu);
+    if (st != EVO_OK) return st;
+    ga->n_evals++;
+    ga->generation++;
     return EVO_OK;
 }
 

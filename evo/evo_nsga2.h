@@ -256,6 +256,46 @@ const evo_params *evo_nsga2_params(const evo_nsga2 *ga);
 evo_individual evo_nsga2_individual(const evo_nsga2 *ga, int i);
 
 /* ------------------------------------------------------------------------------------------
+ * Steady-state (asynchronous) NSGA-II
+ *
+ * After init (or restore), children may be bred one at a time and inserted when their
+ * evaluation arrives, in any order, several children being out at once: breed draws two
+ * parents by binary tournament (from a fresh random permutation of the population, as the
+ * generational step does), crosses them with probability p_crossover, mutates, and returns the
+ * first child that is_duplicate accepts (the population is `others`; the second child is tried
+ * next, then a new pair); insert adds the evaluated child to the population and removes the
+ * worst of the pop_size + 1 (mu + 1 survival: non-dominated sort and crowding over all of
+ * them, the last front's least crowded member goes, ties to the later slot), then re-ranks the
+ * pop_size survivors. Neither calls evaluate nor the generation hook: the caller evaluates
+ * (asynchronously) and saves when it wants. The generation counter counts insertions; a
+ * child's birth_generation is the counter + 1 when it was bred. Breeding advances the RNG and
+ * the birth ids, so a state saved after a breed and restored continues with the same next
+ * child; children bred but not inserted are not in the state (the caller keeps them).
+ * ---------------------------------------------------------------------------------------- */
+
+/* A child bred by evo_nsga2_breed. */
+typedef struct evo_child {
+    double *x;               /* n_genes genes: the caller's buffer, written by breed */
+    uint64_t id;             /* birth id (the next in order of creation) */
+    uint64_t parent[2];      /* birth ids of the parents */
+    uint64_t seed;           /* seed for the evaluation (as evo_batch.seed) */
+    int birth_generation;    /* insertions so far + 1 */
+} evo_child;
+
+/* Breeds one child into *child (child->x must point to n_genes doubles). Requires a
+ * population (EVO_ERR_ARG otherwise). On a callback error the state (RNG, ids) is as before. */
+evo_status evo_nsga2_breed(evo_nsga2 *ga,
+                           evo_child *child);   /* in: x buffer; out: the child */
+
+/* Inserts an evaluated child (one bred by this run, or restored by the caller) by mu + 1
+ * survival: counts one evaluation and one generation. Checks the genes (within bounds) and
+ * that no objective or constraint value is NaN (EVO_ERR_ARG, nothing changed). */
+evo_status evo_nsga2_insert(evo_nsga2 *ga,
+                            const evo_child *child,   /* the child as breed returned it */
+                            const double *f,          /* n_obj objectives */
+                            const double *g);         /* n_con constraints (NULL if none) */
+
+/* ------------------------------------------------------------------------------------------
  * Saving and restoring the state (byte format: docs/nsga2.md, "State format")
  * ---------------------------------------------------------------------------------------- */
 

@@ -537,6 +537,7 @@ static void read_nsga2(reader *r, yaml_node_t *n, cfg_search *c)
         c->nsga2.population = 16, c->nsga2.offspring = 16, c->nsga2.generations = 10;
         c->nsga2.crossover_rate = 0.9, c->nsga2.mutation_rate = 0.05;
         c->nsga2.exact_share = 0.25, c->nsga2.uniform_share = 0.25;
+        c->nsga2.asynchronous = false;
         return;
     }
     if (!map_open(r, n, "nsga2", &m)) return;
@@ -547,6 +548,8 @@ static void read_nsga2(reader *r, yaml_node_t *n, cfg_search *c)
     get_double(r, &m, "mutation_rate", 0.05, 0.0, 1.0, &c->nsga2.mutation_rate);
     get_double(r, &m, "exact_share", 0.25, 0.0, 1.0, &c->nsga2.exact_share);
     get_double(r, &m, "uniform_share", 0.25, 0.0, 1.0, &c->nsga2.uniform_share);
+    static const char *const modes[] = {"generational", "asynchronous"};
+    c->nsga2.asynchronous = get_enum(r, &m, "mode", 0, modes, 2) == 1;
     if (r->st == ENG_OK && c->nsga2.exact_share + c->nsga2.uniform_share > 1.0)
         fail(r, n, ENG_ERR_ARG, "nsga2: exact_share + uniform_share = %g is more than 1",
              c->nsga2.exact_share + c->nsga2.uniform_share);

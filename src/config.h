@@ -140,6 +140,8 @@ typedef struct cfg_search {
         double mutation_rate;           /* per-gene probability */
         double exact_share;             /* share of the initial population made all-exact */
         double uniform_share;           /* share given one random multiplier for all layers */
+        bool asynchronous;              /* mode: asynchronous (steady state, mu + 1) instead of
+                                           generational (default) */
     } nsga2;
 
     cfg_strategy strategy;              /* default nsga2 */

@@ -277,10 +277,106 @@ eng_status mpi_pool_train(const mpi_pool_cb *cb, volatile sig_atomic_t *stop,
     return st;
 }
 
+/* Rank 0's asynchronous state: the job index each worker trains (-1: idle), since when, and
+ * whether the workers were told to stop. */
+static struct {
+    int *job;
+    double *t_sent;
+    int n_busy;
+    bool stopping;
+    mpi_buf out, in;
+} async;
+
+int mpi_pool_workers(void) { return pool.started ? pool.size - 1 : 0; }
+
+int mpi_pool_busy(void) { return async.n_busy; }
+
+eng_status mpi_pool_submit(const mpi_pool_job *job)
+{
+    eng_status st = ENG_OK;
+    if (!async.job) {
+        async.job = malloc(sizeof(int) * (size_t)pool.size);
+        async.t_sent = malloc(sizeof(double) * (size_t)pool.size);
+        if (!async.job || !async.t_sent) st = eng_error(ENG_ERR_NOMEM, "out of memory");
+        for (int w = 0; st == ENG_OK && w < pool.size; w++) async.job[w] = -1;
+    }
+    int w = 1;
+    while (st == ENG_OK && w < pool.size && async.job[w] >= 0) w++;
+    if (st == ENG_OK && (w >= pool.size || !pool.started))
+        st = eng_error(ENG_ERR_ARG, "MPI: no idle worker for candidate %d", job->index);
+    if (st == ENG_OK) {
+        mpi_msg_job m = {.index = job->index, .hash = job->hash, .seed = job->seed,
+                         .epochs = job->epochs, .arch = *job->arch, .resume = job->resume,
+                         .resume_size = job->resume_size};
+        async.out.size = 0;
+        st = mpi_msg_encode_job(&async.out, &m);
+        if (st == ENG_OK) st = send_to(w, MPI_MSG_JOB, &async.out);
+    }
+    free(job->resume);
+    if (st != ENG_OK) {
+        pool.unresponsive = true;
+        return st;
+    }
+    async.job[w] = job->index, async.t_sent[w] = now_s();
+    async.n_busy++;
+    async.stopping = false;
+    return ENG_OK;
+}
+
+eng_status mpi_pool_poll(const mpi_pool_cb *cb, volatile sig_atomic_t *stop, bool *got,
+                         double *busy_s)
+{
+    *got = false;
+    if (!async.n_busy) return ENG_OK;
+    eng_status st = ENG_OK;
+    train_stop = stop;
+    if (!async.stopping && stop && *stop) {
+        async.stopping = true, stop_seen = 0;
+        mpi_buf none = {0};
+        for (int w = 1; w < pool.size && st == ENG_OK; w++)
+            if (async.job[w] >= 0) st = send_to(w, MPI_MSG_STOP, &none);
+    }
+    int src = 0, tag = 0;
+    if (st == ENG_OK) st = try_recv(MPI_ANY_SOURCE, MPI_ANY_TAG, got, &src, &tag, &async.in);
+    if (st == ENG_OK && *got) {
+        char *owned = NULL;
+        if (tag == MPI_MSG_CKPT) {
+            mpi_msg_ckpt m;
+            st = mpi_msg_decode_ckpt(async.in.data, async.in.size, &m, &owned);
+            if (st == ENG_OK) st = cb->checkpoint(cb->user, m.index, m.data, (size_t)m.size);
+        } else if (tag == MPI_MSG_RESULT) {
+            mpi_msg_result m;
+            st = mpi_msg_decode_result(async.in.data, async.in.size, &m, &owned);
+            if (st == ENG_OK) {
+                if (busy_s) *busy_s += now_s() - async.t_sent[src];
+                async.job[src] = -1;
+                async.n_busy--;
+                cb->done(cb->user, m.index, (eng_status)m.status, m.message, m.error,
+                         m.train_s);
+            }
+        } else {
+            st = eng_error(ENG_ERR_INTERNAL, "MPI: rank %d sent message %d", src, tag);
+        }
+        free(owned);
+    }
+    if (st == ENG_OK && async.stopping && !*got && give_up()) {
+        pool.unresponsive = true;
+        st = eng_error(ENG_ERR_INTERRUPTED, "MPI: %d worker(s) did not answer the stop",
+                       async.n_busy);
+    }
+    train_stop = NULL;
+    if (st != ENG_OK && st != ENG_ERR_INTERRUPTED) pool.unresponsive = true;
+    return st;
+}
+
 void mpi_pool_finish(int exit_code)
 {
     if (!pool.active) return;
     pool.active = false;
+    free(async.job);
+    free(async.t_sent);
+    mpi_buf_free(&async.out);
+    mpi_buf_free(&async.in);
     if (pool.rank == 0 && pool.size > 1) {
         if (pool.unresponsive) MPI_Abort(MPI_COMM_WORLD, exit_code ? exit_code : 1);
         mpi_buf none = {0};

@@ -84,6 +84,28 @@ typedef struct mpi_pool_stats {
 eng_status mpi_pool_train(const mpi_pool_cb *cb, volatile sig_atomic_t *stop,
                           mpi_pool_stats *stats);
 
+/* ---- Asynchronous use (rank 0): one candidate at a time to an idle worker, results polled.
+ * Used instead of mpi_pool_train, from the thread that joined MPI. */
+
+/* The worker ranks that train (0 with one rank or before mpi_pool_start succeeded). */
+int mpi_pool_workers(void);
+
+/* Workers with a job sent and not answered. */
+int mpi_pool_busy(void);
+
+/* Sends the job to an idle worker (job->resume is freed). ENG_ERR_ARG when none is idle; a
+ * send failure is returned and makes mpi_pool_finish abort. */
+eng_status mpi_pool_submit(const mpi_pool_job *job);
+
+/* Handles one waiting message of a busy worker if there is one (*got): a checkpoint goes to
+ * cb->checkpoint (its failure is returned), a result to cb->done (the worker is idle again;
+ * *busy_s, if given, grows by the time since the job was sent). Once *stop is non-zero it
+ * tells the busy workers to stop (they checkpoint and answer ENG_ERR_INTERRUPTED) and, when
+ * one has not answered after the grace time of mpi_pool_train, returns ENG_ERR_INTERRUPTED
+ * and makes mpi_pool_finish abort. Returns at once when no worker is busy. */
+eng_status mpi_pool_poll(const mpi_pool_cb *cb, volatile sig_atomic_t *stop, bool *got,
+                         double *busy_s);
+
 /* Worker ranks: the worker loop (see above) with `threads` OpenMP threads per candidate.
  * Returns the exit code of the rank: 0, or 2 when it could not load the config's files. */
 int mpi_pool_worker(int threads, volatile sig_atomic_t *stop);

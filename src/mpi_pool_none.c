@@ -43,6 +43,23 @@ eng_status mpi_pool_train(const mpi_pool_cb *cb, volatile sig_atomic_t *stop,
     return ENG_OK;
 }
 
+int mpi_pool_workers(void) { return 0; }
+int mpi_pool_busy(void) { return 0; }
+
+eng_status mpi_pool_submit(const mpi_pool_job *job)
+{
+    free(job->resume);
+    return eng_error(ENG_ERR_ARG, "MPI: no worker ranks in a build without MPI");
+}
+
+eng_status mpi_pool_poll(const mpi_pool_cb *cb, volatile sig_atomic_t *stop, bool *got,
+                         double *busy_s)
+{
+    (void)cb, (void)stop, (void)busy_s;
+    *got = false;
+    return ENG_OK;
+}
+
 int mpi_pool_worker(int threads, volatile sig_atomic_t *stop)
 {
     (void)threads, (void)stop;

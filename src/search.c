@@ -26,6 +26,7 @@
 #include "mpi_pool.h"
 #include "search_env.h"
 #include "search_eval.h"
+#include "archive_sent.h"
 
 /* One candidate of the batch being evaluated. */
 typedef struct cand {
@@ -47,6 +48,11 @@ typedef struct driver {
     int init_calls;             /* genomes drawn by cb_init since the run (re)started */
     int exact_mul;              /* index of the first exact multiplier, -1 when none */
     int planned;                /* candidates the run still evaluates */
+    int target;                 /* generations the run makes after generation 0 (asynchronous
+                                   mode: one per arrival, generations x offspring) */
+    const evo_child *child;     /* asynchronous mode: the child being committed */
+    db_sent *resend;         /* asynchronous mode: children out when the run stopped, */
+    int n_resend;               /* sent again first on resume (archive_sent.h) */
 
     cand *cands;                /* the batch of the generation in flight */
     search_eval_item *items;    /* their evaluations */
@@ -287,6 +293,8 @@ static evo_status cb_generation(void *ctx, const evo_nsga2 *ga)
             for (int q = 0; q < 2; q++)
                 ind.parent[q] = m.parent[q] == EVO_NO_PARENT ? -1 : (int64_t)m.parent[q];
         }
+        if (d->child && d->child->id == cd->id) /* recorded even when it did not survive */
+            for (int q = 0; q < 2; q++) ind.parent[q] = (int64_t)d->child->parent[q];
         st = db_individual_insert(d->db, &ind);
     }
     for (int p = 0; p < pop && st == ENG_OK; p++) {
@@ -301,7 +309,15 @@ static evo_status cb_generation(void *ctx, const evo_nsga2 *ga)
         }
     }
     if (st == ENG_OK) st = db_generation_insert(d->db, &row);
-    if (st == ENG_OK) st = db_checkpoint_clear(d->db);
+    /* an arrival: its checkpoint goes, its sent row is marked (other children are still out) */
+    if (st == ENG_OK && d->child) {
+        char hex[DB_HASH_LEN];
+        snprintf(hex, sizeof hex, "%016llx", (unsigned long long)d->items[0].hash);
+        st = db_checkpoint_delete(d->db, hex);
+        if (st == ENG_OK) st = db_sent_arrived(d->db, (int64_t)d->child->id, gen);
+    } else if (st == ENG_OK) {
+        st = db_checkpoint_clear(d->db);
+    }
     if (st == ENG_OK) st = db_commit(d->db);
     else db_rollback(d->db);
     free(state);
@@ -318,8 +334,8 @@ static evo_status cb_generation(void *ctx, const evo_nsga2 *ga)
     if (mpi_pool_size() > 1 && d->counts.slot_s > 0)
         snprintf(idle, sizeof idle, ", %d ranks idle %.0f%%", mpi_pool_size(),
                  100.0 * (1.0 - d->counts.busy_s / d->counts.slot_s));
-    search_say(d->opts, "generation %d done: %d trained, %d reused, front %d, best error %s, min %s %s, "
-        "hypervolume %.4f, %.1fs%s%s", gen, row.evaluated, row.reused, row.front_size, err_txt,
+    search_say(d->opts, "%s %d done: %d trained, %d reused, front %d, best error %s, min %s %s, "
+        "hypervolume %.4f, %.1fs%s%s", d->child ? "arrival" : "generation", gen, row.evaluated, row.reused, row.front_size, err_txt,
         ke >= 0 ? cfg_objective_name(d->env.cfg.objectives[ke]) : "energy", energy_txt, row.hypervolume, row.wall_s,
         idle, d->opts->progress == SEARCH_PROGRESS_TTY ? "\n" : "");
     clear_batch(d);
@@ -374,6 +390,8 @@ static eng_status driver_create(driver *d, const search_opts *opts)
     if (evo_nsga2_create(&prob, &par, &d->ga) != EVO_OK)
         return eng_error(ENG_ERR_ARG, "%s: %s", c->path, evo_last_error());
     d->planned = c->nsga2.population + c->nsga2.generations * c->nsga2.offspring;
+    d->target = c->nsga2.asynchronous ? c->nsga2.generations * c->nsga2.offspring
+                                      : c->nsga2.generations;
     /* before the archive exists: a worker that cannot load the config stops the run here */
     return search_eval_start_ranks(&d->env, opts);
 }
@@ -387,6 +405,7 @@ static eng_status driver_attach(driver *d)
 static void driver_free(driver *d)
 {
     clear_batch(d);
+    db_sent_free(d->resend, d->n_resend);
     evo_nsga2_free(d->ga);
     free(d->genes);
     search_eval_free(d->eval);
@@ -394,17 +413,179 @@ static void driver_free(driver *d)
     search_env_close(&d->env);
 }
 
+/* A child of the asynchronous mode out for evaluation. */
+typedef struct async_child {
+    bool out;
+    evo_child ch;
+    cand cd;
+} async_child;
+
+static eng_status commit_locked(void *user)
+{
+    driver *d = user;
+    return cb_generation(d, d->ga) == EVO_OK ? ENG_OK : d->fail_st;
+}
+
+static eng_status prepare_sent(void *user)
+{
+    return db_sent_prepare(user);
+}
+
+/* The sent row of a child being sent, and the archive it goes to. */
+typedef struct sent_put {
+    db_archive *db;
+    const db_sent *row;
+} sent_put;
+
+static eng_status record_sent(void *user)
+{
+    sent_put *p = user;
+    eng_status st = db_begin(p->db);
+    if (st == ENG_OK) st = db_sent_insert(p->db, p->row);
+    if (st == ENG_OK) st = db_commit(p->db);
+    else db_rollback(p->db);
+    return st;
+}
+
+/* Sends a child in the free entry k: the next one still out when a resumed run stopped (as it
+ * was), else one bred from the current population and recorded in the sent table first. */
+static evo_status send_child(driver *d, async_child *k, int tag, int gen)
+{
+    const cfg_search *c = &d->env.cfg;
+    int g[1024];
+    size_t text_size = (size_t)d->n_genes * 4 + 16;
+    bool again = d->n_resend > 0;
+    if (again) {
+        db_sent *p = &d->resend[0];
+        memcpy(k->ch.x, p->genes, sizeof(double) * (size_t)d->n_genes);
+        k->ch.id = (uint64_t)p->id, k->ch.seed = p->seed;
+        k->ch.parent[0] = (uint64_t)p->parent[0], k->ch.parent[1] = (uint64_t)p->parent[1];
+        k->ch.birth_generation = p->birth_generation;
+        free(p->genome), free(p->genes), free(p->state);
+        memmove(d->resend, d->resend + 1, sizeof *d->resend * (size_t)--d->n_resend);
+    } else {
+        evo_status rc = evo_nsga2_breed(d->ga, &k->ch);
+        if (rc != EVO_OK) return rc;
+    }
+    to_int(d, k->ch.x, g);
+    k->cd = (cand){.id = k->ch.id, .genome = malloc(text_size)};
+    if (!k->cd.genome) return fail(d, ENG_ERR_NOMEM, "out of memory");
+    nas_genome_format(&c->space, g, k->cd.genome, text_size);
+    eng_status st = nas_genome_decode(&c->space, g, &k->cd.arch);
+    if (st == ENG_OK && !again) {
+        db_sent row = {.id = (int64_t)k->ch.id, .seed = k->ch.seed,
+                          .parent = {(int64_t)k->ch.parent[0], (int64_t)k->ch.parent[1]},
+                          .birth_generation = k->ch.birth_generation,
+                          .after_generation = evo_nsga2_generation(d->ga),
+                          .genome = k->cd.genome, .genes = k->ch.x, .n_genes = d->n_genes};
+        if (evo_nsga2_save(d->ga, &row.state, &row.state_size) != EVO_OK)
+            st = eng_error(ENG_ERR_INTERNAL, "%s", evo_last_error());
+        sent_put put = {.db = d->db, .row = &row};
+        if (st == ENG_OK) st = search_eval_locked(d->eval, record_sent, &put);
+        free(row.state);
+    }
+    if (st == ENG_OK) st = search_eval_submit(d->eval, gen, tag, &k->cd.arch);
+    if (st != ENG_OK) {
+        nas_arch_free(&k->cd.arch);
+        free(k->cd.genome);
+        k->cd = (cand){0};
+        return fail(d, st, eng_last_error());
+    }
+    k->out = true;
+    return EVO_OK;
+}
+
+/* Asynchronous mode: keeps as many children out as there are workers, each bred from the
+ * current population when a worker is free; each arrival is inserted by (mu + 1) survival
+ * and committed as one generation (with the workers' idle share so far). */
+static evo_status run_async(driver *d, int target)
+{
+    int workers = 0, out = 0;
+    eng_status st = search_eval_capacity(d->eval, &workers, &out);
+    if (st != ENG_OK) return fail(d, st, eng_last_error());
+    async_child *kids = calloc((size_t)workers, sizeof *kids);
+    double *xs = calloc((size_t)workers * (size_t)d->n_genes, sizeof *xs);
+    evo_status rc = kids && xs ? EVO_OK : fail(d, ENG_ERR_NOMEM, "out of memory");
+    if (rc == EVO_OK && (st = search_eval_locked(d->eval, prepare_sent, d->db)) != ENG_OK)
+        rc = fail(d, st, eng_last_error());
+    for (int k = 0; rc == EVO_OK && k < workers; k++) kids[k].ch.x = xs + (size_t)k * d->n_genes;
+    while (rc == EVO_OK && evo_nsga2_generation(d->ga) < target) {
+        int gen = evo_nsga2_generation(d->ga);
+        for (int k = 0; rc == EVO_OK && k < workers && gen + out < target; k++) {
+            if (kids[k].out) continue;
+            rc = send_child(d, &kids[k], k, gen + out + 1);
+            out += rc == EVO_OK;
+        }
+        if (rc != EVO_OK) break;
+        int tag = -1;
+        search_eval_item it;
+        double idle = 0;
+        clear_batch(d);
+        d->t_gen = now_s();
+        st = search_eval_wait(d->eval, &tag, &it, &idle);
+        if (st != ENG_OK) {
+            rc = fail(d, st, eng_last_error());
+            break;
+        }
+        out--;
+        async_child *k = &kids[tag];
+        k->out = false;
+        double f[CFG_MAX_OBJECTIVES], g[3];
+        search_eval_objectives(&d->env.cfg, &it.e, f, g);
+        if (evo_nsga2_insert(d->ga, &k->ch, f, d->n_con ? g : NULL) != EVO_OK) {
+            rc = fail(d, ENG_ERR_INTERNAL, evo_last_error());
+            break;
+        }
+        d->cands = malloc(sizeof *d->cands);
+        d->items = malloc(sizeof *d->items);
+        if (!d->cands || !d->items) {
+            rc = fail(d, ENG_ERR_NOMEM, "out of memory");
+            break;
+        }
+        d->cands[0] = k->cd, d->items[0] = it, d->n_cands = 1;
+        k->cd = (cand){0};
+        d->counts = (search_eval_counts){.evaluated = !it.reused, .reused = it.reused,
+                                         .slot_s = 1.0, .busy_s = 1.0 - idle};
+        d->child = &k->ch;
+        st = search_eval_locked(d->eval, commit_locked, d);
+        d->child = NULL;
+        if (st != ENG_OK) rc = d->fail_st == ENG_ERR_INTERRUPTED ? EVO_ERR_INTERRUPTED
+                                                                 : EVO_ERR_CALLBACK;
+    }
+    /* interrupted or failed: wait for the children out (they checkpoint) */
+    while (out > 0) {
+        int tag;
+        search_eval_item it;
+        if (search_eval_wait(d->eval, &tag, &it, NULL) == ENG_ERR_INTERRUPTED) break;
+        out--;
+    }
+    for (int k = 0; kids && k < workers; k++) {
+        nas_arch_free(&kids[k].cd.arch);
+        free(kids[k].cd.genome);
+    }
+    free(kids);
+    free(xs);
+    return rc;
+}
+
 /* Runs until the configured generation count; marks the run's status. */
 static eng_status driver_run(driver *d)
 {
-    int target = d->env.cfg.nsga2.generations;
+    int target = d->target;
     search_eval_plan(d->eval, target, d->planned);
-    evo_status rc = evo_nsga2_run(d->ga, target);
+    evo_status rc;
+    if (d->env.cfg.nsga2.asynchronous) {
+        rc = evo_nsga2_has_population(d->ga) ? EVO_OK : evo_nsga2_init(d->ga);
+        if (rc == EVO_OK) rc = run_async(d, target);
+    } else {
+        rc = evo_nsga2_run(d->ga, target);
+    }
     if (d->opts->progress == SEARCH_PROGRESS_TTY) search_say(d->opts, "%s", "");
     if (rc == EVO_OK) {
         ENG_TRY(db_run_set_status(d->db, "finished"));
-        search_say(d->opts, "search finished: %d generations in %s%s", target + 1, db_path(d->db),
-            d->opts->progress == SEARCH_PROGRESS_TTY ? "\n" : "");
+        search_say(d->opts, "search finished: %d generations%s in %s%s", target + 1,
+            d->env.cfg.nsga2.asynchronous ? " (the initial one, then one per arrival)" : "",
+            db_path(d->db), d->opts->progress == SEARCH_PROGRESS_TTY ? "\n" : "");
         return ENG_OK;
     }
     eng_status st = d->fail_st != ENG_OK ? d->fail_st : ENG_ERR_INTERNAL;
@@ -505,8 +686,7 @@ eng_status search_run(const char *config_path, const search_opts *opts, char *db
     else if (st == ENG_OK) st = driver_create(&d, opts);
     if (st == ENG_OK) {
         db_run run = {.seed = d.env.cfg.seed, .threads = d.threads,
-                      .generations = model_search ? ms_search_generations(ms) - 1
-                                                  : d.env.cfg.nsga2.generations,
+                      .generations = model_search ? ms_search_generations(ms) - 1 : d.target,
                       .config_text = d.env.cfg.text};
         snprintf(run.strategy, sizeof run.strategy, "%s",
                  cfg_strategy_name(d.env.cfg.strategy));
@@ -529,9 +709,9 @@ eng_status search_run(const char *config_path, const search_opts *opts, char *db
         st = driver_attach(&d);
     }
     if (st == ENG_OK && !model_search) {
-        search_say(d.opts, "search '%s': %d genes, population %d, %d generations, %d threads -> %s%s",
+        search_say(d.opts, "search '%s': %d genes, population %d, %d generations%s, %d threads -> %s%s",
             name, d.n_genes, d.env.cfg.nsga2.population, d.env.cfg.nsga2.generations,
-            d.threads, output, opts->progress == SEARCH_PROGRESS_TTY ? "\n" : "");
+            d.env.cfg.nsga2.asynchronous ? " of offspring, asynchronous" : "", d.threads, output, opts->progress == SEARCH_PROGRESS_TTY ? "\n" : "");
         st = driver_run(&d);
     }
     run_claim_release(claim);
@@ -661,6 +841,17 @@ eng_status search_resume(const char *db_path, const search_opts *opts)
     if (st == ENG_OK && gen >= 0 && evo_nsga2_restore(d.ga, state, size) != EVO_OK)
         st = eng_error(ENG_ERR_FORMAT, "%s: generation %d: %s", db_path, gen, evo_last_error());
     free(state);
+    /* asynchronous: the children out when it stopped go again, from the state after the last
+     * of them bred since that generation */
+    if (st == ENG_OK && gen >= 0 && d.env.cfg.nsga2.asynchronous)
+        st = db_sent_load(d.db, d.n_genes, &d.resend, &d.n_resend);
+    for (int i = d.n_resend - 1; st == ENG_OK && i >= 0; i--) {
+        if (d.resend[i].after_generation != gen) continue;
+        if (evo_nsga2_restore(d.ga, d.resend[i].state, d.resend[i].state_size) != EVO_OK)
+            st = eng_error(ENG_ERR_FORMAT, "%s: sent child %lld: %s", db_path,
+                           (long long)d.resend[i].id, evo_last_error());
+        break;
+    }
     if (st == ENG_OK && gen >= 0) {
         /* the hypervolume scale of generation 0 */
         int m = d.env.cfg.n_objectives;
@@ -677,12 +868,12 @@ eng_status search_resume(const char *db_path, const search_opts *opts)
     if (st == ENG_OK) st = search_eval_load_committed(d.eval);
     if (st == ENG_OK) st = db_run_set_status(d.db, "running");
     if (st == ENG_OK) {
-        int done = gen < 0 ? 0 : d.env.cfg.nsga2.population + gen * d.env.cfg.nsga2.offspring;
+        int done = gen < 0 ? 0 : d.env.cfg.nsga2.population +
+                                 gen * (d.env.cfg.nsga2.asynchronous ? 1 : d.env.cfg.nsga2.offspring);
         d.planned -= done;
         char after[64] = "from the start (no generation was committed)";
         if (gen >= 0)
-            snprintf(after, sizeof after, "after generation %d of %d", gen,
-                     d.env.cfg.nsga2.generations);
+            snprintf(after, sizeof after, "after generation %d of %d", gen, d.target);
         search_say(d.opts, "resuming '%s' %s -> %s%s", run.name, after, db_path,
             opts->progress == SEARCH_PROGRESS_TTY ? "\n" : "");
         st = driver_run(&d);

@@ -97,6 +97,48 @@ void search_eval_plan(search_eval *ev, int batches_total, int candidates_left);
 eng_status search_eval_batch(search_eval *ev, int gen, search_eval_item *items, int n,
                              search_eval_counts *counts);
 
+/* ---- Asynchronous evaluation: one candidate at a time to a free worker, results in the
+ * order they arrive. The workers are the MPI worker ranks (mpi_pool.h) and the local
+ * trainers: one per thread when candidates train in parallel (parallel: candidates, or auto
+ * with threads > 1), else one with all threads; with one local trainer and no MPI ranks the
+ * training runs in search_eval_wait on the calling thread. Archive reuse, the cache,
+ * checkpoints and progress are those of search_eval_batch. Not to be mixed with
+ * search_eval_batch on one evaluator; submit and wait from one thread (the one that joined
+ * MPI).
+ *
+ *     int workers, out;
+ *     ENG_TRY(search_eval_capacity(ev, &workers, &out));
+ *     while (out < workers) { search_eval_submit(ev, gen, tag, &arch); out++; }
+ *     search_eval_item it; int tag;
+ *     ENG_TRY(search_eval_wait(ev, &tag, &it, NULL));     // the first to arrive
+ *     ... commit it inside search_eval_locked, then search_eval_mark_committed ...
+ */
+
+/* Starts the workers on first use; *workers: how many candidates may be out at once,
+ * *in_flight: how many are (submitted, not yet returned by search_eval_wait). */
+eng_status search_eval_capacity(search_eval *ev, int *workers, int *in_flight);
+
+/* Submits one network (arch borrowed until search_eval_wait returns it) with the caller's
+ * tag: answered at once when it is archived (reused or cached) or the same network is out
+ * already (it follows that one: reused set, first not), else measured and handed to a free
+ * worker. ENG_ERR_ARG when as many as the workers are out; on error nothing is out. */
+eng_status search_eval_submit(search_eval *ev,
+                              int gen,                // recorded as the evaluation's generation
+                              int tag,                // returned with it by search_eval_wait
+                              const nas_arch *arch);
+
+/* Waits for the next candidate to arrive: *tag and *out (hash, reused, first, e as
+ * search_eval_batch fills them). *idle_share (may be NULL): the workers' idle share since
+ * the first submit. When the stop flag is set it waits until every busy worker answered
+ * (checkpointed) and returns ENG_ERR_INTERRUPTED; a failed training returns its error; the
+ * candidate is no longer out in both cases. ENG_ERR_ARG when none is out. */
+eng_status search_eval_wait(search_eval *ev, int *tag, search_eval_item *out,
+                            double *idle_share);
+
+/* Runs fn(user) with the archive to itself (no worker writes a checkpoint or a result
+ * meanwhile): a strategy's commit while candidates are out. Returns fn's status. */
+eng_status search_eval_locked(search_eval *ev, eng_status (*fn)(void *user), void *user);
+
 /* Objective values (config order) and constraint values g (<= 0 feasible; the config's
  * max_params, max_macs, max_error constraints in that order, as many as it sets). */
 void search_eval_objectives(const cfg_search *cfg, const db_evaluation *e, double *f,

@@ -89,6 +89,7 @@ START_TEST(test_defaults)
     ck_assert_int_eq(c.nsga2.population, 16);
     ck_assert_int_eq(c.nsga2.offspring, 16);
     ck_assert_double_eq(c.nsga2.exact_share, 0.25);
+    ck_assert(!c.nsga2.asynchronous);
     ck_assert_int_eq(c.quant.mode, CFG_QUANT_ASYM);
     ck_assert_int_eq(c.quant.weight_bits, 0); /* absent: each layer takes its multiplier's */
     ck_assert_int_eq(c.training.epochs, 1);
@@ -115,7 +116,7 @@ START_TEST(test_full)
         "  ops: [sep5x5, identity]\n  widths: [4, 8, 12]\n  width_growth: 1\n"
         "  stem_width: 6\n  stem_stride: 2\n  multipliers:\n    - mul8u_1JFF\n"
         "nsga2: {population: 6, offspring: 4, generations: 3, crossover_rate: 0.5, "
-        "mutation_rate: 0.2, exact_share: 0.5, uniform_share: 0.3}\n"
+        "mutation_rate: 0.2, exact_share: 0.5, uniform_share: 0.3, mode: asynchronous}\n"
         "quantization: {mode: sym, weight_bits: 4, per_channel: false, table_gradient: yes, "
         "ema_momentum: 0.1}\n"
         "training: {epochs: 2, batch_size: 32, learning_rate: 1e-2, momentum: 0, "
@@ -145,6 +146,7 @@ START_TEST(test_full)
     ck_assert_double_eq(c.nsga2.mutation_rate, 0.2);
     ck_assert_double_eq(c.nsga2.exact_share, 0.5);
     ck_assert_double_eq(c.nsga2.uniform_share, 0.3);
+    ck_assert(c.nsga2.asynchronous);
     ck_assert_int_eq(c.quant.mode, CFG_QUANT_SYM);
     ck_assert_int_eq(c.quant.weight_bits, 4);
     ck_assert(!c.quant.per_channel);
@@ -213,6 +215,8 @@ START_TEST(test_out_of_range)
     expect_error(BASE "nsga2: {crossover_rate: 1.5}\n", ENG_ERR_ARG, 9, "crossover_rate", NULL);
     expect_error(BASE "nsga2: {exact_share: 0.6, uniform_share: 0.5}\n", ENG_ERR_ARG, 9,
                  "exact_share + uniform_share = 1.1 is more than 1", NULL);
+    expect_error(BASE "nsga2: {mode: steady}\n", ENG_ERR_ARG, 9, "nsga2.mode: 'steady' is not "
+                 "one of", "generational, asynchronous");
     expect_error(BASE "quantization: {mode: float}\n", ENG_ERR_ARG, 9, "'float' is not one of",
                  "asym, sym");
     expect_error("name: t\n" BASE_DATASET "search_space:\n  ops: [conv3x3, conv7x7]\n"
