@@ -480,16 +480,16 @@ static bool pool_next(void *user, mpi_pool_job *j)
     }
 }
 
-/* A worker's checkpoint: stored like a local one; an epoch's end is logged. */
-static eng_status pool_checkpoint(void *user, int index, const void *data, size_t size)
+/* Stores a checkpoint that a worker rank sent for the candidate `hash` (its position read
+ * from the bytes) and, at an epoch's end, counts the epoch's batches and logs it. */
+static eng_status store_rank_checkpoint(search_eval *ev, int gen, const char *hash,
+                                        const void *data, size_t size)
 {
-    pool_ctx *p = user;
-    search_eval *ev = p->ev;
     search_train_pos pos;
     ENG_TRY(search_train_checkpoint_pos(data, size, &pos));
-    db_checkpoint_info info = {.generation = p->gen, .epoch = pos.epoch, .epochs = pos.epochs,
+    db_checkpoint_info info = {.generation = gen, .epoch = pos.epoch, .epochs = pos.epochs,
                                .batch = pos.batch, .batches = pos.batches, .loss = pos.loss};
-    snprintf(info.hash, sizeof info.hash, "%s", p->jobs[index].e->hash);
+    snprintf(info.hash, sizeof info.hash, "%s", hash);
     eng_status st;
 #pragma omp critical(search_db)
     st = db_checkpoint_save(ev->db, &info, data, size);
@@ -499,10 +499,17 @@ static eng_status pool_checkpoint(void *user, int index, const void *data, size_
             ev->batches_run += pos.batches;
             if (ev->opts->progress == SEARCH_PROGRESS_LOG)
                 search_say(ev->opts, "gen %d candidate %s epoch %d/%d loss %.4f (another "
-                           "rank)", p->gen, info.hash, pos.epoch, pos.epochs, pos.loss);
+                           "rank)", gen, info.hash, pos.epoch, pos.epochs, pos.loss);
         }
     }
     return st;
+}
+
+/* A worker's checkpoint: stored like a local one; an epoch's end is logged. */
+static eng_status pool_checkpoint(void *user, int index, const void *data, size_t size)
+{
+    pool_ctx *p = user;
+    return store_rank_checkpoint(p->ev, p->gen, p->jobs[index].e->hash, data, size);
 }
 
 static void pool_done(void *user, int index, eng_status st, const char *msg, double error,
@@ -910,25 +917,8 @@ eng_status search_eval_capacity(search_eval *ev, int *workers, int *in_flight)
 static eng_status async_rank_checkpoint(void *user, int index, const void *data, size_t size)
 {
     search_eval *ev = user;
-    search_train_pos pos;
-    ENG_TRY(search_train_checkpoint_pos(data, size, &pos));
     async_slot *s = &ev->as->slots[index];
-    db_checkpoint_info info = {.generation = s->gen, .epoch = pos.epoch, .epochs = pos.epochs,
-                               .batch = pos.batch, .batches = pos.batches, .loss = pos.loss};
-    snprintf(info.hash, sizeof info.hash, "%s", s->item.e.hash);
-    eng_status st;
-#pragma omp critical(search_db)
-    st = db_checkpoint_save(ev->db, &info, data, size);
-    if (pos.batch == pos.batches) {
-#pragma omp critical(search_progress)
-        {
-            ev->batches_run += pos.batches;
-            if (ev->opts->progress == SEARCH_PROGRESS_LOG)
-                search_say(ev->opts, "gen %d candidate %s epoch %d/%d loss %.4f (another "
-                           "rank)", s->gen, info.hash, pos.epoch, pos.epochs, pos.loss);
-        }
-    }
-    return st;
+    return store_rank_checkpoint(ev, s->gen, s->item.e.hash, data, size);
 }
 
 static void async_rank_done(void *user, int index, eng_status st, const char *msg,
