@@ -150,6 +150,7 @@ diff ref.dump <(dump results/twice.db) >/dev/null && ok "after two signals: resu
 RANDOM=7
 run_len=$(python3 -c "import time,subprocess,sys; t=time.time(); subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL); print(int((time.time()-t)*1000))" "$bin" search tiny.yaml --threads 1 --name len --quiet)
 killed_first=0; killed_creating=0; resumed=0; bad_trials=0
+trap - EXIT # the signals below may reach a forked child before its exec (see common.sh)
 for trial in $(seq 1 20); do
   name=r$trial
   cmd=(search tiny.yaml --threads 1 --name $name --quiet)
@@ -193,6 +194,7 @@ for trial in $(seq 1 20); do
   fi
   [ -e results/$name.db.lock ] && { echo "# trial $trial: lock left"; bad_trials=$((bad_trials + 1)); }
 done
+trap cleanup EXIT
 echo "# random kills: run ${run_len} ms, $killed_first kills in the first 5 ms, $killed_creating while creating, $resumed resumed"
 [ $bad_trials = 0 ] && ok "20 trials killed at random moments reach the uninterrupted archive" ||
   bad "random kills: $bad_trials bad trials"
