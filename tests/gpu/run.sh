@@ -56,8 +56,8 @@ if grep -q "skipped:" "$out/testlog.txt" 2>/dev/null; then
     grep -m 1 "skipped:" "$out/testlog.txt"
     failed=$((failed + 1))
 fi
-step bench_cuda timeout 120 build-gpu/tests/bench_cuda && cat "$out/bench_cuda.log"
-step bench_cuda_json sh -c 'timeout 120 build-gpu/tests/bench_cuda --json >"$1"' _ \
+step bench_cuda timeout 120 build-gpu/bench/bench_cuda && cat "$out/bench_cuda.log"
+step bench_cuda_json sh -c 'timeout 120 build-gpu/bench/bench_cuda --json >"$1"' _ \
     "$out/bench_cuda.json"
 step bench_device timeout 300 build-gpu/evoapproxnas bench --device cuda --section nets \
     --json "$out/bench_device.json" && cat "$out/bench_device.log"
