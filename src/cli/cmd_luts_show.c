@@ -3,6 +3,7 @@
  * figures side by side, its relative power and a terminal heat-map of its errors.
  */
 #include "cli.h"
+#include "commands.h"
 #include "luts_report.h"
 
 #include <getopt.h>

@@ -1,5 +1,5 @@
 /*
- * commands.h - the entry points of the subcommands, one per src/cmd_<name>.c.
+ * commands.h - the entry points of the subcommands, one per src/cli/cmd_<name>.c.
  */
 #ifndef COMMANDS_H
 #define COMMANDS_H
@@ -10,6 +10,8 @@ int cmd_show(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_nsga2(int argc, char **argv);
 int cmd_luts(int argc, char **argv);
+/* `luts show` (cmd_luts_show.c), called by cmd_luts: argv[0] = "show". */
+int luts_cmd_show(int argc, char **argv);
 int cmd_data(int argc, char **argv);
 int cmd_energy(int argc, char **argv);
 int cmd_model(int argc, char **argv);

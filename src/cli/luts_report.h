@@ -1,6 +1,6 @@
 /*
- * luts_report.h - output helpers of `evoapproxnas luts`: JSON values, the figures table and
- * the error heat-map (used by cmd_luts.c and cmd_luts_show.c).
+ * luts_report.h - output helpers of `evoapproxnas luts` (luts_report.c): JSON values, multiplier
+ * origins and power, exit codes; used by cmd_luts.c, cmd_luts_show.c, cmd_pareto.c, cmd_scaling.c.
  */
 #ifndef LUTS_REPORT_H
 #define LUTS_REPORT_H
@@ -24,8 +24,5 @@ const char *luts_origin_text(eng_mul_origin origin);
 
 /* Maps a library error to the exit code: bad input 2, out of memory and bugs 1. */
 int luts_exit_code(eng_status st);
-
-/* `luts show`: argv[0] = "show". */
-int luts_cmd_show(int argc, char **argv);
 
 #endif /* LUTS_REPORT_H */
