@@ -8,11 +8,6 @@
 #include <time.h>
 
 #include "eng_int8.h"
-#include "engine_config.h"
-
-#if ENG_HAVE_OPENMP
-#include <omp.h>
-#endif
 
 static const bench_gemm_shape shapes[] = {
     {"perf1", "perf/lutgemm.md shape 1", 64, 4096, 576},
@@ -203,9 +198,7 @@ bool bench_gemm_measure(const eng_kernels *k, const bench_gemm_shape *shape, int
         }
     }
     if (ok) {
-#if ENG_HAVE_OPENMP
-        omp_set_num_threads(threads);
-#endif
+        eng_set_threads(threads);
         *result = (bench_gemm_result){.shape = shape, .threads = threads};
         if (repeats > MAX_ROUNDS)
             repeats = MAX_ROUNDS;

@@ -11,11 +11,6 @@
 #include "eng_ops.h"
 #include "eng_train.h"
 #include "eng_zoo.h"
-#include "engine_config.h"
-
-#if ENG_HAVE_OPENMP
-#include <omp.h>
-#endif
 
 static const bench_net_spec specs[] = {
     {"resnet20_v1", 64, true},
@@ -134,9 +129,7 @@ eng_status bench_net_measure(const eng_kernels *k, const bench_net_spec *spec, c
     float *x = NULL;
     uint8_t *labels = NULL;
     eng_status rc = ENG_OK;
-#if ENG_HAVE_OPENMP
-    omp_set_num_threads(threads);
-#endif
+    eng_set_threads(threads);
     eng_zoo_options opt;
     eng_zoo_options_default(&opt);
     opt.seed = 1;
@@ -272,9 +265,7 @@ eng_status bench_net_profile(const eng_kernels *k, const bench_net_spec *spec, c
     uint8_t *labels = NULL;
     double *ms = NULL;
     eng_status rc;
-#if ENG_HAVE_OPENMP
-    omp_set_num_threads(threads);
-#endif
+    eng_set_threads(threads);
     memset(out, 0, sizeof *out);
     eng_zoo_options opt;
     eng_zoo_options_default(&opt);

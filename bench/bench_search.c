@@ -10,13 +10,8 @@
 
 #include "config.h"
 #include "eng_train.h"
-#include "engine_config.h"
 #include "nas_build.h"
 #include "search_env.h"
-
-#if ENG_HAVE_OPENMP
-#include <omp.h>
-#endif
 
 static double now_ms(void)
 {
@@ -97,9 +92,7 @@ eng_status bench_search_measure(const char *path, int genomes, int steps, int th
     memset(out, 0, sizeof *out);
     ENG_TRY(cfg_load(path, &cfg));
     ENG_TRY(search_env_open(&env, &cfg, 0));
-#if ENG_HAVE_OPENMP
-    omp_set_num_threads(threads);
-#endif
+    eng_set_threads(threads);
     const nas_space *space = &env.cfg.space;
     const int batch = env.cfg.training.batch_size;
     const size_t count = (size_t)space->in_channels * batch * space->in_height * space->in_width;

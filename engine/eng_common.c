@@ -1,12 +1,18 @@
 /*
- * eng_common.c - status names, thread-local error messages, aligned allocation, abort hook.
+ * eng_common.c - status names, thread-local error messages, aligned allocation, threads, abort
+ * hook.
  */
 #include "eng_common.h"
+#include "engine_config.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#if ENG_HAVE_OPENMP
+#include <omp.h>
+#endif
 
 #define ENG_ERROR_BUF 1024
 
@@ -99,6 +105,51 @@ void *eng_calloc(size_t count, size_t size)
 void eng_free(void *ptr)
 {
     free(ptr);
+}
+
+void eng_set_threads(int n)
+{
+#if ENG_HAVE_OPENMP
+    if (n > 0) omp_set_num_threads(n);
+#else
+    (void)n;
+#endif
+}
+
+int eng_threads(void)
+{
+#if ENG_HAVE_OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+int eng_cpu_count(void)
+{
+#if ENG_HAVE_OPENMP
+    return omp_get_num_procs();
+#else
+    return 1;
+#endif
+}
+
+void eng_set_nesting(int levels)
+{
+#if ENG_HAVE_OPENMP
+    omp_set_max_active_levels(levels);
+#else
+    (void)levels;
+#endif
+}
+
+int eng_thread_id(void)
+{
+#if ENG_HAVE_OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
 }
 
 static eng_abort_callback abort_cb;

@@ -90,6 +90,31 @@ void *eng_calloc(size_t count, size_t size);
 void eng_free(void *ptr);
 
 /* ------------------------------------------------------------------------------------------
+ * Threads. The engine's kernels run on OpenMP threads (without OpenMP, on the calling thread);
+ * these calls are the application's handle on them, so that OpenMP stays inside the engine.
+ * Like OpenMP's own settings, they apply to the calling thread and the regions it starts.
+ * ---------------------------------------------------------------------------------------- */
+
+/* Sets the number of threads of the next parallel regions the calling thread starts (its
+ * kernels'); n <= 0 leaves it unchanged. No effect without OpenMP. */
+void eng_set_threads(int n);
+
+/* The number of threads the next parallel region started here would use; 1 without OpenMP. */
+int eng_threads(void);
+
+/* The number of processors the engine can use (the default thread count of a command given
+ * 0 threads); 1 without OpenMP. */
+int eng_cpu_count(void);
+
+/* Lets parallel regions nest `levels` deep (1: a kernel called inside a parallel region of the
+ * application runs on its thread alone). No effect without OpenMP. */
+void eng_set_nesting(int levels);
+
+/* The calling thread's number in the innermost parallel region, from 0; 0 outside one and
+ * without OpenMP. */
+int eng_thread_id(void);
+
+/* ------------------------------------------------------------------------------------------
  * Assertions (programmer errors only; recoverable errors return a status)
  * ---------------------------------------------------------------------------------------- */
 

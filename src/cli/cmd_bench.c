@@ -18,10 +18,6 @@
 #include "eng_zoo.h"
 #include "engine_config.h"
 
-#if ENG_HAVE_OPENMP
-#include <omp.h>
-#endif
-
 static void print_usage(FILE *out)
 {
     fprintf(out,
@@ -509,9 +505,7 @@ int cmd_bench(int argc, char **argv)
         rc = CLI_EXIT_FAILURE;
         goto out;
     }
-#if ENG_HAVE_OPENMP
-    const int saved_threads = omp_get_max_threads();
-#endif
+    const int saved_threads = eng_threads();
     printf("evoapproxnas bench on %s, kernels %s\n\n", cpu, k->name);
     if (do_kernels && (done = run_kernels(k, quick, (int)max_threads, repeats, res)) < 0)
         rc = CLI_EXIT_FAILURE;
@@ -528,9 +522,7 @@ int cmd_bench(int argc, char **argv)
         else
             ndone += d;
     }
-#if ENG_HAVE_OPENMP
-    omp_set_num_threads(saved_threads);
-#endif
+    eng_set_threads(saved_threads);
     if (rc == CLI_EXIT_OK && json != NULL &&
         !write_json(json, cpu, dev, k, quick, repeats, res, done, muls, nmuls, nres, ndone)) {
         cli_error("bench: cannot write '%s': %s", json, strerror(errno));

@@ -8,11 +8,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "engine_config.h"
-
-#if ENG_HAVE_OPENMP
-#include <omp.h>
-#endif
 
 int netcli_engine_error(const char *cmd, eng_status st)
 {
@@ -24,11 +19,7 @@ int netcli_engine_error(const char *cmd, eng_status st)
 
 void netcli_set_threads(int threads)
 {
-#if ENG_HAVE_OPENMP
-    if (threads > 0) omp_set_num_threads(threads);
-#else
-    (void)threads;
-#endif
+    eng_set_threads(threads);
 }
 
 void netcli_data_free(netcli_data *d)

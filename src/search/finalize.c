@@ -10,9 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "archive.h"
 #include "eng_weights.h"
@@ -255,11 +252,8 @@ eng_status finalize_front(const char *path, int epochs, int threads, const char 
     if (st == ENG_OK && sqlite3_exec(db_handle(db), finalized_sql, NULL, NULL, NULL) != SQLITE_OK)
         st = sql_error(db);
     if (st == ENG_OK) st = load_work(db, &env, epochs, save != NULL, &w);
-#ifdef _OPENMP
-    if (threads <= 0) threads = omp_get_num_procs();
-    omp_set_max_active_levels(1);
-#endif
-    if (threads <= 0) threads = 1;
+    if (threads <= 0) threads = eng_cpu_count();
+    eng_set_nesting(1);
     if (env.device == ENG_DEVICE_CUDA) threads = 1;   /* one host thread drives the GPU */
     if (st == ENG_OK && env.device_note[0])
         fprintf(stderr, "evoapproxnas: %s: device cuda: %s; running on the CPU\n",

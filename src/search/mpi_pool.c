@@ -8,9 +8,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "search_env.h"
 
@@ -487,12 +484,8 @@ static eng_status worker_job(const search_env *env, const mpi_buf *b, worker *w)
 
 int mpi_pool_worker(int threads, volatile sig_atomic_t *stop)
 {
-#ifdef _OPENMP
-    if (threads <= 0) threads = omp_get_num_procs();
-    omp_set_num_threads(threads);
-#else
-    (void)threads;
-#endif
+    if (threads <= 0) threads = eng_cpu_count();
+    eng_set_threads(threads);
     mpi_buf b = {0};
     search_env env;
     memset(&env, 0, sizeof env);

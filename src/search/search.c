@@ -12,9 +12,6 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <time.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "archive.h"
 #include "archive_checkpoint.h"
@@ -355,10 +352,7 @@ static void driver_threads(driver *d, const search_opts *opts)
         fprintf(stderr, "evoapproxnas: %s: device cuda: %s; running on the CPU\n",
                 d->env.cfg.path, d->env.device_note);
     d->threads = opts->threads;
-#ifdef _OPENMP
-    if (d->threads <= 0) d->threads = omp_get_num_procs();
-#endif
-    if (d->threads <= 0) d->threads = 1;
+    if (d->threads <= 0) d->threads = eng_cpu_count();
 }
 
 static eng_status driver_create(driver *d, const search_opts *opts)

@@ -12,9 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "archive_checkpoint.h"
 #include "ms_controller.h"
@@ -531,18 +528,13 @@ static void train_jobs_pool(search_eval *ev, job *jobs, int n_jobs, int gen, boo
     eng_status pool_st = ENG_OK;
     char pool_msg[512] = "";
     int local = across ? ev->threads : 1;
-#ifdef _OPENMP
     /* one local trainer with all threads: its kernels' region nests in this one */
-    omp_set_max_active_levels(across ? 1 : 2);
-    if (!across) omp_set_num_threads(ev->threads);
-#endif
+    eng_set_nesting(across ? 1 : 2);
+    if (!across) eng_set_threads(ev->threads);
     double t0 = now_s();
 #pragma omp parallel num_threads(local + 1)
     {
-        int slot = 0;
-#ifdef _OPENMP
-        slot = omp_get_thread_num();
-#endif
+        int slot = eng_thread_id();
         if (slot == 0) {
             pool_st = mpi_pool_train(&cb, ev->opts->stop, &stats);
             if (pool_st != ENG_OK) snprintf(pool_msg, sizeof pool_msg, "%s", eng_last_error());
@@ -579,19 +571,13 @@ static void train_jobs(search_eval *ev, job *jobs, int n_jobs, int gen, search_e
         train_jobs_pool(ev, jobs, n_jobs, gen, across, k);
         return;
     }
-#ifdef _OPENMP
-    omp_set_max_active_levels(1);
-    if (!across) omp_set_num_threads(ev->threads);
-#endif
+    eng_set_nesting(1);
+    if (!across) eng_set_threads(ev->threads);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(across ? ev->threads : 1)
     for (int i = 0; i < n_jobs; i++) {
         job *jb = &jobs[i];
         if (!jb->train || (stop && *stop)) continue;
-        int slot = 0;
-#ifdef _OPENMP
-        slot = omp_get_thread_num();
-#endif
-        train_job(ev, jb, gen, &ev->flights[slot]);
+        train_job(ev, jb, gen, &ev->flights[eng_thread_id()]);
     }
 }
 
@@ -810,10 +796,8 @@ static void *async_worker_main(void *user)
     async_worker *w = user;
     search_eval *ev = w->ev;
     async_state *a = ev->as;
-#ifdef _OPENMP
-    omp_set_max_active_levels(1);
-    omp_set_num_threads(a->inner_threads);
-#endif
+    eng_set_nesting(1);
+    eng_set_threads(a->inner_threads);
     pthread_mutex_lock(&a->lock);
     for (;;) {
         while (!a->quit && w->slot < 0) pthread_cond_wait(&a->work, &a->lock);
@@ -1065,10 +1049,8 @@ eng_status search_eval_wait(search_eval *ev, int *tag, search_eval_item *out,
             if (a->slots[k].where == ASYNC_INLINE) inl = k;
         if (inl >= 0) {
             double t = now_s();
-#ifdef _OPENMP
-            omp_set_max_active_levels(1);
-            omp_set_num_threads(a->inner_threads);
-#endif
+            eng_set_nesting(1);
+            eng_set_threads(a->inner_threads);
             train_job(ev, &a->slots[inl].jb, a->slots[inl].gen, &ev->flights[0]);
             pthread_mutex_lock(&a->lock);
             a->busy_s += now_s() - t;
