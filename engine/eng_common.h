@@ -6,14 +6,14 @@
  * what went wrong ("luts/manifest.tsv: line 12: expected 17 fields, found 3") without the
  * engine ever printing or exiting by itself.
  *
- *     eng_status st = eng_mul_load_file("x.bin", &mul);
+ *     eng_status st = eng_mul_load_file("x.bin", 0, false, &mul);
  *     if (st != ENG_OK) {
  *         fprintf(stderr, "error: %s\n", eng_last_error());
  *         return 2;
  *     }
  *
- * Programmer errors (violated preconditions) are ENG_ASSERT()ed: they call the abort hook,
- * which prints file and line and aborts unless an application installed its own hook.
+ * Programmer errors (violated preconditions) are ENG_ASSERT()ed: file and line are printed to
+ * stderr and the program aborts.
  */
 #ifndef ENG_COMMON_H
 #define ENG_COMMON_H
@@ -118,12 +118,7 @@ int eng_thread_id(void);
  * Assertions (programmer errors only; recoverable errors return a status)
  * ---------------------------------------------------------------------------------------- */
 
-typedef void (*eng_abort_callback)(const char *file, int line, const char *msg);
-
-/* Installs a hook called before abort(); NULL restores the default (print to stderr). */
-void eng_set_abort_callback(eng_abort_callback cb);
-
-/* Calls the abort hook, then abort(). */
+/* Prints "file:line: message" to stderr, then abort(). */
 void eng_abort(const char *file, int line, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((noreturn, format(printf, 3, 4)))
@@ -135,7 +130,7 @@ void eng_abort(const char *file, int line, const char *fmt, ...)
         if (!(x)) eng_abort(__FILE__, __LINE__, "ENG_ASSERT(%s) failed", #x); \
     } while (0)
 
-/* Propagates a failing status: ENG_TRY(eng_tensor_init(&t, ...)); */
+/* Propagates a failing status: ENG_TRY(eng_mul_load(name, &mul)); */
 #define ENG_TRY(call)                        \
     do {                                     \
         eng_status eng_try_st_ = (call);     \

@@ -39,8 +39,3 @@ const char *evo_last_error(void)
 {
     return error_buf;
 }
-
-void evo_error_clear(void)
-{
-    error_buf[0] = '\0';
-}

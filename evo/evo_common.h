@@ -45,9 +45,6 @@ evo_status evo_error(evo_status st, const char *fmt, ...)
 /* The calling thread's last message; "" when none. Valid until the next evo_error(). */
 const char *evo_last_error(void);
 
-/* Forgets the calling thread's last message. */
-void evo_error_clear(void);
-
 #ifdef __cplusplus
 }
 #endif

@@ -547,11 +547,6 @@ const evo_problem *evo_nsga2_problem(const evo_nsga2 *ga)
     return &ga->prob;
 }
 
-const evo_params *evo_nsga2_params(const evo_nsga2 *ga)
-{
-    return &ga->par;
-}
-
 evo_individual evo_nsga2_individual(const evo_nsga2 *ga, int i)
 {
     const evo_pool *p = &ga->cur;

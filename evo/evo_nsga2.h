@@ -248,9 +248,8 @@ uint64_t evo_nsga2_duplicates_accepted(const evo_nsga2 *ga);
 /* The population size (params.pop_size). */
 int evo_nsga2_pop_size(const evo_nsga2 *ga);
 
-/* The problem and parameters the object was created with (p_mutation resolved). */
+/* The problem the object was created with. */
 const evo_problem *evo_nsga2_problem(const evo_nsga2 *ga);
-const evo_params *evo_nsga2_params(const evo_nsga2 *ga);
 
 /* Member i (0 <= i < pop_size) of the current population. Requires a population. */
 evo_individual evo_nsga2_individual(const evo_nsga2 *ga, int i);

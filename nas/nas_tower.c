@@ -10,14 +10,6 @@
 
 #include "nas_decode.h"
 
-static const char *const move_names[NAS_TOWER_MOVE_COUNT] = {"replace", "insert", "remove",
-                                                             "multiplier"};
-
-const char *nas_tower_move_name(nas_tower_move_kind kind)
-{
-    return (unsigned)kind < NAS_TOWER_MOVE_COUNT ? move_names[kind] : "?";
-}
-
 static bool op_has_width(nas_op op)
 {
     return op != NAS_OP_MAXPOOL && op != NAS_OP_AVGPOOL && op != NAS_OP_IDENTITY;

@@ -80,9 +80,6 @@ typedef enum nas_tower_move_kind {
     NAS_TOWER_MOVE_COUNT
 } nas_tower_move_kind;
 
-/* "replace", "insert", "remove", "multiplier". Never NULL. */
-const char *nas_tower_move_name(nas_tower_move_kind kind);
-
 /* ENG_OK when every field is in its range (ENG_ERR_ARG with a message otherwise). */
 eng_status nas_tower_space_check(const nas_tower_space *space);
 

@@ -37,11 +37,6 @@ const char *cfg_ms_algorithm_name(cfg_ms_algorithm a)
     return (unsigned)a < 3 ? algorithm_names[a] : "?";
 }
 
-const char *cfg_budget_kind_name(cfg_budget_kind k)
-{
-    return (unsigned)k < 4 ? budget_names[k] : "?";
-}
-
 const char *cfg_objective_name(cfg_objective obj)
 {
     return (unsigned)obj < CFG_OBJECTIVE_COUNT ? objective_names[obj] : "?";

@@ -103,11 +103,10 @@ typedef struct cfg_model_search {
     int ensemble;                   /* k of the ensembles after the last batch, 0 = none */
 } cfg_model_search;
 
-/* Name of a strategy ("nsga2", "model_search"), algorithm ("random", "coordinate_descent",
- * "constrained_descent") or budget kind ("mul_energy", "energy", "params", "macs"). */
+/* Name of a strategy ("nsga2", "model_search") or algorithm ("random", "coordinate_descent",
+ * "constrained_descent"). */
 const char *cfg_strategy_name(cfg_strategy s);
 const char *cfg_ms_algorithm_name(cfg_ms_algorithm a);
-const char *cfg_budget_kind_name(cfg_budget_kind k);
 
 /* Name of an objective ("error", "energy", "params", "macs", "mul_energy"). Never NULL. */
 const char *cfg_objective_name(cfg_objective obj);

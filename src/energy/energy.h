@@ -293,8 +293,6 @@ typedef struct energy_model energy_model;
 /* Creates a model of a copy of *accel (validated first). ENG_ERR_ARG or ENG_ERR_NOMEM. */
 eng_status energy_model_create(const energy_accel *accel, energy_model **out);
 void energy_model_free(energy_model *m);
-/* The model's accelerator. */
-const energy_accel *energy_model_accel(const energy_model *m);
 
 /* Cost of one finished layer. ENG_ERR_ARG when the layer is invalid, ENG_ERR_UNSUPPORTED
  * when no mapping fits the accelerator (a message says why). On error *out is unchanged. */

@@ -41,11 +41,6 @@ void energy_model_free(energy_model *m)
     free(m);
 }
 
-const energy_accel *energy_model_accel(const energy_model *m)
-{
-    return &m->accel;
-}
-
 double energy_mac_scale(const energy_layer *l, double multiplier_share)
 {
     double exact = l->mul_exact_power_mw > 0 ? l->mul_exact_power_mw
