@@ -1,6 +1,6 @@
 /*
- * eng_common.c - status names, thread-local error messages, aligned allocation, threads,
- * assertion failures.
+ * eng_common.c - status names, thread-local error messages, aligned allocation, threads, abort
+ * hook.
  */
 #include "eng_common.h"
 #include "engine_config.h"
@@ -152,6 +152,13 @@ int eng_thread_id(void)
 #endif
 }
 
+static eng_abort_callback abort_cb;
+
+void eng_set_abort_callback(eng_abort_callback cb)
+{
+    abort_cb = cb;
+}
+
 void eng_abort(const char *file, int line, const char *fmt, ...)
 {
     char msg[ENG_ERROR_BUF];
@@ -159,6 +166,9 @@ void eng_abort(const char *file, int line, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "%s:%d: %s\n", file, line, msg);
+    if (abort_cb)
+        abort_cb(file, line, msg);
+    else
+        fprintf(stderr, "%s:%d: %s\n", file, line, msg);
     abort();
 }

@@ -12,8 +12,8 @@
  *         return 2;
  *     }
  *
- * Programmer errors (violated preconditions) are ENG_ASSERT()ed: file and line are printed to
- * stderr and the program aborts.
+ * Programmer errors (violated preconditions) are ENG_ASSERT()ed: they call the abort hook,
+ * which prints file and line and aborts unless an application installed its own hook.
  */
 #ifndef ENG_COMMON_H
 #define ENG_COMMON_H
@@ -118,7 +118,12 @@ int eng_thread_id(void);
  * Assertions (programmer errors only; recoverable errors return a status)
  * ---------------------------------------------------------------------------------------- */
 
-/* Prints "file:line: message" to stderr, then abort(). */
+typedef void (*eng_abort_callback)(const char *file, int line, const char *msg);
+
+/* Installs a hook called before abort(); NULL restores the default (print to stderr). */
+void eng_set_abort_callback(eng_abort_callback cb);
+
+/* Calls the abort hook, then abort(). */
 void eng_abort(const char *file, int line, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((noreturn, format(printf, 3, 4)))

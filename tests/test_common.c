@@ -1,10 +1,12 @@
 /*
- * test_threads.c - the engine's thread-count calls (eng_common.h: eng_set_threads, eng_threads,
- * eng_cpu_count, eng_set_nesting, eng_thread_id), with and without OpenMP.
+ * test_common.c - eng_common.h: the thread-count calls (eng_set_threads, eng_threads,
+ * eng_cpu_count, eng_set_nesting, eng_thread_id), with and without OpenMP, and the abort hook.
  */
 #include <check.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "eng_common.h"
 #include "engine_config.h"
@@ -82,20 +84,39 @@ START_TEST(test_nesting)
 }
 END_TEST
 
-static Suite *threads_suite(void)
+/* Leaves the process with 42 when called with what ENG_ASSERT below passes, else 43. */
+static void exit_hook(const char *file, int line, const char *msg)
 {
-    Suite *s = suite_create("threads");
+    const bool ok = strstr(file, "test_common.c") != NULL && line > 0 &&
+                    strcmp(msg, "ENG_ASSERT(1 + 1 == 3) failed") == 0;
+    _exit(ok ? 42 : 43);
+}
+
+/* The hook runs before abort() with file, line and message (here it exits instead). */
+START_TEST(test_abort_hook)
+{
+    eng_set_abort_callback(exit_hook);
+    ENG_ASSERT(1 + 1 == 3);
+}
+END_TEST
+
+static Suite *common_suite(void)
+{
+    Suite *s = suite_create("common");
     TCase *tc = tcase_create("threads");
     tcase_add_test(tc, test_set_threads);
     tcase_add_test(tc, test_thread_id);
     tcase_add_test(tc, test_nesting);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("abort");
+    tcase_add_exit_test(tc, test_abort_hook, 42);
     suite_add_tcase(s, tc);
     return s;
 }
 
 int main(void)
 {
-    SRunner *sr = srunner_create(threads_suite());
+    SRunner *sr = srunner_create(common_suite());
     srunner_run_all(sr, CK_ENV);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
