@@ -2,7 +2,7 @@
  * bench_cuda.c - CUDA micro-benchmark: table GEMM (table in shared and in global memory) and
  * the implicit-GEMM table convolution against cuBLAS sgemm on the perf shapes
  * (M=64 K=576 N=4096: a 3x3 conv 64->64 over 4096 output positions; M=32 K=288 N=8192).
- * Run with `meson test --benchmark cuda_gemm` (or build/tests/bench_cuda [--json]).
+ * Run with `meson test --benchmark cuda_gemm` (or build/bench/bench_cuda [--json]).
  * Exits 77 (skipped) without a usable GPU.
  */
 #include <stdio.h>

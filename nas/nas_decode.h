@@ -3,7 +3,7 @@
  * decodes into a nas_arch (the NSGA-II genome, the Model Search tower), so that equal
  * networks get equal layer lists and equal nas_arch_hash values whatever encoded them.
  *
- * Internal to evo/: an encoding fills a nas_decoder (g = its integer vector, in which a
+ * Internal to nas/: an encoding fills a nas_decoder (g = its integer vector, in which a
  * layer's multiplier is g[mul_gene]), emits layers with the functions below and reads d.st
  * at the end (the first error; later calls do nothing and return -3).
  *

@@ -136,7 +136,7 @@ static const char schema_sql[] =
     "    SELECT 1 FROM archived o WHERE o.violation = 0 AND " DOMINATES("o", "m") ");\n";
 
 /* Tables added after schema 1, created on every open-for-write (archives of older versions
- * get them too): the owner of the run while a command writes it (src/run_claim.c), and the
+ * get them too): the owner of the run while a command writes it (src/archive/run_claim.c), and the
  * files that replace moved ones of the archived config (`resume --data`). */
 static const char added_sql[] =
     "CREATE TABLE IF NOT EXISTS claim (\n"

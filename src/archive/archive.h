@@ -22,7 +22,7 @@
  *                  evaluations of the whole run)
  *
  *   claim          at most one row: the command that owns the run now (host, pid, start, a
- *                  heartbeat), see src/run_claim.h
+ *                  heartbeat), see src/archive/run_claim.h
  *   moved_paths    files that replace moved ones of the archived config: key (dataset.path,
  *                  energy.accelerator) and absolute path, recorded by `resume --data`
  *
@@ -220,7 +220,7 @@ double db_query_double(db_archive *db, const char *sql, double def);
 eng_status db_committed_hashes(db_archive *db, char (**hashes)[DB_HASH_LEN], int *n);
 
 /* ------------------------------------------------------------------------------------------
- * Claim (the policy is in src/run_claim.h)
+ * Claim (the policy is in src/archive/run_claim.h)
  * ---------------------------------------------------------------------------------------- */
 
 typedef struct db_claim {

@@ -2,8 +2,8 @@
  * cli.h - shared helpers of the command-line application: exit codes, messages, strict
  * number parsing and the command table.
  *
- * Each subcommand lives in its own file (src/cmd_<name>.c) as `int cmd_<name>(int argc,
- * char **argv)`, where argv[0] is the command name, and is listed in src/commands.c.
+ * Each subcommand lives in its own file (src/cli/cmd_<name>.c) as `int cmd_<name>(int argc,
+ * char **argv)`, where argv[0] is the command name, and is listed in src/cli/commands.c.
  * A command returns one of the CLI_EXIT_* codes; it prints its own errors through cli_error().
  */
 #ifndef CLI_H

@@ -242,7 +242,7 @@ static eng_status workload_from_archive(db_archive *db, workload *w)
 }
 
 /* How a run's costs were recorded, for the "a rank is ..." line (the search's rule in
- * src/search.c: several candidates at once, one thread each, unless parallel says within or
+ * src/search/search.c: several candidates at once, one thread each, unless parallel says within or
  * the device is a GPU). */
 static void describe_worker(const db_run *run, char *buf, size_t size)
 {

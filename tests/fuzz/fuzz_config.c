@@ -1,5 +1,5 @@
 /*
- * fuzz_config.c - libFuzzer harness: a search config text (cfg_parse, src/config.c), read as
+ * fuzz_config.c - libFuzzer harness: a search config text (cfg_parse, src/config/config.c), read as
  * if it sat in configs/ (relative paths resolve against the shipped files).
  */
 #include <stdlib.h>
