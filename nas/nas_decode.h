@@ -56,4 +56,9 @@ int nas_dec_conv_bn(nas_decoder *d, int in, int out_c, int k, int stride, int mu
  * itself for identity; -3 after an error). */
 int nas_dec_op(nas_decoder *d, nas_op op, int x, int width, int m0, int m1, int m2);
 
+/* Checks what every search space shares: stem width 1..1024 and stride 0..2, 1..NAS_MAX_MULS
+ * multipliers, a positive input shape and >= 2 classes. ENG_ERR_ARG with a message otherwise. */
+eng_status nas_check_frame(int stem_width, int stem_stride, int n_muls, int in_channels,
+                           int in_height, int in_width, int classes);
+
 #endif /* NAS_DECODE_H */

@@ -59,6 +59,21 @@ static double rng_unit(uint64_t *rng)
     return (double)(nas_rng_next(rng) >> 11) * (1.0 / 9007199254740992.0);
 }
 
+eng_status nas_check_frame(int stem_width, int stem_stride, int n_muls, int in_channels,
+                           int in_height, int in_width, int classes)
+{
+    if (stem_width < 1 || stem_width > 1024)
+        return eng_error(ENG_ERR_ARG, "stem width %d not in [1, 1024]", stem_width);
+    if (stem_stride < 0 || stem_stride > 2)
+        return eng_error(ENG_ERR_ARG, "stem stride %d not 1 or 2", stem_stride);
+    if (n_muls < 1 || n_muls > NAS_MAX_MULS)
+        return eng_error(ENG_ERR_ARG, "%d multipliers, expected 1..%d", n_muls, NAS_MAX_MULS);
+    if (in_channels < 1 || in_height < 1 || in_width < 1 || classes < 2)
+        return eng_error(ENG_ERR_ARG, "bad input shape %dx%dx%d or %d classes", in_channels,
+                         in_height, in_width, classes);
+    return ENG_OK;
+}
+
 eng_status nas_space_check(const nas_space *sp)
 {
     if (sp->stages < 1 || sp->stages > NAS_MAX_STAGES)
@@ -81,16 +96,8 @@ eng_status nas_space_check(const nas_space *sp)
             return eng_error(ENG_ERR_ARG, "width %d not in [1, 1024]", sp->widths[i]);
     if (sp->width_growth < 1 || sp->width_growth > 4)
         return eng_error(ENG_ERR_ARG, "width growth %d not in [1, 4]", sp->width_growth);
-    if (sp->stem_width < 1 || sp->stem_width > 1024)
-        return eng_error(ENG_ERR_ARG, "stem width %d not in [1, 1024]", sp->stem_width);
-    if (sp->stem_stride < 0 || sp->stem_stride > 2)
-        return eng_error(ENG_ERR_ARG, "stem stride %d not 1 or 2", sp->stem_stride);
-    if (sp->n_muls < 1 || sp->n_muls > NAS_MAX_MULS)
-        return eng_error(ENG_ERR_ARG, "%d multipliers, expected 1..%d", sp->n_muls, NAS_MAX_MULS);
-    if (sp->in_channels < 1 || sp->in_height < 1 || sp->in_width < 1 || sp->classes < 2)
-        return eng_error(ENG_ERR_ARG, "bad input shape %dx%dx%d or %d classes", sp->in_channels,
-                         sp->in_height, sp->in_width, sp->classes);
-    return ENG_OK;
+    return nas_check_frame(sp->stem_width, sp->stem_stride, sp->n_muls, sp->in_channels,
+                           sp->in_height, sp->in_width, sp->classes);
 }
 
 /* ------------------------------------------------------------------------------------------

@@ -54,16 +54,8 @@ eng_status nas_tower_space_check(const nas_tower_space *sp)
         sp->max_blocks > NAS_TOWER_MAX_BLOCKS)
         return eng_error(ENG_ERR_ARG, "tower length %d..%d not within 1..%d", sp->min_blocks,
                          sp->max_blocks, NAS_TOWER_MAX_BLOCKS);
-    if (sp->stem_width < 1 || sp->stem_width > 1024)
-        return eng_error(ENG_ERR_ARG, "stem width %d not in [1, 1024]", sp->stem_width);
-    if (sp->stem_stride < 0 || sp->stem_stride > 2)
-        return eng_error(ENG_ERR_ARG, "stem stride %d not 1 or 2", sp->stem_stride);
-    if (sp->n_muls < 1 || sp->n_muls > NAS_MAX_MULS)
-        return eng_error(ENG_ERR_ARG, "%d multipliers, expected 1..%d", sp->n_muls, NAS_MAX_MULS);
-    if (sp->in_channels < 1 || sp->in_height < 1 || sp->in_width < 1 || sp->classes < 2)
-        return eng_error(ENG_ERR_ARG, "bad input shape %dx%dx%d or %d classes", sp->in_channels,
-                         sp->in_height, sp->in_width, sp->classes);
-    return ENG_OK;
+    return nas_check_frame(sp->stem_width, sp->stem_stride, sp->n_muls, sp->in_channels,
+                           sp->in_height, sp->in_width, sp->classes);
 }
 
 char *nas_tower_block_name(const nas_tower_block *b, char *buf, size_t size)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nas_decode.h"
 #include "nas_genome.h"
 #include "nas_tower.h"
 #include "testutil.h"
@@ -135,6 +136,22 @@ START_TEST(test_block_names)
     nas_tower_space sp = tower_space();
     sp.library[1] = sp.library[0];
     ck_assert_int_eq(nas_tower_space_check(&sp), ENG_ERR_ARG); /* a repeat */
+    /* the frame both kinds of search space share: stem, multipliers, input, classes */
+    const nas_tower_space good = tower_space();
+    sp = good;
+    sp.stem_stride = 3;
+    ck_assert_int_eq(nas_tower_space_check(&sp), ENG_ERR_ARG);
+    ck_assert_str_eq(eng_last_error(), "stem stride 3 not 1 or 2");
+    sp = good;
+    sp.n_muls = 0;
+    ck_assert_int_eq(nas_tower_space_check(&sp), ENG_ERR_ARG);
+    sp = good;
+    sp.classes = 1;
+    ck_assert_int_eq(nas_tower_space_check(&sp), ENG_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(eng_last_error(), "bad input shape"));
+    ck_assert_int_eq(nas_check_frame(2000, 1, 1, 1, 8, 8, 10), ENG_ERR_ARG);
+    ck_assert_str_eq(eng_last_error(), "stem width 2000 not in [1, 1024]");
+    ck_assert_int_eq(nas_check_frame(8, 1, 1, 1, 8, 8, 10), ENG_OK);
 }
 END_TEST
 
