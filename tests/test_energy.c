@@ -177,6 +177,49 @@ static const struct bad_case {
      "multiplier_share: 0.5}\ndataflows: [constrained]\nlevels:\n"
      "  - {name: DRAM, scope: offchip, read_pj: 1, write_pj: 1}\n",
      ":5:12: dataflows: 'constrained' needs a spatial constraint"},
+    /* the strict reader's error classes with their line:col: unknown key with a hint, wrong
+       type, out of range, duplicate key (top level, a level, a constraint) */
+    {"name: x\nword_bits: 16\npe_aray: {rows: 2, cols: 2}\n",
+     ":3:1: unknown key 'pe_aray' (did you mean 'pe_array'?)"},
+    {"name: x\nword_bits: 16\npe_array: {rows: two, cols: 2}\n",
+     ":3:18: pe_array.rows: expected an integer, found 'two'"},
+    {"name: x\nword_bits: 65\n", ":2:12: word_bits: 65 is out of range (allowed: 1 to 64)"},
+    {"name: x\nword_bits: 16\npe_array: {rows: 2, cols: 2, rows: 3}\n",
+     ":3:30: duplicate key 'pe_array.rows' (first given on line 3)"},
+    {CONS_HEAD "  - {target: glb, type: temporal, permutaton: NC}\n",
+     ":13:35: unknown key 'constraints[0].permutaton' (did you mean 'permutation'?)"},
+    {CONS_HEAD "  - {target: glb, type: temporal, factors: [N]}\n",
+     ":13:44: constraints[0].factors: a map such as {N: 1, R: 0} is needed"},
+    {CONS_HEAD "  - {target: glb, type: temporal, factors: {N: 1, N: 2}}\n",
+     ":13:51: duplicate key 'constraints[0].factors.N' (first given on line 13)"},
+    {CONS_HEAD "  - {target: glb, type: temporal, factors: {N: 1}, type: spatial}\n",
+     ":13:52: duplicate key 'constraints[0].type' (first given on line 13)"},
+    {CONS_HEAD "  - {target: glb, type: temporl, factors: {N: 1}}\n",
+     ":13:25: constraints[0].type: 'temporl' is not one of: bypass, spatial, temporal (did you "
+     "mean 'temporal'?)"},
+    {"name: x\nword_bits: 16\npe_array: {rows: 2, cols: 2}\nmac: {energy_pj: 1, "
+     "multiplier_share: 0.5}\ndataflows: [row_stationary]\nlevels:\n"
+     "  - {name: DRAM, scope: offchip, read_pj: 1, write_pj: 1, read_pj: 2}\n",
+     ":7:59: duplicate key 'levels[0].read_pj' (first given on line 7)"},
+    {"name: x\nword_bits: 16\npe_array: {rows: 2, cols: 2}\nmac: {energy_pj: 1, "
+     "multiplier_share: 0.5}\ndataflows: [row_stationary]\nlevels:\n"
+     "  - {name: DRAM, scope: offchip, read_pj: 1, writ_pj: 1}\n",
+     ":7:46: unknown key 'levels[0].writ_pj' (did you mean 'write_pj'?)"},
+    {"name: x\nword_bits: 16\npe_array: {rows: 2, cols: 2}\nmac: {energy_pj: 1, "
+     "multiplier_share: 0.5}\ndataflows: [row_stationary]\nlevels:\n"
+     "  - {name: DRAM, scope: offchip, read_pj: [1], write_pj: 1}\n",
+     ":7:43: levels[0].read_pj: expected a number, found a list"},
+    {"name: x\nword_bits: 16\npe_array: {rows: 2, cols: 2}\nmac: {energy_pj: 1, "
+     "multiplier_share: 0.5}\ndataflows: [row_stationary]\nlevels:\n"
+     "  - {name: DRAM, scope: offchip, read_pj: 1, write_pj: 1}\n"
+     "  - {name: glb, scope: gobal, capacity_words: 8, read_pj: 1, write_pj: 1}\n",
+     ":8:24: levels[1].scope: 'gobal' is not one of: offchip, global, pe (did you mean "
+     "'global'?)"},
+    {"", ": empty document"},
+    {"a: &x {b: 1}\n" "l: [*x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, "
+     "*x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, "
+     "*x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, "
+     "*x, *x, *x]\n", ":2:261: more than 64 aliases"},
 };
 
 START_TEST(test_accel_bad)
@@ -986,6 +1029,18 @@ static const struct bad_case bad_layers[] = {
     {"name: n\nlayers:\n  - {name: a, kind: dense, input: [3], out_channels: 2}\n"
      "  - {name: a, kind: dense, input: [2], out_channels: 2}\n", ":4:5: layer name 'a' used twice"},
     {"name: n\nbatch: two\nlayers: []\n", ":2:8: batch: expected an integer, found 'two'"},
+    /* the strict reader's error classes with their line:col */
+    {"name: n\nlayers:\n  - {name: a, kind: dense, input: [3], out_channel: 2}\n",
+     ":3:40: unknown key 'layers[0].out_channel' (did you mean 'out_channels'?)"},
+    {"name: n\nlayers:\n  - {name: a, kind: conv, input: [3, 8, 8], out_channels: 4, kernel: 3, "
+     "stride: [1]}\n", ":3:81: layers[0].stride: expected an integer, found a list"},
+    {"name: n\nlayers:\n  - {name: a, kind: conv, input: [3, 8, 8], out_channels: 4, kernel: 3, "
+     "bias: maybe}\n", ":3:79: layers[0].bias: expected true or false, found 'maybe'"},
+    {"name: n\nlayers:\n  - {name: a, kind: conv, input: [3, 8, 8], out_channels: 4, kernel: 3, "
+     "stride: 2000}\n", ":3:81: layers[0].stride: 2000 is out of range (allowed: 1 to 1024)"},
+    {"name: n\nlayers:\n  - {name: a, kind: conv, input: [3, 8, 8], out_channels: 4, kernel: 3, "
+     "kernel: 5}\n", ":3:73: duplicate key 'layers[0].kernel' (first given on line 3)"},
+    {"name: n\nlayrs: []\n", ":2:1: unknown key 'layrs' (did you mean 'layers'?)"},
 };
 
 START_TEST(test_layers_bad)
