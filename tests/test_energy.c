@@ -215,6 +215,18 @@ static const struct bad_case {
      "  - {name: glb, scope: gobal, capacity_words: 8, read_pj: 1, write_pj: 1}\n",
      ":8:24: levels[1].scope: 'gobal' is not one of: offchip, global, pe (did you mean "
      "'global'?)"},
+    {"name: x\nword_bits: 16\npe_array: {rows: 2, cols: 2}\nmac: {energy_pj: 1, "
+     "multiplier_share: 0.5}\ndataflows: [row_stationary]\nlevels:\n"
+     "  - {name: DRAM, scope: offchip, read_pj: 1, write_pj: 1}\n"
+     "  - {name: g1, scope: global, capacity_words: 8, read_pj: 1, write_pj: 1}\n"
+     "  - {name: g2, scope: global, capacity_words: 8, read_pj: 1, write_pj: 1}\n"
+     "  - {name: g3, scope: global, capacity_words: 8, read_pj: 1, write_pj: 1}\n"
+     "  - {name: g4, scope: global, capacity_words: 8, read_pj: 1, write_pj: 1}\n"
+     "  - {name: g5, scope: global, capacity_words: 8, read_pj: 1, write_pj: 1}\n"
+     "  - {name: g6, scope: global, capacity_words: 8, read_pj: 1, write_pj: 1}\n"
+     "  - {name: g7, scope: global, capacity_words: 8, read_pj: 1, write_pj: 1}\n"
+     "  - {name: g8, scope: global, capacity_words: 8, read_pj: 1, write_pj: 1}\n",
+     ":15:5: levels: more than 8 levels"},
     {"", ": empty document"},
     {"a: &x {b: 1}\n" "l: [*x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, "
      "*x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, "

@@ -6,6 +6,7 @@
 #include "energy.h"
 #include "yaml_strict.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -193,10 +194,13 @@ static eng_status read_accel(ys_doc *d, energy_accel *a)
     bool explicit_keeps[ENERGY_MAX_LEVELS] = {false};
     yaml_node_t *levels;
     int n_levels;
-    ENG_TRY(ys_get_seq(&root, "levels", true, 0, ENERGY_MAX_LEVELS, &levels, &n_levels));
+    ENG_TRY(ys_get_seq(&root, "levels", true, 0, INT_MAX, &levels, &n_levels));
     if (n_levels == 0)
         return ys_fail(d, levels, ENG_ERR_FORMAT, "levels: at least the off-chip level is "
                        "needed");
+    if (n_levels > ENERGY_MAX_LEVELS)
+        return ys_fail(d, ys_seq_item(d, levels, ENERGY_MAX_LEVELS), ENG_ERR_FORMAT, "levels: "
+                       "more than %d levels", ENERGY_MAX_LEVELS);
     for (int i = 0; i < n_levels; i++) {
         ENG_TRY(read_level(d, ys_seq_item(d, levels, i), a, i, &a->levels[i],
                            &explicit_keeps[i]));
