@@ -17,14 +17,22 @@
  * keys and wrong types; ENG_ERR_ARG for a value of the right type out of its range or not one
  * of its names; ENG_ERR_NOT_FOUND / ENG_ERR_IO / ENG_ERR_NOMEM from ys_doc_load().
  *
+ *     static eng_status read(ys_doc *d, char *name, size_t size, int *epochs)
+ *     {
+ *         static const char *const keys[] = {"name", "epochs", NULL};
+ *         ys_map m;
+ *         ENG_TRY(ys_map_open(d, ys_doc_root(d), "", keys, &m));  // unknown keys: an error
+ *         ENG_TRY(ys_get_string(&m, "name", true, name, size));
+ *         *epochs = 1;                                            // the default
+ *         return ys_get_int(&m, "epochs", false, 1, 1000, epochs); // absent: stays 1
+ *     }
+ *
  *     ys_doc d;
- *     ENG_TRY(ys_doc_load(&d, path));
- *     static const char *const keys[] = {"name", "epochs", NULL};
- *     ys_map m;
- *     eng_status st = ys_map_open(&d, ys_doc_root(&d), "", keys, &m);   // unknown keys: error
- *     if (st == ENG_OK) st = ys_get_string(&m, "name", true, name, sizeof name);
- *     if (st == ENG_OK) st = ys_get_int(&m, "epochs", false, 1, 1000, &epochs);  // stays if absent
- *     ys_doc_free(&d);
+ *     eng_status st = ys_doc_load(&d, path);
+ *     if (st != ENG_OK) goto done;
+ *     st = read(&d, name, sizeof name, &epochs);
+ *     done:
+ *     ys_doc_free(&d);                                            // safe after a failed load
  *
  * Scalars: numbers and booleans must be plain (unquoted) scalars; integers are decimal and
  * must parse completely; numbers are finite; booleans are true/false (or yes/no). A getter
