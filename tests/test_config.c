@@ -322,6 +322,47 @@ END_TEST
 
 /* strategy: model_search and its section: defaults from search_space and nsga2, values,
  * and the errors. */
+/* Each error class of the strict reader with its exact "c.yaml:LINE:COL: " position (BASE is
+ * 8 lines). */
+static void expect_at(const char *text, eng_status st, const char *want)
+{
+    cfg_search cfg;
+    ck_assert_int_eq(load(text, &cfg), st);
+    char full[4400];
+    snprintf(full, sizeof full, "%s/c.yaml:%s", dir, want);
+    ck_assert_msg(strcmp(eng_last_error(), full) == 0, "'%s' is not '%s'", eng_last_error(),
+                  full);
+}
+
+START_TEST(test_error_positions)
+{
+    expect_at(BASE "training: {epochs: 2, batchsize: 8}\n", ENG_ERR_FORMAT,
+              "9:23: unknown key 'training.batchsize' (did you mean 'batch_size'?)");
+    expect_at(BASE "training: {epochs: [1]}\n", ENG_ERR_FORMAT,
+              "9:20: training.epochs: expected an integer, found a list");
+    expect_at(BASE "nsga2:\n  population: 2\n", ENG_ERR_ARG,
+              "10:15: nsga2.population: 2 is out of range (allowed: 4 to 10000)");
+    expect_at(BASE "training:\n  epochs: 1\n  epochs: 2\n", ENG_ERR_FORMAT,
+              "11:3: duplicate key 'training.epochs' (first given on line 10)");
+    expect_at(BASE "objectives: [error, enrgy]\n", ENG_ERR_ARG,
+              "9:21: objectives: 'enrgy' is not one of: error, energy, params, macs, mul_energy "
+              "(did you mean 'energy'?)");
+    expect_at(BASE "quantization: {mode: symm}\n", ENG_ERR_ARG,
+              "9:22: quantization.mode: 'symm' is not one of: asym, sym (did you mean 'sym'?)");
+    expect_at("name: t\n" BASE_DATASET "search_space:\n  ops: [conv3x3, sep3x5]\n"
+              "  multipliers: [a]\n" BASE_ENERGY, ENG_ERR_ARG,
+              "6:18: search_space.ops: unknown op 'sep3x5' (known: conv3x3, conv5x5, sep3x3, "
+              "sep5x5, mbconv3, mbconv6, resblock, maxpool, avgpool, identity) (did you mean "
+              "'sep3x3'?)");
+    expect_at(BASE "seed: \"3\"\n", ENG_ERR_FORMAT, "9:7: seed: expected an integer, found the "
+              "quoted string \"3\" (hint: remove the quotes)");
+    expect_at(BASE "name: u\n", ENG_ERR_FORMAT,
+              "9:1: duplicate key 'name' (first given on line 1)");
+    expect_at("# only a comment\n", ENG_ERR_FORMAT,
+              " the config is empty (start from configs/quickstart.yaml)");
+}
+END_TEST
+
 START_TEST(test_model_search)
 {
     cfg_search c;
@@ -412,6 +453,7 @@ static Suite *config_suite(void)
     tcase_add_test(te, test_syntax_error);
     tcase_add_test(te, test_limits);
     tcase_add_test(te, test_model_search);
+    tcase_add_test(te, test_error_positions);
     suite_add_tcase(s, te);
     return s;
 }

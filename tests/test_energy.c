@@ -106,76 +106,132 @@ static const struct bad_case {
     const char *yaml;
     const char *expect;     /* substring after "<path>:" */
 } bad_cases[] = {
-    {"name: x\nword_bits: 16\nspeed: 3\n", ":3: accelerator: unknown key 'speed'"},
+    {"name: x\nword_bits: 16\nspeed: 3\n", ":3:1: unknown key 'speed'; known keys here: name, technology"},
     {"name: x\nword_bits: 16\npe_array: {rows: 2, cols: 2}\nmac: {energy_pj: 1, "
      "multiplier_share: 0.5}\ndataflows: [row_stationary]\nlevels:\n"
      "  - {name: DRAM, scope: offchip, keeps: [weights, inputs, outputs], read_pj: -5, "
-     "write_pj: 1}\n", ":7: read_pj: -5 is out of range"},
-    {"name: x\nword_bits: 16\npe_array: {rows: 2}\n", ":3: missing key 'cols'"},
-    {"name: x\nword_bits: sixteen\n", ":2: word_bits: 'sixteen' is not an integer"},
+     "write_pj: 1}\n", ":7:78: levels[0].read_pj: -5 is out of range (allowed: 0 to 1e+09)"},
+    {"name: x\nword_bits: 16\npe_array: {rows: 2}\n", ":3:11: missing required key 'pe_array.cols' (an integer from 1 to 4096)"},
+    {"name: x\nword_bits: sixteen\n", ":2:12: word_bits: expected an integer, found 'sixteen'"},
     {"name: x\nword_bits: 16\npe_array: {rows: 2, cols: 2}\nmac: {energy_pj: 1, "
      "multiplier_share: 0.5}\ndataflows: [row_stationary]\nlevels:\n"
      "  - {name: DRAM, scope: offchip, keeps: [weights, inputs, outputs], read_pj: 1, "
      "write_pj: 1}\n  - {name: rf, scope: pe, capacity_words: 4, keeps: [weights], "
      "read_pj: 1, write_pj: 1}\n  - {name: glb, scope: global, capacity_words: 64, "
-     "keeps: [inputs], read_pj: 1, write_pj: 1}\n", ":9: level glb: global levels must come"},
+     "keeps: [inputs], read_pj: 1, write_pj: 1}\n", ":9:5: level glb: global levels must come"},
     {"name: x\nword_bits: 16\npe_array: {rows: 2, cols: 2}\nmac: {energy_pj: 1, "
      "multiplier_share: 0.5}\ndataflows: [row_stationary]\nlevels:\n"
      "  - {name: DRAM, scope: offchip, keeps: [weights, inputs, outputs], read_pj: 1, "
      "write_pj: 1}\n  - {name: rf, scope: pe, capacity_words: 0, keeps: [weights], "
-     "read_pj: 1, write_pj: 1}\n", ":8: capacity_words: 0 is out of range"},
+     "read_pj: 1, write_pj: 1}\n", ":8:43: levels[1].capacity_words: 0 is out of range (allowed: 1 to"},
     {"name: x\nword_bits: 16\npe_array: {rows: 2, cols: 2}\nmac: {energy_pj: 1, "
-     "multiplier_share: 1.5}\n", ":4: multiplier_share: 1.5 is out of range"},
+     "multiplier_share: 1.5}\n", ":4:39: mac.multiplier_share: 1.5 is out of range (allowed: 0 to 1)"},
     {"name: x\nword_bits: 16\npe_array: {rows: 2, cols: 2}\nmac: {energy_pj: 1, "
-     "multiplier_share: 0.5}\ndataflows: [diagonal]\n", ":5: dataflows: 'diagonal' is not one"},
+     "multiplier_share: 0.5}\ndataflows: [diagonal]\n", ":5:13: dataflows: 'diagonal' is not one of: weight_stationary"},
     {"name: x\nword_bits: 16\npe_array: {rows: 2, cols: 2}\nmac: {energy_pj: 1, "
      "multiplier_share: 0.5}\ndataflows: [row_stationary]\nlevels:\n"
      "  - {name: glb, scope: global, capacity_words: 8, keeps: [weights, inputs, outputs], "
-     "read_pj: 1, write_pj: 1}\n", ":7: the first level must be off-chip"},
-    {"name: x\nname: y\n", ":2: accelerator: key 'name' given twice"},
-    {"name: x\nword_bits: [16\n", ":3: YAML syntax error"},
+     "read_pj: 1, write_pj: 1}\n", ":7:5: the first level must be off-chip"},
+    {"name: x\nname: y\n", ":2:1: duplicate key 'name' (first given on line 1)"},
+    {"name: x\nword_bits: [16\n", ":3:1: YAML syntax error"},
     {"name: x\nword_bits: 16\npe_array: {rows: 2, cols: 2}\nmac: {energy_pj: 1, "
      "multiplier_share: 0.5}\ndataflows: [row_stationary]\nlevels:\n"
      "  - {name: DRAM, scope: offchip, keeps: [weights, inputs, outputs], read_pj: 1, "
      "write_pj: 1}\n  - {name: a, scope: pe, capacity_words: 4, keeps: [weights], "
      "read_pj: 1, write_pj: 1}\n  - {name: b, scope: pe, capacity_words: 4, "
-     "keeps: [weights, inputs], read_pj: 1, write_pj: 1}\n", ":9: level b: per-PE levels are"},
+     "keeps: [weights, inputs], read_pj: 1, write_pj: 1}\n", ":9:52: level b: per-PE levels are"},
     {"name: x\nword_bits: 16\npe_array: {rows: 2, cols: 2}\nmac: {energy_pj: \"1\", "
-     "multiplier_share: 0.5}\n", ":4: energy_pj must be a number"},
+     "multiplier_share: 0.5}\n", ":4:18: mac.energy_pj: expected a number, found the quoted string \"1\" (hint: "
+     "remove the quotes)"},
     /* constraints (the levels of CONS_HEAD: DRAM, glb, rf_w, rf_i, rf_o; lines 7-11) */
     {CONS_HEAD "  - {target: glb, type: temporal, permutation: NXC}\n",
-     ":13: permutation: unknown dimension 'X'"},
+     ":13:48: constraints[0].permutation: unknown dimension 'X'"},
     {CONS_HEAD "  - {target: glb, type: temporal, factors: {K: 2}}\n",
-     ":13: factors: unknown dimension 'K'"},
+     ":13:45: constraints[0].factors: unknown dimension 'K'"},
     {CONS_HEAD "  - {target: glb, type: spatial, rows: CR, cols: MZ}\n",
-     ":13: cols: unknown dimension 'Z'"},
+     ":13:50: constraints[0].cols: unknown dimension 'Z'"},
     {CONS_HEAD "  - {target: glb, type: bypass, keep: [inputs], bypass: [psums]}\n",
-     ":13: bypass: unknown tensor 'psums'"},
+     ":13:58: constraints[0].bypass: 'psums' is not one of: weights, inputs, outputs"},
     {CONS_HEAD "  - {target: glb, type: bypass, keep: [inputs, weights], bypass: [weights]}\n",
-     ":13: glb: weights is both kept and bypassed"},
+     ":13:66: glb: weights is both kept and bypassed"},
     {CONS_HEAD "  - {target: rf_w, type: bypass, bypass: [weights]}\n",
-     ":13: rf_w: weights is bypassed, but the level's keeps lists it"},
+     ":13:42: rf_w: weights is bypassed, but the level's keeps lists it"},
     {CONS_HEAD "  - {target: rf_w, type: bypass, keep: [inputs]}\n",
-     ":13: rf_w: inputs is kept, but the level's keeps does not list it"},
+     ":13:40: rf_w: inputs is kept, but the level's keeps does not list it"},
     {CONS_HEAD "  - {target: sram, type: bypass, bypass: [weights]}\n",
-     ":13: target: no level named 'sram'"},
+     ":13:14: constraints[0].target: no level named 'sram'"},
     {CONS_HEAD "  - {target: DRAM, type: spatial, rows: C, cols: M}\n",
-     ":13: a spatial target must name the level right above the PE array (glb)"},
+     ":13:5: a spatial target must name the level right above the PE array (glb)"},
     {CONS_HEAD "  - {target: glb, type: temporal, permutation: N}\n"
-     "  - {target: glb, type: temporal, factors: {N: 1}}\n", ":14: a second temporal target"},
+     "  - {target: glb, type: temporal, factors: {N: 1}}\n", ":14:5: a second temporal target"},
     {CONS_HEAD "  - {target: glb, type: temporal, permutation: NCN}\n",
-     ":13: permutation: dimension N listed twice"},
+     ":13:48: constraints[0].permutation: dimension N listed twice"},
     {CONS_HEAD "  - {target: rf_w, type: temporal, factors: {M: 2}}\n"
      "  - {target: rf_o, type: temporal, factors: {M: 0}}\n",
-     ":13: per-PE targets disagree on dimension M"},
-    {CONS_HEAD "  - {target: glb, type: temporal, perm: N}\n", ":13: constraint: unknown key 'perm'"},
+     ":13:3: per-PE targets disagree on dimension M"},
+    {CONS_HEAD "  - {target: glb, type: temporal, perm: N}\n", ":13:35: unknown key 'constraints[0].perm'; known keys here: target"},
     {CONS_HEAD "  - {target: glb, type: temporal, rows: N}\n",
-     ":13: rows: not a key of a temporal target"},
-    {CONS_HEAD "  - {target: glb, type: temporal, factors: {M: -2}}\n", ":13: factor: -2 is out"},
+     ":13:41: constraints[0].rows: not a key of a temporal target"},
+    {CONS_HEAD "  - {target: glb, type: temporal, factors: {M: -2}}\n", ":13:48: constraints[0].factors.M: -2 is out of range (allowed: 0 to"},
     {"name: x\nword_bits: 16\npe_array: {rows: 2, cols: 2}\nmac: {energy_pj: 1, "
      "multiplier_share: 0.5}\ndataflows: [constrained]\nlevels:\n"
      "  - {name: DRAM, scope: offchip, read_pj: 1, write_pj: 1}\n",
-     ":5: dataflows: 'constrained' needs a spatial constraint"},
+     ":5:12: dataflows: 'constrained' needs a spatial constraint"},
+    /* the strict reader's error classes with their line:col: unknown key with a hint, wrong
+       type, out of range, duplicate key (top level, a level, a constraint) */
+    {"name: x\nword_bits: 16\npe_aray: {rows: 2, cols: 2}\n",
+     ":3:1: unknown key 'pe_aray' (did you mean 'pe_array'?)"},
+    {"name: x\nword_bits: 16\npe_array: {rows: two, cols: 2}\n",
+     ":3:18: pe_array.rows: expected an integer, found 'two'"},
+    {"name: x\nword_bits: 65\n", ":2:12: word_bits: 65 is out of range (allowed: 1 to 64)"},
+    {"name: x\nword_bits: 16\npe_array: {rows: 2, cols: 2, rows: 3}\n",
+     ":3:30: duplicate key 'pe_array.rows' (first given on line 3)"},
+    {CONS_HEAD "  - {target: glb, type: temporal, permutaton: NC}\n",
+     ":13:35: unknown key 'constraints[0].permutaton' (did you mean 'permutation'?)"},
+    {CONS_HEAD "  - {target: glb, type: temporal, factors: [N]}\n",
+     ":13:44: constraints[0].factors: a map such as {N: 1, R: 0} is needed"},
+    {CONS_HEAD "  - {target: glb, type: temporal, factors: {N: 1, N: 2}}\n",
+     ":13:51: duplicate key 'constraints[0].factors.N' (first given on line 13)"},
+    {CONS_HEAD "  - {target: glb, type: temporal, factors: {N: 1}, type: spatial}\n",
+     ":13:52: duplicate key 'constraints[0].type' (first given on line 13)"},
+    {CONS_HEAD "  - {target: glb, type: temporl, factors: {N: 1}}\n",
+     ":13:25: constraints[0].type: 'temporl' is not one of: bypass, spatial, temporal (did you "
+     "mean 'temporal'?)"},
+    {"name: x\nword_bits: 16\npe_array: {rows: 2, cols: 2}\nmac: {energy_pj: 1, "
+     "multiplier_share: 0.5}\ndataflows: [row_stationary]\nlevels:\n"
+     "  - {name: DRAM, scope: offchip, read_pj: 1, write_pj: 1, read_pj: 2}\n",
+     ":7:59: duplicate key 'levels[0].read_pj' (first given on line 7)"},
+    {"name: x\nword_bits: 16\npe_array: {rows: 2, cols: 2}\nmac: {energy_pj: 1, "
+     "multiplier_share: 0.5}\ndataflows: [row_stationary]\nlevels:\n"
+     "  - {name: DRAM, scope: offchip, read_pj: 1, writ_pj: 1}\n",
+     ":7:46: unknown key 'levels[0].writ_pj' (did you mean 'write_pj'?)"},
+    {"name: x\nword_bits: 16\npe_array: {rows: 2, cols: 2}\nmac: {energy_pj: 1, "
+     "multiplier_share: 0.5}\ndataflows: [row_stationary]\nlevels:\n"
+     "  - {name: DRAM, scope: offchip, read_pj: [1], write_pj: 1}\n",
+     ":7:43: levels[0].read_pj: expected a number, found a list"},
+    {"name: x\nword_bits: 16\npe_array: {rows: 2, cols: 2}\nmac: {energy_pj: 1, "
+     "multiplier_share: 0.5}\ndataflows: [row_stationary]\nlevels:\n"
+     "  - {name: DRAM, scope: offchip, read_pj: 1, write_pj: 1}\n"
+     "  - {name: glb, scope: gobal, capacity_words: 8, read_pj: 1, write_pj: 1}\n",
+     ":8:24: levels[1].scope: 'gobal' is not one of: offchip, global, pe (did you mean "
+     "'global'?)"},
+    {"name: x\nword_bits: 16\npe_array: {rows: 2, cols: 2}\nmac: {energy_pj: 1, "
+     "multiplier_share: 0.5}\ndataflows: [row_stationary]\nlevels:\n"
+     "  - {name: DRAM, scope: offchip, read_pj: 1, write_pj: 1}\n"
+     "  - {name: g1, scope: global, capacity_words: 8, read_pj: 1, write_pj: 1}\n"
+     "  - {name: g2, scope: global, capacity_words: 8, read_pj: 1, write_pj: 1}\n"
+     "  - {name: g3, scope: global, capacity_words: 8, read_pj: 1, write_pj: 1}\n"
+     "  - {name: g4, scope: global, capacity_words: 8, read_pj: 1, write_pj: 1}\n"
+     "  - {name: g5, scope: global, capacity_words: 8, read_pj: 1, write_pj: 1}\n"
+     "  - {name: g6, scope: global, capacity_words: 8, read_pj: 1, write_pj: 1}\n"
+     "  - {name: g7, scope: global, capacity_words: 8, read_pj: 1, write_pj: 1}\n"
+     "  - {name: g8, scope: global, capacity_words: 8, read_pj: 1, write_pj: 1}\n",
+     ":15:5: levels: more than 8 levels"},
+    {"", ": empty document"},
+    {"a: &x {b: 1}\n" "l: [*x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, "
+     "*x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, "
+     "*x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, *x, "
+     "*x, *x, *x]\n", ":2:261: more than 64 aliases"},
 };
 
 START_TEST(test_accel_bad)
@@ -227,13 +283,13 @@ START_TEST(test_yaml_limits)
     energy_accel a;
     const char *path = write_tmp(dir, "acc.yaml", deep);
     ck_assert_int_eq(energy_accel_load(path, &a), ENG_ERR_FORMAT);
-    ck_assert_msg(strstr(eng_last_error(), "acc.yaml:2: collections nested deeper than 32"), "%s",
+    ck_assert_msg(strstr(eng_last_error(), "acc.yaml:2:43: collections nested deeper than 32"), "%s",
                   eng_last_error());
     path = write_tmp(dir, "net.yaml", deep);
     energy_layer *ls = NULL;
     int count = -1;
     ck_assert_int_eq(energy_layers_load(path, &ls, &count, NULL), ENG_ERR_FORMAT);
-    ck_assert_msg(strstr(eng_last_error(), "net.yaml:2: collections nested deeper"), "%s",
+    ck_assert_msg(strstr(eng_last_error(), "net.yaml:2:43: collections nested deeper"), "%s",
                   eng_last_error());
     ck_assert_int_eq(count, -1);
     free(deep);
@@ -243,7 +299,7 @@ START_TEST(test_yaml_limits)
     strcpy(wide + n, "}\n");
     path = write_tmp(dir, "acc.yaml", wide);
     ck_assert_int_eq(energy_accel_load(path, &a), ENG_ERR_FORMAT);
-    ck_assert_msg(strstr(eng_last_error(), "acc.yaml:2: a mapping with more than 4096 keys"), "%s",
+    ck_assert_msg(strstr(eng_last_error(), "acc.yaml:2:39862: a mapping with more than 4096 keys"), "%s",
                   eng_last_error());
     free(wide);
     const size_t big = ((size_t)1 << 20) + 1;
@@ -974,17 +1030,29 @@ END_TEST
 
 static const struct bad_case bad_layers[] = {
     {"name: n\nlayers:\n  - {name: a, kind: conv, input: [3, 8, 8], out_channels: 4, kernel: 3, "
-     "colour: red}\n", ":3: layer: unknown key 'colour'"},
+     "colour: red}\n", ":3:73: unknown key 'layers[0].colour'; known keys here: name, kind"},
     {"name: n\nlayers:\n  - {name: a, kind: conv, input: [3, 8, 8], kernel: 3}\n",
-     ":3: missing key 'out_channels'"},
+     ":3:5: missing required key 'layers[0].out_channels' (an integer from 1 to"},
     {"name: n\nlayers:\n  - {name: a, kind: conv, input: [3, 8, 8], out_channels: -4, kernel: 3}\n",
-     ":3: out_channels: -4 is out of range"},
+     ":3:59: layers[0].out_channels: -4 is out of range (allowed: 1 to"},
     {"name: n\nlayers:\n  - {name: a, kind: conv, input: [3, 8, 8], out_channels: 4, kernel: 9}\n",
-     ":3: layer a: kernel 9x9 larger than the padded input"},
-    {"name: n\nlayers:\n  - {name: a, kind: lstm, input: [3]}\n", ":3: kind: 'lstm' is not one"},
+     ":3:5: layer a: kernel 9x9 larger than the padded input"},
+    {"name: n\nlayers:\n  - {name: a, kind: lstm, input: [3]}\n", ":3:21: layers[0].kind: 'lstm' is not one of: conv, depthwise"},
     {"name: n\nlayers:\n  - {name: a, kind: dense, input: [3], out_channels: 2}\n"
-     "  - {name: a, kind: dense, input: [2], out_channels: 2}\n", ":4: layer name 'a' used twice"},
-    {"name: n\nbatch: two\nlayers: []\n", ":2: batch: 'two' is not an integer"},
+     "  - {name: a, kind: dense, input: [2], out_channels: 2}\n", ":4:5: layer name 'a' used twice"},
+    {"name: n\nbatch: two\nlayers: []\n", ":2:8: batch: expected an integer, found 'two'"},
+    /* the strict reader's error classes with their line:col */
+    {"name: n\nlayers:\n  - {name: a, kind: dense, input: [3], out_channel: 2}\n",
+     ":3:40: unknown key 'layers[0].out_channel' (did you mean 'out_channels'?)"},
+    {"name: n\nlayers:\n  - {name: a, kind: conv, input: [3, 8, 8], out_channels: 4, kernel: 3, "
+     "stride: [1]}\n", ":3:81: layers[0].stride: expected an integer, found a list"},
+    {"name: n\nlayers:\n  - {name: a, kind: conv, input: [3, 8, 8], out_channels: 4, kernel: 3, "
+     "bias: maybe}\n", ":3:79: layers[0].bias: expected true or false, found 'maybe'"},
+    {"name: n\nlayers:\n  - {name: a, kind: conv, input: [3, 8, 8], out_channels: 4, kernel: 3, "
+     "stride: 2000}\n", ":3:81: layers[0].stride: 2000 is out of range (allowed: 1 to 1024)"},
+    {"name: n\nlayers:\n  - {name: a, kind: conv, input: [3, 8, 8], out_channels: 4, kernel: 3, "
+     "kernel: 5}\n", ":3:73: duplicate key 'layers[0].kernel' (first given on line 3)"},
+    {"name: n\nlayrs: []\n", ":2:1: unknown key 'layrs' (did you mean 'layers'?)"},
 };
 
 START_TEST(test_layers_bad)

@@ -14,10 +14,10 @@
  *     energy:       {accelerator: accelerators/eyeriss.yaml}
  *     objectives:   [error, energy]
  *
- * Parsing is strict: an unknown key (with a "did you mean" hint), a duplicate key, a value of
- * the wrong type, a number out of range, a missing required key and a file or directory that
- * does not exist are errors whose message starts with "FILE:LINE:COL:" and names the key path
- * ("training.epochs"). Relative paths in the config (dataset.path, energy.accelerator) are
+ * Parsing is strict (the reader of yaml_strict.h): an unknown key (with a "did you mean"
+ * hint), a duplicate key, a value of the wrong type, a number out of range, a missing required
+ * key and a file or directory that does not exist are errors whose message starts with
+ * "FILE:LINE:COL:" and names the key path ("training.epochs"). Relative paths in the config (dataset.path, energy.accelerator) are
  * resolved against the directory of the config file; the output database path is relative to
  * the current directory.
  *

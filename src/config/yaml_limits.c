@@ -20,12 +20,14 @@ eng_status yaml_check_limits(const char *path, const char *text, size_t len)
     bool is_map[YAML_MAX_DEPTH + 1] = {false};
     size_t children[YAML_MAX_DEPTH + 1] = {0};
     int depth = 0;
+    long aliases = 0;
     eng_status st = ENG_OK;
     bool done = false;
     while (!done && st == ENG_OK) {
         yaml_event_t ev;
         if (!yaml_parser_parse(&parser, &ev)) break;  /* a syntax error: the loader's to report */
         const unsigned long line = (unsigned long)ev.start_mark.line + 1;
+        const unsigned long col = (unsigned long)ev.start_mark.column + 1;
         switch (ev.type) {
         case YAML_STREAM_END_EVENT:
             done = true;
@@ -35,14 +37,20 @@ eng_status yaml_check_limits(const char *path, const char *text, size_t len)
         case YAML_SEQUENCE_START_EVENT:
         case YAML_MAPPING_START_EVENT:
             if (depth > 0 && is_map[depth] && ++children[depth] > 2 * (size_t)YAML_MAX_KEYS) {
-                st = eng_error(ENG_ERR_FORMAT, "%s:%lu: a mapping with more than %d keys (the "
-                               "limit of YAML files)", path, line, YAML_MAX_KEYS);
+                st = eng_error(ENG_ERR_FORMAT, "%s:%lu:%lu: a mapping with more than %d keys "
+                               "(the limit of YAML files)", path, line, col, YAML_MAX_KEYS);
+                break;
+            }
+            if (ev.type == YAML_ALIAS_EVENT && ++aliases > YAML_MAX_ALIASES) {
+                st = eng_error(ENG_ERR_FORMAT, "%s:%lu:%lu: more than %d aliases (*name; the "
+                               "limit of YAML files)", path, line, col, YAML_MAX_ALIASES);
                 break;
             }
             if (ev.type == YAML_SCALAR_EVENT || ev.type == YAML_ALIAS_EVENT) break;
             if (depth == YAML_MAX_DEPTH) {
-                st = eng_error(ENG_ERR_FORMAT, "%s:%lu: collections nested deeper than %d levels "
-                               "(the limit of YAML files)", path, line, YAML_MAX_DEPTH);
+                st = eng_error(ENG_ERR_FORMAT, "%s:%lu:%lu: collections nested deeper than %d "
+                               "levels (the limit of YAML files)", path, line, col,
+                               YAML_MAX_DEPTH);
                 break;
             }
             depth++;

@@ -1,11 +1,12 @@
 /*
- * yaml_limits.h - size, nesting and mapping-size limits of the YAML texts the application
- * reads (search configs, accelerator and layer files), checked on libyaml's event stream
- * before a document is built.
+ * yaml_limits.h - size, nesting, mapping-size and alias limits of the YAML texts the
+ * application reads (search configs, accelerator and layer files), checked on libyaml's event
+ * stream before a document is built (yaml_strict.h's ys_doc_parse does it).
  *
  * libyaml's scanner and our strict readers have costs that grow faster than the text: deeply
  * nested flow collections take quadratic time (50,000 levels of '[' in 100 KB: 35 s), and the
- * readers' duplicate-key check is quadratic in a mapping's size. These limits keep every file
+ * readers' duplicate-key check is quadratic in a mapping's size; an alias makes the readers
+ * read its anchored node again, as often as it is named. These limits keep every file
  * linear and small; real files stay far below them.
  *
  *     if (len > YAML_MAX_BYTES) ...;                 // the caller reads at most this much
@@ -21,10 +22,11 @@
 #define YAML_MAX_BYTES ((size_t)1 << 20)   /* bytes in one file */
 #define YAML_MAX_DEPTH 32                  /* nested collections (flow or block) */
 #define YAML_MAX_KEYS 4096                 /* keys of one mapping */
+#define YAML_MAX_ALIASES 64                /* aliases (*name) in one file */
 
 /* Scans text[0..len) event by event and stops at the first collection nested deeper than
- * YAML_MAX_DEPTH or mapping with more than YAML_MAX_KEYS keys: ENG_ERR_FORMAT with
- * "path:line: ..." (path for messages only). Returns ENG_OK on a YAML syntax error, which the
+ * YAML_MAX_DEPTH, mapping with more than YAML_MAX_KEYS keys or alias beyond YAML_MAX_ALIASES:
+ * ENG_ERR_FORMAT with "path:line:col: ..." (path for messages only). Returns ENG_OK on a YAML syntax error, which the
  * caller's yaml_parser_load() then reports as usual (it stops at the same place, within the
  * limits), and ENG_ERR_NOMEM when libyaml cannot start. */
 eng_status yaml_check_limits(const char *path, const char *text, size_t len);

@@ -4,8 +4,9 @@
  */
 #include "constraints.h"
 #include "energy.h"
-#include "energy_yaml.h"
+#include "yaml_strict.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -88,154 +89,147 @@ eng_status energy_accel_validate(const energy_accel *a)
     return constraints_validate(a);
 }
 
-/* A sequence of names from `names` (count entries) as a bit mask. */
-static eng_status read_name_set(ey_doc *d, yaml_node_t *map, const char *key,
-                                const char *const *names, int count, unsigned *mask)
+/* A list of names from `names` (count entries), each at most once, as a bit mask. */
+static eng_status read_name_set(const ys_map *m, const char *key, const char *const *names,
+                                int count, unsigned *mask)
 {
-    yaml_node_t *v = ey_map_get(d, map, key);
-    if (!v) return ey_fail(d, map, "missing key '%s'", key);
-    if (v->type != YAML_SEQUENCE_NODE || v->data.sequence.items.start == v->data.sequence.items.top)
-        return ey_fail(d, v, "%s must be a non-empty list", key);
+    yaml_node_t *v;
+    int len;
+    char kp[256];
+    ENG_TRY(ys_get_seq(m, key, true, 1, 64, &v, &len));
+    ys_map_path(m, key, kp, sizeof kp);
     *mask = 0;
-    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
-        yaml_node_t *e = yaml_document_get_node(&d->doc, *it);
-        const char *s = ey_scalar(e);
-        int k = -1;
-        for (int i = 0; s && i < count; i++)
-            if (strcmp(s, names[i]) == 0) k = i;
-        if (k < 0) {
-            char list[256] = "";
-            for (int i = 0; i < count; i++)
-                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "",
-                         names[i]);
-            return ey_fail(d, e, "%s: '%s' is not one of %s", key, s ? s : "(not a name)", list);
-        }
-        if (*mask & (1u << k)) return ey_fail(d, e, "%s: '%s' listed twice", key, s);
+    for (int i = 0; i < len; i++) {
+        yaml_node_t *e = ys_seq_item(m->doc, v, i);
+        int k;
+        ENG_TRY(ys_node_enum(m->doc, e, kp, names, count, &k));
+        if (*mask & (1u << k))
+            return ys_fail(m->doc, e, ENG_ERR_FORMAT, "%s: '%s' listed twice", kp, names[k]);
         *mask |= 1u << k;
     }
     return ENG_OK;
 }
 
-static eng_status read_level(ey_doc *d, yaml_node_t *n, const energy_accel *a, int index,
+static eng_status read_level(ys_doc *d, yaml_node_t *n, const energy_accel *a, int index,
                              energy_level *l, bool *explicit_keeps)
 {
     static const char *const keys[] = {"name", "scope", "capacity_words", "word_bits", "keeps",
                                        "read_pj", "write_pj", NULL};
-    ENG_TRY(ey_map_check(d, n, "level", keys));
+    char where[32];
+    snprintf(where, sizeof where, "levels[%d]", index);
+    ys_map m;
+    ENG_TRY(ys_map_open(d, n, where, keys, &m));
     memset(l, 0, sizeof *l);
-    ENG_TRY(ey_get_string(d, n, "name", true, l->name, sizeof l->name));
-    char scope[16];
-    ENG_TRY(ey_get_string(d, n, "scope", true, scope, sizeof scope));
-    int s = -1;
-    for (int i = 0; i < 3; i++)
-        if (strcmp(scope, scope_names[i]) == 0) s = i;
-    if (s < 0) return ey_fail(d, ey_map_get(d, n, "scope"), "scope: '%s' is not one of offchip, "
-                              "global, pe", scope);
+    ENG_TRY(ys_get_string(&m, "name", true, l->name, sizeof l->name));
+    int s = 0;
+    ENG_TRY(ys_get_enum(&m, "scope", true, scope_names, 3, &s));
     l->scope = (energy_scope)s;
-    int64_t v = 0;
-    ENG_TRY(ey_get_int(d, n, "capacity_words", s != ENERGY_SCOPE_OFFCHIP, 1, INT64_C(1) << 40, &v));
-    if (s == ENERGY_SCOPE_OFFCHIP && ey_map_get(d, n, "capacity_words"))
-        return ey_fail(d, ey_map_get(d, n, "capacity_words"),
-                       "capacity_words: an off-chip level is unlimited");
-    l->capacity_words = v;
-    v = a->word_bits;
-    ENG_TRY(ey_get_int(d, n, "word_bits", false, 1, 1024, &v));
-    l->word_bits = (int)v;
-    *explicit_keeps = ey_map_get(d, n, "keeps") != NULL;
+    yaml_node_t *cap = ys_map_get(&m, "capacity_words");
+    if (s == ENERGY_SCOPE_OFFCHIP && cap)
+        return ys_fail(d, cap, ENG_ERR_FORMAT, "%s.capacity_words: an off-chip level is "
+                       "unlimited", where);
+    ENG_TRY(ys_get_i64(&m, "capacity_words", s != ENERGY_SCOPE_OFFCHIP, 1, INT64_C(1) << 40,
+                       &l->capacity_words));
+    l->word_bits = a->word_bits;
+    ENG_TRY(ys_get_int(&m, "word_bits", false, 1, 1024, &l->word_bits));
+    *explicit_keeps = ys_map_get(&m, "keeps") != NULL;
     l->keeps = ALL_TENSORS;     /* Timeloop's default: a level keeps what is not bypassed */
     if (*explicit_keeps)
-        ENG_TRY(read_name_set(d, n, "keeps", tensor_names, ENERGY_TENSOR_COUNT, &l->keeps));
-    ENG_TRY(ey_get_double(d, n, "read_pj", true, 0, MAX_PJ, &l->read_pj));
-    ENG_TRY(ey_get_double(d, n, "write_pj", true, 0, MAX_PJ, &l->write_pj));
+        ENG_TRY(read_name_set(&m, "keeps", tensor_names, ENERGY_TENSOR_COUNT, &l->keeps));
+    ENG_TRY(ys_get_double(&m, "read_pj", true, 0, MAX_PJ, &l->read_pj));
+    ENG_TRY(ys_get_double(&m, "write_pj", true, 0, MAX_PJ, &l->write_pj));
     if (index == 0 && (s != ENERGY_SCOPE_OFFCHIP || l->keeps != ALL_TENSORS))
-        return ey_fail(d, n, "the first level must be off-chip (scope: offchip) and keep "
-                       "weights, inputs and outputs");
+        return ys_fail(d, n, ENG_ERR_FORMAT, "the first level must be off-chip (scope: offchip) "
+                       "and keep weights, inputs and outputs");
     if (index > 0 && s == ENERGY_SCOPE_OFFCHIP)
-        return ey_fail(d, n, "level %s: only the first level can be off-chip", l->name);
+        return ys_fail(d, n, ENG_ERR_FORMAT, "level %s: only the first level can be off-chip",
+                       l->name);
     if (index > 0 && l->scope < a->levels[index - 1].scope)
-        return ey_fail(d, n, "level %s: global levels must come before per-PE levels", l->name);
+        return ys_fail(d, n, ENG_ERR_FORMAT, "level %s: global levels must come before per-PE "
+                       "levels", l->name);
     for (int j = 0; j < index; j++) {
         if (strcmp(a->levels[j].name, l->name) == 0)
-            return ey_fail(d, n, "level name '%s' used twice", l->name);
+            return ys_fail(d, n, ENG_ERR_FORMAT, "level name '%s' used twice", l->name);
         if (*explicit_keeps && s == ENERGY_SCOPE_PE && a->levels[j].scope == ENERGY_SCOPE_PE &&
             (a->levels[j].keeps & l->keeps))
-            return ey_fail(d, ey_map_get(d, n, "keeps"), "level %s: per-PE levels are siblings "
-                           "and must keep different tensors (%s keeps one of them)", l->name,
-                           a->levels[j].name);
+            return ys_fail(d, ys_map_get(&m, "keeps"), ENG_ERR_FORMAT, "level %s: per-PE levels "
+                           "are siblings and must keep different tensors (%s keeps one of them)",
+                           l->name, a->levels[j].name);
     }
     return ENG_OK;
 }
 
-static eng_status read_accel(ey_doc *d, energy_accel *a)
+static eng_status read_accel(ys_doc *d, energy_accel *a)
 {
     static const char *const keys[] = {"name", "technology", "word_bits", "pe_array", "mac",
                                        "dataflows", "levels", "constraints", NULL};
     static const char *const pe_keys[] = {"rows", "cols", NULL};
     static const char *const mac_keys[] = {"energy_pj", "multiplier_share", NULL};
-    yaml_node_t *root = ey_root(d);
-    ENG_TRY(ey_map_check(d, root, "accelerator", keys));
+    yaml_node_t *root_node = ys_doc_root(d);
+    if (!root_node) return ys_fail(d, NULL, ENG_ERR_FORMAT, "empty document (see "
+                                   "configs/accelerators/ for examples)");
+    ys_map root, pe, mac;
+    ENG_TRY(ys_map_open(d, root_node, "", keys, &root));
     memset(a, 0, sizeof *a);
     energy_constraints_clear(&a->cons);
     char tech[32];
-    ENG_TRY(ey_get_string(d, root, "name", true, a->name, sizeof a->name));
-    ENG_TRY(ey_get_string(d, root, "technology", false, tech, sizeof tech));
-    int64_t v;
-    ENG_TRY(ey_get_int(d, root, "word_bits", true, 1, 64, &v));
-    a->word_bits = (int)v;
+    ENG_TRY(ys_get_string(&root, "name", true, a->name, sizeof a->name));
+    ENG_TRY(ys_get_string(&root, "technology", false, tech, sizeof tech));
+    ENG_TRY(ys_get_int(&root, "word_bits", true, 1, 64, &a->word_bits));
 
-    yaml_node_t *pe = ey_map_get(d, root, "pe_array");
-    if (!pe) return ey_fail(d, root, "missing key 'pe_array'");
-    ENG_TRY(ey_map_check(d, pe, "pe_array", pe_keys));
-    ENG_TRY(ey_get_int(d, pe, "rows", true, 1, 4096, &v));
-    a->pe_rows = (int)v;
-    ENG_TRY(ey_get_int(d, pe, "cols", true, 1, 4096, &v));
-    a->pe_cols = (int)v;
+    ENG_TRY(ys_get_map(&root, "pe_array", true, pe_keys, &pe));
+    ENG_TRY(ys_get_int(&pe, "rows", true, 1, 4096, &a->pe_rows));
+    ENG_TRY(ys_get_int(&pe, "cols", true, 1, 4096, &a->pe_cols));
 
-    yaml_node_t *mac = ey_map_get(d, root, "mac");
-    if (!mac) return ey_fail(d, root, "missing key 'mac'");
-    ENG_TRY(ey_map_check(d, mac, "mac", mac_keys));
-    ENG_TRY(ey_get_double(d, mac, "energy_pj", true, 0, MAX_PJ, &a->mac_pj));
-    if (!(a->mac_pj > 0)) return ey_fail(d, ey_map_get(d, mac, "energy_pj"),
-                                         "energy_pj: a MAC must cost more than 0 pJ");
-    ENG_TRY(ey_get_double(d, mac, "multiplier_share", true, 0, 1, &a->multiplier_share));
+    ENG_TRY(ys_get_map(&root, "mac", true, mac_keys, &mac));
+    ENG_TRY(ys_get_double(&mac, "energy_pj", true, 0, MAX_PJ, &a->mac_pj));
+    if (!(a->mac_pj > 0))
+        return ys_fail(d, ys_map_get(&mac, "energy_pj"), ENG_ERR_FORMAT, "mac.energy_pj: a MAC "
+                       "must cost more than 0 pJ");
+    ENG_TRY(ys_get_double(&mac, "multiplier_share", true, 0, 1, &a->multiplier_share));
 
-    ENG_TRY(read_name_set(d, root, "dataflows", dataflow_names, ENERGY_DATAFLOW_COUNT,
+    ENG_TRY(read_name_set(&root, "dataflows", dataflow_names, ENERGY_DATAFLOW_COUNT,
                           &a->dataflows));
 
     bool explicit_keeps[ENERGY_MAX_LEVELS] = {false};
-    yaml_node_t *levels = ey_map_get(d, root, "levels");
-    if (!levels) return ey_fail(d, root, "missing key 'levels'");
-    if (levels->type != YAML_SEQUENCE_NODE) return ey_fail(d, levels, "levels must be a list");
-    for (yaml_node_item_t *it = levels->data.sequence.items.start;
-         it < levels->data.sequence.items.top; it++) {
-        yaml_node_t *n = yaml_document_get_node(&d->doc, *it);
-        if (a->n_levels == ENERGY_MAX_LEVELS)
-            return ey_fail(d, n, "more than %d levels", ENERGY_MAX_LEVELS);
-        ENG_TRY(read_level(d, n, a, a->n_levels, &a->levels[a->n_levels],
-                           &explicit_keeps[a->n_levels]));
+    yaml_node_t *levels;
+    int n_levels;
+    ENG_TRY(ys_get_seq(&root, "levels", true, 0, INT_MAX, &levels, &n_levels));
+    if (n_levels == 0)
+        return ys_fail(d, levels, ENG_ERR_FORMAT, "levels: at least the off-chip level is "
+                       "needed");
+    if (n_levels > ENERGY_MAX_LEVELS)
+        return ys_fail(d, ys_seq_item(d, levels, ENERGY_MAX_LEVELS), ENG_ERR_FORMAT, "levels: "
+                       "more than %d levels", ENERGY_MAX_LEVELS);
+    for (int i = 0; i < n_levels; i++) {
+        ENG_TRY(read_level(d, ys_seq_item(d, levels, i), a, i, &a->levels[i],
+                           &explicit_keeps[i]));
         a->n_levels++;
     }
-    if (a->n_levels == 0) return ey_fail(d, levels, "levels: at least the off-chip level is needed");
-    yaml_node_t *cons = ey_map_get(d, root, "constraints");
+    yaml_node_t *cons = ys_map_get(&root, "constraints");
     if (cons) ENG_TRY(constraints_read(d, cons, a, explicit_keeps));
     if ((a->dataflows & (1u << ENERGY_DATAFLOW_CONSTRAINED)) && !a->cons.spatial)
-        return ey_fail(d, ey_map_get(d, root, "dataflows"), "dataflows: 'constrained' needs a "
-                       "spatial constraint (rows and cols of the PE array)");
-    eng_status st = energy_accel_validate(a);
-    if (st != ENG_OK) return eng_error_prefix(ENG_ERR_FORMAT, "%s:%d", d->path, ey_line(root));
+        return ys_fail(d, ys_map_get(&root, "dataflows"), ENG_ERR_FORMAT, "dataflows: "
+                       "'constrained' needs a spatial constraint (rows and cols of the PE "
+                       "array)");
+    if (energy_accel_validate(a) != ENG_OK)
+        return ys_fail(d, root_node, ENG_ERR_FORMAT, "%s", eng_last_error());
     return ENG_OK;
 }
 
 eng_status energy_accel_load(const char *path, energy_accel *out)
 {
-    ey_doc d;
-    ENG_TRY(ey_load(path, &d));
+    ys_doc d;
     energy_accel a;
-    eng_status st = read_accel(&d, &a);
-    ey_free(&d);
-    if (st == ENG_OK) {
-        snprintf(a.source, sizeof a.source, "%s", path);
-        *out = a;
-    }
-    return st;
+    eng_status st = ys_doc_load(&d, path);
+    if (st != ENG_OK) goto done;
+    st = read_accel(&d, &a);
+    if (st != ENG_OK) goto done;
+    snprintf(a.source, sizeof a.source, "%s", path);
+    *out = a;
+done:
+    ys_doc_free(&d);
+    /* this loader's contract: a file that cannot be read is ENG_ERR_IO, any bad content
+       (a value out of range included) ENG_ERR_FORMAT */
+    return st == ENG_ERR_NOT_FOUND ? ENG_ERR_IO : st == ENG_ERR_ARG ? ENG_ERR_FORMAT : st;
 }

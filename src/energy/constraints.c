@@ -26,23 +26,24 @@ int constraints_first_pe(const energy_accel *a)
 }
 
 /* A string of dimension letters ("NCPQRS M"; spaces ignored) as a mask and, when order is not
- * NULL, as a list in the written order. */
-static eng_status read_dims(ey_doc *d, yaml_node_t *n, const char *key, unsigned *mask,
+ * NULL, as a list in the written order; what names it in messages. */
+static eng_status read_dims(ys_doc *d, yaml_node_t *n, const char *what, unsigned *mask,
                             int *order, int *len)
 {
-    const char *s = ey_scalar(n);
-    if (!s) return ey_fail(d, n, "%s: a string of dimension letters (%s) is needed", key,
-                           dim_letters);
+    const char *s = ys_scalar(n);
+    if (!s) return ys_fail(d, n, ENG_ERR_FORMAT, "%s: a string of dimension letters (%s) is "
+                           "needed", what, dim_letters);
     *mask = 0;
     int count = 0;
     for (const char *p = s; *p; p++) {
         if (*p == ' ') continue;
         const char *at = strchr(dim_letters, *p);
         if (!at)
-            return ey_fail(d, n, "%s: unknown dimension '%c' (the dimensions are %s)", key, *p,
-                           dim_letters);
+            return ys_fail(d, n, ENG_ERR_FORMAT, "%s: unknown dimension '%c' (the dimensions "
+                           "are %s)", what, *p, dim_letters);
         const int dim = (int)(at - dim_letters);
-        if (*mask & (1u << dim)) return ey_fail(d, n, "%s: dimension %c listed twice", key, *p);
+        if (*mask & (1u << dim))
+            return ys_fail(d, n, ENG_ERR_FORMAT, "%s: dimension %c listed twice", what, *p);
         *mask |= 1u << dim;
         if (order) order[count] = dim;
         count++;
@@ -53,73 +54,83 @@ static eng_status read_dims(ey_doc *d, yaml_node_t *n, const char *key, unsigned
 
 /* A map {DIM: factor}: 0 = the whole remaining dimension (ENERGY_FACTOR_FULL), v >= 1 an
  * exact loop bound. */
-static eng_status read_factors(ey_doc *d, yaml_node_t *n, int *factor)
+static eng_status read_factors(const ys_map *target, int *factor)
 {
+    ys_doc *d = target->doc;
+    yaml_node_t *n = ys_map_get(target, "factors");
+    char what[256];
+    ys_map_path(target, "factors", what, sizeof what);
     if (n->type != YAML_MAPPING_NODE)
-        return ey_fail(d, n, "factors: a map such as {N: 1, R: 0} is needed");
-    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = yaml_document_get_node(&d->doc, p->key);
-        yaml_node_t *v = yaml_document_get_node(&d->doc, p->value);
-        const char *name = ey_scalar(k);
-        const char *at = name && strlen(name) == 1 ? strchr(dim_letters, name[0]) : NULL;
+        return ys_fail(d, n, ENG_ERR_FORMAT, "%s: a map such as {N: 1, R: 0} is needed", what);
+    ys_map m;
+    ENG_TRY(ys_map_open(d, n, what, NULL, &m));     /* free keys, no repeats */
+    for (int i = 0; i < ys_map_len(&m); i++) {
+        const char *name = ys_scalar(ys_map_key(&m, i));
+        const char *at = strlen(name) == 1 ? strchr(dim_letters, name[0]) : NULL;
         if (!at)
-            return ey_fail(d, k, "factors: unknown dimension '%s' (the dimensions are %s)",
-                           name ? name : "?", dim_letters);
-        const int dim = (int)(at - dim_letters);
-        if (factor[dim] != ENERGY_FACTOR_FREE)
-            return ey_fail(d, k, "factors: dimension %s given twice", name);
-        int64_t f;
-        ENG_TRY(ey_scalar_int(d, v, "factor", 0, MAX_FACTOR, &f));
-        factor[dim] = f == 0 ? ENERGY_FACTOR_FULL : (int)f;
+            return ys_fail(d, ys_map_key(&m, i), ENG_ERR_FORMAT, "%s: unknown dimension '%s' "
+                           "(the dimensions are %s)", what, name, dim_letters);
+        char kp[280];
+        int f;
+        ENG_TRY(ys_node_int(d, ys_map_value(&m, i), ys_map_path(&m, name, kp, sizeof kp), 0,
+                            MAX_FACTOR, &f));
+        factor[at - dim_letters] = f == 0 ? ENERGY_FACTOR_FULL : f;
     }
     return ENG_OK;
 }
 
-static eng_status read_tensors(ey_doc *d, yaml_node_t *n, const char *key, unsigned *mask)
+/* A list of tensor names under key, each at most once, as a mask (0 when absent). */
+static eng_status read_tensors(const ys_map *m, const char *key, unsigned *mask)
 {
+    static const char *const names[ENERGY_TENSOR_COUNT] = {"weights", "inputs", "outputs"};
     *mask = 0;
-    if (n->type != YAML_SEQUENCE_NODE) return ey_fail(d, n, "%s must be a list of tensors", key);
-    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
-        yaml_node_t *e = yaml_document_get_node(&d->doc, *it);
-        const char *s = ey_scalar(e);
-        int t = -1;
-        for (int i = 0; s && i < ENERGY_TENSOR_COUNT; i++)
-            if (strcmp(s, energy_tensor_name((energy_tensor)i)) == 0) t = i;
-        if (t < 0)
-            return ey_fail(d, e, "%s: unknown tensor '%s' (weights, inputs, outputs)", key,
-                           s ? s : "?");
-        if (*mask & (1u << t)) return ey_fail(d, e, "%s: '%s' listed twice", key, s);
+    yaml_node_t *v;
+    int len;
+    char what[256];
+    ENG_TRY(ys_get_seq(m, key, false, 0, 64, &v, &len));
+    ys_map_path(m, key, what, sizeof what);
+    for (int i = 0; i < len; i++) {
+        yaml_node_t *e = ys_seq_item(m->doc, v, i);
+        int t;
+        ENG_TRY(ys_node_enum(m->doc, e, what, names, ENERGY_TENSOR_COUNT, &t));
+        if (*mask & (1u << t))
+            return ys_fail(m->doc, e, ENG_ERR_FORMAT, "%s: '%s' listed twice", what, names[t]);
         *mask |= 1u << t;
     }
     return ENG_OK;
 }
 
-static eng_status read_bypass(ey_doc *d, yaml_node_t *n, energy_level *lv, bool explicit_keeps)
+static eng_status read_bypass(const ys_map *m, energy_level *lv, bool explicit_keeps)
 {
     unsigned keep = 0, bypass = 0;
-    yaml_node_t *kn = ey_map_get(d, n, "keep"), *bn = ey_map_get(d, n, "bypass");
-    if (!kn && !bn) return ey_fail(d, n, "a bypass target needs 'keep' or 'bypass'");
-    if (kn) ENG_TRY(read_tensors(d, kn, "keep", &keep));
-    if (bn) ENG_TRY(read_tensors(d, bn, "bypass", &bypass));
+    yaml_node_t *kn = ys_map_get(m, "keep"), *bn = ys_map_get(m, "bypass");
+    if (!kn && !bn)
+        return ys_fail(m->doc, m->node, ENG_ERR_FORMAT, "a bypass target needs 'keep' or "
+                       "'bypass'");
+    ENG_TRY(read_tensors(m, "keep", &keep));
+    ENG_TRY(read_tensors(m, "bypass", &bypass));
     for (int t = 0; t < ENERGY_TENSOR_COUNT; t++) {
         const char *name = energy_tensor_name((energy_tensor)t);
         if (keep & bypass & (1u << t))
-            return ey_fail(d, bn, "%s: %s is both kept and bypassed", lv->name, name);
-        if (explicit_keeps && (bypass & lv->keeps & (1u << t)))
-            return ey_fail(d, bn, "%s: %s is bypassed, but the level's keeps lists it", lv->name,
-                           name);
-        if (explicit_keeps && (keep & ~lv->keeps & (1u << t)))
-            return ey_fail(d, kn, "%s: %s is kept, but the level's keeps does not list it",
+            return ys_fail(m->doc, bn, ENG_ERR_FORMAT, "%s: %s is both kept and bypassed",
                            lv->name, name);
+        if (explicit_keeps && (bypass & lv->keeps & (1u << t)))
+            return ys_fail(m->doc, bn, ENG_ERR_FORMAT, "%s: %s is bypassed, but the level's "
+                           "keeps lists it", lv->name, name);
+        if (explicit_keeps && (keep & ~lv->keeps & (1u << t)))
+            return ys_fail(m->doc, kn, ENG_ERR_FORMAT, "%s: %s is kept, but the level's keeps "
+                           "does not list it", lv->name, name);
     }
     lv->keeps = (lv->keeps | keep) & ~bypass;
-    if (!lv->keeps) return ey_fail(d, n, "%s: every tensor is bypassed", lv->name);
+    if (!lv->keeps)
+        return ys_fail(m->doc, m->node, ENG_ERR_FORMAT, "%s: every tensor is bypassed",
+                       lv->name);
     return ENG_OK;
 }
 
 /* Combines the temporal factors of the per-PE levels (raw[k][d], NO_TARGET for a level with
  * no temporal target) into the first per-PE level: they run one loop nest in this model. */
-static eng_status combine_pe(ey_doc *d, yaml_node_t *list, energy_accel *a, int raw[][ND])
+static eng_status combine_pe(ys_doc *d, yaml_node_t *list, energy_accel *a, int raw[][ND])
 {
     const int fp = constraints_first_pe(a);
     for (int dim = 0; dim < ND; dim++) {
@@ -138,84 +149,105 @@ static eng_status combine_pe(ey_doc *d, yaml_node_t *list, energy_accel *a, int 
         else if (!any_full && value == 1) combined = ENERGY_FACTOR_FREE;
         else if (givers == 1) combined = value;
         else
-            return ey_fail(d, list, "per-PE targets disagree on dimension %c (the per-PE levels "
-                           "share one loop nest in this model)", dim_letters[dim]);
+            return ys_fail(d, list, ENG_ERR_FORMAT, "per-PE targets disagree on dimension %c "
+                           "(the per-PE levels share one loop nest in this model)",
+                           dim_letters[dim]);
         for (int k = fp; k < a->n_levels; k++) a->cons.factor[k][dim] = ENERGY_FACTOR_FREE;
         if (fp < a->n_levels) a->cons.factor[fp][dim] = combined;
     }
     return ENG_OK;
 }
 
-eng_status constraints_read(ey_doc *d, yaml_node_t *list, energy_accel *a,
+/* One spatial target (m) of the level right above the PE array. */
+static eng_status read_spatial(const ys_map *m, energy_accel *a)
+{
+    yaml_node_t *rows = ys_map_get(m, "rows"), *cols = ys_map_get(m, "cols");
+    if (!rows || !cols)
+        return ys_fail(m->doc, m->node, ENG_ERR_FORMAT, "a spatial target needs 'rows' and "
+                       "'cols'");
+    char what[256];
+    ENG_TRY(read_dims(m->doc, rows, ys_map_path(m, "rows", what, sizeof what), &a->cons.rows,
+                      NULL, NULL));
+    ENG_TRY(read_dims(m->doc, cols, ys_map_path(m, "cols", what, sizeof what), &a->cons.cols,
+                      NULL, NULL));
+    yaml_node_t *f = ys_map_get(m, "factors");
+    if (f) ENG_TRY(read_factors(m, a->cons.spatial_factor));
+    for (int dim = 0; dim < ND; dim++) {
+        const int v = a->cons.spatial_factor[dim];
+        if (v > 1 && !((a->cons.rows | a->cons.cols) & (1u << dim)))
+            return ys_fail(m->doc, f, ENG_ERR_FORMAT, "%s: %c is spread over %d PEs but is in "
+                           "neither rows nor cols", ys_map_path(m, "factors", what, sizeof what),
+                           dim_letters[dim], v);
+    }
+    a->cons.spatial = true;
+    return ENG_OK;
+}
+
+eng_status constraints_read(ys_doc *d, yaml_node_t *list, energy_accel *a,
                             const bool *explicit_keeps)
 {
     static const char *const keys[] = {"target", "type", "keep", "bypass", "rows", "cols",
                                        "permutation", "factors", NULL};
-    if (list->type != YAML_SEQUENCE_NODE) return ey_fail(d, list, "constraints must be a list");
+    static const char *const types[] = {"bypass", "spatial", "temporal"};
+    int len;
+    ENG_TRY(ys_seq_check(d, list, "constraints", 0, 4096, &len));
     const int fp = constraints_first_pe(a);
     int raw[ENERGY_MAX_LEVELS][ND];
     bool seen[ENERGY_MAX_LEVELS][3];
     memset(seen, 0, sizeof seen);
     for (int k = 0; k < ENERGY_MAX_LEVELS; k++)
         for (int dim = 0; dim < ND; dim++) raw[k][dim] = NO_TARGET;
-    for (yaml_node_item_t *it = list->data.sequence.items.start; it < list->data.sequence.items.top;
-         it++) {
-        yaml_node_t *n = yaml_document_get_node(&d->doc, *it);
-        ENG_TRY(ey_map_check(d, n, "constraint", keys));
-        char target[ENERGY_NAME_MAX], type[16];
-        ENG_TRY(ey_get_string(d, n, "target", true, target, sizeof target));
-        ENG_TRY(ey_get_string(d, n, "type", true, type, sizeof type));
+    for (int i = 0; i < len; i++) {
+        yaml_node_t *n = ys_seq_item(d, list, i);
+        char where[32];
+        snprintf(where, sizeof where, "constraints[%d]", i);
+        ys_map m;
+        ENG_TRY(ys_map_open(d, n, where, keys, &m));
+        char target[ENERGY_NAME_MAX];
+        int ty = 0;
+        ENG_TRY(ys_get_string(&m, "target", true, target, sizeof target));
+        ENG_TRY(ys_get_enum(&m, "type", true, types, 3, &ty));
         int k = -1;
-        for (int i = 0; i < a->n_levels; i++)
-            if (strcmp(a->levels[i].name, target) == 0) k = i;
+        for (int j = 0; j < a->n_levels; j++)
+            if (strcmp(a->levels[j].name, target) == 0) k = j;
         if (k < 0)
-            return ey_fail(d, ey_map_get(d, n, "target"), "target: no level named '%s'", target);
-        const int ty = strcmp(type, "bypass") == 0 ? 0 : strcmp(type, "spatial") == 0 ? 1
-                       : strcmp(type, "temporal") == 0 ? 2 : -1;
-        if (ty < 0)
-            return ey_fail(d, ey_map_get(d, n, "type"), "type: '%s' is not one of bypass, "
-                           "spatial, temporal", type);
+            return ys_fail(d, ys_map_get(&m, "target"), ENG_ERR_FORMAT, "%s.target: no level "
+                           "named '%s'", where, target);
         if (seen[k][ty])
-            return ey_fail(d, n, "a second %s target for level %s", type, target);
+            return ys_fail(d, n, ENG_ERR_FORMAT, "a second %s target for level %s", types[ty],
+                           target);
         seen[k][ty] = true;
         static const char *const allowed[3][4] = {{"keep", "bypass", NULL},
                                                   {"rows", "cols", "factors", NULL},
                                                   {"permutation", "factors", NULL}};
-        for (int i = 2; keys[i]; i++) {
+        for (int j = 2; keys[j]; j++) {
             bool ok = false;
-            for (int j = 0; allowed[ty][j]; j++) ok |= strcmp(allowed[ty][j], keys[i]) == 0;
-            if (!ok && ey_map_get(d, n, keys[i]))
-                return ey_fail(d, ey_map_get(d, n, keys[i]), "%s: not a key of a %s target",
-                               keys[i], type);
+            for (int q = 0; allowed[ty][q]; q++) ok |= strcmp(allowed[ty][q], keys[j]) == 0;
+            if (!ok && ys_map_get(&m, keys[j]))
+                return ys_fail(d, ys_map_get(&m, keys[j]), ENG_ERR_FORMAT, "%s.%s: not a key of "
+                               "a %s target", where, keys[j], types[ty]);
         }
-        yaml_node_t *f = ey_map_get(d, n, "factors");
         if (ty == 0) {
-            ENG_TRY(read_bypass(d, n, &a->levels[k], explicit_keeps[k]));
+            ENG_TRY(read_bypass(&m, &a->levels[k], explicit_keeps[k]));
         } else if (ty == 1) {
             if (k != fp - 1)
-                return ey_fail(d, n, "a spatial target must name the level right above the PE "
-                               "array (%s)", fp > 0 ? a->levels[fp - 1].name : "none");
-            yaml_node_t *rows = ey_map_get(d, n, "rows"), *cols = ey_map_get(d, n, "cols");
-            if (!rows || !cols) return ey_fail(d, n, "a spatial target needs 'rows' and 'cols'");
-            ENG_TRY(read_dims(d, rows, "rows", &a->cons.rows, NULL, NULL));
-            ENG_TRY(read_dims(d, cols, "cols", &a->cons.cols, NULL, NULL));
-            if (f) ENG_TRY(read_factors(d, f, a->cons.spatial_factor));
-            for (int dim = 0; dim < ND; dim++) {
-                const int v = a->cons.spatial_factor[dim];
-                if (v > 1 && !((a->cons.rows | a->cons.cols) & (1u << dim)))
-                    return ey_fail(d, f, "factors: %c is spread over %d PEs but is in neither "
-                                   "rows nor cols", dim_letters[dim], v);
-            }
-            a->cons.spatial = true;
+                return ys_fail(d, n, ENG_ERR_FORMAT, "a spatial target must name the level "
+                               "right above the PE array (%s)",
+                               fp > 0 ? a->levels[fp - 1].name : "none");
+            ENG_TRY(read_spatial(&m, a));
         } else {
             unsigned mask = 0;
-            yaml_node_t *p = ey_map_get(d, n, "permutation");
-            if (!p && !f) return ey_fail(d, n, "a temporal target needs 'permutation' or 'factors'");
+            yaml_node_t *p = ys_map_get(&m, "permutation");
+            if (!p && !ys_map_get(&m, "factors"))
+                return ys_fail(d, n, ENG_ERR_FORMAT, "a temporal target needs 'permutation' or "
+                               "'factors'");
+            char what[256];
             if (p)
-                ENG_TRY(read_dims(d, p, "permutation", &mask, a->cons.perm[k], &a->cons.perm_len[k]));
+                ENG_TRY(read_dims(d, p, ys_map_path(&m, "permutation", what, sizeof what), &mask,
+                                  a->cons.perm[k], &a->cons.perm_len[k]));
             int fac[ND];
             for (int dim = 0; dim < ND; dim++) fac[dim] = ENERGY_FACTOR_FREE;
-            if (f) ENG_TRY(read_factors(d, f, fac));
+            if (ys_map_get(&m, "factors")) ENG_TRY(read_factors(&m, fac));
             if (k >= fp) memcpy(raw[k], fac, sizeof fac);
             else memcpy(a->cons.factor[k], fac, sizeof fac);
         }

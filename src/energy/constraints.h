@@ -6,13 +6,13 @@
 #define ENERGY_CONSTRAINTS_H
 
 #include "energy.h"
-#include "energy_yaml.h"
+#include "yaml_strict.h"
 
 /* Reads the `constraints` list (node list) of an accelerator whose levels are loaded:
  * applies keep/bypass targets to the levels' keeps and fills a->cons. explicit_keeps[k] says
  * whether level k's `keeps` was written in the file (a bypass that contradicts it is an error).
- * ENG_ERR_FORMAT "path:line: ..." on any bad target. */
-eng_status constraints_read(ey_doc *d, yaml_node_t *list, energy_accel *a,
+ * On a bad target an error of the strict reader, "path:line:col: constraints[i]...: ...". */
+eng_status constraints_read(ys_doc *d, yaml_node_t *list, energy_accel *a,
                             const bool *explicit_keeps);
 
 /* Checks a->cons against the levels and the PE array: values in range, permutations without

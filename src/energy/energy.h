@@ -161,7 +161,8 @@ void energy_constraints_clear(energy_constraints *c);
 
 /* Loads an accelerator from YAML. Unknown keys, missing fields, wrong types and impossible
  * values (negative energy, zero capacity, levels out of order, ...) fail with ENG_ERR_FORMAT
- * and a message "path:line: what is wrong"; a file that cannot be read gives ENG_ERR_IO.
+ * and a message "path:line:col: what is wrong" (the strict reader, yaml_strict.h); a file that
+ * cannot be read gives ENG_ERR_IO.
  * So do bad constraints: an unknown target, dimension or tensor, a dimension twice in a
  * permutation, a tensor both kept and bypassed (or bypassed although the level's `keeps`
  * lists it), two targets of one type for one level, per-PE factors that disagree.
@@ -248,7 +249,7 @@ eng_status energy_model_layers(const char *name,       /* model name */
 extern const char *const energy_model_names[];
 
 /* Loads a YAML layer list (format in docs/energy.md), finished. Errors as energy_accel_load:
- * "path:line: what is wrong". *layers is malloc()ed (free()); *name receives the list's name
+ * "path:line:col: what is wrong". *layers is malloc()ed (free()); *name receives the list's name
  * (at most ENERGY_NAME_MAX bytes, may be NULL). */
 eng_status energy_layers_load(const char *path, energy_layer **layers, int *count, char *name);
 

@@ -68,7 +68,7 @@ check "unconstrained design" 0 "$bin" energy --model alexnet-conv1 --accelerator
 expect "row stationary without constraints" '"dataflow": "row_stationary"'
 sed 's/rows: SCM, cols: QM/rows: SCM, cols: QX/' "$src/configs/accelerators/eyeriss_like_16b.yaml" > "$tmp/badcons.yaml"
 check "bad constraint" 2 "$bin" energy --model alexnet-conv1 --accelerator "$tmp/badcons.yaml"
-expect "file:line of the unknown dimension" "badcons.yaml:[0-9]+: cols: unknown dimension 'X'"
+expect "file:line:col of the unknown dimension" "badcons.yaml:[0-9]+:[0-9]+: constraints\[[0-9]+\]\.cols: unknown dimension 'X'"
 
 # zoo networks through the adapter (counts: the published ones), --input, --weights
 check "zoo resnet20_v1" 0 "$bin" energy --model resnet20_v1
@@ -112,8 +112,8 @@ expect "says how many" "2 names for 8 layers"
 check "unknown accelerator" 2 "$bin" energy --model alexnet --accelerator tpu_v9
 printf 'name: x\nword_bits: 16\nfoo: 1\n' > "$tmp/bad.yaml"
 check "bad accelerator file" 2 "$bin" energy --model alexnet --accelerator "$tmp/bad.yaml"
-expect "file:line of the unknown key" "bad.yaml:3: accelerator: unknown key 'foo'"
+expect "file:line:col of the unknown key" "bad.yaml:3:1: unknown key 'foo'; known keys here: name"
 printf 'name: n\nlayers:\n  - {name: a, kind: conv, input: [3, 8, 8], out_channels: 4}\n' > "$tmp/net.yaml"
 check "bad layer file" 2 "$bin" energy --layers "$tmp/net.yaml"
-expect "file:line of the layer" "net.yaml:3: missing key 'kernel'"
+expect "file:line:col of the layer" "net.yaml:3:5: missing required key 'layers\[0\]\.kernel' \(R or \[R, S\]\)"
 exit $fail
