@@ -178,6 +178,66 @@ END_TEST
 START_TEST(test_mid_epoch_2_threads) { check_continue(2, 1, 1); }
 END_TEST
 
+/* The candidate training written out from the engine's public step functions, as the search
+ * defines it: weights from the seed, the data order and augmentation from seed ^ 0x5DEECE66D,
+ * a shuffle per epoch, full batches, the cosine rate per step. Gives the last epoch's mean
+ * loss. */
+static double plain_candidate_train(eng_net *net, const eng_dataset *ds, uint64_t seed)
+{
+    enum { BS = 16, EPOCHS = 3 };
+    const long per_epoch = ds->count / BS, total = per_epoch * EPOCHS;
+    eng_sgd_cfg sc = {.lr = 0.05f, .momentum = 0.9f, .weight_decay = 5e-4f,
+                      .schedule = ENG_LR_COSINE, .step_epochs = 1, .step_gamma = 1.0f};
+    const eng_augment aug = {.crop_pad = 1, .hflip = true};
+    float x[BS * 64];
+    uint8_t labels[BS];
+    int *order = malloc(sizeof(int) * (size_t)ds->count);
+    ck_assert_ptr_nonnull(order);
+    for (int i = 0; i < ds->count; i++) order[i] = i;
+    ck_assert_int_eq(eng_net_init_params(net, seed), ENG_OK);
+    ck_assert_int_eq(eng_net_reserve(net, BS, true), ENG_OK);
+    eng_sgd *opt;
+    ck_assert_int_eq(eng_sgd_create(net, &sc, &opt), ENG_OK);
+    uint64_t rng = seed ^ 0x5DEECE66Dull;
+    double sum = 0.0;
+    for (long t = 0; t < total; t++) {
+        if (t % per_epoch == 0) {
+            eng_data_shuffle(order, ds->count, &rng);
+            sum = 0.0;
+        }
+        float loss;
+        ck_assert_int_eq(eng_dataset_batch(ds, order + (t % per_epoch) * BS, BS, &aug, &rng, x,
+                                           labels), ENG_OK);
+        ck_assert_int_eq(eng_net_forward(net, x, BS, true), ENG_OK);
+        ck_assert_int_eq(eng_net_loss(net, labels, BS, &loss, NULL), ENG_OK);
+        ck_assert_int_eq(eng_net_backward(net), ENG_OK);
+        ck_assert_int_eq(eng_sgd_step(opt, eng_sgd_lr(&sc, t, total, per_epoch)), ENG_OK);
+        sum += loss;
+    }
+    eng_sgd_free(opt);
+    free(order);
+    return sum / (double)per_epoch;
+}
+
+/* The search's training of a candidate is the plain loop above, bit for bit. */
+START_TEST(test_same_as_plain_loop)
+{
+    eng_dataset ds;
+    make_data(&ds);
+    eng_net *hooked = make_net(), *plain = make_net();
+    seen s = {0};
+    search_train_hooks h = {.progress = on_progress, .user = &s};
+    ck_assert_int_eq(search_train(hooked, &ds, &cfg, 42, NULL, &h), ENG_OK);
+    double loss = plain_candidate_train(plain, &ds, 42);
+    ck_assert_msg(memcmp(&s.loss, &loss, sizeof loss) == 0, "last loss %.17g != %.17g", s.loss,
+                  loss);
+    assert_same_net(hooked, plain);
+    eng_net_free(hooked);
+    eng_net_free(plain);
+    eng_dataset_free(&ds);
+}
+END_TEST
+
 START_TEST(test_refused)
 {
     eng_dataset ds;
@@ -284,6 +344,7 @@ static Suite *checkpoint_suite(void)
     tcase_add_test(tc, test_mid_epoch_1_thread);
     tcase_add_test(tc, test_mid_epoch_2_threads);
     tcase_add_test(tc, test_refused);
+    tcase_add_test(tc, test_same_as_plain_loop);
     suite_add_tcase(s, tc);
     TCase *ta = tcase_create("archive");
     tcase_add_test(ta, test_archive_table);

@@ -166,6 +166,104 @@ START_TEST(test_deterministic)
 }
 END_TEST
 
+/* The training loop written out from the public step functions, as eng_train is defined: the
+ * RNG starts at cfg->seed, a shuffle per epoch (of the last epoch's order), full batches only,
+ * the schedule's rate per step. losses gets every step's loss. */
+static void plain_train(eng_net *net, const eng_dataset *ds, const eng_train_cfg *cfg,
+                        float *losses)
+{
+    const int bs = cfg->batch;
+    const long per_epoch = ds->count / bs, total = per_epoch * cfg->epochs;
+    const bool aug = cfg->augment.crop_pad > 0 || cfg->augment.hflip;
+    float *x = malloc(sizeof(float) * 64 * (size_t)bs);
+    uint8_t *labels = malloc((size_t)bs);
+    int *order = malloc(sizeof(int) * (size_t)ds->count);
+    ck_assert(x && labels && order);
+    for (int i = 0; i < ds->count; i++) order[i] = i;
+    eng_sgd *opt;
+    ck_assert_int_eq(eng_sgd_create(net, &cfg->sgd, &opt), ENG_OK);
+    ck_assert_int_eq(eng_net_reserve(net, bs, true), ENG_OK);
+    uint64_t rng = cfg->seed;
+    long t = 0;
+    for (int e = 0; e < cfg->epochs; e++) {
+        eng_data_shuffle(order, ds->count, &rng);
+        for (long b = 0; b < per_epoch; b++, t++) {
+            ck_assert_int_eq(eng_dataset_batch(ds, order + b * bs, bs,
+                                               aug ? &cfg->augment : NULL, aug ? &rng : NULL, x,
+                                               labels), ENG_OK);
+            ck_assert_int_eq(eng_net_forward(net, x, bs, true), ENG_OK);
+            ck_assert_int_eq(eng_net_loss(net, labels, bs, &losses[t], NULL), ENG_OK);
+            ck_assert_int_eq(eng_net_backward(net), ENG_OK);
+            ck_assert_int_eq(eng_sgd_step(opt, eng_sgd_lr(&cfg->sgd, t, total, per_epoch)),
+                             ENG_OK);
+        }
+    }
+    eng_sgd_free(opt);
+    free(order);
+    free(labels);
+    free(x);
+}
+
+typedef struct step_log {
+    float loss[64];
+    int n;
+} step_log;
+
+static void log_step(void *user, int epoch, long step, long steps, float loss)
+{
+    step_log *l = user;
+    ck_assert_int_eq((epoch - 1) * steps + step, l->n + 1);
+    ck_assert_int_lt(l->n, 64);
+    l->loss[l->n++] = loss;
+}
+
+/* eng_train gives bit for bit the weights, activation ranges and losses of the loop written
+ * out in plain_train (a quantization-aware network through an approximate multiplier, with
+ * augmentation; _i = 1: Nesterov and the step schedule). */
+START_TEST(test_same_as_plain_loop)
+{
+    eng_dataset ds;
+    synthetic(&ds, 100, 8);
+    eng_mul *dm1;
+    ck_assert_int_eq(eng_mul_load("mul8u_DM1", &dm1), ENG_OK);
+    eng_net *net[2];
+    for (int k = 0; k < 2; k++) {
+        net[k] = small_net(4);
+        eng_approx_cfg q;
+        eng_approx_cfg_default(&q);
+        ck_assert_int_eq(eng_net_set_multiplier(net[k], -1, dm1), ENG_OK);
+        ck_assert_int_eq(eng_net_set_quant(net[k], -1, &q), ENG_OK);
+    }
+    eng_train_cfg cfg;
+    eng_train_cfg_default(&cfg);
+    cfg.epochs = 3;
+    cfg.batch = 16;
+    cfg.seed = 99;
+    cfg.augment = (eng_augment){.crop_pad = 1, .hflip = true};
+    if (_i == 1) {
+        cfg.sgd.nesterov = true;
+        cfg.sgd.schedule = ENG_LR_STEP;
+        cfg.sgd.step_epochs = 1;
+        cfg.sgd.step_gamma = 0.5f;
+    }
+    step_log hooked = {0};
+    float plain[64];
+    cfg.on_step = log_step, cfg.step_user = &hooked;
+    ck_assert_int_eq(eng_train(net[0], &ds, NULL, &cfg, NULL, NULL, NULL), ENG_OK);
+    plain_train(net[1], &ds, &cfg, plain);
+    ck_assert_int_eq(hooked.n, 3 * (100 / 16));
+    ck_assert(memcmp(hooked.loss, plain, sizeof(float) * (size_t)hooked.n) == 0);
+    ck_assert(same_weights(net[0], net[1]));
+    float lo[2], hi[2];
+    for (int k = 0; k < 2; k++) ck_assert(eng_net_act_range(net[k], 1, &lo[k], &hi[k]));
+    ck_assert(memcmp(&lo[0], &lo[1], 4) == 0 && memcmp(&hi[0], &hi[1], 4) == 0);
+    eng_net_free(net[0]);
+    eng_net_free(net[1]);
+    eng_mul_free(dm1);
+    eng_dataset_free(&ds);
+}
+END_TEST
+
 static bool stop_after_one(const eng_epoch_stats *st, void *user)
 {
     (*(int *)user)++;
@@ -285,6 +383,7 @@ int main(void)
     tcase_add_loop_test(tc, test_sgd_update, 0, 2);
     tcase_add_test(tc, test_schedules);
     tcase_add_test(tc, test_deterministic);
+    tcase_add_loop_test(tc, test_same_as_plain_loop, 0, 2);
     tcase_add_test(tc, test_interrupt_and_errors);
     tcase_add_loop_test(tc, test_qat_synthetic, 0, 2);
     suite_add_tcase(s, tc);
