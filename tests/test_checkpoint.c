@@ -264,6 +264,12 @@ START_TEST(test_refused)
     search_train_hooks h = {.checkpoint = on_checkpoint, .progress = on_progress, .user = &s};
     ck_assert_int_eq(train(net, &ds, 3, 42, &s.stop, &h), ENG_ERR_INTERRUPTED);
     ck_assert_int_eq(s.checkpoints, 1);
+    /* the format archived checkpoints have (version 1): its seed field is the candidate's */
+    uint32_t version;
+    uint64_t seed;
+    memcpy(&version, s.ckpt + 8, 4);
+    memcpy(&seed, s.ckpt + 40, 8);
+    ck_assert(memcmp(s.ckpt, "EVAXCK\r\n", 8) == 0 && version == 1 && seed == 42);
 
     /* another seed, another epoch count, a cut-off or corrupted checkpoint */
     search_train_hooks r = {.resume = s.ckpt, .resume_size = s.ckpt_size};
