@@ -30,6 +30,7 @@ static const char *const status_names[] = {
     [ENG_ERR_UNSUPPORTED] = "unsupported",
     [ENG_ERR_INTERRUPTED] = "interrupted",
     [ENG_ERR_INTERNAL] = "internal",
+    [ENG_ERR_DIVERGED] = "diverged",
 };
 _Static_assert(sizeof(status_names) / sizeof(status_names[0]) == ENG_STATUS_COUNT,
                "status_names out of sync with eng_status");

@@ -42,6 +42,7 @@ typedef enum eng_status {
     ENG_ERR_UNSUPPORTED,     /* valid request this build or backend cannot do */
     ENG_ERR_INTERRUPTED,     /* stopped on request (signal, callback) */
     ENG_ERR_INTERNAL,        /* a bug: an invariant failed */
+    ENG_ERR_DIVERGED,        /* training met a loss that is not finite (eng_train) */
     ENG_STATUS_COUNT
 } eng_status;
 

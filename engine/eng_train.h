@@ -13,19 +13,30 @@
  *   cosine:   lr * (1 + cos(pi * t / T)) / 2, t = steps done, T = all steps (no restarts);
  *   step:     lr * gamma^floor(epoch / step_epochs).
  *
- * eng_train runs whole epochs: a seeded shuffle of the training set, batches (the last partial
- * batch is dropped, so batch norm never sees a tiny batch) with the augmentation of the config,
- * forward, loss, backward, update; then a progress callback with the epoch's mean loss,
- * training accuracy and throughput, and (when given) the validation accuracy. All randomness
- * (order, augmentation) comes from cfg.seed, so the same network, data, config and thread count
- * give bit-identical weights. Buffers are allocated once per call, never per batch.
+ * eng_train is the one training loop (the `train` command, `finalize` and the search's
+ * candidates all run it): whole epochs of a seeded shuffle of the training set, batches (the
+ * last partial batch is dropped, so batch norm never sees a tiny batch) with the augmentation
+ * of the config, forward, loss, backward, update. A step hook after every step (live progress,
+ * stop requests, checkpoints) and an epoch hook after every epoch (the epoch's mean loss,
+ * training accuracy, throughput and, when given, validation accuracy) can stop it with a
+ * status; a non-finite loss stops it with ENG_ERR_DIVERGED. All randomness (order,
+ * augmentation) comes from cfg.seed, so the same network, data, config and thread count give
+ * bit-identical weights, also across a checkpoint and resume. Buffers are allocated once per
+ * call, never per batch.
  *
  * Example:
  *
+ *     static eng_status print_epoch(void *user, eng_trainer *tr, const eng_epoch_stats *s)
+ *     {
+ *         printf("epoch %d/%d loss %.4f\n", s->epoch, s->epochs, s->loss);
+ *         return ENG_OK;
+ *     }
+ *     ...
  *     eng_train_cfg cfg;
  *     eng_train_cfg_default(&cfg);            // 10 epochs, batch 64, lr 0.05, cosine ...
  *     cfg.epochs = 3;
- *     ENG_TRY(eng_train(net, &train, &val, &cfg, print_progress, NULL));
+ *     cfg.on_epoch = print_epoch;
+ *     ENG_TRY(eng_train(net, &train, &val, &cfg, NULL));
  *     double acc;
  *     ENG_TRY(eng_evaluate(net, &test, 256, &acc, NULL));
  */
@@ -82,47 +93,112 @@ eng_status eng_sgd_step(eng_sgd *opt, float lr);
  * Training loop
  * ---------------------------------------------------------------------------------------- */
 
-typedef struct eng_train_cfg {
-    int epochs;               /* >= 1 */
-    int batch;                /* images per step, >= 1 (<= training set size) */
-    eng_sgd_cfg sgd;
-    eng_augment augment;      /* zeros = none; CIFAR recipe {4, true} */
-    uint64_t seed;            /* shuffles and augmentation */
-    /* Optional live progress: called after every step with the epoch (1-based), the steps of
-     * it done, the steps per epoch and the step's loss; NULL = none. */
-    void (*on_step)(void *user, int epoch, long step, long steps, float loss);
-    void *step_user;          /* passed to on_step */
-} eng_train_cfg;
+typedef struct eng_trainer eng_trainer;   /* a training in progress, as its hooks see it */
 
-/* epochs 10, batch 64, lr 0.05, momentum 0.9, Nesterov off, weight decay 5e-4, cosine,
- * step 30 epochs x 0.1, no augmentation, seed 1, no step callback. */
-void eng_train_cfg_default(eng_train_cfg *cfg);
+/* Where a training stands, as the step hook and eng_train_checkpoint_pos give it. */
+typedef struct eng_train_pos {
+    int epoch;                /* 1-based epoch in progress (or just finished) */
+    int epochs;
+    long step;                /* steps of this epoch done (steps: the epoch is finished) */
+    long steps;               /* steps per epoch */
+    long trained;             /* steps trained by this call (a resumed checkpoint's not counted) */
+    float loss;               /* the last step's loss (NAN: none in this call) */
+    double mean_loss;         /* mean loss of the epoch's steps done (NAN: none yet) */
+    float lr;                 /* learning rate of the last step (0: none in this call) */
+} eng_train_pos;
 
 typedef struct eng_epoch_stats {
     int epoch;                /* 1-based */
     int epochs;
-    double loss;              /* mean training loss over the epoch's batches */
-    double accuracy;          /* training accuracy over the epoch (training-mode forward) */
+    long steps;               /* steps per epoch */
+    long trained;             /* steps trained by this call so far */
+    double loss;              /* mean training loss over the epoch's steps */
+    double accuracy;          /* training accuracy over the epoch's steps of this call
+                                 (training-mode forward) */
     double val_accuracy;      /* validation accuracy after the epoch; NAN when no validation */
     double images_per_s;      /* training throughput of the epoch */
     double seconds;           /* wall time of the epoch's training steps */
     float lr;                 /* learning rate of the epoch's last step */
 } eng_epoch_stats;
 
-/* Called after every epoch; return false to stop training (eng_train then returns
- * ENG_ERR_INTERRUPTED, the weights are those after that epoch). */
-typedef bool (*eng_train_progress)(const eng_epoch_stats *stats, void *user);
+/* Hooks: called from the training thread; a status other than ENG_OK stops the training,
+ * and eng_train returns it (stop requests: ENG_ERR_INTERRUPTED, with eng_error's message).
+ * The weights are then those after that step (epoch). tr may be given to
+ * eng_train_checkpoint during the call. */
+typedef eng_status (*eng_train_step_hook)(void *user, eng_trainer *tr,
+                                          const eng_train_pos *pos);
+typedef eng_status (*eng_train_epoch_hook)(void *user, eng_trainer *tr,
+                                           const eng_epoch_stats *stats);
+
+/* All settings of a training: one struct for every caller (train, finalize, the search). */
+typedef struct eng_train_cfg {
+    int epochs;               /* >= 1 */
+    int batch;                /* images per step, >= 1 (<= training set size) */
+    eng_sgd_cfg sgd;          /* optimizer and learning-rate schedule */
+    eng_augment augment;      /* zeros = none; CIFAR recipe {4, true} */
+    uint64_t seed;            /* start of the RNG of the data order and augmentation */
+    eng_train_step_hook on_step;    /* after every step, or NULL */
+    eng_train_epoch_hook on_epoch;  /* after every epoch (and its validation), or NULL */
+    void *user;               /* passed to the hooks */
+    const void *resume;       /* a checkpoint (eng_train_checkpoint) to continue, or NULL */
+    size_t resume_size;
+} eng_train_cfg;
+
+/* epochs 10, batch 64, lr 0.05, momentum 0.9, Nesterov off, weight decay 5e-4, cosine,
+ * step 30 epochs x 0.1, no augmentation, seed 1, no hooks, no resume. */
+void eng_train_cfg_default(eng_train_cfg *cfg);
 
 /* Trains net on `train` (images normalized with train's statistics), evaluating `val` (may be
- * NULL) after each epoch. The data sets must match the network's input shape and classes
- * (ENG_ERR_SHAPE). progress may be NULL; last (may be NULL) receives the last epoch's figures. */
+ * NULL) after each epoch. Per step: the batch of the epoch's seeded order (augmented), forward,
+ * loss; a loss that is not finite (NaN or infinite) stops with ENG_ERR_DIVERGED before the
+ * update, so the trained parameters stay those of the last finite step (the running
+ * statistics and activation ranges have seen its batch); else backward, SGD update at the
+ * schedule's rate, then cfg->on_step. After each epoch: validation, then cfg->on_epoch. With
+ * cfg->resume the training continues that checkpoint (ENG_ERR_FORMAT when it is not one of
+ * this network, data set size, epochs, batch size and seed; the parameters are then
+ * unchanged) and ends bit-identical to one that never stopped, on the same thread count.
+ * The data sets must match the network's input shape and classes (ENG_ERR_SHAPE); last (may
+ * be NULL) receives the last epoch's figures. */
 eng_status eng_train(eng_net *net,
                      const eng_dataset *train,    // training images
                      const eng_dataset *val,      // validation images, or NULL
-                     const eng_train_cfg *cfg,
-                     eng_train_progress progress, // per-epoch callback, or NULL
-                     void *user,                  // passed to progress
+                     const eng_train_cfg *cfg,    // settings and hooks
                      eng_epoch_stats *last);      // out, or NULL
+
+/* A checkpoint of a training in progress, taken from one of its hooks: the engine state
+ * (eng_train_state_save below) plus the loop's epoch, step, data order, RNG state and the
+ * epoch's loss sum. Taken in a step hook it continues after that step; at an epoch's last
+ * step or in the epoch hook, with the next epoch. Size: about 8 bytes per trainable
+ * parameter, 4 per running statistic and 4 per training image, plus 100 bytes.
+ *
+ * Format (version 1, host byte order, little-endian on the supported machines):
+ *
+ *   offset size  field
+ *   0      8     magic "EVAXCK\r\n"
+ *   8      4     version (1)
+ *   12     4     epochs of the training
+ *   16     4     epochs finished
+ *   20     4     batch size
+ *   24     8     steps of the current epoch done (0 at an epoch boundary)
+ *   32     8     steps per epoch
+ *   40     8     eng_train_cfg.seed ^ 0x5DEECE66D (the search's candidate seed, whose data
+ *                RNG starts at seed ^ 0x5DEECE66D: the field is that seed since version 1)
+ *   48     8     RNG state (order and augmentation)
+ *   56     8     sum of the current epoch's step losses (double; at a boundary the last's)
+ *   64     4     training images C (the data order's length)
+ *   68     4     reserved (0)
+ *   72     8     engine state size S
+ *   80     4*C   the data order (int32): the current epoch's, else the last one's
+ *   ..     S     eng_train_state_save's network and optimizer state */
+size_t eng_train_checkpoint_size(const eng_trainer *tr);
+
+/* Writes the checkpoint into buf of `size` bytes (ENG_ERR_ARG when fewer than
+ * eng_train_checkpoint_size). A network on a device is copied back to the host first. */
+eng_status eng_train_checkpoint(eng_trainer *tr, void *buf, size_t size);
+
+/* The position a checkpoint stands for (trained 0, loss NAN, lr 0); ENG_ERR_FORMAT when the
+ * bytes are none. */
+eng_status eng_train_checkpoint_pos(const void *data, size_t size, eng_train_pos *pos);
 
 /* ------------------------------------------------------------------------------------------
  * Training state (checkpoints)

@@ -1,6 +1,6 @@
 /*
- * train.c - SGD with momentum, learning-rate schedules, the epoch loop, evaluation and
- * calibration over data sets.
+ * train.c - SGD with momentum, learning-rate schedules, the one training loop (hooks,
+ * checkpoints, divergence), evaluation and calibration over data sets.
  */
 #include "eng_train.h"
 
@@ -207,6 +207,7 @@ static eng_status batch_buf_init(batch_buf *b, const eng_dataset *ds, int batch)
         eng_free(b->x);
         free(b->labels);
         free(b->order);
+        *b = (batch_buf){0};
         return eng_error(ENG_ERR_NOMEM, "training: no memory for batches of %d", batch);
     }
     for (int i = 0; i < ds->count; i++) b->order[i] = i;
@@ -278,63 +279,252 @@ static eng_status train_check(const eng_net *net, const eng_dataset *train,
     return sgd_cfg_check(&cfg->sgd);
 }
 
+/* A training in progress: what the loop carries from one step to the next besides the
+ * network and its optimizer, and what a checkpoint holds. */
+struct eng_trainer {
+    eng_net *net;
+    eng_sgd *opt;
+    const eng_train_cfg *cfg;
+    int count;                /* training images (the data order's length) */
+    int done;                 /* epochs finished */
+    long step;                /* steps of the current epoch done */
+    long steps;               /* steps per epoch */
+    uint64_t rng;             /* data order and augmentation */
+    double loss_sum;          /* of the current epoch's steps */
+    int *order;               /* the current epoch's data order (the last one's between) */
+};
+
+static const char ckpt_magic[8] = {'E', 'V', 'A', 'X', 'C', 'K', '\r', '\n'};
+
+/* The checkpoint's seed field: the search's candidate seed, from which its data RNG starts
+ * at seed ^ CKPT_SEED_SALT (format version 1). */
+#define CKPT_SEED_SALT 0x5DEECE66Dull
+
+enum { CKPT_HEADER = 80 };
+
+/* A checkpoint's header: the trainer fields it restores, and the fixed ones it must match. */
+typedef struct ckpt_header {
+    int epochs, done, batch, count;
+    long step, steps;
+    uint64_t seed, rng;       /* seed: the stored field (cfg.seed ^ CKPT_SEED_SALT) */
+    double loss_sum;
+    uint64_t state;           /* engine state bytes */
+} ckpt_header;
+
+static eng_status ckpt_read_header(const void *data, size_t size, ckpt_header *h)
+{
+    const unsigned char *p = data;
+    uint32_t version, count;
+    int32_t epochs, done, bs;
+    int64_t step, steps;
+    if (!data || size < CKPT_HEADER || memcmp(p, ckpt_magic, sizeof ckpt_magic) != 0)
+        return eng_error(ENG_ERR_FORMAT, "not a training checkpoint (%zu bytes)", size);
+    memcpy(&version, p + 8, 4);
+    memcpy(&epochs, p + 12, 4);
+    memcpy(&done, p + 16, 4);
+    memcpy(&bs, p + 20, 4);
+    memcpy(&step, p + 24, 8);
+    memcpy(&steps, p + 32, 8);
+    memcpy(&h->seed, p + 40, 8);
+    memcpy(&h->rng, p + 48, 8);
+    memcpy(&h->loss_sum, p + 56, 8);
+    memcpy(&count, p + 64, 4);
+    memcpy(&h->state, p + 72, 8);
+    if (version != 1 || epochs < 1 || done < 0 || done > epochs || bs < 1 || steps < 1 ||
+        step < 0 || step >= steps || (done == epochs && step != 0) || count < 1 ||
+        h->state > size || (size - h->state - CKPT_HEADER) / 4 != count ||
+        (size - h->state - CKPT_HEADER) % 4 != 0)
+        return eng_error(ENG_ERR_FORMAT, "training checkpoint: inconsistent header (version "
+                         "%u, epoch %d of %d, batch %lld of %lld, %zu bytes)", version, done,
+                         epochs, (long long)step, (long long)steps, size);
+    h->epochs = epochs, h->done = done, h->batch = bs, h->count = (int)count;
+    h->step = (long)step, h->steps = (long)steps;
+    return ENG_OK;
+}
+
+/* The position a checkpoint header stands for: a finished epoch, or the step within one. */
+static eng_train_pos ckpt_pos(const ckpt_header *h)
+{
+    eng_train_pos p = {.epochs = h->epochs, .steps = h->steps, .loss = NAN};
+    if (h->step == 0 && h->done > 0) {
+        p.epoch = h->done;
+        p.step = h->steps;
+        p.mean_loss = h->loss_sum / (double)h->steps;
+    } else {
+        p.epoch = h->done + 1;
+        p.step = h->step;
+        p.mean_loss = h->step > 0 ? h->loss_sum / (double)h->step : NAN;
+    }
+    return p;
+}
+
+eng_status eng_train_checkpoint_pos(const void *data, size_t size, eng_train_pos *pos)
+{
+    ckpt_header h;
+    ENG_TRY(ckpt_read_header(data, size, &h));
+    *pos = ckpt_pos(&h);
+    return ENG_OK;
+}
+
+size_t eng_train_checkpoint_size(const eng_trainer *tr)
+{
+    size_t state = eng_train_state_size(tr->net, tr->opt);
+    return state ? CKPT_HEADER + 4 * (size_t)tr->count + state : 0;
+}
+
+eng_status eng_train_checkpoint(eng_trainer *tr, void *buf, size_t size)
+{
+    size_t need = eng_train_checkpoint_size(tr);
+    if (need == 0 || size < need)
+        return eng_error(ENG_ERR_ARG, "training checkpoint: %zu bytes given, %zu needed", size,
+                         need);
+    /* after an epoch's last step: the boundary, which continues with the next epoch */
+    bool end = tr->step == tr->steps;
+    uint32_t version = 1, count = (uint32_t)tr->count, zero = 0;
+    int32_t epochs = tr->cfg->epochs, done = tr->done + end, bs = tr->cfg->batch;
+    int64_t step = end ? 0 : tr->step, steps = tr->steps;
+    uint64_t seed = tr->cfg->seed ^ CKPT_SEED_SALT, state = need - CKPT_HEADER - 4 * count;
+    unsigned char *p = buf;
+    memcpy(p, ckpt_magic, 8);
+    memcpy(p + 8, &version, 4);
+    memcpy(p + 12, &epochs, 4);
+    memcpy(p + 16, &done, 4);
+    memcpy(p + 20, &bs, 4);
+    memcpy(p + 24, &step, 8);
+    memcpy(p + 32, &steps, 8);
+    memcpy(p + 40, &seed, 8);
+    memcpy(p + 48, &tr->rng, 8);
+    memcpy(p + 56, &tr->loss_sum, 8);
+    memcpy(p + 64, &count, 4);
+    memcpy(p + 68, &zero, 4);
+    memcpy(p + 72, &state, 8);
+    for (int i = 0; i < tr->count; i++) {
+        int32_t v = tr->order[i];
+        memcpy(p + CKPT_HEADER + 4 * (size_t)i, &v, 4);
+    }
+    return eng_train_state_save(tr->net, tr->opt, p + CKPT_HEADER + 4 * (size_t)count,
+                                (size_t)state);
+}
+
+/* Continues tr from cfg->resume: checks that it is a checkpoint of this training, then
+ * restores the loop state, data order and (network, optimizer). */
+static eng_status train_restore(eng_trainer *tr)
+{
+    const eng_train_cfg *cfg = tr->cfg;
+    ckpt_header h;
+    ENG_TRY(ckpt_read_header(cfg->resume, cfg->resume_size, &h));
+    uint64_t seed = cfg->seed ^ CKPT_SEED_SALT;
+    if (h.epochs != cfg->epochs || h.batch != cfg->batch || h.steps != tr->steps ||
+        h.seed != seed || h.count != tr->count)
+        return eng_error(ENG_ERR_FORMAT, "training checkpoint of another training (%d epochs "
+                         "of %ld batches of %d on %d images, seed %016llx; this one: %d of %ld "
+                         "of %d on %d, seed %016llx)", h.epochs, h.steps, h.batch, h.count,
+                         (unsigned long long)h.seed, cfg->epochs, tr->steps, cfg->batch,
+                         tr->count, (unsigned long long)seed);
+    const unsigned char *p = cfg->resume;
+    for (int i = 0; i < h.count; i++) {
+        int32_t v;
+        memcpy(&v, p + CKPT_HEADER + 4 * (size_t)i, 4);
+        if (v < 0 || v >= h.count)
+            return eng_error(ENG_ERR_FORMAT, "training checkpoint: image %d in the data order",
+                             (int)v);
+    }
+    ENG_TRY(eng_train_state_load(tr->net, tr->opt, p + CKPT_HEADER + 4 * (size_t)h.count,
+                                 (size_t)h.state));
+    for (int i = 0; i < h.count; i++) {
+        int32_t v;
+        memcpy(&v, p + CKPT_HEADER + 4 * (size_t)i, 4);
+        tr->order[i] = v;
+    }
+    tr->done = h.done;
+    tr->step = h.step;
+    tr->rng = h.rng;
+    tr->loss_sum = h.step > 0 ? h.loss_sum : 0.0;   /* a boundary's is the last epoch's */
+    return ENG_OK;
+}
+
+/* One step of tr: the batch of the epoch's order, forward, loss (not finite: diverged, before
+ * any update), backward, update at rate lr. */
+static eng_status train_step(eng_trainer *tr, const eng_dataset *train, batch_buf *b, float lr,
+                             float *loss, int *correct)
+{
+    const eng_train_cfg *cfg = tr->cfg;
+    const int bs = cfg->batch;
+    const bool augment = cfg->augment.crop_pad > 0 || cfg->augment.hflip;
+    ENG_TRY(eng_dataset_batch(train, tr->order + tr->step * bs, bs,
+                              augment ? &cfg->augment : NULL, augment ? &tr->rng : NULL, b->x,
+                              b->labels));
+    ENG_TRY(eng_net_forward(tr->net, b->x, bs, true));
+    ENG_TRY(eng_net_loss(tr->net, b->labels, bs, loss, correct));
+    if (!isfinite(*loss))
+        return eng_error(ENG_ERR_DIVERGED, "training diverged at epoch %d step %ld (loss %g); "
+                         "lower the learning rate", tr->done + 1, tr->step + 1, (double)*loss);
+    ENG_TRY(eng_net_backward(tr->net));
+    return eng_sgd_step(tr->opt, lr);
+}
+
+/* One epoch of tr (the rest of it, after a resume) and its figures. */
+static eng_status train_epoch(eng_trainer *tr, const eng_dataset *train, batch_buf *b,
+                              long *trained, eng_epoch_stats *es)
+{
+    const eng_train_cfg *cfg = tr->cfg;
+    const long total = tr->steps * cfg->epochs;
+    double t0 = now_s();
+    long correct = 0, seen = 0;
+    *es = (eng_epoch_stats){.epoch = tr->done + 1, .epochs = cfg->epochs, .steps = tr->steps,
+                            .val_accuracy = NAN};
+    if (tr->step == 0) eng_data_shuffle(tr->order, tr->count, &tr->rng);
+    while (tr->step < tr->steps) {
+        float loss;
+        int c;
+        es->lr = eng_sgd_lr(&cfg->sgd, tr->done * tr->steps + tr->step, total, tr->steps);
+        ENG_TRY(train_step(tr, train, b, es->lr, &loss, &c));
+        tr->loss_sum += loss;
+        tr->step++;
+        correct += c;
+        seen += cfg->batch;
+        ++*trained;
+        if (cfg->on_step) {
+            eng_train_pos pos = {.epoch = tr->done + 1, .epochs = cfg->epochs,
+                                 .step = tr->step, .steps = tr->steps, .trained = *trained,
+                                 .loss = loss, .mean_loss = tr->loss_sum / (double)tr->step,
+                                 .lr = es->lr};
+            ENG_TRY(cfg->on_step(cfg->user, tr, &pos));
+        }
+    }
+    es->seconds = now_s() - t0;
+    es->trained = *trained;
+    es->loss = tr->loss_sum / (double)tr->steps;
+    es->accuracy = seen ? (double)correct / (double)seen : NAN;
+    es->images_per_s = es->seconds > 0.0 ? (double)seen / es->seconds : 0.0;
+    return ENG_OK;
+}
+
 eng_status eng_train(eng_net *net, const eng_dataset *train, const eng_dataset *val,
-                     const eng_train_cfg *cfg, eng_train_progress progress, void *user,
-                     eng_epoch_stats *last)
+                     const eng_train_cfg *cfg, eng_epoch_stats *last)
 {
     ENG_TRY(train_check(net, train, val, cfg));
-    eng_sgd *opt;
-    ENG_TRY(eng_sgd_create(net, &cfg->sgd, &opt));
-    batch_buf b;
-    eng_status st = batch_buf_init(&b, train, cfg->batch);
-    if (st != ENG_OK) {
-        eng_sgd_free(opt);
-        return st;
-    }
-    if (st == ENG_OK) st = eng_net_reserve(net, cfg->batch, true);
-    uint64_t rng = cfg->seed;
-    const int bs = cfg->batch;
-    const long steps_per_epoch = train->count / bs;
-    const long total = steps_per_epoch * cfg->epochs;
-    const bool augment = cfg->augment.crop_pad > 0 || cfg->augment.hflip;
-    long step = 0;
-    for (int epoch = 1; epoch <= cfg->epochs && st == ENG_OK; epoch++) {
-        eng_epoch_stats es = {.epoch = epoch, .epochs = cfg->epochs, .val_accuracy = NAN};
-        double t0 = now_s(), loss_sum = 0.0;
-        long correct = 0, seen = 0;
-        eng_data_shuffle(b.order, train->count, &rng);
-        for (long s = 0; s < steps_per_epoch && st == ENG_OK; s++, step++) {
-            float loss;
-            int c;
-            es.lr = eng_sgd_lr(&cfg->sgd, step, total, steps_per_epoch);
-            st = eng_dataset_batch(train, b.order + s * bs, bs, augment ? &cfg->augment : NULL,
-                                   augment ? &rng : NULL, b.x, b.labels);
-            if (st == ENG_OK) st = eng_net_forward(net, b.x, bs, true);
-            if (st == ENG_OK) st = eng_net_loss(net, b.labels, bs, &loss, &c);
-            if (st == ENG_OK) st = eng_net_backward(net);
-            if (st == ENG_OK) st = eng_sgd_step(opt, es.lr);
-            if (st == ENG_OK && !isfinite(loss))
-                st = eng_error(ENG_ERR_ARG, "training diverged at epoch %d step %ld (loss %g); "
-                               "lower the learning rate", epoch, s + 1, loss);
-            loss_sum += loss;
-            correct += c;
-            seen += bs;
-            if (st == ENG_OK && cfg->on_step)
-                cfg->on_step(cfg->step_user, epoch, s + 1, steps_per_epoch, loss);
-        }
-        if (st != ENG_OK) break;
-        es.seconds = now_s() - t0;
-        es.loss = loss_sum / (double)steps_per_epoch;
-        es.accuracy = (double)correct / (double)seen;
-        es.images_per_s = es.seconds > 0.0 ? (double)seen / es.seconds : 0.0;
-        if (val) st = eng_evaluate(net, val, 256, &es.val_accuracy, NULL);
-        if (st != ENG_OK) break;
+    eng_trainer tr = {.net = net, .cfg = cfg, .count = train->count,
+                      .steps = train->count / cfg->batch, .rng = cfg->seed};
+    batch_buf b = {0};
+    long trained = 0;
+    eng_status st;
+    if ((st = eng_sgd_create(net, &cfg->sgd, &tr.opt)) != ENG_OK) goto done;
+    if ((st = batch_buf_init(&b, train, cfg->batch)) != ENG_OK) goto done;
+    tr.order = b.order;
+    if ((st = eng_net_reserve(net, cfg->batch, true)) != ENG_OK) goto done;
+    if (cfg->resume && (st = train_restore(&tr)) != ENG_OK) goto done;
+    for (; tr.done < cfg->epochs; tr.done++, tr.step = 0, tr.loss_sum = 0.0) {
+        eng_epoch_stats es;
+        if ((st = train_epoch(&tr, train, &b, &trained, &es)) != ENG_OK) goto done;
+        if (val && (st = eng_evaluate(net, val, 256, &es.val_accuracy, NULL)) != ENG_OK)
+            goto done;
         if (last) *last = es;
-        if (progress && !progress(&es, user))
-            st = eng_error(ENG_ERR_INTERRUPTED, "training stopped after epoch %d", epoch);
+        if (cfg->on_epoch && (st = cfg->on_epoch(cfg->user, &tr, &es)) != ENG_OK) goto done;
     }
+done:
     batch_buf_free(&b);
-    eng_sgd_free(opt);
+    eng_sgd_free(tr.opt);
     return st;
 }
 

@@ -58,9 +58,26 @@ static eng_net *make_net(void)
     return net;
 }
 
-static const search_train_cfg cfg = {.epochs = 3, .batch_size = 16, .learning_rate = 0.05,
-                                     .momentum = 0.9, .weight_decay = 5e-4, .cosine = true,
-                                     .augment = {.crop_pad = 1, .hflip = true}};
+/* The search's training of a candidate for `epochs` (batches of 16, lr 0.05, momentum 0.9,
+ * weight decay 5e-4, cosine, crop and flip augmentation): weights from the seed, then
+ * search_train with the recipe. */
+static eng_status train(eng_net *net, const eng_dataset *ds, int epochs, uint64_t seed,
+                        volatile sig_atomic_t *stop, const search_train_hooks *hooks)
+{
+    cfg_search c;
+    memset(&c, 0, sizeof c);
+    c.training.batch_size = 16;
+    c.training.learning_rate = 0.05;
+    c.training.momentum = 0.9;
+    c.training.weight_decay = 5e-4;
+    c.training.cosine = true;
+    c.training.crop_pad = 1;
+    c.training.hflip = true;
+    eng_train_cfg tc;
+    search_train_recipe(&c, epochs, seed, ds->count, &tc);
+    ENG_TRY(eng_net_init_params(net, seed));
+    return search_train(net, ds, &tc, stop, hooks);
+}
 
 /* What the hooks saw: the last epoch's loss, batches trained, the last checkpoint; stops the
  * training once stop_epoch / stop_batch is reached (0 = never). */
@@ -134,13 +151,13 @@ static void check_continue(int threads, int stop_epoch, long stop_batch)
     eng_net *straight = make_net(), *first = make_net(), *second = make_net();
     seen s0 = {0}, s1 = {.stop_epoch = stop_epoch, .stop_batch = stop_batch}, s2 = {0};
     search_train_hooks h0 = {.progress = on_progress, .user = &s0};
-    ck_assert_int_eq(search_train(straight, &ds, &cfg, 42, NULL, &h0), ENG_OK);
+    ck_assert_int_eq(train(straight, &ds, 3, 42, NULL, &h0), ENG_OK);
     ck_assert_int_eq(s0.trained, 3 * (120 / 16));
 
     /* checkpoints after every batch as well: taking them must change nothing */
     search_train_hooks h1 = {.checkpoint_s = 1e-9, .checkpoint = on_checkpoint,
                              .progress = on_progress, .user = &s1};
-    ck_assert_int_eq(search_train(first, &ds, &cfg, 42, &s1.stop, &h1), ENG_ERR_INTERRUPTED);
+    ck_assert_int_eq(train(first, &ds, 3, 42, &s1.stop, &h1), ENG_ERR_INTERRUPTED);
     ck_assert_int_ge(s1.checkpoints, stop_epoch * stop_batch);
     search_train_pos at;
     ck_assert_int_eq(search_train_checkpoint_pos(s1.ckpt, s1.ckpt_size, &at), ENG_OK);
@@ -149,7 +166,7 @@ static void check_continue(int threads, int stop_epoch, long stop_batch)
 
     search_train_hooks h2 = {.resume = s1.ckpt, .resume_size = s1.ckpt_size,
                              .progress = on_progress, .user = &s2};
-    ck_assert_int_eq(search_train(second, &ds, &cfg, 42, NULL, &h2), ENG_OK);
+    ck_assert_int_eq(train(second, &ds, 3, 42, NULL, &h2), ENG_OK);
     ck_assert_int_eq(s1.trained + s2.trained, s0.trained);
     ck_assert_msg(memcmp(&s0.loss, &s2.loss, sizeof s0.loss) == 0, "last loss %.17g != %.17g",
                   s0.loss, s2.loss);
@@ -178,6 +195,66 @@ END_TEST
 START_TEST(test_mid_epoch_2_threads) { check_continue(2, 1, 1); }
 END_TEST
 
+/* The candidate training written out from the engine's public step functions, as the search
+ * defines it: weights from the seed, the data order and augmentation from seed ^ 0x5DEECE66D,
+ * a shuffle per epoch, full batches, the cosine rate per step. Gives the last epoch's mean
+ * loss. */
+static double plain_candidate_train(eng_net *net, const eng_dataset *ds, uint64_t seed)
+{
+    enum { BS = 16, EPOCHS = 3 };
+    const long per_epoch = ds->count / BS, total = per_epoch * EPOCHS;
+    eng_sgd_cfg sc = {.lr = 0.05f, .momentum = 0.9f, .weight_decay = 5e-4f,
+                      .schedule = ENG_LR_COSINE, .step_epochs = 1, .step_gamma = 1.0f};
+    const eng_augment aug = {.crop_pad = 1, .hflip = true};
+    float x[BS * 64];
+    uint8_t labels[BS];
+    int *order = malloc(sizeof(int) * (size_t)ds->count);
+    ck_assert_ptr_nonnull(order);
+    for (int i = 0; i < ds->count; i++) order[i] = i;
+    ck_assert_int_eq(eng_net_init_params(net, seed), ENG_OK);
+    ck_assert_int_eq(eng_net_reserve(net, BS, true), ENG_OK);
+    eng_sgd *opt;
+    ck_assert_int_eq(eng_sgd_create(net, &sc, &opt), ENG_OK);
+    uint64_t rng = seed ^ 0x5DEECE66Dull;
+    double sum = 0.0;
+    for (long t = 0; t < total; t++) {
+        if (t % per_epoch == 0) {
+            eng_data_shuffle(order, ds->count, &rng);
+            sum = 0.0;
+        }
+        float loss;
+        ck_assert_int_eq(eng_dataset_batch(ds, order + (t % per_epoch) * BS, BS, &aug, &rng, x,
+                                           labels), ENG_OK);
+        ck_assert_int_eq(eng_net_forward(net, x, BS, true), ENG_OK);
+        ck_assert_int_eq(eng_net_loss(net, labels, BS, &loss, NULL), ENG_OK);
+        ck_assert_int_eq(eng_net_backward(net), ENG_OK);
+        ck_assert_int_eq(eng_sgd_step(opt, eng_sgd_lr(&sc, t, total, per_epoch)), ENG_OK);
+        sum += loss;
+    }
+    eng_sgd_free(opt);
+    free(order);
+    return sum / (double)per_epoch;
+}
+
+/* The search's training of a candidate is the plain loop above, bit for bit. */
+START_TEST(test_same_as_plain_loop)
+{
+    eng_dataset ds;
+    make_data(&ds);
+    eng_net *hooked = make_net(), *plain = make_net();
+    seen s = {0};
+    search_train_hooks h = {.progress = on_progress, .user = &s};
+    ck_assert_int_eq(train(hooked, &ds, 3, 42, NULL, &h), ENG_OK);
+    double loss = plain_candidate_train(plain, &ds, 42);
+    ck_assert_msg(memcmp(&s.loss, &loss, sizeof loss) == 0, "last loss %.17g != %.17g", s.loss,
+                  loss);
+    assert_same_net(hooked, plain);
+    eng_net_free(hooked);
+    eng_net_free(plain);
+    eng_dataset_free(&ds);
+}
+END_TEST
+
 START_TEST(test_refused)
 {
     eng_dataset ds;
@@ -185,20 +262,24 @@ START_TEST(test_refused)
     eng_net *net = make_net();
     seen s = {.stop_epoch = 1, .stop_batch = 2};
     search_train_hooks h = {.checkpoint = on_checkpoint, .progress = on_progress, .user = &s};
-    ck_assert_int_eq(search_train(net, &ds, &cfg, 42, &s.stop, &h), ENG_ERR_INTERRUPTED);
+    ck_assert_int_eq(train(net, &ds, 3, 42, &s.stop, &h), ENG_ERR_INTERRUPTED);
     ck_assert_int_eq(s.checkpoints, 1);
+    /* the format archived checkpoints have (version 1): its seed field is the candidate's */
+    uint32_t version;
+    uint64_t seed;
+    memcpy(&version, s.ckpt + 8, 4);
+    memcpy(&seed, s.ckpt + 40, 8);
+    ck_assert(memcmp(s.ckpt, "EVAXCK\r\n", 8) == 0 && version == 1 && seed == 42);
 
     /* another seed, another epoch count, a cut-off or corrupted checkpoint */
     search_train_hooks r = {.resume = s.ckpt, .resume_size = s.ckpt_size};
-    ck_assert_int_eq(search_train(net, &ds, &cfg, 43, NULL, &r), ENG_ERR_FORMAT);
-    search_train_cfg longer = cfg;
-    longer.epochs = 4;
-    ck_assert_int_eq(search_train(net, &ds, &longer, 42, NULL, &r), ENG_ERR_FORMAT);
+    ck_assert_int_eq(train(net, &ds, 3, 43, NULL, &r), ENG_ERR_FORMAT);
+    ck_assert_int_eq(train(net, &ds, 4, 42, NULL, &r), ENG_ERR_FORMAT);
     r.resume_size = s.ckpt_size - 4;
-    ck_assert_int_eq(search_train(net, &ds, &cfg, 42, NULL, &r), ENG_ERR_FORMAT);
+    ck_assert_int_eq(train(net, &ds, 3, 42, NULL, &r), ENG_ERR_FORMAT);
     r.resume_size = s.ckpt_size;
     s.ckpt[0] ^= 1;
-    ck_assert_int_eq(search_train(net, &ds, &cfg, 42, NULL, &r), ENG_ERR_FORMAT);
+    ck_assert_int_eq(train(net, &ds, 3, 42, NULL, &r), ENG_ERR_FORMAT);
     s.ckpt[0] ^= 1;
 
     /* the engine state of one network into another structure */
@@ -206,7 +287,7 @@ START_TEST(test_refused)
     ck_assert_int_eq(eng_net_create(1, 8, 8, 4, &other), ENG_OK);
     int x = eng_net_dense(other, eng_net_flatten(other, ENG_NET_INPUT), 4, true);
     ck_assert_int_gt(x, 0);
-    ck_assert_int_eq(search_train(other, &ds, &cfg, 42, NULL, &r), ENG_ERR_FORMAT);
+    ck_assert_int_eq(train(other, &ds, 3, 42, NULL, &r), ENG_ERR_FORMAT);
     eng_net_free(other);
 
     free(s.ckpt);
@@ -284,6 +365,7 @@ static Suite *checkpoint_suite(void)
     tcase_add_test(tc, test_mid_epoch_1_thread);
     tcase_add_test(tc, test_mid_epoch_2_threads);
     tcase_add_test(tc, test_refused);
+    tcase_add_test(tc, test_same_as_plain_loop);
     suite_add_tcase(s, tc);
     TCase *ta = tcase_create("archive");
     tcase_add_test(ta, test_archive_table);

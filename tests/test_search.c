@@ -308,6 +308,44 @@ START_TEST(test_eval_batch)
 }
 END_TEST
 
+/* A candidate whose training diverges (a learning rate far too high) is recorded with error
+ * 1, as the search does; trained for its network, the divergence is ENG_ERR_DIVERGED. */
+START_TEST(test_diverged_candidate)
+{
+    write_config("d", SPACE, 1);
+    char p[4200];
+    snprintf(p, sizeof p, "%s/d.yaml", dir);
+    cfg_search cfg;
+    ck_assert_msg(cfg_load(p, &cfg) == ENG_OK, "%s", eng_last_error());
+    search_env env;
+    ck_assert_msg(search_env_open(&env, &cfg, SEARCH_ENV_DATA) == ENG_OK, "%s", eng_last_error());
+    env.cfg.training.learning_rate = 1e30;
+    env.cfg.training.cosine = false;
+    int *g = malloc(sizeof(int) * (size_t)nas_genome_length(&env.cfg.space));
+    ck_assert_ptr_nonnull(g);
+    uint64_t rng = 7;
+    nas_arch a;
+    nas_genome_random(&env.cfg.space, &rng, g);
+    ck_assert(nas_genome_decode(&env.cfg.space, g, &a) == ENG_OK);
+    double err = 0.0;
+    ck_assert_msg(search_env_train(&env, &a, 3, 1, &env.train, &env.val, NULL, NULL, &err) ==
+                  ENG_OK, "%s", eng_last_error());
+    ck_assert(err == 1.0);
+    eng_net *net = (eng_net *)&a;   /* any non-NULL: must come back NULL */
+    ck_assert_int_eq(search_env_train_net(&env, &a, false, 3, 1, &env.train, NULL, NULL, &net),
+                     ENG_ERR_DIVERGED);
+    ck_assert_ptr_null(net);
+    /* the usual learning rate trains it */
+    env.cfg.training.learning_rate = 0.05;
+    ck_assert(search_env_train(&env, &a, 3, 1, &env.train, &env.val, NULL, NULL, &err) ==
+              ENG_OK);
+    ck_assert(err < 1.0);
+    nas_arch_free(&a);
+    free(g);
+    search_env_close(&env);
+}
+END_TEST
+
 static void resume_and_compare(const char *name, const char *reference)
 {
     char p[4200];
@@ -497,6 +535,7 @@ static Suite *search_suite(void)
     tcase_add_test(tc, test_end_to_end);
     tcase_add_test(tc, test_duplicates_reused);
     tcase_add_test(tc, test_eval_batch);
+    tcase_add_test(tc, test_diverged_candidate);
     tcase_add_test(tc, test_resume);
     tcase_add_test(tc, test_mixed_widths);
     tcase_add_test(tc, test_mixed_energy_is_per_layer);

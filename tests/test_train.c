@@ -131,23 +131,31 @@ static eng_net *train_synthetic(uint64_t seed, double *acc)
     cfg.seed = seed;
     cfg.augment.crop_pad = 1;   /* (flips would swap the classes) */
     eng_epoch_stats last;
-    ck_assert_int_eq(eng_train(net, &ds, &ds, &cfg, NULL, NULL, &last), ENG_OK);
+    ck_assert_int_eq(eng_train(net, &ds, &ds, &cfg, &last), ENG_OK);
     ck_assert_int_eq(last.epoch, 4);
     *acc = last.val_accuracy;
     eng_dataset_free(&ds);
     return net;
 }
 
-static bool same_weights(eng_net *a, eng_net *b)
+/* Every parameter tensor of a and b (only the trainable ones: trainable_only) is
+ * bit-identical. */
+static bool same_params(eng_net *a, eng_net *b, bool trainable_only)
 {
     int n = eng_net_param_count(a);
     for (int i = 0; i < n; i++) {
         eng_param pa, pb;
         ck_assert_int_eq(eng_net_param_get(a, i, &pa), ENG_OK);
         ck_assert_int_eq(eng_net_param_get(b, i, &pb), ENG_OK);
+        if (trainable_only && !pa.trainable) continue;
         if (memcmp(pa.data, pb.data, pa.count * sizeof(float)) != 0) return false;
     }
     return true;
+}
+
+static bool same_weights(eng_net *a, eng_net *b)
+{
+    return same_params(a, b, false);
 }
 
 START_TEST(test_deterministic)
@@ -166,12 +174,120 @@ START_TEST(test_deterministic)
 }
 END_TEST
 
-static bool stop_after_one(const eng_epoch_stats *st, void *user)
+/* The training loop written out from the public step functions, as eng_train is defined: the
+ * RNG starts at cfg->seed, a shuffle per epoch (of the last epoch's order), full batches only,
+ * the schedule's rate per step. Stops after `limit` steps (all: <= 0); losses (or NULL) gets
+ * every step's loss. */
+static void plain_train(eng_net *net, const eng_dataset *ds, const eng_train_cfg *cfg,
+                        long limit, float *losses)
 {
+    const int bs = cfg->batch;
+    const long per_epoch = ds->count / bs, total = per_epoch * cfg->epochs;
+    const bool aug = cfg->augment.crop_pad > 0 || cfg->augment.hflip;
+    float *x = malloc(sizeof(float) * 64 * (size_t)bs);
+    uint8_t *labels = malloc((size_t)bs);
+    int *order = malloc(sizeof(int) * (size_t)ds->count);
+    ck_assert(x && labels && order);
+    for (int i = 0; i < ds->count; i++) order[i] = i;
+    eng_sgd *opt;
+    ck_assert_int_eq(eng_sgd_create(net, &cfg->sgd, &opt), ENG_OK);
+    ck_assert_int_eq(eng_net_reserve(net, bs, true), ENG_OK);
+    uint64_t rng = cfg->seed;
+    long t = 0;
+    if (limit <= 0) limit = total;
+    for (int e = 0; e < cfg->epochs && t < limit; e++) {
+        eng_data_shuffle(order, ds->count, &rng);
+        for (long b = 0; b < per_epoch && t < limit; b++, t++) {
+            float loss;
+            ck_assert_int_eq(eng_dataset_batch(ds, order + b * bs, bs,
+                                               aug ? &cfg->augment : NULL, aug ? &rng : NULL, x,
+                                               labels), ENG_OK);
+            ck_assert_int_eq(eng_net_forward(net, x, bs, true), ENG_OK);
+            ck_assert_int_eq(eng_net_loss(net, labels, bs, &loss, NULL), ENG_OK);
+            if (losses) losses[t] = loss;
+            ck_assert_int_eq(eng_net_backward(net), ENG_OK);
+            ck_assert_int_eq(eng_sgd_step(opt, eng_sgd_lr(&cfg->sgd, t, total, per_epoch)),
+                             ENG_OK);
+        }
+    }
+    eng_sgd_free(opt);
+    free(order);
+    free(labels);
+    free(x);
+}
+
+typedef struct step_log {
+    float loss[64];
+    int n;
+} step_log;
+
+static eng_status log_step(void *user, eng_trainer *tr, const eng_train_pos *p)
+{
+    (void)tr;
+    step_log *l = user;
+    ck_assert_int_eq((p->epoch - 1) * p->steps + p->step, l->n + 1);
+    ck_assert_int_eq(p->trained, l->n + 1);
+    ck_assert_int_lt(l->n, 64);
+    l->loss[l->n++] = p->loss;
+    return ENG_OK;
+}
+
+/* eng_train gives bit for bit the weights, activation ranges and losses of the loop written
+ * out in plain_train (a quantization-aware network through an approximate multiplier, with
+ * augmentation; _i = 1: Nesterov and the step schedule). */
+START_TEST(test_same_as_plain_loop)
+{
+    eng_dataset ds;
+    synthetic(&ds, 100, 8);
+    eng_mul *dm1;
+    ck_assert_int_eq(eng_mul_load("mul8u_DM1", &dm1), ENG_OK);
+    eng_net *net[2];
+    for (int k = 0; k < 2; k++) {
+        net[k] = small_net(4);
+        eng_approx_cfg q;
+        eng_approx_cfg_default(&q);
+        ck_assert_int_eq(eng_net_set_multiplier(net[k], -1, dm1), ENG_OK);
+        ck_assert_int_eq(eng_net_set_quant(net[k], -1, &q), ENG_OK);
+    }
+    eng_train_cfg cfg;
+    eng_train_cfg_default(&cfg);
+    cfg.epochs = 3;
+    cfg.batch = 16;
+    cfg.seed = 99;
+    cfg.augment = (eng_augment){.crop_pad = 1, .hflip = true};
+    if (_i == 1) {
+        cfg.sgd.nesterov = true;
+        cfg.sgd.schedule = ENG_LR_STEP;
+        cfg.sgd.step_epochs = 1;
+        cfg.sgd.step_gamma = 0.5f;
+    }
+    step_log hooked = {0};
+    float plain[64];
+    cfg.on_step = log_step, cfg.user = &hooked;
+    ck_assert_int_eq(eng_train(net[0], &ds, NULL, &cfg, NULL), ENG_OK);
+    plain_train(net[1], &ds, &cfg, 0, plain);
+    ck_assert_int_eq(hooked.n, 3 * (100 / 16));
+    ck_assert(memcmp(hooked.loss, plain, sizeof(float) * (size_t)hooked.n) == 0);
+    ck_assert(same_weights(net[0], net[1]));
+    float lo[2], hi[2];
+    for (int k = 0; k < 2; k++) ck_assert(eng_net_act_range(net[k], 1, &lo[k], &hi[k]));
+    ck_assert(memcmp(&lo[0], &lo[1], 4) == 0 && memcmp(&hi[0], &hi[1], 4) == 0);
+    eng_net_free(net[0]);
+    eng_net_free(net[1]);
+    eng_mul_free(dm1);
+    eng_dataset_free(&ds);
+}
+END_TEST
+
+static eng_status stop_after_one(void *user, eng_trainer *tr, const eng_epoch_stats *st)
+{
+    (void)tr;
     (*(int *)user)++;
     ck_assert(st->loss > 0.0 && isfinite(st->loss));
     ck_assert(st->images_per_s > 0.0);
-    return false;
+    ck_assert_int_eq(st->steps, 4);
+    ck_assert_int_eq(st->trained, 4);
+    return eng_error(ENG_ERR_INTERRUPTED, "stopped");
 }
 
 START_TEST(test_interrupt_and_errors)
@@ -183,18 +299,147 @@ START_TEST(test_interrupt_and_errors)
     eng_train_cfg_default(&cfg);
     cfg.batch = 8;
     int calls = 0;
-    ck_assert_int_eq(eng_train(net, &ds, NULL, &cfg, stop_after_one, &calls, NULL),
-                     ENG_ERR_INTERRUPTED);
+    cfg.on_epoch = stop_after_one, cfg.user = &calls;
+    ck_assert_int_eq(eng_train(net, &ds, NULL, &cfg, NULL), ENG_ERR_INTERRUPTED);
+    cfg.on_epoch = NULL;
     ck_assert_int_eq(calls, 1);
     cfg.batch = 33;
-    ck_assert_int_eq(eng_train(net, &ds, NULL, &cfg, NULL, NULL, NULL), ENG_ERR_ARG);
+    ck_assert_int_eq(eng_train(net, &ds, NULL, &cfg, NULL), ENG_ERR_ARG);
     cfg.batch = 8;
     cfg.sgd.lr = -1.0f;
-    ck_assert_int_eq(eng_train(net, &ds, NULL, &cfg, NULL, NULL, NULL), ENG_ERR_ARG);
+    ck_assert_int_eq(eng_train(net, &ds, NULL, &cfg, NULL), ENG_ERR_ARG);
     ds.height = 9;   /* the network takes 8x8 */
-    ck_assert_int_eq(eng_train(net, &ds, NULL, &cfg, NULL, NULL, NULL), ENG_ERR_SHAPE);
+    ck_assert_int_eq(eng_train(net, &ds, NULL, &cfg, NULL), ENG_ERR_SHAPE);
     ds.height = 8;
     eng_net_free(net);
+    eng_dataset_free(&ds);
+}
+END_TEST
+
+/* What the hooks of test_stop_at_step saw and do: stop after step `stop_step` of epoch
+ * `stop_epoch` with a checkpoint taken there. */
+typedef struct stopper {
+    int stop_epoch;
+    long stop_step;
+    long steps_seen;
+    int epochs_seen;
+    int last_epoch;
+    unsigned char *ckpt;
+    size_t ckpt_size;
+} stopper;
+
+static eng_status stop_at(void *user, eng_trainer *tr, const eng_train_pos *p)
+{
+    stopper *s = user;
+    s->steps_seen++;
+    if (p->epoch != s->stop_epoch || p->step != s->stop_step) return ENG_OK;
+    s->ckpt_size = eng_train_checkpoint_size(tr);
+    s->ckpt = malloc(s->ckpt_size);
+    ck_assert_ptr_nonnull(s->ckpt);
+    ck_assert_int_eq(eng_train_checkpoint(tr, s->ckpt, s->ckpt_size - 1), ENG_ERR_ARG);
+    ck_assert_int_eq(eng_train_checkpoint(tr, s->ckpt, s->ckpt_size), ENG_OK);
+    return eng_error(ENG_ERR_INTERRUPTED, "stop at epoch %d step %ld", p->epoch, p->step);
+}
+
+static eng_status count_epoch(void *user, eng_trainer *tr, const eng_epoch_stats *st)
+{
+    (void)tr;
+    stopper *s = user;
+    s->epochs_seen++;
+    s->last_epoch = st->epoch;
+    return ENG_OK;
+}
+
+/* A step hook that returns a status stops the training after the step asked for (_i: inside
+ * an epoch, at its last step), with it as the result: the weights are those of the plain
+ * loop after as many steps; its checkpoint, continued in a fresh network, ends where a
+ * training that never stopped does. */
+START_TEST(test_stop_at_step)
+{
+    static const long at[2][2] = {{2, 3}, {1, 6}};   /* epoch, step (6 steps per epoch) */
+    eng_dataset ds;
+    synthetic(&ds, 100, 8);
+    eng_train_cfg cfg;
+    eng_train_cfg_default(&cfg);
+    cfg.epochs = 3;
+    cfg.batch = 16;
+    cfg.seed = 5;
+    cfg.augment.crop_pad = 1;
+    stopper s = {.stop_epoch = (int)at[_i][0], .stop_step = at[_i][1]};
+    cfg.on_step = stop_at, cfg.on_epoch = count_epoch, cfg.user = &s;
+    eng_net *stopped = small_net(2), *plain = small_net(2);
+    ck_assert_int_eq(eng_train(stopped, &ds, NULL, &cfg, NULL), ENG_ERR_INTERRUPTED);
+    long steps = (at[_i][0] - 1) * 6 + at[_i][1];
+    ck_assert_int_eq(s.steps_seen, steps);
+    ck_assert_int_eq(s.epochs_seen, (int)at[_i][0] - 1);   /* not the stopped epoch's end */
+    ck_assert_int_eq(s.last_epoch, (int)at[_i][0] - 1);
+    plain_train(plain, &ds, &cfg, steps, NULL);
+    ck_assert(same_weights(stopped, plain));
+    eng_train_pos pos;
+    ck_assert_int_eq(eng_train_checkpoint_pos(s.ckpt, s.ckpt_size, &pos), ENG_OK);
+    ck_assert_int_eq(pos.epoch, (int)at[_i][0]);
+    ck_assert_int_eq(pos.step, at[_i][1]);
+    ck_assert_int_eq(pos.steps, 6);
+
+    eng_net *resumed = small_net(77), *straight = small_net(2);   /* weights from the ckpt */
+    stopper none = {0};
+    cfg.user = &none;
+    cfg.on_step = NULL;
+    cfg.resume = s.ckpt, cfg.resume_size = s.ckpt_size;
+    ck_assert_int_eq(eng_train(resumed, &ds, NULL, &cfg, NULL), ENG_OK);
+    ck_assert_int_eq(none.epochs_seen, 3 - (int)at[_i][0] + (at[_i][1] < 6));
+    ck_assert_int_eq(none.last_epoch, 3);
+    cfg.resume = NULL;
+    plain_train(straight, &ds, &cfg, 0, NULL);
+    ck_assert(same_weights(resumed, straight));
+    /* another seed or epoch count: not this training's checkpoint, nothing changed */
+    cfg.resume = s.ckpt;
+    cfg.seed = 6;
+    ck_assert_int_eq(eng_train(resumed, &ds, NULL, &cfg, NULL), ENG_ERR_FORMAT);
+    cfg.seed = 5, cfg.epochs = 4;
+    ck_assert_int_eq(eng_train(resumed, &ds, NULL, &cfg, NULL), ENG_ERR_FORMAT);
+    ck_assert(same_weights(resumed, straight));
+    free(s.ckpt);
+    eng_net_free(stopped);
+    eng_net_free(plain);
+    eng_net_free(resumed);
+    eng_net_free(straight);
+    eng_dataset_free(&ds);
+}
+END_TEST
+
+static eng_status count_step(void *user, eng_trainer *tr, const eng_train_pos *p)
+{
+    (void)tr;
+    ck_assert(isfinite(p->loss));
+    (*(long *)user)++;
+    return ENG_OK;
+}
+
+/* A learning rate far too high: the loss stops being finite and eng_train says
+ * ENG_ERR_DIVERGED, before that step's update (the trained parameters are the plain loop's
+ * after the steps with a finite loss; the running statistics have seen one batch more). */
+START_TEST(test_diverged)
+{
+    eng_dataset ds;
+    synthetic(&ds, 64, 8);
+    eng_net *net = small_net(1), *plain = small_net(1);
+    eng_train_cfg cfg;
+    eng_train_cfg_default(&cfg);
+    cfg.epochs = 3;
+    cfg.batch = 16;
+    cfg.sgd.lr = 1e30f;
+    cfg.sgd.schedule = ENG_LR_CONSTANT;
+    long steps = 0;
+    cfg.on_step = count_step, cfg.user = &steps;
+    ck_assert_int_eq(eng_train(net, &ds, NULL, &cfg, NULL), ENG_ERR_DIVERGED);
+    ck_assert_msg(strstr(eng_last_error(), "diverged") != NULL, "%s", eng_last_error());
+    ck_assert_str_eq(eng_status_name(ENG_ERR_DIVERGED), "diverged");
+    ck_assert_int_lt(steps, 12);
+    plain_train(plain, &ds, &cfg, steps, NULL);
+    ck_assert(same_params(net, plain, true));
+    eng_net_free(net);
+    eng_net_free(plain);
     eng_dataset_free(&ds);
 }
 END_TEST
@@ -218,7 +463,7 @@ START_TEST(test_qat_synthetic)
     cfg.epochs = 6;
     cfg.batch = 16;
     eng_epoch_stats last;
-    ck_assert_int_eq(eng_train(net, &ds, &ds, &cfg, NULL, NULL, &last), ENG_OK);
+    ck_assert_int_eq(eng_train(net, &ds, &ds, &cfg, &last), ENG_OK);
     ck_assert_msg(last.val_accuracy > 0.9, "QAT accuracy %g", last.val_accuracy);
     eng_layer_info info;
     ck_assert_int_eq(eng_net_layer_info(net, 1, &info), ENG_OK);
@@ -259,7 +504,7 @@ static void fmnist_run(int train_count, int test_count, double min_acc)
     cfg.batch = 32;
     cfg.sgd.lr = 0.05f;
     eng_epoch_stats last;
-    ck_assert_msg(eng_train(net, &train, NULL, &cfg, NULL, NULL, &last) == ENG_OK, "%s",
+    ck_assert_msg(eng_train(net, &train, NULL, &cfg, &last) == ENG_OK, "%s",
                   eng_last_error());
     double acc;
     ck_assert_int_eq(eng_evaluate(net, &test, 250, &acc, NULL), ENG_OK);
@@ -285,7 +530,10 @@ int main(void)
     tcase_add_loop_test(tc, test_sgd_update, 0, 2);
     tcase_add_test(tc, test_schedules);
     tcase_add_test(tc, test_deterministic);
+    tcase_add_loop_test(tc, test_same_as_plain_loop, 0, 2);
     tcase_add_test(tc, test_interrupt_and_errors);
+    tcase_add_loop_test(tc, test_stop_at_step, 0, 2);
+    tcase_add_test(tc, test_diverged);
     tcase_add_loop_test(tc, test_qat_synthetic, 0, 2);
     suite_add_tcase(s, tc);
     tc = tcase_create("fashion_mnist");

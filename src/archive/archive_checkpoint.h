@@ -7,7 +7,7 @@
  *   checkpoints    one row per candidate in training: hash (the network, primary key),
  *                  generation, position (epoch in progress 1..epochs, batches done in it of
  *                  batches, mean loss of those), size in bytes, update time (UTC) and the
- *                  checkpoint itself (search_train's format, search_train.c)
+ *                  checkpoint itself (eng_train_checkpoint's format, eng_train.h)
  *
  * A row is replaced in one statement (atomically: a kill never leaves half a checkpoint) and
  * deleted in the transaction that stores its finished candidate's evaluation (as a cache until

@@ -191,7 +191,7 @@ int cmd_export(int argc, char **argv)
     if (st == ENG_OK) st = get_net(&a, from_final, &kept, stop, &net);
     run_signal_restore();
     int rc = CLI_EXIT_OK;
-    if (st == ENG_ERR_ARG && strstr(eng_last_error(), "diverged")) {
+    if (st == ENG_ERR_DIVERGED) {
         cli_error("%s: %s: %s", CMD, a.e.hash, eng_last_error());
         rc = CLI_EXIT_FAILURE;
     } else if (st != ENG_OK) {

@@ -84,8 +84,10 @@ typedef struct train_opts {
     eng_train_cfg cfg;
 } train_opts;
 
-/* The live step line on a terminal (overwritten in place, at most 4 times a second). */
+/* The training's output: one line per epoch; on a terminal also a live step line
+ * (overwritten in place, at most 4 times a second). */
 typedef struct step_line {
+    bool tty;
     int epochs;
     double t_start, t_last;
 } step_line;
@@ -97,28 +99,32 @@ static double wall_s(void)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-static void print_step(void *user, int epoch, long step, long steps, float loss)
+static eng_status print_step(void *user, eng_trainer *tr, const eng_train_pos *p)
 {
+    (void)tr;
     step_line *l = user;
     double now = wall_s();
-    if (step < steps && now - l->t_last < 0.25) return;
+    if (p->step < p->steps && now - l->t_last < 0.25) return ENG_OK;
     l->t_last = now;
-    long done = (long)(epoch - 1) * steps + step, all = (long)l->epochs * steps;
+    long done = (long)(p->epoch - 1) * p->steps + p->step, all = (long)l->epochs * p->steps;
     double eta = (now - l->t_start) / (double)done * (double)(all - done);
-    printf("\r\033[Kepoch %d/%d  batch %ld/%ld  loss %.4f  ETA %.0f s", epoch, l->epochs, step,
-           steps, (double)loss, eta);
+    printf("\r\033[Kepoch %d/%d  batch %ld/%ld  loss %.4f  ETA %.0f s", p->epoch, l->epochs,
+           p->step, p->steps, (double)p->loss, eta);
     fflush(stdout);
+    return ENG_OK;
 }
 
-static bool print_epoch(const eng_epoch_stats *s, void *user)
+static eng_status print_epoch(void *user, eng_trainer *tr, const eng_epoch_stats *s)
 {
-    if (user) printf("\r\033[K");   /* over the step line */
+    (void)tr;
+    const step_line *l = user;
+    if (l->tty) printf("\r\033[K");   /* over the step line */
     printf("epoch %3d/%d  loss %.4f  train %6.2f%%", s->epoch, s->epochs, s->loss,
            100.0 * s->accuracy);
     if (!isnan(s->val_accuracy)) printf("  val %6.2f%%", 100.0 * s->val_accuracy);
     printf("  lr %.5f  %8.0f img/s  %.1f s\n", s->lr, s->images_per_s, s->seconds);
     fflush(stdout);
-    return true;
+    return ENG_OK;
 }
 
 static int parse_opts(int argc, char **argv, train_opts *o)
@@ -350,11 +356,11 @@ int cmd_train(int argc, char **argv)
     if (rc == CLI_EXIT_OK) rc = netcli_net_place(CMD, net, netcli_device_resolve(o.device));
     if (rc != CLI_EXIT_OK) goto out;
     fflush(stdout);
-    step_line line = {.epochs = o.cfg.epochs, .t_start = wall_s()};
-    bool tty = cli_stdout_is_tty();
-    if (tty) o.cfg.on_step = print_step, o.cfg.step_user = &line;
-    st = eng_train(net, &data.train, data.val.count ? &data.val : NULL, &o.cfg, print_epoch,
-                   tty ? &line : NULL, NULL);
+    step_line line = {.tty = cli_stdout_is_tty(), .epochs = o.cfg.epochs, .t_start = wall_s()};
+    o.cfg.on_step = line.tty ? print_step : NULL;
+    o.cfg.on_epoch = print_epoch;
+    o.cfg.user = &line;
+    st = eng_train(net, &data.train, data.val.count ? &data.val : NULL, &o.cfg, NULL);
     if (st != ENG_OK) {
         cli_error("%s: %s", CMD, eng_last_error());
         rc = st == ENG_ERR_SHAPE ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;

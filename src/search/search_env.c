@@ -348,17 +348,16 @@ eng_status search_env_train_net(const search_env *env, const nas_arch *arch, boo
                            (const eng_mul *const *)(all_exact ? env->exact_muls : env->muls),
                            &env->quant,
                            &net, NULL));
-    search_train_cfg tc = {.epochs = epochs, .batch_size = c->training.batch_size,
-                           .learning_rate = c->training.learning_rate,
-                           .momentum = c->training.momentum,
-                           .weight_decay = c->training.weight_decay,
-                           .cosine = c->training.cosine,
-                           .augment = {.crop_pad = c->training.crop_pad,
-                                       .hflip = c->training.hflip},
-                           .device = env->device};
-    eng_status st = search_train(net, train, &tc, seed, stop, hooks);
-    if (st != ENG_OK) eng_net_free(net);
-    else *out = net;
+    eng_train_cfg tc;
+    search_train_recipe(c, epochs, seed, train->count, &tc);
+    eng_status st;
+    if ((st = eng_net_init_params(net, seed)) != ENG_OK) goto fail;
+    if ((st = eng_net_set_device(net, env->device)) != ENG_OK) goto fail;
+    if ((st = search_train(net, train, &tc, stop, hooks)) != ENG_OK) goto fail;
+    *out = net;
+    return ENG_OK;
+fail:
+    eng_net_free(net);
     return st;
 }
 
@@ -370,7 +369,7 @@ eng_status search_env_train(const search_env *env, const nas_arch *arch, uint64_
     eng_net *net;
     eng_status st = search_env_train_net(env, arch, false, seed, epochs, train, stop, hooks,
                                          &net);
-    if (st == ENG_ERR_ARG && strstr(eng_last_error(), "diverged")) {
+    if (st == ENG_ERR_DIVERGED) {
         *error = 1.0;
         return ENG_OK;
     }

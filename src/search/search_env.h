@@ -91,7 +91,7 @@ eng_status search_env_layer_costs(search_env *env, const nas_arch *arch,
  * (*out, eng_net_free; it borrows env's multipliers, so free it before search_env_close).
  * all_exact gives every multiplying layer the exact multiplier of its own multiplier's width
  * and signedness (the candidate's all-exact baseline: same weight widths and quantization
- * grid, exact products). A diverged training is ENG_ERR_ARG ("training diverged ..."); on
+ * grid, exact products). A diverged training is ENG_ERR_DIVERGED; on
  * error *out is NULL. Thread-safe (one call per thread). */
 eng_status search_env_train_net(const search_env *env, const nas_arch *arch, bool all_exact,
                                 uint64_t seed, int epochs, const eng_dataset *train,

@@ -1,6 +1,7 @@
 /*
- * search_train.h - the evaluation recipe of a candidate: SGD training (momentum, weight decay,
- * cosine or constant learning rate) of an engine network, then its error on a data set.
+ * search_train.h - the training of a candidate: the engine's training loop (eng_train.h) with
+ * the search's recipe (SGD with momentum, weight decay, cosine or constant learning rate), the
+ * stop flag, timed checkpoints and progress as hooks; then its error on a data set.
  *
  * Everything random (epoch order, augmentation) comes from the seed, so the same network,
  * data and seed give the same result on any thread count (the engine's reductions have a
@@ -14,23 +15,23 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "config.h"
 #include "eng_data.h"
-#include "eng_device.h"
 #include "eng_net.h"
+#include "eng_train.h"
 
-typedef struct search_train_cfg {
-    int epochs;
-    int batch_size;
-    double learning_rate;
-    double momentum;
-    double weight_decay;        /* L2 on conv/dense weights only */
-    bool cosine;                /* cosine decay to 0 over all steps, else constant */
-    eng_augment augment;        /* zeros = none */
-    eng_device device;          /* where to train (the network moves there after its
-                                   initialization) */
-} search_train_cfg;
+/* The search's recipe as the engine's settings: the config's training section with `epochs`
+ * epochs, the batch size at most `images`, the data order and augmentation from
+ * seed ^ 0x5DEECE66D (the weights come from the seed itself: eng_net_init_params); no hooks.
+ * This function can't fail. */
+void search_train_recipe(const cfg_search *c,
+                         int epochs,
+                         uint64_t seed,           // the candidate's seed
+                         int images,              // training images
+                         eng_train_cfg *out);
 
-/* Where a training is: passed to the hooks. */
+/* Where a training is, as the search counts it (eng_train_pos in batches): passed to the
+ * hooks. */
 typedef struct search_train_pos {
     int epoch;                  /* 1-based epoch in progress (or just finished) */
     int epochs;
@@ -47,13 +48,13 @@ typedef enum search_train_event {
 
 /* Optional checkpoints and progress of search_train; all members may be zero/NULL.
  *
- * A checkpoint is the whole state (eng_train_state_save's network and optimizer state, plus
- * the loop's epoch, batch, data order, RNG state and the epoch's loss sum; format in
- * search_train.c): continuing from it gives bit-identical weights and losses to a training
- * that never stopped, on the same thread count. Checkpoints are taken at every epoch end
- * (including the last), mid-epoch when checkpoint_s seconds passed since the last one, and
- * when *stop ends the training (at the batch it stopped before). Size: about 8 bytes per
- * trainable parameter, 4 per running statistic and 4 per training image, plus 100 bytes. */
+ * A checkpoint is the whole state (eng_train_checkpoint: the network and optimizer state,
+ * plus the loop's epoch, batch, data order, RNG state and the epoch's loss sum): continuing
+ * from it gives bit-identical weights and losses to a training that never stopped, on the
+ * same thread count. Checkpoints are taken at every epoch end (including the last),
+ * mid-epoch when checkpoint_s seconds passed since the last one, and when *stop ends the
+ * training (after the batch it stopped at). Size: about 8 bytes per trainable parameter, 4
+ * per running statistic and 4 per training image, plus 100 bytes. */
 typedef struct search_train_hooks {
     const void *resume;         /* a checkpoint to continue from, or NULL to start */
     size_t resume_size;
@@ -66,15 +67,16 @@ typedef struct search_train_hooks {
     void *user;
 } search_train_hooks;
 
-/* Trains net (parameters initialized from seed) on ds, or continues hooks->resume. Stops early
- * with ENG_ERR_INTERRUPTED when *stop becomes non-zero (checked between batches; stop may be
- * NULL), after a last checkpoint. A non-finite loss gives ENG_ERR_ARG ("training diverged").
- * A resume checkpoint that is not one of this network, data set, config and seed is
- * ENG_ERR_FORMAT. hooks may be NULL. */
+/* Trains net (its parameters initialized and the network placed by the caller) with cfg
+ * (search_train_recipe; its hooks and resume are replaced by the search's) on ds, or
+ * continues hooks->resume. Stops early with ENG_ERR_INTERRUPTED when *stop becomes non-zero
+ * (checked after every step but an epoch's last, and after every epoch but the last; stop
+ * may be NULL), after a last checkpoint. A non-finite loss gives ENG_ERR_DIVERGED. A resume
+ * checkpoint that is not one of this network, data set, config and seed is ENG_ERR_FORMAT.
+ * hooks may be NULL. */
 eng_status search_train(eng_net *net,
                         const eng_dataset *ds,            // training images
-                        const search_train_cfg *cfg,
-                        uint64_t seed,                    // weights, order, augmentation
+                        const eng_train_cfg *cfg,         // the recipe
                         volatile sig_atomic_t *stop,      // interrupt flag, or NULL
                         const search_train_hooks *hooks); // checkpoints, progress, or NULL
 

@@ -45,6 +45,10 @@ expect "test accuracy line" '^test accuracy: [0-9.]+% \(128 images\)'
 check "train --out onto a full disk" 1 bash -c 'trap "" XFSZ; ulimit -f 64; exec "$@"' _ "$bin" train --model lenet "${tiny[@]}" --out "$dir/full.w"
 expect "full disk message names the file" 'full\.w: write failed'
 ls "$dir"/full.w* >/dev/null 2>&1 && { echo "not ok - full-disk training left $(ls "$dir"/full.w*)"; fail=1; }
+# a learning rate far too high: the training diverges (the work failed, exit 1), nothing written
+check "a diverging training" 1 "$bin" train --model lenet "${tiny[@]}" --epochs 2 --lr 100 --momentum 0.99 --schedule constant --out "$dir/nan.w"
+expect "divergence message" 'train: training diverged at epoch [0-9]+ step [0-9]+ \(loss -?(nan|inf)\); lower the learning rate'
+[ -e "$dir/nan.w" ] && { echo "not ok - a diverged training wrote its weights"; fail=1; }
 check "tiny quantization-aware training" 0 "$bin" train --model lenet "${tiny[@]}" --multipliers mul8u_1JFF,mul8u_1JFF,mul8u_DM1,mul8u_1JFF,mul8u_1JFF --per-channel --out "$dir/qat.w"
 expect "quantization line" '^quantization: asymmetric, 8-bit weights per channel, multiplier per layer'
 check "eval with multipliers and CSV" 0 "$bin" eval --weights "$dir/lenet.w" --dataset fashion-mnist --test-subset 100 --calib-images 100 --multiplier mul8u_1JFF --multiplier mul8u_DM1 --csv "$dir/e.csv"
