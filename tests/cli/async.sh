@@ -10,44 +10,10 @@ set -u
 . "$(dirname "$0")/common.sh"
 
 python3 "$src/tests/cli/tiny_idx.py" "$tmp/data" 400 100
-tiny() { # name, epochs, generations
-  cat >"$tmp/$1.yaml" <<EOT
-name: $1
-seed: 5
-dataset: {kind: idx, path: data, train: 200, validation: 100, test: 100}
-search_space:
-  stages: 2
-  nodes: 2
-  ops: [conv3x3, sep3x3, maxpool, identity]
-  widths: [4, 8]
-  stem_width: 4
-  multipliers: [mul8u_1JFF, mul8u_2AC, mul8u_DM1, mul8u_17KS]
-nsga2: {population: 4, offspring: 2, generations: $3, exact_share: 0.5, mode: asynchronous}
-training: {epochs: $2, batch_size: 20, learning_rate: 0.05}
-energy: {accelerator: $src/configs/accelerators/eyeriss_like_8b.yaml}
-objectives: [error, energy]
-EOT
-}
-tiny tiny 1 3
-tiny long 40 3
+tiny_config name=tiny seed=5 offspring=2 mode=asynchronous >"$tmp/tiny.yaml"
+tiny_config name=long seed=5 offspring=2 mode=asynchronous epochs=40 >"$tmp/long.yaml"
 cd "$tmp" || exit 1
 
-# The deterministic content of an archive (no times, no run name).
-dump() {
-  sqlite3 -readonly "$1" "
-    SELECT generation, evaluated, reused, front_size, best_error, min_energy_pj, hypervolume,
-           hex(state) FROM generations ORDER BY generation;
-    SELECT id, generation, genome, hash, parent1, parent2, reused FROM individuals ORDER BY id;
-    SELECT hash, generation, error, energy_pj, mul_energy_pj, params, macs, exact, violation,
-           obj0, obj1, multipliers, seed FROM evaluations ORDER BY hash;
-    SELECT generation, individual, rank, crowding FROM population
-      ORDER BY generation, individual;
-    SELECT seed, generations, objectives FROM run;"
-}
-same() { # description, db, reference db
-  if [ "$(dump "$2")" = "$(dump "$3")" ] && [ -n "$(dump "$3")" ]; then ok "$1"
-  else bad "$1: $2 differs from $3"; fi
-}
 q() { sqlite3 -readonly "$1" "$2"; }
 
 # --- one worker: planned evaluations, one generation per arrival, reproducible ------------
