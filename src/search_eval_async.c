@@ -53,6 +53,8 @@ typedef struct async_state {
     async_worker *workers;
     int *arrived, n_arrived;    /* slot indices in the order they arrived */
     int in_flight;              /* slots not free */
+    volatile sig_atomic_t halt; /* the local workers' stop flag: set by the waiting thread
+                                   (from opts->stop, or search_eval_cancel) */
     bool quit;
     pthread_mutex_t lock;
     pthread_cond_t work, done;
@@ -91,7 +93,7 @@ static void *async_worker_main(void *user)
         async_slot *s = &a->slots[w->slot];
         pthread_mutex_unlock(&a->lock);
         double t = now_s();
-        search_eval_train_job(ev, &s->jb, s->gen, w->f);
+        search_eval_train_job(ev, &s->jb, s->gen, w->f, &a->halt);
         pthread_mutex_lock(&a->lock);
         a->busy_s += now_s() - t;
         async_arrive(a, w->slot);
@@ -316,7 +318,8 @@ eng_status search_eval_wait(search_eval *ev, int *tag, search_eval_item *out,
     eng_status st = ENG_OK;
     int i = -1;
     for (;;) {
-        bool stopping = stop && *stop;
+        if (stop && *stop) a->halt = 1;
+        bool stopping = a->halt;
         pthread_mutex_lock(&a->lock);
         /* stopped: every worker answers first (checkpointed), then the wait fails */
         int busy = 0;
@@ -339,7 +342,8 @@ eng_status search_eval_wait(search_eval *ev, int *tag, search_eval_item *out,
             omp_set_max_active_levels(1);
             omp_set_num_threads(a->inner_threads);
 #endif
-            search_eval_train_job(ev, &a->slots[inl].jb, a->slots[inl].gen, &ev->flights[0]);
+            search_eval_train_job(ev, &a->slots[inl].jb, a->slots[inl].gen, &ev->flights[0],
+                                  stop);
             pthread_mutex_lock(&a->lock);
             a->busy_s += now_s() - t;
             async_arrive(a, inl);
@@ -349,7 +353,7 @@ eng_status search_eval_wait(search_eval *ev, int *tag, search_eval_item *out,
         bool got = false;
         if (mpi_pool_busy() > 0) {
             double b = 0;
-            st = mpi_pool_poll(&cb, stop, &got, &b);
+            st = mpi_pool_poll(&cb, &a->halt, &got, &b);
             pthread_mutex_lock(&a->lock);
             a->busy_s += b;
             pthread_mutex_unlock(&a->lock);
@@ -387,4 +391,9 @@ eng_status search_eval_wait(search_eval *ev, int *tag, search_eval_item *out,
     }
     pthread_mutex_unlock(&a->lock);
     return st;
+}
+
+void search_eval_cancel(search_eval *ev)
+{
+    if (ev->as) ev->as->halt = 1;
 }

@@ -16,6 +16,7 @@
 #ifndef SEARCH_EVAL_INTERNAL_H
 #define SEARCH_EVAL_INTERNAL_H
 
+#include <signal.h>
 #include <time.h>
 
 #include "search_eval.h"
@@ -84,9 +85,10 @@ void search_eval_progress_line(search_eval *ev);
 void search_eval_progress_candidate(search_eval *ev, const db_evaluation *e, const char *how);
 
 /* search_eval_train.c: trains one candidate on the calling worker (f: its flight slot),
- * continuing its checkpoint when there is one, and stores the result
- * (search_eval_store_result); jb->done, or jb->st and jb->msg on failure. */
-void search_eval_train_job(search_eval *ev, job *jb, int gen, flight *f);
+ * continuing its checkpoint when there is one, until done or *stop (checkpointed), and stores
+ * the result (search_eval_store_result); jb->done, or jb->st and jb->msg on failure. */
+void search_eval_train_job(search_eval *ev, job *jb, int gen, flight *f,
+                           volatile sig_atomic_t *stop);
 
 /* Stores a candidate's training result (from this rank or another): its evaluation as a cache
  * for resume, in place of its checkpoint; on failure jb->st and jb->msg. */

@@ -24,6 +24,7 @@ typedef struct train_ctx {
     search_eval *ev;
     flight *f;                  /* its worker's slot */
     int gen;
+    volatile sig_atomic_t *stop;/* its stop flag */
     search_train_pos saved;     /* position of the last checkpoint */
 } train_ctx;
 
@@ -43,7 +44,7 @@ static eng_status on_checkpoint(void *user, const void *data, size_t size,
 
 /* Crash-test aid: with EVOAPPROXNAS_HOLD_AT_BATCH=E:B in the environment, a candidate that
  * has trained B batches of epoch E (B = all: after the epoch's checkpoint) waits there until
- * the stop flag is set, so that a test can interrupt or SIGKILL it at a known point
+ * its stop flag is set, so that a test can interrupt or SIGKILL it at a known point
  * (tests/cli/checkpoint.sh); it says so in a progress line. */
 static void hold_at_batch(const search_eval *ev, const train_ctx *c,
                           const search_train_pos *pos)
@@ -54,7 +55,7 @@ static void hold_at_batch(const search_eval *ev, const train_ctx *c,
                c->f->hash, pos->epoch, pos->batch,
                ev->opts->progress == SEARCH_PROGRESS_TTY ? "\n" : "");
     struct timespec ms10 = {0, 10000000};
-    while (!(ev->opts->stop && *ev->opts->stop)) nanosleep(&ms10, NULL);
+    while (!(c->stop && *c->stop)) nanosleep(&ms10, NULL);
 }
 
 static void on_progress(void *user, search_train_event what, const search_train_pos *pos)
@@ -91,7 +92,8 @@ static void on_progress(void *user, search_train_event what, const search_train_
 }
 
 /* Trains one candidate on the calling worker, continuing its checkpoint when there is one. */
-void search_eval_train_job(search_eval *ev, job *jb, int gen, flight *f)
+void search_eval_train_job(search_eval *ev, job *jb, int gen, flight *f,
+                           volatile sig_atomic_t *stop)
 {
     const search_env *env = ev->env;
     db_evaluation *e = jb->e;
@@ -105,7 +107,7 @@ void search_eval_train_job(search_eval *ev, job *jb, int gen, flight *f)
     search_train_pos at = {.epoch = 1, .epochs = env->cfg.training.epochs,
                            .batches = ev->batches_per_cand / env->cfg.training.epochs};
     if (st == ENG_OK && resume) st = search_train_checkpoint_pos(resume, resume_size, &at);
-    train_ctx ctx = {.ev = ev, .f = f, .gen = gen};
+    train_ctx ctx = {.ev = ev, .f = f, .gen = gen, .stop = stop};
 #pragma omp critical(search_progress)
     {
         *f = (flight){.active = true, .epoch = at.epoch, .epochs = at.epochs, .batch = at.batch,
@@ -118,7 +120,7 @@ void search_eval_train_job(search_eval *ev, job *jb, int gen, flight *f)
                                 .user = &ctx};
     if (st == ENG_OK)
         st = search_env_train(env, jb->arch, e->seed, env->cfg.training.epochs, &env->train,
-                              &env->val, ev->opts->stop, &hooks, &err);
+                              &env->val, stop, &hooks, &err);
     free(resume);
 #pragma omp critical(search_progress)
     {
@@ -286,7 +288,7 @@ static void train_jobs_pool(search_eval *ev, job *jobs, int n_jobs, int gen, boo
         } else {
             for (int i; !(ev->opts->stop && *ev->opts->stop) && (i = pool_claim(&p)) >= 0;) {
                 double t = now_s();
-                search_eval_train_job(ev, &jobs[i], gen, &ev->flights[slot - 1]);
+                search_eval_train_job(ev, &jobs[i], gen, &ev->flights[slot - 1], ev->opts->stop);
 #pragma omp atomic
                 p.local_busy_s += now_s() - t;
             }
@@ -329,6 +331,6 @@ void search_eval_train_jobs(search_eval *ev, job *jobs, int n_jobs, int gen,
 #ifdef _OPENMP
         slot = omp_get_thread_num();
 #endif
-        search_eval_train_job(ev, jb, gen, &ev->flights[slot]);
+        search_eval_train_job(ev, jb, gen, &ev->flights[slot], stop);
     }
 }

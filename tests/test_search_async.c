@@ -2,7 +2,8 @@
  * test_search_async.c - the evaluator's asynchronous mode (search_eval_capacity, _submit and
  * _wait) on a tiny synthetic IDX data set written by the test: capacity, results in the order
  * they arrive (archived ones at once, a network out twice answered by its first training), a
- * failed training reported for its own child only, and a child sent but not stored that a
+ * failed training reported for its own child only (and the others stopped when the strategy
+ * gives up: search_eval_cancel), and a child sent but not stored that a
  * resumed run sends again (the sent table, archive_sent.h) reaching the uninterrupted result.
  */
 #include <check.h>
@@ -221,6 +222,42 @@ START_TEST(test_failure_is_its_childs_own)
 }
 END_TEST
 
+START_TEST(test_cancel_stops_the_others)
+{
+    /* arch[1] trains for long; arch[0] fails at once (a damaged checkpoint) */
+    env.cfg.training.epochs = 400;
+    db_archive *db = create("c");
+    db_checkpoint_info info = {.generation = 1, .epoch = 1, .epochs = 400, .batch = 1,
+                               .batches = 4};
+    hex_of(&arch[0], info.hash);
+    ck_assert_int_eq(db_checkpoint_prepare(db), ENG_OK);
+    ck_assert_int_eq(db_checkpoint_save(db, &info, "junk", 4), ENG_OK);
+    search_eval *ev = evaluator(db, 2);
+    int workers, out, tag;
+    ck_assert_int_eq(search_eval_capacity(ev, &workers, &out), ENG_OK);
+    if (workers < 2) { /* one worker: nothing else is out when a training fails */
+        search_eval_free(ev);
+        db_close(db);
+        return;
+    }
+    ck_assert_int_eq(search_eval_submit(ev, 1, 1, &arch[1]), ENG_OK);
+    ck_assert_int_eq(search_eval_submit(ev, 1, 0, &arch[0]), ENG_OK);
+    search_eval_item it;
+    ck_assert_int_eq(search_eval_wait(ev, &tag, &it, NULL), ENG_ERR_FORMAT);
+    /* the strategy gives up: the other training stops (checkpointed) instead of finishing */
+    search_eval_cancel(ev);
+    ck_assert_int_eq(search_eval_wait(ev, &tag, &it, NULL), ENG_ERR_INTERRUPTED);
+    search_eval_free(ev);
+    ck_assert_int_eq(rows(db, "SELECT count(*) FROM evaluations"), 0);
+    char hex[DB_HASH_LEN], sql[200];
+    hex_of(&arch[1], hex);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM checkpoints WHERE hash = '%s' AND "
+             "epoch < 400", hex);
+    ck_assert_int_eq(rows(db, sql), 1);
+    db_close(db);
+}
+END_TEST
+
 /* The sent row of child id (network a), as the search records it before sending it. */
 static void record_sent(db_archive *db, int64_t id, const nas_arch *a)
 {
@@ -306,6 +343,7 @@ static Suite *async_suite(void)
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, test_capacity_and_arrival_order);
     tcase_add_test(tc, test_failure_is_its_childs_own);
+    tcase_add_test(tc, test_cancel_stops_the_others);
     tcase_add_test(tc, test_resume_sends_again_what_was_out);
     suite_add_tcase(s, tc);
     return s;

@@ -5,7 +5,8 @@
 # local threads and under `mpirun -n 3` it keeps several children out (consecutive arrivals
 # bred from one population state), finishes with the planned evaluations and an archive that
 # pareto, status and report read, and a resume after a SIGKILL (of rank 0) sends the children
-# that were out again (the MPI part is skipped where mpirun is missing or the build has no MPI).
+# that were out again; a failed training ends the run without waiting for the others' (the MPI
+# part is skipped where mpirun is missing or the build has no MPI).
 set -u
 . "$(dirname "$0")/common.sh"
 
@@ -129,6 +130,28 @@ ids=$(out_ids results/tk.db)
   bad "two threads, SIGKILL: none out ($(q results/tk.db 'SELECT count(*) FROM generations') generations)"
 check "resume with two threads" 0 "$bin" resume results/tk.db --threads 2
 several "two threads, resumed" results/tk.db "$ids"
+
+# a training that fails (a damaged checkpoint) ends the run at once: the other child out stops
+# at its next batch, checkpointed, instead of training to its end first
+"$bin" search long.yaml --threads 2 --name fk >fk.log 2>&1 &
+pid=$!
+for _ in $(seq 1 3000); do
+  [ "$(q results/fk.db 'SELECT count(*) FROM checkpoints WHERE generation > 0' 2>/dev/null)" \
+    -ge 2 ] 2>/dev/null && break
+  sleep 0.02
+done
+kill -KILL $pid
+wait $pid 2>/dev/null
+h=$(q results/fk.db 'SELECT hash FROM checkpoints WHERE generation > 0 ORDER BY hash LIMIT 1')
+sqlite3 results/fk.db "UPDATE checkpoints SET state = substr(state, 1, 200) WHERE hash = '$h'"
+check "resume with a damaged checkpoint fails" 2 "$bin" resume results/fk.db --threads 2
+has "the message names the checkpoint" "results/fk.db: checkpoint of $h: training checkpoint"
+has "the other child stopped, checkpointed" "^gen [0-9]+ candidate [0-9a-f]{16} stopped at epoch"
+[ "$(q results/fk.db "SELECT count(*) FROM checkpoints WHERE hash != '$h' AND epoch < epochs")" \
+  -ge 1 ] && ok "the other child's training did not run to its end" ||
+  bad "no unfinished checkpoint left: $(q results/fk.db 'SELECT hash, epoch FROM checkpoints')"
+[ "$(q results/fk.db 'SELECT status FROM run')" = failed ] && ok "the run is marked failed" ||
+  bad "run status $(q results/fk.db 'SELECT status FROM run')"
 
 # --- under mpirun -n 3 ---------------------------------------------------------------------
 if ! command -v mpirun >/dev/null 2>&1; then
