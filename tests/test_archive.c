@@ -1,6 +1,7 @@
 /*
  * test_archive.c - the SQLite archive: schema and versions, WAL, refusals, round trips, the
- * Pareto views against fronts worked out by hand, atomic creation, claim rows and damage.
+ * Pareto views against fronts worked out by hand, atomic creation, claim rows and damage, the
+ * sent table of the asynchronous mode.
  */
 #include <check.h>
 #include <math.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "archive.h"
+#include "archive_sent.h"
 #include "testutil.h"
 
 static char dir[4096], path[4200];
@@ -373,6 +375,79 @@ START_TEST(test_damage_named)
 }
 END_TEST
 
+static void put_sent(db_archive *db, int64_t id, uint64_t seed)
+{
+    double genes[2] = {(double)id, -1.5};
+    unsigned char state[4] = {1, 2, 3, (unsigned char)id};
+    char genome[16];
+    snprintf(genome, sizeof genome, "g%lld", (long long)id);
+    db_sent row = {.id = id, .parent = {id - 1, id - 2}, .seed = seed, .birth_generation = 2,
+                   .after_generation = 3, .genome = genome, .genes = genes, .n_genes = 2,
+                   .state = state, .state_size = sizeof state};
+    ck_assert_msg(db_sent_insert(db, &row) == ENG_OK, "%s", eng_last_error());
+}
+
+/* The ids of the rows still out, "3 9" (and checks each row's content). */
+static void sent_out(db_archive *db, char *buf, size_t size)
+{
+    db_sent *rows = NULL;
+    int n = -1;
+    ck_assert_msg(db_sent_load(db, 2, &rows, &n) == ENG_OK, "%s", eng_last_error());
+    buf[0] = 0;
+    for (int i = 0; i < n; i++) {
+        const db_sent *r = &rows[i];
+        char g[16];
+        snprintf(g, sizeof g, "g%lld", (long long)r->id);
+        ck_assert_str_eq(r->genome, g);
+        ck_assert(r->parent[0] == r->id - 1 && r->parent[1] == r->id - 2);
+        ck_assert(r->birth_generation == 2 && r->after_generation == 3 && r->n_genes == 2);
+        ck_assert(r->genes[0] == (double)r->id && r->genes[1] == -1.5);
+        ck_assert(r->state_size == 4 && r->state[3] == (unsigned char)r->id);
+        size_t len = strlen(buf);
+        snprintf(buf + len, size - len, "%s%lld", i ? " " : "", (long long)r->id);
+    }
+    db_sent_free(rows, n);
+}
+
+START_TEST(test_sent_rows)
+{
+    db_archive *db = create();
+    char ids[64];
+    /* an archive without the table (older, or generational): nothing out, nothing to mark */
+    sent_out(db, ids, sizeof ids);
+    ck_assert_str_eq(ids, "");
+    ck_assert_int_eq(db_sent_arrived(db, 5, 1), ENG_OK);
+    ck_assert_int_eq(db_sent_prepare(db), ENG_OK);
+    put_sent(db, 9, 1);
+    put_sent(db, 3, 1);
+    put_sent(db, 5, 1);
+    sent_out(db, ids, sizeof ids);
+    ck_assert_str_eq(ids, "3 5 9");
+    /* an arrival: no longer out, its state emptied */
+    ck_assert_int_eq(db_sent_arrived(db, 5, 4), ENG_OK);
+    sent_out(db, ids, sizeof ids);
+    ck_assert_str_eq(ids, "3 9");
+    ck_assert_int_eq(count(db, "SELECT count(*) FROM sent WHERE id = 5 AND arrival = 4 AND "
+                               "length(state) = 0"), 1);
+    /* sent again under the same id: replaced */
+    put_sent(db, 3, 77);
+    ck_assert_int_eq(count(db, "SELECT count(*) FROM sent"), 3);
+    ck_assert_int_eq(count(db, "SELECT seed FROM sent WHERE id = 3"), 77);
+    /* genes of another length: refused, naming the archive */
+    db_sent *rows = NULL;
+    int n = -1;
+    ck_assert_int_eq(db_sent_load(db, 3, &rows, &n), ENG_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(eng_last_error(), path));
+    ck_assert(rows == NULL && n == 0);
+    db_close(db);
+    /* the rows survive a reopen */
+    ck_assert_int_eq(db_open(path, DB_OPEN_WRITE, &db), ENG_OK);
+    sent_out(db, ids, sizeof ids);
+    ck_assert_str_eq(ids, "3 9");
+    db_close(db);
+}
+END_TEST
+
 static Suite *archive_suite(void)
 {
     Suite *s = suite_create("archive");
@@ -386,6 +461,7 @@ static Suite *archive_suite(void)
     tcase_add_test(tc, test_create_publishes_atomically);
     tcase_add_test(tc, test_claim_rows);
     tcase_add_test(tc, test_damage_named);
+    tcase_add_test(tc, test_sent_rows);
     suite_add_tcase(s, tc);
     return s;
 }

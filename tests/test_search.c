@@ -24,38 +24,6 @@
 
 static char dir[4096];
 
-static void put_be32(FILE *f, unsigned v)
-{
-    unsigned char b[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
-                          (unsigned char)(v >> 8), (unsigned char)v};
-    fwrite(b, 1, 4, f);
-}
-
-/* n images of 8x8: class k is a bright 2x2 block at one of 10 places plus noise. */
-static void write_idx(const char *prefix, int n, uint64_t seed)
-{
-    char p[4200];
-    snprintf(p, sizeof p, "%s/data/%s-images-idx3-ubyte", dir, prefix);
-    FILE *fi = fopen(p, "wb");
-    snprintf(p, sizeof p, "%s/data/%s-labels-idx1-ubyte", dir, prefix);
-    FILE *fl = fopen(p, "wb");
-    ck_assert(fi && fl);
-    put_be32(fi, 0x803), put_be32(fi, (unsigned)n), put_be32(fi, 8), put_be32(fi, 8);
-    put_be32(fl, 0x801), put_be32(fl, (unsigned)n);
-    for (int i = 0; i < n; i++) {
-        int k = (int)(test_rand_u64(&seed) % 10);
-        unsigned char img[64];
-        for (int j = 0; j < 64; j++) img[j] = (unsigned char)(test_rand_u64(&seed) % 40);
-        int y = 1 + (k / 5) * 4, x = 1 + k % 5;
-        for (int dy = 0; dy < 2; dy++)
-            for (int dx = 0; dx < 2; dx++) img[(y + dy) * 8 + x + dx] = 220;
-        fwrite(img, 1, 64, fi);
-        fputc(k, fl);
-    }
-    fclose(fi);
-    fclose(fl);
-}
-
 /* Writes DIR/<name>.yaml; space is the search_space body. */
 static void write_config(const char *name, const char *space, int generations)
 {
@@ -94,8 +62,8 @@ static void setup(void)
     char p[4200];
     snprintf(p, sizeof p, "%s/data", dir);
     ck_assert_int_eq(mkdir(p, 0700), 0);
-    write_idx("train", 260, 1);
-    write_idx("t10k", 50, 2);
+    test_write_idx(p, "train", 260, 1);
+    test_write_idx(p, "t10k", 50, 2);
 }
 
 static void teardown(void) { test_rmtree(dir); }

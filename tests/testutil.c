@@ -80,3 +80,34 @@ void test_rmtree(const char *dir)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", dir);
 }
+
+static void put_be32(FILE *f, unsigned v)
+{
+    unsigned char b[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 8), (unsigned char)v};
+    fwrite(b, 1, 4, f);
+}
+
+void test_write_idx(const char *dir, const char *prefix, int n, uint64_t seed)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/%s-images-idx3-ubyte", dir, prefix);
+    FILE *fi = fopen(p, "wb");
+    snprintf(p, sizeof p, "%s/%s-labels-idx1-ubyte", dir, prefix);
+    FILE *fl = fopen(p, "wb");
+    ck_assert(fi && fl);
+    put_be32(fi, 0x803), put_be32(fi, (unsigned)n), put_be32(fi, 8), put_be32(fi, 8);
+    put_be32(fl, 0x801), put_be32(fl, (unsigned)n);
+    for (int i = 0; i < n; i++) {
+        int k = (int)(test_rand_u64(&seed) % 10);
+        unsigned char img[64];
+        for (int j = 0; j < 64; j++) img[j] = (unsigned char)(test_rand_u64(&seed) % 40);
+        int y = 1 + (k / 5) * 4, x = 1 + k % 5;
+        for (int dy = 0; dy < 2; dy++)
+            for (int dx = 0; dx < 2; dx++) img[(y + dy) * 8 + x + dx] = 220;
+        fwrite(img, 1, 64, fi);
+        fputc(k, fl);
+    }
+    fclose(fi);
+    fclose(fl);
+}

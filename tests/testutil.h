@@ -1,5 +1,6 @@
 /*
- * testutil.h - small helpers shared by the Check test programs: data paths and file reading.
+ * testutil.h - small helpers shared by the Check test programs: data paths, file reading,
+ * temporary folders and a tiny synthetic IDX data set.
  */
 #ifndef TESTUTIL_H
 #define TESTUTIL_H
@@ -27,5 +28,9 @@ float test_rand_uniform(uint64_t *state, float lo, float hi);
 /* A fresh empty directory under $TMPDIR (or /tmp) for a test; removed by test_rmtree. */
 const char *test_mkdtemp(void);
 void test_rmtree(const char *dir);
+
+/* Writes DIR/PREFIX-images-idx3-ubyte and DIR/PREFIX-labels-idx1-ubyte: n images of 8x8 in 10
+ * classes (class k: a bright 2x2 block at one of 10 places, plus noise), drawn from seed. */
+void test_write_idx(const char *dir, const char *prefix, int n, uint64_t seed);
 
 #endif /* TESTUTIL_H */

@@ -199,9 +199,21 @@ static const struct {
                    "individual < 0 OR rank < 0 OR NOT (crowding >= 0) LIMIT 1"},
 };
 
-static eng_status sql_fail(db_archive *db, const char *what)
+eng_status db_sql_error(db_archive *db, const char *what)
 {
     return eng_error(ENG_ERR_IO, "%s: %s: %s", db->path, what, sqlite3_errmsg(db->db));
+}
+
+bool db_has_table(db_archive *db, const char *name)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(db->db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+                           "AND name = ?", -1, &s, NULL) != SQLITE_OK)
+        return false;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
+    bool found = sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0) > 0;
+    sqlite3_finalize(s);
+    return found;
 }
 
 static eng_status exec(db_archive *db, const char *sql)
@@ -217,7 +229,7 @@ static eng_status exec(db_archive *db, const char *sql)
 
 static eng_status prepare(db_archive *db, const char *sql, sqlite3_stmt **stmt)
 {
-    if (sqlite3_prepare_v2(db->db, sql, -1, stmt, NULL) != SQLITE_OK) return sql_fail(db, sql);
+    if (sqlite3_prepare_v2(db->db, sql, -1, stmt, NULL) != SQLITE_OK) return db_sql_error(db, sql);
     return ENG_OK;
 }
 
@@ -226,7 +238,7 @@ static eng_status step_done(db_archive *db, sqlite3_stmt *stmt, const char *what
 {
     int rc = sqlite3_step(stmt);
     sqlite3_finalize(stmt);
-    return rc == SQLITE_DONE ? ENG_OK : sql_fail(db, what);
+    return rc == SQLITE_DONE ? ENG_OK : db_sql_error(db, what);
 }
 
 static void now_iso(char *buf, size_t size)
@@ -644,7 +656,7 @@ eng_status db_run_load(db_archive *db, db_run *out)
         sqlite3_finalize(s);
         if (rc == SQLITE_DONE)
             return eng_error(ENG_ERR_NOT_FOUND, "%s: the archive has no run", db->path);
-        return sql_fail(db, "reading the run");
+        return db_sql_error(db, "reading the run");
     }
     copy_col(s, 0, out->name, sizeof out->name);
     const unsigned char *t = sqlite3_column_text(s, 1);
@@ -737,7 +749,7 @@ eng_status db_evaluation_find(db_archive *db, const char *hash, db_evaluation *o
     int rc = sqlite3_step(s);
     if (rc != SQLITE_ROW) {
         sqlite3_finalize(s);
-        return rc == SQLITE_DONE ? ENG_ERR_NOT_FOUND : sql_fail(db, "reading an evaluation");
+        return rc == SQLITE_DONE ? ENG_ERR_NOT_FOUND : db_sql_error(db, "reading an evaluation");
     }
     memset(out, 0, sizeof *out);
     snprintf(out->hash, sizeof out->hash, "%s", hash);
@@ -853,7 +865,7 @@ eng_status db_generation_last(db_archive *db, int *generation, unsigned char **s
     int rc = sqlite3_step(s);
     if (rc != SQLITE_ROW) {
         sqlite3_finalize(s);
-        return rc == SQLITE_DONE ? ENG_ERR_NOT_FOUND : sql_fail(db, "reading a generation");
+        return rc == SQLITE_DONE ? ENG_ERR_NOT_FOUND : db_sql_error(db, "reading a generation");
     }
     *generation = sqlite3_column_int(s, 0);
     int n = sqlite3_column_bytes(s, 1);
@@ -924,7 +936,7 @@ eng_status db_claim_load(db_archive *db, db_claim *out)
     }
     sqlite3_finalize(s);
     if (rc == SQLITE_ROW) return ENG_OK;
-    return rc == SQLITE_DONE ? ENG_ERR_NOT_FOUND : sql_fail(db, "reading the claim");
+    return rc == SQLITE_DONE ? ENG_ERR_NOT_FOUND : db_sql_error(db, "reading the claim");
 }
 
 eng_status db_claim_store(db_archive *db, const db_claim *c)
@@ -977,7 +989,7 @@ eng_status db_moved_path_load(db_archive *db, const char *key, char *path, size_
     if (rc == SQLITE_ROW) copy_col(s, 0, path, size);
     sqlite3_finalize(s);
     if (rc == SQLITE_ROW) return ENG_OK;
-    return rc == SQLITE_DONE ? ENG_ERR_NOT_FOUND : sql_fail(db, "reading the moved paths");
+    return rc == SQLITE_DONE ? ENG_ERR_NOT_FOUND : db_sql_error(db, "reading the moved paths");
 }
 
 eng_status db_moved_path_store(db_archive *db, const char *key, const char *path)

@@ -96,6 +96,14 @@ sqlite3 *db_handle(db_archive *db);
 /* The file name given to db_open. */
 const char *db_path(const db_archive *db);
 
+/* The archive's last SQLite failure as an error "PATH: WHAT: SQLite's message" (what: the
+ * action that failed, e.g. "saving a checkpoint"). Returns ENG_ERR_IO. */
+eng_status db_sql_error(db_archive *db, const char *what);
+
+/* Whether the archive has a table of this name (false also when the query fails): the tables
+ * that later versions added (checkpoints, sent, finalized) are missing from older archives. */
+bool db_has_table(db_archive *db, const char *name);
+
 eng_status db_begin(db_archive *db);
 eng_status db_commit(db_archive *db);
 void db_rollback(db_archive *db);

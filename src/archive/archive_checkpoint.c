@@ -8,18 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static eng_status sql_error(db_archive *db, const char *what)
-{
-    return eng_error(ENG_ERR_IO, "%s: %s: %s", db_path(db), what,
-                     sqlite3_errmsg(db_handle(db)));
-}
-
-static bool has_table(db_archive *db)
-{
-    return db_query_double(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
-                               "name = 'checkpoints'", 0) > 0;
-}
-
 eng_status db_checkpoint_prepare(db_archive *db)
 {
     const char *sql = "CREATE TABLE IF NOT EXISTS checkpoints ("
@@ -28,7 +16,7 @@ eng_status db_checkpoint_prepare(db_archive *db)
                       "batch INTEGER NOT NULL, batches INTEGER NOT NULL, loss REAL, "
                       "bytes INTEGER NOT NULL, updated_at TEXT NOT NULL, state BLOB NOT NULL)";
     if (sqlite3_exec(db_handle(db), sql, NULL, NULL, NULL) != SQLITE_OK)
-        return sql_error(db, "creating the checkpoints table");
+        return db_sql_error(db, "creating the checkpoints table");
     return ENG_OK;
 }
 
@@ -40,7 +28,7 @@ eng_status db_checkpoint_save(db_archive *db, const db_checkpoint_info *info, co
                       "?, ?, ?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), ?)";
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(db_handle(db), sql, -1, &s, NULL) != SQLITE_OK)
-        return sql_error(db, "saving a checkpoint");
+        return db_sql_error(db, "saving a checkpoint");
     sqlite3_bind_text(s, 1, info->hash, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(s, 2, info->generation);
     sqlite3_bind_int(s, 3, info->epoch);
@@ -53,18 +41,19 @@ eng_status db_checkpoint_save(db_archive *db, const db_checkpoint_info *info, co
     sqlite3_bind_blob64(s, 9, data, size, SQLITE_STATIC);
     int rc = sqlite3_step(s);
     sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? ENG_OK : sql_error(db, "saving a checkpoint");
+    return rc == SQLITE_DONE ? ENG_OK : db_sql_error(db, "saving a checkpoint");
 }
 
 eng_status db_checkpoint_load(db_archive *db, const char *hash, void **data, size_t *size)
 {
     *data = NULL;
     *size = 0;
-    if (!has_table(db)) return eng_error(ENG_ERR_NOT_FOUND, "%s: no checkpoints", db_path(db));
+    if (!db_has_table(db, "checkpoints"))
+        return eng_error(ENG_ERR_NOT_FOUND, "%s: no checkpoints", db_path(db));
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(db_handle(db), "SELECT state FROM checkpoints WHERE hash = ?", -1,
                            &s, NULL) != SQLITE_OK)
-        return sql_error(db, "reading a checkpoint");
+        return db_sql_error(db, "reading a checkpoint");
     sqlite3_bind_text(s, 1, hash, -1, SQLITE_TRANSIENT);
     eng_status st;
     int rc = sqlite3_step(s);
@@ -82,7 +71,7 @@ eng_status db_checkpoint_load(db_archive *db, const char *hash, void **data, siz
     } else if (rc == SQLITE_DONE) {
         st = eng_error(ENG_ERR_NOT_FOUND, "%s: no checkpoint of %s", db_path(db), hash);
     } else {
-        st = sql_error(db, "reading a checkpoint");
+        st = db_sql_error(db, "reading a checkpoint");
     }
     sqlite3_finalize(s);
     return st;
@@ -90,22 +79,22 @@ eng_status db_checkpoint_load(db_archive *db, const char *hash, void **data, siz
 
 eng_status db_checkpoint_delete(db_archive *db, const char *hash)
 {
-    if (!has_table(db)) return ENG_OK;
+    if (!db_has_table(db, "checkpoints")) return ENG_OK;
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(db_handle(db), "DELETE FROM checkpoints WHERE hash = ?", -1, &s,
                            NULL) != SQLITE_OK)
-        return sql_error(db, "deleting a checkpoint");
+        return db_sql_error(db, "deleting a checkpoint");
     sqlite3_bind_text(s, 1, hash, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(s);
     sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? ENG_OK : sql_error(db, "deleting a checkpoint");
+    return rc == SQLITE_DONE ? ENG_OK : db_sql_error(db, "deleting a checkpoint");
 }
 
 eng_status db_checkpoint_clear(db_archive *db)
 {
-    if (!has_table(db)) return ENG_OK;
+    if (!db_has_table(db, "checkpoints")) return ENG_OK;
     if (sqlite3_exec(db_handle(db), "DELETE FROM checkpoints", NULL, NULL, NULL) != SQLITE_OK)
-        return sql_error(db, "deleting checkpoints");
+        return db_sql_error(db, "deleting checkpoints");
     return ENG_OK;
 }
 
@@ -113,7 +102,7 @@ eng_status db_checkpoint_list(db_archive *db, db_checkpoint_info **out, int *n)
 {
     *out = NULL;
     *n = 0;
-    if (!has_table(db)) return ENG_OK;
+    if (!db_has_table(db, "checkpoints")) return ENG_OK;
     int cap = (int)db_query_double(db, "SELECT count(*) FROM checkpoints", 0);
     if (cap <= 0) return ENG_OK;
     db_checkpoint_info *rows = calloc((size_t)cap, sizeof *rows);
@@ -123,7 +112,7 @@ eng_status db_checkpoint_list(db_archive *db, db_checkpoint_info **out, int *n)
                            "batches, loss, bytes, updated_at FROM checkpoints ORDER BY "
                            "generation, hash", -1, &s, NULL) != SQLITE_OK) {
         free(rows);
-        return sql_error(db, "listing checkpoints");
+        return db_sql_error(db, "listing checkpoints");
     }
     int k = 0;
     while (k < cap && sqlite3_step(s) == SQLITE_ROW) {

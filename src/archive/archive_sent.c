@@ -7,18 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static eng_status sql_error(db_archive *db, const char *what)
-{
-    return eng_error(ENG_ERR_IO, "%s: %s: %s", db_path(db), what,
-                     sqlite3_errmsg(db_handle(db)));
-}
-
-static bool has_table(db_archive *db)
-{
-    return db_query_double(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
-                               "name = 'sent'", 0) > 0;
-}
-
 eng_status db_sent_prepare(db_archive *db)
 {
     const char *sql = "CREATE TABLE IF NOT EXISTS sent ("
@@ -27,7 +15,7 @@ eng_status db_sent_prepare(db_archive *db)
                       "birth_generation INTEGER NOT NULL, after_generation INTEGER NOT NULL, "
                       "arrival INTEGER, genome TEXT NOT NULL, genes BLOB NOT NULL, state BLOB NOT NULL)";
     if (sqlite3_exec(db_handle(db), sql, NULL, NULL, NULL) != SQLITE_OK)
-        return sql_error(db, "creating the sent table");
+        return db_sql_error(db, "creating the sent table");
     return ENG_OK;
 }
 
@@ -38,7 +26,7 @@ eng_status db_sent_insert(db_archive *db, const db_sent *p)
                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(db_handle(db), sql, -1, &s, NULL) != SQLITE_OK)
-        return sql_error(db, "recording a sent child");
+        return db_sql_error(db, "recording a sent child");
     sqlite3_bind_int64(s, 1, p->id);
     sqlite3_bind_int64(s, 2, p->parent[0]);
     sqlite3_bind_int64(s, 3, p->parent[1]);
@@ -50,21 +38,21 @@ eng_status db_sent_insert(db_archive *db, const db_sent *p)
     sqlite3_bind_blob64(s, 9, p->state, p->state_size, SQLITE_STATIC);
     int rc = sqlite3_step(s);
     sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? ENG_OK : sql_error(db, "recording a sent child");
+    return rc == SQLITE_DONE ? ENG_OK : db_sql_error(db, "recording a sent child");
 }
 
 eng_status db_sent_arrived(db_archive *db, int64_t id, int arrival)
 {
-    if (!has_table(db)) return ENG_OK;
+    if (!db_has_table(db, "sent")) return ENG_OK;
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(db_handle(db), "UPDATE sent SET arrival = ?, state = x'' WHERE id = ?", -1, &s, NULL) !=
         SQLITE_OK)
-        return sql_error(db, "recording an arrival");
+        return db_sql_error(db, "recording an arrival");
     sqlite3_bind_int(s, 1, arrival);
     sqlite3_bind_int64(s, 2, id);
     int rc = sqlite3_step(s);
     sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? ENG_OK : sql_error(db, "recording an arrival");
+    return rc == SQLITE_DONE ? ENG_OK : db_sql_error(db, "recording an arrival");
 }
 
 void db_sent_free(db_sent *rows, int n)
@@ -92,7 +80,7 @@ eng_status db_sent_load(db_archive *db, int n_genes, db_sent **out, int *n)
 {
     *out = NULL;
     *n = 0;
-    if (!has_table(db)) return ENG_OK;
+    if (!db_has_table(db, "sent")) return ENG_OK;
     int cap = (int)db_query_double(db, "SELECT count(*) FROM sent WHERE arrival IS NULL", 0);
     if (cap <= 0) return ENG_OK;
     db_sent *rows = calloc((size_t)cap, sizeof *rows);
@@ -103,7 +91,7 @@ eng_status db_sent_load(db_archive *db, int n_genes, db_sent **out, int *n)
                            "ORDER BY id",
                            -1, &s, NULL) != SQLITE_OK) {
         free(rows);
-        return sql_error(db, "reading the sent children");
+        return db_sql_error(db, "reading the sent children");
     }
     eng_status st = ENG_OK;
     int got = 0, rc;

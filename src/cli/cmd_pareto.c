@@ -230,8 +230,7 @@ int cmd_pareto(int argc, char **argv)
     int n_obj = split_objectives(run.objectives, names);
     db_run_free(&run);
     /* before a finalize the archive has no table `finalized`: an empty one stands in */
-    bool finalized = db_query_double(db, "SELECT count(*) FROM sqlite_master WHERE type = "
-                                         "'table' AND name = 'finalized'", 0) > 0;
+    bool finalized = db_has_table(db, "finalized");
     char sql[2048];
     snprintf(sql, sizeof sql,
              "%s SELECT f.hash, f.obj0, f.obj1, f.obj2, f.obj3, f.energy_pj, CASE WHEN "

@@ -81,9 +81,7 @@ static void summary(db_archive *db)
 /* After finalize: the front against its exact baselines (test accuracy, total energy). */
 static void baselines(db_archive *db)
 {
-    if (db_query_double(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
-                            "name = 'finalized'", 0) <= 0)
-        return;
+    if (!db_has_table(db, "finalized")) return;
     const char *sql =
         "SELECT f.hash, f.test_accuracy, 100 * (f.test_accuracy - v.test_accuracy), "
         "100 * (1 - f.energy_pj / v.energy_pj), 100 * (f.test_accuracy - b.test_accuracy), "

@@ -52,11 +52,6 @@ typedef struct work {
     int n, cap;
 } work;
 
-static eng_status sql_error(db_archive *db)
-{
-    return eng_error(ENG_ERR_IO, "%s: %s", db_path(db), sqlite3_errmsg(db_handle(db)));
-}
-
 /* True when (hash, variant) is finalized for this many epochs (with weights when saving). */
 static bool is_done(db_archive *db, const char *hash, const char *variant, int epochs, bool save)
 {
@@ -138,7 +133,7 @@ static eng_status load_work(db_archive *db, const search_env *env, int epochs, b
     for (int q = 0; q < 2 && st == ENG_OK; q++) {
         sqlite3_stmt *s;
         if (sqlite3_prepare_v2(db_handle(db), sql[q], -1, &s, NULL) != SQLITE_OK)
-            return sql_error(db);
+            return db_sql_error(db, "reading the networks to finalize");
         while (st == ENG_OK && sqlite3_step(s) == SQLITE_ROW) {
             const char *g = (const char *)sqlite3_column_text(s, 1);
             st = add_network(w, db, env, (const char *)sqlite3_column_text(s, 0), g ? g : "",
@@ -203,7 +198,7 @@ static eng_status record(db_archive *db, const item *it, double test_accuracy, i
     if (sqlite3_prepare_v2(db_handle(db), "INSERT OR REPLACE INTO finalized (hash, variant, "
                            "energy_pj, test_accuracy, epochs, weights) VALUES (?, ?, ?, ?, ?, ?)",
                            -1, &s, NULL) != SQLITE_OK)
-        return sql_error(db);
+        return db_sql_error(db, "recording a finalized network");
     sqlite3_bind_text(s, 1, it->hash, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(s, 2, it->exact_variant ? "exact" : "searched", -1, SQLITE_STATIC);
     sqlite3_bind_double(s, 3, it->energy_pj);
@@ -213,7 +208,7 @@ static eng_status record(db_archive *db, const item *it, double test_accuracy, i
     else sqlite3_bind_null(s, 6);
     int rc = sqlite3_step(s);
     sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? ENG_OK : sql_error(db);
+    return rc == SQLITE_DONE ? ENG_OK : db_sql_error(db, "recording a finalized network");
 }
 
 /* The absolute path of the save directory (created when missing). */
@@ -250,7 +245,7 @@ eng_status finalize_front(const char *path, int epochs, int threads, const char 
     if (st == ENG_OK) st = search_env_open(&env, &cfg, SEARCH_ENV_DATA | SEARCH_ENV_TEST);
     if (st == ENG_OK && epochs <= 0) epochs = env.cfg.finalize.epochs;
     if (st == ENG_OK && sqlite3_exec(db_handle(db), finalized_sql, NULL, NULL, NULL) != SQLITE_OK)
-        st = sql_error(db);
+        st = db_sql_error(db, "creating the finalized table");
     if (st == ENG_OK) st = load_work(db, &env, epochs, save != NULL, &w);
     if (threads <= 0) threads = eng_cpu_count();
     eng_set_nesting(1);

@@ -546,7 +546,8 @@ static evo_status run_async(driver *d, int target)
         if (st != ENG_OK) rc = d->fail_st == ENG_ERR_INTERRUPTED ? EVO_ERR_INTERRUPTED
                                                                  : EVO_ERR_CALLBACK;
     }
-    /* interrupted or failed: wait for the children out (they checkpoint) */
+    /* interrupted or failed: stop the children out and wait for them (they checkpoint) */
+    if (rc != EVO_OK) search_eval_cancel(d->eval);
     while (out > 0) {
         int tag;
         search_eval_item it;

@@ -129,11 +129,18 @@ eng_status search_eval_submit(search_eval *ev,
 
 /* Waits for the next candidate to arrive: *tag and *out (hash, reused, first, e as
  * search_eval_batch fills them). *idle_share (may be NULL): the workers' idle share since
- * the first submit. When the stop flag is set it waits until every busy worker answered
- * (checkpointed) and returns ENG_ERR_INTERRUPTED; a failed training returns its error; the
+ * the first submit. When the stop flag is set (or after search_eval_cancel) it waits until
+ * every busy worker answered (checkpointed) and returns ENG_ERR_INTERRUPTED; a failed training returns its error; the
  * candidate is no longer out in both cases. ENG_ERR_ARG when none is out. */
 eng_status search_eval_wait(search_eval *ev, int *tag, search_eval_item *out,
                             double *idle_share);
+
+/* Stops the candidates out as the stop flag would (each checkpoints; search_eval_wait then
+ * returns ENG_ERR_INTERRUPTED once every busy worker answered), without setting
+ * opts->stop: for a strategy that ends after a failure instead of waiting for the other
+ * trainings to finish. The evaluator takes no more candidates afterwards (search_eval_free
+ * only). Nothing to do when it was not used asynchronously. */
+void search_eval_cancel(search_eval *ev);
 
 /* Runs fn(user) with the archive to itself (no worker writes a checkpoint or a result
  * meanwhile): a strategy's commit while candidates are out. Returns fn's status. */

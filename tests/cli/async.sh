@@ -5,49 +5,16 @@
 # local threads and under `mpirun -n 3` it keeps several children out (consecutive arrivals
 # bred from one population state), finishes with the planned evaluations and an archive that
 # pareto, status and report read, and a resume after a SIGKILL (of rank 0) sends the children
-# that were out again (the MPI part is skipped where mpirun is missing or the build has no MPI).
+# that were out again; a failed training ends the run without waiting for the others' (the MPI
+# part is skipped where mpirun is missing or the build has no MPI).
 set -u
 . "$(dirname "$0")/common.sh"
 
 python3 "$src/tests/cli/tiny_idx.py" "$tmp/data" 400 100
-tiny() { # name, epochs, generations
-  cat >"$tmp/$1.yaml" <<EOT
-name: $1
-seed: 5
-dataset: {kind: idx, path: data, train: 200, validation: 100, test: 100}
-search_space:
-  stages: 2
-  nodes: 2
-  ops: [conv3x3, sep3x3, maxpool, identity]
-  widths: [4, 8]
-  stem_width: 4
-  multipliers: [mul8u_1JFF, mul8u_2AC, mul8u_DM1, mul8u_17KS]
-nsga2: {population: 4, offspring: 2, generations: $3, exact_share: 0.5, mode: asynchronous}
-training: {epochs: $2, batch_size: 20, learning_rate: 0.05}
-energy: {accelerator: $src/configs/accelerators/eyeriss_like_8b.yaml}
-objectives: [error, energy]
-EOT
-}
-tiny tiny 1 3
-tiny long 40 3
+tiny_config name=tiny seed=5 offspring=2 mode=asynchronous >"$tmp/tiny.yaml"
+tiny_config name=long seed=5 offspring=2 mode=asynchronous epochs=40 >"$tmp/long.yaml"
 cd "$tmp" || exit 1
 
-# The deterministic content of an archive (no times, no run name).
-dump() {
-  sqlite3 -readonly "$1" "
-    SELECT generation, evaluated, reused, front_size, best_error, min_energy_pj, hypervolume,
-           hex(state) FROM generations ORDER BY generation;
-    SELECT id, generation, genome, hash, parent1, parent2, reused FROM individuals ORDER BY id;
-    SELECT hash, generation, error, energy_pj, mul_energy_pj, params, macs, exact, violation,
-           obj0, obj1, multipliers, seed FROM evaluations ORDER BY hash;
-    SELECT generation, individual, rank, crowding FROM population
-      ORDER BY generation, individual;
-    SELECT seed, generations, objectives FROM run;"
-}
-same() { # description, db, reference db
-  if [ "$(dump "$2")" = "$(dump "$3")" ] && [ -n "$(dump "$3")" ]; then ok "$1"
-  else bad "$1: $2 differs from $3"; fi
-}
 q() { sqlite3 -readonly "$1" "$2"; }
 
 # --- one worker: planned evaluations, one generation per arrival, reproducible ------------
@@ -163,6 +130,28 @@ ids=$(out_ids results/tk.db)
   bad "two threads, SIGKILL: none out ($(q results/tk.db 'SELECT count(*) FROM generations') generations)"
 check "resume with two threads" 0 "$bin" resume results/tk.db --threads 2
 several "two threads, resumed" results/tk.db "$ids"
+
+# a training that fails (a damaged checkpoint) ends the run at once: the other child out stops
+# at its next batch, checkpointed, instead of training to its end first
+"$bin" search long.yaml --threads 2 --name fk >fk.log 2>&1 &
+pid=$!
+for _ in $(seq 1 3000); do
+  [ "$(q results/fk.db 'SELECT count(*) FROM checkpoints WHERE generation > 0' 2>/dev/null)" \
+    -ge 2 ] 2>/dev/null && break
+  sleep 0.02
+done
+kill -KILL $pid
+wait $pid 2>/dev/null
+h=$(q results/fk.db 'SELECT hash FROM checkpoints WHERE generation > 0 ORDER BY hash LIMIT 1')
+sqlite3 results/fk.db "UPDATE checkpoints SET state = substr(state, 1, 200) WHERE hash = '$h'"
+check "resume with a damaged checkpoint fails" 2 "$bin" resume results/fk.db --threads 2
+has "the message names the checkpoint" "results/fk.db: checkpoint of $h: training checkpoint"
+has "the other child stopped, checkpointed" "^gen [0-9]+ candidate [0-9a-f]{16} stopped at epoch"
+[ "$(q results/fk.db "SELECT count(*) FROM checkpoints WHERE hash != '$h' AND epoch < epochs")" \
+  -ge 1 ] && ok "the other child's training did not run to its end" ||
+  bad "no unfinished checkpoint left: $(q results/fk.db 'SELECT hash, epoch FROM checkpoints')"
+[ "$(q results/fk.db 'SELECT status FROM run')" = failed ] && ok "the run is marked failed" ||
+  bad "run status $(q results/fk.db 'SELECT status FROM run')"
 
 # --- under mpirun -n 3 ---------------------------------------------------------------------
 if ! command -v mpirun >/dev/null 2>&1; then

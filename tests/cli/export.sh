@@ -5,12 +5,12 @@
 # options are refused.
 set -u
 . "$(dirname "$0")/common.sh"
-same() { # description, got, expected
+equal() { # description, got, expected
   if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: got '$2', expected '$3'"; fi
 }
 
 python3 "$src/tests/cli/tiny_idx.py" "$tmp/data" 400 100
-cat >"$tmp/tiny.yaml" <<EOC
+tiny_config epochs=2 finalize=2 >"$tmp/tiny.yaml"
 name: tiny
 seed: 3
 dataset: {kind: idx, path: data, train: 200, validation: 100, test: 100}
@@ -96,14 +96,14 @@ has "  ... and the baseline columns, empty" "dacc_allex +esav_allex +dacc_best +
 check "finalize --save" 0 "$bin" finalize $db --threads 2 --save kept
 nf=$(q "SELECT count(*) FROM pareto_front")
 nx=$(q "SELECT count(*) FROM finalized f JOIN pareto_front p USING (hash) WHERE f.variant = 'exact'")
-same "finalize trains every front network's all-exact variant" "$nx" "$nf"
+equal "finalize trains every front network's all-exact variant" "$nx" "$nf"
 best=$(q "SELECT hash FROM archived WHERE exact = 1 AND violation = 0
           ORDER BY error, energy_pj, hash LIMIT 1")
-same "finalize trains the best exact network" \
+equal "finalize trains the best exact network" \
   "$(q "SELECT count(*) FROM finalized WHERE hash = '$best' AND variant = 'searched'")" 1
 nw=$(q "SELECT count(*) FROM finalized WHERE weights IS NOT NULL")
 nk=$(ls kept/*.w | wc -l)
-same "finalize --save keeps one weights file per retrained network" "$nk" "$nw"
+equal "finalize --save keeps one weights file per retrained network" "$nk" "$nw"
 [ -f "kept/$h.w" ] && [ -f "kept/$h-exact.w" ] && ok "kept: HASH.w and HASH-exact.w" ||
   bad "kept files of $h"
 tacc=$(q "SELECT printf('%.6f', test_accuracy) FROM evaluations WHERE hash = '$h'")

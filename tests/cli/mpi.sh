@@ -23,44 +23,9 @@ mpi=(env "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
      mpirun --oversubscribe --allow-run-as-root --mca odls_base_sigkill_timeout 3)
 
 python3 "$src/tests/cli/tiny_idx.py" "$tmp/data" 400 100
-tiny() { # name, epochs, generations
-  cat >"$tmp/$1.yaml" <<EOT
-name: $1
-seed: 3
-dataset: {kind: idx, path: data, train: 200, validation: 100, test: 100}
-search_space:
-  stages: 2
-  nodes: 2
-  ops: [conv3x3, sep3x3, maxpool, identity]
-  widths: [4, 8]
-  stem_width: 4
-  multipliers: [mul8u_1JFF, mul8u_2AC, mul8u_DM1, mul8u_17KS]
-nsga2: {population: 4, generations: $3, exact_share: 0.5}
-training: {epochs: $2, batch_size: 20, learning_rate: 0.05}
-energy: {accelerator: $src/configs/accelerators/eyeriss_like_8b.yaml}
-objectives: [error, energy]
-EOT
-}
-tiny tiny 1 3
-tiny long 20 4
+tiny_config name=tiny >"$tmp/tiny.yaml"
+tiny_config name=long epochs=20 generations=4 >"$tmp/long.yaml"
 cd "$tmp" || exit 1
-
-# The deterministic content of an archive (no times, no run name), as search.sh compares it.
-dump() {
-  sqlite3 -readonly "$1" "
-    SELECT generation, evaluated, reused, front_size, best_error, min_energy_pj, hypervolume,
-           hex(state) FROM generations ORDER BY generation;
-    SELECT id, generation, genome, hash, parent1, parent2, reused FROM individuals ORDER BY id;
-    SELECT hash, generation, error, energy_pj, mul_energy_pj, params, macs, exact, violation,
-           obj0, obj1, multipliers, seed FROM evaluations ORDER BY hash;
-    SELECT generation, individual, rank, crowding FROM population
-      ORDER BY generation, individual;
-    SELECT seed, generations, objectives FROM run;"
-}
-same() { # description, db, reference db
-  if [ "$(dump "$2")" = "$(dump "$3")" ] && [ -n "$(dump "$3")" ]; then ok "$1"
-  else bad "$1: $2 differs from $3"; fi
-}
 
 # --- three ranks = one process -----------------------------------------------------------
 check "single-process search" 0 "$bin" search tiny.yaml --threads 1 --name one

@@ -9,22 +9,7 @@ export EVOAPPROXNAS_USER_LUTS=$tmp/user
 
 python3 "$src/tests/cli/tiny_idx.py" "$tmp/data" 400 100
 config() { # objectives, multipliers
-  cat <<EOC
-name: obj
-seed: 5
-dataset: {kind: idx, path: data, train: 200, validation: 100, test: 100}
-search_space:
-  stages: 2
-  nodes: 2
-  ops: [conv3x3, sep3x3, maxpool, identity]
-  widths: [4, 8]
-  stem_width: 4
-  multipliers: [$2]
-nsga2: {population: 4, generations: 3, exact_share: 0.5}
-training: {epochs: 1, batch_size: 20, learning_rate: 0.05}
-energy: {accelerator: $src/configs/accelerators/eyeriss_like_8b.yaml}
-objectives: [$1]
-EOC
+  tiny_config name=obj seed=5 objectives="$1" multipliers="$2"
 }
 cd "$tmp" || exit 1
 muls="mul8u_1JFF, mul8u_2AC, mul8u_DM1, mul8u_17KS"

@@ -6,7 +6,7 @@ set -u
 . "$(dirname "$0")/common.sh"
 
 python3 "$src/tests/cli/tiny_idx.py" "$tmp/data" 400 100
-cat >"$tmp/tiny.yaml" <<EOF
+tiny_config >"$tmp/tiny.yaml"
 name: tiny
 seed: 3
 dataset: {kind: idx, path: data, train: 200, validation: 100, test: 100}
