@@ -11,26 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const tensor_names[ENERGY_TENSOR_COUNT] = {"weights", "inputs", "outputs"};
-static const char *const dataflow_names[ENERGY_DATAFLOW_COUNT] = {
-    "weight_stationary", "output_stationary", "row_stationary", "constrained"};
 static const char *const scope_names[] = {"offchip", "global", "pe"};
-static const char *const dim_names[ENERGY_DIM_COUNT] = {"N", "G", "M", "C", "P", "Q", "R", "S"};
-
-const char *energy_tensor_name(energy_tensor t)
-{
-    return (unsigned)t < ENERGY_TENSOR_COUNT ? tensor_names[t] : "?";
-}
-
-const char *energy_dataflow_name(energy_dataflow df)
-{
-    return (unsigned)df < ENERGY_DATAFLOW_COUNT ? dataflow_names[df] : "?";
-}
-
-const char *energy_dim_name(energy_dim d)
-{
-    return (unsigned)d < ENERGY_DIM_COUNT ? dim_names[d] : "?";
-}
 
 #define ALL_TENSORS ((1u << ENERGY_TENSOR_COUNT) - 1)
 #define MAX_PJ 1e9
@@ -135,7 +116,7 @@ static eng_status read_level(ys_doc *d, yaml_node_t *n, const energy_accel *a, i
     *explicit_keeps = ys_map_get(&m, "keeps") != NULL;
     l->keeps = ALL_TENSORS;     /* Timeloop's default: a level keeps what is not bypassed */
     if (*explicit_keeps)
-        ENG_TRY(read_name_set(&m, "keeps", tensor_names, ENERGY_TENSOR_COUNT, &l->keeps));
+        ENG_TRY(read_name_set(&m, "keeps", energy_tensor_names, ENERGY_TENSOR_COUNT, &l->keeps));
     ENG_TRY(ys_get_double(&m, "read_pj", true, 0, MAX_PJ, &l->read_pj));
     ENG_TRY(ys_get_double(&m, "write_pj", true, 0, MAX_PJ, &l->write_pj));
     if (index == 0 && (s != ENERGY_SCOPE_OFFCHIP || l->keeps != ALL_TENSORS))
@@ -188,7 +169,7 @@ static eng_status read_accel(ys_doc *d, energy_accel *a)
                        "must cost more than 0 pJ");
     ENG_TRY(ys_get_double(&mac, "multiplier_share", true, 0, 1, &a->multiplier_share));
 
-    ENG_TRY(read_name_set(&root, "dataflows", dataflow_names, ENERGY_DATAFLOW_COUNT,
+    ENG_TRY(read_name_set(&root, "dataflows", energy_dataflow_names, ENERGY_DATAFLOW_COUNT,
                           &a->dataflows));
 
     bool explicit_keeps[ENERGY_MAX_LEVELS] = {false};

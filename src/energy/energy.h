@@ -106,6 +106,9 @@ typedef enum energy_scope {
 const char *energy_tensor_name(energy_tensor t);
 const char *energy_dim_name(energy_dim d);
 const char *energy_dataflow_name(energy_dataflow df);
+/* The same names as tables indexed by the enum (for readers matching a name to its value). */
+extern const char *const energy_tensor_names[ENERGY_TENSOR_COUNT];
+extern const char *const energy_dataflow_names[ENERGY_DATAFLOW_COUNT];
 
 /* ------------------------------------------------------------------------------------------
  * Accelerator description (configs/accelerators/<name>.yaml)

@@ -2,6 +2,7 @@
  * fuzz_manifest.c - libFuzzer harness: a multiplier manifest.tsv (eng_mul_manifest_read); a
  * manifest that reads is written back and must read back with the same entries.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
