@@ -1,7 +1,7 @@
 /*
  * net_build.c - creating a network, the builder functions, inspection and parameters.
  */
-#include "net_internal.h"
+#include "backend.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -77,6 +77,9 @@ eng_status eng_net_create(int channels, int height, int width, int classes, eng_
     net->classes = classes;
     net->output = -1;
     net->k = eng_kernels_get();
+    net->device = ENG_DEVICE_CPU;
+    net->be = &net_backend_cpu;
+    net->fuse = net_backend_cpu.fuses;
     net->cap_nodes = 16;
     net->nodes = calloc((size_t)net->cap_nodes, sizeof *net->nodes);
     if (!net->nodes) {
@@ -95,22 +98,6 @@ eng_status eng_net_create(int channels, int height, int width, int classes, eng_
     return ENG_OK;
 }
 
-static void net_buffers_free(eng_net *net)
-{
-    eng_free(net->acts);
-    eng_free(net->act_grads);
-    eng_free(net->scratch);
-    eng_free(net->ws);
-    eng_free(net->dlogits);
-    free(net->grad_set);
-    net->acts = net->act_grads = net->scratch = net->dlogits = NULL;
-    net->grad_set = NULL;
-    net->ws = NULL;
-    net->ws_size = 0;
-    net->batch = 0;
-    net->train_buffers = false;
-}
-
 void eng_net_free(eng_net *net)
 {
     if (!net) return;
@@ -118,9 +105,9 @@ void eng_net_free(eng_net *net)
         free(net->nodes[i].inputs);
         eng_approx_free(net->nodes[i].q);
     }
+    net->be->release(net);
     free(net->nodes);
-    net_device_release(net->dev);
-    net_buffers_free(net);
+    free(net->grad_set);
     eng_free(net->params);
     eng_free(net->grads);
     free(net->param_list);
@@ -130,6 +117,13 @@ void eng_net_free(eng_net *net)
 int net_output(const eng_net *net)
 {
     return net->output >= 0 ? net->output : net->n_nodes - 1;
+}
+
+eng_status net_conv_shape(const eng_net *net, const eng_node *nd, int n, eng_conv_shape *s)
+{
+    const eng_node *src = &net->nodes[nd->inputs[0]];
+    return eng_conv_shape_init(s, n, src->c, src->h, src->w, nd->kernel, nd->kernel,
+                               nd->stride, nd->pad, nd->dilation);
 }
 
 /* ------------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 /*
- * net_device_quant.c - quantized conv2d, depthwise and dense layers of a network on the GPU:
+ * backend_cuda_quant.c - quantized conv2d, depthwise and dense layers of the CUDA backend:
  * the arithmetic of eng_ops.h (codes, table products, exact zero-point terms, dequantization;
  * STE backward) through the device table kernels.
  *
@@ -9,7 +9,7 @@
  * parameters to the device. So codes, table sums and parameters equal the CPU's for equal
  * inputs. The table gradient is not available here (eng_net_set_device refuses it).
  */
-#include "net_internal.h"
+#include "backend_cuda_quant.h"
 
 #include <stdlib.h>
 
