@@ -126,6 +126,6 @@ eng_status cuda_net_code_row_sums(const uint8_t *codes, int rows, size_t count, 
 eng_status cuda_net_dequantize(bool asym, const eng_qparams *act, const eng_qparams *wq,
                                int channels, size_t positions, int k, const int32_t *acc,
                                const int32_t *asum, size_t asum_stride, const int32_t *wsum,
-                               const float *bias, float *y);
+                               const float *bias, const eng_epilogue *ep, float *y);
 
 #endif // ENG_CUDA_NET_KERNELS_CUH

@@ -36,7 +36,6 @@ static cuda_net_ops make_ops(void)
     o.quantize_rows = cuda_net_quantize_rows;
     o.fake_quantize_backward_rows = cuda_net_fake_quantize_backward_rows;
     o.code_row_sums = cuda_net_code_row_sums;
-    o.depthwise_window_sums = cuda_net_depthwise_window_sums;
     o.dequantize = cuda_net_dequantize;
     return o;
 }
