@@ -295,6 +295,12 @@ static eng_status relu6_forward(node_io *io)
     return ENG_OK;
 }
 
+static eng_status hardswish_forward(node_io *io)
+{
+    eng_hardswish_forward(node_size(io->nd) * (size_t)io->n, io->x, io->y);
+    return ENG_OK;
+}
+
 static eng_status pool_shape(const node_io *io, eng_pool_shape *ps)
 {
     const eng_node *nd = io->nd, *src = &io->net->nodes[nd->inputs[0]];
@@ -454,6 +460,12 @@ static eng_status relu6_backward(node_io *io)
     return ENG_OK;
 }
 
+static eng_status hardswish_backward(node_io *io)
+{
+    eng_hardswish_backward(in_count(io), io->x, io->dy, io->dx);
+    return ENG_OK;
+}
+
 static eng_status maxpool_backward(node_io *io)
 {
     eng_pool_shape ps;
@@ -584,6 +596,7 @@ const net_backend net_backend_cpu = {
         [ENG_OP_CONCAT] = concat_forward,
         [ENG_OP_FLATTEN] = flatten_forward,
         [ENG_OP_CHANNEL_PAD] = channel_pad_forward,
+        [ENG_OP_HARDSWISH] = hardswish_forward,
     },
     .backward = {
         [ENG_OP_CONV2D] = conv2d_backward,
@@ -599,6 +612,7 @@ const net_backend net_backend_cpu = {
         [ENG_OP_CONCAT] = concat_backward,
         [ENG_OP_FLATTEN] = flatten_backward,
         [ENG_OP_CHANNEL_PAD] = channel_pad_backward,
+        [ENG_OP_HARDSWISH] = hardswish_backward,
     },
     .loss = cpu_loss,
     .sgd_step = cpu_sgd_step,

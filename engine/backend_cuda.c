@@ -356,6 +356,11 @@ static eng_status relu6_forward(node_io *io)
     return io->net->dev->ops->relu6_forward(node_size(io->nd) * (size_t)io->n, io->x, io->y);
 }
 
+static eng_status hardswish_forward(node_io *io)
+{
+    return io->net->dev->ops->hardswish_forward(node_size(io->nd) * (size_t)io->n, io->x, io->y);
+}
+
 static eng_status pool_shape(const node_io *io, eng_pool_shape *ps)
 {
     const eng_node *nd = io->nd, *src = &io->net->nodes[nd->inputs[0]];
@@ -482,6 +487,11 @@ static eng_status relu_backward(node_io *io)
 static eng_status relu6_backward(node_io *io)
 {
     return io->net->dev->ops->relu6_backward(in_count(io), io->x, io->dy, io->dx);
+}
+
+static eng_status hardswish_backward(node_io *io)
+{
+    return io->net->dev->ops->hardswish_backward(in_count(io), io->x, io->dy, io->dx);
 }
 
 static eng_status maxpool_backward(node_io *io)
@@ -623,6 +633,7 @@ const net_backend net_backend_cuda = {
         [ENG_OP_CONCAT] = concat_forward,
         [ENG_OP_FLATTEN] = flatten_forward,
         [ENG_OP_CHANNEL_PAD] = channel_pad_forward,
+        [ENG_OP_HARDSWISH] = hardswish_forward,
     },
     .backward = {
         [ENG_OP_CONV2D] = mul_backward,
@@ -638,6 +649,7 @@ const net_backend net_backend_cuda = {
         [ENG_OP_CONCAT] = concat_backward,
         [ENG_OP_FLATTEN] = flatten_backward,
         [ENG_OP_CHANNEL_PAD] = channel_pad_backward,
+        [ENG_OP_HARDSWISH] = hardswish_backward,
     },
     .loss = cuda_loss,
     .sgd_step = cuda_sgd_step,

@@ -28,6 +28,7 @@ static const char *const op_names[] = {
     [ENG_OP_CONCAT] = "concat",
     [ENG_OP_FLATTEN] = "flatten",
     [ENG_OP_CHANNEL_PAD] = "channel_pad",
+    [ENG_OP_HARDSWISH] = "hardswish",
 };
 _Static_assert(sizeof(op_names) / sizeof(op_names[0]) == ENG_OP_COUNT,
                "op_names out of sync with eng_op");
@@ -310,6 +311,11 @@ int eng_net_relu(eng_net *net, int input)
 int eng_net_relu6(eng_net *net, int input)
 {
     return same_shape(net, ENG_OP_RELU6, input);
+}
+
+int eng_net_hardswish(eng_net *net, int input)
+{
+    return same_shape(net, ENG_OP_HARDSWISH, input);
 }
 
 static int pool(eng_net *net, eng_op op, int input, int kernel, int stride, int pad,

@@ -631,6 +631,43 @@ START_TEST(test_column_sums_and_dequantize)
 }
 END_TEST
 
+/* Hard swish on the device equals the CPU definition bit for bit, forward and backward, at the
+ * kinks (-3, 3) and between. */
+START_TEST(test_hardswish_bit_exact)
+{
+    SKIP_WITHOUT_GPU();
+    const cuda_net_ops *ops;
+    ASSERT_OK(cuda_net_ops_get(&ops));
+    enum { N = 4099 };
+    uint64_t rng = 7000;
+    float *x = malloc(sizeof(float) * N), *dy = malloc(sizeof(float) * N);
+    float *y = malloc(sizeof(float) * N), *dx = malloc(sizeof(float) * N);
+    for (int i = 0; i < N; i++) {
+        x[i] = i % 4 == 0 ? (float)(i % 16) / 2.0f - 4.0f : test_rand_uniform(&rng, -5.0f, 5.0f);
+        dy[i] = test_rand_uniform(&rng, -1.0f, 1.0f);
+    }
+    eng_hardswish_forward(N, x, y);
+    eng_hardswish_backward(N, x, dy, dx);
+    float *d_x = dev_put(x, sizeof(float) * N), *d_dy = dev_put(dy, sizeof(float) * N);
+    float *d_y = dev_dirty(sizeof(float) * N), *d_dx = dev_dirty(sizeof(float) * N);
+    ASSERT_OK(ops->hardswish_forward(N, d_x, d_y));
+    ASSERT_OK(ops->hardswish_backward(N, d_x, d_dy, d_dx));
+    float *gy = dev_get(d_y, sizeof(float) * N), *gdx = dev_get(d_dx, sizeof(float) * N);
+    ck_assert_mem_eq(gy, y, sizeof(float) * N);
+    ck_assert_mem_eq(gdx, dx, sizeof(float) * N);
+    eng_cuda_free(d_x);
+    eng_cuda_free(d_dy);
+    eng_cuda_free(d_y);
+    eng_cuda_free(d_dx);
+    free(x);
+    free(dy);
+    free(y);
+    free(dx);
+    free(gy);
+    free(gdx);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------------------------
  * sgemm (cuBLAS)
  * ---------------------------------------------------------------------------------------- */
@@ -957,6 +994,7 @@ int main(void)
     tcase_add_test(tc, test_im2col_col2im_bit_exact);
     tcase_add_test(tc, test_quantize_bit_exact);
     tcase_add_test(tc, test_column_sums_and_dequantize);
+    tcase_add_test(tc, test_hardswish_bit_exact);
     tcase_add_loop_test(tc, test_sgemm_matches_reference, 0, 4);
     suite_add_tcase(s, tc);
     TCase *nets = tcase_create("networks");

@@ -3,6 +3,8 @@
  * and evaluated (exact and approximate, plain and batch-norm folded) on the scalar reference
  * kernels, every loss, output and parameter hashed bit for bit against recorded values.
  *
+ * Also: a network with hard swish trained one step at 1 and 2 threads, bit for bit the same.
+ *
  * `test_exec --print` prints the table of fingerprints (with the losses as hex floats) instead
  * of checking it; `--print --best` does the same on the kernels this process would use, for a
  * before/after comparison of a change on one machine.
@@ -11,6 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "engine_config.h"
+#if ENG_HAVE_OPENMP
+#include <omp.h>
+#endif
 
 #include "eng_kernels.h"
 #include "eng_mul.h"
@@ -129,6 +136,67 @@ START_TEST(test_fingerprint_scalar)
 }
 END_TEST
 
+/* One SGD step of a conv + BN + hard swish + depthwise + hard swish network (16x16x16 maps of
+ * 16 images: the element-wise loops run in parallel) on `threads` threads; returns the hash of
+ * the loss, all parameters after the step and the evaluation outputs after it. */
+static uint64_t hardswish_step(int threads)
+{
+#if ENG_HAVE_OPENMP
+    omp_set_num_threads(threads);
+#else
+    (void)threads;
+#endif
+    enum { N = 16 };
+    eng_net *net;
+    OK(eng_net_create(3, 16, 16, 10, &net));
+    int h1 = eng_net_hardswish(net, eng_net_batchnorm(net, eng_net_conv2d(net, ENG_NET_INPUT, 16,
+                                                                           3, 1, 1, 1, false),
+                                                      0.1f, 1e-5f));
+    int h2 = eng_net_hardswish(net, eng_net_depthwise(net, h1, 3, 1, 1, 1, true));
+    int out = eng_net_dense(net, eng_net_flatten(net, eng_net_global_avgpool(net, h2)), 10, true);
+    ck_assert_int_gt(out, 0);
+    OK(eng_net_init_params(net, 5));
+    size_t count = (size_t)3 * 16 * 16 * N;
+    float *x = malloc(count * sizeof *x);
+    if (!x) abort();
+    uint64_t rng = 21;
+    for (size_t i = 0; i < count; i++) x[i] = test_rand_uniform(&rng, -4.0f, 4.0f);
+    uint8_t labels[N];
+    for (int i = 0; i < N; i++) labels[i] = (uint8_t)(i % 10);
+    eng_sgd_cfg sc = {.lr = 0.1f, .momentum = 0.9f, .weight_decay = 1e-4f,
+                      .schedule = ENG_LR_CONSTANT, .step_epochs = 1, .step_gamma = 1.0f};
+    eng_sgd *sgd;
+    OK(eng_sgd_create(net, &sc, &sgd));
+    float loss;
+    OK(eng_net_forward(net, x, N, true));
+    OK(eng_net_loss(net, labels, N, &loss, NULL));
+    OK(eng_net_backward(net));
+    OK(eng_sgd_step(sgd, 0.1f));
+    uint64_t h = fnv(0xcbf29ce484222325ull, &loss, sizeof loss);
+    for (int i = 0; i < eng_net_param_count(net); i++) {
+        eng_param p;
+        OK(eng_net_param_get(net, i, &p));
+        h = fnv(h, p.data, p.count * sizeof(float));
+    }
+    OK(eng_net_forward(net, x, N, false));
+    h = fnv(h, eng_net_output(net), (size_t)10 * N * sizeof(float));
+    eng_sgd_free(sgd);
+    eng_net_free(net);
+    free(x);
+    return h;
+}
+
+START_TEST(test_hardswish_threads)
+{
+    uint64_t one = hardswish_step(1), two = hardswish_step(2);
+    ck_assert_msg(one == two, "1 thread 0x%016llx, 2 threads 0x%016llx",
+                  (unsigned long long)one, (unsigned long long)two);
+#if ENG_HAVE_OPENMP
+    omp_set_num_threads(2);
+#endif
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "--print") == 0) {
@@ -142,6 +210,7 @@ int main(int argc, char **argv)
     TCase *tc = tcase_create("fingerprint");
     tcase_set_timeout(tc, 240);
     tcase_add_loop_test(tc, test_fingerprint_scalar, 0, CASE_COUNT);
+    tcase_add_test(tc, test_hardswish_threads);
     suite_add_tcase(s, tc);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);

@@ -33,6 +33,8 @@ typedef struct cuda_net_ops {
     eng_status (*relu_backward)(size_t count, const float *y, const float *dy, float *dx);
     eng_status (*relu6_forward)(size_t count, const float *x, float *y);
     eng_status (*relu6_backward)(size_t count, const float *x, const float *dy, float *dx);
+    eng_status (*hardswish_forward)(size_t count, const float *x, float *y);
+    eng_status (*hardswish_backward)(size_t count, const float *x, const float *dy, float *dx);
     /* y[i] = a[i] + b[i]; y may be a or b */
     eng_status (*add)(size_t count, const float *a, const float *b, float *y);
 
