@@ -103,28 +103,28 @@ static eng_status cuda_attach(eng_net *net)
     net_dev *d = calloc(1, sizeof *d);
     if (!d) return eng_error(ENG_ERR_NOMEM, "network: out of memory");
     size_t bytes = net->n_param_floats * sizeof(float);
-    eng_status st = eng_cuda_kernels_get(&d->dk);
-    if (st == ENG_OK) st = cuda_net_ops_get(&d->ops);
-    if (st == ENG_OK) {
-        d->n_nodes = net->n_nodes;
-        d->act = calloc((size_t)net->n_nodes, sizeof *d->act);
-        d->grad = calloc((size_t)net->n_nodes, sizeof *d->grad);
-        d->quant = calloc((size_t)net->n_nodes, sizeof *d->quant);
-        if (!d->act || !d->grad || !d->quant)
-            st = eng_error(ENG_ERR_NOMEM, "network: out of memory");
+    eng_status st;
+    if ((st = eng_cuda_kernels_get(&d->dk)) != ENG_OK) goto fail;
+    if ((st = cuda_net_ops_get(&d->ops)) != ENG_OK) goto fail;
+    d->n_nodes = net->n_nodes;
+    d->act = calloc((size_t)net->n_nodes, sizeof *d->act);
+    d->grad = calloc((size_t)net->n_nodes, sizeof *d->grad);
+    d->quant = calloc((size_t)net->n_nodes, sizeof *d->quant);
+    if (!d->act || !d->grad || !d->quant) {
+        st = eng_error(ENG_ERR_NOMEM, "network: out of memory");
+        goto fail;
     }
-    if (st == ENG_OK) st = eng_cuda_malloc(bytes, (void **)&d->params);
-    if (st == ENG_OK) st = eng_cuda_copy_to_device(d->params, net->params, bytes);
-    if (st == ENG_OK && net->grads) {
-        st = eng_cuda_malloc(bytes, (void **)&d->grads);
-        if (st == ENG_OK) st = eng_cuda_copy_to_device(d->grads, net->grads, bytes);
-    }
-    if (st != ENG_OK) {
-        dev_free(d);
-        return st;
+    if ((st = eng_cuda_malloc(bytes, (void **)&d->params)) != ENG_OK) goto fail;
+    if ((st = eng_cuda_copy_to_device(d->params, net->params, bytes)) != ENG_OK) goto fail;
+    if (net->grads) {
+        if ((st = eng_cuda_malloc(bytes, (void **)&d->grads)) != ENG_OK) goto fail;
+        if ((st = eng_cuda_copy_to_device(d->grads, net->grads, bytes)) != ENG_OK) goto fail;
     }
     net->dev = d;
     return ENG_OK;
+fail:
+    dev_free(d);
+    return st;
 }
 
 static eng_status cuda_sync_host(eng_net *net)
@@ -163,22 +163,21 @@ static eng_status cuda_reserve(eng_net *net, const net_plan *p)
     fresh.acts = fresh.act_grads = fresh.scratch = fresh.dlogits = fresh.host_act = NULL;
     fresh.labels = NULL;
     fresh.result = NULL;
-    eng_status st = eng_cuda_malloc(total * cap * sizeof(float), (void **)&fresh.acts);
-    if (st == ENG_OK && p->grads)
-        st = eng_cuda_malloc(total * cap * sizeof(float), (void **)&fresh.act_grads);
-    if (st == ENG_OK)
-        st = eng_cuda_malloc(max_node * cap * sizeof(float), (void **)&fresh.scratch);
-    if (st == ENG_OK)
-        st = eng_cuda_malloc((size_t)net->classes * cap * sizeof(float), (void **)&fresh.dlogits);
-    if (st == ENG_OK) st = eng_cuda_malloc(cap, (void **)&fresh.labels);
-    if (st == ENG_OK) st = eng_cuda_malloc(2 * sizeof(double), (void **)&fresh.result);
-    if (st == ENG_OK) {
-        fresh.host_act = eng_alloc(max_node * cap * sizeof(float));
-        if (!fresh.host_act) st = eng_error(ENG_ERR_NOMEM, "network: out of memory");
-    }
-    if (st != ENG_OK) {
-        dev_arenas_free(&fresh);
-        return st;
+    const size_t arena = total * cap * sizeof(float);
+    eng_status st;
+    if ((st = eng_cuda_malloc(arena, (void **)&fresh.acts)) != ENG_OK) goto fail;
+    if (p->grads && (st = eng_cuda_malloc(arena, (void **)&fresh.act_grads)) != ENG_OK) goto fail;
+    if ((st = eng_cuda_malloc(max_node * cap * sizeof(float), (void **)&fresh.scratch)) != ENG_OK)
+        goto fail;
+    if ((st = eng_cuda_malloc((size_t)net->classes * cap * sizeof(float),
+                              (void **)&fresh.dlogits)) != ENG_OK)
+        goto fail;
+    if ((st = eng_cuda_malloc(cap, (void **)&fresh.labels)) != ENG_OK) goto fail;
+    if ((st = eng_cuda_malloc(2 * sizeof(double), (void **)&fresh.result)) != ENG_OK) goto fail;
+    fresh.host_act = eng_alloc(max_node * cap * sizeof(float));
+    if (!fresh.host_act) {
+        st = eng_error(ENG_ERR_NOMEM, "network: out of memory");
+        goto fail;
     }
     dev_arenas_free(d);
     d->acts = fresh.acts;
@@ -197,6 +196,9 @@ static eng_status cuda_reserve(eng_net *net, const net_plan *p)
         if (i <= out) off += node_size(&net->nodes[i]);
     }
     return ENG_OK;
+fail:
+    dev_arenas_free(&fresh);
+    return st;
 }
 
 static eng_status dev_workspace_size(const eng_net *net, int n, size_t *out)

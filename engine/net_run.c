@@ -158,6 +158,42 @@ eng_status eng_net_memory(eng_net *net, bool training, size_t *bytes_per_image)
     return st;
 }
 
+/* Plans the buffers for cap images (gradients when grads) and has the backend reserve them;
+ * on error nothing changed. */
+static eng_status replan(eng_net *net, int cap, bool grads)
+{
+    size_t act_total = 0, grad_total = 0, max_node = 0;
+    for (int i = 0; i < net->n_nodes; i++)
+        if (node_size(&net->nodes[i]) > max_node) max_node = node_size(&net->nodes[i]);
+    eng_status st;
+    size_t *off = malloc(2 * sizeof(size_t) * (size_t)net->n_nodes);
+    bool *grad_set = calloc((size_t)net->n_nodes, sizeof *grad_set);
+    if (!off || !grad_set) {
+        st = eng_error(ENG_ERR_NOMEM, "network: out of memory");
+        goto fail;
+    }
+    st = plan_memory(net, grads, off, off + net->n_nodes, &act_total, &grad_total);
+    if (st != ENG_OK) goto fail;
+    const net_plan plan = {cap, grads, off, off + net->n_nodes, act_total, grad_total, max_node};
+    if ((st = net->be->reserve(net, &plan)) != ENG_OK) goto fail;
+    free(net->grad_set);
+    net->grad_set = grad_set;
+    net->batch = cap;
+    net->train_buffers = grads;
+    net->last_n = 0;
+    net->have_loss_grad = false;
+    for (int i = 0; i < net->n_nodes; i++) {
+        net->nodes[i].act_off = off[i];
+        net->nodes[i].grad_off = grads ? off[net->n_nodes + i] : 0;
+    }
+    free(off);
+    return ENG_OK;
+fail:
+    free(off);
+    free(grad_set);
+    return st;
+}
+
 eng_status eng_net_reserve(eng_net *net, int batch, bool training)
 {
     if (batch < 1) return eng_error(ENG_ERR_ARG, "network: batch size %d", batch);
@@ -166,40 +202,9 @@ eng_status eng_net_reserve(eng_net *net, int batch, bool training)
         net->grads = eng_calloc(net->n_param_floats ? net->n_param_floats : 1, sizeof(float));
         if (!net->grads) return eng_error(ENG_ERR_NOMEM, "network: no memory for gradients");
     }
-    if (batch > net->batch || (training && !net->train_buffers)) {
-        int cap = batch > net->batch ? batch : net->batch;
-        bool grads = training || net->train_buffers;
-        size_t act_total = 0, grad_total = 0, max_node = 0;
-        for (int i = 0; i < net->n_nodes; i++)
-            if (node_size(&net->nodes[i]) > max_node) max_node = node_size(&net->nodes[i]);
-        size_t *off = malloc(2 * sizeof(size_t) * (size_t)net->n_nodes);
-        bool *grad_set = calloc((size_t)net->n_nodes, sizeof *grad_set);
-        eng_status st = off && grad_set
-                            ? plan_memory(net, grads, off, off + net->n_nodes, &act_total,
-                                          &grad_total)
-                            : eng_error(ENG_ERR_NOMEM, "network: out of memory");
-        if (st == ENG_OK) {
-            const net_plan plan = {cap, grads, off, off + net->n_nodes, act_total, grad_total,
-                                   max_node};
-            st = net->be->reserve(net, &plan);
-        }
-        if (st != ENG_OK) {
-            free(off);
-            free(grad_set);
-            return st;
-        }
-        free(net->grad_set);
-        net->grad_set = grad_set;
-        net->batch = cap;
-        net->train_buffers = grads;
-        net->last_n = 0;
-        net->have_loss_grad = false;
-        for (int i = 0; i < net->n_nodes; i++) {
-            net->nodes[i].act_off = off[i];
-            net->nodes[i].grad_off = grads ? off[net->n_nodes + i] : 0;
-        }
-        free(off);
-    }
+    if (batch > net->batch || (training && !net->train_buffers))
+        ENG_TRY(replan(net, batch > net->batch ? batch : net->batch,
+                       training || net->train_buffers));
     return net->be->workspace(net, batch);
 }
 
