@@ -539,13 +539,12 @@ static eng_status cpu_sgd_step(eng_net *net, const int *index, int count, float 
                                float weight_decay, bool nesterov, float *velocity, float **block)
 {
     (void)block;
+    if (!net->grads) return eng_error(ENG_ERR_ARG, "sgd: the network has no gradients yet");
     for (int t = 0; t < count; t++) {
-        eng_param p;
-        ENG_TRY(eng_net_param_get(net, index[t], &p));
-        if (!p.grad) return eng_error(ENG_ERR_ARG, "sgd: the network has no gradients yet");
+        const eng_param p = net->param_list[index[t]];
         const float wd = p.kind == ENG_PARAM_WEIGHT ? weight_decay : 0.0f;
         float *w = p.data, *v = velocity;
-        const float *g = p.grad;
+        const float *g = net->grads + (p.data - net->params);
         ptrdiff_t total = (ptrdiff_t)p.count;
 #pragma omp parallel for simd schedule(static) if (total > 65536)
         for (ptrdiff_t i = 0; i < total; i++) {
@@ -623,7 +622,7 @@ static eng_status cpu_supports_op(const eng_net *net, const eng_node *nd)
 {
     (void)net;
     if (!net_backend_cpu.forward[nd->op] || !net_backend_cpu.backward[nd->op])
-        return eng_error(ENG_ERR_UNSUPPORTED, "network: %s: no CPU operation for %s", nd->name,
-                         eng_op_name(nd->op));
+        return eng_error(ENG_ERR_UNSUPPORTED, "network: %s: no CPU operation for op %d",
+                         nd->name, (int)nd->op);
     return ENG_OK;
 }

@@ -665,7 +665,7 @@ static eng_status cuda_supports_op(const eng_net *net, const eng_node *nd)
         return eng_error(ENG_ERR_UNSUPPORTED, "network: %s: the table gradient runs on the "
                          "CPU only (use the STE on the device)", nd->name);
     if (!net_backend_cuda.forward[nd->op] || !net_backend_cuda.backward[nd->op])
-        return eng_error(ENG_ERR_UNSUPPORTED, "network: %s: no CUDA operation for %s",
-                         nd->name, eng_op_name(nd->op));
+        return eng_error(ENG_ERR_UNSUPPORTED, "network: %s: no CUDA operation for op %d",
+                         nd->name, (int)nd->op);
     return ENG_OK;
 }

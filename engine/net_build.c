@@ -115,17 +115,6 @@ void eng_net_free(eng_net *net)
     free(net);
 }
 
-int net_output(const eng_net *net)
-{
-    return net->output >= 0 ? net->output : net->n_nodes - 1;
-}
-
-eng_status net_conv_shape(const eng_net *net, const eng_node *nd, int n, eng_conv_shape *s)
-{
-    const eng_node *src = &net->nodes[nd->inputs[0]];
-    return eng_conv_shape_init(s, n, src->c, src->h, src->w, nd->kernel, nd->kernel,
-                               nd->stride, nd->pad, nd->dilation);
-}
 
 /* ------------------------------------------------------------------------------------------
  * Adding nodes

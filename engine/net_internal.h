@@ -110,13 +110,22 @@ static inline void net_replan(eng_net *net)
 }
 
 /* The output node id (resolving -1). */
-int net_output(const eng_net *net);
+static inline int net_output(const eng_net *net)
+{
+    return net->output >= 0 ? net->output : net->n_nodes - 1;
+}
 
 /* Allocates the parameter arena if not done (zeros, gamma and running variance 1). */
 eng_status net_params_alloc(eng_net *net);
 
 /* Convolution geometry of a conv/depthwise node for batch n. */
-eng_status net_conv_shape(const eng_net *net, const eng_node *nd, int n, eng_conv_shape *s);
+static inline eng_status net_conv_shape(const eng_net *net, const eng_node *nd, int n,
+                                        eng_conv_shape *s)
+{
+    const eng_node *src = &net->nodes[nd->inputs[0]];
+    return eng_conv_shape_init(s, n, src->c, src->h, src->w, nd->kernel, nd->kernel,
+                               nd->stride, nd->pad, nd->dilation);
+}
 
 /* ------------------------------------------------------------------------------------------
  * Fusions (only where the backend runs them: net->fuse). The executor plans the buffers and
