@@ -65,7 +65,7 @@ static eng_status run_op(const eng_cuda_kernels *k, enum bench_op op, int m, int
         return k->lut_gemm(&b->lut, m, n, kk, b->w, b->a, b->acc);
     case OP_LUT_CONV:
         CHECK(eng_cuda_set_lut_place(ENG_CUDA_LUT_AUTO));
-        return k->lut_conv2d(&b->lut, &b->s, m, b->w, b->x, 0, b->acc);
+        return k->lut_conv2d(&b->lut, &b->s, m, b->x, 0, b->w, b->acc);
     default:
         return k->sgemm(false, false, m, n, kk, 1.0f, b->fw, kk, b->fa, n, 0.0f, b->fc, n);
     }

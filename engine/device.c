@@ -1,10 +1,12 @@
 /*
- * device.c - device names, parsing and the CPU fallback when CUDA is not usable (eng_device.h).
+ * device.c - device names, parsing, the CPU fallback when CUDA is not usable (eng_device.h),
+ * and the executor's backend of each device (backend.h).
  */
 #include "eng_device.h"
 
 #include <string.h>
 
+#include "backend.h"
 #include "eng_cuda.h"
 
 static const char *const device_names[ENG_DEVICE_COUNT] = {"cpu", "cuda"};
@@ -36,4 +38,13 @@ eng_status eng_device_resolve(eng_device want, eng_device *out)
     ENG_TRY(eng_cuda_available());
     *out = ENG_DEVICE_CUDA;
     return ENG_OK;
+}
+
+const net_backend *net_backend_get(eng_device dev)
+{
+    static const net_backend *const backends[ENG_DEVICE_COUNT] = {
+        [ENG_DEVICE_CPU] = &net_backend_cpu,
+        [ENG_DEVICE_CUDA] = &net_backend_cuda,
+    };
+    return backends[dev];
 }

@@ -6,7 +6,7 @@
  * what went wrong ("luts/manifest.tsv: line 12: expected 17 fields, found 3") without the
  * engine ever printing or exiting by itself.
  *
- *     eng_status st = eng_mul_load_file("x.bin", 0, false, &mul);
+ *     eng_status st = eng_mul_load_file("x.bin", 0, false, &mul);   // width from the size
  *     if (st != ENG_OK) {
  *         fprintf(stderr, "error: %s\n", eng_last_error());
  *         return 2;
@@ -136,7 +136,7 @@ void eng_abort(const char *file, int line, const char *fmt, ...)
         if (!(x)) eng_abort(__FILE__, __LINE__, "ENG_ASSERT(%s) failed", #x); \
     } while (0)
 
-/* Propagates a failing status: ENG_TRY(eng_mul_load(name, &mul)); */
+/* Propagates a failing status: ENG_TRY(eng_net_forward(net, x, n, false)); */
 #define ENG_TRY(call)                        \
     do {                                     \
         eng_status eng_try_st_ = (call);     \

@@ -9,9 +9,11 @@
  * the caller prints eng_last_error() and falls back to the CPU kernels (eng_kernels_get()).
  *
  * Semantics: every device kernel gives the result of the scalar reference of the same name
- * (engine/cpu/ref_kernels.c, eng_kernels.h): bit-exact for the integer kernels (table GEMM,
- * depthwise, im2col, quantize, column sums, dequantize) and col2im, to float rounding for
- * sgemm (cuBLAS, full FP32: TF32 tensor ops are switched off).
+ * (engine/cpu/ref_kernels.c, eng_kernels.h), with the same arguments in the same order (the
+ * device kernels return an eng_status where the CPU ones return nothing): bit-exact for the
+ * integer kernels (table GEMM, depthwise, im2col, quantize, column sums) and col2im, to float
+ * rounding for sgemm (cuBLAS, full FP32: TF32 tensor ops are switched off). Dequantization is
+ * a piece of the quantized layers (engine/cuda/net_ops.h, as approx_dequantize on the CPU).
  *
  * Execution model: one process-wide context (device, CUDA stream, cuBLAS handle), created by
  * eng_cuda_init() or lazily on device 0 by the first call that needs it. All work runs in
@@ -151,23 +153,6 @@ eng_status eng_cuda_set_lut_place(eng_cuda_lut_place place);
  * queued.
  * ---------------------------------------------------------------------------------------- */
 
-/* Dequantization of table-GEMM accumulators (the formula of the quantized layers, eng_ops.h):
- *   y[o][p] = (float)((double)act_scale * w_scale[o] * v) + bias[o]
- *   v = acc[o][p]                                                   (symmetric)
- *   v = acc[o][p] + k*za*zw[o] - za*w_sum[o] - zw[o]*a_sum[p]     (asymmetric)
- * with za = act_zero_point, zw[o] = w_zero_point[o], integer arithmetic in 64 bits. */
-typedef struct eng_cuda_dequant {
-    bool           asym;           /* apply the zero-point terms */
-    int            k;              /* products per output (K of the GEMM) */
-    float          act_scale;      /* activation scale */
-    int32_t        act_zero_point; /* activation zero point (asym) */
-    const float   *w_scale;        /* [m] weight scales, device */
-    const int32_t *w_zero_point;   /* [m] weight zero points, device (asym; else may be NULL) */
-    const int32_t *w_sum;          /* [m] sums of each row's weight codes (asym; else NULL) */
-    const int32_t *a_sum;          /* [n] sums of each column's activation codes (asym) */
-    const float   *bias;           /* [m] or NULL */
-} eng_cuda_dequant;
-
 typedef struct eng_cuda_kernels {
     const char *name;       /* "cuda" */
 
@@ -187,23 +172,24 @@ typedef struct eng_cuda_kernels {
                            const uint8_t *a,      // [k][n] activation codes
                            int32_t *out);         // [m][n]
 
-    /* Implicit-GEMM convolution, equal to im2col_u8(s, x, pad_code) followed by
-     * lut_gemm(lut, oc, n*oh*ow, c*kh*kw, w, cols): no column buffer. */
+    /* eng_kernels.lut_conv2d: implicit-GEMM convolution, equal to im2col_u8(s, a, pad_code)
+     * followed by lut_gemm(lut, oc, n*oh*ow, c*kh*kw, w, cols): no column buffer. */
     eng_status (*lut_conv2d)(const eng_lut *lut,
                              const eng_conv_shape *s,
                              int oc,               // output channels
-                             const uint8_t *w,     // [oc][c][kh][kw] weight codes
-                             const uint8_t *x,     // [c][n][h][w] activation codes (CNHW)
+                             const uint8_t *a,     // [c][n][h][w] activation codes (CNHW)
                              uint8_t pad_code,     // code outside the image
+                             const uint8_t *w,     // [oc][c][kh][kw] weight codes
                              int32_t *out);        // [oc][n][oh][ow]
 
-    /* eng_kernels.lut_depthwise. */
+    /* eng_kernels.lut_depthwise, with its window sums (sums NULL = skip). */
     eng_status (*lut_depthwise)(const eng_lut *lut,
                                 const eng_conv_shape *s,
                                 const uint8_t *a,      // [c][n][h][w]
                                 const uint8_t *w,      // [c][kh][kw]
                                 uint8_t pad_code,
-                                int32_t *out);         // [c][n][oh][ow]
+                                int32_t *out,          // [c][n][oh][ow]
+                                int32_t *sums);        // [c][n][oh][ow] or NULL
 
     /* eng_kernels.im2col_f32, im2col_u8, col2im_f32 (col2im sums each pixel's taps in the
      * reference's order, so it is bit-exact too). */
@@ -229,12 +215,6 @@ typedef struct eng_cuda_kernels {
                                    const uint8_t *x,       // [c][n][h][w] codes
                                    uint8_t pad_code,
                                    int32_t *sums);
-
-    /* y[m][n] from acc[m][n] per eng_cuda_dequant (d: host struct, its arrays on the device). */
-    eng_status (*dequantize)(const eng_cuda_dequant *d,
-                             int m, size_t n,
-                             const int32_t *acc,
-                             float *y);
 } eng_cuda_kernels;
 
 /* The device kernel table, creating the context on device 0 if none exists. On error

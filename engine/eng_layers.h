@@ -117,6 +117,11 @@ void eng_relu_backward(size_t count, const float *y, const float *dy, float *dx)
 void eng_relu6_forward(size_t count, const float *x, float *y);
 /* dx = dy where 0 < x < 6, else 0 (x: the forward input). */
 void eng_relu6_backward(size_t count, const float *x, const float *dy, float *dx);
+/* Hard swish: y = x * min(max(x + 3, 0), 6) / 6, computed as (x * r) / 6 with r the clamp. */
+void eng_hardswish_forward(size_t count, const float *x, float *y);
+/* dx = dy * (x < -3 ? 0 : x > 3 ? 1 : (2x + 3) / 6) (x: the forward input; at the kinks -3 and
+ * 3 the side toward the middle: 0 at -3 gives -1/2, at 3 gives 3/2). */
+void eng_hardswish_backward(size_t count, const float *x, const float *dy, float *dx);
 
 /* ------------------------------------------------------------------------------------------
  * Pooling over planes of h x w (output oh x ow = (h + 2*pad - kernel) / stride + 1)

@@ -89,6 +89,7 @@ typedef enum eng_op {
     ENG_OP_CONCAT,           /* concatenation of 2+ inputs along channels (same n, h, w) */
     ENG_OP_FLATTEN,          /* [c][n][h][w] -> [c*h*w][n][1][1] */
     ENG_OP_CHANNEL_PAD,      /* zero channels before/after (ResNet option-A shortcuts) */
+    ENG_OP_HARDSWISH,        /* x * relu6(x + 3) / 6 (MobileNetV3) */
     ENG_OP_COUNT
 } eng_op;
 
@@ -163,6 +164,8 @@ int eng_net_batchnorm(eng_net *net,
 
 int eng_net_relu(eng_net *net, int input);
 int eng_net_relu6(eng_net *net, int input);
+/* Hard swish (Howard et al. 2019): y = x * min(max(x + 3, 0), 6) / 6. */
+int eng_net_hardswish(eng_net *net, int input);
 
 /* Max pooling; windows that reach outside the image ignore the padding (it is -inf). */
 int eng_net_maxpool(eng_net *net,

@@ -1,7 +1,7 @@
 /*
  * net_build.c - creating a network, the builder functions, inspection and parameters.
  */
-#include "net_internal.h"
+#include "backend.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -28,6 +28,7 @@ static const char *const op_names[] = {
     [ENG_OP_CONCAT] = "concat",
     [ENG_OP_FLATTEN] = "flatten",
     [ENG_OP_CHANNEL_PAD] = "channel_pad",
+    [ENG_OP_HARDSWISH] = "hardswish",
 };
 _Static_assert(sizeof(op_names) / sizeof(op_names[0]) == ENG_OP_COUNT,
                "op_names out of sync with eng_op");
@@ -77,6 +78,9 @@ eng_status eng_net_create(int channels, int height, int width, int classes, eng_
     net->classes = classes;
     net->output = -1;
     net->k = eng_kernels_get();
+    net->device = ENG_DEVICE_CPU;
+    net->be = &net_backend_cpu;
+    net->fuse = net_backend_cpu.fuses;
     net->cap_nodes = 16;
     net->nodes = calloc((size_t)net->cap_nodes, sizeof *net->nodes);
     if (!net->nodes) {
@@ -95,22 +99,6 @@ eng_status eng_net_create(int channels, int height, int width, int classes, eng_
     return ENG_OK;
 }
 
-static void net_buffers_free(eng_net *net)
-{
-    eng_free(net->acts);
-    eng_free(net->act_grads);
-    eng_free(net->scratch);
-    eng_free(net->ws);
-    eng_free(net->dlogits);
-    free(net->grad_set);
-    net->acts = net->act_grads = net->scratch = net->dlogits = NULL;
-    net->grad_set = NULL;
-    net->ws = NULL;
-    net->ws_size = 0;
-    net->batch = 0;
-    net->train_buffers = false;
-}
-
 void eng_net_free(eng_net *net)
 {
     if (!net) return;
@@ -118,19 +106,15 @@ void eng_net_free(eng_net *net)
         free(net->nodes[i].inputs);
         eng_approx_free(net->nodes[i].q);
     }
+    net->be->release(net);
     free(net->nodes);
-    net_device_release(net->dev);
-    net_buffers_free(net);
+    free(net->grad_set);
     eng_free(net->params);
     eng_free(net->grads);
     free(net->param_list);
     free(net);
 }
 
-int net_output(const eng_net *net)
-{
-    return net->output >= 0 ? net->output : net->n_nodes - 1;
-}
 
 /* ------------------------------------------------------------------------------------------
  * Adding nodes
@@ -316,6 +300,11 @@ int eng_net_relu(eng_net *net, int input)
 int eng_net_relu6(eng_net *net, int input)
 {
     return same_shape(net, ENG_OP_RELU6, input);
+}
+
+int eng_net_hardswish(eng_net *net, int input)
+{
+    return same_shape(net, ENG_OP_HARDSWISH, input);
 }
 
 static int pool(eng_net *net, eng_op op, int input, int kernel, int stride, int pad,

@@ -10,9 +10,8 @@
 #include <time.h>
 
 #include "approx_internal.h"
+#include "backend.h"
 #include "eng_cuda.h"
-#include "eng_device.h"
-#include "net_internal.h"
 
 static const char *const schedule_names[] = {
     [ENG_LR_CONSTANT] = "constant",
@@ -75,8 +74,7 @@ struct eng_sgd {
     eng_sgd_cfg cfg;
     int n;                    /* trainable tensors */
     int *index;               /* their parameter indices */
-    float **velocity;         /* per tensor, into one block */
-    float *block;
+    float *block;             /* the velocities, tensor after tensor (in index order) */
     size_t total;             /* floats in block */
     float *dev_block;         /* the velocities on the device (a network on CUDA), or NULL */
 };
@@ -89,11 +87,8 @@ eng_status eng_sgd_create(eng_net *net, const eng_sgd_cfg *cfg, eng_sgd **out)
     if (count < 0) return (eng_status)-count;
     eng_sgd *o = calloc(1, sizeof *o);
     size_t total = 0;
-    if (o) {
-        o->index = calloc((size_t)count + 1, sizeof *o->index);
-        o->velocity = calloc((size_t)count + 1, sizeof *o->velocity);
-    }
-    if (!o || !o->index || !o->velocity) goto nomem;
+    if (o) o->index = calloc((size_t)count + 1, sizeof *o->index);
+    if (!o || !o->index) goto nomem;
     for (int i = 0; i < count; i++) {
         eng_param p;
         ENG_ASSERT(eng_net_param_get(net, i, &p) == ENG_OK);
@@ -103,13 +98,6 @@ eng_status eng_sgd_create(eng_net *net, const eng_sgd_cfg *cfg, eng_sgd **out)
     }
     o->block = eng_calloc(total + 1, sizeof(float));
     if (!o->block) goto nomem;
-    size_t off = 0;
-    for (int t = 0; t < o->n; t++) {
-        eng_param p;
-        ENG_ASSERT(eng_net_param_get(net, o->index[t], &p) == ENG_OK);
-        o->velocity[t] = o->block + off;
-        off += p.count;
-    }
     o->net = net;
     o->cfg = *cfg;
     o->total = total;
@@ -124,36 +112,15 @@ void eng_sgd_free(eng_sgd *o)
 {
     if (!o) return;
     free(o->index);
-    free(o->velocity);
     eng_free(o->block);
-    net_device_free_block(o->dev_block);
+    net_backend_free_block(o->dev_block);
     free(o);
 }
 
 eng_status eng_sgd_step(eng_sgd *o, float lr)
 {
-    const float mu = o->cfg.momentum;
-    const bool nesterov = o->cfg.nesterov;
-    if (eng_net_device(o->net) == ENG_DEVICE_CUDA)
-        return net_device_sgd_step(o->net, o->index, o->n, lr, mu, o->cfg.weight_decay, nesterov,
-                                   o->block, &o->dev_block);
-    for (int t = 0; t < o->n; t++) {
-        eng_param p;
-        ENG_TRY(eng_net_param_get(o->net, o->index[t], &p));
-        if (!p.grad) return eng_error(ENG_ERR_ARG, "sgd: the network has no gradients yet");
-        const float wd = p.kind == ENG_PARAM_WEIGHT ? o->cfg.weight_decay : 0.0f;
-        float *w = p.data, *v = o->velocity[t];
-        const float *g = p.grad;
-        ptrdiff_t count = (ptrdiff_t)p.count;
-#pragma omp parallel for simd schedule(static) if (count > 65536)
-        for (ptrdiff_t i = 0; i < count; i++) {
-            float gi = g[i] + wd * w[i];
-            float vi = mu * v[i] + gi;
-            v[i] = vi;
-            w[i] -= lr * (nesterov ? gi + mu * vi : vi);
-        }
-    }
-    return ENG_OK;
+    return o->net->be->sgd_step(o->net, o->index, o->n, lr, o->cfg.momentum,
+                                o->cfg.weight_decay, o->cfg.nesterov, o->block, &o->dev_block);
 }
 
 /* ------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cuda/net_ops.h"
 #include "eng_cuda.h"
 #include "eng_device.h"
 #include "eng_mul.h"
@@ -355,7 +356,7 @@ START_TEST(test_lut_conv2d_equals_im2col_gemm)
         eng_kernels_ref()->lut_gemm(&t.host, oc, P, K, w, cols, ref);
         uint8_t *dx = dev_put(x, nx), *dw = dev_put(w, (size_t)oc * K);
         int32_t *dout = dev_dirty(sizeof(int32_t) * oc * P);
-        ASSERT_OK(k->lut_conv2d(&dlut, &s, oc, dw, dx, pad, dout));
+        ASSERT_OK(k->lut_conv2d(&dlut, &s, oc, dx, pad, dw, dout));
         int32_t *out = dev_get(dout, sizeof(int32_t) * oc * P);
         for (size_t i = 0; i < (size_t)oc * P; i++)
             ck_assert_msg(out[i] == ref[i], "%s geometry %zu: out[%zu] = %d, reference %d",
@@ -420,21 +421,28 @@ START_TEST(test_lut_depthwise_matches_reference)
         uint8_t *x = codes_draw(&rng, nx, t.a_lo, t.a_hi);
         uint8_t *w = codes_draw(&rng, nw, t.w_lo, t.w_hi);
         uint8_t pad = (uint8_t)(g * 37);
-        int32_t *ref = malloc(sizeof(int32_t) * no);
-        eng_kernels_ref()->lut_depthwise(&t.host, &s, x, w, pad, ref, NULL);
+        int32_t *ref = malloc(sizeof(int32_t) * no), *ref_sums = malloc(sizeof(int32_t) * no);
+        eng_kernels_ref()->lut_depthwise(&t.host, &s, x, w, pad, ref, ref_sums);
         uint8_t *dx = dev_put(x, nx), *dw = dev_put(w, nw);
-        int32_t *dout = dev_dirty(sizeof(int32_t) * no);
-        ASSERT_OK(k->lut_depthwise(&dlut, &s, dx, dw, pad, dout));
+        int32_t *dout = dev_dirty(sizeof(int32_t) * no), *dsums = dev_dirty(sizeof(int32_t) * no);
+        ASSERT_OK(k->lut_depthwise(&dlut, &s, dx, dw, pad, dout, g % 2 ? dsums : NULL));
         int32_t *out = dev_get(dout, sizeof(int32_t) * no);
         for (size_t i = 0; i < no; i++)
             ck_assert_msg(out[i] == ref[i], "%s geometry %zu: out[%zu] = %d, reference %d",
                           table_kind_name(kind), g, i, out[i], ref[i]);
+        if (g % 2) { /* the window sums, on every other geometry */
+            int32_t *sums = dev_get(dsums, sizeof(int32_t) * no);
+            ck_assert_mem_eq(sums, ref_sums, sizeof(int32_t) * no);
+            free(sums);
+        }
         eng_cuda_free(dx);
         eng_cuda_free(dw);
         eng_cuda_free(dout);
+        eng_cuda_free(dsums);
         free(x);
         free(w);
         free(ref);
+        free(ref_sums);
         free(out);
     }
     eng_cuda_lut_free(&dlut);
@@ -575,17 +583,20 @@ START_TEST(test_column_sums_and_dequantize)
     int32_t *gasum = dev_get(dasum, sizeof(int32_t) * n);
     ck_assert_mem_eq(gasum, asum, sizeof(int32_t) * n);
 
+    /* the device's one dequantization (the quantized layers' piece, as approx_dequantize) */
+    const cuda_net_ops *ops;
+    ASSERT_OK(cuda_net_ops_get(&ops));
+    eng_qparams *wq = malloc(sizeof *wq * m);
+    for (int o = 0; o < m; o++) wq[o] = (eng_qparams){ws[o], zw[o], 0, 255};
     int32_t *dacc = dev_put(acc, sizeof(int32_t) * m * n), *dwsum = dev_put(wsum, 4 * m);
-    int32_t *dzw = dev_put(zw, 4 * m);
-    float *dws = dev_put(ws, 4 * m), *dbias = dev_put(bias, 4 * m);
+    eng_qparams *dwq = dev_put(wq, sizeof *wq * m);
+    float *dbias = dev_put(bias, 4 * m);
     float *dy = dev_dirty(sizeof(float) * m * n), *y = malloc(sizeof(float) * m * n);
-    const float act_scale = 0.0123f;
-    const int32_t za = 41;
+    const eng_qparams act = {0.0123f, 41, 0, 255};
+    const float act_scale = act.scale;
+    const int32_t za = act.zero_point;
     for (int asym = 0; asym <= 1; asym++) {
-        eng_cuda_dequant d = {.asym = asym, .k = kk, .act_scale = act_scale,
-                              .act_zero_point = za, .w_scale = dws, .w_zero_point = dzw,
-                              .w_sum = dwsum, .a_sum = dasum, .bias = asym ? dbias : NULL};
-        for (int o = 0; o < m; o++) { /* the formula of eng_cuda_dequant, written out */
+        for (int o = 0; o < m; o++) { /* the formula of approx_dequantize, written out */
             double sc = (double)act_scale * ws[o];
             for (size_t p = 0; p < n; p++) {
                 int64_t v = acc[(size_t)o * n + p];
@@ -594,7 +605,8 @@ START_TEST(test_column_sums_and_dequantize)
                 y[(size_t)o * n + p] = (float)(sc * (double)v) + (asym ? bias[o] : 0.0f);
             }
         }
-        ASSERT_OK(k->dequantize(&d, m, n, dacc, dy));
+        ASSERT_OK(ops->dequantize(asym, &act, dwq, m, n, kk, dacc, dasum, 0, dwsum,
+                                  asym ? dbias : NULL, NULL, dy));
         float *gy = dev_get(dy, sizeof(float) * m * n);
         ck_assert_mem_eq(gy, y, sizeof(float) * m * n);
         free(gy);
@@ -603,8 +615,7 @@ START_TEST(test_column_sums_and_dequantize)
     eng_cuda_free(dasum);
     eng_cuda_free(dacc);
     eng_cuda_free(dwsum);
-    eng_cuda_free(dzw);
-    eng_cuda_free(dws);
+    eng_cuda_free(dwq);
     eng_cuda_free(dbias);
     eng_cuda_free(dy);
     free(cols);
@@ -614,8 +625,46 @@ START_TEST(test_column_sums_and_dequantize)
     free(asum);
     free(ws);
     free(bias);
+    free(wq);
     free(gasum);
     free(y);
+}
+END_TEST
+
+/* Hard swish on the device equals the CPU definition bit for bit, forward and backward, at the
+ * kinks (-3, 3) and between. */
+START_TEST(test_hardswish_bit_exact)
+{
+    SKIP_WITHOUT_GPU();
+    const cuda_net_ops *ops;
+    ASSERT_OK(cuda_net_ops_get(&ops));
+    enum { N = 4099 };
+    uint64_t rng = 7000;
+    float *x = malloc(sizeof(float) * N), *dy = malloc(sizeof(float) * N);
+    float *y = malloc(sizeof(float) * N), *dx = malloc(sizeof(float) * N);
+    for (int i = 0; i < N; i++) {
+        x[i] = i % 4 == 0 ? (float)(i % 16) / 2.0f - 4.0f : test_rand_uniform(&rng, -5.0f, 5.0f);
+        dy[i] = test_rand_uniform(&rng, -1.0f, 1.0f);
+    }
+    eng_hardswish_forward(N, x, y);
+    eng_hardswish_backward(N, x, dy, dx);
+    float *d_x = dev_put(x, sizeof(float) * N), *d_dy = dev_put(dy, sizeof(float) * N);
+    float *d_y = dev_dirty(sizeof(float) * N), *d_dx = dev_dirty(sizeof(float) * N);
+    ASSERT_OK(ops->hardswish_forward(N, d_x, d_y));
+    ASSERT_OK(ops->hardswish_backward(N, d_x, d_dy, d_dx));
+    float *gy = dev_get(d_y, sizeof(float) * N), *gdx = dev_get(d_dx, sizeof(float) * N);
+    ck_assert_mem_eq(gy, y, sizeof(float) * N);
+    ck_assert_mem_eq(gdx, dx, sizeof(float) * N);
+    eng_cuda_free(d_x);
+    eng_cuda_free(d_dy);
+    eng_cuda_free(d_y);
+    eng_cuda_free(d_dx);
+    free(x);
+    free(dy);
+    free(y);
+    free(dx);
+    free(gy);
+    free(gdx);
 }
 END_TEST
 
@@ -945,6 +994,7 @@ int main(void)
     tcase_add_test(tc, test_im2col_col2im_bit_exact);
     tcase_add_test(tc, test_quantize_bit_exact);
     tcase_add_test(tc, test_column_sums_and_dequantize);
+    tcase_add_test(tc, test_hardswish_bit_exact);
     tcase_add_loop_test(tc, test_sgemm_matches_reference, 0, 4);
     suite_add_tcase(s, tc);
     TCase *nets = tcase_create("networks");

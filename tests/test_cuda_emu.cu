@@ -326,13 +326,16 @@ START_TEST(test_emulated_elementwise_bit_exact)
         acc[i] = (int32_t)(test_rand_u64(&rng) % 2000001) - 1000000;
     for (size_t j = 0; j < n; j++)
         asum[j] = (int32_t)(test_rand_u64(&rng) % 5000);
-    eng_cuda_dequant d = {true, 27, 0.02f, 11, ws, zw, wsum, asum, bias};
+    const eng_qparams act = {0.02f, 11, 0, 255};
+    eng_qparams wq[m];
+    for (int o = 0; o < m; o++)
+        wq[o] = eng_qparams{ws[o], zw[o], 0, 255};
     for (size_t e = 0; e < m * n; e++) {
         int o = (int)(e / n);
         int64_t v = acc[e] + (int64_t)27 * 11 * zw[o] - 11 * (int64_t)wsum[o] -
                     (int64_t)zw[o] * asum[e % n];
         float want = (float)((double)0.02f * ws[o] * (double)v) + bias[o];
-        float got = dequantize_element(d, n, acc, e);
+        float got = dequantize_element(true, act, wq, n, 27, acc, asum, 0, wsum, bias, e);
         ck_assert_mem_eq(&got, &want, 4);
     }
     free(x);

@@ -154,6 +154,40 @@ START_TEST(test_relu6_reference)
 }
 END_TEST
 
+/* Hard swish at its kinks (-3, 3), outside and inside them, against y = x * relu6(x + 3) / 6
+ * and dy * (x < -3 ? 0 : x > 3 ? 1 : (2x + 3) / 6). */
+START_TEST(test_hardswish_formula)
+{
+    const float x[] = {-7.0f, -3.5f, -3.0f, -2.5f, -1.0f, 0.0f, 0.5f, 1.5f, 2.999f, 3.0f, 3.001f,
+                       8.0f};
+    enum { N = sizeof x / sizeof x[0] };
+    /* the values as single roundings of the exact product (2.999 and 3.001 round twice) */
+    const float want_y[N] = {0.0f, 0.0f, 0.0f, -1.25f / 6.0f, -2.0f / 6.0f, 0.0f, 1.75f / 6.0f,
+                             1.125f, 0.0f, 3.0f, 0.0f, 8.0f};
+    const float want_d[N] = {0.0f, 0.0f, -0.5f, -2.0f / 6.0f, 1.0f / 6.0f, 0.5f, 4.0f / 6.0f,
+                             1.0f, 0.0f, 1.5f, 1.0f, 1.0f};
+    float y[N], dy[N], dx[N];
+    for (int i = 0; i < N; i++) dy[i] = 2.0f;
+    eng_hardswish_forward(N, x, y);
+    eng_hardswish_backward(N, x, dy, dx);
+    for (int i = 0; i < N; i++) {
+        double r = fmin(fmax((double)x[i] + 3.0, 0.0), 6.0);
+        ck_assert_msg(fabs(y[i] - (double)x[i] * r / 6.0) <= 1e-6 * fmax(1.0, fabs(y[i])),
+                      "hardswish(%g) = %.9g, formula %.9g", (double)x[i], (double)y[i],
+                      (double)x[i] * r / 6.0);
+        if (i != 8 && i != 10)
+            ck_assert_msg(y[i] == want_y[i], "hardswish(%g) = %.9g, want %.9g", (double)x[i],
+                          (double)y[i], (double)want_y[i]);
+        double d = x[i] < -3.0f ? 0.0 : x[i] > 3.0f ? 1.0 : (2.0 * x[i] + 3.0) / 6.0;
+        ck_assert_msg(fabs(dx[i] - 2.0 * d) <= 1e-6, "hardswish'(%g) * 2 = %.9g, formula %.9g",
+                      (double)x[i], (double)dx[i], 2.0 * d);
+        if (i != 8)
+            ck_assert_msg(dx[i] == 2.0f * want_d[i], "hardswish'(%g) * 2 = %.9g, want %.9g",
+                          (double)x[i], (double)dx[i], 2.0 * want_d[i]);
+    }
+}
+END_TEST
+
 START_TEST(test_softmax_xent_reference)
 {
     const char *cs = "softmax_xent";
@@ -301,6 +335,17 @@ static void relu6_bwd(const void *p, const float *x, const float *y, const float
     (void)y;
     eng_relu6_backward((size_t)s->c * s->n * s->h * s->w, x, dy, dx);
 }
+static void hswish_fwd(const void *p, const float *x, float *y)
+{
+    const shape_ctx *s = p;
+    eng_hardswish_forward((size_t)s->c * s->n * s->h * s->w, x, y);
+}
+static void hswish_bwd(const void *p, const float *x, const float *y, const float *dy, float *dx)
+{
+    const shape_ctx *s = p;
+    (void)y;
+    eng_hardswish_backward((size_t)s->c * s->n * s->h * s->w, x, dy, dx);
+}
 static void gap_fwd(const void *p, const float *x, float *y)
 {
     const shape_ctx *s = p;
@@ -358,6 +403,7 @@ START_TEST(test_finite_differences)
     size_t cnt = 3 * 2 * 3 * 4;
     fd_check(&s, relu_fwd, relu_bwd, cnt, cnt, -2.0f, 2.0f, 7);
     fd_check(&s, relu6_fwd, relu6_bwd, cnt, cnt, -3.0f, 9.0f, 8);
+    fd_check(&s, hswish_fwd, hswish_bwd, cnt, cnt, -5.0f, 5.0f, 12);
     fd_check(&s, gap_fwd, gap_bwd, cnt, 6, -2.0f, 2.0f, 9);
     fd_check(&s, flat_fwd, flat_bwd, cnt, cnt, -2.0f, 2.0f, 10);
     fd_check(&s, cpad_fwd, cpad_bwd, cnt, cnt / 3 * 6, -2.0f, 2.0f, 11);
@@ -497,6 +543,7 @@ int main(void)
     tcase_add_test(tc, test_pool_references);
     tcase_add_test(tc, test_globalavgpool_reference);
     tcase_add_test(tc, test_relu6_reference);
+    tcase_add_test(tc, test_hardswish_formula);
     tcase_add_test(tc, test_softmax_xent_reference);
     suite_add_tcase(s, tc);
     tc = tcase_create("gradients");

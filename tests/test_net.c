@@ -95,6 +95,21 @@ static eng_net *inverted_residual_net(void)
     return net;
 }
 
+/* Hard swish after a batch norm and after a depthwise convolution (MobileNetV3's pattern):
+ * 2x6x6 input, 4 classes. */
+static eng_net *hardswish_net(void)
+{
+    eng_net *net;
+    ck_assert_int_eq(eng_net_create(2, 6, 6, 4, &net), ENG_OK);
+    int h1 = eng_net_hardswish(net, eng_net_batchnorm(net, eng_net_conv2d(net, ENG_NET_INPUT, 4,
+                                                                           3, 1, 1, 1, false),
+                                                      0.1f, 1e-5f));
+    int h2 = eng_net_hardswish(net, eng_net_depthwise(net, h1, 3, 1, 1, 1, true));
+    int out = eng_net_dense(net, eng_net_flatten(net, eng_net_global_avgpool(net, h2)), 4, true);
+    ck_assert_int_gt(out, 0);
+    return net;
+}
+
 /* Backward of the whole network against finite differences of the loss, every trainable
  * value of every parameter tensor. */
 static void check_gradients(eng_net *net, int tensors_expected)
@@ -160,6 +175,12 @@ END_TEST
 START_TEST(test_gradient_check_fused_relu6)
 {
     check_gradients(inverted_residual_net(), 22);  /* 3 x conv w, dw w, 4 x bn 4, dense w, b */
+}
+END_TEST
+
+START_TEST(test_gradient_check_hardswish)
+{
+    check_gradients(hardswish_net(), 9);  /* conv w, bn 4, dw w, b, dense w, b */
 }
 END_TEST
 
@@ -458,6 +479,7 @@ int main(void)
     tcase_add_test(tc, test_gradient_check);
     tcase_add_test(tc, test_gradient_check_fused);
     tcase_add_test(tc, test_gradient_check_fused_relu6);
+    tcase_add_test(tc, test_gradient_check_hardswish);
     tcase_add_test(tc, test_output_moved_after_run);
     tcase_add_test(tc, test_builder_errors);
     tcase_add_test(tc, test_layer_info);

@@ -11,6 +11,7 @@
 #include "eng_weights.h"
 #include "nas_build.h"
 #include "netfile.h"
+#include "onnx_export.h"
 #include "testutil.h"
 
 static const char *const MUL_NAMES[5] = {"mul8u_1JFF", "mul8u_2AC", "mul8u_DM1", "mul8u_17KS",
@@ -184,6 +185,47 @@ START_TEST(test_bad_texts)
 }
 END_TEST
 
+/* The bytes of an exported model (a test of the ONNX writer, next to the network files). */
+static unsigned char *export_bytes(eng_net *net, const char *dir, size_t *size)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/net.onnx", dir);
+    ck_assert_msg(onnx_export_net(net, true, path) == ENG_OK, "%s", eng_last_error());
+    return test_read_file(path, size);
+}
+
+static bool has_bytes(const unsigned char *b, size_t n, const void *what, size_t len)
+{
+    for (size_t i = 0; i + len <= n; i++)
+        if (memcmp(b + i, what, len) == 0) return true;
+    return false;
+}
+
+/* Hard swish exports as ONNX HardSwish, which needs opset 14; other networks keep opset 13
+ * (the opset import: domain "", version as field 2). */
+START_TEST(test_onnx_hardswish)
+{
+    const char *dir = test_mkdtemp();
+    for (int hs = 0; hs <= 1; hs++) {
+        eng_net *net;
+        ck_assert_int_eq(eng_net_create(1, 4, 4, 3, &net), ENG_OK);
+        int x = eng_net_conv2d(net, ENG_NET_INPUT, 2, 3, 1, 1, 1, true);
+        x = hs ? eng_net_hardswish(net, x) : eng_net_relu(net, x);
+        ck_assert_int_gt(eng_net_dense(net, eng_net_global_avgpool(net, x), 3, true), 0);
+        ck_assert_int_eq(eng_net_init_params(net, 1), ENG_OK);
+        size_t n;
+        unsigned char *b = export_bytes(net, dir, &n);
+        const unsigned char opset[2][4] = {{0x0a, 0x00, 0x10, 13}, {0x0a, 0x00, 0x10, 14}};
+        ck_assert(has_bytes(b, n, opset[hs], 4));
+        ck_assert(!has_bytes(b, n, opset[!hs], 4));
+        ck_assert(has_bytes(b, n, "HardSwish", 9) == (hs == 1));
+        free(b);
+        eng_net_free(net);
+    }
+    test_rmtree(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("netfile");
@@ -191,6 +233,7 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_round_trip, 0, 8);
     tcase_add_test(tc, test_bad_texts);
+    tcase_add_test(tc, test_onnx_hardswish);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);

@@ -60,7 +60,7 @@ void eng_cpu_workspace_release(void);
 
 /* ---- kernel sets ---------------------------------------------------------------------- */
 
-bool eng_cpu_avx2_supported(void);      /* AVX2 + FMA */
+bool eng_cpu_avx2_supported(void);      /* AVX2 + FMA (cpu_features.c) */
 bool eng_cpu_avx512_supported(void);    /* AVX-512 F, BW, VL, DQ and VBMI */
 const eng_kernels *eng_kernels_avx2(void);
 const eng_kernels *eng_kernels_avx512(void);

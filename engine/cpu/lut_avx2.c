@@ -19,12 +19,6 @@
 #include <immintrin.h>
 #include <string.h>
 
-bool eng_cpu_avx2_supported(void)
-{
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
-
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 

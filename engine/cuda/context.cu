@@ -342,7 +342,6 @@ static const eng_cuda_kernels cuda_kernels = {
     cuda_quantize,
     cuda_column_sums,
     cuda_conv_column_sums,
-    cuda_dequantize,
 };
 
 eng_status eng_cuda_kernels_get(const eng_cuda_kernels **out)

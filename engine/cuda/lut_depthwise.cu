@@ -9,6 +9,7 @@
 // memory allows (sm_75: 64 taps) read the full table from global memory instead.
 #include "cuda_common.cuh"
 #include "lut_depthwise.cuh"
+#include "net_kernels.cuh"
 
 namespace {
 
@@ -80,7 +81,7 @@ eng_status depthwise_kind(cuda_context *ctx, const eng_lut *lut, const eng_conv_
 } // namespace
 
 eng_status cuda_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s, const uint8_t *a,
-                              const uint8_t *w, uint8_t pad_code, int32_t *out)
+                              const uint8_t *w, uint8_t pad_code, int32_t *out, int32_t *sums)
 {
     cuda_context *ctx;
     ENG_TRY(cuda_context_get(&ctx));
@@ -89,6 +90,7 @@ eng_status cuda_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s, const
     if (!a || !w || !out)
         return eng_error(ENG_ERR_ARG, "lut_depthwise: NULL buffer");
     const bool columns = sizeof(int32_t) * 256 * s->kh * s->kw <= ctx->smem_optin;
-    return columns ? depthwise_kind<true>(ctx, lut, s, a, w, pad_code, out)
-                   : depthwise_kind<false>(ctx, lut, s, a, w, pad_code, out);
+    ENG_TRY(columns ? depthwise_kind<true>(ctx, lut, s, a, w, pad_code, out)
+                    : depthwise_kind<false>(ctx, lut, s, a, w, pad_code, out));
+    return sums ? cuda_net_depthwise_window_sums(s, a, pad_code, sums) : ENG_OK;
 }

@@ -1,5 +1,5 @@
 // lut_depthwise.cuh - approximate depthwise convolution on the device
-// (eng_cuda_kernels.lut_depthwise).
+// (eng_cuda_kernels.lut_depthwise; its window sums come from net_depthwise.cu).
 #ifndef ENG_CUDA_LUT_DEPTHWISE_CUH
 #define ENG_CUDA_LUT_DEPTHWISE_CUH
 
@@ -7,7 +7,7 @@
 #include "lut_product.cuh"
 
 eng_status cuda_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s, const uint8_t *a,
-                              const uint8_t *w, uint8_t pad_code, int32_t *out);
+                              const uint8_t *w, uint8_t pad_code, int32_t *out, int32_t *sums);
 
 // Entry e of channel c's column table: prod[e] = T(a = e % 256, w[c][tap = e / 256]).
 template <int KIND>

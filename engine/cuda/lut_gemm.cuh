@@ -11,7 +11,7 @@
 eng_status cuda_lut_gemm(const eng_lut *lut, int m, int n, int k, const uint8_t *w,
                          const uint8_t *a, int32_t *out);
 eng_status cuda_lut_conv2d(const eng_lut *lut, const eng_conv_shape *s, int oc,
-                           const uint8_t *w, const uint8_t *x, uint8_t pad_code, int32_t *out);
+                           const uint8_t *x, uint8_t pad_code, const uint8_t *w, int32_t *out);
 eng_status cuda_conv_column_sums(const eng_conv_shape *s, const uint8_t *x, uint8_t pad_code,
                                  int32_t *sums);
 

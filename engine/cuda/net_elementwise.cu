@@ -1,5 +1,5 @@
-// net_elementwise.cu - element-wise network operations on the device: ReLU, ReLU6, sums,
-// bias, the SGD update and the flatten permutation. Each element is computed with the CPU's
+// net_elementwise.cu - element-wise network operations on the device: ReLU, ReLU6, hard
+// swish, sums, bias, the SGD update and the flatten permutation. Each element is computed with the CPU's
 // operations in the CPU's order (no fused multiply-add), so results are bit-identical.
 #include "net_kernels.cuh"
 
@@ -28,6 +28,31 @@ __global__ void relu6_backward_kernel(size_t count, const float *__restrict__ x,
                                       const float *__restrict__ dy, float *__restrict__ dx)
 {
     GRID_STRIDE(i, count) dx[i] = (x[i] > 0.0f && x[i] < 6.0f) ? dy[i] : 0.0f;
+}
+
+// eng_hardswish_forward: (x * clamp(x + 3, 0, 6)) / 6, rounded as the CPU rounds
+__global__ void hardswish_forward_kernel(size_t count, const float *__restrict__ x,
+                                         float *__restrict__ y)
+{
+    GRID_STRIDE(i, count) {
+        float r = __fadd_rn(x[i], 3.0f);
+        r = r > 0.0f ? r : 0.0f;
+        r = r < 6.0f ? r : 6.0f;
+        y[i] = __fdiv_rn(__fmul_rn(x[i], r), 6.0f);
+    }
+}
+
+// eng_hardswish_backward: dy * (x < -3 ? 0 : x > 3 ? 1 : (2x + 3) / 6)
+__global__ void hardswish_backward_kernel(size_t count, const float *__restrict__ x,
+                                          const float *__restrict__ dy, float *__restrict__ dx)
+{
+    GRID_STRIDE(i, count) {
+        const float v = x[i];
+        const float d = v < -3.0f  ? 0.0f
+                        : v > 3.0f ? 1.0f
+                                   : __fdiv_rn(__fadd_rn(__fmul_rn(2.0f, v), 3.0f), 6.0f);
+        dx[i] = __fmul_rn(dy[i], d);
+    }
 }
 
 // y may be a or b: no __restrict__
@@ -89,6 +114,16 @@ eng_status cuda_net_relu6_forward(size_t count, const float *x, float *y)
 eng_status cuda_net_relu6_backward(size_t count, const float *x, const float *dy, float *dx)
 {
     NET_RUN(count, relu6_backward_kernel, count, x, dy, dx);
+}
+
+eng_status cuda_net_hardswish_forward(size_t count, const float *x, float *y)
+{
+    NET_RUN(count, hardswish_forward_kernel, count, x, y);
+}
+
+eng_status cuda_net_hardswish_backward(size_t count, const float *x, const float *dy, float *dx)
+{
+    NET_RUN(count, hardswish_backward_kernel, count, x, dy, dx);
 }
 
 eng_status cuda_net_add(size_t count, const float *a, const float *b, float *y)

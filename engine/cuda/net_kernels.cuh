@@ -61,6 +61,8 @@ eng_status cuda_net_relu_forward(size_t count, const float *x, float *y);
 eng_status cuda_net_relu_backward(size_t count, const float *y, const float *dy, float *dx);
 eng_status cuda_net_relu6_forward(size_t count, const float *x, float *y);
 eng_status cuda_net_relu6_backward(size_t count, const float *x, const float *dy, float *dx);
+eng_status cuda_net_hardswish_forward(size_t count, const float *x, float *y);
+eng_status cuda_net_hardswish_backward(size_t count, const float *x, const float *dy, float *dx);
 eng_status cuda_net_add(size_t count, const float *a, const float *b, float *y);
 eng_status cuda_net_bias_add(int channels, size_t positions, const float *bias, float *y);
 eng_status cuda_net_sgd_update(size_t count, float lr, float momentum, float weight_decay,
@@ -126,6 +128,6 @@ eng_status cuda_net_code_row_sums(const uint8_t *codes, int rows, size_t count, 
 eng_status cuda_net_dequantize(bool asym, const eng_qparams *act, const eng_qparams *wq,
                                int channels, size_t positions, int k, const int32_t *acc,
                                const int32_t *asum, size_t asum_stride, const int32_t *wsum,
-                               const float *bias, float *y);
+                               const float *bias, const eng_epilogue *ep, float *y);
 
 #endif // ENG_CUDA_NET_KERNELS_CUH

@@ -10,6 +10,8 @@ static cuda_net_ops make_ops(void)
     o.relu_backward = cuda_net_relu_backward;
     o.relu6_forward = cuda_net_relu6_forward;
     o.relu6_backward = cuda_net_relu6_backward;
+    o.hardswish_forward = cuda_net_hardswish_forward;
+    o.hardswish_backward = cuda_net_hardswish_backward;
     o.add = cuda_net_add;
     o.batchnorm_workspace = cuda_net_batchnorm_workspace;
     o.batchnorm_forward_train = cuda_net_batchnorm_forward_train;
@@ -36,7 +38,6 @@ static cuda_net_ops make_ops(void)
     o.quantize_rows = cuda_net_quantize_rows;
     o.fake_quantize_backward_rows = cuda_net_fake_quantize_backward_rows;
     o.code_row_sums = cuda_net_code_row_sums;
-    o.depthwise_window_sums = cuda_net_depthwise_window_sums;
     o.dequantize = cuda_net_dequantize;
     return o;
 }

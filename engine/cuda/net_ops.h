@@ -17,6 +17,7 @@
 
 #include "eng_kernels.h"
 #include "eng_layers.h"
+#include "eng_ops.h"
 #include "eng_quant.h"
 
 #ifdef __cplusplus
@@ -32,6 +33,8 @@ typedef struct cuda_net_ops {
     eng_status (*relu_backward)(size_t count, const float *y, const float *dy, float *dx);
     eng_status (*relu6_forward)(size_t count, const float *x, float *y);
     eng_status (*relu6_backward)(size_t count, const float *x, const float *dy, float *dx);
+    eng_status (*hardswish_forward)(size_t count, const float *x, float *y);
+    eng_status (*hardswish_backward)(size_t count, const float *x, const float *dy, float *dx);
     /* y[i] = a[i] + b[i]; y may be a or b */
     eng_status (*add)(size_t count, const float *a, const float *b, float *y);
 
@@ -109,17 +112,15 @@ typedef struct cuda_net_ops {
                                               size_t count, const eng_qparams *p, float *dx);
     /* sums[r] = sum of row r of codes[rows][count] as unsigned integers */
     eng_status (*code_row_sums)(const uint8_t *codes, int rows, size_t count, int32_t *sums);
-    /* Activation window sums of a depthwise layer: sums[c][n][oh][ow] = sum of the codes under
-     * the window of channel c, padding counted as pad_code (s: host). */
-    eng_status (*depthwise_window_sums)(const eng_conv_shape *s, const uint8_t *x,
-                                        uint8_t pad_code, int32_t *sums);
-    /* approx_dequantize: y[o][p] = (float)(act.scale * wq[o].scale * v) + bias[o] with
-     * v = acc + (asym: K*za*zw[o] - za*wsum[o] - zw[o]*asum[o*asum_stride + p]); act: host,
-     * wq, wsum, asum, bias: device (asum, wsum used only for asym, bias may be NULL). */
+    /* approx_dequantize, the same arguments (the one dequantization of the device):
+     * y[o][p] = (float)(act.scale * wq[o].scale * v) + bias[o] with v = acc + (asym: K*za*zw[o]
+     * - za*wsum[o] - zw[o]*asum[o*asum_stride + p]); act: host, wq, wsum, asum, bias: device
+     * (asum, wsum used only for asym, bias may be NULL); ep must be NULL (no epilogue on the
+     * device: ENG_ERR_UNSUPPORTED). */
     eng_status (*dequantize)(bool asym, const eng_qparams *act, const eng_qparams *wq,
                              int channels, size_t positions, int k, const int32_t *acc,
                              const int32_t *asum, size_t asum_stride, const int32_t *wsum,
-                             const float *bias, float *y);
+                             const float *bias, const eng_epilogue *ep, float *y);
 } cuda_net_ops;
 
 /* The operations, creating the context on device 0 if none exists (as eng_cuda_kernels_get).

@@ -3,6 +3,7 @@
 // dequantization with per-channel activation sums. All bit-identical to the CPU (integer sums,
 // IEEE division with round-half-even, the dequantization scale in double).
 #include "net_kernels.cuh"
+#include "quantize.cuh"
 
 // The integer code of x under p (eng_quant_code).
 __device__ inline int32_t code_of(const eng_qparams &p, float x)
@@ -122,17 +123,9 @@ __global__ void dequantize_rows_kernel(bool asym, eng_qparams act, const eng_qpa
                                        const int32_t *__restrict__ wsum,
                                        const float *__restrict__ bias, float *__restrict__ y)
 {
-    GRID_STRIDE(e, total) {
-        size_t o = e / positions, p = e % positions;
-        double scale = (double)act.scale * wq[o].scale;
-        int64_t v = acc[e];
-        if (asym) {
-            int64_t za = act.zero_point, zw = wq[o].zero_point;
-            v += (int64_t)k * za * zw - za * (int64_t)wsum[o];
-            v -= zw * asum[o * asum_stride + p];
-        }
-        y[e] = __fadd_rn(__double2float_rn(__dmul_rn(scale, (double)v)), bias ? bias[o] : 0.0f);
-    }
+    GRID_STRIDE(e, total)
+        y[e] = dequantize_element(asym, act, wq, positions, k, acc, asum, asum_stride, wsum,
+                                  bias, e);
 }
 
 eng_status cuda_net_minmax_rows(const float *x, int rows, size_t count, float *lohi)
@@ -185,8 +178,10 @@ eng_status cuda_net_code_row_sums(const uint8_t *codes, int rows, size_t count, 
 eng_status cuda_net_dequantize(bool asym, const eng_qparams *act, const eng_qparams *wq,
                                int channels, size_t positions, int k, const int32_t *acc,
                                const int32_t *asum, size_t asum_stride, const int32_t *wsum,
-                               const float *bias, float *y)
+                               const float *bias, const eng_epilogue *ep, float *y)
 {
+    if (ep)
+        return eng_error(ENG_ERR_UNSUPPORTED, "dequantize: no epilogue on the device");
     size_t total = (size_t)channels * positions;
     NET_RUN(total, dequantize_rows_kernel, asym, *act, wq, total, positions, k, acc, asum,
             asum_stride, wsum, bias, y);

@@ -25,15 +25,6 @@ __global__ void column_sums_kernel(const uint8_t *__restrict__ cols, int k, size
     }
 }
 
-__global__ void dequantize_kernel(eng_cuda_dequant d, int m, size_t n,
-                                  const int32_t *__restrict__ acc, float *__restrict__ y)
-{
-    const size_t total = (size_t)m * n;
-    for (size_t e = (size_t)blockIdx.x * blockDim.x + threadIdx.x; e < total;
-         e += (size_t)gridDim.x * blockDim.x)
-        y[e] = dequantize_element(d, n, acc, e);
-}
-
 eng_status cuda_quantize(const float *x, size_t count, float scale, int32_t zero_point,
                          int32_t qmin, int32_t qmax, uint8_t *codes)
 {
@@ -64,27 +55,6 @@ eng_status cuda_column_sums(const uint8_t *cols, int k, size_t n, int32_t *sums)
         return eng_error(ENG_ERR_ARG, "column_sums: NULL buffer");
     column_sums_kernel<<<cuda_grid_size(ctx, n), CUDA_ELEMENTWISE_THREADS, 0, ctx->stream>>>(
         cols, k, n, sums);
-    CUDA_CHECK_LAUNCH();
-    return ENG_OK;
-}
-
-eng_status cuda_dequantize(const eng_cuda_dequant *d, int m, size_t n, const int32_t *acc,
-                           float *y)
-{
-    cuda_context *ctx;
-    ENG_TRY(cuda_context_get(&ctx));
-    if (!d || m < 0)
-        return eng_error(ENG_ERR_ARG, "dequantize: no parameters or negative m=%d", m);
-    if (m == 0 || n == 0)
-        return ENG_OK;
-    if (!acc || !y || !d->w_scale)
-        return eng_error(ENG_ERR_ARG, "dequantize: NULL buffer");
-    if (d->asym && (!d->w_zero_point || !d->w_sum || !d->a_sum))
-        return eng_error(ENG_ERR_ARG, "dequantize: asymmetric mode needs the weight zero points "
-                         "and both code sums");
-    size_t total = (size_t)m * n;
-    dequantize_kernel<<<cuda_grid_size(ctx, total), CUDA_ELEMENTWISE_THREADS, 0, ctx->stream>>>(
-        *d, m, n, acc, y);
     CUDA_CHECK_LAUNCH();
     return ENG_OK;
 }

@@ -1,17 +1,17 @@
-// quantize.cuh - quantization, activation column sums and dequantization on the device
-// (eng_cuda_kernels.quantize, column_sums, dequantize).
+// quantize.cuh - quantization and activation column sums on the device
+// (eng_cuda_kernels.quantize, column_sums), and the element of the dequantization
+// (net_ops.h dequantize, approx_dequantize on the CPU).
 #ifndef ENG_CUDA_QUANTIZE_CUH
 #define ENG_CUDA_QUANTIZE_CUH
 
 #include <math.h>
 
 #include "eng_cuda.h"
+#include "eng_quant.h"
 
 eng_status cuda_quantize(const float *x, size_t count, float scale, int32_t zero_point,
                          int32_t qmin, int32_t qmax, uint8_t *codes);
 eng_status cuda_column_sums(const uint8_t *cols, int k, size_t n, int32_t *sums);
-eng_status cuda_dequantize(const eng_cuda_dequant *d, int m, size_t n, const int32_t *acc,
-                           float *y);
 
 // The code of one value (the reference's operations: IEEE division, rint = round half to even).
 __host__ __device__ inline uint8_t quantize_element(float x, float scale, int32_t zero_point,
@@ -27,20 +27,25 @@ __host__ __device__ inline uint8_t quantize_element(float x, float scale, int32_
     return (uint8_t)v;
 }
 
-// Element e of y[m][n] (eng_cuda_dequant), arrays in the memory the caller runs in.
-__host__ __device__ inline float dequantize_element(const eng_cuda_dequant &d, size_t n,
-                                                    const int32_t *acc, size_t e)
+// Element e of y[channels][positions] of approx_dequantize (the same arguments; arrays in the
+// memory the caller runs in): (float)(act.scale * wq[o].scale * v) + bias[o] with
+// v = acc + (asym: k*za*zw[o] - za*wsum[o] - zw[o]*asum[o*asum_stride + p]).
+__host__ __device__ inline float dequantize_element(bool asym, const eng_qparams &act,
+                                                    const eng_qparams *wq, size_t positions,
+                                                    int k, const int32_t *acc,
+                                                    const int32_t *asum, size_t asum_stride,
+                                                    const int32_t *wsum, const float *bias,
+                                                    size_t e)
 {
-    int o = (int)(e / n);
-    size_t p = e % n;
-    double scale = (double)d.act_scale * d.w_scale[o];
+    size_t o = e / positions, p = e % positions;
+    double scale = (double)act.scale * wq[o].scale;
     int64_t v = acc[e];
-    if (d.asym) {
-        int64_t za = d.act_zero_point, zw = d.w_zero_point[o];
-        v += (int64_t)d.k * za * zw - za * (int64_t)d.w_sum[o];
-        v -= zw * d.a_sum[p];
+    if (asym) {
+        int64_t za = act.zero_point, zw = wq[o].zero_point;
+        v += (int64_t)k * za * zw - za * (int64_t)wsum[o];
+        v -= zw * asum[o * asum_stride + p];
     }
-    float b = d.bias ? d.bias[o] : 0.0f;
+    float b = bias ? bias[o] : 0.0f;
 #ifdef __CUDA_ARCH__ // no contraction: the double product, rounded to float, plus the bias
     return __fadd_rn(__double2float_rn(__dmul_rn(scale, (double)v)), b);
 #else

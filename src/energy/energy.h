@@ -351,8 +351,9 @@ typedef struct eng_net eng_net;
  *                                      layer (pre-activation networks);
  *   maxpool, avgpool                -> pool; global_avgpool -> pool over the whole map;
  *   add                             -> eltwise with the node's inputs;
- *   relu, relu6, flatten, concat,   -> no layer: applied as outputs are written, or mere
- *   channel_pad, input                 addressing (concatenation writes each part in place).
+ *   relu, relu6, hardswish,         -> no layer: applied as outputs are written, or mere
+ *   flatten, concat, channel_pad,      addressing (concatenation writes each part in place).
+ *   input
  * A quantized multiplying layer takes its multiplier's published power and signedness
  * (energy_layer_set_multiplier; an 8xN multiplier narrows the weights to N/8 of base_bits);
  * without a multiplier (exact) a quantized weight width w < 8 narrows them to w/8. Float

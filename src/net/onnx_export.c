@@ -107,6 +107,7 @@ enum { A_FLOAT = 1, A_INT = 2, A_INTS = 7 };              /* AttributeProto.Attr
 
 typedef struct graph {
     pb nodes, inits, meta;   /* GraphProto.node / initializer, ModelProto.metadata_props */
+    bool opset14;            /* a node needs opset 14 (HardSwish); else the model says 13 */
 } graph;
 
 /* TensorProto initializer: dims, data type, name, raw_data (little-endian: floats are
@@ -461,6 +462,10 @@ static eng_status plain_node(graph *g, const eng_layer_info *info, const params 
         in[1] = t[0], in[2] = t[1];
         add_node(g, "Clip", nn, in, 3, out, NULL, 0, NULL);
         return ENG_OK;
+    case ENG_OP_HARDSWISH:
+        g->opset14 = true;
+        add_node(g, "HardSwish", nn, in, 1, out, NULL, 0, NULL);
+        return ENG_OK;
     case ENG_OP_MAXPOOL: add_node(g, "MaxPool", nn, in, 1, out, pool, 3, NULL); return ENG_OK;
     case ENG_OP_AVGPOOL: {
         attr a[4] = {pool[0], pool[1], pool[2],
@@ -542,7 +547,7 @@ eng_status onnx_export_net(eng_net *net, bool as_float, const char *path)
         pb_str(&model, 2, "evoapproxnas");
         pb_str(&model, 3, "1");
         pb_str(&opset, 1, "");
-        pb_int(&opset, 2, 13);
+        pb_int(&opset, 2, g.opset14 ? 14 : 13);
         pb_msg(&model, 8, &opset);
         pb_str(&model, 6, as_float ? "float network (quantization dropped)"
                                    : "quantized network (QDQ, exact multipliers)");

@@ -1,5 +1,5 @@
 /*
- * net_device_quant.c - quantized conv2d, depthwise and dense layers of a network on the GPU:
+ * backend_cuda_quant.c - quantized conv2d, depthwise and dense layers of the CUDA backend:
  * the arithmetic of eng_ops.h (codes, table products, exact zero-point terms, dequantization;
  * STE backward) through the device table kernels.
  *
@@ -9,7 +9,7 @@
  * parameters to the device. So codes, table sums and parameters equal the CPU's for equal
  * inputs. The table gradient is not available here (eng_net_set_device refuses it).
  */
-#include "net_internal.h"
+#include "backend_cuda_quant.h"
 
 #include <stdlib.h>
 
@@ -189,18 +189,17 @@ eng_status net_device_quant_forward(eng_net *net, net_dev_quant **state, eng_nod
     if (asym) ENG_TRY(o->code_row_sums(wcodes, d.oc, d.per_w, wsum));
     size_t asum_stride = 0;
     if (nd->op == ENG_OP_CONV2D) {
-        ENG_TRY(dk->lut_conv2d(&st->lut, &s, d.oc, wcodes, xcodes, pad, acc));
+        ENG_TRY(dk->lut_conv2d(&st->lut, &s, d.oc, xcodes, pad, wcodes, acc));
         if (asym) ENG_TRY(dk->conv_column_sums(&s, xcodes, pad, asum));
     } else if (depthwise) {
-        ENG_TRY(dk->lut_depthwise(&st->lut, &s, xcodes, wcodes, pad, acc));
-        if (asym) ENG_TRY(o->depthwise_window_sums(&s, xcodes, pad, asum));
+        ENG_TRY(dk->lut_depthwise(&st->lut, &s, xcodes, wcodes, pad, acc, asym ? asum : NULL));
         asum_stride = d.P;
     } else {
         ENG_TRY(dk->lut_gemm(&st->lut, d.oc, n, d.K, wcodes, xcodes, acc));
         if (asym) ENG_TRY(dk->column_sums(xcodes, d.K, (size_t)n, asum));
     }
     return o->dequantize(asym, a, st->params + 1, d.oc, d.P, d.K, acc, asum, asum_stride, wsum,
-                         bias, y);
+                         bias, NULL, y);
 }
 
 eng_status net_device_quant_backward(eng_net *net, net_dev_quant *st, eng_node *nd, int n,
