@@ -106,9 +106,15 @@ struct net_backend {
     eng_status (*loss)(eng_net *net, const uint8_t *labels, int n, float *loss, int *correct);
     /* One SGD step (eng_sgd_step) on the trainable tensors index[0..count-1]: velocity holds
      * the host velocities, the tensors one after another; *block: the backend's own copy of
-     * them if it needs one (allocated on the first step, freed by net_backend_free_block). */
+     * them if it needs one (allocated on the first step, freed by free_block; a backend that
+     * works on the host velocities leaves it NULL). */
     eng_status (*sgd_step)(eng_net *net, const int *index, int count, float lr, float momentum,
                            float weight_decay, bool nesterov, float *velocity, float **block);
+    /* A block of sgd_step: freed, copied to / from count host floats (NULL in a backend that
+     * never makes one). */
+    void (*free_block)(float *block);
+    eng_status (*block_to_host)(float *host, const float *block, size_t count);
+    eng_status (*block_from_host)(float *block, const float *host, size_t count);
 };
 
 extern const net_backend net_backend_cpu;
@@ -116,8 +122,5 @@ extern const net_backend net_backend_cuda;
 
 /* The backend of a device (ENG_DEVICE_CPU or ENG_DEVICE_CUDA). */
 const net_backend *net_backend_get(eng_device dev);
-
-/* Frees a block from a backend's sgd_step (NULL allowed). */
-void net_backend_free_block(float *block);
 
 #endif /* ENG_BACKEND_H */

@@ -595,9 +595,19 @@ static eng_status cuda_sgd_step(eng_net *net, const int *index, int count, float
     return ENG_OK;
 }
 
-void net_backend_free_block(float *block)
+static void cuda_free_block(float *block)
 {
     eng_cuda_free(block);
+}
+
+static eng_status cuda_block_to_host(float *host, const float *block, size_t count)
+{
+    return eng_cuda_copy_to_host(host, block, count * sizeof(float));
+}
+
+static eng_status cuda_block_from_host(float *block, const float *host, size_t count)
+{
+    return eng_cuda_copy_to_device(block, host, count * sizeof(float));
 }
 
 const net_backend net_backend_cuda = {
@@ -655,6 +665,9 @@ const net_backend net_backend_cuda = {
     },
     .loss = cuda_loss,
     .sgd_step = cuda_sgd_step,
+    .free_block = cuda_free_block,
+    .block_to_host = cuda_block_to_host,
+    .block_from_host = cuda_block_from_host,
 };
 
 /* Every op kind of the table; quantized layers with the STE only. */

@@ -11,7 +11,6 @@
 
 #include "approx_internal.h"
 #include "backend.h"
-#include "eng_cuda.h"
 
 static const char *const schedule_names[] = {
     [ENG_LR_CONSTANT] = "constant",
@@ -76,7 +75,10 @@ struct eng_sgd {
     int *index;               /* their parameter indices */
     float *block;             /* the velocities, tensor after tensor (in index order) */
     size_t total;             /* floats in block */
-    float *dev_block;         /* the velocities on the device (a network on CUDA), or NULL */
+    /* the backend's own copy of the velocities (a network on the GPU), or NULL, and the
+     * backend that made it */
+    float *dev_block;
+    const net_backend *dev_be;
 };
 
 eng_status eng_sgd_create(eng_net *net, const eng_sgd_cfg *cfg, eng_sgd **out)
@@ -113,14 +115,21 @@ void eng_sgd_free(eng_sgd *o)
     if (!o) return;
     free(o->index);
     eng_free(o->block);
-    net_backend_free_block(o->dev_block);
+    if (o->dev_block) o->dev_be->free_block(o->dev_block);
     free(o);
 }
 
 eng_status eng_sgd_step(eng_sgd *o, float lr)
 {
-    return o->net->be->sgd_step(o->net, o->index, o->n, lr, o->cfg.momentum,
-                                o->cfg.weight_decay, o->cfg.nesterov, o->block, &o->dev_block);
+    const net_backend *be = o->net->be;
+    if (o->dev_block && be != o->dev_be) {      /* the network moved: its old copy goes */
+        ENG_TRY(o->dev_be->block_to_host(o->block, o->dev_block, o->total));
+        o->dev_be->free_block(o->dev_block);
+        o->dev_block = NULL;
+    }
+    o->dev_be = be;
+    return be->sgd_step(o->net, o->index, o->n, lr, o->cfg.momentum, o->cfg.weight_decay,
+                        o->cfg.nesterov, o->block, &o->dev_block);
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -557,8 +566,7 @@ eng_status eng_train_state_save(eng_net *net, const eng_sgd *opt, void *buf, siz
     if (need == 0 || size < need)
         return eng_error(ENG_ERR_ARG, "training state: %zu bytes given, %zu needed", size, need);
     ENG_TRY(eng_net_sync_host(net));
-    if (opt->dev_block) ENG_TRY(eng_cuda_copy_to_host(opt->block, opt->dev_block,
-                                                      opt->total * sizeof(float)));
+    if (opt->dev_block) ENG_TRY(opt->dev_be->block_to_host(opt->block, opt->dev_block, opt->total));
     unsigned char *p = buf;
     put(&p, state_magic, sizeof state_magic);
     put_u32(&p, 1);
@@ -643,7 +651,7 @@ eng_status eng_train_state_load(eng_net *net, eng_sgd *opt, const void *buf, siz
     }
     memcpy(opt->block, p, opt->total * sizeof(float));
     ENG_TRY(eng_net_sync_device(net));
-    if (opt->dev_block) ENG_TRY(eng_cuda_copy_to_device(opt->dev_block, opt->block,
-                                                        opt->total * sizeof(float)));
+    if (opt->dev_block)
+        ENG_TRY(opt->dev_be->block_from_host(opt->dev_block, opt->block, opt->total));
     return ENG_OK;
 }
