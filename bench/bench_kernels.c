@@ -79,30 +79,28 @@ static void scalar_ws_gemm(const eng_lut *lut, int m, int n, int k, const uint8_
     }
 }
 
-static void run_variant(const operands *o, variant v)
+/* One call of variant v: the kernel's status. */
+static eng_status run_variant(const operands *o, variant v)
 {
     const bench_gemm_shape *s = o->s;
     switch (v) {
     case VAR_FLOAT:
-        eng_kernels_best()->sgemm(false, false, s->m, s->n, s->k, 1.0f, o->wf, s->k, o->af, s->n,
-                                  0.0f, o->cf, s->n);
-        break;
+        return eng_kernels_best()->sgemm(false, false, s->m, s->n, s->k, 1.0f, o->wf, s->k,
+                                         o->af, s->n, 0.0f, o->cf, s->n);
     case VAR_LUT:
-        o->k->lut_gemm(&o->lut, s->m, s->n, s->k, o->w, o->a, o->out);
-        break;
+        return o->k->lut_gemm(&o->lut, s->m, s->n, s->k, o->w, o->a, o->out);
     case VAR_RESIDUAL:
-        o->k->lut_gemm(&o->near, s->m, s->n, s->k, o->w, o->a, o->out);
-        break;
+        return o->k->lut_gemm(&o->near, s->m, s->n, s->k, o->w, o->a, o->out);
     case VAR_INT8:
         eng_int8_gemm(s->m, s->n, s->k, (const int8_t *)o->w, o->a, o->out);
-        break;
+        return ENG_OK;
     case VAR_SCALAR:
-        eng_kernels_ref()->lut_gemm(&o->lut, s->m, s->n, s->k, o->w, o->a, o->out);
-        break;
+        return eng_kernels_ref()->lut_gemm(&o->lut, s->m, s->n, s->k, o->w, o->a, o->out);
     case VAR_SCALAR_WS:
         scalar_ws_gemm(&o->lut, s->m, s->n, s->k, o->w, o->a, o->out);
-        break;
+        return ENG_OK;
     }
+    return ENG_OK;
 }
 
 /* GMAC/s of the median call and of the fastest call. */
@@ -121,20 +119,21 @@ enum { MAX_ROUNDS = 64, VARIANTS = 6 };
 /* Times rounds of calls: in round r < rounds every variant i with r < reps[i] runs once, in
  * the order given, so that drifting load hits the fast and the slow variants alike; t[i][r]
  * gets the seconds. First one warm-up call of every variant with warm[i]. */
-static void time_rounds(const operands *o, const variant *v, const int *reps, const bool *warm,
-                        int count, int rounds, double t[][MAX_ROUNDS])
+static eng_status time_rounds(const operands *o, const variant *v, const int *reps,
+                              const bool *warm, int count, int rounds, double t[][MAX_ROUNDS])
 {
     for (int i = 0; i < count; i++)
         if (warm[i])
-            run_variant(o, v[i]);
+            ENG_TRY(run_variant(o, v[i]));
     for (int r = 0; r < rounds; r++)
         for (int i = 0; i < count; i++) {
             if (r >= reps[i])
                 continue;
             double t0 = now_s();
-            run_variant(o, v[i]);
+            ENG_TRY(run_variant(o, v[i]));
             t[i][r] = now_s() - t0;
         }
+    return ENG_OK;
 }
 
 /* Median over the first `count` rounds of slow[r] / fast[r]: the speed-up of the fast variant
@@ -213,13 +212,13 @@ bool bench_gemm_measure(const eng_kernels *k, const bench_gemm_shape *shape, int
         const bool warm[VARIANTS] = {true, true, false, true, true, false};
         double t[VARIANTS][MAX_ROUNDS];
         double g[VARIANTS] = {0}, b[VARIANTS] = {0};
-        time_rounds(&o, v, reps, warm, VARIANTS, repeats, t);
-        if (scalar_repeats > 0) {
+        ok = time_rounds(&o, v, reps, warm, VARIANTS, repeats, t) == ENG_OK;
+        if (ok && scalar_repeats > 0) {
             result->scalar_speedup = paired_speedup(t[2], t[1], scalar_repeats);
             result->scalar_ws_speedup = paired_speedup(t[5], t[1], scalar_repeats);
         }
         for (int i = 0; i < VARIANTS; i++)
-            if (reps[i] > 0)
+            if (ok && reps[i] > 0)
                 summarize(shape, t[i], reps[i], &g[i], &b[i]);
         result->float_gmacs = g[0];
         result->lut_gmacs = g[1];

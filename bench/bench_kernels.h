@@ -45,7 +45,7 @@ const bench_gemm_shape *bench_gemm_shapes(bool quick, int *count);
 
 /* Measures one shape at `threads` threads with the table GEMM of `k` (a random general 16-bit
  * table, and a near-exact one with its residual decomposition; random codes). Returns false
- * when out of memory. */
+ * when out of memory or a kernel fails (eng_last_error() then says why). */
 bool bench_gemm_measure(const eng_kernels *k, const bench_gemm_shape *shape, int threads,
                         int repeats, int scalar_repeats, bench_gemm_result *result);
 

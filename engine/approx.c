@@ -357,20 +357,21 @@ void approx_weight_set_ranges(eng_approx *q, const float *lohi)
     }
 }
 
-void approx_weight_quantize(const eng_kernels *k, const eng_approx *q, const float *w,
-                            size_t per_channel, uint8_t *codes, int32_t *sums)
+eng_status approx_weight_quantize(const eng_kernels *k, const eng_approx *q, const float *w,
+                                  size_t per_channel, uint8_t *codes, int32_t *sums)
 {
     for (int o = 0; o < q->out_channels; o++) {
         const eng_qparams *p = &q->wq[o];
         uint8_t *row = codes + (size_t)o * per_channel;
-        k->quantize(w + (size_t)o * per_channel, per_channel, p->scale, p->zero_point, p->qmin,
-                    p->qmax, row);
+        ENG_TRY(k->quantize(w + (size_t)o * per_channel, per_channel, p->scale, p->zero_point,
+                            p->qmin, p->qmax, row));
         if (sums) {
             int32_t s = 0;
             for (size_t i = 0; i < per_channel; i++) s += row[i];
             sums[o] = s;
         }
     }
+    return ENG_OK;
 }
 
 /* One output row of approx_dequantize. */
@@ -420,10 +421,10 @@ static void dequantize_row_epilogue(size_t positions, const int32_t *a, const in
     }
 }
 
-void approx_dequantize(bool asym, const eng_qparams *act, const eng_qparams *wq, int channels,
-                       size_t positions, int K, const int32_t *acc, const int32_t *asum,
-                       size_t asum_stride, const int32_t *wsum, const float *bias,
-                       const eng_epilogue *ep, float *y)
+eng_status approx_dequantize(bool asym, const eng_qparams *act, const eng_qparams *wq,
+                             int channels, size_t positions, int K, const int32_t *acc,
+                             const int32_t *asum, size_t asum_stride, const int32_t *wsum,
+                             const float *bias, const eng_epilogue *ep, float *y)
 {
     const int64_t za = act->zero_point;
 #pragma omp parallel for schedule(static) if ((size_t)channels * positions >= APPROX_PAR_MIN)
@@ -440,6 +441,7 @@ void approx_dequantize(bool asym, const eng_qparams *act, const eng_qparams *wq,
         else
             dequantize_row(positions, acc + (size_t)o * positions, as, offset, zw, scale, b, row);
     }
+    return ENG_OK;
 }
 
 void approx_weight_fake(const eng_approx *q, const float *w, size_t per_channel, float *wq)
@@ -603,20 +605,20 @@ size_t approx_gemm_codes_ws(int M, size_t P)
     return approx_ws_size(sizeof(int32_t) * P) + approx_ws_size(sizeof(int32_t) * M);
 }
 
-void approx_gemm_codes(const eng_kernels *k, const eng_lut *lut, bool asym,
-                       const eng_qparams *act, const eng_qparams *wq, int M, int K, size_t P,
-                       const approx_cols *cols, const int32_t *col_sums, const uint8_t *wcodes,
-                       const float *bias, const eng_epilogue *ep, int32_t *acc, float *y,
-                       unsigned char *ws)
+eng_status approx_gemm_codes(const eng_kernels *k, const eng_lut *lut, bool asym,
+                             const eng_qparams *act, const eng_qparams *wq, int M, int K,
+                             size_t P, const approx_cols *cols, const int32_t *col_sums,
+                             const uint8_t *wcodes, const float *bias, const eng_epilogue *ep,
+                             int32_t *acc, float *y, unsigned char *ws)
 {
     int32_t *asum = approx_ws_take(&ws, sizeof(int32_t) * P);
     int32_t *wsum = approx_ws_take(&ws, sizeof(int32_t) * M);
     const int32_t *sums = col_sums ? col_sums : asum;
     ENG_ASSERT(!(asym && !col_sums && cols->conv)); /* sums of an implicit im2col: the caller's */
     if (cols->conv)
-        k->lut_conv2d(lut, cols->conv, M, cols->codes, cols->pad, wcodes, acc);
+        ENG_TRY(k->lut_conv2d(lut, cols->conv, M, cols->codes, cols->pad, wcodes, acc));
     else
-        k->lut_gemm(lut, M, (int)P, K, wcodes, cols->codes, acc);
+        ENG_TRY(k->lut_gemm(lut, M, (int)P, K, wcodes, cols->codes, acc));
     if (asym) {
         if (!col_sums) approx_column_sums(cols->codes, K, P, asum);
         for (int o = 0; o < M; o++) {
@@ -625,7 +627,7 @@ void approx_gemm_codes(const eng_kernels *k, const eng_lut *lut, bool asym,
             wsum[o] = sum;
         }
     }
-    approx_dequantize(asym, act, wq, M, P, K, acc, sums, 0, wsum, bias, ep, y);
+    return approx_dequantize(asym, act, wq, M, P, K, acc, sums, 0, wsum, bias, ep, y);
 }
 
 size_t approx_gemm_forward_ws(int M, int K, size_t P)
@@ -634,29 +636,32 @@ size_t approx_gemm_forward_ws(int M, int K, size_t P)
            approx_gemm_codes_ws(M, P);
 }
 
-void approx_gemm_forward(const eng_kernels *k, eng_approx *q, int M, int K, size_t P,
-                         const approx_cols *cols, const int32_t *col_sums, const float *w,
-                         const float *bias, const eng_epilogue *ep, float *y,
-                         unsigned char *ws)
+eng_status approx_gemm_forward(const eng_kernels *k, eng_approx *q, int M, int K, size_t P,
+                               const approx_cols *cols, const int32_t *col_sums, const float *w,
+                               const float *bias, const eng_epilogue *ep, float *y,
+                               unsigned char *ws)
 {
     uint8_t *wcodes = approx_ws_take(&ws, (size_t)M * K);
     int32_t *acc = approx_ws_take(&ws, sizeof(int32_t) * M * P);
     approx_weight_prepare(q, w, (size_t)K);
-    approx_weight_quantize(k, q, w, (size_t)K, wcodes, NULL);
-    approx_gemm_codes(k, &q->lut, q->cfg.mode == ENG_QUANT_ASYM, &q->act, q->wq, M, K, P, cols,
-                      col_sums, wcodes, bias, ep, acc, y, ws);
+    ENG_TRY(approx_weight_quantize(k, q, w, (size_t)K, wcodes, NULL));
+    return approx_gemm_codes(k, &q->lut, q->cfg.mode == ENG_QUANT_ASYM, &q->act, q->wq, M, K,
+                             P, cols, col_sums, wcodes, bias, ep, acc, y, ws);
 }
 
-void approx_gemm_backward_ste(const eng_kernels *k, eng_approx *q, int M, int K, size_t P,
-                              const float *cols_fq, const float *w, const float *dy,
-                              float *dcols, float *dw, unsigned char *ws)
+eng_status approx_gemm_backward_ste(const eng_kernels *k, eng_approx *q, int M, int K,
+                                    size_t P, const float *cols_fq, const float *w,
+                                    const float *dy, float *dcols, float *dw,
+                                    unsigned char *ws)
 {
     approx_weight_prepare(q, w, (size_t)K);
-    k->sgemm(false, true, M, K, (int)P, 1.0f, dy, (int)P, cols_fq, (int)P, 0.0f, dw, K);
+    ENG_TRY(k->sgemm(false, true, M, K, (int)P, 1.0f, dy, (int)P, cols_fq, (int)P, 0.0f, dw, K));
     approx_weight_mask(q, w, (size_t)K, dw);
     if (dcols) {
         float *wq = approx_ws_take(&ws, sizeof(float) * M * K);
         approx_weight_fake(q, w, (size_t)K, wq);
-        k->sgemm(true, false, K, (int)P, M, 1.0f, wq, K, dy, (int)P, 0.0f, dcols, (int)P);
+        ENG_TRY(k->sgemm(true, false, K, (int)P, M, 1.0f, wq, K, dy, (int)P, 0.0f, dcols,
+                         (int)P));
     }
+    return ENG_OK;
 }

@@ -67,9 +67,10 @@ void approx_weight_set_ranges(eng_approx *q, const float *lohi);
 void approx_weight_prepare(eng_approx *q, const float *w, size_t per_channel);
 
 /* Weight codes w -> codes[out_channels][per_channel] with q->wq, through k->quantize; sums[o]
- * = sum of row o's codes as integers (NULL = skip). */
-void approx_weight_quantize(const eng_kernels *k, const eng_approx *q, const float *w,
-                            size_t per_channel, uint8_t *codes, int32_t *sums);
+ * = sum of row o's codes as integers (NULL = skip). Returns k->quantize's status. */
+eng_status approx_weight_quantize(const eng_kernels *k, const eng_approx *q, const float *w,
+                                  size_t per_channel, uint8_t *codes, int32_t *sums)
+    ENG_KERNEL_STATUS;
 
 /* The integer value of a stored code under the state's code range (signed or unsigned). */
 static inline int32_t approx_code_value(const eng_approx *q, uint8_t code)
@@ -80,12 +81,10 @@ static inline int32_t approx_code_value(const eng_approx *q, uint8_t code)
 /* y[o][p] = dequantized acc[o][p] (+ bias[o]) per the overview of eng_ops.h, with activation
  * parameters act and weight parameters wq[o]. asum: sums of activation codes per output
  * position, asum[o * asum_stride + p] (asum_stride 0: shared by all channels); wsum[o]: sums of
- * weight codes; K: products per output. Both sums are used (and may be NULL) only for asym. */
-/* ep (NULL: none): the epilogue applied to each dequantized value before it is stored. */
-void approx_dequantize(bool asym, const eng_qparams *act, const eng_qparams *wq, int channels,
-                       size_t positions, int K, const int32_t *acc, const int32_t *asum,
-                       size_t asum_stride, const int32_t *wsum, const float *bias,
-                       const eng_epilogue *ep, float *y);
+ * weight codes; K: products per output. Both sums are used (and may be NULL) only for asym.
+ * ep (NULL: none): the epilogue applied to each dequantized value before it is stored.
+ * Allocates nothing: returns ENG_OK (the type the device's dequantization shares). */
+eng_dequantize_fn approx_dequantize;
 
 /* Fake-quantized weights wq[o][per_channel] with q->wq. */
 void approx_weight_fake(const eng_approx *q, const float *w, size_t per_channel, float *wq);
@@ -155,26 +154,28 @@ size_t approx_gemm_codes_ws(int M, size_t P);
 
 /* On codes: acc = table products (k->lut_gemm or k->lut_conv2d), exact zero-point terms
  * (asym), dequantization with act / wq[M], bias and the epilogue ep (NULL: none) into y[M][P].
+ * These approx_gemm_* return the status of the kernels they call (ENG_OK on the CPU).
  * col_sums: the column sums of
  * the columns when the caller has them (approx_conv_column_sums), else NULL (computed here
  * when asym; then the columns must be a matrix). */
-void approx_gemm_codes(const eng_kernels *k, const eng_lut *lut, bool asym,
-                       const eng_qparams *act, const eng_qparams *wq, int M, int K, size_t P,
-                       const approx_cols *cols, const int32_t *col_sums, const uint8_t *wcodes,
-                       const float *bias, const eng_epilogue *ep, int32_t *acc, float *y,
-                       unsigned char *ws);
+eng_status approx_gemm_codes(const eng_kernels *k, const eng_lut *lut, bool asym,
+                             const eng_qparams *act, const eng_qparams *wq, int M, int K,
+                             size_t P, const approx_cols *cols, const int32_t *col_sums,
+                             const uint8_t *wcodes, const float *bias, const eng_epilogue *ep,
+                             int32_t *acc, float *y, unsigned char *ws) ENG_KERNEL_STATUS;
 
 /* Weight parameters and codes, then approx_gemm_codes. Needs q->act set (approx_act_prepare). */
-void approx_gemm_forward(const eng_kernels *k, eng_approx *q, int M, int K, size_t P,
-                         const approx_cols *cols, const int32_t *col_sums, const float *w,
-                         const float *bias, const eng_epilogue *ep, float *y,
-                         unsigned char *ws);
+eng_status approx_gemm_forward(const eng_kernels *k, eng_approx *q, int M, int K, size_t P,
+                               const approx_cols *cols, const int32_t *col_sums, const float *w,
+                               const float *bias, const eng_epilogue *ep, float *y,
+                               unsigned char *ws) ENG_KERNEL_STATUS;
 
 /* STE backward given fq(x) as columns cols_fq[K][P]: dw = mask_w * (dy cols_fq^T), dcols =
  * fq(w)^T dy (NULL = skip). ws: M*K floats. Recomputes the weight parameters from w. */
-void approx_gemm_backward_ste(const eng_kernels *k, eng_approx *q, int M, int K, size_t P,
-                              const float *cols_fq, const float *w, const float *dy,
-                              float *dcols, float *dw, unsigned char *ws);
+eng_status approx_gemm_backward_ste(const eng_kernels *k, eng_approx *q, int M, int K,
+                                    size_t P, const float *cols_fq, const float *w,
+                                    const float *dy, float *dcols, float *dw,
+                                    unsigned char *ws) ENG_KERNEL_STATUS;
 
 /* Validates the state of a forward/backward call: made for out_channels (or NULL). */
 eng_status approx_check_state(const eng_approx *q, int out_channels, const char *op);

@@ -9,11 +9,12 @@
  * the caller prints eng_last_error() and falls back to the CPU kernels (eng_kernels_get()).
  *
  * Semantics: every device kernel gives the result of the scalar reference of the same name
- * (engine/cpu/ref_kernels.c, eng_kernels.h), with the same arguments in the same order (the
- * device kernels return an eng_status where the CPU ones return nothing): bit-exact for the
+ * (engine/cpu/ref_kernels.c, eng_kernels.h) and has the same function type (eng_sgemm_fn,
+ * eng_lut_gemm_fn, ...: one signature per kernel, an eng_status back): bit-exact for the
  * integer kernels (table GEMM, depthwise, im2col, quantize, column sums) and col2im, to float
  * rounding for sgemm (cuBLAS, full FP32: TF32 tensor ops are switched off). Dequantization is
- * a piece of the quantized layers (engine/cuda/net_ops.h, as approx_dequantize on the CPU).
+ * a piece of the quantized layers (engine/cuda/net_ops.h), of the same function type as
+ * approx_dequantize on the CPU (eng_dequantize_fn, eng_ops.h).
  *
  * Execution model: one process-wide context (device, CUDA stream, cuBLAS handle), created by
  * eng_cuda_init() or lazily on device 0 by the first call that needs it. All work runs in
@@ -21,7 +22,7 @@
  * queued, and an error that happens while it runs surfaces from the next synchronizing call
  * (eng_cuda_synchronize, eng_cuda_copy_to_host). One host thread at a time may use the API.
  *
- * Example (approximate 3x3 convolution on the device; checks elided):
+ * Example (approximate 3x3 convolution on the device; most checks elided):
  *
  *     const eng_cuda_kernels *dk;
  *     if (eng_cuda_kernels_get(&dk) != ENG_OK) {         // no GPU: use the CPU kernels
@@ -33,7 +34,7 @@
  *     uint8_t *dx, *dw; int32_t *dacc;
  *     eng_cuda_malloc(x_bytes, (void **)&dx);  ... same for dw, dacc
  *     eng_cuda_copy_to_device(dx, x_codes, x_bytes);  ... same for dw
- *     dk->lut_conv2d(&dlut, &s, oc, dw, dx, a_zero_point, dacc);  // [oc][n*oh*ow]
+ *     ENG_TRY(dk->lut_conv2d(&dlut, &s, oc, dx, a_zero_point, dw, dacc)); // [oc][n*oh*ow]
  *     eng_cuda_copy_to_host(acc, dacc, acc_bytes);       // waits, reports kernel errors
  *     eng_cuda_free(dx); ...; eng_cuda_lut_free(&dlut);
  */
@@ -153,68 +154,33 @@ eng_status eng_cuda_set_lut_place(eng_cuda_lut_place place);
  * queued.
  * ---------------------------------------------------------------------------------------- */
 
+/* sums[j] = sum_{p<k} cols[p][j] of unsigned codes (the activation sums of asym layers).
+ * cols: [k][n], sums: [n]. */
+typedef eng_status eng_column_sums_fn(const uint8_t *cols, int k, size_t n,
+                                      int32_t *sums) ENG_KERNEL_STATUS;
+
+/* column_sums of the im2col_u8(s, x, pad_code) matrix without building it: the activation
+ * window sums of an asymmetric lut_conv2d. x: [c][n][h][w] codes, sums: [n*oh*ow]. */
+typedef eng_status eng_conv_column_sums_fn(const eng_conv_shape *s, const uint8_t *x,
+                                           uint8_t pad_code,
+                                           int32_t *sums) ENG_KERNEL_STATUS;
+
 typedef struct eng_cuda_kernels {
     const char *name;       /* "cuda" */
 
-    /* eng_kernels.sgemm through cuBLAS (row-major, op = transpose when trans_x). */
-    eng_status (*sgemm)(bool trans_a, bool trans_b,
-                        int m, int n, int k,
-                        float alpha,
-                        const float *a, int lda,
-                        const float *b, int ldb,
-                        float beta,
-                        float *c, int ldc);
+    /* The eng_kernels kernels of the same names and types (eng_kernels.h): */
+    eng_sgemm_fn      *sgemm;       /* cuBLAS (row-major, op = transpose when trans_x) */
+    eng_lut_gemm_fn   *lut_gemm;    /* int32 wrap-around, as the reference */
+    eng_lut_conv2d_fn *lut_conv2d;  /* implicit GEMM: no column buffer */
+    eng_lut_depthwise_fn *lut_depthwise; /* with its window sums (sums NULL = skip) */
+    eng_im2col_f32_fn *im2col_f32;
+    eng_im2col_u8_fn  *im2col_u8;
+    eng_col2im_f32_fn *col2im_f32;  /* each pixel's taps in the reference's order: bit-exact */
+    eng_quantize_fn   *quantize;
 
-    /* eng_kernels.lut_gemm: out[m][n] = sum_p T(a[p][n], w[m][p]) (int32 wrap-around). */
-    eng_status (*lut_gemm)(const eng_lut *lut,
-                           int m, int n, int k,
-                           const uint8_t *w,      // [m][k] weight codes
-                           const uint8_t *a,      // [k][n] activation codes
-                           int32_t *out);         // [m][n]
-
-    /* eng_kernels.lut_conv2d: implicit-GEMM convolution, equal to im2col_u8(s, a, pad_code)
-     * followed by lut_gemm(lut, oc, n*oh*ow, c*kh*kw, w, cols): no column buffer. */
-    eng_status (*lut_conv2d)(const eng_lut *lut,
-                             const eng_conv_shape *s,
-                             int oc,               // output channels
-                             const uint8_t *a,     // [c][n][h][w] activation codes (CNHW)
-                             uint8_t pad_code,     // code outside the image
-                             const uint8_t *w,     // [oc][c][kh][kw] weight codes
-                             int32_t *out);        // [oc][n][oh][ow]
-
-    /* eng_kernels.lut_depthwise, with its window sums (sums NULL = skip). */
-    eng_status (*lut_depthwise)(const eng_lut *lut,
-                                const eng_conv_shape *s,
-                                const uint8_t *a,      // [c][n][h][w]
-                                const uint8_t *w,      // [c][kh][kw]
-                                uint8_t pad_code,
-                                int32_t *out,          // [c][n][oh][ow]
-                                int32_t *sums);        // [c][n][oh][ow] or NULL
-
-    /* eng_kernels.im2col_f32, im2col_u8, col2im_f32 (col2im sums each pixel's taps in the
-     * reference's order, so it is bit-exact too). */
-    eng_status (*im2col_f32)(const eng_conv_shape *s, const float *x, float pad_value,
-                             float *cols);
-    eng_status (*im2col_u8)(const eng_conv_shape *s, const uint8_t *x, uint8_t pad_value,
-                            uint8_t *cols);
-    eng_status (*col2im_f32)(const eng_conv_shape *s, const float *cols, float *dx);
-
-    /* eng_kernels.quantize. */
-    eng_status (*quantize)(const float *x, size_t count,
-                           float scale, int32_t zero_point, int32_t qmin, int32_t qmax,
-                           uint8_t *codes);
-
-    /* sums[j] = sum_{p<k} cols[p][j] of unsigned codes (the activation sums of asym layers). */
-    eng_status (*column_sums)(const uint8_t *cols,    // [k][n]
-                              int k, size_t n,
-                              int32_t *sums);         // [n]
-
-    /* column_sums of the im2col_u8(s, x, pad_code) matrix without building it: the
-     * activation window sums of an asymmetric lut_conv2d. sums: [n*oh*ow]. */
-    eng_status (*conv_column_sums)(const eng_conv_shape *s,
-                                   const uint8_t *x,       // [c][n][h][w] codes
-                                   uint8_t pad_code,
-                                   int32_t *sums);
+    /* Device only (the CPU sets sum their columns inside their kernels) */
+    eng_column_sums_fn      *column_sums;
+    eng_conv_column_sums_fn *conv_column_sums;
 } eng_cuda_kernels;
 
 /* The device kernel table, creating the context on device 0 if none exists. On error

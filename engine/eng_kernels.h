@@ -18,9 +18,9 @@
  *
  *     const eng_kernels *k = eng_kernels_get();
  *     eng_conv_shape s;
- *     eng_conv_shape_init(&s, n, c, h, w, 3, 3, 1, 1, 1);       // stride 1, pad 1, dilation 1
- *     k->im2col_u8(&s, a_codes, a_zero_point, cols);          // [c*9][n*oh*ow]
- *     k->lut_gemm(&lut, oc, n * s.oh * s.ow, c * 9, w_codes, cols, acc);   // [oc][n*oh*ow]
+ *     ENG_TRY(eng_conv_shape_init(&s, n, c, h, w, 3, 3, 1, 1, 1));   // stride 1, pad 1, dil. 1
+ *     ENG_TRY(k->im2col_u8(&s, a_codes, a_zero_point, cols));          // [c*9][n*oh*ow]
+ *     ENG_TRY(k->lut_gemm(&lut, oc, n * s.oh * s.ow, c * 9, w_codes, cols, acc)); // [oc][n*oh*ow]
  */
 #ifndef ENG_KERNELS_H
 #define ENG_KERNELS_H
@@ -111,125 +111,164 @@ eng_status eng_conv_shape_init(eng_conv_shape *s,
                                int stride, int pad, int dilation);
 
 /* ------------------------------------------------------------------------------------------
- * The kernel table
+ * Kernel signatures: one function type per kernel, written once and used by every table (the
+ * eng_kernels sets below and eng_cuda_kernels in eng_cuda.h), so the compiler checks every
+ * implementation (scalar reference, AVX2, AVX-512, CUDA) against it. Every kernel returns an
+ * eng_status: the CPU kernels always return ENG_OK (an optimized kernel that cannot get its
+ * scratch memory runs the reference, which needs none); the device kernels fail as eng_cuda.h
+ * says. Callers propagate it (ENG_TRY, or `goto` their cleanup label); the compiler warns about
+ * a call whose status is ignored.
+ * ---------------------------------------------------------------------------------------- */
+
+#if defined(__GNUC__)
+#define ENG_KERNEL_STATUS __attribute__((warn_unused_result))
+#else
+#define ENG_KERNEL_STATUS
+#endif
+
+/* C = alpha * op(A) * op(B) + beta * C, row-major; op(X) = X or X^T (BLAS sgemm). */
+typedef eng_status eng_sgemm_fn(bool trans_a, bool trans_b,
+                                int m, int n, int k,
+                                float alpha,
+                                const float *a, int lda,
+                                const float *b, int ldb,
+                                float beta,
+                                float *c, int ldc) ENG_KERNEL_STATUS;
+
+/* Table GEMM: out[i*n + j] = sum_{p<k} eng_lut_product(lut, a[p*n + j], w[i*k + p]).
+ * w: [m][k] weight codes, a: [k][n] activation codes, out: [m][n] int32 (overwritten). */
+typedef eng_status eng_lut_gemm_fn(const eng_lut *lut,
+                                   int m, int n, int k,
+                                   const uint8_t *w,
+                                   const uint8_t *a,
+                                   int32_t *out) ENG_KERNEL_STATUS;
+
+/* Approximate convolution on CNHW codes without a column buffer from the caller:
+ * out = lut_gemm(lut, oc, n*oh*ow, c*kh*kw, w, im2col_u8(s, a, pad_code)), bit-identical.
+ * a: [s->c][s->n][s->h][s->w], w: [oc][c*kh*kw] codes, out: [oc][n*oh*ow] (overwritten).
+ * The avx512 set packs its panels straight from the image (an implicit im2col); the others
+ * build the columns themselves (the reference needs none: it is the definition). */
+typedef eng_status eng_lut_conv2d_fn(const eng_lut *lut,
+                                     const eng_conv_shape *s,
+                                     int oc,
+                                     const uint8_t *a,
+                                     uint8_t pad_code,
+                                     const uint8_t *w,
+                                     int32_t *out) ENG_KERNEL_STATUS;
+
+/* Approximate depthwise convolution on CNHW codes:
+ * out[c][b][y][x] = sum_{i,j} eng_lut_product(lut, A(c,b,y*stride+i*dil-pad, ...), w[c][i][j])
+ * where A outside the image is pad_code (the activation zero point: padding is real 0).
+ * a: [s->c][s->n][s->h][s->w], w: [s->c][s->kh][s->kw], out: [s->c][s->n][s->oh][s->ow].
+ * sums (NULL = skip), shaped like out: sums[c][b][y][x] = sum_{i,j} A(c,b,...) with codes
+ * read as unsigned 0..255, the window sums of the asymmetric decomposition (eng_ops.h);
+ * the optimized sets add them up from the columns they build anyway. */
+typedef eng_status eng_lut_depthwise_fn(const eng_lut *lut,
+                                        const eng_conv_shape *s,
+                                        const uint8_t *a,
+                                        const uint8_t *w,
+                                        uint8_t pad_code,
+                                        int32_t *out,
+                                        int32_t *sums) ENG_KERNEL_STATUS;
+
+/* cols[(ci*kh + i)*kw + j][(b*oh + y)*ow + x] = x[ci][b][y*stride + i*dil - pad][...],
+ * pad_value outside. x: CNHW, cols: [c*kh*kw][n*oh*ow]. */
+typedef eng_status eng_im2col_f32_fn(const eng_conv_shape *s, const float *x, float pad_value,
+                                     float *cols) ENG_KERNEL_STATUS;
+typedef eng_status eng_im2col_u8_fn(const eng_conv_shape *s, const uint8_t *x,
+                                    uint8_t pad_value, uint8_t *cols) ENG_KERNEL_STATUS;
+
+/* The adjoint of im2col_f32: dx (CNHW, overwritten) = sum of cols into their pixels. */
+typedef eng_status eng_col2im_f32_fn(const eng_conv_shape *s, const float *cols,
+                                     float *dx) ENG_KERNEL_STATUS;
+
+/* codes[i] = clamp(round_half_even(x[i] / scale) + zero_point, qmin, qmax), stored as the
+ * low byte ((uint8_t) of the int; two's complement for signed ranges). */
+typedef eng_status eng_quantize_fn(const float *x, size_t count,
+                                   float scale, int32_t zero_point, int32_t qmin, int32_t qmax,
+                                   uint8_t *codes) ENG_KERNEL_STATUS;
+
+/* Float 3x3 convolution, stride 1, pad 1, dilation 1 (so oh == h, ow == w), on CNHW
+ * tensors, needing no workspace from the caller. Every CPU set has them: "scalar" the
+ * references (the definition), "avx512" direct AVX-512 kernels (no column buffer at all),
+ * "avx2" im2col + sgemm with the columns in the kernel's own thread scratch memory.
+ * s must satisfy eng_conv_shape_is_3x3s1; oc > 0.
+ *   forward:          y[o][b][i][j] = bias[o] + sum_{c,ky,kx} w[o][c][ky][kx] *
+ *                                     x[c][b][i+ky-1][j+kx-1]    (x = 0 outside the image)
+ *   backward_data:    dx[c][b][i][j] = sum_{o,ky,kx} w[o][c][ky][kx] *
+ *                                      dy[o][b][i-ky+1][j-kx+1]  (dy = 0 outside)
+ *   backward_weights: dw[o][c][ky][kx] = sum_{b,i,j} dy[o][b][i][j] *
+ *                                        x[c][b][i+ky-1][j+kx-1]
+ * x, dx: [s->c][s->n][s->h][s->w]; y, dy: [oc][s->n][s->h][s->w]; w, dw: [oc][s->c][3][3];
+ * bias: [oc] or NULL (no bias). Outputs are overwritten. Results are equal to the
+ * definition to float rounding. In "scalar" and "avx512" every output element is computed
+ * by one thread in a fixed order, so results do not depend on the thread count; "avx2"
+ * (OpenBLAS) gives the same result for the same thread count. */
+typedef eng_status eng_conv3x3_f32_forward_fn(const eng_conv_shape *s, int oc,
+                                              const float *x, const float *w,
+                                              const float *bias,
+                                              float *y) ENG_KERNEL_STATUS;
+typedef eng_status eng_conv3x3_f32_backward_data_fn(const eng_conv_shape *s, int oc,
+                                                    const float *dy, const float *w,
+                                                    float *dx) ENG_KERNEL_STATUS;
+typedef eng_status eng_conv3x3_f32_backward_weights_fn(const eng_conv_shape *s, int oc,
+                                                       const float *x, const float *dy,
+                                                       float *dw) ENG_KERNEL_STATUS;
+
+/* Float depthwise convolution (channel multiplier 1) of any shape s on CNHW tensors,
+ * needing no workspace from the caller. "scalar": the references (the definition); the
+ * optimized sets: direct kernels for dilation 1 and stride 1 or 2 (any kernel size and
+ * padding; other shapes go to the references), vectorized over whole image planes.
+ *   forward:          y[c][b][i][j] = bias[c] + sum_{ky,kx} w[c][ky][kx] *
+ *                                     x[c][b][i*stride + ky*dil - pad][j*stride + kx*dil - pad]
+ *   backward_data:    dx[c][b][.][.] = the adjoint: each product's dy added back to its pixel
+ *   backward_weights: dw[c][ky][kx] = sum_{b,i,j} dy[c][b][i][j] * x[c][b][...][...]
+ * with x = 0 outside the image. x, dx: [s->c][s->n][s->h][s->w]; y, dy:
+ * [s->c][s->n][s->oh][s->ow]; w, dw: [s->c][s->kh][s->kw]; bias: [s->c] or NULL. Outputs
+ * are overwritten. Equal to the definition to float rounding; every output element is
+ * computed by one thread in a fixed order, so results do not depend on the thread count. */
+typedef eng_status eng_depthwise_f32_forward_fn(const eng_conv_shape *s,
+                                                const float *x, const float *w,
+                                                const float *bias,
+                                                float *y) ENG_KERNEL_STATUS;
+typedef eng_status eng_depthwise_f32_backward_data_fn(const eng_conv_shape *s,
+                                                      const float *dy, const float *w,
+                                                      float *dx) ENG_KERNEL_STATUS;
+typedef eng_status eng_depthwise_f32_backward_weights_fn(const eng_conv_shape *s,
+                                                         const float *x, const float *dy,
+                                                         float *dw) ENG_KERNEL_STATUS;
+/* backward_weights and, when dx != NULL, backward_data in one pass over dy (which the direct
+ * kernels lay out once, not twice); results bit-identical to the two calls. */
+typedef eng_status eng_depthwise_f32_backward_fn(const eng_conv_shape *s,
+                                                 const float *x, const float *dy,
+                                                 const float *w,
+                                                 float *dx,
+                                                 float *dw) ENG_KERNEL_STATUS;
+
+/* ------------------------------------------------------------------------------------------
+ * The kernel table (CPU sets; the device table eng_cuda_kernels uses the same types)
  * ---------------------------------------------------------------------------------------- */
 
 typedef struct eng_kernels {
     const char *name;       /* "scalar", "avx2", "avx512" (eng_kernels_by_name) */
 
-    /* C = alpha * op(A) * op(B) + beta * C, row-major; op(X) = X or X^T (BLAS sgemm). */
-    void (*sgemm)(bool trans_a, bool trans_b,
-                  int m, int n, int k,
-                  float alpha,
-                  const float *a, int lda,
-                  const float *b, int ldb,
-                  float beta,
-                  float *c, int ldc);
+    eng_sgemm_fn      *sgemm;
+    eng_lut_gemm_fn   *lut_gemm;
+    eng_lut_conv2d_fn *lut_conv2d;
+    eng_lut_depthwise_fn *lut_depthwise;
+    eng_im2col_f32_fn *im2col_f32;
+    eng_im2col_u8_fn  *im2col_u8;
+    eng_col2im_f32_fn *col2im_f32;
+    eng_quantize_fn   *quantize;
 
-    /* Table GEMM: out[i*n + j] = sum_{p<k} eng_lut_product(lut, a[p*n + j], w[i*k + p]).
-     * w: [m][k] weight codes, a: [k][n] activation codes, out: [m][n] int32 (overwritten). */
-    void (*lut_gemm)(const eng_lut *lut,
-                     int m, int n, int k,
-                     const uint8_t *w,
-                     const uint8_t *a,
-                     int32_t *out);
-
-    /* Approximate convolution on CNHW codes without a column buffer from the caller:
-     * out = lut_gemm(lut, oc, n*oh*ow, c*kh*kw, w, im2col_u8(s, a, pad_code)), bit-identical.
-     * a: [s->c][s->n][s->h][s->w], w: [oc][c*kh*kw] codes, out: [oc][n*oh*ow] (overwritten).
-     * The avx512 set packs its panels straight from the image (an implicit im2col); the others
-     * build the columns themselves (the reference needs none: it is the definition). */
-    void (*lut_conv2d)(const eng_lut *lut,
-                       const eng_conv_shape *s,
-                       int oc,
-                       const uint8_t *a,
-                       uint8_t pad_code,
-                       const uint8_t *w,
-                       int32_t *out);
-
-    /* Approximate depthwise convolution on CNHW codes:
-     * out[c][b][y][x] = sum_{i,j} eng_lut_product(lut, A(c,b,y*stride+i*dil-pad, ...), w[c][i][j])
-     * where A outside the image is pad_code (the activation zero point: padding is real 0).
-     * a: [s->c][s->n][s->h][s->w], w: [s->c][s->kh][s->kw], out: [s->c][s->n][s->oh][s->ow].
-     * sums (NULL = skip), shaped like out: sums[c][b][y][x] = sum_{i,j} A(c,b,...) with codes
-     * read as unsigned 0..255, the window sums of the asymmetric decomposition (eng_ops.h);
-     * the optimized sets add them up from the columns they build anyway. */
-    void (*lut_depthwise)(const eng_lut *lut,
-                          const eng_conv_shape *s,
-                          const uint8_t *a,
-                          const uint8_t *w,
-                          uint8_t pad_code,
-                          int32_t *out,
-                          int32_t *sums);
-
-    /* cols[(ci*kh + i)*kw + j][(b*oh + y)*ow + x] = x[ci][b][y*stride + i*dil - pad][...],
-     * pad_value outside. x: CNHW, cols: [c*kh*kw][n*oh*ow]. */
-    void (*im2col_f32)(const eng_conv_shape *s, const float *x, float pad_value, float *cols);
-    void (*im2col_u8)(const eng_conv_shape *s, const uint8_t *x, uint8_t pad_value, uint8_t *cols);
-
-    /* The adjoint of im2col_f32: dx (CNHW, overwritten) = sum of cols into their pixels. */
-    void (*col2im_f32)(const eng_conv_shape *s, const float *cols, float *dx);
-
-    /* codes[i] = clamp(round_half_even(x[i] / scale) + zero_point, qmin, qmax), stored as the
-     * low byte ((uint8_t) of the int; two's complement for signed ranges). */
-    void (*quantize)(const float *x, size_t count,
-                     float scale, int32_t zero_point, int32_t qmin, int32_t qmax,
-                     uint8_t *codes);
-
-    /* Float 3x3 convolution, stride 1, pad 1, dilation 1 (so oh == h, ow == w), on CNHW
-     * tensors, needing no workspace from the caller. Every set has them: "scalar" the
-     * references (the definition), "avx512" direct AVX-512 kernels (no column buffer at all),
-     * "avx2" im2col + sgemm with the columns in the kernel's own thread scratch memory.
-     * s must satisfy eng_conv_shape_is_3x3s1; oc > 0.
-     *   forward:          y[o][b][i][j] = bias[o] + sum_{c,ky,kx} w[o][c][ky][kx] *
-     *                                     x[c][b][i+ky-1][j+kx-1]    (x = 0 outside the image)
-     *   backward_data:    dx[c][b][i][j] = sum_{o,ky,kx} w[o][c][ky][kx] *
-     *                                      dy[o][b][i-ky+1][j-kx+1]  (dy = 0 outside)
-     *   backward_weights: dw[o][c][ky][kx] = sum_{b,i,j} dy[o][b][i][j] *
-     *                                        x[c][b][i+ky-1][j+kx-1]
-     * x, dx: [s->c][s->n][s->h][s->w]; y, dy: [oc][s->n][s->h][s->w]; w, dw: [oc][s->c][3][3];
-     * bias: [oc] or NULL (no bias). Outputs are overwritten. Results are equal to the
-     * definition to float rounding. In "scalar" and "avx512" every output element is computed
-     * by one thread in a fixed order, so results do not depend on the thread count; "avx2"
-     * (OpenBLAS) gives the same result for the same thread count. */
-    void (*conv3x3_f32_forward)(const eng_conv_shape *s, int oc,
-                                const float *x, const float *w, const float *bias,
-                                float *y);
-    void (*conv3x3_f32_backward_data)(const eng_conv_shape *s, int oc,
-                                      const float *dy, const float *w,
-                                      float *dx);
-    void (*conv3x3_f32_backward_weights)(const eng_conv_shape *s, int oc,
-                                         const float *x, const float *dy,
-                                         float *dw);
-
-    /* Float depthwise convolution (channel multiplier 1) of any shape s on CNHW tensors,
-     * needing no workspace from the caller. "scalar": the references (the definition); the
-     * optimized sets: direct kernels for dilation 1 and stride 1 or 2 (any kernel size and
-     * padding; other shapes go to the references), vectorized over whole image planes.
-     *   forward:          y[c][b][i][j] = bias[c] + sum_{ky,kx} w[c][ky][kx] *
-     *                                     x[c][b][i*stride + ky*dil - pad][j*stride + kx*dil - pad]
-     *   backward_data:    dx[c][b][.][.] = the adjoint: each product's dy added back to its pixel
-     *   backward_weights: dw[c][ky][kx] = sum_{b,i,j} dy[c][b][i][j] * x[c][b][...][...]
-     * with x = 0 outside the image. x, dx: [s->c][s->n][s->h][s->w]; y, dy:
-     * [s->c][s->n][s->oh][s->ow]; w, dw: [s->c][s->kh][s->kw]; bias: [s->c] or NULL. Outputs
-     * are overwritten. Equal to the definition to float rounding; every output element is
-     * computed by one thread in a fixed order, so results do not depend on the thread count. */
-    void (*depthwise_f32_forward)(const eng_conv_shape *s,
-                                  const float *x, const float *w, const float *bias,
-                                  float *y);
-    void (*depthwise_f32_backward_data)(const eng_conv_shape *s,
-                                        const float *dy, const float *w,
-                                        float *dx);
-    void (*depthwise_f32_backward_weights)(const eng_conv_shape *s,
-                                           const float *x, const float *dy,
-                                           float *dw);
-    /* (optional: NULL in "scalar") backward_weights and, when dx != NULL, backward_data in one
-     * pass over dy (which the direct kernels lay out once, not twice); results bit-identical
-     * to the two calls. */
-    void (*depthwise_f32_backward)(const eng_conv_shape *s,
-                                   const float *x, const float *dy, const float *w,
-                                   float *dx,
-                                   float *dw);
+    /* CPU only (the device backend runs its float convolutions through im2col + sgemm) */
+    eng_conv3x3_f32_forward_fn          *conv3x3_f32_forward;
+    eng_conv3x3_f32_backward_data_fn    *conv3x3_f32_backward_data;
+    eng_conv3x3_f32_backward_weights_fn *conv3x3_f32_backward_weights;
+    eng_depthwise_f32_forward_fn          *depthwise_f32_forward;
+    eng_depthwise_f32_backward_data_fn    *depthwise_f32_backward_data;
+    eng_depthwise_f32_backward_weights_fn *depthwise_f32_backward_weights;
+    eng_depthwise_f32_backward_fn         *depthwise_f32_backward; /* optional: NULL in "scalar" */
 } eng_kernels;
 
 /* True when s is the shape of the conv3x3_f32_* kernels: 3x3, stride 1, pad 1, dilation 1. */

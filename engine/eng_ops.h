@@ -278,6 +278,20 @@ static inline float eng_epilogue_value(float v, float scale, float shift, eng_ep
 /* y[i] = eng_epilogue_value(v[i], ...) of channel `channel` for i < m (y == v allowed). */
 void eng_epilogue_apply(const eng_epilogue *ep, int channel, const float *v, size_t m, float *y);
 
+/* The dequantization of the quantized layers, one function type for both backends
+ * (approx_dequantize on the CPU, cuda_net_ops.dequantize on the device; engine-internal):
+ * y[o][p] = (float)(act->scale * wq[o].scale * v) + bias[o], then ep (NULL: none), with
+ * v = acc[o][p] + (asym: K*za*zw[o] - za*wsum[o] - zw[o]*asum[o*asum_stride + p]), za, zw[o]
+ * the zero points of act and wq[o]. asum (asum_stride 0: one row shared by all channels) and
+ * wsum are used (and may be NULL) only for asym; bias may be NULL. acc, y: [channels]
+ * [positions]. The CPU's returns ENG_OK; the device's fails as its kernels do (eng_cuda.h). */
+typedef eng_status eng_dequantize_fn(bool asym, const eng_qparams *act, const eng_qparams *wq,
+                                     int channels, size_t positions, int K,
+                                     const int32_t *acc, const int32_t *asum,
+                                     size_t asum_stride, const int32_t *wsum,
+                                     const float *bias, const eng_epilogue *ep,
+                                     float *y) ENG_KERNEL_STATUS;
+
 /* eng_conv2d_forward followed by the epilogue ep (NULL: none, the same as eng_conv2d_forward):
  * y gets the epilogue's outputs, bit-identical to the layer, then the batch norm (+ ReLU/ReLU6)
  * run one after the other. Quantized layers apply it in their dequantization (their float

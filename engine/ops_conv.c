@@ -69,20 +69,24 @@ size_t eng_conv2d_workspace_size(const eng_conv_shape *s, int oc, const eng_appr
  * matrix, or, when `implicit` and the shape is a same-size stride-1 one (approx_conv_sums_apply,
  * whose column sums come from channel sums), the codes themselves for k->lut_conv2d, which
  * packs its panels straight from them. The codes of x in *xcodes_out when not NULL. */
-static approx_cols conv_codes(const eng_kernels *k, const eng_conv_shape *s, const conv_dims *d,
-                              const eng_approx *q, const float *x, bool implicit,
-                              unsigned char **ws, const uint8_t **xcodes_out)
+static eng_status conv_codes(const eng_kernels *k, const eng_conv_shape *s, const conv_dims *d,
+                             const eng_approx *q, const float *x, bool implicit,
+                             unsigned char **ws, const uint8_t **xcodes_out, approx_cols *out)
 {
     const eng_qparams *a = &q->act;
     uint8_t *xcodes = approx_ws_take(ws, d->X);
-    k->quantize(x, d->X, a->scale, a->zero_point, a->qmin, a->qmax, xcodes);
+    ENG_TRY(k->quantize(x, d->X, a->scale, a->zero_point, a->qmin, a->qmax, xcodes));
     if (xcodes_out) *xcodes_out = xcodes;
-    if (d->pointwise) return approx_cols_matrix(xcodes);
-    if (implicit && approx_conv_sums_apply(s))
-        return approx_cols_conv(xcodes, s, (uint8_t)a->zero_point);
-    uint8_t *cols = approx_ws_take(ws, (size_t)d->K * d->P);
-    k->im2col_u8(s, xcodes, (uint8_t)a->zero_point, cols);
-    return approx_cols_matrix(cols);
+    if (d->pointwise) {
+        *out = approx_cols_matrix(xcodes);
+    } else if (implicit && approx_conv_sums_apply(s)) {
+        *out = approx_cols_conv(xcodes, s, (uint8_t)a->zero_point);
+    } else {
+        uint8_t *cols = approx_ws_take(ws, (size_t)d->K * d->P);
+        ENG_TRY(k->im2col_u8(s, xcodes, (uint8_t)a->zero_point, cols));
+        *out = approx_cols_matrix(cols);
+    }
+    return ENG_OK;
 }
 
 /* Rows [0, rows) of y (row stride ld), columns [p0, p0 + len): bias then the epilogue, in
@@ -117,28 +121,29 @@ eng_status eng_conv2d_forward_fused(const eng_kernels *k, const eng_conv_shape *
     if (q) {
         approx_act_prepare(q, x, d.X, training);
         const uint8_t *xcodes;
-        const approx_cols cols = conv_codes(k, s, &d, q, x, true, &p, &xcodes);
+        approx_cols cols;
+        ENG_TRY(conv_codes(k, s, &d, q, x, true, &p, &xcodes, &cols));
         int32_t *sums = NULL;    /* asym column sums from channel sums: kh*kw x less work */
         if (q->cfg.mode == ENG_QUANT_ASYM && !d.pointwise && approx_conv_sums_apply(s)) {
             int32_t *chan = approx_ws_take(&p, 4 * d.P);
             sums = approx_ws_take(&p, 4 * d.P);
             approx_conv_column_sums(s, xcodes, (uint8_t)q->act.zero_point, chan, sums);
         }
-        approx_gemm_forward(k, q, oc, d.K, d.P, &cols, sums, w, bias, ep, y, p);
-        return ENG_OK;
+        return approx_gemm_forward(k, q, oc, d.K, d.P, &cols, sums, w, bias, ep, y, p);
     }
     if (conv_direct(s)) {
-        k->conv3x3_f32_forward(s, oc, x, w, bias, y);
+        ENG_TRY(k->conv3x3_f32_forward(s, oc, x, w, bias, y));
         if (ep) bias_epilogue_block(oc, d.P, 0, d.P, NULL, ep, y);
         return ENG_OK;
     }
     const float *cols = x;
     if (!d.pointwise) {
         float *c = approx_ws_take(&p, sizeof(float) * d.K * d.P);
-        k->im2col_f32(s, x, 0.0f, c);
+        ENG_TRY(k->im2col_f32(s, x, 0.0f, c));
         cols = c;
     }
-    k->sgemm(false, false, oc, (int)d.P, d.K, 1.0f, w, d.K, cols, (int)d.P, 0.0f, y, (int)d.P);
+    ENG_TRY(k->sgemm(false, false, oc, (int)d.P, d.K, 1.0f, w, d.K, cols, (int)d.P, 0.0f, y,
+                     (int)d.P));
     if (ep) { /* one pass: bias and epilogue (column blocks measured slower at 2 threads) */
         bias_epilogue_block(oc, d.P, 0, d.P, bias, ep, y);
         return ENG_OK;
@@ -165,35 +170,37 @@ eng_status eng_conv2d_forward_codes(const eng_kernels *k, const eng_conv_shape *
     approx_cols cols = approx_cols_matrix(a_codes);
     if (!d.pointwise) {
         uint8_t *c = approx_ws_take(&p, (size_t)d.K * d.P);
-        k->im2col_u8(s, a_codes, (uint8_t)aq->zero_point, c);
+        ENG_TRY(k->im2col_u8(s, a_codes, (uint8_t)aq->zero_point, c));
         cols = approx_cols_matrix(c);
     }
-    approx_gemm_codes(k, &q->lut, q->cfg.mode == ENG_QUANT_ASYM, aq, wq, oc, d.K, d.P, &cols,
-                      NULL, w_codes, bias, NULL, acc, y, p);
-    return ENG_OK;
+    return approx_gemm_codes(k, &q->lut, q->cfg.mode == ENG_QUANT_ASYM, aq, wq, oc, d.K, d.P,
+                             &cols, NULL, w_codes, bias, NULL, acc, y, p);
 }
 
 /* Exact float gradients: dw = dy cols^T, dcols = w^T dy, dx = col2im(dcols). */
-static void conv_backward_exact(const eng_kernels *k, const eng_conv_shape *s, int oc,
-                                const conv_dims *d, const float *x, const float *w,
-                                const float *dy, float *dx, float *dw, unsigned char *p)
+static eng_status conv_backward_exact(const eng_kernels *k, const eng_conv_shape *s, int oc,
+                                      const conv_dims *d, const float *x, const float *w,
+                                      const float *dy, float *dx, float *dw, unsigned char *p)
 {
     if (conv_direct(s)) {
-        k->conv3x3_f32_backward_weights(s, oc, x, dy, dw);
-        if (dx) k->conv3x3_f32_backward_data(s, oc, dy, w, dx);
-        return;
+        ENG_TRY(k->conv3x3_f32_backward_weights(s, oc, x, dy, dw));
+        if (dx) ENG_TRY(k->conv3x3_f32_backward_data(s, oc, dy, w, dx));
+        return ENG_OK;
     }
     const float *cols = x;
     float *buf = d->pointwise ? NULL : approx_ws_take(&p, sizeof(float) * d->K * d->P);
     if (!d->pointwise) {
-        k->im2col_f32(s, x, 0.0f, buf);
+        ENG_TRY(k->im2col_f32(s, x, 0.0f, buf));
         cols = buf;
     }
-    k->sgemm(false, true, oc, d->K, (int)d->P, 1.0f, dy, (int)d->P, cols, (int)d->P, 0.0f, dw, d->K);
-    if (!dx) return;
+    ENG_TRY(k->sgemm(false, true, oc, d->K, (int)d->P, 1.0f, dy, (int)d->P, cols, (int)d->P,
+                     0.0f, dw, d->K));
+    if (!dx) return ENG_OK;
     float *dcols = d->pointwise ? dx : buf;
-    k->sgemm(true, false, d->K, (int)d->P, oc, 1.0f, w, d->K, dy, (int)d->P, 0.0f, dcols, (int)d->P);
-    if (!d->pointwise) k->col2im_f32(s, dcols, dx);
+    ENG_TRY(k->sgemm(true, false, d->K, (int)d->P, oc, 1.0f, w, d->K, dy, (int)d->P, 0.0f,
+                     dcols, (int)d->P));
+    if (!d->pointwise) ENG_TRY(k->col2im_f32(s, dcols, dx));
+    return ENG_OK;
 }
 
 eng_status eng_conv2d_backward(const eng_kernels *k, const eng_conv_shape *s, int oc,
@@ -205,30 +212,30 @@ eng_status eng_conv2d_backward(const eng_kernels *k, const eng_conv_shape *s, in
     conv_dims d = conv_dims_of(s);
     unsigned char *p = ws;
     if (db) approx_bias_backward(oc, d.P, dy, db);
-    if (!q) {
-        conv_backward_exact(k, s, oc, &d, x, w, dy, dx, dw, p);
-        return ENG_OK;
-    }
+    if (!q)
+        return conv_backward_exact(k, s, oc, &d, x, w, dy, dx, dw, p);
     float *dcols;
     if (q->cfg.table_gradient) {
-        const uint8_t *cols = conv_codes(k, s, &d, q, x, false, &p, NULL).codes;
+        approx_cols cols;
+        ENG_TRY(conv_codes(k, s, &d, q, x, false, &p, NULL, &cols));
         uint8_t *wcodes = approx_ws_take(&p, (size_t)oc * d.K);
         dcols = d.pointwise ? dx : approx_ws_take(&p, sizeof(float) * d.K * d.P);
         approx_weight_prepare(q, w, (size_t)d.K);
-        approx_weight_quantize(k, q, w, (size_t)d.K, wcodes, NULL);
-        approx_table_gemm_backward(q, oc, d.K, d.P, wcodes, cols, dy, dx ? dcols : NULL, dw);
+        ENG_TRY(approx_weight_quantize(k, q, w, (size_t)d.K, wcodes, NULL));
+        approx_table_gemm_backward(q, oc, d.K, d.P, wcodes, cols.codes, dy, dx ? dcols : NULL,
+                                   dw);
         approx_weight_mask(q, w, (size_t)d.K, dw);
     } else if (conv_direct(s)) {
         /* STE on the 3x3 kernels: dw = dy * fq(x) masked, dx = conv^T(dy, fq(w)) */
         float *xq = approx_ws_take(&p, sizeof(float) * d.X);
         approx_fake_quantize_par(&q->act, x, d.X, xq);
         approx_weight_prepare(q, w, (size_t)d.K);
-        k->conv3x3_f32_backward_weights(s, oc, xq, dy, dw);
+        ENG_TRY(k->conv3x3_f32_backward_weights(s, oc, xq, dy, dw));
         approx_weight_mask(q, w, (size_t)d.K, dw);
         if (!dx) return ENG_OK;
         float *wq = approx_ws_take(&p, sizeof(float) * oc * d.K);
         approx_weight_fake(q, w, (size_t)d.K, wq);
-        k->conv3x3_f32_backward_data(s, oc, dy, wq, dx);
+        ENG_TRY(k->conv3x3_f32_backward_data(s, oc, dy, wq, dx));
         approx_fake_quantize_backward_par(&q->act, x, dx, d.X, dx);
         return ENG_OK;
     } else {
@@ -238,13 +245,14 @@ eng_status eng_conv2d_backward(const eng_kernels *k, const eng_conv_shape *s, in
         } else {
             float *xq = approx_ws_take(&p, sizeof(float) * d.X);
             approx_fake_quantize_par(&q->act, x, d.X, xq);
-            k->im2col_f32(s, xq, 0.0f, cols);      /* padding 0 = fq(0) */
+            ENG_TRY(k->im2col_f32(s, xq, 0.0f, cols));      /* padding 0 = fq(0) */
         }
         dcols = d.pointwise ? dx : cols;
-        approx_gemm_backward_ste(k, q, oc, d.K, d.P, cols, w, dy, dx ? dcols : NULL, dw, p);
+        ENG_TRY(approx_gemm_backward_ste(k, q, oc, d.K, d.P, cols, w, dy, dx ? dcols : NULL, dw,
+                                         p));
     }
     if (!dx) return ENG_OK;
-    if (!d.pointwise) k->col2im_f32(s, dcols, dx);
+    if (!d.pointwise) ENG_TRY(k->col2im_f32(s, dcols, dx));
     approx_fake_quantize_backward_par(&q->act, x, dx, d.X, dx);
     return ENG_OK;
 }

@@ -35,12 +35,12 @@ eng_status eng_dense_forward(const eng_kernels *k, int in, int out, int n, const
         unsigned char *p = ws;
         approx_act_prepare(q, x, xn, training);
         uint8_t *codes = approx_ws_take(&p, xn);
-        k->quantize(x, xn, q->act.scale, q->act.zero_point, q->act.qmin, q->act.qmax, codes);
+        ENG_TRY(k->quantize(x, xn, q->act.scale, q->act.zero_point, q->act.qmin, q->act.qmax,
+                            codes));
         const approx_cols cols = approx_cols_matrix(codes);
-        approx_gemm_forward(k, q, out, in, (size_t)n, &cols, NULL, w, bias, NULL, y, p);
-        return ENG_OK;
+        return approx_gemm_forward(k, q, out, in, (size_t)n, &cols, NULL, w, bias, NULL, y, p);
     }
-    k->sgemm(false, false, out, n, in, 1.0f, w, in, x, n, 0.0f, y, n);
+    ENG_TRY(k->sgemm(false, false, out, n, in, 1.0f, w, in, x, n, 0.0f, y, n));
     if (bias) {
 #pragma omp parallel for schedule(static) if ((size_t)out * n >= APPROX_PAR_MIN)
         for (int o = 0; o < out; o++)
@@ -59,22 +59,23 @@ eng_status eng_dense_backward(const eng_kernels *k, int in, int out, int n, cons
     unsigned char *p = ws;
     if (db) approx_bias_backward(out, (size_t)n, dy, db);
     if (!q) {
-        k->sgemm(false, true, out, in, n, 1.0f, dy, n, x, n, 0.0f, dw, in);
-        if (dx) k->sgemm(true, false, in, n, out, 1.0f, w, in, dy, n, 0.0f, dx, n);
+        ENG_TRY(k->sgemm(false, true, out, in, n, 1.0f, dy, n, x, n, 0.0f, dw, in));
+        if (dx) ENG_TRY(k->sgemm(true, false, in, n, out, 1.0f, w, in, dy, n, 0.0f, dx, n));
         return ENG_OK;
     }
     if (q->cfg.table_gradient) {
         uint8_t *codes = approx_ws_take(&p, xn);
         uint8_t *wcodes = approx_ws_take(&p, (size_t)out * in);
-        k->quantize(x, xn, q->act.scale, q->act.zero_point, q->act.qmin, q->act.qmax, codes);
+        ENG_TRY(k->quantize(x, xn, q->act.scale, q->act.zero_point, q->act.qmin, q->act.qmax,
+                            codes));
         approx_weight_prepare(q, w, (size_t)in);
-        approx_weight_quantize(k, q, w, (size_t)in, wcodes, NULL);
+        ENG_TRY(approx_weight_quantize(k, q, w, (size_t)in, wcodes, NULL));
         approx_table_gemm_backward(q, out, in, (size_t)n, wcodes, codes, dy, dx, dw);
         approx_weight_mask(q, w, (size_t)in, dw);
     } else {
         float *xq = approx_ws_take(&p, sizeof(float) * xn);
         approx_fake_quantize_par(&q->act, x, xn, xq);
-        approx_gemm_backward_ste(k, q, out, in, (size_t)n, xq, w, dy, dx, dw, p);
+        ENG_TRY(approx_gemm_backward_ste(k, q, out, in, (size_t)n, xq, w, dy, dx, dw, p));
     }
     if (dx) approx_fake_quantize_backward_par(&q->act, x, dx, xn, dx);
     return ENG_OK;

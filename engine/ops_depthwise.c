@@ -54,15 +54,14 @@ size_t eng_depthwise_workspace_size(const eng_conv_shape *s, const eng_approx *q
 }
 
 /* dx (NULL = skip) and dw of y = depthwise(x, w) through the set's float kernels. */
-static void dw_backward_f32(const eng_kernels *k, const eng_conv_shape *s, const float *x,
-                            const float *w, const float *dy, float *dx, float *dw)
+static eng_status dw_backward_f32(const eng_kernels *k, const eng_conv_shape *s, const float *x,
+                                  const float *w, const float *dy, float *dx, float *dw)
 {
-    if (k->depthwise_f32_backward) {
-        k->depthwise_f32_backward(s, x, dy, w, dx, dw);
-        return;
-    }
-    k->depthwise_f32_backward_weights(s, x, dy, dw);
-    if (dx) k->depthwise_f32_backward_data(s, dy, w, dx);
+    if (k->depthwise_f32_backward)
+        return k->depthwise_f32_backward(s, x, dy, w, dx, dw);
+    ENG_TRY(k->depthwise_f32_backward_weights(s, x, dy, dw));
+    if (dx) ENG_TRY(k->depthwise_f32_backward_data(s, dy, w, dx));
+    return ENG_OK;
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -127,14 +126,16 @@ static void dw_backward_table(const eng_conv_shape *s, const eng_approx *q, cons
  * ---------------------------------------------------------------------------------------- */
 
 /* The float layer, then its epilogue in one pass over the outputs. */
-static void dw_float_fused(const eng_kernels *k, const eng_conv_shape *s, const float *x,
-                           const float *w, const float *bias, const eng_epilogue *ep, float *y)
+static eng_status dw_float_fused(const eng_kernels *k, const eng_conv_shape *s, const float *x,
+                                 const float *w, const float *bias, const eng_epilogue *ep,
+                                 float *y)
 {
     const size_t out = (size_t)s->n * s->oh * s->ow;
-    k->depthwise_f32_forward(s, x, w, bias, y);
+    ENG_TRY(k->depthwise_f32_forward(s, x, w, bias, y));
 #pragma omp parallel for schedule(static) if ((size_t)s->c * out >= APPROX_PAR_MIN)
     for (int c = 0; c < s->c; c++)
         eng_epilogue_apply(ep, c, y + (size_t)c * out, out, y + (size_t)c * out);
+    return ENG_OK;
 }
 
 eng_status eng_depthwise_forward(const eng_kernels *k, const eng_conv_shape *s, const float *x,
@@ -152,10 +153,8 @@ eng_status eng_depthwise_forward_fused(const eng_kernels *k, const eng_conv_shap
     ENG_TRY(dw_check(s, q, x, w, y, "depthwise forward"));
     if (!q) {
         if (ep)
-            dw_float_fused(k, s, x, w, bias, ep, y);
-        else
-            k->depthwise_f32_forward(s, x, w, bias, y);
-        return ENG_OK;
+            return dw_float_fused(k, s, x, w, bias, ep, y);
+        return k->depthwise_f32_forward(s, x, w, bias, y);
     }
     const bool asym = q->cfg.mode == ENG_QUANT_ASYM;
     const int kk = s->kh * s->kw;
@@ -175,19 +174,20 @@ eng_status eng_depthwise_forward_fused(const eng_kernels *k, const eng_conv_shap
     approx_act_prepare(q, x, X, training);
     approx_weight_prepare(q, w, (size_t)kk);
     const eng_qparams *a = &q->act;
-    approx_weight_quantize(k, q, w, (size_t)kk, wcodes, asym ? wsum : NULL);
+    ENG_TRY(approx_weight_quantize(k, q, w, (size_t)kk, wcodes, asym ? wsum : NULL));
     for (int c0 = 0; c0 < s->c; c0 += group) {
         eng_conv_shape sub = *s;
         sub.c = s->c - c0 < group ? s->c - c0 : group;
-        k->quantize(x + (size_t)c0 * in, in * sub.c, a->scale, a->zero_point, a->qmin, a->qmax,
-                    codes);
-        k->lut_depthwise(&q->lut, &sub, codes, wcodes + (size_t)c0 * kk, (uint8_t)a->zero_point,
-                         acc, asym ? asum : NULL);
+        ENG_TRY(k->quantize(x + (size_t)c0 * in, in * sub.c, a->scale, a->zero_point, a->qmin,
+                            a->qmax, codes));
+        ENG_TRY(k->lut_depthwise(&q->lut, &sub, codes, wcodes + (size_t)c0 * kk,
+                                 (uint8_t)a->zero_point, acc, asym ? asum : NULL));
         eng_epilogue sub_ep;
         if (ep)
             sub_ep = (eng_epilogue){ep->scale + c0, ep->shift + c0, ep->act};
-        approx_dequantize(asym, &q->act, q->wq + c0, sub.c, P, kk, acc, asum, P, wsum + c0,
-                          bias ? bias + c0 : NULL, ep ? &sub_ep : NULL, y + (size_t)c0 * P);
+        ENG_TRY(approx_dequantize(asym, &q->act, q->wq + c0, sub.c, P, kk, acc, asum, P,
+                                  wsum + c0, bias ? bias + c0 : NULL, ep ? &sub_ep : NULL,
+                                  y + (size_t)c0 * P));
     }
     return ENG_OK;
 }
@@ -201,25 +201,23 @@ eng_status eng_depthwise_backward(const eng_kernels *k, const eng_conv_shape *s,
     const int kk = s->kh * s->kw;
     const size_t X = (size_t)s->c * s->n * s->h * s->w, P = (size_t)s->n * s->oh * s->ow;
     if (db) approx_bias_backward(s->c, P, dy, db);
-    if (!q) {
-        dw_backward_f32(k, s, x, w, dy, dx, dw);
-        return ENG_OK;
-    }
+    if (!q)
+        return dw_backward_f32(k, s, x, w, dy, dx, dw);
     unsigned char *p = ws;
     approx_weight_prepare(q, w, (size_t)kk);
     if (q->cfg.table_gradient) {
         uint8_t *codes = approx_ws_take(&p, X);
         uint8_t *wcodes = approx_ws_take(&p, (size_t)s->c * kk);
         const eng_qparams *a = &q->act;
-        k->quantize(x, X, a->scale, a->zero_point, a->qmin, a->qmax, codes);
-        approx_weight_quantize(k, q, w, (size_t)kk, wcodes, NULL);
+        ENG_TRY(k->quantize(x, X, a->scale, a->zero_point, a->qmin, a->qmax, codes));
+        ENG_TRY(approx_weight_quantize(k, q, w, (size_t)kk, wcodes, NULL));
         dw_backward_table(s, q, codes, wcodes, dy, dx, dw);
     } else {
         float *xq = approx_ws_take(&p, sizeof(float) * X);
         float *wq = approx_ws_take(&p, sizeof(float) * s->c * kk);
         approx_fake_quantize_par(&q->act, x, X, xq);
         approx_weight_fake(q, w, (size_t)kk, wq);
-        dw_backward_f32(k, s, xq, wq, dy, dx, dw);
+        ENG_TRY(dw_backward_f32(k, s, xq, wq, dy, dx, dw));
     }
     approx_weight_mask(q, w, (size_t)kk, dw);
     if (dx) approx_fake_quantize_backward_par(&q->act, x, dx, X, dx);

@@ -57,8 +57,8 @@ static void def_forward(const eng_conv_shape *s, int oc, const float *x, const f
     const eng_kernels *r = eng_kernels_ref();
     const int K = s->c * 9, P = s->n * s->h * s->w;
     float *cols = malloc(sizeof(float) * K * P);
-    r->im2col_f32(s, x, 0.0f, cols);
-    r->sgemm(false, false, oc, P, K, 1.0f, w, K, cols, P, 0.0f, y, P);
+    ck_assert_int_eq(r->im2col_f32(s, x, 0.0f, cols), ENG_OK);
+    ck_assert_int_eq(r->sgemm(false, false, oc, P, K, 1.0f, w, K, cols, P, 0.0f, y, P), ENG_OK);
     for (int o = 0; bias && o < oc; o++)
         for (int p = 0; p < P; p++)
             y[(size_t)o * P + p] += bias[o];
@@ -71,8 +71,8 @@ static void def_backward_weights(const eng_conv_shape *s, int oc, const float *x
     const eng_kernels *r = eng_kernels_ref();
     const int K = s->c * 9, P = s->n * s->h * s->w;
     float *cols = malloc(sizeof(float) * K * P);
-    r->im2col_f32(s, x, 0.0f, cols);
-    r->sgemm(false, true, oc, K, P, 1.0f, dy, P, cols, P, 0.0f, dw, K);
+    ck_assert_int_eq(r->im2col_f32(s, x, 0.0f, cols), ENG_OK);
+    ck_assert_int_eq(r->sgemm(false, true, oc, K, P, 1.0f, dy, P, cols, P, 0.0f, dw, K), ENG_OK);
     free(cols);
 }
 
@@ -82,8 +82,8 @@ static void def_backward_data(const eng_conv_shape *s, int oc, const float *dy, 
     const eng_kernels *r = eng_kernels_ref();
     const int K = s->c * 9, P = s->n * s->h * s->w;
     float *cols = malloc(sizeof(float) * K * P);
-    r->sgemm(true, false, K, P, oc, 1.0f, w, K, dy, P, 0.0f, cols, P);
-    r->col2im_f32(s, cols, dx);
+    ck_assert_int_eq(r->sgemm(true, false, K, P, oc, 1.0f, w, K, dy, P, 0.0f, cols, P), ENG_OK);
+    ck_assert_int_eq(r->col2im_f32(s, cols, dx), ENG_OK);
     free(cols);
 }
 
@@ -159,10 +159,10 @@ START_TEST(test_against_im2col_gemm)
         memset(y, 0x7f, 4 * Y);
         memset(dx, 0x7f, 4 * X);
         memset(dw, 0x7f, 4 * W);
-        k->conv3x3_f32_forward(&s, sc.oc, x, w, bias, y);
-        k->conv3x3_f32_forward(&s, sc.oc, x, w, NULL, y0);
-        k->conv3x3_f32_backward_data(&s, sc.oc, dy, w, dx);
-        k->conv3x3_f32_backward_weights(&s, sc.oc, x, dy, dw);
+        ck_assert_int_eq(k->conv3x3_f32_forward(&s, sc.oc, x, w, bias, y), ENG_OK);
+        ck_assert_int_eq(k->conv3x3_f32_forward(&s, sc.oc, x, w, NULL, y0), ENG_OK);
+        ck_assert_int_eq(k->conv3x3_f32_backward_data(&s, sc.oc, dy, w, dx), ENG_OK);
+        ck_assert_int_eq(k->conv3x3_f32_backward_weights(&s, sc.oc, x, dy, dw), ENG_OK);
         assert_within("forward", k->name, y, y_def, y_abs, Y, 1e-5);
         assert_within("forward, no bias", k->name, y0, y0_def, y_abs, Y, 1e-5);
         assert_within("backward data", k->name, dx, dx_def, dx_abs, X, 1e-5);
@@ -180,7 +180,7 @@ static double loss(const eng_kernels *k, const eng_conv_shape *s, int oc, const 
                    const float *w, const float *r, float *y)
 {
     const size_t Y = (size_t)oc * s->n * s->h * s->w;
-    k->conv3x3_f32_forward(s, oc, x, w, NULL, y);
+    ck_assert_int_eq(k->conv3x3_f32_forward(s, oc, x, w, NULL, y), ENG_OK);
     double sum = 0.0;
     for (size_t i = 0; i < Y; i++)
         sum += (double)y[i] * r[i];
@@ -224,8 +224,8 @@ START_TEST(test_gradients_finite_differences)
         const eng_kernels *k = set_or_skip(i);
         if (k == NULL)
             continue;
-        k->conv3x3_f32_backward_weights(&s, oc, x, r, dw);
-        k->conv3x3_f32_backward_data(&s, oc, r, w, dx);
+        ck_assert_int_eq(k->conv3x3_f32_backward_weights(&s, oc, x, r, dw), ENG_OK);
+        ck_assert_int_eq(k->conv3x3_f32_backward_data(&s, oc, r, w, dx), ENG_OK);
         check_central_differences("dw", k, &s, oc, x, w, r, y, w, W, dw);
         check_central_differences("dx", k, &s, oc, x, w, r, y, x, X, dx);
     }
@@ -256,9 +256,9 @@ START_TEST(test_thread_count_independent)
             out[t][0] = malloc(4 * Y);
             out[t][1] = malloc(4 * X);
             out[t][2] = malloc(4 * W);
-            k->conv3x3_f32_forward(&s, oc, x, w, bias, out[t][0]);
-            k->conv3x3_f32_backward_data(&s, oc, dy, w, out[t][1]);
-            k->conv3x3_f32_backward_weights(&s, oc, x, dy, out[t][2]);
+            ck_assert_int_eq(k->conv3x3_f32_forward(&s, oc, x, w, bias, out[t][0]), ENG_OK);
+            ck_assert_int_eq(k->conv3x3_f32_backward_data(&s, oc, dy, w, out[t][1]), ENG_OK);
+            ck_assert_int_eq(k->conv3x3_f32_backward_weights(&s, oc, x, dy, out[t][2]), ENG_OK);
         }
         test_set_threads(2);
         ck_assert_msg(memcmp(out[0][0], out[1][0], 4 * Y) == 0, "%s forward", k->name);

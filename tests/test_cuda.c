@@ -271,7 +271,7 @@ static void check_lut_gemm(enum table_kind kind, eng_cuda_lut_place place)
             uint8_t *w = codes_draw(&rng, (size_t)m * kk, t.w_lo, t.w_hi);
             uint8_t *a = codes_draw(&rng, (size_t)kk * n, t.a_lo, t.a_hi);
             int32_t *ref = malloc(sizeof(int32_t) * m * n);
-            eng_kernels_ref()->lut_gemm(&t.host, m, n, kk, w, a, ref);
+            ASSERT_OK(eng_kernels_ref()->lut_gemm(&t.host, m, n, kk, w, a, ref));
             uint8_t *dw = dev_put(w, (size_t)m * kk), *da = dev_put(a, (size_t)kk * n);
             size_t out_bytes = sizeof(int32_t) * ((size_t)m * n + 64); /* + sentinel */
             int32_t *dout = dev_dirty(out_bytes);
@@ -352,8 +352,8 @@ START_TEST(test_lut_conv2d_equals_im2col_gemm)
         uint8_t pad = x[0];
         uint8_t *cols = malloc((size_t)K * P);
         int32_t *ref = malloc(sizeof(int32_t) * oc * P);
-        eng_kernels_ref()->im2col_u8(&s, x, pad, cols);
-        eng_kernels_ref()->lut_gemm(&t.host, oc, P, K, w, cols, ref);
+        ASSERT_OK(eng_kernels_ref()->im2col_u8(&s, x, pad, cols));
+        ASSERT_OK(eng_kernels_ref()->lut_gemm(&t.host, oc, P, K, w, cols, ref));
         uint8_t *dx = dev_put(x, nx), *dw = dev_put(w, (size_t)oc * K);
         int32_t *dout = dev_dirty(sizeof(int32_t) * oc * P);
         ASSERT_OK(k->lut_conv2d(&dlut, &s, oc, dx, pad, dw, dout));
@@ -422,7 +422,7 @@ START_TEST(test_lut_depthwise_matches_reference)
         uint8_t *w = codes_draw(&rng, nw, t.w_lo, t.w_hi);
         uint8_t pad = (uint8_t)(g * 37);
         int32_t *ref = malloc(sizeof(int32_t) * no), *ref_sums = malloc(sizeof(int32_t) * no);
-        eng_kernels_ref()->lut_depthwise(&t.host, &s, x, w, pad, ref, ref_sums);
+        ASSERT_OK(eng_kernels_ref()->lut_depthwise(&t.host, &s, x, w, pad, ref, ref_sums));
         uint8_t *dx = dev_put(x, nx), *dw = dev_put(w, nw);
         int32_t *dout = dev_dirty(sizeof(int32_t) * no), *dsums = dev_dirty(sizeof(int32_t) * no);
         ASSERT_OK(k->lut_depthwise(&dlut, &s, dx, dw, pad, dout, g % 2 ? dsums : NULL));
@@ -473,9 +473,9 @@ START_TEST(test_im2col_col2im_bit_exact)
         for (size_t i = 0; i < nc; i++)
             cin[i] = test_rand_uniform(&rng, -1.0f, 1.0f);
         uint8_t *xu = codes_draw(&rng, nx, 0, 255), *cu = malloc(nc);
-        r->im2col_f32(&s, x, 0.25f, cf);
-        r->im2col_u8(&s, xu, 19, cu);
-        r->col2im_f32(&s, cin, dxr);
+        ASSERT_OK(r->im2col_f32(&s, x, 0.25f, cf));
+        ASSERT_OK(r->im2col_u8(&s, xu, 19, cu));
+        ASSERT_OK(r->col2im_f32(&s, cin, dxr));
 
         float *dx = dev_put(x, nx * 4), *dcin = dev_put(cin, nc * 4);
         uint8_t *dxu = dev_put(xu, nx);
@@ -537,7 +537,8 @@ START_TEST(test_quantize_bit_exact)
                                  {1, 0, 15, 2}};
     for (size_t pi = 0; pi < sizeof params / sizeof params[0]; pi++) {
         float sc = params[pi][3] == 1 ? 0.5f : params[pi][3] == 2 ? 0.25f : scale;
-        eng_kernels_ref()->quantize(x, n, sc, params[pi][0], params[pi][1], params[pi][2], ref);
+        ASSERT_OK(eng_kernels_ref()->quantize(x, n, sc, params[pi][0], params[pi][1],
+                                              params[pi][2], ref));
         ASSERT_OK(k->quantize(dxp, n, sc, params[pi][0], params[pi][1], params[pi][2], dcodes));
         uint8_t *out = dev_get(dcodes, n);
         for (size_t i = 0; i < n; i++)
@@ -693,7 +694,8 @@ START_TEST(test_sgemm_matches_reference)
             c[i] = test_rand_uniform(&rng, -1.0f, 1.0f);
         memcpy(ref, c, nc * 4);
         const float alpha = 0.75f, beta = si % 2 ? 0.0f : -0.5f;
-        eng_kernels_ref()->sgemm(ta, tb, m, n, kk, alpha, a, lda, b, ldb, beta, ref, ldc);
+        ASSERT_OK(eng_kernels_ref()->sgemm(ta, tb, m, n, kk, alpha, a, lda, b, ldb, beta, ref,
+                                           ldc));
         float *da = dev_put(a, na * 4), *db = dev_put(b, nb * 4), *dc = dev_put(c, nc * 4);
         ASSERT_OK(k->sgemm(ta, tb, m, n, kk, alpha, da, lda, db, ldb, beta, dc, ldc));
         float *out = dev_get(dc, nc * 4);

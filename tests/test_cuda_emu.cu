@@ -185,7 +185,7 @@ START_TEST(test_emulated_lut_gemm_bit_exact)
             int32_t *ref = (int32_t *)malloc(sizeof(int32_t) * m * n);
             int32_t *out = (int32_t *)malloc(sizeof(int32_t) * m * n);
             memset(out, 0x5A, sizeof(int32_t) * m * n);
-            eng_kernels_ref()->lut_gemm(&t.lut, m, n, k, w, a, ref);
+            ck_assert_int_eq(eng_kernels_ref()->lut_gemm(&t.lut, m, n, k, w, a, ref), ENG_OK);
             emu_lut_gemm_any(&t.lut, m, n, k, w, LutGemmLoader{a, n}, out, resident);
             for (size_t i = 0; i < (size_t)m * n; i++)
                 ck_assert_msg(out[i] == ref[i], "kind %d w_bits %d m=%d n=%d k=%d: out[%zu] = "
@@ -225,8 +225,8 @@ START_TEST(test_emulated_lut_conv2d_bit_exact)
         uint8_t *cols = (uint8_t *)malloc((size_t)K * P);
         int32_t *ref = (int32_t *)malloc(sizeof(int32_t) * oc * P);
         int32_t *out = (int32_t *)malloc(sizeof(int32_t) * oc * P);
-        eng_kernels_ref()->im2col_u8(&s, x, x[1], cols);
-        eng_kernels_ref()->lut_gemm(&t.lut, oc, P, K, w, cols, ref);
+        ck_assert_int_eq(eng_kernels_ref()->im2col_u8(&s, x, x[1], cols), ENG_OK);
+        ck_assert_int_eq(eng_kernels_ref()->lut_gemm(&t.lut, oc, P, K, w, cols, ref), ENG_OK);
         emu_lut_gemm_any(&t.lut, oc, P, K, w, LutConvLoader{x, s, x[1]}, out, 132);
         ck_assert_mem_eq(out, ref, sizeof(int32_t) * oc * P);
         for (int j = 0; j < P; j++) { // window sums: conv_column_sums_kernel's element
@@ -269,7 +269,8 @@ START_TEST(test_emulated_lut_depthwise_bit_exact)
         uint8_t *w = codes_draw(&rng, (size_t)s.c * s.kh * s.kw, t.w_lo, t.w_hi);
         int32_t *ref = (int32_t *)malloc(sizeof(int32_t) * no);
         int32_t *out = (int32_t *)malloc(sizeof(int32_t) * no);
-        eng_kernels_ref()->lut_depthwise(&t.lut, &s, x, w, (uint8_t)(gi * 51), ref, NULL);
+        ck_assert_int_eq(eng_kernels_ref()->lut_depthwise(&t.lut, &s, x, w, (uint8_t)(gi * 51),
+                                                          ref, NULL), ENG_OK);
         for (int columns = 0; columns <= 1; columns++) {
             memset(out, 0x5A, sizeof(int32_t) * no);
             emu_lut_depthwise_any(&t.lut, &s, x, w, (uint8_t)(gi * 51), columns, out);
@@ -298,12 +299,12 @@ START_TEST(test_emulated_elementwise_bit_exact)
         x[i] = test_rand_uniform(&rng, -2.0f, 2.0f);
     for (size_t i = 0; i < nc; i++)
         cols[i] = test_rand_uniform(&rng, -1.0f, 1.0f);
-    r->im2col_f32(&s, x, 0.5f, ref);
+    ck_assert_int_eq(r->im2col_f32(&s, x, 0.5f, ref), ENG_OK);
     for (size_t e = 0; e < nc; e++) {
         float v = im2col_element(s, (const float *)x, 0.5f, e);
         ck_assert_mem_eq(&ref[e], &v, 4);
     }
-    r->col2im_f32(&s, cols, ref);
+    ck_assert_int_eq(r->col2im_f32(&s, cols, ref), ENG_OK);
     for (size_t e = 0; e < nx; e++) {
         float v = col2im_element(s, cols, e);
         ck_assert_mem_eq(&ref[e], &v, 4);
@@ -313,7 +314,7 @@ START_TEST(test_emulated_elementwise_bit_exact)
     for (int i = 0; i < 20000; i++) {
         float v = i % 3 ? test_rand_uniform(&rng, -10.0f, 10.0f)
                         : ((float)(i % 401) - 200.0f + 0.5f) * 0.25f; // exact ties
-        r->quantize(&v, 1, 0.25f, 3, -128, 127, codes);
+        ck_assert_int_eq(r->quantize(&v, 1, 0.25f, 3, -128, 127, codes), ENG_OK);
         ck_assert_int_eq(quantize_element(v, 0.25f, 3, -128, 127), codes[0]);
     }
 

@@ -125,23 +125,23 @@ START_TEST(test_against_definition)
         memset(y, 0x7f, 4 * Y); /* garbage: the kernels must overwrite every element */
         memset(dx, 0x7f, 4 * X);
         memset(dw, 0x7f, 4 * W);
-        k->depthwise_f32_forward(&s, x, w, bias, y);
+        ck_assert_int_eq(k->depthwise_f32_forward(&s, x, w, bias, y), ENG_OK);
         assert_within("forward", k->name, y, d.y, d.ya, Y);
-        k->depthwise_f32_forward(&s, x, w, NULL, y);
+        ck_assert_int_eq(k->depthwise_f32_forward(&s, x, w, NULL, y), ENG_OK);
         assert_within("forward, no bias", k->name, y, d0.y, d0.ya, Y);
-        k->depthwise_f32_backward_data(&s, dy, w, dx);
+        ck_assert_int_eq(k->depthwise_f32_backward_data(&s, dy, w, dx), ENG_OK);
         assert_within("backward data", k->name, dx, d.dx, d.dxa, X);
-        k->depthwise_f32_backward_weights(&s, x, dy, dw);
+        ck_assert_int_eq(k->depthwise_f32_backward_weights(&s, x, dy, dw), ENG_OK);
         assert_within("backward weights", k->name, dw, d.dw, d.dwa, W);
         if (k->depthwise_f32_backward) { /* one pass: the same bits as the two calls */
             float *dx2 = malloc(4 * X), *dw2 = malloc(4 * W);
             memset(dx2, 0x7f, 4 * X);
             memset(dw2, 0x7f, 4 * W);
-            k->depthwise_f32_backward(&s, x, dy, w, dx2, dw2);
+            ck_assert_int_eq(k->depthwise_f32_backward(&s, x, dy, w, dx2, dw2), ENG_OK);
             ck_assert_mem_eq(dx2, dx, 4 * X);
             ck_assert_mem_eq(dw2, dw, 4 * W);
             memset(dw2, 0x7f, 4 * W);
-            k->depthwise_f32_backward(&s, x, dy, w, NULL, dw2);
+            ck_assert_int_eq(k->depthwise_f32_backward(&s, x, dy, w, NULL, dw2), ENG_OK);
             ck_assert_mem_eq(dw2, dw, 4 * W);
             free(dx2), free(dw2);
         }
@@ -157,7 +157,7 @@ static double loss(const eng_kernels *k, const eng_conv_shape *s, const float *x
                    const float *w, const float *r, float *y)
 {
     const size_t Y = (size_t)s->c * s->n * s->oh * s->ow;
-    k->depthwise_f32_forward(s, x, w, NULL, y);
+    ck_assert_int_eq(k->depthwise_f32_forward(s, x, w, NULL, y), ENG_OK);
     double sum = 0.0;
     for (size_t i = 0; i < Y; i++)
         sum += (double)y[i] * r[i];
@@ -183,8 +183,8 @@ START_TEST(test_gradients_finite_differences)
             const eng_kernels *k = set_or_skip(i);
             if (k == NULL)
                 continue;
-            k->depthwise_f32_backward_weights(&s, x, r, dw);
-            k->depthwise_f32_backward_data(&s, r, w, dx);
+            ck_assert_int_eq(k->depthwise_f32_backward_weights(&s, x, r, dw), ENG_OK);
+            ck_assert_int_eq(k->depthwise_f32_backward_data(&s, r, w, dx), ENG_OK);
             for (int pass = 0; pass < 2; pass++) {
                 float *p = pass ? x : w, *grad = pass ? dx : dw;
                 const size_t count = pass ? X : W;
@@ -230,9 +230,9 @@ START_TEST(test_thread_count_independent)
                 out[t][0] = malloc(4 * Y);
                 out[t][1] = malloc(4 * X);
                 out[t][2] = malloc(4 * W);
-                k->depthwise_f32_forward(&s, x, w, bias, out[t][0]);
-                k->depthwise_f32_backward_data(&s, dy, w, out[t][1]);
-                k->depthwise_f32_backward_weights(&s, x, dy, out[t][2]);
+                ck_assert_int_eq(k->depthwise_f32_forward(&s, x, w, bias, out[t][0]), ENG_OK);
+                ck_assert_int_eq(k->depthwise_f32_backward_data(&s, dy, w, out[t][1]), ENG_OK);
+                ck_assert_int_eq(k->depthwise_f32_backward_weights(&s, x, dy, out[t][2]), ENG_OK);
             }
             test_set_threads(2);
             ck_assert_msg(memcmp(out[0][0], out[1][0], 4 * Y) == 0, "%s forward", k->name);

@@ -90,11 +90,11 @@ static void check_gemm(const eng_kernels *k, const test_table *t, int m, int n, 
     int32_t *ref = malloc(sizeof(int32_t) * m * n), *out = malloc(sizeof(int32_t) * m * n);
     fill_weights(&t->lut, w, (size_t)m * kk, rng);
     fill_bytes(a, (size_t)kk * n, rng);
-    eng_kernels_ref()->lut_gemm(&t->lut, m, n, kk, w, a, ref);
+    ck_assert_int_eq(eng_kernels_ref()->lut_gemm(&t->lut, m, n, kk, w, a, ref), ENG_OK);
     for (int threads = 1; threads <= 2; threads++) {
         test_set_threads(threads);
         memset(out, 0xa5, sizeof(int32_t) * m * n);
-        k->lut_gemm(&t->lut, m, n, kk, w, a, out);
+        ck_assert_int_eq(k->lut_gemm(&t->lut, m, n, kk, w, a, out), ENG_OK);
         for (size_t i = 0; i < (size_t)m * n; i++)
             if (out[i] != ref[i])
                 ck_abort_msg("%s lut_gemm %s w_bits %d signed %d mode %d m=%d n=%d k=%d "
@@ -459,15 +459,17 @@ START_TEST(test_lut_conv2d)
             fill_bytes(a, na, &rng);
             fill_weights(&tabs[t].lut, w, (size_t)oc * kk, &rng);
             const uint8_t pad = (uint8_t)test_rand_u64(&rng);
-            eng_kernels_ref()->im2col_u8(&sh, a, pad, cols);
-            eng_kernels_ref()->lut_gemm(&tabs[t].lut, oc, (int)np, kk, w, cols, ref);
+            ck_assert_int_eq(eng_kernels_ref()->im2col_u8(&sh, a, pad, cols), ENG_OK);
+            ck_assert_int_eq(eng_kernels_ref()->lut_gemm(&tabs[t].lut, oc, (int)np, kk, w, cols,
+                                                         ref), ENG_OK);
             for (int s = 0; s <= SET_COUNT; s++) {
                 if (sets[s] == NULL)
                     continue;
                 for (int threads = 1; threads <= 2; threads++) {
                     test_set_threads(threads);
                     memset(out, 0x5a, sizeof(int32_t) * oc * np);
-                    sets[s]->lut_conv2d(&tabs[t].lut, &sh, oc, a, pad, w, out);
+                    ck_assert_int_eq(sets[s]->lut_conv2d(&tabs[t].lut, &sh, oc, a, pad, w, out),
+                                     ENG_OK);
                     for (size_t i = 0; i < (size_t)oc * np; i++)
                         if (out[i] != ref[i])
                             ck_abort_msg("%s lut_conv2d geometry %zu table %d threads %d: out[%zu]"
@@ -543,14 +545,16 @@ START_TEST(test_lut_depthwise)
                 fill_bytes(a, na, &rng);
                 fill_weights(&tabs[t].lut, w, nw, &rng);
                 uint8_t pad = (uint8_t)test_rand_u64(&rng);
-                eng_kernels_ref()->lut_depthwise(&tabs[t].lut, &sh, a, w, pad, ref, sref);
+                ck_assert_int_eq(eng_kernels_ref()->lut_depthwise(&tabs[t].lut, &sh, a, w, pad,
+                                                                  ref, sref), ENG_OK);
                 window_sums_check(&sh, a, pad, sref);
                 for (int threads = 1; threads <= 2; threads++) {
                     test_set_threads(threads);
                     memset(out, 0x5a, 4 * no);
                     memset(sums, 0x5a, 4 * no);
                     /* the sums are optional: every other call goes without */
-                    k->lut_depthwise(&tabs[t].lut, &sh, a, w, pad, out, threads == 1 ? sums : NULL);
+                    ck_assert_int_eq(k->lut_depthwise(&tabs[t].lut, &sh, a, w, pad, out,
+                                                      threads == 1 ? sums : NULL), ENG_OK);
                     for (size_t i = 0; i < no; i++)
                         if (out[i] != ref[i] || (threads == 1 && sums[i] != sref[i]))
                             ck_abort_msg("%s lut_depthwise geometry %zu table %d threads %d: "
@@ -604,16 +608,16 @@ START_TEST(test_im2col_col2im_identical)
             for (size_t i = 0; i < nx; i++)
                 x[i] = test_rand_uniform(&rng, -1, 1);
             fill_bytes(xb, nx, &rng);
-            r->im2col_f32(&sh, x, 0.25f, c1);
-            k->im2col_f32(&sh, x, 0.25f, c2);
+            ck_assert_int_eq(r->im2col_f32(&sh, x, 0.25f, c1), ENG_OK);
+            ck_assert_int_eq(k->im2col_f32(&sh, x, 0.25f, c2), ENG_OK);
             ck_assert_mem_eq(c1, c2, nc * 4);
-            r->im2col_u8(&sh, xb, 7, b1);
-            k->im2col_u8(&sh, xb, 7, b2);
+            ck_assert_int_eq(r->im2col_u8(&sh, xb, 7, b1), ENG_OK);
+            ck_assert_int_eq(k->im2col_u8(&sh, xb, 7, b2), ENG_OK);
             ck_assert_mem_eq(b1, b2, nc);
             for (size_t i = 0; i < nc; i++)
                 c1[i] = test_rand_uniform(&rng, -1, 1);
-            r->col2im_f32(&sh, c1, d1);
-            k->col2im_f32(&sh, c1, d2);
+            ck_assert_int_eq(r->col2im_f32(&sh, c1, d1), ENG_OK);
+            ck_assert_int_eq(k->col2im_f32(&sh, c1, d2), ENG_OK);
             ck_assert_mem_eq(d1, d2, nx * 4);
             free(x); free(c1); free(c2); free(d1); free(d2); free(xb); free(b1); free(b2);
         }
@@ -645,9 +649,10 @@ START_TEST(test_quantize_identical)
             for (size_t count = 0; count <= COUNT; count += count < 40 ? 1 : 321) {
                 uint8_t c1[COUNT], c2[COUNT];
                 memset(c2, 0xee, sizeof c2);
-                eng_kernels_ref()->quantize(x, count, q[j].scale, q[j].zp, q[j].qmin, q[j].qmax,
-                                            c1);
-                k->quantize(x, count, q[j].scale, q[j].zp, q[j].qmin, q[j].qmax, c2);
+                ck_assert_int_eq(eng_kernels_ref()->quantize(x, count, q[j].scale, q[j].zp,
+                                                             q[j].qmin, q[j].qmax, c1), ENG_OK);
+                ck_assert_int_eq(k->quantize(x, count, q[j].scale, q[j].zp, q[j].qmin, q[j].qmax,
+                                             c2), ENG_OK);
                 if (count > 0)
                     ck_assert_mem_eq(c1, c2, count);
                 if (count < COUNT)
@@ -660,10 +665,7 @@ END_TEST
 
 /* ---- sgemm ---------------------------------------------------------------------------- */
 
-typedef void (*sgemm_fn)(bool, bool, int, int, int, float, const float *, int, const float *,
-                         int, float, float *, int);
-
-static void check_sgemm(sgemm_fn f, const char *what)
+static void check_sgemm(eng_sgemm_fn *f, const char *what)
 {
     static const int shapes[][3] = {{1, 1, 1},     {3, 65, 257},  {64, 300, 63},
                                     {17, 5, 577},  {70, 129, 300}, {40, 1001, 130},
@@ -682,8 +684,9 @@ static void check_sgemm(sgemm_fn f, const char *what)
             for (int i = 0; i < (tb ? n : k) * ldb; i++) b[i] = test_rand_uniform(&rng, -1, 1);
             for (int i = 0; i < m * ldc; i++) c1[i] = c2[i] = test_rand_uniform(&rng, -1, 1);
             const float beta = t == 3 ? 0.0f : 0.5f;
-            eng_kernels_ref()->sgemm(ta, tb, m, n, k, 1.25f, a, lda, b, ldb, beta, c1, ldc);
-            f(ta, tb, m, n, k, 1.25f, a, lda, b, ldb, beta, c2, ldc);
+            ck_assert_int_eq(eng_kernels_ref()->sgemm(ta, tb, m, n, k, 1.25f, a, lda, b, ldb,
+                                                      beta, c1, ldc), ENG_OK);
+            ck_assert_int_eq(f(ta, tb, m, n, k, 1.25f, a, lda, b, ldb, beta, c2, ldc), ENG_OK);
             for (int i = 0; i < m; i++) {
                 for (int j = 0; j < ldc; j++) {
                     if (j >= n) /* padding between rows is untouched */

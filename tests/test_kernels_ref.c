@@ -33,8 +33,8 @@ static void check_approx_conv_case(const char *case_name, const char *table_file
     uint8_t *cols = malloc((size_t)c * K * K * n * oplane);
     int32_t *acc = malloc(sizeof(int32_t) * oc * n * oplane);
     eng_lut lut = {.table = table, .w_bits = 8, .is_signed = false, .mode = ENG_LUT_DIRECT};
-    k->im2col_u8(&s, a, 37 /* a_zero_point of both cases */, cols);
-    k->lut_gemm(&lut, oc, n * (int)oplane, c * K * K, wc, cols, acc);
+    ck_assert_int_eq(k->im2col_u8(&s, a, 37 /* a_zero_point of both cases */, cols), ENG_OK);
+    ck_assert_int_eq(k->lut_gemm(&lut, oc, n * (int)oplane, c * K * K, wc, cols, acc), ENG_OK);
     for (int b = 0; b < n; b++)
         for (int o = 0; o < oc; o++)
             for (size_t p = 0; p < oplane; p++)
@@ -80,8 +80,8 @@ START_TEST(test_col2im_is_adjoint)
         float *x = malloc(nx * 4), *dx = malloc(nx * 4), *cols = malloc(nc * 4), *c = malloc(nc * 4);
         for (size_t i = 0; i < nx; i++) x[i] = test_rand_uniform(&rng, -1, 1);
         for (size_t i = 0; i < nc; i++) c[i] = test_rand_uniform(&rng, -1, 1);
-        k->im2col_f32(&s, x, 0.0f, cols);
-        k->col2im_f32(&s, c, dx);
+        ck_assert_int_eq(k->im2col_f32(&s, x, 0.0f, cols), ENG_OK);
+        ck_assert_int_eq(k->col2im_f32(&s, c, dx), ENG_OK);
         double lhs = 0, rhs = 0;
         for (size_t i = 0; i < nc; i++) lhs += (double)cols[i] * c[i];
         for (size_t i = 0; i < nx; i++) rhs += (double)x[i] * dx[i];
@@ -108,7 +108,7 @@ START_TEST(test_quantize_matches_reference)
     float *x = test_read_reference("fakequant_asym_u8", "x.bin", COUNT * 4);
     float *y = test_read_reference("fakequant_asym_u8", "y.bin", COUNT * 4);
     uint8_t codes[COUNT];
-    eng_kernels_ref()->quantize(x, COUNT, 0.05f, 60, 0, 255, codes);
+    ck_assert_int_eq(eng_kernels_ref()->quantize(x, COUNT, 0.05f, 60, 0, 255, codes), ENG_OK);
     for (int i = 0; i < COUNT; i++)
         ck_assert_float_eq_tol((codes[i] - 60) * 0.05f, y[i], 1e-6f);
     free(x);

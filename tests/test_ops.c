@@ -1,7 +1,7 @@
 /*
  * test_ops.c - exact float conv2d, depthwise and dense (eng_ops.h, q == NULL): forward and
  * backward against PyTorch reference vectors, finite differences and a naive grouped
- * convolution.
+ * convolution; a failing kernel's status comes back from every op.
  */
 #include <check.h>
 #include <math.h>
@@ -354,6 +354,171 @@ START_TEST(test_bad_arguments)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------------------------
+ * Kernel statuses: an op hands a failing kernel's status back
+ * ---------------------------------------------------------------------------------------- */
+
+/* The reference table with member `failing` (an index into fail_kernels) replaced by a kernel
+ * that counts its calls and fails. */
+enum { KERNEL_COUNT = 15 };
+static int fail_calls;
+
+static eng_status kernel_fails(const char *name)
+{
+    fail_calls++;
+    return eng_error(ENG_ERR_INTERNAL, "kernel %s failed", name);
+}
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+static eng_status fail_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a,
+                             int lda, const float *b, int ldb, float beta, float *c, int ldc)
+{ return kernel_fails("sgemm"); }
+static eng_status fail_lut_gemm(const eng_lut *lut, int m, int n, int k, const uint8_t *w,
+                                const uint8_t *a, int32_t *out)
+{ return kernel_fails("lut_gemm"); }
+static eng_status fail_lut_conv2d(const eng_lut *lut, const eng_conv_shape *s, int oc,
+                                  const uint8_t *a, uint8_t pad, const uint8_t *w, int32_t *out)
+{ return kernel_fails("lut_conv2d"); }
+static eng_status fail_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s,
+                                     const uint8_t *a, const uint8_t *w, uint8_t pad,
+                                     int32_t *out, int32_t *sums)
+{ return kernel_fails("lut_depthwise"); }
+static eng_status fail_im2col_f32(const eng_conv_shape *s, const float *x, float pad, float *c)
+{ return kernel_fails("im2col_f32"); }
+static eng_status fail_im2col_u8(const eng_conv_shape *s, const uint8_t *x, uint8_t pad,
+                                 uint8_t *c)
+{ return kernel_fails("im2col_u8"); }
+static eng_status fail_col2im_f32(const eng_conv_shape *s, const float *c, float *dx)
+{ return kernel_fails("col2im_f32"); }
+static eng_status fail_quantize(const float *x, size_t count, float scale, int32_t zp,
+                                int32_t qmin, int32_t qmax, uint8_t *codes)
+{ return kernel_fails("quantize"); }
+static eng_status fail_c3_forward(const eng_conv_shape *s, int oc, const float *x,
+                                  const float *w, const float *bias, float *y)
+{ return kernel_fails("conv3x3_f32_forward"); }
+static eng_status fail_c3_backward_data(const eng_conv_shape *s, int oc, const float *dy,
+                                        const float *w, float *dx)
+{ return kernel_fails("conv3x3_f32_backward_data"); }
+static eng_status fail_c3_backward_weights(const eng_conv_shape *s, int oc, const float *x,
+                                           const float *dy, float *dw)
+{ return kernel_fails("conv3x3_f32_backward_weights"); }
+static eng_status fail_dw_forward(const eng_conv_shape *s, const float *x, const float *w,
+                                  const float *bias, float *y)
+{ return kernel_fails("depthwise_f32_forward"); }
+static eng_status fail_dw_backward_data(const eng_conv_shape *s, const float *dy,
+                                        const float *w, float *dx)
+{ return kernel_fails("depthwise_f32_backward_data"); }
+static eng_status fail_dw_backward_weights(const eng_conv_shape *s, const float *x,
+                                           const float *dy, float *dw)
+{ return kernel_fails("depthwise_f32_backward_weights"); }
+static eng_status fail_dw_backward(const eng_conv_shape *s, const float *x, const float *dy,
+                                   const float *w, float *dx, float *dw)
+{ return kernel_fails("depthwise_f32_backward"); }
+#pragma GCC diagnostic pop
+
+static eng_kernels failing_set(int failing)
+{
+    eng_kernels k = *eng_kernels_ref();
+    switch (failing) {
+    case 0: k.sgemm = fail_sgemm; break;
+    case 1: k.lut_gemm = fail_lut_gemm; break;
+    case 2: k.lut_conv2d = fail_lut_conv2d; break;
+    case 3: k.lut_depthwise = fail_lut_depthwise; break;
+    case 4: k.im2col_f32 = fail_im2col_f32; break;
+    case 5: k.im2col_u8 = fail_im2col_u8; break;
+    case 6: k.col2im_f32 = fail_col2im_f32; break;
+    case 7: k.quantize = fail_quantize; break;
+    case 8: k.conv3x3_f32_forward = fail_c3_forward; break;
+    case 9: k.conv3x3_f32_backward_data = fail_c3_backward_data; break;
+    case 10: k.conv3x3_f32_backward_weights = fail_c3_backward_weights; break;
+    case 11: k.depthwise_f32_forward = fail_dw_forward; break;
+    case 12: k.depthwise_f32_backward_data = fail_dw_backward_data; break;
+    case 13: k.depthwise_f32_backward_weights = fail_dw_backward_weights; break;
+    default: k.depthwise_f32_backward = fail_dw_backward; break;
+    }
+    return k;
+}
+
+/* st is the op's status; the failing kernel ran `calls` times during the op. */
+static void check_status(const char *op, eng_status st, int calls, int failing)
+{
+    if (calls > 0) {
+        ck_assert_msg(st == ENG_ERR_INTERNAL, "%s with failing kernel %d: status %d", op,
+                      failing, (int)st);
+        ck_assert_ptr_nonnull(strstr(eng_last_error(), "failed"));
+    } else {
+        ck_assert_msg(st == ENG_OK, "%s: %s", op, eng_last_error());
+    }
+}
+
+/* Runs `call` with the failing set f and checks what it returns. */
+#define RUN_FAILING(op, call)                                                                \
+    do {                                                                                     \
+        fail_calls = 0;                                                                      \
+        eng_status st_ = (call);                                                             \
+        check_status(op, st_, fail_calls, failing);                                          \
+        total += fail_calls;                                                                 \
+    } while (0)
+
+START_TEST(test_kernel_status_propagates)
+{
+    const int failing = _i;
+    const eng_kernels *r = eng_kernels_ref();
+    const eng_kernels fset = failing_set(failing), *f = &fset;
+    int total = 0;
+    /* room for the largest op: the 2-channel 6x6 batch of 2, the 3-output dense layer */
+    float x[2 * 2 * 6 * 6], w[2 * 2 * 9], b[3] = {0.1f, -0.2f, 0.3f};
+    float y[2 * 2 * 6 * 6], dy[2 * 2 * 6 * 6], dx[2 * 2 * 6 * 6], dw[2 * 2 * 9], db[3];
+    uint64_t rng = 77;
+    for (size_t i = 0; i < sizeof x / sizeof *x; i++) x[i] = test_rand_uniform(&rng, -1, 1);
+    for (size_t i = 0; i < sizeof dy / sizeof *dy; i++) dy[i] = test_rand_uniform(&rng, -1, 1);
+    for (size_t i = 0; i < sizeof w / sizeof *w; i++) w[i] = test_rand_uniform(&rng, -1, 1);
+    /* 3x3 stride 1 (the direct float kernels, the implicit table convolution), 3x3 stride 2
+     * (im2col + GEMM) and 1x1 (no columns) */
+    const int geo[3][3] = {{3, 1, 1}, {3, 2, 1}, {1, 1, 0}};
+    for (int qi = 0; qi < 3; qi++) { /* float, quantized STE, quantized table gradient */
+        eng_approx *q = NULL, *qd = NULL, *qn = NULL;
+        if (qi > 0) {
+            eng_approx_cfg cfg;
+            eng_approx_cfg_default(&cfg);
+            cfg.mode = ENG_QUANT_ASYM;
+            cfg.table_gradient = qi == 2;
+            ck_assert_int_eq(eng_approx_create(&cfg, NULL, 2, &q), ENG_OK);
+            ck_assert_int_eq(eng_approx_create(&cfg, NULL, 2, &qd), ENG_OK);
+            ck_assert_int_eq(eng_approx_create(&cfg, NULL, 3, &qn), ENG_OK);
+        }
+        for (int g = 0; g < 3; g++) {
+            eng_conv_shape s;
+            ck_assert_int_eq(eng_conv_shape_init(&s, 2, 2, 6, 6, geo[g][0], geo[g][0],
+                                                 geo[g][1], geo[g][2], 1), ENG_OK);
+            void *ws = ws_alloc(eng_conv2d_workspace_size(&s, 2, q) +
+                                eng_depthwise_workspace_size(&s, qd));
+            /* a forward on the reference first: the backward needs one */
+            ck_assert_int_eq(eng_conv2d_forward(r, &s, 2, x, w, b, q, true, y, ws), ENG_OK);
+            RUN_FAILING("conv2d forward", eng_conv2d_forward(f, &s, 2, x, w, b, q, true, y, ws));
+            RUN_FAILING("conv2d backward",
+                        eng_conv2d_backward(f, &s, 2, x, w, q, dy, dx, dw, db, ws));
+            ck_assert_int_eq(eng_depthwise_forward(r, &s, x, w, b, qd, true, y, ws), ENG_OK);
+            RUN_FAILING("depthwise forward",
+                        eng_depthwise_forward(f, &s, x, w, b, qd, true, y, ws));
+            RUN_FAILING("depthwise backward",
+                        eng_depthwise_backward(f, &s, x, w, qd, dy, dx, dw, db, ws));
+            eng_free(ws);
+        }
+        void *ws = ws_alloc(eng_dense_workspace_size(4, 3, 2, qn));
+        ck_assert_int_eq(eng_dense_forward(r, 4, 3, 2, x, w, b, qn, true, y, ws), ENG_OK);
+        RUN_FAILING("dense forward", eng_dense_forward(f, 4, 3, 2, x, w, b, qn, true, y, ws));
+        RUN_FAILING("dense backward", eng_dense_backward(f, 4, 3, 2, x, w, qn, dy, dx, dw, db, ws));
+        eng_free(ws);
+        eng_approx_free(q);
+        eng_approx_free(qd);
+        eng_approx_free(qn);
+    }
+    ck_assert_msg(total > 0, "no op called kernel %d", failing);
+}
+END_TEST
+
 static Suite *ops_suite(void)
 {
     Suite *s = suite_create("ops");
@@ -370,6 +535,7 @@ static Suite *ops_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("limits");
     tcase_add_test(tc, test_bad_arguments);
+    tcase_add_loop_test(tc, test_kernel_status_propagates, 0, KERNEL_COUNT);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -152,15 +152,13 @@ static float *c3_forward_scratch(int h, int w, int cin, int cout, uint16_t **cod
     return (float *)ws;
 }
 
-void eng_cpu_conv3x3_avx512_forward(const eng_conv_shape *s, int oc, const float *x,
-                                    const float *w, const float *bias, float *y)
+eng_status eng_cpu_conv3x3_avx512_forward(const eng_conv_shape *s, int oc, const float *x,
+                                          const float *w, const float *bias, float *y)
 {
     uint16_t *codes;
     float *wp = c3_forward_scratch(s->h, s->w, s->c, oc, &codes);
-    if (wp == NULL) {
-        eng_kernels_ref()->conv3x3_f32_forward(s, oc, x, w, bias, y);
-        return;
-    }
+    if (wp == NULL)
+        return eng_kernels_ref()->conv3x3_f32_forward(s, oc, x, w, bias, y);
     const int nblk = (oc + FWD_OB - 1) / FWD_OB;
     for (int blk = 0; blk < nblk; blk++)
         for (int t = 0; t < 9; t++)
@@ -171,17 +169,16 @@ void eng_cpu_conv3x3_avx512_forward(const eng_conv_shape *s, int oc, const float
                         o < oc ? w[((size_t)o * s->c + c) * 9 + t] : 0.0f;
                 }
     c3_forward_packed((size_t)s->n * s->h * s->w, s->h, s->w, s->c, oc, x, wp, bias, codes, y);
+    return ENG_OK;
 }
 
-void eng_cpu_conv3x3_avx512_backward_data(const eng_conv_shape *s, int oc, const float *dy,
-                                          const float *w, float *dx)
+eng_status eng_cpu_conv3x3_avx512_backward_data(const eng_conv_shape *s, int oc, const float *dy,
+                                                const float *w, float *dx)
 {
     uint16_t *codes;
     float *wp = c3_forward_scratch(s->h, s->w, oc, s->c, &codes);
-    if (wp == NULL) {
-        eng_kernels_ref()->conv3x3_f32_backward_data(s, oc, dy, w, dx);
-        return;
-    }
+    if (wp == NULL)
+        return eng_kernels_ref()->conv3x3_f32_backward_data(s, oc, dy, w, dx);
     /* dx = forward conv of dy with w'[c][o][t] = w[o][c][8 - t] (transposed, flipped). */
     const int nblk = (s->c + FWD_OB - 1) / FWD_OB;
     for (int blk = 0; blk < nblk; blk++)
@@ -193,6 +190,7 @@ void eng_cpu_conv3x3_avx512_backward_data(const eng_conv_shape *s, int oc, const
                         c < s->c ? w[((size_t)o * s->c + c) * 9 + 8 - t] : 0.0f;
                 }
     c3_forward_packed((size_t)s->n * s->h * s->w, s->h, s->w, oc, s->c, dy, wp, NULL, codes, dx);
+    return ENG_OK;
 }
 
 /* One backward-weights tile (output block blk, input channels [c0, c1)) over the positions
@@ -243,8 +241,8 @@ c3_dw_tile(const float *const d[DW_OB], const float *x, size_t P, const ptrdiff_
     }
 }
 
-void eng_cpu_conv3x3_avx512_backward_weights(const eng_conv_shape *s, int oc, const float *x,
-                                             const float *dy, float *dw)
+eng_status eng_cpu_conv3x3_avx512_backward_weights(const eng_conv_shape *s, int oc, const float *x,
+                                                   const float *dy, float *dw)
 {
     const size_t P = (size_t)s->n * s->h * s->w, hw = (size_t)s->h * s->w;
     const ptrdiff_t nchunk = (ptrdiff_t)((P + 15) / 16);
@@ -256,10 +254,8 @@ void eng_cpu_conv3x3_avx512_backward_weights(const eng_conv_shape *s, int oc, co
     const size_t bbytes = sizeof(__m512) * DW_CG * DW_OB * 9 + sizeof(float) * DW_OB * 16 *
                                                                    DW_PBLOCK;
     unsigned char *ws = eng_cpu_workspace(cbytes + mbytes + bbytes * (size_t)threads);
-    if (ws == NULL) {
-        eng_kernels_ref()->conv3x3_f32_backward_weights(s, oc, x, dy, dw);
-        return;
-    }
+    if (ws == NULL)
+        return eng_kernels_ref()->conv3x3_f32_backward_weights(s, oc, x, dy, dw);
     uint16_t *codes = (uint16_t *)ws;
     __mmask16 *masks = (__mmask16 *)(ws + cbytes);
     c3_codes(s->h, s->w, codes);
@@ -303,6 +299,7 @@ void eng_cpu_conv3x3_avx512_backward_weights(const eng_conv_shape *s, int oc, co
             }
         }
     }
+    return ENG_OK;
 }
 
 #pragma GCC pop_options

@@ -70,25 +70,20 @@ const eng_kernels *eng_kernels_avx512(void);
 /* The float GEMM of the optimized sets: OpenBLAS cblas_sgemm when the build has it (its thread
  * count is set to eng_cpu_threads() before each call), else eng_cpu_sgemm_blocked. Same
  * contract as eng_kernels.sgemm. */
-void eng_cpu_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
-                   const float *a, int lda, const float *b, int ldb, float beta,
-                   float *c, int ldc);
+eng_sgemm_fn eng_cpu_sgemm;
 
 /* A cache-blocked C GEMM (OpenMP over row blocks, `omp simd` inner loops). Same contract; for
  * a fixed thread count the result is deterministic and equal for every thread count. */
-void eng_cpu_sgemm_blocked(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
-                           const float *a, int lda, const float *b, int ldb, float beta,
-                           float *c, int ldc);
+eng_sgemm_fn eng_cpu_sgemm_blocked;
 
 /* im2col / col2im with contiguous row copies; bit-identical to the references. The _rows
  * variant fills rows [r0, r1) of cols on the calling thread only (used inside parallel
  * regions). */
-void eng_cpu_im2col_f32(const eng_conv_shape *s, const float *x, float pad_value, float *cols);
-void eng_cpu_im2col_u8(const eng_conv_shape *s, const uint8_t *x, uint8_t pad_value,
-                       uint8_t *cols);
+eng_im2col_f32_fn eng_cpu_im2col_f32;
+eng_im2col_u8_fn eng_cpu_im2col_u8;
 void eng_cpu_im2col_u8_rows(const eng_conv_shape *s, const uint8_t *x, uint8_t pad_value,
                             uint8_t *cols, int r0, int r1);
-void eng_cpu_col2im_f32(const eng_conv_shape *s, const float *cols, float *dx);
+eng_col2im_f32_fn eng_cpu_col2im_f32;
 
 /* sums[p] = sum of cols[r * ld + p] over rows r in [0, rows), p in [0, n), on the calling
  * thread (the window sums of the depthwise table kernels, from their column panels). */
@@ -98,43 +93,34 @@ void eng_cpu_column_sums_u8(const uint8_t *cols, int rows, size_t ld, size_t n, 
 
 /* The AVX-512 (F/BW/VL/DQ) 3x3, stride-1, pad-1 float convolutions of the avx512 set; same
  * contracts as eng_kernels.conv3x3_f32_forward / _backward_data / _backward_weights. */
-void eng_cpu_conv3x3_avx512_forward(const eng_conv_shape *s, int oc, const float *x,
-                                    const float *w, const float *bias, float *y);
-void eng_cpu_conv3x3_avx512_backward_data(const eng_conv_shape *s, int oc, const float *dy,
-                                          const float *w, float *dx);
-void eng_cpu_conv3x3_avx512_backward_weights(const eng_conv_shape *s, int oc, const float *x,
-                                             const float *dy, float *dw);
+eng_conv3x3_f32_forward_fn eng_cpu_conv3x3_avx512_forward;
+eng_conv3x3_f32_backward_data_fn eng_cpu_conv3x3_avx512_backward_data;
+eng_conv3x3_f32_backward_weights_fn eng_cpu_conv3x3_avx512_backward_weights;
 
 /* The 3x3 convolutions of the avx2 set: im2col + eng_cpu_sgemm with the column buffer in the
  * calling thread's scratch (conv3x3_gemm.c). Same contracts. */
-void eng_cpu_conv3x3_gemm_forward(const eng_conv_shape *s, int oc, const float *x,
-                                  const float *w, const float *bias, float *y);
-void eng_cpu_conv3x3_gemm_backward_data(const eng_conv_shape *s, int oc, const float *dy,
-                                        const float *w, float *dx);
-void eng_cpu_conv3x3_gemm_backward_weights(const eng_conv_shape *s, int oc, const float *x,
-                                           const float *dy, float *dw);
+eng_conv3x3_f32_forward_fn eng_cpu_conv3x3_gemm_forward;
+eng_conv3x3_f32_backward_data_fn eng_cpu_conv3x3_gemm_backward_data;
+eng_conv3x3_f32_backward_weights_fn eng_cpu_conv3x3_gemm_backward_weights;
 
 /* ---- float depthwise convolution (depthwise_f32.c) ---------------------------------------- */
 
 /* The direct depthwise kernels of the optimized sets (dilation 1, stride 1 or 2; other shapes
  * and a failed scratch allocation run the references). Same contracts as
  * eng_kernels.depthwise_f32_forward / _backward_data / _backward_weights. */
-void eng_cpu_depthwise_forward(const eng_conv_shape *s, const float *x, const float *w,
-                               const float *bias, float *y);
-void eng_cpu_depthwise_backward_data(const eng_conv_shape *s, const float *dy, const float *w,
-                                     float *dx);
-void eng_cpu_depthwise_backward_weights(const eng_conv_shape *s, const float *x,
-                                        const float *dy, float *dw);
-void eng_cpu_depthwise_backward(const eng_conv_shape *s, const float *x, const float *dy,
-                                const float *w, float *dx, float *dw);
+eng_depthwise_f32_forward_fn eng_cpu_depthwise_forward;
+eng_depthwise_f32_backward_data_fn eng_cpu_depthwise_backward_data;
+eng_depthwise_f32_backward_weights_fn eng_cpu_depthwise_backward_weights;
+eng_depthwise_f32_backward_fn eng_cpu_depthwise_backward;
 
 /* ---- helpers for table kernels (lut_common.c) ------------------------------------------ */
 
 /* lut_conv2d as im2col_u8 of set k into a buffer of its own + k->lut_gemm (the reference when
- * the buffer cannot be had). */
-void eng_cpu_lut_conv2d_columns(const eng_kernels *k, const eng_lut *lut,
-                                const eng_conv_shape *s, int oc, const uint8_t *a,
-                                uint8_t pad_code, const uint8_t *w, int32_t *out);
+ * the buffer cannot be had); returns their status (ENG_OK). */
+eng_status eng_cpu_lut_conv2d_columns(const eng_kernels *k, const eng_lut *lut,
+                                      const eng_conv_shape *s, int oc, const uint8_t *a,
+                                      uint8_t pad_code, const uint8_t *w, int32_t *out)
+    ENG_KERNEL_STATUS;
 
 /* Marks in used[256] the weight codes that occur in w[0..count). */
 void eng_lut_mark_used(const uint8_t *w, size_t count, bool used[256]);

@@ -219,16 +219,14 @@ static float *dw_workspace(const dw_geom *g, int threads)
     return eng_cpu_workspace(sizeof(float) * dw_scratch(g) * (size_t)threads);
 }
 
-void eng_cpu_depthwise_forward(const eng_conv_shape *s, const float *x, const float *w,
-                               const float *bias, float *y)
+eng_status eng_cpu_depthwise_forward(const eng_conv_shape *s, const float *x, const float *w,
+                                     const float *bias, float *y)
 {
     dw_geom g;
     const int threads = eng_cpu_threads();
     float *ws = dw_geom_init(&g, s) ? dw_workspace(&g, threads) : NULL;
-    if (ws == NULL) {
-        eng_kernels_ref()->depthwise_f32_forward(s, x, w, bias, y);
-        return;
-    }
+    if (ws == NULL)
+        return eng_kernels_ref()->depthwise_f32_forward(s, x, w, bias, y);
     const int groups = (s->n + g.imgs - 1) / g.imgs, tasks = s->c * groups;
     const size_t plane = (size_t)s->h * s->w, oplane = (size_t)s->oh * s->ow;
     const size_t work = (size_t)s->c * s->n * oplane;
@@ -255,6 +253,7 @@ void eng_cpu_depthwise_forward(const eng_conv_shape *s, const float *x, const fl
             }
         }
     }
+    return ENG_OK;
 }
 
 /* m dy planes (oh x ow each) spread to the phase layout after g->front zeros, zeros
@@ -330,25 +329,29 @@ static bool dw_backward(const eng_conv_shape *s, const float *x, const float *dy
     return true;
 }
 
-void eng_cpu_depthwise_backward_data(const eng_conv_shape *s, const float *dy, const float *w,
-                                     float *dx)
+eng_status eng_cpu_depthwise_backward_data(const eng_conv_shape *s, const float *dy, const float *w,
+                                           float *dx)
 {
     if (!dw_backward(s, NULL, dy, w, dx, NULL))
-        eng_kernels_ref()->depthwise_f32_backward_data(s, dy, w, dx);
+        return eng_kernels_ref()->depthwise_f32_backward_data(s, dy, w, dx);
+    return ENG_OK;
 }
 
-void eng_cpu_depthwise_backward_weights(const eng_conv_shape *s, const float *x,
-                                        const float *dy, float *dw)
+eng_status eng_cpu_depthwise_backward_weights(const eng_conv_shape *s, const float *x,
+                                              const float *dy, float *dw)
 {
     if (!dw_backward(s, x, dy, NULL, NULL, dw))
-        eng_kernels_ref()->depthwise_f32_backward_weights(s, x, dy, dw);
+        return eng_kernels_ref()->depthwise_f32_backward_weights(s, x, dy, dw);
+    return ENG_OK;
 }
 
-void eng_cpu_depthwise_backward(const eng_conv_shape *s, const float *x, const float *dy,
-                                const float *w, float *dx, float *dw)
+eng_status eng_cpu_depthwise_backward(const eng_conv_shape *s, const float *x, const float *dy,
+                                      const float *w, float *dx, float *dw)
 {
     if (!dw_backward(s, x, dy, w, dx, dw)) {
-        eng_kernels_ref()->depthwise_f32_backward_weights(s, x, dy, dw);
-        if (dx) eng_kernels_ref()->depthwise_f32_backward_data(s, dy, w, dx);
+        ENG_TRY(eng_kernels_ref()->depthwise_f32_backward_weights(s, x, dy, dw));
+        if (dx)
+            ENG_TRY(eng_kernels_ref()->depthwise_f32_backward_data(s, dy, w, dx));
     }
+    return ENG_OK;
 }

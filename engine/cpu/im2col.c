@@ -116,7 +116,7 @@ void eng_cpu_im2col_u8_rows(const eng_conv_shape *s, const uint8_t *x, uint8_t p
 
 /* Rows split evenly over the threads (the partition only decides who copies what). */
 #define DEFINE_IM2COL(NAME, ROWS, T)                                                         \
-    void NAME(const eng_conv_shape *s, const T *x, T pad_value, T *cols)                     \
+    eng_status NAME(const eng_conv_shape *s, const T *x, T pad_value, T *cols)               \
     {                                                                                        \
         const int rows = s->c * s->kh * s->kw;                                               \
         _Pragma("omp parallel num_threads(eng_cpu_threads()) \
@@ -126,12 +126,13 @@ void eng_cpu_im2col_u8_rows(const eng_conv_shape *s, const uint8_t *x, uint8_t p
             ROWS(s, x, pad_value, cols, (int)((long long)rows * t / nth),                    \
                  (int)((long long)rows * (t + 1) / nth));                                    \
         }                                                                                    \
+        return ENG_OK;                                                                       \
     }
 
 DEFINE_IM2COL(eng_cpu_im2col_f32, im2col_f32_rows, float)
 DEFINE_IM2COL(eng_cpu_im2col_u8, im2col_u8_rows, uint8_t)
 
-void eng_cpu_col2im_f32(const eng_conv_shape *s, const float *cols, float *dx)
+eng_status eng_cpu_col2im_f32(const eng_conv_shape *s, const float *cols, float *dx)
 {
     const size_t ncols = (size_t)s->n * s->oh * s->ow;
     const size_t plane = (size_t)s->h * s->w;
@@ -164,6 +165,7 @@ void eng_cpu_col2im_f32(const eng_conv_shape *s, const float *cols, float *dx)
             }
         }
     }
+    return ENG_OK;
 }
 
 /* Blocks of 512 columns and up to 257 rows summed in 16 bits (257 * 255 < 2^16), then added

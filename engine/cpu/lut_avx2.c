@@ -263,14 +263,14 @@ static void pack_panel(const uint8_t *a, size_t lda, int k, int nvalid, uint8_t 
     }
 }
 
-static void avx2_lut_gemm(const eng_lut *lut, int m, int n, int k, const uint8_t *w,
-                          const uint8_t *a, int32_t *out)
+static eng_status avx2_lut_gemm(const eng_lut *lut, int m, int n, int k, const uint8_t *w,
+                                const uint8_t *a, int32_t *out)
 {
     if (m <= 0 || n <= 0)
-        return;
+        return ENG_OK;
     if (k <= 0) {
         memset(out, 0, sizeof(int32_t) * (size_t)m * n);
-        return;
+        return ENG_OK;
     }
     bool used[256];
     eng_lut_mark_used(w, (size_t)m * k, used);
@@ -279,8 +279,7 @@ static void avx2_lut_gemm(const eng_lut *lut, int m, int n, int k, const uint8_t
     uint8_t *ws = eng_lut_fits_int16(lut, used)
                       ? eng_cpu_workspace(TABLES_SIZE + panel_size * (size_t)threads) : NULL;
     if (ws == NULL) { /* out of memory or 17-bit sign-magnitude products: reference path */
-        eng_kernels_ref()->lut_gemm(lut, m, n, k, w, a, out);
-        return;
+        return eng_kernels_ref()->lut_gemm(lut, m, n, k, w, a, out);
     }
     build_tables(lut, used, ws);
     const bool sgn = eng_lut_products_signed(lut);
@@ -304,13 +303,14 @@ static void avx2_lut_gemm(const eng_lut *lut, int m, int n, int k, const uint8_t
                  (size_t)n, sgn);
         }
     }
+    return ENG_OK;
 }
 
 /* Depthwise: per channel, im2col of the channel into [taps][n*oh*ow], then its one weight row
  * over panels of 32 output pixels. Parallel over channels. */
-static void avx2_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s, const uint8_t *a,
-                               const uint8_t *w, uint8_t pad_code, int32_t *out,
-                               int32_t *sums)
+static eng_status avx2_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s, const uint8_t *a,
+                                     const uint8_t *w, uint8_t pad_code, int32_t *out,
+                                     int32_t *sums)
 {
     const int taps = s->kh * s->kw;
     const size_t np = (size_t)s->n * s->oh * s->ow, plane = (size_t)s->n * s->h * s->w;
@@ -321,10 +321,8 @@ static void avx2_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s, cons
     const size_t per_thread = cols_size + ((size_t)taps * PANEL + 63) / 64 * 64;
     uint8_t *ws = eng_lut_fits_int16(lut, used)
                       ? eng_cpu_workspace(TABLES_SIZE + per_thread * (size_t)threads) : NULL;
-    if (ws == NULL) {
-        eng_kernels_ref()->lut_depthwise(lut, s, a, w, pad_code, out, sums);
-        return;
-    }
+    if (ws == NULL)
+        return eng_kernels_ref()->lut_depthwise(lut, s, a, w, pad_code, out, sums);
     build_tables(lut, used, ws);
     const bool sgn = eng_lut_products_signed(lut);
     eng_conv_shape s1 = *s;
@@ -349,11 +347,12 @@ static void avx2_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s, cons
             }
         }
     }
+    return ENG_OK;
 }
 
 /* Same arithmetic as the reference (division, round half even, NaN -> zero_point). */
-static void avx2_quantize(const float *x, size_t count, float scale, int32_t zero_point,
-                          int32_t qmin, int32_t qmax, uint8_t *codes)
+static eng_status avx2_quantize(const float *x, size_t count, float scale, int32_t zero_point,
+                                int32_t qmin, int32_t qmax, uint8_t *codes)
 {
     const __m256 vs = _mm256_set1_ps(scale), vz = _mm256_set1_ps((float)zero_point);
     const __m256 lo = _mm256_set1_ps((float)qmin), hi = _mm256_set1_ps((float)qmax);
@@ -379,14 +378,16 @@ static void avx2_quantize(const float *x, size_t count, float scale, int32_t zer
         _mm256_storeu_si256((__m256i *)(codes + i), b);
     }
     if (full < count)
-        eng_kernels_ref()->quantize(x + full, count - full, scale, zero_point, qmin, qmax,
-                                    codes + full);
+        ENG_TRY(eng_kernels_ref()->quantize(x + full, count - full, scale, zero_point, qmin, qmax,
+                                            codes + full));
+    return ENG_OK;
 }
 
-static void avx2_lut_conv2d(const eng_lut *lut, const eng_conv_shape *s, int oc,
-                            const uint8_t *a, uint8_t pad_code, const uint8_t *w, int32_t *out)
+static eng_status avx2_lut_conv2d(const eng_lut *lut, const eng_conv_shape *s, int oc,
+                                  const uint8_t *a, uint8_t pad_code, const uint8_t *w,
+                                  int32_t *out)
 {
-    eng_cpu_lut_conv2d_columns(eng_kernels_avx2(), lut, s, oc, a, pad_code, w, out);
+    return eng_cpu_lut_conv2d_columns(eng_kernels_avx2(), lut, s, oc, a, pad_code, w, out);
 }
 
 static const eng_kernels avx2_kernels = {

@@ -237,26 +237,25 @@ static void build_planes(const eng_lut *lut, const bool used[256], uint8_t *plan
 }
 
 /* The reference for what src describes. */
-static void reference_gemm(const eng_lut *lut, int m, int n, int k, const uint8_t *w,
-                           const panel_src *src, int32_t *out)
+static eng_status reference_gemm(const eng_lut *lut, int m, int n, int k, const uint8_t *w,
+                                 const panel_src *src, int32_t *out)
 {
     if (src->conv != NULL)
-        eng_kernels_ref()->lut_conv2d(lut, src->conv, m, src->a, src->pad, w, out);
-    else
-        eng_kernels_ref()->lut_gemm(lut, m, n, k, w, src->a, out);
+        return eng_kernels_ref()->lut_conv2d(lut, src->conv, m, src->a, src->pad, w, out);
+    return eng_kernels_ref()->lut_gemm(lut, m, n, k, w, src->a, out);
 }
 
-static void lut_gemm_src(const eng_lut *lut, int m, int n, int k, const uint8_t *w,
-                         const panel_src *src, int32_t *out)
+static eng_status lut_gemm_src(const eng_lut *lut, int m, int n, int k, const uint8_t *w,
+                               const panel_src *src, int32_t *out)
 {
     if (m <= 0 || n <= 0)
-        return;
+        return ENG_OK;
     if (k <= 0) {
         memset(out, 0, sizeof(int32_t) * (size_t)m * n);
-        return;
+        return ENG_OK;
     }
     if (eng_cpu_avx512_lut_gemm_residual(lut, m, n, k, w, src, out))
-        return;
+        return ENG_OK;
     bool used[256];
     eng_lut_mark_used(w, (size_t)m * k, used);
     const int threads = eng_cpu_threads();
@@ -265,10 +264,8 @@ static void lut_gemm_src(const eng_lut *lut, int m, int n, int k, const uint8_t 
     const size_t panel_size = pack ? (size_t)k * PANEL : 0;
     const bool fits = eng_lut_fits_int16(lut, used);
     uint8_t *ws = fits && pack ? eng_cpu_workspace(panel_size * (size_t)threads) : NULL;
-    if (!fits || (pack && ws == NULL)) { /* 17-bit sign-magnitude products or out of memory */
-        reference_gemm(lut, m, n, k, w, src, out);
-        return;
-    }
+    if (!fits || (pack && ws == NULL)) /* 17-bit sign-magnitude products or out of memory */
+        return reference_gemm(lut, m, n, k, w, src, out);
     uint8_t *planes = tls_planes;
     build_planes(lut, used, planes);
     const bool sgn = eng_lut_products_signed(lut);
@@ -298,27 +295,26 @@ static void lut_gemm_src(const eng_lut *lut, int m, int n, int k, const uint8_t 
                      out + (size_t)i0 * n + n0, (size_t)n, sgn);
         }
     }
+    return ENG_OK;
 }
 
-static void avx512_lut_gemm(const eng_lut *lut, int m, int n, int k, const uint8_t *w,
-                            const uint8_t *a, int32_t *out)
+static eng_status avx512_lut_gemm(const eng_lut *lut, int m, int n, int k, const uint8_t *w,
+                                  const uint8_t *a, int32_t *out)
 {
     const panel_src src = {a, (size_t)n, NULL, 0};
-    lut_gemm_src(lut, m, n, k, w, &src, out);
+    return lut_gemm_src(lut, m, n, k, w, &src, out);
 }
 
 /* Implicit im2col: the panels are packed from the image (conv_panel_avx512.c). */
-static void avx512_lut_conv2d(const eng_lut *lut, const eng_conv_shape *s, int oc,
-                              const uint8_t *a, uint8_t pad_code, const uint8_t *w,
-                              int32_t *out)
+static eng_status avx512_lut_conv2d(const eng_lut *lut, const eng_conv_shape *s, int oc,
+                                    const uint8_t *a, uint8_t pad_code, const uint8_t *w,
+                                    int32_t *out)
 {
     const size_t np = (size_t)s->n * s->oh * s->ow;
-    if (np > INT32_MAX) { /* beyond the GEMM's int column count */
-        eng_cpu_lut_conv2d_columns(&avx512_kernels, lut, s, oc, a, pad_code, w, out);
-        return;
-    }
+    if (np > INT32_MAX) /* beyond the GEMM's int column count */
+        return eng_cpu_lut_conv2d_columns(&avx512_kernels, lut, s, oc, a, pad_code, w, out);
     const panel_src src = {a, 0, s, pad_code};
-    lut_gemm_src(lut, oc, (int)np, s->c * s->kh * s->kw, w, &src, out);
+    return lut_gemm_src(lut, oc, (int)np, s->c * s->kh * s->kw, w, &src, out);
 }
 
 /* out[j] = sum of the k codes a[p * lda + j], j < nvalid <= PANEL: the word trick of the table
@@ -345,9 +341,9 @@ static void panel_code_sums(const uint8_t *a, size_t lda, int k, int nvalid, int
 /* Depthwise: per channel, the kh*kw shifted copies of the image (an im2col with one channel)
  * form a [taps][n*oh*ow] matrix that one weight row of the channel sweeps, vectorized over the
  * output pixels. Parallel over channels, each thread with its own planes and column buffer. */
-static void avx512_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s, const uint8_t *a,
-                                 const uint8_t *w, uint8_t pad_code, int32_t *out,
-                                 int32_t *sums)
+static eng_status avx512_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s,
+                                       const uint8_t *a, const uint8_t *w, uint8_t pad_code,
+                                       int32_t *out, int32_t *sums)
 {
     const int taps = s->kh * s->kw;
     const size_t np = (size_t)s->n * s->oh * s->ow, plane = (size_t)s->n * s->h * s->w;
@@ -357,10 +353,8 @@ static void avx512_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s, co
     const size_t per_thread = ((size_t)taps * np + 63) / 64 * 64;
     uint8_t *ws = eng_lut_fits_int16(lut, used) ? eng_cpu_workspace(per_thread * (size_t)threads)
                                                 : NULL;
-    if (ws == NULL) {
-        eng_kernels_ref()->lut_depthwise(lut, s, a, w, pad_code, out, sums);
-        return;
-    }
+    if (ws == NULL)
+        return eng_kernels_ref()->lut_depthwise(lut, s, a, w, pad_code, out, sums);
     const bool sgn = eng_lut_products_signed(lut);
     eng_conv_shape s1 = *s;
     s1.c = 1;
@@ -386,12 +380,13 @@ static void avx512_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s, co
             }
         }
     }
+    return ENG_OK;
 }
 
 /* codes = clamp(round_half_even(x / scale) + zero_point): the reference's float operations in
  * the same order (division, not a reciprocal), NaN -> zero_point. */
-static void avx512_quantize(const float *x, size_t count, float scale, int32_t zero_point,
-                            int32_t qmin, int32_t qmax, uint8_t *codes)
+static eng_status avx512_quantize(const float *x, size_t count, float scale, int32_t zero_point,
+                                  int32_t qmin, int32_t qmax, uint8_t *codes)
 {
     const __m512 vs = _mm512_set1_ps(scale), vz = _mm512_set1_ps((float)zero_point);
     const __m512 lo = _mm512_set1_ps((float)qmin), hi = _mm512_set1_ps((float)qmax);
@@ -410,6 +405,7 @@ static void avx512_quantize(const float *x, size_t count, float scale, int32_t z
         v = _mm512_mask_mov_epi32(v, nan, zp);
         _mm_mask_storeu_epi8(codes + i, m, _mm512_cvtepi32_epi8(v));
     }
+    return ENG_OK;
 }
 
 static const eng_kernels avx512_kernels = {

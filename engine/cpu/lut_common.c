@@ -12,20 +12,22 @@
 
 #include <stdlib.h>
 
-void eng_cpu_lut_conv2d_columns(const eng_kernels *k, const eng_lut *lut,
-                                const eng_conv_shape *s, int oc, const uint8_t *a,
-                                uint8_t pad_code, const uint8_t *w, int32_t *out)
+eng_status eng_cpu_lut_conv2d_columns(const eng_kernels *k, const eng_lut *lut,
+                                      const eng_conv_shape *s, int oc, const uint8_t *a,
+                                      uint8_t pad_code, const uint8_t *w, int32_t *out)
 {
     const int rows = s->c * s->kh * s->kw;
     const size_t np = (size_t)s->n * s->oh * s->ow;
     uint8_t *cols = malloc((size_t)rows * np);
-    if (cols == NULL) { /* the reference needs no buffer */
-        eng_kernels_ref()->lut_conv2d(lut, s, oc, a, pad_code, w, out);
-        return;
-    }
-    k->im2col_u8(s, a, pad_code, cols);
-    k->lut_gemm(lut, oc, (int)np, rows, w, cols, out);
+    if (cols == NULL) /* the reference needs no buffer */
+        return eng_kernels_ref()->lut_conv2d(lut, s, oc, a, pad_code, w, out);
+    eng_status st;
+    if ((st = k->im2col_u8(s, a, pad_code, cols)) != ENG_OK)
+        goto done;
+    st = k->lut_gemm(lut, oc, (int)np, rows, w, cols, out);
+done:
     free(cols);
+    return st;
 }
 
 void eng_lut_mark_used(const uint8_t *w, size_t count, bool used[256])

@@ -32,9 +32,9 @@ eng_status eng_conv_shape_init(eng_conv_shape *s, int n, int c, int h, int w, in
     return ENG_OK;
 }
 
-static void ref_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
-                      const float *a, int lda, const float *b, int ldb, float beta, float *c,
-                      int ldc)
+static eng_status ref_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
+                            const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                            int ldc)
 {
 #pragma omp parallel for schedule(static)
     for (int i = 0; i < m; i++) {
@@ -49,10 +49,11 @@ static void ref_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alp
             *cij = (float)(alpha * sum + (beta == 0.0f ? 0.0 : (double)beta * *cij));
         }
     }
+    return ENG_OK;
 }
 
-static void ref_lut_gemm(const eng_lut *lut, int m, int n, int k, const uint8_t *w,
-                         const uint8_t *a, int32_t *out)
+static eng_status ref_lut_gemm(const eng_lut *lut, int m, int n, int k, const uint8_t *w,
+                               const uint8_t *a, int32_t *out)
 {
 #pragma omp parallel for schedule(static)
     for (int i = 0; i < m; i++) {
@@ -63,10 +64,12 @@ static void ref_lut_gemm(const eng_lut *lut, int m, int n, int k, const uint8_t 
             out[(size_t)i * n + j] = sum;
         }
     }
+    return ENG_OK;
 }
 
-static void ref_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s, const uint8_t *a,
-                              const uint8_t *w, uint8_t pad_code, int32_t *out, int32_t *sums)
+static eng_status ref_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s,
+                                    const uint8_t *a, const uint8_t *w, uint8_t pad_code,
+                                    int32_t *out, int32_t *sums)
 {
     const size_t plane = (size_t)s->h * s->w, oplane = (size_t)s->oh * s->ow;
 #pragma omp parallel for schedule(static)
@@ -94,10 +97,12 @@ static void ref_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s, const
             }
         }
     }
+    return ENG_OK;
 }
 
-static void ref_lut_conv2d(const eng_lut *lut, const eng_conv_shape *s, int oc, const uint8_t *a,
-                           uint8_t pad_code, const uint8_t *w, int32_t *out)
+static eng_status ref_lut_conv2d(const eng_lut *lut, const eng_conv_shape *s, int oc,
+                                 const uint8_t *a, uint8_t pad_code, const uint8_t *w,
+                                 int32_t *out)
 {
     const size_t plane = (size_t)s->h * s->w, oplane = (size_t)s->oh * s->ow;
     const size_t taps = (size_t)s->kh * s->kw, np = (size_t)s->n * oplane;
@@ -125,10 +130,11 @@ static void ref_lut_conv2d(const eng_lut *lut, const eng_conv_shape *s, int oc, 
             }
         }
     }
+    return ENG_OK;
 }
 
 #define DEFINE_IM2COL(NAME, T)                                                              \
-    static void NAME(const eng_conv_shape *s, const T *x, T pad_value, T *cols)            \
+    static eng_status NAME(const eng_conv_shape *s, const T *x, T pad_value, T *cols)      \
     {                                                                                       \
         const size_t ncols = (size_t)s->n * s->oh * s->ow;                                  \
         const int rows = s->c * s->kh * s->kw;                                              \
@@ -148,12 +154,13 @@ static void ref_lut_conv2d(const eng_lut *lut, const eng_conv_shape *s, int oc, 
                 }                                                                           \
             }                                                                               \
         }                                                                                   \
+        return ENG_OK;                                                                      \
     }
 
 DEFINE_IM2COL(ref_im2col_f32, float)
 DEFINE_IM2COL(ref_im2col_u8, uint8_t)
 
-static void ref_col2im_f32(const eng_conv_shape *s, const float *cols, float *dx)
+static eng_status ref_col2im_f32(const eng_conv_shape *s, const float *cols, float *dx)
 {
     const size_t ncols = (size_t)s->n * s->oh * s->ow;
     const size_t plane = (size_t)s->h * s->w;
@@ -179,10 +186,11 @@ static void ref_col2im_f32(const eng_conv_shape *s, const float *cols, float *dx
             }
         }
     }
+    return ENG_OK;
 }
 
-static void ref_quantize(const float *x, size_t count, float scale, int32_t zero_point,
-                         int32_t qmin, int32_t qmax, uint8_t *codes)
+static eng_status ref_quantize(const float *x, size_t count, float scale, int32_t zero_point,
+                               int32_t qmin, int32_t qmax, uint8_t *codes)
 {
     for (size_t i = 0; i < count; i++) {
         float q = nearbyintf(x[i] / scale) + (float)zero_point; /* round half to even */
@@ -190,6 +198,7 @@ static void ref_quantize(const float *x, size_t count, float scale, int32_t zero
                     : q < (float)qmin ? qmin : q > (float)qmax ? qmax : (int32_t)q;
         codes[i] = (uint8_t)v;
     }
+    return ENG_OK;
 }
 
 /* Input value of plane x (h x w) at (i, j), 0 outside. */
@@ -198,8 +207,8 @@ static inline float ref_pixel(const float *x, int h, int w, int i, int j)
     return i >= 0 && i < h && j >= 0 && j < w ? x[(size_t)i * w + j] : 0.0f;
 }
 
-static void ref_conv3x3_forward(const eng_conv_shape *s, int oc, const float *x, const float *w,
-                                const float *bias, float *y)
+static eng_status ref_conv3x3_forward(const eng_conv_shape *s, int oc, const float *x,
+                                      const float *w, const float *bias, float *y)
 {
     const size_t plane = (size_t)s->h * s->w, P = (size_t)s->n * plane;
 #pragma omp parallel for schedule(static)
@@ -222,10 +231,11 @@ static void ref_conv3x3_forward(const eng_conv_shape *s, int oc, const float *x,
             }
         }
     }
+    return ENG_OK;
 }
 
-static void ref_conv3x3_backward_data(const eng_conv_shape *s, int oc, const float *dy,
-                                      const float *w, float *dx)
+static eng_status ref_conv3x3_backward_data(const eng_conv_shape *s, int oc, const float *dy,
+                                            const float *w, float *dx)
 {
     const size_t plane = (size_t)s->h * s->w, P = (size_t)s->n * plane;
 #pragma omp parallel for schedule(static)
@@ -247,10 +257,11 @@ static void ref_conv3x3_backward_data(const eng_conv_shape *s, int oc, const flo
             }
         }
     }
+    return ENG_OK;
 }
 
-static void ref_conv3x3_backward_weights(const eng_conv_shape *s, int oc, const float *x,
-                                         const float *dy, float *dw)
+static eng_status ref_conv3x3_backward_weights(const eng_conv_shape *s, int oc, const float *x,
+                                               const float *dy, float *dw)
 {
     const size_t plane = (size_t)s->h * s->w, P = (size_t)s->n * plane;
 #pragma omp parallel for schedule(static)
@@ -272,6 +283,7 @@ static void ref_conv3x3_backward_weights(const eng_conv_shape *s, int oc, const 
             }
         }
     }
+    return ENG_OK;
 }
 
 /* Visits the taps of depthwise output (oy, ox): input row iy, column ix, tap t = i*kw + j,
@@ -288,8 +300,8 @@ static void ref_conv3x3_backward_weights(const eng_conv_shape *s, int oc, const 
         }                                                                               \
     }
 
-static void ref_depthwise_forward(const eng_conv_shape *s, const float *x, const float *w,
-                                  const float *bias, float *y)
+static eng_status ref_depthwise_forward(const eng_conv_shape *s, const float *x, const float *w,
+                                        const float *bias, float *y)
 {
     const int planes = s->c * s->n;
     const size_t plane = (size_t)s->h * s->w, oplane = (size_t)s->oh * s->ow;
@@ -306,10 +318,11 @@ static void ref_depthwise_forward(const eng_conv_shape *s, const float *x, const
                 out[(size_t)oy * s->ow + ox] = sum + b;
             }
     }
+    return ENG_OK;
 }
 
-static void ref_depthwise_backward_data(const eng_conv_shape *s, const float *dy, const float *w,
-                                        float *dx)
+static eng_status ref_depthwise_backward_data(const eng_conv_shape *s, const float *dy,
+                                              const float *w, float *dx)
 {
     const int planes = s->c * s->n, kk = s->kh * s->kw;
     const size_t plane = (size_t)s->h * s->w, oplane = (size_t)s->oh * s->ow;
@@ -324,10 +337,11 @@ static void ref_depthwise_backward_data(const eng_conv_shape *s, const float *dy
                 REF_DW_TAPS(s, oy, ox, d[(size_t)iy * s->w + ix] += wk[t] * gv;)
             }
     }
+    return ENG_OK;
 }
 
-static void ref_depthwise_backward_weights(const eng_conv_shape *s, const float *x,
-                                           const float *dy, float *dw)
+static eng_status ref_depthwise_backward_weights(const eng_conv_shape *s, const float *x,
+                                                 const float *dy, float *dw)
 {
     const int kk = s->kh * s->kw;
     const size_t plane = (size_t)s->h * s->w, oplane = (size_t)s->oh * s->ow;
@@ -346,6 +360,7 @@ static void ref_depthwise_backward_weights(const eng_conv_shape *s, const float 
         }
         for (int t = 0; t < kk; t++) dw[(size_t)c * kk + t] = (float)sum[t];
     }
+    return ENG_OK;
 }
 
 static const eng_kernels ref_kernels = {

@@ -25,12 +25,12 @@ enum { SG_ROWS = 4, SG_COLS = 64, SG_KB = 256 };
 #define OPA(r, p) (trans_a ? a[(size_t)(p) * lda + (r)] : a[(size_t)(r) * lda + (p)])
 #define OPB(p, c) (trans_b ? b[(size_t)(c) * ldb + (p)] : b[(size_t)(p) * ldb + (c)])
 
-void eng_cpu_sgemm_blocked(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
-                           const float *a, int lda, const float *b, int ldb, float beta,
-                           float *c, int ldc)
+eng_status eng_cpu_sgemm_blocked(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
+                                 const float *a, int lda, const float *b, int ldb, float beta,
+                                 float *c, int ldc)
 {
     if (m <= 0 || n <= 0)
-        return;
+        return ENG_OK;
     const int row_blocks = (m + SG_ROWS - 1) / SG_ROWS;
 #pragma omp parallel num_threads(eng_cpu_threads()) if ((double)m * n * k > 1e6)
     {
@@ -73,20 +73,21 @@ void eng_cpu_sgemm_blocked(bool trans_a, bool trans_b, int m, int n, int k, floa
             }
         }
     }
+    return ENG_OK;
 }
 
-void eng_cpu_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
-                   const float *a, int lda, const float *b, int ldb, float beta, float *c,
-                   int ldc)
+eng_status eng_cpu_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
+                         const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                         int ldc)
 {
 #if ENG_HAVE_BLAS
     if (m <= 0 || n <= 0)
-        return;
+        return ENG_OK;
     if (k <= 0) { /* BLAS leaves C alone when k == 0 only for beta == 1: follow the contract */
         for (int i = 0; i < m; i++)
             for (int j = 0; j < n; j++)
                 c[(size_t)i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[(size_t)i * ldc + j];
-        return;
+        return ENG_OK;
     }
     if (openblas_get_num_threads() != 1)
         openblas_set_num_threads(1);
@@ -109,7 +110,7 @@ void eng_cpu_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
                         trans_a ? a + i0 : a + (size_t)i0 * lda, lda, b, ldb, beta,
                         c + (size_t)i0 * ldc, ldc);
         }
-        return;
+        return ENG_OK;
     }
 #pragma omp parallel for schedule(static) num_threads(slices) if (slices > 1)
     for (int t = 0; t < slices; t++) {
@@ -119,7 +120,8 @@ void eng_cpu_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
                     trans_b ? CblasTrans : CblasNoTrans, m, j1 - j0, k, alpha, a, lda,
                     trans_b ? b + (size_t)j0 * ldb : b + j0, ldb, beta, c + j0, ldc);
     }
+    return ENG_OK;
 #else
-    eng_cpu_sgemm_blocked(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return eng_cpu_sgemm_blocked(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 #endif
 }

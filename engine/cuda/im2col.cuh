@@ -5,11 +5,9 @@
 
 #include "eng_cuda.h"
 
-eng_status cuda_im2col_f32(const eng_conv_shape *s, const float *x, float pad_value,
-                           float *cols);
-eng_status cuda_im2col_u8(const eng_conv_shape *s, const uint8_t *x, uint8_t pad_value,
-                          uint8_t *cols);
-eng_status cuda_col2im_f32(const eng_conv_shape *s, const float *cols, float *dx);
+eng_im2col_f32_fn cuda_im2col_f32;
+eng_im2col_u8_fn cuda_im2col_u8;
+eng_col2im_f32_fn cuda_col2im_f32;
 
 // Element e of the column matrix (one thread per element; also run on the host by
 // tests/test_cuda_emu.cu).

@@ -6,8 +6,7 @@
 #include "eng_cuda.h"
 #include "lut_product.cuh"
 
-eng_status cuda_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s, const uint8_t *a,
-                              const uint8_t *w, uint8_t pad_code, int32_t *out, int32_t *sums);
+eng_lut_depthwise_fn cuda_lut_depthwise;
 
 // Entry e of channel c's column table: prod[e] = T(a = e % 256, w[c][tap = e / 256]).
 template <int KIND>

@@ -8,12 +8,9 @@
 #include "eng_cuda.h"
 #include "lut_product.cuh"
 
-eng_status cuda_lut_gemm(const eng_lut *lut, int m, int n, int k, const uint8_t *w,
-                         const uint8_t *a, int32_t *out);
-eng_status cuda_lut_conv2d(const eng_lut *lut, const eng_conv_shape *s, int oc,
-                           const uint8_t *x, uint8_t pad_code, const uint8_t *w, int32_t *out);
-eng_status cuda_conv_column_sums(const eng_conv_shape *s, const uint8_t *x, uint8_t pad_code,
-                                 int32_t *sums);
+eng_lut_gemm_fn cuda_lut_gemm;
+eng_lut_conv2d_fn cuda_lut_conv2d;
+eng_conv_column_sums_fn cuda_conv_column_sums;
 
 // ------------------------------------------------------------------------------------------
 // Building blocks (see lut_gemm.cu for the design)

@@ -125,9 +125,6 @@ eng_status cuda_net_quantize_rows(const float *x, int rows, size_t count, const 
 eng_status cuda_net_fake_quantize_backward_rows(const float *x, const float *dy, int rows,
                                                 size_t count, const eng_qparams *p, float *dx);
 eng_status cuda_net_code_row_sums(const uint8_t *codes, int rows, size_t count, int32_t *sums);
-eng_status cuda_net_dequantize(bool asym, const eng_qparams *act, const eng_qparams *wq,
-                               int channels, size_t positions, int k, const int32_t *acc,
-                               const int32_t *asum, size_t asum_stride, const int32_t *wsum,
-                               const float *bias, const eng_epilogue *ep, float *y);
+eng_dequantize_fn cuda_net_dequantize;
 
 #endif // ENG_CUDA_NET_KERNELS_CUH

@@ -112,15 +112,10 @@ typedef struct cuda_net_ops {
                                               size_t count, const eng_qparams *p, float *dx);
     /* sums[r] = sum of row r of codes[rows][count] as unsigned integers */
     eng_status (*code_row_sums)(const uint8_t *codes, int rows, size_t count, int32_t *sums);
-    /* approx_dequantize, the same arguments (the one dequantization of the device):
-     * y[o][p] = (float)(act.scale * wq[o].scale * v) + bias[o] with v = acc + (asym: K*za*zw[o]
-     * - za*wsum[o] - zw[o]*asum[o*asum_stride + p]); act: host, wq, wsum, asum, bias: device
-     * (asum, wsum used only for asym, bias may be NULL); ep must be NULL (no epilogue on the
-     * device: ENG_ERR_UNSUPPORTED). */
-    eng_status (*dequantize)(bool asym, const eng_qparams *act, const eng_qparams *wq,
-                             int channels, size_t positions, int k, const int32_t *acc,
-                             const int32_t *asum, size_t asum_stride, const int32_t *wsum,
-                             const float *bias, const eng_epilogue *ep, float *y);
+    /* approx_dequantize's type and result (eng_dequantize_fn, eng_ops.h), the one
+     * dequantization of the device: act host, wq, wsum, asum, bias device memory; ep must be
+     * NULL (no epilogue on the device: ENG_ERR_UNSUPPORTED). */
+    eng_dequantize_fn *dequantize;
 } cuda_net_ops;
 
 /* The operations, creating the context on device 0 if none exists (as eng_cuda_kernels_get).

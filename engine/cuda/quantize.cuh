@@ -9,9 +9,8 @@
 #include "eng_cuda.h"
 #include "eng_quant.h"
 
-eng_status cuda_quantize(const float *x, size_t count, float scale, int32_t zero_point,
-                         int32_t qmin, int32_t qmax, uint8_t *codes);
-eng_status cuda_column_sums(const uint8_t *cols, int k, size_t n, int32_t *sums);
+eng_quantize_fn cuda_quantize;
+eng_column_sums_fn cuda_column_sums;
 
 // The code of one value (the reference's operations: IEEE division, rint = round half to even).
 __host__ __device__ inline uint8_t quantize_element(float x, float scale, int32_t zero_point,

@@ -4,8 +4,6 @@
 
 #include "eng_cuda.h"
 
-eng_status cuda_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
-                      const float *a, int lda, const float *b, int ldb, float beta, float *c,
-                      int ldc);
+eng_sgemm_fn cuda_sgemm;
 
 #endif // ENG_CUDA_SGEMM_CUH
