@@ -9,21 +9,6 @@ set -u
 python3 "$src/tests/cli/tiny_idx.py" "$tmp/data" 400 100
 # 4 candidates per generation, 2 trained side by side, 4 epochs of 10 batches each
 tiny_config name=ck seed=5 epochs=4 generations=1 exact_share= >"$tmp/ck.yaml"
-name: ck
-seed: 5
-dataset: {kind: idx, path: data, train: 200, validation: 100, test: 100}
-search_space:
-  stages: 2
-  nodes: 2
-  ops: [conv3x3, sep3x3, maxpool, identity]
-  widths: [4, 8]
-  stem_width: 4
-  multipliers: [mul8u_1JFF, mul8u_2AC, mul8u_DM1, mul8u_17KS]
-nsga2: {population: 4, generations: 1}
-training: {epochs: 4, batch_size: 20, learning_rate: 0.05}
-energy: {accelerator: $src/configs/accelerators/eyeriss_like_8b.yaml}
-objectives: [error, energy]
-EOF2
 cd "$tmp" || exit 1
 
 wait_sql() { # db, query, expected value

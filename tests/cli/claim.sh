@@ -13,22 +13,6 @@ mkdir -p "$tmp/run/acc"
 cp "$src/configs/accelerators/eyeriss_like_8b.yaml" "$tmp/run/acc/acc.yaml"
 # candidates train for several epochs, so that kills land inside training as well
 tiny_config seed=5 epochs=4 generations=2 accelerator=acc/acc.yaml finalize=1 >"$tmp/run/tiny.yaml"
-name: tiny
-seed: 5
-dataset: {kind: idx, path: data, train: 200, validation: 100, test: 100}
-search_space:
-  stages: 2
-  nodes: 2
-  ops: [conv3x3, sep3x3, maxpool, identity]
-  widths: [4, 8]
-  stem_width: 4
-  multipliers: [mul8u_1JFF, mul8u_2AC, mul8u_DM1, mul8u_17KS]
-nsga2: {population: 4, generations: 2, exact_share: 0.5}
-training: {epochs: 4, batch_size: 20, learning_rate: 0.05}
-energy: {accelerator: acc/acc.yaml}
-objectives: [error, energy]
-finalize: {epochs: 1}
-YAML
 cd "$tmp/run" || exit 1
 
 # Every row of every table but timings and the claim: dump's, and these.

@@ -11,22 +11,6 @@ equal() { # description, got, expected
 
 python3 "$src/tests/cli/tiny_idx.py" "$tmp/data" 400 100
 tiny_config epochs=2 finalize=2 >"$tmp/tiny.yaml"
-name: tiny
-seed: 3
-dataset: {kind: idx, path: data, train: 200, validation: 100, test: 100}
-search_space:
-  stages: 2
-  nodes: 2
-  ops: [conv3x3, sep3x3, maxpool, identity]
-  widths: [4, 8]
-  stem_width: 4
-  multipliers: [mul8u_1JFF, mul8u_2AC, mul8u_DM1, mul8u_17KS]
-nsga2: {population: 4, generations: 3, exact_share: 0.5}
-training: {epochs: 2, batch_size: 20, learning_rate: 0.05}
-energy: {accelerator: $src/configs/accelerators/eyeriss_like_8b.yaml}
-objectives: [error, energy]
-finalize: {epochs: 2}
-EOC
 cd "$tmp" || exit 1
 check "search runs" 0 "$bin" search tiny.yaml --threads 2 --name a
 db=results/a.db

@@ -24,32 +24,6 @@ model_search:
   ensemble: 2
 EOF2
 } >"$tmp/ms.yaml"
-name: ms
-seed: 5
-strategy: model_search
-dataset: {kind: idx, path: data, train: 200, validation: 100, test: 100}
-search_space:
-  stages: 2
-  nodes: 2
-  ops: [conv3x3, sep3x3, maxpool, identity]
-  widths: [4, 8]
-  stem_width: 4
-  multipliers: [mul8u_1JFF, mul8u_2AC, mul8u_DM1, mul8u_17KS]
-model_search:
-  algorithm: constrained_descent
-  trials: 16
-  random_trials: 4
-  exact_share: 0.5
-  batch: 4
-  top_k: 2
-  max_blocks: 4
-  budget: {kind: mul_energy, values: [2500, 5000, 10000]}
-  ensemble: 2
-training: {epochs: 2, batch_size: 20, learning_rate: 0.05}
-energy: {accelerator: $src/configs/accelerators/eyeriss_like_8b.yaml}
-objectives: [error, mul_energy]
-finalize: {epochs: 1}
-EOF2
 cd "$tmp" || exit 1
 
 wait_sql() { # db, query, value

@@ -7,21 +7,6 @@ set -u
 
 python3 "$src/tests/cli/tiny_idx.py" "$tmp/data" 400 100
 tiny_config >"$tmp/tiny.yaml"
-name: tiny
-seed: 3
-dataset: {kind: idx, path: data, train: 200, validation: 100, test: 100}
-search_space:
-  stages: 2
-  nodes: 2
-  ops: [conv3x3, sep3x3, maxpool, identity]
-  widths: [4, 8]
-  stem_width: 4
-  multipliers: [mul8u_1JFF, mul8u_2AC, mul8u_DM1, mul8u_17KS]
-nsga2: {population: 4, generations: 3, exact_share: 0.5}
-training: {epochs: 1, batch_size: 20, learning_rate: 0.05}
-energy: {accelerator: $src/configs/accelerators/eyeriss_like_8b.yaml}
-objectives: [error, energy]
-EOF
 cd "$tmp" || exit 1
 
 # Checks a --json answer: every efficiency in (0, 1], asynchronous >= generational, and the
