@@ -92,17 +92,17 @@ typedef struct seen {
     volatile sig_atomic_t stop;
 } seen;
 
-static void on_progress(void *user, search_train_event ev, const search_train_pos *pos)
+static void on_progress(void *user, search_train_event ev, const eng_train_pos *pos)
 {
     seen *s = user;
-    if (ev == SEARCH_TRAIN_EPOCH) s->loss = pos->loss;
+    if (ev == SEARCH_TRAIN_EPOCH) s->loss = pos->mean_loss;
     s->trained = pos->trained;
-    if (ev == SEARCH_TRAIN_BATCH && pos->epoch == s->stop_epoch && pos->batch == s->stop_batch)
+    if (ev == SEARCH_TRAIN_BATCH && pos->epoch == s->stop_epoch && pos->step == s->stop_batch)
         s->stop = 1;
 }
 
 static eng_status on_checkpoint(void *user, const void *data, size_t size,
-                                const search_train_pos *pos)
+                                const eng_train_pos *pos)
 {
     seen *s = user;
     (void)pos;
@@ -159,10 +159,10 @@ static void check_continue(int threads, int stop_epoch, long stop_batch)
                              .progress = on_progress, .user = &s1};
     ck_assert_int_eq(train(first, &ds, 3, 42, &s1.stop, &h1), ENG_ERR_INTERRUPTED);
     ck_assert_int_ge(s1.checkpoints, stop_epoch * stop_batch);
-    search_train_pos at;
-    ck_assert_int_eq(search_train_checkpoint_pos(s1.ckpt, s1.ckpt_size, &at), ENG_OK);
+    eng_train_pos at;
+    ck_assert_int_eq(eng_train_checkpoint_pos(s1.ckpt, s1.ckpt_size, &at), ENG_OK);
     ck_assert_int_eq(at.epoch, stop_epoch);
-    ck_assert_int_eq(at.batch, stop_batch);
+    ck_assert_int_eq(at.step, stop_batch);
 
     search_train_hooks h2 = {.resume = s1.ckpt, .resume_size = s1.ckpt_size,
                              .progress = on_progress, .user = &s2};

@@ -395,7 +395,7 @@ typedef struct worker {
 } worker;
 
 static eng_status on_checkpoint(void *user, const void *data, size_t size,
-                                const search_train_pos *pos)
+                                const eng_train_pos *pos)
 {
     (void)pos;
     worker *w = user;
@@ -405,7 +405,7 @@ static eng_status on_checkpoint(void *user, const void *data, size_t size,
     return send_to(0, MPI_MSG_CKPT, &w->out);
 }
 
-static void on_progress(void *user, search_train_event ev, const search_train_pos *pos)
+static void on_progress(void *user, search_train_event ev, const eng_train_pos *pos)
 {
     (void)ev, (void)pos;
     worker *w = user;

@@ -199,6 +199,16 @@ static void async_rank_done(void *user, int index, eng_status st, const char *ms
     pthread_mutex_unlock(&a->lock);
 }
 
+/* A submit that failed after taking slot s: the slot is free again; returns st. */
+static eng_status slot_give_up(async_state *a, async_slot *s, eng_status st)
+{
+    pthread_mutex_lock(&a->lock);
+    s->where = ASYNC_FREE;
+    a->in_flight--;
+    pthread_mutex_unlock(&a->lock);
+    return st;
+}
+
 eng_status search_eval_submit(search_eval *ev, int gen, int tag, const nas_arch *arch)
 {
     ENG_TRY(async_start(ev));
@@ -261,13 +271,7 @@ eng_status search_eval_submit(search_eval *ev, int gen, int tag, const nas_arch 
         return ENG_OK;
     }
     st = search_env_measure(ev->env, arch, &it->e);
-    if (st != ENG_OK) {
-        pthread_mutex_lock(&a->lock);
-        s->where = ASYNC_FREE;
-        a->in_flight--;
-        pthread_mutex_unlock(&a->lock);
-        return st;
-    }
+    if (st != ENG_OK) return slot_give_up(a, s, st);
     it->e.generation = gen;
     it->e.n_obj = c->n_objectives;
     it->e.seed = mix64(c->seed ^ it->hash);
@@ -294,13 +298,7 @@ eng_status search_eval_submit(search_eval *ev, int gen, int tag, const nas_arch 
     if (st == ENG_ERR_NOT_FOUND) st = ENG_OK;
     if (st == ENG_OK) st = mpi_pool_submit(&mj);
     else free(mj.resume);
-    if (st != ENG_OK) {
-        pthread_mutex_lock(&a->lock);
-        s->where = ASYNC_FREE;
-        a->in_flight--;
-        pthread_mutex_unlock(&a->lock);
-    }
-    return st;
+    return st == ENG_OK ? ENG_OK : slot_give_up(a, s, st);
 }
 
 eng_status search_eval_wait(search_eval *ev, int *tag, search_eval_item *out,

@@ -22,15 +22,15 @@ typedef struct train_ctx {
     flight *f;                  /* its worker's slot */
     int gen;
     volatile sig_atomic_t *stop;/* its stop flag */
-    search_train_pos saved;     /* position of the last checkpoint */
+    eng_train_pos saved;        /* position of the last checkpoint */
 } train_ctx;
 
 static eng_status on_checkpoint(void *user, const void *data, size_t size,
-                                const search_train_pos *pos)
+                                const eng_train_pos *pos)
 {
     train_ctx *c = user;
     db_checkpoint_info info = {.generation = c->gen, .epoch = pos->epoch, .epochs = pos->epochs,
-                               .batch = pos->batch, .batches = pos->batches, .loss = pos->loss};
+                               .batch = pos->step, .batches = pos->steps, .loss = pos->mean_loss};
     snprintf(info.hash, sizeof info.hash, "%s", c->f->hash);
     eng_status st;
 #pragma omp critical(search_db)
@@ -44,18 +44,18 @@ static eng_status on_checkpoint(void *user, const void *data, size_t size,
  * its stop flag is set, so that a test can interrupt or SIGKILL it at a known point
  * (tests/cli/checkpoint.sh); it says so in a progress line. */
 static void hold_at_batch(const search_eval *ev, const train_ctx *c,
-                          const search_train_pos *pos)
+                          const eng_train_pos *pos)
 {
-    if (pos->epoch != ev->hold_epoch || pos->batch != ev->hold_batch) return;
+    if (pos->epoch != ev->hold_epoch || pos->step != ev->hold_batch) return;
 #pragma omp critical(search_progress)
     search_say(ev->opts, "gen %d candidate %s held at epoch %d batch %ld%s", c->gen,
-               c->f->hash, pos->epoch, pos->batch,
+               c->f->hash, pos->epoch, pos->step,
                ev->opts->progress == SEARCH_PROGRESS_TTY ? "\n" : "");
     struct timespec ms10 = {0, 10000000};
     while (!(c->stop && *c->stop)) nanosleep(&ms10, NULL);
 }
 
-static void on_progress(void *user, search_train_event what, const search_train_pos *pos)
+static void on_progress(void *user, search_train_event what, const eng_train_pos *pos)
 {
     train_ctx *c = user;
     search_eval *ev = c->ev;
@@ -64,16 +64,16 @@ static void on_progress(void *user, search_train_event what, const search_train_
     {
         if (what == SEARCH_TRAIN_BATCH) ev->batches_run++;
         f->epoch = pos->epoch, f->epochs = pos->epochs;
-        f->batch = pos->batch, f->batches = pos->batches;
+        f->batch = pos->step, f->batches = pos->steps;
         if (what == SEARCH_TRAIN_EPOCH) {
             if (ev->opts->progress == SEARCH_PROGRESS_LOG) {
                 char resumed[48] = "";
                 long run = pos->trained - f->trained_before;
-                if (run < pos->batches)
+                if (run < pos->steps)
                     snprintf(resumed, sizeof resumed, " (resumed at batch %ld)",
-                             pos->batches - run);
+                             pos->steps - run);
                 search_say(ev->opts, "gen %d candidate %s epoch %d/%d loss %.4f %ld batches%s "
-                           "%.1fs", c->gen, f->hash, pos->epoch, pos->epochs, pos->loss, run,
+                           "%.1fs", c->gen, f->hash, pos->epoch, pos->epochs, pos->mean_loss, run,
                            resumed, now_s() - f->t_epoch);
             }
             f->trained_before = pos->trained;
@@ -84,7 +84,7 @@ static void on_progress(void *user, search_train_event what, const search_train_
             search_eval_progress_line(ev);
     }
     if (ev->hold_epoch > 0 &&
-        (what == SEARCH_TRAIN_EPOCH) == (pos->batch == pos->batches))
+        (what == SEARCH_TRAIN_EPOCH) == (pos->step == pos->steps))
         hold_at_batch(ev, c, pos);
 }
 
@@ -101,14 +101,14 @@ void search_eval_train_job(search_eval *ev, job *jb, int gen, flight *f,
 #pragma omp critical(search_db)
     st = db_checkpoint_load(ev->db, e->hash, &resume, &resume_size);
     if (st == ENG_ERR_NOT_FOUND) st = ENG_OK;
-    search_train_pos at = {.epoch = 1, .epochs = env->cfg.training.epochs,
-                           .batches = ev->batches_per_cand / env->cfg.training.epochs};
-    if (st == ENG_OK && resume) st = search_train_checkpoint_pos(resume, resume_size, &at);
+    eng_train_pos at = {.epoch = 1, .epochs = env->cfg.training.epochs,
+                        .steps = ev->batches_per_cand / env->cfg.training.epochs};
+    if (st == ENG_OK && resume) st = eng_train_checkpoint_pos(resume, resume_size, &at);
     train_ctx ctx = {.ev = ev, .f = f, .gen = gen, .stop = stop};
 #pragma omp critical(search_progress)
     {
-        *f = (flight){.active = true, .epoch = at.epoch, .epochs = at.epochs, .batch = at.batch,
-                      .batches = at.batches, .t_epoch = now_s()};
+        *f = (flight){.active = true, .epoch = at.epoch, .epochs = at.epochs, .batch = at.step,
+                      .batches = at.steps, .t_epoch = now_s()};
         snprintf(f->hash, sizeof f->hash, "%s", e->hash);
     }
     search_train_hooks hooks = {.resume = resume, .resume_size = resume_size,
@@ -126,7 +126,7 @@ void search_eval_train_job(search_eval *ev, job *jb, int gen, flight *f,
             ctx.saved.epochs > 0)
             search_say(ev->opts, "gen %d candidate %s stopped at epoch %d/%d batch %ld/%ld "
                        "(checkpointed)", gen, e->hash, ctx.saved.epoch, ctx.saved.epochs,
-                       ctx.saved.batch, ctx.saved.batches);
+                       ctx.saved.step, ctx.saved.steps);
     }
     search_eval_store_result(ev, jb, st, st == ENG_OK ? "" : eng_last_error(), err, now_s() - t0);
 }
@@ -221,21 +221,21 @@ static bool pool_next(void *user, mpi_pool_job *j)
 eng_status search_eval_store_rank_checkpoint(search_eval *ev, int gen, const char *hash,
                                              const void *data, size_t size)
 {
-    search_train_pos pos;
-    ENG_TRY(search_train_checkpoint_pos(data, size, &pos));
+    eng_train_pos pos;
+    ENG_TRY(eng_train_checkpoint_pos(data, size, &pos));
     db_checkpoint_info info = {.generation = gen, .epoch = pos.epoch, .epochs = pos.epochs,
-                               .batch = pos.batch, .batches = pos.batches, .loss = pos.loss};
+                               .batch = pos.step, .batches = pos.steps, .loss = pos.mean_loss};
     snprintf(info.hash, sizeof info.hash, "%s", hash);
     eng_status st;
 #pragma omp critical(search_db)
     st = db_checkpoint_save(ev->db, &info, data, size);
-    if (pos.batch == pos.batches) {
+    if (pos.step == pos.steps) {
 #pragma omp critical(search_progress)
         {
-            ev->batches_run += pos.batches;
+            ev->batches_run += pos.steps;
             if (ev->opts->progress == SEARCH_PROGRESS_LOG)
                 search_say(ev->opts, "gen %d candidate %s epoch %d/%d loss %.4f (another "
-                           "rank)", gen, info.hash, pos.epoch, pos.epochs, pos.loss);
+                           "rank)", gen, info.hash, pos.epoch, pos.epochs, pos.mean_loss);
         }
     }
     return st;

@@ -34,21 +34,6 @@ void search_train_recipe(const cfg_search *c, int epochs, uint64_t seed, int ima
     out->seed = seed ^ DATA_SEED_SALT;
 }
 
-static search_train_pos pos_of(const eng_train_pos *p)
-{
-    return (search_train_pos){.epoch = p->epoch, .epochs = p->epochs, .batch = p->step,
-                              .batches = p->steps, .trained = p->trained,
-                              .loss = p->mean_loss};
-}
-
-eng_status search_train_checkpoint_pos(const void *data, size_t size, search_train_pos *pos)
-{
-    eng_train_pos p;
-    ENG_TRY(eng_train_checkpoint_pos(data, size, &p));
-    *pos = pos_of(&p);
-    return ENG_OK;
-}
-
 /* The hooks' state of one training. */
 typedef struct run {
     const search_train_hooks *h;
@@ -57,7 +42,7 @@ typedef struct run {
 } run;
 
 /* Hands a checkpoint of tr at pos to the checkpoint hook. */
-static eng_status checkpoint(run *r, eng_trainer *tr, const search_train_pos *pos)
+static eng_status checkpoint(run *r, eng_trainer *tr, const eng_train_pos *pos)
 {
     size_t size = eng_train_checkpoint_size(tr);
     unsigned char *buf = size ? malloc(size) : NULL;
@@ -74,15 +59,14 @@ static eng_status checkpoint(run *r, eng_trainer *tr, const search_train_pos *po
 static eng_status on_step(void *user, eng_trainer *tr, const eng_train_pos *p)
 {
     run *r = user;
-    search_train_pos pos = pos_of(p);
-    if (r->h->progress) r->h->progress(r->h->user, SEARCH_TRAIN_BATCH, &pos);
+    if (r->h->progress) r->h->progress(r->h->user, SEARCH_TRAIN_BATCH, p);
     if (p->step == p->steps) return ENG_OK;
     if (r->stop && *r->stop) {
-        if (r->h->checkpoint) ENG_TRY(checkpoint(r, tr, &pos));
+        if (r->h->checkpoint) ENG_TRY(checkpoint(r, tr, p));
         return eng_error(ENG_ERR_INTERRUPTED, "training interrupted");
     }
     if (r->h->checkpoint && r->h->checkpoint_s > 0 && now_s() - r->last_ckpt >= r->h->checkpoint_s)
-        ENG_TRY(checkpoint(r, tr, &pos));
+        ENG_TRY(checkpoint(r, tr, p));
     return ENG_OK;
 }
 
@@ -90,8 +74,9 @@ static eng_status on_step(void *user, eng_trainer *tr, const eng_train_pos *p)
 static eng_status on_epoch(void *user, eng_trainer *tr, const eng_epoch_stats *s)
 {
     run *r = user;
-    search_train_pos pos = {.epoch = s->epoch, .epochs = s->epochs, .batch = s->steps,
-                            .batches = s->steps, .trained = s->trained, .loss = s->loss};
+    eng_train_pos pos = {.epoch = s->epoch, .epochs = s->epochs, .step = s->steps,
+                         .steps = s->steps, .trained = s->trained, .loss = NAN,
+                         .mean_loss = s->loss};
     if (r->h->checkpoint) ENG_TRY(checkpoint(r, tr, &pos));
     if (r->h->progress) r->h->progress(r->h->user, SEARCH_TRAIN_EPOCH, &pos);
     if (s->epoch < s->epochs && r->stop && *r->stop)
@@ -113,7 +98,7 @@ eng_status search_train(eng_net *net, const eng_dataset *ds, const eng_train_cfg
     return eng_train(net, ds, NULL, &c, NULL);
 }
 
-void search_train_log_progress(void *user, search_train_event ev, const search_train_pos *pos)
+void search_train_log_progress(void *user, search_train_event ev, const eng_train_pos *pos)
 {
     search_train_logger *lg = user;
     double now = now_s();
@@ -122,7 +107,7 @@ void search_train_log_progress(void *user, search_train_event ev, const search_t
 #pragma omp critical(search_train_log)
     {
         fprintf(lg->out, "  %s epoch %d/%d loss %.4f %.1fs\n", lg->label, pos->epoch,
-                pos->epochs, pos->loss, now - lg->t_epoch);
+                pos->epochs, pos->mean_loss, now - lg->t_epoch);
         fflush(lg->out);
     }
     lg->t_epoch = now;

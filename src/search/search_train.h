@@ -30,17 +30,8 @@ void search_train_recipe(const cfg_search *c,
                          int images,              // training images
                          eng_train_cfg *out);
 
-/* Where a training is, as the search counts it (eng_train_pos in batches): passed to the
- * hooks. */
-typedef struct search_train_pos {
-    int epoch;                  /* 1-based epoch in progress (or just finished) */
-    int epochs;
-    long batch;                 /* batches of this epoch done */
-    long batches;               /* batches per epoch */
-    long trained;               /* batches trained by this call (restored ones not counted) */
-    double loss;                /* mean training loss of the epoch's batches done (NAN: none) */
-} search_train_pos;
-
+/* The hooks see the engine's position (eng_train_pos: step = batch of the epoch, mean_loss =
+ * the epoch's mean loss so far). */
 typedef enum search_train_event {
     SEARCH_TRAIN_BATCH,         /* a batch was trained */
     SEARCH_TRAIN_EPOCH,         /* an epoch ended (after the batch event of its last batch) */
@@ -61,9 +52,9 @@ typedef struct search_train_hooks {
     double checkpoint_s;        /* mid-epoch checkpoint interval in seconds (<= 0: none) */
     /* Receives a checkpoint (valid during the call); a failure ends the training with it. */
     eng_status (*checkpoint)(void *user, const void *data, size_t size,
-                             const search_train_pos *pos);
+                             const eng_train_pos *pos);
     /* Called after every batch and at every epoch's end (from the training thread). */
-    void (*progress)(void *user, search_train_event ev, const search_train_pos *pos);
+    void (*progress)(void *user, search_train_event ev, const eng_train_pos *pos);
     void *user;
 } search_train_hooks;
 
@@ -89,10 +80,7 @@ typedef struct search_train_logger {
     double t_epoch;             /* internal: epoch start (the first epoch: its first batch's end) */
 } search_train_logger;
 
-void search_train_log_progress(void *user, search_train_event ev, const search_train_pos *pos);
-
-/* The position stored in a checkpoint of search_train (ENG_ERR_FORMAT when it is none). */
-eng_status search_train_checkpoint_pos(const void *data, size_t size, search_train_pos *pos);
+void search_train_log_progress(void *user, search_train_event ev, const eng_train_pos *pos);
 
 /* Classification error of net (evaluation mode) on ds, in [0, 1]. */
 eng_status search_train_error(eng_net *net,
