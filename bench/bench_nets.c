@@ -293,6 +293,12 @@ eng_status bench_net_profile(const eng_kernels *k, const bench_net_spec *spec, c
         goto out;
     }
     fill_batch(c.net, spec->batch, x, labels);
+    if (!spec->train) { /* inference only: one training-mode forward sets the ranges */
+        if ((rc = eng_net_forward(c.net, x, spec->batch, true)) != ENG_OK)
+            goto out;
+        bench_profile_add(out, c.net, ms); /* the layer counts; no training times */
+        goto infer;
+    }
     if ((rc = run_train(&c, x, labels, spec->batch)) != ENG_OK) /* warm-up */
         goto out;
     eng_net_set_timing(c.net, ms);
@@ -304,6 +310,7 @@ eng_status bench_net_profile(const eng_kernels *k, const bench_net_spec *spec, c
     for (int i = 0; i < 2 * n; i++)
         ms[i] /= repeats;
     bench_profile_add(out, c.net, ms);
+infer:
     if ((rc = run_infer(&c, x, spec->batch)) != ENG_OK) /* warm-up */
         goto out;
     memset(ms, 0, 2 * (size_t)n * sizeof *ms);

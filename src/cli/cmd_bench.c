@@ -308,8 +308,6 @@ static bool run_profile(const eng_kernels *k, const bench_net_spec *specs, int c
            "quantized through %s\n\n",
            repeats, mul->name);
     for (int i = 0; i < count; i++) {
-        if (!specs[i].train)
-            continue;
         for (int t = 1; t <= max_threads; t++) {
             for (int a = 0; a < 2; a++) {
                 bench_profile p;
@@ -320,9 +318,12 @@ static bool run_profile(const eng_kernels *k, const bench_net_spec *specs, int c
                 double inf = 0.0;
                 for (int e = 0; e < p.count; e++)
                     inf += p.ops[e].inf_ms;
-                printf("%s, batch %d, %d thread%s, %s: %.1f ms in layers per training step, "
-                       "%.1f per inference\n", specs[i].model, specs[i].batch, t,
-                       t > 1 ? "s" : "", a ? "approx" : "float", profile_total(&p), inf);
+                printf("%s, batch %d, %d thread%s, %s: ", specs[i].model, specs[i].batch, t,
+                       t > 1 ? "s" : "", a ? "approx" : "float");
+                if (specs[i].train)
+                    printf("%.1f ms in layers per training step, ", profile_total(&p));
+                printf("%.1f ms per inference%s\n", inf,
+                       specs[i].train ? "" : " (an inference-only network: no training step)");
                 print_profile(&p);
             }
         }
