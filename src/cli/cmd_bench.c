@@ -257,15 +257,19 @@ static void print_profile(const bench_profile *p)
     double inf_total = 0.0;
     for (int e = 0; e < p->count; e++)
         inf_total += p->ops[e].inf_ms;
-    printf("  %-22s %6s %9s %9s %9s %6s", "op type", "layers", "fwd ms", "bwd ms", "total ms",
-           "share");
+    const bool trained = total > 0.0; /* an inference-only network has no training columns */
+    printf("  %-22s %6s", "op type", "layers");
+    if (trained)
+        printf(" %9s %9s %9s %6s", "fwd ms", "bwd ms", "total ms", "share");
     if (inf_total > 0.0)
         printf(" %9s %6s", "infer ms", "share");
     printf("\n");
     for (int e = 0; e < p->count; e++) {
         const bench_op_time *o = &p->ops[e];
-        printf("  %-22s %6d %9.2f %9.2f %9.2f %5.1f%%", o->type, o->layers, o->fwd_ms,
-               o->bwd_ms, o->fwd_ms + o->bwd_ms, 100.0 * ratio(o->fwd_ms + o->bwd_ms, total));
+        printf("  %-22s %6d", o->type, o->layers);
+        if (trained)
+            printf(" %9.2f %9.2f %9.2f %5.1f%%", o->fwd_ms, o->bwd_ms, o->fwd_ms + o->bwd_ms,
+                   100.0 * ratio(o->fwd_ms + o->bwd_ms, total));
         if (inf_total > 0.0)
             printf(" %9.2f %5.1f%%", o->inf_ms, 100.0 * ratio(o->inf_ms, inf_total));
         printf("\n");

@@ -38,6 +38,10 @@ rm -f "$json"
 check "profile of one small network" 0 "$bin" bench --section profile --nets lenet --threads 1
 expect "time per op type" "conv2d 5x5"
 expect "float and approximate" "1 thread, approx"
+check "profile of an inference-only network" 0 "$bin" bench --section profile --nets mobilenetv2 \
+  --threads 1 --quick
+expect "its inference times per op type" "depthwise 3x3 s2"
+expect "said to have no training step" "inference-only network: no training step"
 check "unknown section" 2 "$bin" bench --section everything
 expect "message lists the sections" "all, kernels, nets, profile or search"
 check "search section on two candidates" 0 "$bin" bench --section search \
