@@ -4,9 +4,9 @@
  *
  * Table GEMM, weight-stationary: for one weight code w[i][p] the column T(., w) of 256 16-bit
  * products is split into a low-byte and a high-byte plane of 4 zmm each. For 64 activation
- * codes x, two chained masked vpermi2b per plane look up all 64 products: lanes with x < 128
- * read T[0..127] first, then lanes with x >= 128 (their index kept by the mask) read
- * T[128..255], so no blend is needed. Sums use the 16-bit "word trick": the 64 byte lanes seen
+ * codes x, two chained masked vpermi2b per plane look up all 64 products: lanes with x >= 128
+ * read T[128..255] first, then lanes with x < 128 (their index kept by the mask) read
+ * T[0..127], so no blend is needed. Sums use the 16-bit "word trick": the 64 byte lanes seen
  * as 32 words are added (aw) and so are the odd bytes alone (ao = x >> 8); after at most 256
  * terms the odd sums are ao and the even sums aw - 256 * ao, both exact in 16 bits. Every K
  * chunk of <= 256 terms is then flushed to int32 as low + 256 * high. Signed products are
