@@ -82,14 +82,44 @@ static void fill_bytes(uint8_t *p, size_t count, uint64_t *rng)
 
 /* ---- table GEMM ---------------------------------------------------------------------- */
 
-/* Runs the set's lut_gemm with 1 and 2 threads against the reference on one shape. */
-static void check_gemm(const eng_kernels *k, const test_table *t, int m, int n, int kk,
-                       uint64_t *rng)
+/* How check_gemm_acts fills the activation codes [k][n]. */
+typedef enum {
+    ACTS_RANDOM,   /* uniform bytes */
+    ACTS_HALVES,   /* per row and 64 columns, all >= 128 or all < 128 (one k-mask all ones) */
+    ACTS_BOUNDARY, /* only 0, 127, 128 and 255: the two table halves' edges */
+    ACTS_STRIPES   /* lane l of row p: >= 128 when (l + p) % 3 == 0, else < 128 */
+} acts_pattern;
+
+static void fill_acts(uint8_t *a, int kk, int n, acts_pattern pattern, uint64_t *rng)
+{
+    static const uint8_t edges[4] = {0, 127, 128, 255};
+    for (int p = 0; p < kk; p++) {
+        uint8_t half = 0;
+        for (int j = 0; j < n; j++) {
+            const uint8_t r = (uint8_t)test_rand_u64(rng);
+            if (j % 64 == 0)
+                half = (uint8_t)(test_rand_u64(rng) & 0x80);
+            uint8_t v = r;
+            if (pattern == ACTS_HALVES)
+                v = (uint8_t)((r & 0x7f) | half);
+            else if (pattern == ACTS_BOUNDARY)
+                v = edges[r & 3];
+            else if (pattern == ACTS_STRIPES)
+                v = (uint8_t)((r & 0x7f) | ((j + p) % 3 == 0 ? 0x80 : 0));
+            a[(size_t)p * n + j] = v;
+        }
+    }
+}
+
+/* Runs the set's lut_gemm with 1 and 2 threads against the reference on one shape, the
+ * activations filled by `pattern`. */
+static void check_gemm_acts(const eng_kernels *k, const test_table *t, int m, int n, int kk,
+                            acts_pattern pattern, uint64_t *rng)
 {
     uint8_t *w = malloc((size_t)m * kk), *a = malloc((size_t)kk * n);
     int32_t *ref = malloc(sizeof(int32_t) * m * n), *out = malloc(sizeof(int32_t) * m * n);
     fill_weights(&t->lut, w, (size_t)m * kk, rng);
-    fill_bytes(a, (size_t)kk * n, rng);
+    fill_acts(a, kk, n, pattern, rng);
     ck_assert_int_eq(eng_kernels_ref()->lut_gemm(&t->lut, m, n, kk, w, a, ref), ENG_OK);
     for (int threads = 1; threads <= 2; threads++) {
         test_set_threads(threads);
@@ -98,15 +128,22 @@ static void check_gemm(const eng_kernels *k, const test_table *t, int m, int n, 
         for (size_t i = 0; i < (size_t)m * n; i++)
             if (out[i] != ref[i])
                 ck_abort_msg("%s lut_gemm %s w_bits %d signed %d mode %d m=%d n=%d k=%d "
-                             "threads %d: out[%zu] = %d, reference %d", k->name, t->what,
-                             t->lut.w_bits, t->lut.is_signed, t->lut.mode, m, n, kk, threads,
-                             i, out[i], ref[i]);
+                             "acts %d threads %d: out[%zu] = %d, reference %d", k->name,
+                             t->what, t->lut.w_bits, t->lut.is_signed, t->lut.mode, m, n, kk,
+                             (int)pattern, threads, i, out[i], ref[i]);
     }
     test_set_threads(2);
     free(w);
     free(a);
     free(ref);
     free(out);
+}
+
+/* check_gemm_acts with uniform random activations. */
+static void check_gemm(const eng_kernels *k, const test_table *t, int m, int n, int kk,
+                       uint64_t *rng)
+{
+    check_gemm_acts(k, t, m, n, kk, ACTS_RANDOM, rng);
 }
 
 static const int gemm_shapes[][3] = {
@@ -174,6 +211,38 @@ START_TEST(test_lut_gemm_extreme_sums)
         }
         free(t.table);
     }
+}
+END_TEST
+
+/* The full-panel loop (256 columns, AVX-512 assembly) with activations that stress its
+ * k-masks (the lanes >= 128 of each vector, written for all four vectors before the lookups):
+ * vectors entirely on one side, only the edge codes 0/127/128/255, stripes; shapes with M not
+ * a multiple of the 16-row tile, N tails after full panels, K across 256-term chunks and not a
+ * multiple of 4. _i: the table kind (unsigned, signed, 8x4, sign-magnitude, 8x7 signed). */
+START_TEST(test_lut_gemm_full_panel_masks)
+{
+    static const struct { int w_bits; bool is_signed; eng_lut_mode mode; tab_kind kind; }
+        kinds[] = {
+            {8, false, ENG_LUT_DIRECT, TAB_RANDOM},
+            {8, true, ENG_LUT_DIRECT, TAB_RANDOM},
+            {4, false, ENG_LUT_DIRECT, TAB_RANDOM},
+            {8, false, ENG_LUT_SIGN_MAGNITUDE, TAB_SMALL},
+            {7, true, ENG_LUT_DIRECT, TAB_RANDOM},
+        };
+    static const int shapes[][3] = {{19, 768, 301}, {1, 256, 513}, {17, 600, 258}};
+    uint64_t rng = 350 + (uint64_t)_i;
+    test_table t = make_table(kinds[_i].kind, kinds[_i].w_bits, kinds[_i].is_signed,
+                              kinds[_i].mode, NULL, &rng);
+    for (int s = 0; s < SET_COUNT; s++) {
+        const eng_kernels *k = set_or_skip(s);
+        if (k == NULL)
+            continue;
+        for (int p = ACTS_HALVES; p <= ACTS_STRIPES; p++)
+            for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+                check_gemm_acts(k, &t, shapes[i][0], shapes[i][1], shapes[i][2],
+                                (acts_pattern)p, &rng);
+    }
+    free(t.table);
 }
 END_TEST
 
@@ -814,6 +883,7 @@ int main(void)
     tcase_add_loop_test(tc, test_lut_gemm_random_8x8, 0, 4);
     tcase_add_loop_test(tc, test_lut_gemm_random_8xn, 0, 6);
     tcase_add_test(tc, test_lut_gemm_extreme_sums);
+    tcase_add_loop_test(tc, test_lut_gemm_full_panel_masks, 0, 5);
     tcase_add_test(tc, test_lut_gemm_real_tables);
     tcase_add_loop_test(tc, test_lut_fit_decomposes_tables, 0, FIT_VARIANTS);
     tcase_add_loop_test(tc, test_lut_gemm_residual_path, 0, FIT_VARIANTS);

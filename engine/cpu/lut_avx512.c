@@ -4,9 +4,9 @@
  *
  * Table GEMM, weight-stationary: for one weight code w[i][p] the column T(., w) of 256 16-bit
  * products is split into a low-byte and a high-byte plane of 4 zmm each. For 64 activation
- * codes x, two chained masked vpermi2b per plane look up all 64 products: lanes with x < 128
- * read T[0..127] first, then lanes with x >= 128 (their index kept by the mask) read
- * T[128..255], so no blend is needed. Sums use the 16-bit "word trick": the 64 byte lanes seen
+ * codes x, two chained masked vpermi2b per plane look up all 64 products: lanes with x >= 128
+ * read T[128..255] first, then lanes with x < 128 (their index kept by the mask) read
+ * T[0..127], so no blend is needed. Sums use the 16-bit "word trick": the 64 byte lanes seen
  * as 32 words are added (aw) and so are the odd bytes alone (ao = x >> 8); after at most 256
  * terms the odd sums are ao and the even sums aw - 256 * ao, both exact in 16 bits. Every K
  * chunk of <= 256 terms is then flushed to int32 as low + 256 * high. Signed products are
@@ -43,7 +43,14 @@ static _Thread_local uint8_t tls_planes[PLANES_SIZE] __attribute__((aligned(64))
  * accumulators of the intrinsics version: kc >= 1 terms of weight codes w[0..kc) against the
  * activation rows x, x + lda, ...; stores the 16 word-trick accumulators (awl, aol, awh, aoh
  * of vector 0, then of vector 1, ...) to acc. Registers: zmm0-7 the column's byte planes,
- * zmm8-15 lookups, zmm16-31 accumulators. */
+ * zmm8-15 activations and lookups, zmm16-31 accumulators, k1-k4 the lanes x >= 128 of the 4
+ * vectors, k5-k7 the others (k5 again for vector 3).
+ * Order, measured on Zen 5 (docs/kernels.md): all four activation vectors and their masks
+ * first, then the lookups, the x >= 128 half first. A k-mask write costs about as much as two
+ * lookups there, and a lookup that waits for its mask (vpmovb2m, knotq, then the permute)
+ * stalls the queue: issuing the 7 mask writes of a step before its 16 permutes, and starting
+ * each vector with the mask that vpmovb2m writes directly, took the loop from about 4.4 to
+ * 4.0 clocks per 64 products. */
 static void chunk_full(const uint8_t *planes, const uint8_t *w, const uint8_t *x, size_t lda,
                        int kc, __m512i acc[16])
 {
@@ -63,55 +70,55 @@ static void chunk_full(const uint8_t *planes, const uint8_t *w, const uint8_t *x
         "vmovdqa64 384(%%rax), %%zmm6\n\t"
         "vmovdqa64 448(%%rax), %%zmm7\n\t"
         "vmovdqu8 0(%[x]), %%zmm8\n\t"
+        "vmovdqu8 64(%[x]), %%zmm10\n\t"
+        "vmovdqu8 128(%[x]), %%zmm12\n\t"
+        "vmovdqu8 192(%[x]), %%zmm14\n\t"
         "vpmovb2m %%zmm8, %%k1\n\t"
-        "knotq %%k1, %%k2\n\t"
+        "vpmovb2m %%zmm10, %%k2\n\t"
+        "vpmovb2m %%zmm12, %%k3\n\t"
+        "vpmovb2m %%zmm14, %%k4\n\t"
+        "knotq %%k1, %%k5\n\t"
+        "knotq %%k2, %%k6\n\t"
+        "knotq %%k3, %%k7\n\t"
         "vmovdqa64 %%zmm8, %%zmm9\n\t"
-        "vpermi2b %%zmm1, %%zmm0, %%zmm9%{%%k2%}\n\t"
-        "vpermi2b %%zmm5, %%zmm4, %%zmm8%{%%k2%}\n\t"
         "vpermi2b %%zmm3, %%zmm2, %%zmm9%{%%k1%}\n\t"
         "vpermi2b %%zmm7, %%zmm6, %%zmm8%{%%k1%}\n\t"
+        "vpermi2b %%zmm1, %%zmm0, %%zmm9%{%%k5%}\n\t"
+        "vpermi2b %%zmm5, %%zmm4, %%zmm8%{%%k5%}\n\t"
         "vpaddw %%zmm9, %%zmm16, %%zmm16\n\t"
         "vpsrlw $8, %%zmm9, %%zmm9\n\t"
         "vpaddw %%zmm9, %%zmm17, %%zmm17\n\t"
         "vpaddw %%zmm8, %%zmm18, %%zmm18\n\t"
         "vpsrlw $8, %%zmm8, %%zmm8\n\t"
         "vpaddw %%zmm8, %%zmm19, %%zmm19\n\t"
-        "vmovdqu8 64(%[x]), %%zmm10\n\t"
-        "vpmovb2m %%zmm10, %%k3\n\t"
-        "knotq %%k3, %%k4\n\t"
         "vmovdqa64 %%zmm10, %%zmm11\n\t"
-        "vpermi2b %%zmm1, %%zmm0, %%zmm11%{%%k4%}\n\t"
-        "vpermi2b %%zmm5, %%zmm4, %%zmm10%{%%k4%}\n\t"
-        "vpermi2b %%zmm3, %%zmm2, %%zmm11%{%%k3%}\n\t"
-        "vpermi2b %%zmm7, %%zmm6, %%zmm10%{%%k3%}\n\t"
+        "vpermi2b %%zmm3, %%zmm2, %%zmm11%{%%k2%}\n\t"
+        "vpermi2b %%zmm7, %%zmm6, %%zmm10%{%%k2%}\n\t"
+        "vpermi2b %%zmm1, %%zmm0, %%zmm11%{%%k6%}\n\t"
+        "vpermi2b %%zmm5, %%zmm4, %%zmm10%{%%k6%}\n\t"
         "vpaddw %%zmm11, %%zmm20, %%zmm20\n\t"
         "vpsrlw $8, %%zmm11, %%zmm11\n\t"
         "vpaddw %%zmm11, %%zmm21, %%zmm21\n\t"
         "vpaddw %%zmm10, %%zmm22, %%zmm22\n\t"
         "vpsrlw $8, %%zmm10, %%zmm10\n\t"
         "vpaddw %%zmm10, %%zmm23, %%zmm23\n\t"
-        "vmovdqu8 128(%[x]), %%zmm12\n\t"
-        "vpmovb2m %%zmm12, %%k5\n\t"
-        "knotq %%k5, %%k6\n\t"
         "vmovdqa64 %%zmm12, %%zmm13\n\t"
-        "vpermi2b %%zmm1, %%zmm0, %%zmm13%{%%k6%}\n\t"
-        "vpermi2b %%zmm5, %%zmm4, %%zmm12%{%%k6%}\n\t"
-        "vpermi2b %%zmm3, %%zmm2, %%zmm13%{%%k5%}\n\t"
-        "vpermi2b %%zmm7, %%zmm6, %%zmm12%{%%k5%}\n\t"
+        "vpermi2b %%zmm3, %%zmm2, %%zmm13%{%%k3%}\n\t"
+        "vpermi2b %%zmm7, %%zmm6, %%zmm12%{%%k3%}\n\t"
+        "vpermi2b %%zmm1, %%zmm0, %%zmm13%{%%k7%}\n\t"
+        "vpermi2b %%zmm5, %%zmm4, %%zmm12%{%%k7%}\n\t"
         "vpaddw %%zmm13, %%zmm24, %%zmm24\n\t"
         "vpsrlw $8, %%zmm13, %%zmm13\n\t"
         "vpaddw %%zmm13, %%zmm25, %%zmm25\n\t"
         "vpaddw %%zmm12, %%zmm26, %%zmm26\n\t"
         "vpsrlw $8, %%zmm12, %%zmm12\n\t"
         "vpaddw %%zmm12, %%zmm27, %%zmm27\n\t"
-        "vmovdqu8 192(%[x]), %%zmm14\n\t"
-        "vpmovb2m %%zmm14, %%k1\n\t"
-        "knotq %%k1, %%k2\n\t"
+        "knotq %%k4, %%k5\n\t"
         "vmovdqa64 %%zmm14, %%zmm15\n\t"
-        "vpermi2b %%zmm1, %%zmm0, %%zmm15%{%%k2%}\n\t"
-        "vpermi2b %%zmm5, %%zmm4, %%zmm14%{%%k2%}\n\t"
-        "vpermi2b %%zmm3, %%zmm2, %%zmm15%{%%k1%}\n\t"
-        "vpermi2b %%zmm7, %%zmm6, %%zmm14%{%%k1%}\n\t"
+        "vpermi2b %%zmm3, %%zmm2, %%zmm15%{%%k4%}\n\t"
+        "vpermi2b %%zmm7, %%zmm6, %%zmm14%{%%k4%}\n\t"
+        "vpermi2b %%zmm1, %%zmm0, %%zmm15%{%%k5%}\n\t"
+        "vpermi2b %%zmm5, %%zmm4, %%zmm14%{%%k5%}\n\t"
         "vpaddw %%zmm15, %%zmm28, %%zmm28\n\t"
         "vpsrlw $8, %%zmm15, %%zmm15\n\t"
         "vpaddw %%zmm15, %%zmm29, %%zmm29\n\t"
@@ -125,7 +132,7 @@ static void chunk_full(const uint8_t *planes, const uint8_t *w, const uint8_t *x
         ASM_STORE_16_23 ASM_STORE_24_31
         : [w] "+r"(w), [x] "+r"(x), [n] "+r"(n)
         : [planes] "r"(planes), [lda] "r"(lda), [acc] "r"(acc)
-        : "rax", "cc", "memory", "k1", "k2", "k3", "k4", "k5", "k6",
+        : "rax", "cc", "memory", "k1", "k2", "k3", "k4", "k5", "k6", "k7",
           "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
           "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18",
           "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27",
@@ -174,10 +181,10 @@ static inline __attribute__((always_inline)) void tile(const uint8_t *planes, co
                     const __m512i x = _mm512_maskz_loadu_epi8(lm[v], ap + 64 * v);
                     const __mmask64 top = _mm512_movepi8_mask(x);
                     const __mmask64 bottom = _knot_mask64(top);
-                    __m512i xl = _mm512_mask2_permutex2var_epi8(l0, x, bottom, l1);
-                    xl = _mm512_mask2_permutex2var_epi8(l2, xl, top, l3);
-                    __m512i xh = _mm512_mask2_permutex2var_epi8(h0, x, bottom, h1);
-                    xh = _mm512_mask2_permutex2var_epi8(h2, xh, top, h3);
+                    __m512i xl = _mm512_mask2_permutex2var_epi8(l2, x, top, l3);
+                    xl = _mm512_mask2_permutex2var_epi8(l0, xl, bottom, l1);
+                    __m512i xh = _mm512_mask2_permutex2var_epi8(h2, x, top, h3);
+                    xh = _mm512_mask2_permutex2var_epi8(h0, xh, bottom, h1);
                     awl[v] = _mm512_add_epi16(awl[v], xl);
                     aol[v] = _mm512_add_epi16(aol[v], _mm512_srli_epi16(xl, 8));
                     awh[v] = _mm512_add_epi16(awh[v], xh);
