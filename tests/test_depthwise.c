@@ -3,7 +3,8 @@
  * set) against a definition written here on odd shapes (1x1, 2x2, 7x7 images, kernels 3 and
  * 5, stride 1 and 2, padding 0..3, a dilated and a stride-3 shape that go to the references);
  * gradients against finite differences of a loss; bit-identical results at 1 and 2 threads;
- * eng_depthwise_forward / _backward in float and with the STE on the set's kernels.
+ * eng_depthwise_forward / _backward in float and with the STE on the set's kernels; the fused
+ * approximate forward (lut_depthwise_fused) bit for bit against the steps it replaces.
  */
 #include <check.h>
 #include <math.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "eng_mul.h"
 #include "eng_ops.h"
 #include "kernel_sets.h"
 #include "testutil.h"
@@ -303,6 +305,134 @@ START_TEST(test_ops_agree_between_sets)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------------------------
+ * The fused approximate forward (lut_depthwise_fused) against the three steps it replaces
+ * ---------------------------------------------------------------------------------------- */
+
+/* Geometries of the quantized forward: n, c, h, w, kernel, stride, pad, dilation. Odd planes
+ * (1x1, 2x2, 7x7), 5x5 kernels, stride 2, pad 0..2, a dilated kernel, rows longer than a
+ * vector (70, and 131 codes: more than the 128 of one even/odd split) and a stride-3 shape the
+ * fused kernel leaves to the three steps. */
+static const dw_case qcases[] = {
+    {1, 3, 1, 1, 1, 1, 0, 1},  {3, 5, 2, 2, 3, 1, 1, 1},  {1, 7, 7, 7, 3, 2, 1, 1},
+    {3, 2, 7, 7, 5, 1, 2, 1},  {1, 3, 7, 7, 5, 2, 2, 1},  {3, 5, 7, 6, 3, 1, 0, 1},
+    {1, 3, 6, 9, 3, 2, 0, 1},  {3, 3, 8, 8, 3, 1, 2, 1},  {1, 2, 9, 9, 3, 1, 2, 2},
+    {2, 3, 9, 9, 3, 3, 1, 1},  {2, 11, 70, 70, 3, 1, 1, 1}, {1, 2, 5, 131, 3, 2, 1, 1},
+    {3, 13, 15, 15, 3, 2, 1, 1},
+};
+enum { QCASE_COUNT = sizeof qcases / sizeof qcases[0] };
+
+/* The tables: exact (NULL), two approximate 8x8 unsigned ones, a signed one and an 8x4 one
+ * (names), with the quantization mode each takes; the unsigned ones once more in SYM mode
+ * (sign-magnitude through the unsigned table). */
+typedef struct dw_table {
+    const char *mul;
+    eng_quant_mode mode;
+} dw_table;
+static const dw_table tables[] = {
+    {NULL, ENG_QUANT_ASYM},          {"mul8u_DM1", ENG_QUANT_ASYM}, {"mul8u_2HH", ENG_QUANT_ASYM},
+    {"mul8x4u_0S7", ENG_QUANT_ASYM}, {"mul8s_1KR3", ENG_QUANT_SYM}, {"mul8u_DM1", ENG_QUANT_SYM},
+    {NULL, ENG_QUANT_SYM},
+};
+enum { TABLE_COUNT = sizeof tables / sizeof tables[0] };
+
+/* A spy in front of the avx512 set's fused kernel: whether its last call took the layer. */
+static eng_lut_depthwise_fused_fn *fused_real;
+static bool fused_done;
+static eng_status fused_spy(const eng_lut *lut, const eng_conv_shape *s, const float *x,
+                            const struct eng_qparams *act, const uint8_t *w,
+                            const struct eng_qparams *wq, const int32_t *wsum, bool asym,
+                            const float *bias, const struct eng_epilogue *ep, float *y,
+                            bool *done)
+{
+    eng_status st = fused_real(lut, s, x, act, w, wq, wsum, asym, bias, ep, y, done);
+    fused_done = *done;
+    return st;
+}
+
+/* One quantized forward of set k (act -1: no epilogue) into y, every element overwritten. */
+static void quant_forward(const eng_kernels *k, const eng_conv_shape *s, const dw_table *tb,
+                          const eng_mul *mul, bool per_channel, const float *x, const float *w,
+                          const float *bias, const eng_epilogue *ep, float *y)
+{
+    eng_approx_cfg cfg;
+    eng_approx_cfg_default(&cfg);
+    cfg.mode = tb->mode;
+    cfg.per_channel = per_channel;
+    eng_approx *q;
+    ck_assert_msg(eng_approx_create(&cfg, mul, s->c, &q) == ENG_OK, "%s", eng_last_error());
+    ck_assert_int_eq(eng_approx_set_act_range(q, -1.0f, 2.0f), ENG_OK);
+    void *ws = malloc(eng_depthwise_workspace_size(s, q) + 1);
+    memset(y, 0x7f, sizeof(float) * (size_t)s->c * s->n * s->oh * s->ow);
+    ck_assert_int_eq(eng_depthwise_forward_fused(k, s, x, w, bias, q, false, ep, y, ws), ENG_OK);
+    free(ws);
+    eng_approx_free(q);
+}
+
+/* Case _i: the avx512 set's fused forward against its three steps (the same set without the
+ * fused kernel) and, for the small cases, the scalar set, bit for bit, for every table and
+ * mode, per tensor and per channel, without and with an epilogue of each activation, with and
+ * without bias, at 1 and 2 threads; the kernel takes every stride-1 and stride-2 shape. */
+START_TEST(test_quantized_fused)
+{
+    const eng_kernels *fast = test_kernel_set("avx512");
+    if (fast == NULL || fast->lut_depthwise_fused == NULL)
+        return;
+    eng_kernels spied = *fast, steps = *fast;
+    fused_real = fast->lut_depthwise_fused;
+    spied.lut_depthwise_fused = fused_spy;
+    steps.lut_depthwise_fused = NULL;
+    const dw_case dc = qcases[_i];
+    uint64_t rng = 0xf00d0000u + (uint64_t)_i;
+    eng_conv_shape s;
+    ck_assert_int_eq(eng_conv_shape_init(&s, dc.n, dc.c, dc.h, dc.w, dc.k, dc.k, dc.stride,
+                                         dc.pad, dc.dilation), ENG_OK);
+    const size_t X = (size_t)dc.c * dc.n * dc.h * dc.w, Y = (size_t)dc.c * dc.n * s.oh * s.ow;
+    const bool small = X < 4000;
+    float *x = random_floats(X, &rng), *w = random_floats((size_t)dc.c * dc.k * dc.k, &rng);
+    for (size_t i = 0; i < X; i++) /* beyond the range both ways: clamped codes */
+        x[i] *= 2.5f;
+    if (X > 3)
+        x[X / 2] = NAN, x[1] = INFINITY, x[2] = -INFINITY;
+    float *bias = random_floats((size_t)dc.c, &rng), *es = random_floats((size_t)dc.c, &rng);
+    float *et = random_floats((size_t)dc.c, &rng);
+    float *got = malloc(4 * Y), *want = malloc(4 * Y);
+    for (int ti = 0; ti < TABLE_COUNT; ti++) {
+        eng_mul *mul = NULL;
+        if (tables[ti].mul)
+            ck_assert_msg(eng_mul_load(tables[ti].mul, &mul) == ENG_OK, "%s", eng_last_error());
+        for (int act = -1; act < 3; act++) {
+            const eng_epilogue ep = {es, et, (eng_epilogue_act)(act < 0 ? 0 : act)};
+            const eng_epilogue *e = act < 0 ? NULL : &ep;
+            const float *b = act % 2 ? NULL : bias;
+            const bool per_channel = (act + ti) % 2;
+            for (int t = 1; t <= 2; t++) {
+                test_set_threads(t);
+                fused_done = false;
+                quant_forward(&spied, &s, &tables[ti], mul, per_channel, x, w, b, e, got);
+                ck_assert_msg(fused_done == (dc.stride <= 2), "%s: the fused kernel %s",
+                              tables[ti].mul ? tables[ti].mul : "exact",
+                              fused_done ? "took a stride-3 shape" : "left the shape");
+                for (int r = small ? 0 : 1; r < 2; r++) {
+                    quant_forward(r ? &steps : eng_kernels_ref(), &s, &tables[ti], mul,
+                                  per_channel, x, w, b, e, want);
+                    for (size_t i = 0; i < Y; i++)
+                        ck_assert_msg(memcmp(&got[i], &want[i], 4) == 0,
+                                      "%s %s, act %d, bias %d, per channel %d, %d threads: y[%zu]"
+                                      " = %.9g, %s %.9g", tables[ti].mul ? tables[ti].mul : "exact",
+                                      tables[ti].mode == ENG_QUANT_SYM ? "sym" : "asym", act,
+                                      b != NULL, per_channel, t, i, (double)got[i],
+                                      r ? "three steps" : "scalar set", (double)want[i]);
+                }
+            }
+        }
+        eng_mul_free(mul);
+    }
+    test_set_threads(2);
+    free(x), free(w), free(bias), free(es), free(et), free(got), free(want);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("depthwise");
@@ -312,6 +442,7 @@ int main(void)
     tcase_add_test(tc, test_gradients_finite_differences);
     tcase_add_test(tc, test_thread_count_independent);
     tcase_add_test(tc, test_ops_agree_between_sets);
+    tcase_add_loop_test(tc, test_quantized_fused, 0, QCASE_COUNT);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);

@@ -1,0 +1,343 @@
+/*
+ * lut_depthwise_avx512.c - the fused approximate depthwise forward of the avx512 set: float
+ * input to float output, one image plane of one channel at a time while it is in L1.
+ *
+ * Per plane (c, b): the floats are quantized (avx512_quantize's operations) into a padded code
+ * plane, split for stride 2 into its four phases (even/odd rows x even/odd columns), so that
+ * every kernel tap of every output is a plain shifted load: output (oy, ox) at flat position
+ * oy * pitch + ox reads tap (i, j) at the same position plus a constant offset. The output is
+ * computed on that pitch (a few columns past ow per row are computed and dropped). For 64
+ * outputs at a time, each tap's codes are looked up in the tap's table column (two byte planes,
+ * masked vpermi2b, as the table GEMM does) and summed with the 16-bit word trick together with
+ * the codes themselves (the window sums); then the integer sums become floats with exactly the
+ * operations of approx_dequantize (and its epilogue), and the valid lanes are compressed into
+ * the output row. The float arithmetic is the reference's in the same order, the integer sums
+ * are exact: the result is bit-identical to quantize + lut_depthwise + the dequantization.
+ *
+ * Parallel over the planes with a static schedule (the split depends only on the shape; each
+ * output is computed by one thread in a fixed order). Scratch: the table columns of the used
+ * weight codes (built once per call) and one code plane per thread, in the calling thread's
+ * eng_cpu_workspace.
+ */
+#include "cpu_kernels.h"
+#include "eng_ops.h"
+
+#include <string.h>
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi")
+
+#include "lut_avx512_inl.h"
+
+enum {
+    MAX_TAPS = 64,           /* kh * kw handled (16-bit sums stay exact up to 257 terms) */
+    MAX_PLANE = 1 << 18      /* bytes of one thread's code planes, larger planes fall back */
+};
+
+/* The geometry of the code planes of one shape. */
+typedef struct dw_geom {
+    int phases;       /* stride * stride */
+    int pitch;        /* row pitch of every phase plane, also the output's computing pitch */
+    int rows;         /* rows of a phase plane */
+    size_t phase;     /* bytes of a phase plane, slack for the dropped lanes included */
+    size_t positions; /* outputs on the pitch: oh * pitch */
+    int off[MAX_TAPS];    /* offset of tap t in its phase plane */
+    int ph[MAX_TAPS];     /* phase plane of tap t */
+} dw_geom;
+
+static bool dw_geom_init(const eng_conv_shape *s, dw_geom *g)
+{
+    const int st = s->stride, taps = s->kh * s->kw;
+    if ((st != 1 && st != 2) || taps > MAX_TAPS)
+        return false;
+    const int hp = s->h + 2 * s->pad, wp = s->w + 2 * s->pad;
+    g->phases = st * st;
+    g->pitch = (wp + st - 1) / st;
+    g->rows = (hp + st - 1) / st;
+    /* the last vector reads up to 63 lanes past the positions, and a tap's offset past them */
+    g->phase = ((size_t)(g->rows + 1) * g->pitch + 64 + 63) / 64 * 64;
+    g->positions = (size_t)s->oh * g->pitch;
+    if (g->phase * g->phases > MAX_PLANE)
+        return false;
+    for (int i = 0; i < s->kh; i++)
+        for (int j = 0; j < s->kw; j++) {
+            const int di = i * s->dilation, dj = j * s->dilation, t = i * s->kw + j;
+            g->ph[t] = (di % st) * st + dj % st;
+            g->off[t] = (di / st) * g->pitch + dj / st;
+        }
+    return true;
+}
+
+/* 16 codes of x[0..16) (lanes in m): avx512_quantize's operations, NaN -> zero point. */
+static inline __m128i quantize16(const float *x, __mmask16 m, __m512 vs, __m512 vz, __m512 lo,
+                                 __m512 hi, __m512i zp)
+{
+    __m512 q = _mm512_div_ps(_mm512_maskz_loadu_ps(m, x), vs);
+    q = _mm512_roundscale_ps(q, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    q = _mm512_add_ps(q, vz);
+    const __mmask16 nan = _mm512_cmp_ps_mask(q, q, _CMP_UNORD_Q);
+    __m512i v = _mm512_cvttps_epi32(_mm512_min_ps(_mm512_max_ps(q, lo), hi));
+    v = _mm512_mask_mov_epi32(v, nan, zp);
+    return _mm512_cvtepi32_epi8(v);
+}
+
+/* The activation quantization as vectors. */
+typedef struct dw_quant {
+    __m512 vs, vz, lo, hi;
+    __m512i zp;
+} dw_quant;
+
+/* Codes of the row x[0..w) to dst[0..w). */
+static inline void quantize_row(const dw_quant *vq, const float *x, int w, uint8_t *dst)
+{
+    for (int i = 0; i < w; i += 16) {
+        const __mmask16 m = w - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (w - i)) - 1);
+        _mm_mask_storeu_epi8(dst + i, m, quantize16(x + i, m, vq->vs, vq->vz, vq->lo, vq->hi,
+                                                     vq->zp));
+    }
+}
+
+/* The byte indices of the even and odd lanes of two vectors (vpermt2b). */
+static const uint8_t even_lanes[64] = {
+    0,  2,  4,  6,  8,  10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32, 34, 36, 38, 40, 42,
+    44, 46, 48, 50, 52, 54, 56, 58, 60, 62, 64, 66, 68, 70, 72, 74, 76, 78, 80, 82, 84, 86,
+    88, 90, 92, 94, 96, 98, 100, 102, 104, 106, 108, 110, 112, 114, 116, 118, 120, 122, 124, 126};
+static const uint8_t odd_lanes[64] = {
+    1,  3,  5,  7,  9,  11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31, 33, 35, 37, 39, 41, 43,
+    45, 47, 49, 51, 53, 55, 57, 59, 61, 63, 65, 67, 69, 71, 73, 75, 77, 79, 81, 83, 85, 87,
+    89, 91, 93, 95, 97, 99, 101, 103, 105, 107, 109, 111, 113, 115, 117, 119, 121, 123, 125, 127};
+
+/* The code planes of one image plane x [h][w]: stride 1, the padded plane; stride 2, its four
+ * phases, through row (a padded row of the pitch * 2 bytes, borders holding the pad code).
+ * Only the image's own positions are written: the padding keeps the pad code it was given. */
+static void fill_planes(const eng_conv_shape *s, const dw_geom *g, const dw_quant *vq,
+                        const float *x, uint8_t *planes, uint8_t *row)
+{
+    if (s->stride == 1) {
+        for (int iy = 0; iy < s->h; iy++)
+            quantize_row(vq, x + (size_t)iy * s->w, s->w,
+                         planes + (size_t)(iy + s->pad) * g->pitch + s->pad);
+        return;
+    }
+    const __m512i even = _mm512_loadu_si512(even_lanes), odd = _mm512_loadu_si512(odd_lanes);
+    const int wp = 2 * g->pitch;
+    for (int iy = 0; iy < s->h; iy++) {
+        const int r = iy + s->pad;
+        quantize_row(vq, x + (size_t)iy * s->w, s->w, row + s->pad);
+        uint8_t *p0 = planes + (size_t)((r & 1) * 2) * g->phase + (size_t)(r >> 1) * g->pitch;
+        uint8_t *p1 = p0 + g->phase;
+        for (int c0 = 0; c0 < wp; c0 += 128) {
+            const __m512i a = _mm512_loadu_si512(row + c0), b = _mm512_loadu_si512(row + c0 + 64);
+            const __mmask64 m = lane_mask(g->pitch - c0 / 2);
+            _mm512_mask_storeu_epi8(p0 + c0 / 2, m, _mm512_permutex2var_epi8(a, even, b));
+            _mm512_mask_storeu_epi8(p1 + c0 / 2, m, _mm512_permutex2var_epi8(a, odd, b));
+        }
+    }
+}
+
+/* acc[q] (lanes 16q .. 16q+15) = the int32 sums of word-trick accumulators (see
+ * flush_vector), bias subtracted. */
+static inline __attribute__((always_inline)) void widen_sums(__m512i awl, __m512i aol,
+                                                             __m512i awh, __m512i aoh,
+                                                             __m512i bias, __m512i acc[4])
+{
+    const __m512i idx_lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7,
+                                              23);
+    const __m512i idx_hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30,
+                                              15, 31);
+    const __m512i el = _mm512_sub_epi16(awl, _mm512_slli_epi16(aol, 8));
+    const __m512i eh = _mm512_sub_epi16(awh, _mm512_slli_epi16(aoh, 8));
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; h++) {
+        const __m512i even = _mm512_sub_epi32(widen_half(el, eh, h), bias);
+        const __m512i odd = _mm512_sub_epi32(widen_half(aol, aoh, h), bias);
+        acc[2 * h] = _mm512_permutex2var_epi32(even, idx_lo, odd);
+        acc[2 * h + 1] = _mm512_permutex2var_epi32(even, idx_hi, odd);
+    }
+}
+
+/* The per-channel constants of the dequantization (approx_dequantize's). */
+typedef struct dw_chan {
+    __m512d scale;
+    __m512i offset, zw;
+    __m512 b, es, et;
+} dw_chan;
+
+/* 16 outputs: (float)(scale * (double)(acc + offset - zw * asum)) + b, then the epilogue
+ * (ACT < 0: none), the operations of dequantize_row / dequantize_row_epilogue. The integer
+ * terms are below 2^24 in magnitude (at most MAX_TAPS 16-bit products and code sums), so int32
+ * arithmetic gives the reference's int64 values. */
+static inline __attribute__((always_inline)) __m512 dequant16(const dw_chan *k, __m512i acc,
+                                                              const __m512i *asum, int act)
+{
+    __m512i v = _mm512_add_epi32(acc, k->offset);
+    if (asum)
+        v = _mm512_sub_epi32(v, _mm512_mullo_epi32(k->zw, *asum));
+    const __m512d lo = _mm512_mul_pd(k->scale, _mm512_cvtepi32_pd(_mm512_castsi512_si256(v)));
+    const __m512d hi = _mm512_mul_pd(k->scale,
+                                     _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(v, 1)));
+    __m512 f = _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(lo)),
+                                  _mm512_cvtpd_ps(hi), 1);
+    f = _mm512_add_ps(f, k->b);
+    if (act < 0)
+        return f;
+    f = _mm512_add_ps(_mm512_mul_ps(f, k->es), k->et);
+    if (act == ENG_EPILOGUE_NONE)
+        return f;
+    /* z > 0 ? z : 0 (vmaxps returns its second operand for NaN and for two zeros) */
+    f = _mm512_max_ps(f, _mm512_setzero_ps());
+    return act == ENG_EPILOGUE_RELU6 ? _mm512_min_ps(f, _mm512_set1_ps(6.0f)) : f;
+}
+
+/* One plane's outputs from its code planes: out gets the valid lanes of every vector in order
+ * (valid: the bitmap of the positions whose column is below ow). */
+static inline __attribute__((always_inline)) void plane_outputs(
+    const dw_geom *g, int taps, const uint8_t *const cols[], const uint8_t *planes,
+    const uint64_t *valid, bool sgn, bool asym, const dw_chan *k, int act, float *out)
+{
+    const __m512i bias = _mm512_set1_epi32(sgn ? 32768 * taps : 0);
+    const __m512i zero = _mm512_setzero_si512();
+    const uint8_t *base[MAX_TAPS];
+    for (int t = 0; t < taps; t++)
+        base[t] = planes + (size_t)g->ph[t] * g->phase + g->off[t];
+    for (size_t p0 = 0; p0 < g->positions; p0 += 64) {
+        const uint64_t vm = valid[p0 / 64];
+        if (vm == 0)
+            continue;
+        __m512i awl = zero, aol = zero, awh = zero, aoh = zero, sw = zero, so = zero;
+        for (int t = 0; t < taps; t++) {
+            const uint8_t *col = cols[t];
+            const __m512i x = _mm512_loadu_si512(base[t] + p0);
+            const __mmask64 top = _mm512_movepi8_mask(x);
+            const __mmask64 bottom = _knot_mask64(top);
+            __m512i xl = _mm512_mask2_permutex2var_epi8(_mm512_load_si512(col), x, bottom,
+                                                        _mm512_load_si512(col + 64));
+            xl = _mm512_mask2_permutex2var_epi8(_mm512_load_si512(col + 128), xl, top,
+                                                _mm512_load_si512(col + 192));
+            __m512i xh = _mm512_mask2_permutex2var_epi8(_mm512_load_si512(col + 256), x, bottom,
+                                                        _mm512_load_si512(col + 320));
+            xh = _mm512_mask2_permutex2var_epi8(_mm512_load_si512(col + 384), xh, top,
+                                                _mm512_load_si512(col + 448));
+            awl = _mm512_add_epi16(awl, xl);
+            aol = _mm512_add_epi16(aol, _mm512_srli_epi16(xl, 8));
+            awh = _mm512_add_epi16(awh, xh);
+            aoh = _mm512_add_epi16(aoh, _mm512_srli_epi16(xh, 8));
+            if (asym) {
+                sw = _mm512_add_epi16(sw, x);
+                so = _mm512_add_epi16(so, _mm512_srli_epi16(x, 8));
+            }
+        }
+        __m512i acc[4], sums[4] = {zero, zero, zero, zero};
+        widen_sums(awl, aol, awh, aoh, bias, acc);
+        if (asym)
+            widen_sums(sw, so, zero, zero, zero, sums);
+#pragma GCC unroll 4
+        for (int q = 0; q < 4; q++) {
+            const __mmask16 m = (__mmask16)(vm >> (16 * q));
+            if (m == 0)
+                continue;
+            const __m512 f = dequant16(k, acc[q], asym ? &sums[q] : NULL, act);
+            const int n = __builtin_popcount(m);
+            _mm512_mask_storeu_ps(out, (__mmask16)((1u << n) - 1), _mm512_maskz_compress_ps(m, f));
+            out += n;
+        }
+    }
+}
+
+/* plane_outputs with the activation a constant. */
+static void plane_outputs_any(const dw_geom *g, int taps, const uint8_t *const cols[],
+                              const uint8_t *planes, const uint64_t *valid, bool sgn, bool asym,
+                              const dw_chan *k, int act, float *out)
+{
+    switch (act) {
+    case -1: plane_outputs(g, taps, cols, planes, valid, sgn, asym, k, -1, out); break;
+    case ENG_EPILOGUE_NONE:
+        plane_outputs(g, taps, cols, planes, valid, sgn, asym, k, ENG_EPILOGUE_NONE, out);
+        break;
+    case ENG_EPILOGUE_RELU:
+        plane_outputs(g, taps, cols, planes, valid, sgn, asym, k, ENG_EPILOGUE_RELU, out);
+        break;
+    default:
+        plane_outputs(g, taps, cols, planes, valid, sgn, asym, k, ENG_EPILOGUE_RELU6, out);
+        break;
+    }
+}
+
+eng_status eng_cpu_avx512_lut_depthwise_fused(const eng_lut *lut, const eng_conv_shape *s,
+                                              const float *x, const struct eng_qparams *act,
+                                              const uint8_t *w, const struct eng_qparams *wq,
+                                              const int32_t *wsum, bool asym, const float *bias,
+                                              const struct eng_epilogue *ep, float *y,
+                                              bool *done)
+{
+    *done = false;
+    dw_geom g;
+    if (!dw_geom_init(s, &g))
+        return ENG_OK;
+    const int taps = s->kh * s->kw;
+    bool used[256];
+    eng_lut_mark_used(w, (size_t)s->c * taps, used);
+    if (!eng_lut_fits_int16(lut, used)) /* 17-bit sign-magnitude products */
+        return ENG_OK;
+    const int threads = eng_cpu_threads();
+    const size_t words = (g.positions + 63) / 64;
+    const size_t row_bytes = ((size_t)2 * g.pitch + 128 + 63) / 64 * 64;
+    const size_t per_thread = g.phase * g.phases + row_bytes;
+    const size_t bitmap = (words * sizeof(uint64_t) + 63) / 64 * 64;
+    unsigned char *ws = eng_cpu_workspace(PLANES_SIZE + bitmap + per_thread * (size_t)threads);
+    if (ws == NULL)
+        return ENG_OK;
+    uint8_t *planes = ws;
+    uint64_t *valid = (uint64_t *)(ws + PLANES_SIZE);
+    eng_lut_build_planes(lut, used, planes);
+    memset(valid, 0, words * sizeof(uint64_t));
+    for (size_t p = 0; p < g.positions; p++)
+        if ((int)(p % (size_t)g.pitch) < s->ow)
+            valid[p / 64] |= (uint64_t)1 << (p % 64);
+
+    const bool sgn = eng_lut_products_signed(lut);
+    const uint8_t pad = (uint8_t)act->zero_point;
+    const int64_t za = act->zero_point;
+    const size_t in_plane = (size_t)s->h * s->w, out_plane = (size_t)s->oh * s->ow;
+    const int nplanes = s->c * s->n;
+    const int ea = ep ? (int)ep->act : -1;
+    const dw_quant vq = {_mm512_set1_ps(act->scale), _mm512_set1_ps((float)act->zero_point),
+                         _mm512_set1_ps((float)act->qmin), _mm512_set1_ps((float)act->qmax),
+                         _mm512_set1_epi32(act->zero_point)};
+
+#pragma omp parallel num_threads(threads) \
+    if (threads > 1 && nplanes > 1 && (double)nplanes * out_plane * taps > 1e6)
+    {
+        unsigned char *mine = ws + PLANES_SIZE + bitmap + per_thread * (size_t)eng_cpu_thread_id();
+        uint8_t *cplanes = mine, *row = mine + g.phase * g.phases;
+        memset(mine, pad, per_thread);
+        const uint8_t *cols[MAX_TAPS];
+        dw_chan k = {_mm512_setzero_pd(), _mm512_setzero_si512(), _mm512_setzero_si512(),
+                     _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+        int chan = -1;
+#pragma omp for schedule(static)
+        for (int cb = 0; cb < nplanes; cb++) {
+            const int c = cb / s->n;
+            if (c != chan) {
+                chan = c;
+                for (int t = 0; t < taps; t++)
+                    cols[t] = planes + (size_t)w[(size_t)c * taps + t] * 512;
+                const int64_t zw = wq[c].zero_point;
+                const int64_t offset = asym ? (int64_t)taps * za * zw - za * (int64_t)wsum[c] : 0;
+                k.scale = _mm512_set1_pd((double)act->scale * wq[c].scale);
+                k.offset = _mm512_set1_epi32((int32_t)offset);
+                k.zw = _mm512_set1_epi32((int32_t)zw);
+                k.b = _mm512_set1_ps(bias ? bias[c] : 0.0f);
+                k.es = _mm512_set1_ps(ep ? ep->scale[c] : 1.0f);
+                k.et = _mm512_set1_ps(ep ? ep->shift[c] : 0.0f);
+            }
+            fill_planes(s, &g, &vq, x + (size_t)cb * in_plane, cplanes, row);
+            plane_outputs_any(&g, taps, cols, cplanes, valid, sgn, asym, &k, ea,
+                              y + (size_t)cb * out_plane);
+        }
+    }
+    *done = true;
+    return ENG_OK;
+}
+
+#pragma GCC pop_options
