@@ -311,14 +311,16 @@ END_TEST
 
 /* Geometries of the quantized forward: n, c, h, w, kernel, stride, pad, dilation. Odd planes
  * (1x1, 2x2, 7x7), 5x5 kernels, stride 2, pad 0..2, a dilated kernel, rows longer than a
- * vector (70, and 131 codes: more than the 128 of one even/odd split) and a stride-3 shape the
- * fused kernel leaves to the three steps. */
+ * vector (70, and 131 codes: more than the 128 of one even/odd split), 11 images of 29x29 (the
+ * kernel stacks 8 or 9 per group: a shorter last group, which 1x1 kernels end in the middle of
+ * a vector) and a stride-3 shape the fused kernel leaves to the three steps. */
 static const dw_case qcases[] = {
     {1, 3, 1, 1, 1, 1, 0, 1},  {3, 5, 2, 2, 3, 1, 1, 1},  {1, 7, 7, 7, 3, 2, 1, 1},
     {3, 2, 7, 7, 5, 1, 2, 1},  {1, 3, 7, 7, 5, 2, 2, 1},  {3, 5, 7, 6, 3, 1, 0, 1},
     {1, 3, 6, 9, 3, 2, 0, 1},  {3, 3, 8, 8, 3, 1, 2, 1},  {1, 2, 9, 9, 3, 1, 2, 2},
     {2, 3, 9, 9, 3, 3, 1, 1},  {2, 11, 70, 70, 3, 1, 1, 1}, {1, 2, 5, 131, 3, 2, 1, 1},
-    {3, 13, 15, 15, 3, 2, 1, 1},
+    {3, 13, 15, 15, 3, 2, 1, 1},  {11, 2, 29, 29, 3, 1, 1, 1}, {11, 2, 29, 29, 3, 2, 1, 1},
+    {11, 2, 29, 29, 1, 1, 0, 1}, {11, 2, 29, 29, 1, 2, 0, 1},
 };
 enum { QCASE_COUNT = sizeof qcases / sizeof qcases[0] };
 
@@ -351,9 +353,10 @@ static eng_status fused_spy(const eng_lut *lut, const eng_conv_shape *s, const f
 }
 
 /* One quantized forward of set k (act -1: no epilogue) into y, every element overwritten. */
-static void quant_forward(const eng_kernels *k, const eng_conv_shape *s, const dw_table *tb,
-                          const eng_mul *mul, bool per_channel, const float *x, const float *w,
-                          const float *bias, const eng_epilogue *ep, float *y)
+static void quant_forward_range(const eng_kernels *k, const eng_conv_shape *s,
+                                const dw_table *tb, const eng_mul *mul, bool per_channel,
+                                float lo, float hi, const float *x, const float *w,
+                                const float *bias, const eng_epilogue *ep, float *y)
 {
     eng_approx_cfg cfg;
     eng_approx_cfg_default(&cfg);
@@ -361,12 +364,20 @@ static void quant_forward(const eng_kernels *k, const eng_conv_shape *s, const d
     cfg.per_channel = per_channel;
     eng_approx *q;
     ck_assert_msg(eng_approx_create(&cfg, mul, s->c, &q) == ENG_OK, "%s", eng_last_error());
-    ck_assert_int_eq(eng_approx_set_act_range(q, -1.0f, 2.0f), ENG_OK);
+    ck_assert_int_eq(eng_approx_set_act_range(q, lo, hi), ENG_OK);
     void *ws = malloc(eng_depthwise_workspace_size(s, q) + 1);
     memset(y, 0x7f, sizeof(float) * (size_t)s->c * s->n * s->oh * s->ow);
     ck_assert_int_eq(eng_depthwise_forward_fused(k, s, x, w, bias, q, false, ep, y, ws), ENG_OK);
     free(ws);
     eng_approx_free(q);
+}
+
+/* quant_forward_range over the activation range [-1, 2]. */
+static void quant_forward(const eng_kernels *k, const eng_conv_shape *s, const dw_table *tb,
+                          const eng_mul *mul, bool per_channel, const float *x, const float *w,
+                          const float *bias, const eng_epilogue *ep, float *y)
+{
+    quant_forward_range(k, s, tb, mul, per_channel, -1.0f, 2.0f, x, w, bias, ep, y);
 }
 
 /* Case _i: the avx512 set's fused forward against its three steps (the same set without the
@@ -396,7 +407,9 @@ START_TEST(test_quantized_fused)
         x[X / 2] = NAN, x[1] = INFINITY, x[2] = -INFINITY;
     float *bias = random_floats((size_t)dc.c, &rng), *es = random_floats((size_t)dc.c, &rng);
     float *et = random_floats((size_t)dc.c, &rng);
-    float *got = malloc(4 * Y), *want = malloc(4 * Y);
+    enum { GUARD = 64 }; /* sentinels past the output: nothing written beyond it */
+    float *got = malloc(4 * (Y + GUARD)), *want = malloc(4 * Y);
+    memset(got + Y, 0x5a, 4 * GUARD);
     for (int ti = 0; ti < TABLE_COUNT; ti++) {
         eng_mul *mul = NULL;
         if (tables[ti].mul)
@@ -413,6 +426,9 @@ START_TEST(test_quantized_fused)
                 ck_assert_msg(fused_done == (dc.stride <= 2), "%s: the fused kernel %s",
                               tables[ti].mul ? tables[ti].mul : "exact",
                               fused_done ? "took a stride-3 shape" : "left the shape");
+                for (int i = 0; i < 4 * GUARD; i++)
+                    ck_assert_msg(((unsigned char *)(got + Y))[i] == 0x5a,
+                                  "a write past the output, byte %d", i);
                 for (int r = small ? 0 : 1; r < 2; r++) {
                     quant_forward(r ? &steps : eng_kernels_ref(), &s, &tables[ti], mul,
                                   per_channel, x, w, b, e, want);
@@ -433,6 +449,65 @@ START_TEST(test_quantized_fused)
 }
 END_TEST
 
+/* The activation codes at their rounding ties: inputs (k + 1/2) * scale and their neighbours
+ * 1..3 ulps away, for codes k across the range and beyond, under several activation ranges
+ * (asymmetric and symmetric): the fused kernel, which multiplies by the reciprocal of the scale
+ * where that cannot change the code, quantizes them as the division does, bit for bit against
+ * the three steps and the scalar set. */
+START_TEST(test_quantized_fused_ties)
+{
+    const eng_kernels *fast = test_kernel_set("avx512");
+    if (fast == NULL || fast->lut_depthwise_fused == NULL)
+        return;
+    eng_kernels steps = *fast;
+    steps.lut_depthwise_fused = NULL;
+    const float ranges[][2] = {{-1.0f, 2.0f}, {0.0f, 6.0f}, {-0.3f, 0.7f}, {-1.0f, 1.0f},
+                               {-3.7f, 0.1f}};
+    eng_conv_shape s;
+    ck_assert_int_eq(eng_conv_shape_init(&s, 2, 2, 31, 37, 3, 3, 1, 1, 1), ENG_OK);
+    const size_t X = (size_t)2 * 2 * 31 * 37, Y = X;
+    float *x = malloc(4 * X), *got = malloc(4 * Y), *want = malloc(4 * Y);
+    const float w[18] = {0.5f, -0.25f, 1.0f, 0.75f, -1.0f, 0.125f, 0.3f, -0.6f, 0.9f,
+                         -0.2f, 0.4f, 0.8f, -0.9f, 0.1f, 0.6f, -0.7f, 0.35f, 0.05f};
+    for (int ri = 0; ri < 5; ri++)
+        for (int mode = 0; mode < 2; mode++) {
+            const dw_table tb = {NULL, mode ? ENG_QUANT_SYM : ENG_QUANT_ASYM};
+            eng_approx_cfg cfg;
+            eng_approx_cfg_default(&cfg);
+            cfg.mode = tb.mode;
+            eng_approx *q;
+            ck_assert_int_eq(eng_approx_create(&cfg, NULL, 2, &q), ENG_OK);
+            ck_assert_int_eq(eng_approx_set_act_range(q, ranges[ri][0], ranges[ri][1]), ENG_OK);
+            void *ws = malloc(eng_depthwise_workspace_size(&s, q) + 1);
+            ck_assert_int_eq(eng_depthwise_forward(&steps, &s, x, w, NULL, q, false, got, ws),
+                             ENG_OK); /* sets the parameters of the range */
+            const eng_qparams a = eng_approx_act_qparams(q);
+            free(ws);
+            eng_approx_free(q);
+            for (size_t i = 0; i < X; i++) {
+                const int k = (int)(i / 7) % 300 - 280 + a.zero_point; /* codes beyond both ends */
+                float v = ((float)(k - a.zero_point) + 0.5f) * a.scale;
+                for (int u = 0; u < (int)(i % 7); u++) /* 0, +1, +2, +3, -1, -2, -3 ulps */
+                    v = nextafterf(v, i % 7 < 4 ? INFINITY : -INFINITY);
+                x[i] = v;
+            }
+            quant_forward_range(fast, &s, &tb, NULL, false, ranges[ri][0], ranges[ri][1], x, w,
+                                NULL, NULL, got);
+            for (int r = 0; r < 2; r++) {
+                quant_forward_range(r ? &steps : eng_kernels_ref(), &s, &tb, NULL, false,
+                                    ranges[ri][0], ranges[ri][1], x, w, NULL, NULL, want);
+                for (size_t i = 0; i < Y; i++)
+                    ck_assert_msg(memcmp(&got[i], &want[i], 4) == 0,
+                                  "range [%g, %g] %s: y[%zu] = %.9g, %s %.9g",
+                                  (double)ranges[ri][0], (double)ranges[ri][1],
+                                  mode ? "sym" : "asym", i, (double)got[i],
+                                  r ? "three steps" : "scalar set", (double)want[i]);
+            }
+        }
+    free(x), free(got), free(want);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("depthwise");
@@ -443,6 +518,7 @@ int main(void)
     tcase_add_test(tc, test_thread_count_independent);
     tcase_add_test(tc, test_ops_agree_between_sets);
     tcase_add_loop_test(tc, test_quantized_fused, 0, QCASE_COUNT);
+    tcase_add_test(tc, test_quantized_fused_ties);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);
