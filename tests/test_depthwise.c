@@ -4,7 +4,8 @@
  * 5, stride 1 and 2, padding 0..3, a dilated and a stride-3 shape that go to the references);
  * gradients against finite differences of a loss; bit-identical results at 1 and 2 threads;
  * eng_depthwise_forward / _backward in float and with the STE on the set's kernels; the fused
- * approximate forward (lut_depthwise_fused) bit for bit against the steps it replaces.
+ * approximate forward (lut_depthwise_fused) bit for bit against the steps it replaces, alone
+ * and in a MobileNetV2 trained and evaluated.
  */
 #include <check.h>
 #include <math.h>
@@ -13,7 +14,10 @@
 #include <string.h>
 
 #include "eng_mul.h"
+#include "eng_net.h"
 #include "eng_ops.h"
+#include "eng_train.h"
+#include "eng_zoo.h"
 #include "kernel_sets.h"
 #include "testutil.h"
 
@@ -508,6 +512,90 @@ START_TEST(test_quantized_fused_ties)
 }
 END_TEST
 
+static uint64_t fnv1a(uint64_t h, const void *p, size_t bytes)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < bytes; i++)
+        h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* A zoo network trained three steps and evaluated on set k through mul (mode) on `threads`
+ * threads: the hash (FNV-1a) of the outputs of every forward and of the final parameters. */
+static uint64_t net_fingerprint(const eng_kernels *k, const eng_mul *mul, eng_quant_mode mode,
+                                int threads)
+{
+    enum { BATCH = 3 };
+    test_set_threads(threads);
+    eng_zoo_options opt;
+    eng_zoo_options_default(&opt);
+    opt.width = 0.25f;
+    opt.seed = 7;
+    eng_net *net;
+    ck_assert_int_eq(eng_zoo_build("mobilenetv2_cifar", &opt, &net), ENG_OK);
+    eng_net_set_kernels(net, k);
+    eng_approx_cfg cfg;
+    eng_approx_cfg_default(&cfg);
+    cfg.mode = mode;
+    ck_assert_int_eq(eng_net_set_multiplier(net, -1, mul), ENG_OK);
+    ck_assert_msg(eng_net_set_quant(net, -1, &cfg) == ENG_OK, "%s", eng_last_error());
+    const size_t count = (size_t)3 * 32 * 32 * BATCH, outs = (size_t)10 * BATCH;
+    float *x = malloc(sizeof(float) * count);
+    uint64_t rng = 11, h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < count; i++)
+        x[i] = test_rand_uniform(&rng, -1.0f, 1.0f);
+    const uint8_t labels[BATCH] = {3, 1, 4};
+    eng_sgd_cfg sc = {.lr = 0.05f, .momentum = 0.9f, .weight_decay = 5e-4f,
+                      .schedule = ENG_LR_CONSTANT, .step_epochs = 1, .step_gamma = 1.0f};
+    eng_sgd *sgd;
+    ck_assert_int_eq(eng_sgd_create(net, &sc, &sgd), ENG_OK);
+    for (int step = 0; step < 3; step++) {
+        float loss;
+        int correct;
+        ck_assert_int_eq(eng_net_forward(net, x, BATCH, true), ENG_OK);
+        h = fnv1a(h, eng_net_output(net), outs * sizeof(float));
+        ck_assert_int_eq(eng_net_loss(net, labels, BATCH, &loss, &correct), ENG_OK);
+        ck_assert_int_eq(eng_net_backward(net), ENG_OK);
+        ck_assert_int_eq(eng_sgd_step(sgd, 0.05f), ENG_OK);
+    }
+    ck_assert_int_eq(eng_net_forward(net, x, BATCH, false), ENG_OK);
+    h = fnv1a(h, eng_net_output(net), outs * sizeof(float));
+    for (int i = 0; i < eng_net_param_count(net); i++) {
+        eng_param p;
+        ck_assert_int_eq(eng_net_param_get(net, i, &p), ENG_OK);
+        h = fnv1a(h, p.data, p.count * sizeof(float));
+    }
+    eng_sgd_free(sgd);
+    eng_net_free(net);
+    free(x);
+    test_set_threads(2);
+    return h;
+}
+
+/* A MobileNetV2 (CIFAR, width 0.25) trained three steps and evaluated through mul8u_DM1
+ * (asym) and the signed mul8s_1KR3 (sym): every output and parameter is the same
+ * with the fused depthwise forward as with its three steps, at 1 and at 2 threads. */
+START_TEST(test_network_fused_same)
+{
+    const eng_kernels *fast = test_kernel_set("avx512");
+    if (fast == NULL || fast->lut_depthwise_fused == NULL)
+        return;
+    eng_kernels steps = *fast;
+    steps.lut_depthwise_fused = NULL;
+    const dw_table nets[] = {{"mul8u_DM1", ENG_QUANT_ASYM}, {"mul8s_1KR3", ENG_QUANT_SYM}};
+    for (int i = 0; i < 2; i++) {
+        eng_mul *mul;
+        ck_assert_int_eq(eng_mul_load(nets[i].mul, &mul), ENG_OK);
+        for (int t = 1; t <= 2; t++) /* the other layers' results may depend on the count */
+            ck_assert_msg(net_fingerprint(fast, mul, nets[i].mode, t) ==
+                              net_fingerprint(&steps, mul, nets[i].mode, t),
+                          "%s, %d threads: the network differs with the fused depthwise",
+                          nets[i].mul, t);
+        eng_mul_free(mul);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("depthwise");
@@ -519,6 +607,7 @@ int main(void)
     tcase_add_test(tc, test_ops_agree_between_sets);
     tcase_add_loop_test(tc, test_quantized_fused, 0, QCASE_COUNT);
     tcase_add_test(tc, test_quantized_fused_ties);
+    tcase_add_test(tc, test_network_fused_same);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);
