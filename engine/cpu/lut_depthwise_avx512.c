@@ -1,23 +1,25 @@
 /*
  * lut_depthwise_avx512.c - the fused approximate depthwise forward of the avx512 set: float
- * input to float output, one image plane of one channel at a time while it is in L1.
+ * input to float output, a group of image planes of one channel at a time while it is in L1.
  *
- * Per plane (c, b): the floats are quantized (avx512_quantize's codes) into a padded code
- * plane, split for stride 2 into its four phases (even/odd rows x even/odd columns), so that
- * every kernel tap of every output is a plain shifted load: output (oy, ox) at flat position
- * oy * pitch + ox reads tap (i, j) at the same position plus a constant offset. The output is
- * computed on that pitch (a few columns past ow per row are computed and dropped). For 64
- * outputs at a time, each tap's codes are looked up in the tap's table column (two byte planes,
- * masked vpermi2b, as the table GEMM does) and summed with the 16-bit word trick together with
- * the codes themselves (the window sums); then the integer sums become floats with exactly the
- * operations of approx_dequantize (and its epilogue), and the valid lanes are compressed into
- * the output row. The float arithmetic is the reference's in the same order, the integer sums
- * are exact: the result is bit-identical to quantize + lut_depthwise + the dequantization.
+ * Per group (channel c, images b0 .. b0 + group): the floats are quantized (the codes of
+ * avx512_quantize) into padded code planes stacked one below the other, split for stride 2 into
+ * four phases (even/odd rows x even/odd columns), so that every kernel tap of every output is a
+ * plain shifted load: output (b, oy, ox) at flat position (b * block + oy) * pitch + ox reads
+ * tap (i, j) at the same position plus a constant offset in the tap's phase. The outputs are
+ * computed on that pitch (the columns past ow and the rows past oh are computed and dropped).
+ * For 64 outputs at a time, each tap's codes are looked up in the tap's table column (two byte
+ * planes, masked vpermi2b, as the table GEMM does) and summed with the 16-bit word trick
+ * together with the codes themselves (the window sums); then the integer sums become floats
+ * with the operations of approx_dequantize (and its epilogue) in their order, and the valid
+ * lanes are compressed into the output rows. The integer sums are exact and the float
+ * operations the reference's: the result is bit-identical to quantize + lut_depthwise + the
+ * dequantization (eng_kernels.h).
  *
- * Parallel over the planes with a static schedule (the split depends only on the shape; each
- * output is computed by one thread in a fixed order). Scratch: the table columns of the used
- * weight codes (built once per call) and one code plane per thread, in the calling thread's
- * eng_cpu_workspace.
+ * Parallel over (channel, group) pairs with a static schedule (the split depends only on the
+ * shape; each output is computed by one thread in a fixed order). Scratch, in the calling
+ * thread's eng_cpu_workspace: the table columns of the used weight codes (built once per call),
+ * the bitmap of the valid positions, and each thread's code planes.
  */
 #include "cpu_kernels.h"
 #include "eng_ops.h"
