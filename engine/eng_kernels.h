@@ -171,6 +171,33 @@ typedef eng_status eng_lut_depthwise_fn(const eng_lut *lut,
                                         int32_t *out,
                                         int32_t *sums) ENG_KERNEL_STATUS;
 
+struct eng_qparams;  /* eng_quant.h */
+struct eng_epilogue; /* eng_ops.h */
+
+/* Optional (NULL in the sets without one): the approximate depthwise forward from floats to
+ * floats in one kernel, bit-identical to its three steps run one after another:
+ *   codes = quantize(x, act) (the quantize kernel's result),
+ *   acc, sums = lut_depthwise(lut, s, codes, w, pad_code = act->zero_point),
+ *   y = approx_dequantize(asym, act, wq, s->c, n*oh*ow, kh*kw, acc, sums, wsum, bias, ep)
+ * (eng_dequantize_fn in eng_ops.h: the same float operations in the same order).
+ * x: [s->c][s->n][s->h][s->w] floats; w: [s->c][s->kh][s->kw] weight codes with parameters
+ * wq[c] and code sums wsum[c] (read only when asym); bias: [s->c] or NULL; ep: the epilogue
+ * or NULL; y: [s->c][s->n][s->oh][s->ow], overwritten. Shapes or tables the kernel does not
+ * handle (and a failed scratch allocation) set *done = false and write nothing: the caller
+ * then runs the three steps. Otherwise *done = true. */
+typedef eng_status eng_lut_depthwise_fused_fn(const eng_lut *lut,
+                                              const eng_conv_shape *s,
+                                              const float *x,
+                                              const struct eng_qparams *act,
+                                              const uint8_t *w,
+                                              const struct eng_qparams *wq,
+                                              const int32_t *wsum,
+                                              bool asym,
+                                              const float *bias,
+                                              const struct eng_epilogue *ep,
+                                              float *y,
+                                              bool *done) ENG_KERNEL_STATUS;
+
 /* cols[(ci*kh + i)*kw + j][(b*oh + y)*ow + x] = x[ci][b][y*stride + i*dil - pad][...],
  * pad_value outside. x: CNHW, cols: [c*kh*kw][n*oh*ow]. */
 typedef eng_status eng_im2col_f32_fn(const eng_conv_shape *s, const float *x, float pad_value,
@@ -256,6 +283,7 @@ typedef struct eng_kernels {
     eng_lut_gemm_fn   *lut_gemm;
     eng_lut_conv2d_fn *lut_conv2d;
     eng_lut_depthwise_fn *lut_depthwise;
+    eng_lut_depthwise_fused_fn *lut_depthwise_fused; /* optional: avx512 only */
     eng_im2col_f32_fn *im2col_f32;
     eng_im2col_u8_fn  *im2col_u8;
     eng_col2im_f32_fn *col2im_f32;

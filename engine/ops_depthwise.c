@@ -4,7 +4,9 @@
  *
  * A depthwise convolution has too few products per output for a GEMM: the float paths (exact,
  * and the STE backward of approximate layers) use the set's depthwise_f32_* kernels, the
- * approximate forward its lut_depthwise; the table-gradient backward is a direct loop here.
+ * approximate forward its lut_depthwise_fused (float input to float output in one pass) where
+ * the set has one and it takes the shape, else quantize + lut_depthwise + the dequantization
+ * in groups of channels; the table-gradient backward is a direct loop here.
  */
 #include "approx_internal.h"
 
@@ -175,6 +177,13 @@ eng_status eng_depthwise_forward_fused(const eng_kernels *k, const eng_conv_shap
     approx_weight_prepare(q, w, (size_t)kk);
     const eng_qparams *a = &q->act;
     ENG_TRY(approx_weight_quantize(k, q, w, (size_t)kk, wcodes, asym ? wsum : NULL));
+    if (k->lut_depthwise_fused) {
+        bool done;
+        ENG_TRY(k->lut_depthwise_fused(&q->lut, s, x, a, wcodes, q->wq, asym ? wsum : NULL, asym,
+                                       bias, ep, y, &done));
+        if (done)
+            return ENG_OK;
+    }
     for (int c0 = 0; c0 < s->c; c0 += group) {
         eng_conv_shape sub = *s;
         sub.c = s->c - c0 < group ? s->c - c0 : group;

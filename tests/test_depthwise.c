@@ -3,7 +3,9 @@
  * set) against a definition written here on odd shapes (1x1, 2x2, 7x7 images, kernels 3 and
  * 5, stride 1 and 2, padding 0..3, a dilated and a stride-3 shape that go to the references);
  * gradients against finite differences of a loss; bit-identical results at 1 and 2 threads;
- * eng_depthwise_forward / _backward in float and with the STE on the set's kernels.
+ * eng_depthwise_forward / _backward in float and with the STE on the set's kernels; the fused
+ * approximate forward (lut_depthwise_fused) bit for bit against the steps it replaces, alone
+ * and in a MobileNetV2 trained and evaluated.
  */
 #include <check.h>
 #include <math.h>
@@ -11,7 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "eng_mul.h"
+#include "eng_net.h"
 #include "eng_ops.h"
+#include "eng_train.h"
+#include "eng_zoo.h"
 #include "kernel_sets.h"
 #include "testutil.h"
 
@@ -303,6 +309,293 @@ START_TEST(test_ops_agree_between_sets)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------------------------
+ * The fused approximate forward (lut_depthwise_fused) against the three steps it replaces
+ * ---------------------------------------------------------------------------------------- */
+
+/* Geometries of the quantized forward: n, c, h, w, kernel, stride, pad, dilation. Odd planes
+ * (1x1, 2x2, 7x7), 5x5 kernels, stride 2, pad 0..2, a dilated kernel, rows longer than a
+ * vector (70, and 131 codes: more than the 128 of one even/odd split), 11 images of 29x29 (the
+ * kernel stacks 8 or 9 per group: a shorter last group, which 1x1 kernels end in the middle of
+ * a vector) and a stride-3 shape the fused kernel leaves to the three steps. */
+static const dw_case qcases[] = {
+    {1, 3, 1, 1, 1, 1, 0, 1},  {3, 5, 2, 2, 3, 1, 1, 1},  {1, 7, 7, 7, 3, 2, 1, 1},
+    {3, 2, 7, 7, 5, 1, 2, 1},  {1, 3, 7, 7, 5, 2, 2, 1},  {3, 5, 7, 6, 3, 1, 0, 1},
+    {1, 3, 6, 9, 3, 2, 0, 1},  {3, 3, 8, 8, 3, 1, 2, 1},  {1, 2, 9, 9, 3, 1, 2, 2},
+    {2, 3, 9, 9, 3, 3, 1, 1},  {2, 11, 70, 70, 3, 1, 1, 1}, {1, 2, 5, 131, 3, 2, 1, 1},
+    {3, 13, 15, 15, 3, 2, 1, 1},  {11, 2, 29, 29, 3, 1, 1, 1}, {11, 2, 29, 29, 3, 2, 1, 1},
+    {11, 2, 29, 29, 1, 1, 0, 1}, {11, 2, 29, 29, 1, 2, 0, 1},
+};
+enum { QCASE_COUNT = sizeof qcases / sizeof qcases[0] };
+
+/* The tables: exact (NULL), two approximate 8x8 unsigned ones, a signed one and an 8x4 one
+ * (names), with the quantization mode each takes; the unsigned ones once more in SYM mode
+ * (sign-magnitude through the unsigned table). */
+typedef struct dw_table {
+    const char *mul;
+    eng_quant_mode mode;
+} dw_table;
+static const dw_table tables[] = {
+    {NULL, ENG_QUANT_ASYM},          {"mul8u_DM1", ENG_QUANT_ASYM}, {"mul8u_2HH", ENG_QUANT_ASYM},
+    {"mul8x4u_0S7", ENG_QUANT_ASYM}, {"mul8s_1KR3", ENG_QUANT_SYM}, {"mul8u_DM1", ENG_QUANT_SYM},
+    {NULL, ENG_QUANT_SYM},
+};
+enum { TABLE_COUNT = sizeof tables / sizeof tables[0] };
+
+/* A spy in front of the avx512 set's fused kernel: whether its last call took the layer. */
+static eng_lut_depthwise_fused_fn *fused_real;
+static bool fused_done;
+static eng_status fused_spy(const eng_lut *lut, const eng_conv_shape *s, const float *x,
+                            const struct eng_qparams *act, const uint8_t *w,
+                            const struct eng_qparams *wq, const int32_t *wsum, bool asym,
+                            const float *bias, const struct eng_epilogue *ep, float *y,
+                            bool *done)
+{
+    eng_status st = fused_real(lut, s, x, act, w, wq, wsum, asym, bias, ep, y, done);
+    fused_done = *done;
+    return st;
+}
+
+/* One quantized forward of set k (act -1: no epilogue) into y, every element overwritten. */
+static void quant_forward_range(const eng_kernels *k, const eng_conv_shape *s,
+                                const dw_table *tb, const eng_mul *mul, bool per_channel,
+                                float lo, float hi, const float *x, const float *w,
+                                const float *bias, const eng_epilogue *ep, float *y)
+{
+    eng_approx_cfg cfg;
+    eng_approx_cfg_default(&cfg);
+    cfg.mode = tb->mode;
+    cfg.per_channel = per_channel;
+    eng_approx *q;
+    ck_assert_msg(eng_approx_create(&cfg, mul, s->c, &q) == ENG_OK, "%s", eng_last_error());
+    ck_assert_int_eq(eng_approx_set_act_range(q, lo, hi), ENG_OK);
+    void *ws = malloc(eng_depthwise_workspace_size(s, q) + 1);
+    memset(y, 0x7f, sizeof(float) * (size_t)s->c * s->n * s->oh * s->ow);
+    ck_assert_int_eq(eng_depthwise_forward_fused(k, s, x, w, bias, q, false, ep, y, ws), ENG_OK);
+    free(ws);
+    eng_approx_free(q);
+}
+
+/* quant_forward_range over the activation range [-1, 2]. */
+static void quant_forward(const eng_kernels *k, const eng_conv_shape *s, const dw_table *tb,
+                          const eng_mul *mul, bool per_channel, const float *x, const float *w,
+                          const float *bias, const eng_epilogue *ep, float *y)
+{
+    quant_forward_range(k, s, tb, mul, per_channel, -1.0f, 2.0f, x, w, bias, ep, y);
+}
+
+/* Case _i: the avx512 set's fused forward against its three steps (the same set without the
+ * fused kernel) and, for the small cases, the scalar set, bit for bit, for every table and
+ * mode, per tensor and per channel, without and with an epilogue of each activation, with and
+ * without bias, at 1 and 2 threads; the kernel takes every stride-1 and stride-2 shape. */
+START_TEST(test_quantized_fused)
+{
+    const eng_kernels *fast = test_kernel_set("avx512");
+    if (fast == NULL || fast->lut_depthwise_fused == NULL)
+        return;
+    eng_kernels spied = *fast, steps = *fast;
+    fused_real = fast->lut_depthwise_fused;
+    spied.lut_depthwise_fused = fused_spy;
+    steps.lut_depthwise_fused = NULL;
+    const dw_case dc = qcases[_i];
+    uint64_t rng = 0xf00d0000u + (uint64_t)_i;
+    eng_conv_shape s;
+    ck_assert_int_eq(eng_conv_shape_init(&s, dc.n, dc.c, dc.h, dc.w, dc.k, dc.k, dc.stride,
+                                         dc.pad, dc.dilation), ENG_OK);
+    const size_t X = (size_t)dc.c * dc.n * dc.h * dc.w, Y = (size_t)dc.c * dc.n * s.oh * s.ow;
+    const bool small = X < 4000;
+    float *x = random_floats(X, &rng), *w = random_floats((size_t)dc.c * dc.k * dc.k, &rng);
+    for (size_t i = 0; i < X; i++) /* beyond the range both ways: clamped codes */
+        x[i] *= 2.5f;
+    if (X > 3)
+        x[X / 2] = NAN, x[1] = INFINITY, x[2] = -INFINITY;
+    float *bias = random_floats((size_t)dc.c, &rng), *es = random_floats((size_t)dc.c, &rng);
+    float *et = random_floats((size_t)dc.c, &rng);
+    enum { GUARD = 64 }; /* sentinels past the output: nothing written beyond it */
+    float *got = malloc(4 * (Y + GUARD)), *want = malloc(4 * Y);
+    memset(got + Y, 0x5a, 4 * GUARD);
+    for (int ti = 0; ti < TABLE_COUNT; ti++) {
+        eng_mul *mul = NULL;
+        if (tables[ti].mul)
+            ck_assert_msg(eng_mul_load(tables[ti].mul, &mul) == ENG_OK, "%s", eng_last_error());
+        for (int act = -1; act < 3; act++) {
+            const eng_epilogue ep = {es, et, (eng_epilogue_act)(act < 0 ? 0 : act)};
+            const eng_epilogue *e = act < 0 ? NULL : &ep;
+            const float *b = act % 2 ? NULL : bias;
+            const bool per_channel = (act + ti) % 2;
+            for (int t = 1; t <= 2; t++) {
+                test_set_threads(t);
+                fused_done = false;
+                quant_forward(&spied, &s, &tables[ti], mul, per_channel, x, w, b, e, got);
+                ck_assert_msg(fused_done == (dc.stride <= 2), "%s: the fused kernel %s",
+                              tables[ti].mul ? tables[ti].mul : "exact",
+                              fused_done ? "took a stride-3 shape" : "left the shape");
+                for (int i = 0; i < 4 * GUARD; i++)
+                    ck_assert_msg(((unsigned char *)(got + Y))[i] == 0x5a,
+                                  "a write past the output, byte %d", i);
+                for (int r = small ? 0 : 1; r < 2; r++) {
+                    quant_forward(r ? &steps : eng_kernels_ref(), &s, &tables[ti], mul,
+                                  per_channel, x, w, b, e, want);
+                    for (size_t i = 0; i < Y; i++)
+                        ck_assert_msg(memcmp(&got[i], &want[i], 4) == 0,
+                                      "%s %s, act %d, bias %d, per channel %d, %d threads: y[%zu]"
+                                      " = %.9g, %s %.9g", tables[ti].mul ? tables[ti].mul : "exact",
+                                      tables[ti].mode == ENG_QUANT_SYM ? "sym" : "asym", act,
+                                      b != NULL, per_channel, t, i, (double)got[i],
+                                      r ? "three steps" : "scalar set", (double)want[i]);
+                }
+            }
+        }
+        eng_mul_free(mul);
+    }
+    test_set_threads(2);
+    free(x), free(w), free(bias), free(es), free(et), free(got), free(want);
+}
+END_TEST
+
+/* The activation codes at their rounding ties: inputs (k + 1/2) * scale and their neighbours
+ * 1..3 ulps away, for codes k across the range and beyond, under several activation ranges
+ * (asymmetric and symmetric): the fused kernel, which multiplies by the reciprocal of the scale
+ * where that cannot change the code, quantizes them as the division does, bit for bit against
+ * the three steps and the scalar set. */
+START_TEST(test_quantized_fused_ties)
+{
+    const eng_kernels *fast = test_kernel_set("avx512");
+    if (fast == NULL || fast->lut_depthwise_fused == NULL)
+        return;
+    eng_kernels steps = *fast;
+    steps.lut_depthwise_fused = NULL;
+    const float ranges[][2] = {{-1.0f, 2.0f}, {0.0f, 6.0f}, {-0.3f, 0.7f}, {-1.0f, 1.0f},
+                               {-3.7f, 0.1f}};
+    eng_conv_shape s;
+    ck_assert_int_eq(eng_conv_shape_init(&s, 2, 2, 31, 37, 3, 3, 1, 1, 1), ENG_OK);
+    const size_t X = (size_t)2 * 2 * 31 * 37, Y = X;
+    float *x = malloc(4 * X), *got = malloc(4 * Y), *want = malloc(4 * Y);
+    const float w[18] = {0.5f, -0.25f, 1.0f, 0.75f, -1.0f, 0.125f, 0.3f, -0.6f, 0.9f,
+                         -0.2f, 0.4f, 0.8f, -0.9f, 0.1f, 0.6f, -0.7f, 0.35f, 0.05f};
+    for (int ri = 0; ri < 5; ri++)
+        for (int mode = 0; mode < 2; mode++) {
+            const dw_table tb = {NULL, mode ? ENG_QUANT_SYM : ENG_QUANT_ASYM};
+            eng_approx_cfg cfg;
+            eng_approx_cfg_default(&cfg);
+            cfg.mode = tb.mode;
+            eng_approx *q;
+            ck_assert_int_eq(eng_approx_create(&cfg, NULL, 2, &q), ENG_OK);
+            ck_assert_int_eq(eng_approx_set_act_range(q, ranges[ri][0], ranges[ri][1]), ENG_OK);
+            void *ws = malloc(eng_depthwise_workspace_size(&s, q) + 1);
+            ck_assert_int_eq(eng_depthwise_forward(&steps, &s, x, w, NULL, q, false, got, ws),
+                             ENG_OK); /* sets the parameters of the range */
+            const eng_qparams a = eng_approx_act_qparams(q);
+            free(ws);
+            eng_approx_free(q);
+            for (size_t i = 0; i < X; i++) {
+                const int k = (int)(i / 7) % 300 - 280 + a.zero_point; /* codes beyond both ends */
+                float v = ((float)(k - a.zero_point) + 0.5f) * a.scale;
+                for (int u = 0; u < (int)(i % 7); u++) /* 0, +1, +2, +3, -1, -2, -3 ulps */
+                    v = nextafterf(v, i % 7 < 4 ? INFINITY : -INFINITY);
+                x[i] = v;
+            }
+            quant_forward_range(fast, &s, &tb, NULL, false, ranges[ri][0], ranges[ri][1], x, w,
+                                NULL, NULL, got);
+            for (int r = 0; r < 2; r++) {
+                quant_forward_range(r ? &steps : eng_kernels_ref(), &s, &tb, NULL, false,
+                                    ranges[ri][0], ranges[ri][1], x, w, NULL, NULL, want);
+                for (size_t i = 0; i < Y; i++)
+                    ck_assert_msg(memcmp(&got[i], &want[i], 4) == 0,
+                                  "range [%g, %g] %s: y[%zu] = %.9g, %s %.9g",
+                                  (double)ranges[ri][0], (double)ranges[ri][1],
+                                  mode ? "sym" : "asym", i, (double)got[i],
+                                  r ? "three steps" : "scalar set", (double)want[i]);
+            }
+        }
+    free(x), free(got), free(want);
+}
+END_TEST
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t bytes)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < bytes; i++)
+        h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* A zoo network trained three steps and evaluated on set k through mul (mode) on `threads`
+ * threads: the hash (FNV-1a) of the outputs of every forward and of the final parameters. */
+static uint64_t net_fingerprint(const eng_kernels *k, const eng_mul *mul, eng_quant_mode mode,
+                                int threads)
+{
+    enum { BATCH = 3 };
+    test_set_threads(threads);
+    eng_zoo_options opt;
+    eng_zoo_options_default(&opt);
+    opt.width = 0.25f;
+    opt.seed = 7;
+    eng_net *net;
+    ck_assert_int_eq(eng_zoo_build("mobilenetv2_cifar", &opt, &net), ENG_OK);
+    eng_net_set_kernels(net, k);
+    eng_approx_cfg cfg;
+    eng_approx_cfg_default(&cfg);
+    cfg.mode = mode;
+    ck_assert_int_eq(eng_net_set_multiplier(net, -1, mul), ENG_OK);
+    ck_assert_msg(eng_net_set_quant(net, -1, &cfg) == ENG_OK, "%s", eng_last_error());
+    const size_t count = (size_t)3 * 32 * 32 * BATCH, outs = (size_t)10 * BATCH;
+    float *x = malloc(sizeof(float) * count);
+    uint64_t rng = 11, h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < count; i++)
+        x[i] = test_rand_uniform(&rng, -1.0f, 1.0f);
+    const uint8_t labels[BATCH] = {3, 1, 4};
+    eng_sgd_cfg sc = {.lr = 0.05f, .momentum = 0.9f, .weight_decay = 5e-4f,
+                      .schedule = ENG_LR_CONSTANT, .step_epochs = 1, .step_gamma = 1.0f};
+    eng_sgd *sgd;
+    ck_assert_int_eq(eng_sgd_create(net, &sc, &sgd), ENG_OK);
+    for (int step = 0; step < 3; step++) {
+        float loss;
+        int correct;
+        ck_assert_int_eq(eng_net_forward(net, x, BATCH, true), ENG_OK);
+        h = fnv1a(h, eng_net_output(net), outs * sizeof(float));
+        ck_assert_int_eq(eng_net_loss(net, labels, BATCH, &loss, &correct), ENG_OK);
+        ck_assert_int_eq(eng_net_backward(net), ENG_OK);
+        ck_assert_int_eq(eng_sgd_step(sgd, 0.05f), ENG_OK);
+    }
+    ck_assert_int_eq(eng_net_forward(net, x, BATCH, false), ENG_OK);
+    h = fnv1a(h, eng_net_output(net), outs * sizeof(float));
+    for (int i = 0; i < eng_net_param_count(net); i++) {
+        eng_param p;
+        ck_assert_int_eq(eng_net_param_get(net, i, &p), ENG_OK);
+        h = fnv1a(h, p.data, p.count * sizeof(float));
+    }
+    eng_sgd_free(sgd);
+    eng_net_free(net);
+    free(x);
+    test_set_threads(2);
+    return h;
+}
+
+/* A MobileNetV2 (CIFAR, width 0.25) trained three steps and evaluated through mul8u_DM1
+ * (asym) and the signed mul8s_1KR3 (sym): every output and parameter is the same
+ * with the fused depthwise forward as with its three steps, at 1 and at 2 threads. */
+START_TEST(test_network_fused_same)
+{
+    const eng_kernels *fast = test_kernel_set("avx512");
+    if (fast == NULL || fast->lut_depthwise_fused == NULL)
+        return;
+    eng_kernels steps = *fast;
+    steps.lut_depthwise_fused = NULL;
+    const dw_table nets[] = {{"mul8u_DM1", ENG_QUANT_ASYM}, {"mul8s_1KR3", ENG_QUANT_SYM}};
+    for (int i = 0; i < 2; i++) {
+        eng_mul *mul;
+        ck_assert_int_eq(eng_mul_load(nets[i].mul, &mul), ENG_OK);
+        for (int t = 1; t <= 2; t++) /* the other layers' results may depend on the count */
+            ck_assert_msg(net_fingerprint(fast, mul, nets[i].mode, t) ==
+                              net_fingerprint(&steps, mul, nets[i].mode, t),
+                          "%s, %d threads: the network differs with the fused depthwise",
+                          nets[i].mul, t);
+        eng_mul_free(mul);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("depthwise");
@@ -312,6 +605,9 @@ int main(void)
     tcase_add_test(tc, test_gradients_finite_differences);
     tcase_add_test(tc, test_thread_count_independent);
     tcase_add_test(tc, test_ops_agree_between_sets);
+    tcase_add_loop_test(tc, test_quantized_fused, 0, QCASE_COUNT);
+    tcase_add_test(tc, test_quantized_fused_ties);
+    tcase_add_test(tc, test_network_fused_same);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);

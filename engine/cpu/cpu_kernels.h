@@ -113,6 +113,12 @@ eng_depthwise_f32_backward_data_fn eng_cpu_depthwise_backward_data;
 eng_depthwise_f32_backward_weights_fn eng_cpu_depthwise_backward_weights;
 eng_depthwise_f32_backward_fn eng_cpu_depthwise_backward;
 
+/* ---- fused approximate depthwise forward (lut_depthwise_avx512.c) ------------------------- */
+
+/* The avx512 set's lut_depthwise_fused: stride 1 or 2, any kernel up to 64 taps, padding and
+ * dilation, planes up to about 250 KiB of codes, tables whose products fit int16. */
+eng_lut_depthwise_fused_fn eng_cpu_avx512_lut_depthwise_fused;
+
 /* ---- helpers for table kernels (lut_common.c) ------------------------------------------ */
 
 /* lut_conv2d as im2col_u8 of set k into a buffer of its own + k->lut_gemm (the reference when

@@ -421,6 +421,7 @@ static const eng_kernels avx512_kernels = {
     .lut_gemm = avx512_lut_gemm,
     .lut_conv2d = avx512_lut_conv2d,
     .lut_depthwise = avx512_lut_depthwise,
+    .lut_depthwise_fused = eng_cpu_avx512_lut_depthwise_fused,
     .im2col_f32 = eng_cpu_im2col_f32,
     .im2col_u8 = eng_cpu_im2col_u8,
     .col2im_f32 = eng_cpu_col2im_f32,
