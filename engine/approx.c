@@ -492,13 +492,21 @@ void approx_act_prepare(eng_approx *q, const float *x, size_t count, bool traini
 
 void approx_weight_prepare(eng_approx *q, const float *w, size_t per_channel)
 {
+    /* the ranges of eng_quant_minmax / eng_qparams_per_channel (NaN ignored, none: 0), by the
+     * vectorized loop (min and max are exact in any order) */
     const bool sym = q->cfg.mode == ENG_QUANT_SYM;
     if (q->cfg.per_channel) {
-        eng_qparams_per_channel(w, q->out_channels, per_channel, q->w_min, q->w_max, sym, q->wq);
+#pragma omp parallel for schedule(static) if ((size_t)q->out_channels * per_channel >= APPROX_PAR_MIN)
+        for (int o = 0; o < q->out_channels; o++) {
+            float lo = INFINITY, hi = -INFINITY;
+            minmax_chunk(w + (size_t)o * per_channel, per_channel, &lo, &hi);
+            q->wq[o] = eng_qparams_from_range(lo <= hi ? lo : 0.0f, lo <= hi ? hi : 0.0f,
+                                              q->w_min, q->w_max, sym);
+        }
         return;
     }
     float lo, hi;
-    eng_quant_minmax(w, per_channel * (size_t)q->out_channels, &lo, &hi);
+    approx_minmax_par(w, per_channel * (size_t)q->out_channels, &lo, &hi);
     eng_qparams p = eng_qparams_from_range(lo, hi, q->w_min, q->w_max, sym);
     for (int o = 0; o < q->out_channels; o++) q->wq[o] = p;
 }
@@ -576,10 +584,11 @@ static void dequantize_row_epilogue(size_t positions, const int32_t *a, const in
     }
 }
 
-eng_status approx_dequantize(bool asym, const eng_qparams *act, const eng_qparams *wq,
-                             int channels, size_t positions, int K, const int32_t *acc,
-                             const int32_t *asum, size_t asum_stride, const int32_t *wsum,
-                             const float *bias, const eng_epilogue *ep, float *y)
+/* approx_dequantize into rows of y with stride ldy. */
+static void dequantize_rows(bool asym, const eng_qparams *act, const eng_qparams *wq, int channels,
+                            size_t positions, int K, const int32_t *acc, const int32_t *asum,
+                            size_t asum_stride, const int32_t *wsum, const float *bias,
+                            const eng_epilogue *ep, float *y, size_t ldy)
 {
     const int64_t za = act->zero_point;
 #pragma omp parallel for schedule(static) if ((size_t)channels * positions >= APPROX_PAR_MIN)
@@ -589,13 +598,22 @@ eng_status approx_dequantize(bool asym, const eng_qparams *act, const eng_qparam
         const int64_t offset = asym ? (int64_t)K * za * zw - za * (int64_t)wsum[o] : 0;
         const int32_t *as = asym ? asum + (size_t)o * asum_stride : NULL;
         const float b = bias ? bias[o] : 0.0f;
-        float *row = y + (size_t)o * positions;
+        float *row = y + (size_t)o * ldy;
         if (ep)
             dequantize_row_epilogue(positions, acc + (size_t)o * positions, as, offset, zw,
                                     scale, b, ep->scale[o], ep->shift[o], ep->act, row);
         else
             dequantize_row(positions, acc + (size_t)o * positions, as, offset, zw, scale, b, row);
     }
+}
+
+eng_status approx_dequantize(bool asym, const eng_qparams *act, const eng_qparams *wq,
+                             int channels, size_t positions, int K, const int32_t *acc,
+                             const int32_t *asum, size_t asum_stride, const int32_t *wsum,
+                             const float *bias, const eng_epilogue *ep, float *y)
+{
+    dequantize_rows(asym, act, wq, channels, positions, K, acc, asum, asum_stride, wsum, bias, ep,
+                    y, positions);
     return ENG_OK;
 }
 
@@ -760,6 +778,16 @@ size_t approx_gemm_codes_ws(int M, size_t P)
     return approx_ws_size(sizeof(int32_t) * P) + approx_ws_size(sizeof(int32_t) * M);
 }
 
+/* Sum of n codes as integers. */
+ENG_MULTIVERSION
+static int32_t code_sum(const uint8_t *codes, int n)
+{
+    int32_t sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int i = 0; i < n; i++) sum += codes[i];
+    return sum;
+}
+
 /* After acc = the table products: the exact zero-point terms (asym) and the dequantization
  * (approx_gemm_codes). */
 static eng_status gemm_dequantize(bool asym, const eng_qparams *act, const eng_qparams *wq,
@@ -774,13 +802,21 @@ static eng_status gemm_dequantize(bool asym, const eng_qparams *act, const eng_q
     ENG_ASSERT(!(asym && !col_sums && cols->conv)); /* sums of an implicit im2col: the caller's */
     if (asym) {
         if (!col_sums) approx_column_sums(cols->codes, K, P, asum);
-        for (int o = 0; o < M; o++) {
-            int32_t sum = 0;
-            for (int i = 0; i < K; i++) sum += wcodes[(size_t)o * K + i];
-            wsum[o] = sum;
-        }
+        for (int o = 0; o < M; o++) wsum[o] = code_sum(wcodes + (size_t)o * K, K);
     }
     return approx_dequantize(asym, act, wq, M, P, K, acc, sums, 0, wsum, bias, ep, y);
+}
+
+/* Columns per block of gemm_codes_blocked for M rows, K products and P columns (0: not
+ * blocked): the int32 products of a block (M x block) stay within ~256 KiB, so that the
+ * dequantization reads them from cache instead of memory; at least two panels. */
+static size_t gemm_block_columns(int M, int K, size_t P)
+{
+    size_t b = (size_t)(65536 / M) / APPROX_LUT_PANEL * APPROX_LUT_PANEL;
+    if (b < 2 * APPROX_LUT_PANEL) b = 2 * APPROX_LUT_PANEL;
+    /* the block's codes and products fit in acc ([M][P] int32) beside each other */
+    const size_t need = approx_ws_size((size_t)K * b) + approx_ws_size(sizeof(int32_t) * M * b);
+    return P >= 2 * b && need <= sizeof(int32_t) * M * P ? b : 0;
 }
 
 eng_status approx_gemm_codes(const eng_kernels *k, const eng_lut *lut, bool asym,
@@ -794,6 +830,34 @@ eng_status approx_gemm_codes(const eng_kernels *k, const eng_lut *lut, bool asym
     else
         ENG_TRY(k->lut_gemm(lut, M, (int)P, K, wcodes, cols->codes, acc));
     return gemm_dequantize(asym, act, wq, M, K, P, cols, col_sums, wcodes, bias, ep, acc, y, ws);
+}
+
+/* approx_gemm_codes on a column matrix in blocks of nb columns (gemm_block_columns), with acc
+ * as scratch: per block, its codes copied together, the table GEMM, its column sums and its
+ * dequantization while the products are in cache (the same sums and formula per output). */
+static eng_status gemm_codes_blocked(const eng_kernels *k, const eng_lut *lut, bool asym,
+                                     const eng_qparams *act, const eng_qparams *wq, int M,
+                                     int K, size_t P, size_t nb, const uint8_t *codes,
+                                     const uint8_t *wcodes, const float *bias,
+                                     const eng_epilogue *ep, int32_t *acc, float *y,
+                                     unsigned char *ws)
+{
+    unsigned char *p = (unsigned char *)acc;
+    uint8_t *blk = approx_ws_take(&p, (size_t)K * nb);
+    int32_t *bacc = approx_ws_take(&p, sizeof(int32_t) * M * nb);
+    int32_t *asum = approx_ws_take(&ws, sizeof(int32_t) * P);
+    int32_t *wsum = approx_ws_take(&ws, sizeof(int32_t) * M);
+    if (asym)
+        for (int o = 0; o < M; o++) wsum[o] = code_sum(wcodes + (size_t)o * K, K);
+    for (size_t p0 = 0; p0 < P; p0 += nb) {
+        const size_t n = P - p0 < nb ? P - p0 : nb;
+        for (int kk = 0; kk < K; kk++)
+            memcpy(blk + (size_t)kk * n, codes + (size_t)kk * P + p0, n);
+        ENG_TRY(k->lut_gemm(lut, M, (int)n, K, wcodes, blk, bacc));
+        if (asym) approx_column_sums(blk, K, n, asum);
+        dequantize_rows(asym, act, wq, M, n, K, bacc, asum, 0, wsum, bias, ep, y + p0, P);
+    }
+    return ENG_OK;
 }
 
 /* x rounded up to a multiple of m. */
@@ -852,6 +916,10 @@ eng_status approx_gemm_forward(const eng_kernels *k, eng_approx *q, int M, int K
     const bool asym = q->cfg.mode == ENG_QUANT_ASYM;
     approx_weight_prepare(q, w, (size_t)K);
     ENG_TRY(approx_weight_quantize(k, q, w, (size_t)K, wcodes, NULL));
+    const size_t nb = cols->conv || col_sums ? 0 : gemm_block_columns(M, K, P);
+    if (nb)
+        return gemm_codes_blocked(k, &q->lut, asym, &q->act, q->wq, M, K, P, nb, cols->codes,
+                                  wcodes, bias, ep, acc, y, ws);
     if (cols->conv || q->lut.w_bits != 8 || !approx_gemm_transposed_shape(M, K, P))
         return approx_gemm_codes(k, &q->lut, asym, &q->act, q->wq, M, K, P, cols, col_sums,
                                  wcodes, bias, ep, acc, y, ws);

@@ -184,7 +184,10 @@ eng_status approx_gemm_codes(const eng_kernels *k, const eng_lut *lut, bool asym
                              const uint8_t *wcodes, const float *bias, const eng_epilogue *ep,
                              int32_t *acc, float *y, unsigned char *ws) ENG_KERNEL_STATUS;
 
-/* Weight parameters and codes, then approx_gemm_codes. Needs q->act set (approx_act_prepare). */
+/* Weight parameters and codes, then approx_gemm_codes. Needs q->act set (approx_act_prepare).
+ * The same results two faster ways on a column matrix without col_sums: many columns in
+ * blocks whose int32 products stay in cache through the dequantization (acc is scratch then);
+ * few columns transposed (approx_gemm_transposed_shape). */
 eng_status approx_gemm_forward(const eng_kernels *k, eng_approx *q, int M, int K, size_t P,
                                const approx_cols *cols, const int32_t *col_sums, const float *w,
                                const float *bias, const eng_epilogue *ep, float *y,

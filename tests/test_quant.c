@@ -567,6 +567,41 @@ static const qconfig approx_configs[] = {
 };
 #define N_APPROX_CONFIGS ((int)(sizeof approx_configs / sizeof *approx_configs))
 
+/* l.y after a forward with q is the definition: the sum of table products over every tap
+ * (padding = code za), the exact zero-point terms, dequantization; returns how many outputs
+ * differ from the exact integer computation. */
+static int assert_table_definition(layer *l, const eng_approx *q, const qconfig *qc,
+                                   const char *what)
+{
+    const eng_lut *lut = eng_approx_lut(q);
+    const eng_qparams a = eng_approx_act_qparams(q);
+    const eng_qparams *wq = eng_approx_weight_qparams(q);
+    const bool asym = qc->mode == ENG_QUANT_ASYM;
+    int64_t *v = calloc(l->Y, sizeof *v);
+    LAYER_FOR_PRODUCTS(l, {
+        int32_t ac = xi >= 0 ? eng_quant_code(&a, l->x[xi]) : a.zero_point;
+        int32_t wc = eng_quant_code(&wq[o], l->w[wi]);
+        v[p] += eng_lut_product(lut, (uint8_t)ac, (uint8_t)wc);
+        if (asym)
+            v[p] += -(int64_t)wq[o].zero_point * ac - (int64_t)a.zero_point * wc +
+                    (int64_t)a.zero_point * wq[o].zero_point;
+    });
+    const size_t plane = l->Y / l->oc;
+    int differ = 0;
+    float *yx = xmalloc(4 * l->Y);
+    direct_quantized_forward(l, q, yx);
+    for (size_t p = 0; p < l->Y; p++) {
+        int o = (int)(p / plane);
+        float y = (float)((double)a.scale * wq[o].scale * (double)v[p]) + l->b[o];
+        ck_assert_msg(l->y[p] == y, "%s %s y[%zu]: %.9g, definition %.9g", qc->mul, what, p,
+                      (double)l->y[p], (double)y);
+        differ += yx[p] != y;
+    }
+    free(v);
+    eng_free(yx);
+    return differ;
+}
+
 START_TEST(test_approx_tables_definition)
 {
     const qconfig *qc = &approx_configs[_i % N_APPROX_CONFIGS];
@@ -575,33 +610,38 @@ START_TEST(test_approx_tables_definition)
     eng_mul *mul;
     eng_approx *q = make_state(qc, false, l.oc, &mul);
     layer_forward(&l, q, true, l.y);
-    const eng_lut *lut = eng_approx_lut(q);
-    const eng_qparams a = eng_approx_act_qparams(q);
-    const eng_qparams *wq = eng_approx_weight_qparams(q);
-    const bool asym = qc->mode == ENG_QUANT_ASYM;
-    int64_t *v = calloc(l.Y, sizeof *v);
-    LAYER_FOR_PRODUCTS(&l, {
-        int32_t ac = xi >= 0 ? eng_quant_code(&a, l.x[xi]) : a.zero_point;
-        int32_t wc = eng_quant_code(&wq[o], l.w[wi]);
-        v[p] += eng_lut_product(lut, (uint8_t)ac, (uint8_t)wc);
-        if (asym)
-            v[p] += -(int64_t)wq[o].zero_point * ac - (int64_t)a.zero_point * wc +
-                    (int64_t)a.zero_point * wq[o].zero_point;
-    });
-    const size_t plane = l.Y / l.oc;
-    int differ = 0;
-    float *yx = xmalloc(4 * l.Y);
-    direct_quantized_forward(&l, q, yx);
-    for (size_t p = 0; p < l.Y; p++) {
-        int o = (int)(p / plane);
-        float y = (float)((double)a.scale * wq[o].scale * (double)v[p]) + l.b[o];
-        ck_assert_msg(l.y[p] == y, "%s y[%zu]: %.9g, definition %.9g", qc->mul, p,
-                      (double)l.y[p], (double)y);
-        differ += yx[p] != y;
+    ck_assert_int_gt(assert_table_definition(&l, q, qc, ""), 0); /* really approximate here */
+    eng_approx_free(q);
+    eng_mul_free(mul);
+    layer_free(&l);
+}
+END_TEST
+
+/* Pointwise convolutions with many positions run the GEMM, the column sums and the
+ * dequantization block by block (ragged last block): the definition still, bit for bit, at 1
+ * and 2 threads. */
+START_TEST(test_pointwise_blocked_definition)
+{
+    static const qconfig configs[] = {
+        {ENG_QUANT_ASYM, "mul8u_2HH", 0, false},
+        {ENG_QUANT_SYM, "mul8u_2HH", 0, true},
+        {ENG_QUANT_ASYM, "mul8u_DM1", 0, true},
+        {ENG_QUANT_SYM, "mul8s_1KR3", 0, false},
+    };
+    const qconfig *qc = &configs[_i % 4];
+    layer l;
+    if (_i / 4 == 0) layer_init(&l, OP_CONV, 3, 5, 19, 19, 300, 1, 1, 0, 1, 1200 + _i);
+    else layer_init(&l, OP_CONV, 2, 7, 40, 40, 40, 1, 1, 0, 1, 1200 + _i);
+    eng_mul *mul;
+    eng_approx *q = make_state(qc, false, l.oc, &mul);
+    ck_assert_int_eq(eng_approx_set_act_range(q, -0.7f, 1.6f), ENG_OK);
+    for (int threads = 1; threads <= 2; threads++) {
+        test_set_threads(threads);
+        memset(l.y, 0xff, 4 * l.Y);
+        layer_forward(&l, q, false, l.y);
+        assert_table_definition(&l, q, qc, threads == 1 ? "1 thread" : "2 threads");
     }
-    ck_assert_int_gt(differ, 0);    /* the multiplier is really approximate here */
-    free(v);
-    eng_free(yx);
+    test_set_threads(1);
     eng_approx_free(q);
     eng_mul_free(mul);
     layer_free(&l);
@@ -1007,6 +1047,7 @@ static Suite *quant_suite(void)
     tcase_add_test(tc, test_approx_conv_dm1_reference);
     tcase_add_loop_test(tc, test_exact_tables_bit_exact, 0, N_EXACT_CONFIGS * N_LAYER_KINDS);
     tcase_add_loop_test(tc, test_approx_tables_definition, 0, N_APPROX_CONFIGS * N_LAYER_KINDS);
+    tcase_add_loop_test(tc, test_pointwise_blocked_definition, 0, 8);
     tcase_add_loop_test(tc, test_dense_small_batch_definition, 0,
                         N_SMALL_BATCH_CONFIGS * N_SMALL_BATCH_SHAPES);
     suite_add_tcase(s, tc);
