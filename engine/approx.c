@@ -808,11 +808,14 @@ static eng_status gemm_dequantize(bool asym, const eng_qparams *act, const eng_q
 }
 
 /* Columns per block of gemm_codes_blocked for M rows, K products and P columns (0: not
- * blocked): the int32 products of a block (M x block) stay within ~256 KiB, so that the
- * dequantization reads them from cache instead of memory; at least two panels. */
+ * blocked): the int32 products of a block (M x block) within 4 MiB, so that the
+ * dequantization reads them from cache instead of memory, in at least two blocks of at least
+ * two panels. Measured (docs/kernels.md): blocks of 256 KiB of products made mul8u_DM1's
+ * layers slower (the general table kernel builds its planes once per call), 1 and 4 MiB both
+ * faster than no blocks, 4 MiB by a little more. */
 static size_t gemm_block_columns(int M, int K, size_t P)
 {
-    size_t b = (size_t)(65536 / M) / APPROX_LUT_PANEL * APPROX_LUT_PANEL;
+    size_t b = (size_t)((1 << 20) / M) / APPROX_LUT_PANEL * APPROX_LUT_PANEL;
     if (b < 2 * APPROX_LUT_PANEL) b = 2 * APPROX_LUT_PANEL;
     /* the block's codes and products fit in acc ([M][P] int32) beside each other */
     const size_t need = approx_ws_size((size_t)K * b) + approx_ws_size(sizeof(int32_t) * M * b);
