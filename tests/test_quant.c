@@ -590,13 +590,17 @@ static int assert_table_definition(layer *l, const eng_approx *q, const qconfig 
     int differ = 0;
     float *yx = xmalloc(4 * l->Y);
     direct_quantized_forward(l, q, yx);
+    size_t bad = l->Y;      /* the first output that differs (one check per layer: Check
+                             * reports every assertion through a pipe) */
+    float bad_def = 0.0f;
     for (size_t p = 0; p < l->Y; p++) {
         int o = (int)(p / plane);
         float y = (float)((double)a.scale * wq[o].scale * (double)v[p]) + l->b[o];
-        ck_assert_msg(l->y[p] == y, "%s %s y[%zu]: %.9g, definition %.9g", qc->mul, what, p,
-                      (double)l->y[p], (double)y);
+        if (l->y[p] != y && bad == l->Y) bad = p, bad_def = y;
         differ += yx[p] != y;
     }
+    ck_assert_msg(bad == l->Y, "%s %s y[%zu]: %.9g, definition %.9g", qc->mul, what, bad,
+                  bad < l->Y ? (double)l->y[bad] : 0.0, (double)bad_def);
     free(v);
     eng_free(yx);
     return differ;
@@ -618,8 +622,8 @@ START_TEST(test_approx_tables_definition)
 END_TEST
 
 /* Pointwise convolutions with many positions run the GEMM, the column sums and the
- * dequantization block by block (6728 positions in blocks of 3328, 52488 in blocks of 26112:
- * ragged last blocks): the definition still, bit for bit, and the same at 1 and 2 threads. */
+ * dequantization block by block (6728 positions in blocks of 3328: a ragged last block): the
+ * definition still, bit for bit, and the same at 1 and 2 threads. */
 START_TEST(test_pointwise_blocked_definition)
 {
     static const qconfig configs[] = {
@@ -628,10 +632,9 @@ START_TEST(test_pointwise_blocked_definition)
         {ENG_QUANT_ASYM, "mul8u_DM1", 0, true},
         {ENG_QUANT_SYM, "mul8s_1KR3", 0, false},
     };
-    const qconfig *qc = &configs[_i % 4];
+    const qconfig *qc = &configs[_i];
     layer l;
-    if (_i / 4 == 0) layer_init(&l, OP_CONV, 2, 2, 58, 58, 300, 1, 1, 0, 1, 1200 + _i);
-    else layer_init(&l, OP_CONV, 2, 2, 162, 162, 40, 1, 1, 0, 1, 1200 + _i);
+    layer_init(&l, OP_CONV, 2, 2, 58, 58, 300, 1, 1, 0, 1, 1200 + _i);
     eng_mul *mul;
     eng_approx *q = make_state(qc, false, l.oc, &mul);
     ck_assert_int_eq(eng_approx_set_act_range(q, -0.7f, 1.6f), ENG_OK);
@@ -901,10 +904,11 @@ START_TEST(test_dense_small_batch_definition)
                             (float)((double)a.scale * wq[o].scale * (double)v) + l.b[o];
                     }
             }
-            for (size_t p = 0; p < l.Y; p++)
-                ck_assert_msg(y[p] == def[p], "%s %s, %d threads, %dx%d batch %d: y[%zu] %.9g, "
-                              "definition %.9g", qc->mul ? qc->mul : "exact", sets[si], threads,
-                              in, out, n, p, (double)y[p], (double)def[p]);
+            size_t p = 0;
+            while (p < l.Y && y[p] == def[p]) p++;
+            ck_assert_msg(p == l.Y, "%s %s, %d threads, %dx%d batch %d: y[%zu] %.9g, "
+                          "definition %.9g", qc->mul ? qc->mul : "exact", sets[si], threads, in,
+                          out, n, p, p < l.Y ? (double)y[p] : 0.0, p < l.Y ? (double)def[p] : 0.0);
             runs++;
         }
     }
@@ -1056,7 +1060,7 @@ static Suite *quant_suite(void)
     tcase_add_test(tc, test_approx_conv_dm1_reference);
     tcase_add_loop_test(tc, test_exact_tables_bit_exact, 0, N_EXACT_CONFIGS * N_LAYER_KINDS);
     tcase_add_loop_test(tc, test_approx_tables_definition, 0, N_APPROX_CONFIGS * N_LAYER_KINDS);
-    tcase_add_loop_test(tc, test_pointwise_blocked_definition, 0, 8);
+    tcase_add_loop_test(tc, test_pointwise_blocked_definition, 0, 4);
     tcase_add_loop_test(tc, test_dense_small_batch_definition, 0,
                         N_SMALL_BATCH_CONFIGS * N_SMALL_BATCH_SHAPES);
     suite_add_tcase(s, tc);
