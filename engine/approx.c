@@ -7,17 +7,183 @@
 #include "multiversion.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 /* The table-dependent part of a state, built completely before it replaces the old one. */
 typedef struct approx_table {
-    eng_lut      lut;
-    uint16_t    *exact_table;
-    eng_lut_fit *fit;          /* residual decomposition of lut (fast table GEMM), owned */
+    eng_lut        lut;
+    approx_shared *shared;     /* the table's shared part (lut.table, lut.fit), one reference */
     int       weight_bits;
     int32_t   a_min, a_max, w_min, w_max;
     float    *grad_a, *grad_w;
 } approx_table;
+
+/* ------------------------------------------------------------------------------------------
+ * The shared table part: one per multiplier table in use
+ *
+ * The residual decomposition (eng_lut_fit_create: ~1.5 ms, 130 KiB), an exact table and the
+ * transposed table of the small-batch GEMM depend on the table alone, so all layers that use
+ * the same table (the same words at the same address with the same width, sign and mode; an
+ * exact table by its width and sign) share one approx_shared, counted by references and freed
+ * with the last of them. The list and the counts are under one mutex. An entry's table and
+ * decomposition are complete before it is published and never change; the transposed table
+ * is built on first use and published under the mutex, where every reader reads it. Two
+ * threads that miss the same table at once both build it; the second one's copy is dropped.
+ * ---------------------------------------------------------------------------------------- */
+
+struct approx_shared {
+    approx_shared  *next;
+    int             refs;
+    const uint16_t *key;          /* the caller's table; NULL: exact_table */
+    eng_lut         lut;          /* table (key or exact_table), width, sign, mode, fit */
+    uint16_t       *exact_table;  /* owned exact table when key is NULL */
+    eng_lut_fit    *fit;          /* owned decomposition of lut */
+    bool            has_t;        /* lut_t is built (read and written under the mutex) */
+    eng_lut         lut_t;        /* transposed table: product(lut_t, w, a) = product(lut, a, w) */
+    uint16_t       *table_t;      /* owned words of lut_t */
+    eng_lut_fit    *fit_t;        /* owned decomposition of lut_t */
+};
+
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
+static approx_shared  *shared_list;
+
+static void shared_free(approx_shared *e)
+{
+    if (!e) return;
+    eng_lut_fit_free(e->fit);
+    eng_lut_fit_free(e->fit_t);
+    eng_free(e->exact_table);
+    eng_free(e->table_t);
+    eng_free(e);
+}
+
+/* The entry of lut's table, width, sign and mode (key NULL: the exact table), or NULL. Under
+ * the mutex. */
+static approx_shared *shared_find(const uint16_t *key, const eng_lut *lut)
+{
+    for (approx_shared *e = shared_list; e; e = e->next)
+        if (e->key == key && e->lut.w_bits == lut->w_bits &&
+            e->lut.is_signed == lut->is_signed && e->lut.mode == lut->mode)
+            return e;
+    return NULL;
+}
+
+/* The exact table of `bits`-bit weight codes: signed 8x8 int8 products when sym, else
+ * unsigned a * w. */
+static uint16_t *exact_table_create(int bits, bool sym)
+{
+    uint16_t *t = eng_alloc(sizeof(uint16_t) * ((size_t)256 << bits));
+    if (!t) return NULL;
+    for (uint32_t a = 0; a < 256; a++)
+        for (uint32_t w = 0; w < (1u << bits); w++)
+            t[(a << bits) | w] = sym ? (uint16_t)(int16_t)((int8_t)(uint8_t)a * (int8_t)(uint8_t)w)
+                                     : (uint16_t)(a * w);
+    return t;
+}
+
+/* One reference to the shared part of lut (lut->table NULL: the exact table of lut->w_bits
+ * and lut->is_signed, DIRECT), built when no layer holds it. */
+static eng_status shared_acquire(const eng_lut *lut, approx_shared **out)
+{
+    const uint16_t *key = lut->table;
+    pthread_mutex_lock(&shared_lock);
+    approx_shared *e = shared_find(key, lut);
+    if (e) e->refs++;
+    pthread_mutex_unlock(&shared_lock);
+    if (e) {
+        *out = e;
+        return ENG_OK;
+    }
+    eng_status st = ENG_OK;
+    approx_shared *n = eng_calloc(1, sizeof *n);
+    if (!n) return ENG_ERR_NOMEM;
+    n->key = key;
+    n->lut = *lut;
+    n->lut.fit = NULL;
+    if (!key) {
+        if (!(n->exact_table = exact_table_create(lut->w_bits, lut->is_signed))) {
+            st = ENG_ERR_NOMEM;
+            goto done;
+        }
+        n->lut.table = n->exact_table;
+    }
+    if ((st = eng_lut_fit_create(&n->lut, &n->fit)) != ENG_OK) goto done;
+    n->lut.fit = n->fit;
+    pthread_mutex_lock(&shared_lock);
+    if ((e = shared_find(key, lut))) {    /* another thread built it meanwhile */
+        e->refs++;
+    } else {
+        n->refs = 1;
+        n->next = shared_list;
+        shared_list = e = n;
+        n = NULL;
+    }
+    pthread_mutex_unlock(&shared_lock);
+    *out = e;
+done:
+    shared_free(n);
+    return st;
+}
+
+/* Gives back a reference of shared_acquire (NULL allowed); the last one frees the entry. */
+static void shared_release(approx_shared *e)
+{
+    if (!e) return;
+    pthread_mutex_lock(&shared_lock);
+    bool last = --e->refs == 0;
+    if (last) {
+        approx_shared **pp = &shared_list;
+        while (*pp != e) pp = &(*pp)->next;
+        *pp = e->next;
+    }
+    pthread_mutex_unlock(&shared_lock);
+    if (last) shared_free(e);
+}
+
+/* *out = the transposed table of e (8x8 tables only), built on first use. */
+static eng_status shared_transposed(approx_shared *e, eng_lut *out)
+{
+    ENG_ASSERT(e->lut.w_bits == 8);
+    pthread_mutex_lock(&shared_lock);
+    const bool has = e->has_t;
+    if (has) *out = e->lut_t;
+    pthread_mutex_unlock(&shared_lock);
+    if (has) return ENG_OK;
+    eng_status st = ENG_OK;
+    eng_lut_fit *fit = NULL;
+    uint16_t *t = eng_alloc(sizeof(uint16_t) * 256 * 256);
+    if (!t) return ENG_ERR_NOMEM;
+    for (uint32_t a = 0; a < 256; a++)
+        for (uint32_t w = 0; w < 256; w++) t[(w << 8) | a] = e->lut.table[(a << 8) | w];
+    eng_lut lt = {.table = t, .w_bits = 8, .is_signed = e->lut.is_signed, .mode = e->lut.mode};
+    if ((st = eng_lut_fit_create(&lt, &fit)) != ENG_OK) goto done;
+    lt.fit = fit;
+    pthread_mutex_lock(&shared_lock);
+    if (!e->has_t) {
+        e->lut_t = lt;
+        e->table_t = t;
+        e->fit_t = fit;
+        e->has_t = true;
+        t = NULL;
+        fit = NULL;
+    }
+    *out = e->lut_t;
+    pthread_mutex_unlock(&shared_lock);
+done:
+    eng_lut_fit_free(fit);
+    eng_free(t);
+    return st;
+}
+
+int approx_shared_count(void)
+{
+    int n = 0;
+    pthread_mutex_lock(&shared_lock);
+    for (const approx_shared *e = shared_list; e; e = e->next) n++;
+    pthread_mutex_unlock(&shared_lock);
+    return n;
+}
 
 void eng_approx_cfg_default(eng_approx_cfg *cfg)
 {
@@ -43,8 +209,7 @@ static eng_status approx_cfg_check(const eng_approx_cfg *cfg)
 
 static void approx_table_release(approx_table *t)
 {
-    eng_lut_fit_free(t->fit);
-    eng_free(t->exact_table);
+    shared_release(t->shared);
     eng_free(t->grad_a);
     eng_free(t->grad_w);
     memset(t, 0, sizeof *t);
@@ -93,15 +258,7 @@ static eng_status approx_table_build(const eng_approx_cfg *cfg, const eng_lut *s
                            .mode = sym && !src->is_signed ? ENG_LUT_SIGN_MAGNITUDE : ENG_LUT_DIRECT};
     } else {
         t->weight_bits = cfg->weight_bits ? cfg->weight_bits : 8;
-        int table_bits = sym ? 8 : t->weight_bits;
-        t->exact_table = eng_alloc(sizeof(uint16_t) * ((size_t)256 << table_bits));
-        if (!t->exact_table) return ENG_ERR_NOMEM;
-        for (uint32_t a = 0; a < 256; a++)
-            for (uint32_t w = 0; w < (1u << table_bits); w++)
-                t->exact_table[(a << table_bits) | w] =
-                    sym ? (uint16_t)(int16_t)((int8_t)(uint8_t)a * (int8_t)(uint8_t)w)
-                        : (uint16_t)(a * w);
-        t->lut = (eng_lut){.table = t->exact_table, .w_bits = table_bits, .is_signed = sym,
+        t->lut = (eng_lut){.table = NULL, .w_bits = sym ? 8 : t->weight_bits, .is_signed = sym,
                            .mode = ENG_LUT_DIRECT};
     }
     if (!sym) {
@@ -114,9 +271,9 @@ static eng_status approx_table_build(const eng_approx_cfg *cfg, const eng_lut *s
         if (m > 127) m = 127;
         t->w_min = -m, t->w_max = m;
     }
-    eng_status st = eng_lut_fit_create(&t->lut, &t->fit);
+    eng_status st = shared_acquire(&t->lut, &t->shared);
     if (st == ENG_OK) {
-        t->lut.fit = t->fit;
+        t->lut = t->shared->lut;
         if (cfg->table_gradient)
             st = approx_table_gradients(t);
     }
@@ -127,13 +284,12 @@ static eng_status approx_table_build(const eng_approx_cfg *cfg, const eng_lut *s
 
 static void approx_table_install(eng_approx *q, approx_table *t)
 {
-    eng_lut_fit_free(q->fit);
-    q->fit = t->fit;
-    eng_free(q->exact_table);
+    shared_release(q->shared);
+    q->shared = t->shared;
+    q->has_lut_t = false;
     eng_free(q->grad_a);
     eng_free(q->grad_w);
     q->lut = t->lut;
-    q->exact_table = t->exact_table;
     q->weight_bits = t->weight_bits;
     q->a_min = t->a_min, q->a_max = t->a_max;
     q->w_min = t->w_min, q->w_max = t->w_max;
@@ -177,8 +333,7 @@ eng_status eng_approx_create(const eng_approx_cfg *cfg, const eng_mul *mul, int 
 void eng_approx_free(eng_approx *q)
 {
     if (!q) return;
-    eng_lut_fit_free(q->fit);
-    eng_free(q->exact_table);
+    shared_release(q->shared);
     eng_free(q->grad_a);
     eng_free(q->grad_w);
     eng_free(q->wq);
@@ -337,13 +492,21 @@ void approx_act_prepare(eng_approx *q, const float *x, size_t count, bool traini
 
 void approx_weight_prepare(eng_approx *q, const float *w, size_t per_channel)
 {
+    /* the ranges of eng_quant_minmax / eng_qparams_per_channel (NaN ignored, none: 0), by the
+     * vectorized loop (min and max are exact in any order) */
     const bool sym = q->cfg.mode == ENG_QUANT_SYM;
     if (q->cfg.per_channel) {
-        eng_qparams_per_channel(w, q->out_channels, per_channel, q->w_min, q->w_max, sym, q->wq);
+#pragma omp parallel for schedule(static) if ((size_t)q->out_channels * per_channel >= APPROX_PAR_MIN)
+        for (int o = 0; o < q->out_channels; o++) {
+            float lo = INFINITY, hi = -INFINITY;
+            minmax_chunk(w + (size_t)o * per_channel, per_channel, &lo, &hi);
+            q->wq[o] = eng_qparams_from_range(lo <= hi ? lo : 0.0f, lo <= hi ? hi : 0.0f,
+                                              q->w_min, q->w_max, sym);
+        }
         return;
     }
     float lo, hi;
-    eng_quant_minmax(w, per_channel * (size_t)q->out_channels, &lo, &hi);
+    approx_minmax_par(w, per_channel * (size_t)q->out_channels, &lo, &hi);
     eng_qparams p = eng_qparams_from_range(lo, hi, q->w_min, q->w_max, sym);
     for (int o = 0; o < q->out_channels; o++) q->wq[o] = p;
 }
@@ -421,10 +584,11 @@ static void dequantize_row_epilogue(size_t positions, const int32_t *a, const in
     }
 }
 
-eng_status approx_dequantize(bool asym, const eng_qparams *act, const eng_qparams *wq,
-                             int channels, size_t positions, int K, const int32_t *acc,
-                             const int32_t *asum, size_t asum_stride, const int32_t *wsum,
-                             const float *bias, const eng_epilogue *ep, float *y)
+/* approx_dequantize into rows of y with stride ldy. */
+static void dequantize_rows(bool asym, const eng_qparams *act, const eng_qparams *wq, int channels,
+                            size_t positions, int K, const int32_t *acc, const int32_t *asum,
+                            size_t asum_stride, const int32_t *wsum, const float *bias,
+                            const eng_epilogue *ep, float *y, size_t ldy)
 {
     const int64_t za = act->zero_point;
 #pragma omp parallel for schedule(static) if ((size_t)channels * positions >= APPROX_PAR_MIN)
@@ -434,13 +598,22 @@ eng_status approx_dequantize(bool asym, const eng_qparams *act, const eng_qparam
         const int64_t offset = asym ? (int64_t)K * za * zw - za * (int64_t)wsum[o] : 0;
         const int32_t *as = asym ? asum + (size_t)o * asum_stride : NULL;
         const float b = bias ? bias[o] : 0.0f;
-        float *row = y + (size_t)o * positions;
+        float *row = y + (size_t)o * ldy;
         if (ep)
             dequantize_row_epilogue(positions, acc + (size_t)o * positions, as, offset, zw,
                                     scale, b, ep->scale[o], ep->shift[o], ep->act, row);
         else
             dequantize_row(positions, acc + (size_t)o * positions, as, offset, zw, scale, b, row);
     }
+}
+
+eng_status approx_dequantize(bool asym, const eng_qparams *act, const eng_qparams *wq,
+                             int channels, size_t positions, int K, const int32_t *acc,
+                             const int32_t *asum, size_t asum_stride, const int32_t *wsum,
+                             const float *bias, const eng_epilogue *ep, float *y)
+{
+    dequantize_rows(asym, act, wq, channels, positions, K, acc, asum, asum_stride, wsum, bias, ep,
+                    y, positions);
     return ENG_OK;
 }
 
@@ -605,35 +778,135 @@ size_t approx_gemm_codes_ws(int M, size_t P)
     return approx_ws_size(sizeof(int32_t) * P) + approx_ws_size(sizeof(int32_t) * M);
 }
 
+/* Sum of n codes as integers. */
+ENG_MULTIVERSION
+static int32_t code_sum(const uint8_t *codes, int n)
+{
+    int32_t sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int i = 0; i < n; i++) sum += codes[i];
+    return sum;
+}
+
+/* After acc = the table products: the exact zero-point terms (asym) and the dequantization
+ * (approx_gemm_codes). */
+static eng_status gemm_dequantize(bool asym, const eng_qparams *act, const eng_qparams *wq,
+                                  int M, int K, size_t P, const approx_cols *cols,
+                                  const int32_t *col_sums, const uint8_t *wcodes,
+                                  const float *bias, const eng_epilogue *ep, const int32_t *acc,
+                                  float *y, unsigned char *ws)
+{
+    int32_t *asum = approx_ws_take(&ws, sizeof(int32_t) * P);
+    int32_t *wsum = approx_ws_take(&ws, sizeof(int32_t) * M);
+    const int32_t *sums = col_sums ? col_sums : asum;
+    ENG_ASSERT(!(asym && !col_sums && cols->conv)); /* sums of an implicit im2col: the caller's */
+    if (asym) {
+        if (!col_sums) approx_column_sums(cols->codes, K, P, asum);
+        for (int o = 0; o < M; o++) wsum[o] = code_sum(wcodes + (size_t)o * K, K);
+    }
+    return approx_dequantize(asym, act, wq, M, P, K, acc, sums, 0, wsum, bias, ep, y);
+}
+
+/* Columns per block of gemm_codes_blocked for M rows, K products and P columns (0: not
+ * blocked): the int32 products of a block (M x block) within 4 MiB, so that the
+ * dequantization reads them from cache instead of memory, in at least two blocks of at least
+ * two panels. Measured (docs/kernels.md): blocks of 256 KiB of products made mul8u_DM1's
+ * layers slower (the general table kernel builds its planes once per call), 1 and 4 MiB both
+ * faster than no blocks, 4 MiB by a little more. */
+static size_t gemm_block_columns(int M, int K, size_t P)
+{
+    size_t b = (size_t)((1 << 20) / M) / APPROX_LUT_PANEL * APPROX_LUT_PANEL;
+    if (b < 2 * APPROX_LUT_PANEL) b = 2 * APPROX_LUT_PANEL;
+    /* the block's codes and products fit in acc ([M][P] int32) beside each other */
+    const size_t need = approx_ws_size((size_t)K * b) + approx_ws_size(sizeof(int32_t) * M * b);
+    return P >= 2 * b && need <= sizeof(int32_t) * M * P ? b : 0;
+}
+
 eng_status approx_gemm_codes(const eng_kernels *k, const eng_lut *lut, bool asym,
                              const eng_qparams *act, const eng_qparams *wq, int M, int K,
                              size_t P, const approx_cols *cols, const int32_t *col_sums,
                              const uint8_t *wcodes, const float *bias, const eng_epilogue *ep,
                              int32_t *acc, float *y, unsigned char *ws)
 {
-    int32_t *asum = approx_ws_take(&ws, sizeof(int32_t) * P);
-    int32_t *wsum = approx_ws_take(&ws, sizeof(int32_t) * M);
-    const int32_t *sums = col_sums ? col_sums : asum;
-    ENG_ASSERT(!(asym && !col_sums && cols->conv)); /* sums of an implicit im2col: the caller's */
     if (cols->conv)
         ENG_TRY(k->lut_conv2d(lut, cols->conv, M, cols->codes, cols->pad, wcodes, acc));
     else
         ENG_TRY(k->lut_gemm(lut, M, (int)P, K, wcodes, cols->codes, acc));
-    if (asym) {
-        if (!col_sums) approx_column_sums(cols->codes, K, P, asum);
-        for (int o = 0; o < M; o++) {
-            int32_t sum = 0;
-            for (int i = 0; i < K; i++) sum += wcodes[(size_t)o * K + i];
-            wsum[o] = sum;
-        }
+    return gemm_dequantize(asym, act, wq, M, K, P, cols, col_sums, wcodes, bias, ep, acc, y, ws);
+}
+
+/* approx_gemm_codes on a column matrix in blocks of nb columns (gemm_block_columns), with acc
+ * as scratch: per block, its codes copied together, the table GEMM, its column sums and its
+ * dequantization while the products are in cache (the same sums and formula per output). */
+static eng_status gemm_codes_blocked(const eng_kernels *k, const eng_lut *lut, bool asym,
+                                     const eng_qparams *act, const eng_qparams *wq, int M,
+                                     int K, size_t P, size_t nb, const uint8_t *codes,
+                                     const uint8_t *wcodes, const float *bias,
+                                     const eng_epilogue *ep, int32_t *acc, float *y,
+                                     unsigned char *ws)
+{
+    unsigned char *p = (unsigned char *)acc;
+    uint8_t *blk = approx_ws_take(&p, (size_t)K * nb);
+    int32_t *bacc = approx_ws_take(&p, sizeof(int32_t) * M * nb);
+    int32_t *asum = approx_ws_take(&ws, sizeof(int32_t) * P);
+    int32_t *wsum = approx_ws_take(&ws, sizeof(int32_t) * M);
+    if (asym)
+        for (int o = 0; o < M; o++) wsum[o] = code_sum(wcodes + (size_t)o * K, K);
+    for (size_t p0 = 0; p0 < P; p0 += nb) {
+        const size_t n = P - p0 < nb ? P - p0 : nb;
+        for (int kk = 0; kk < K; kk++)
+            memcpy(blk + (size_t)kk * n, codes + (size_t)kk * P + p0, n);
+        ENG_TRY(k->lut_gemm(lut, M, (int)n, K, wcodes, blk, bacc));
+        if (asym) approx_column_sums(blk, K, n, asum);
+        dequantize_rows(asym, act, wq, M, n, K, bacc, asum, 0, wsum, bias, ep, y + p0, P);
     }
-    return approx_dequantize(asym, act, wq, M, P, K, acc, sums, 0, wsum, bias, ep, y);
+    return ENG_OK;
+}
+
+/* x rounded up to a multiple of m. */
+static size_t round_up(size_t x, size_t m)
+{
+    return (x + m - 1) / m * m;
+}
+
+bool approx_gemm_transposed_shape(int M, int K, size_t P)
+{
+    (void)K; /* both ways run all K products of a row and column */
+    const size_t m = (size_t)M;
+    return round_up(P, APPROX_LUT_TILE) * round_up(m, APPROX_LUT_PANEL) <
+           round_up(m, APPROX_LUT_TILE) * round_up(P, APPROX_LUT_PANEL);
 }
 
 size_t approx_gemm_forward_ws(int M, int K, size_t P)
 {
-    return approx_ws_size((size_t)M * K) + approx_ws_size(sizeof(int32_t) * M * P) +
+    size_t t = approx_gemm_transposed_shape(M, K, P)
+                   ? approx_ws_size(P * K) + approx_ws_size((size_t)M * K) +
+                         approx_ws_size(sizeof(int32_t) * M * P)
+                   : 0;
+    return approx_ws_size((size_t)M * K) + approx_ws_size(sizeof(int32_t) * M * P) + t +
            approx_gemm_codes_ws(M, P);
+}
+
+/* dst[c][r] = src[r][c] for src [rows][cols] (bytes), in 64 x 64 blocks. */
+static void transpose_u8(const uint8_t *src, size_t rows, size_t cols, uint8_t *dst)
+{
+    const long blocks = (long)((rows + 63) / 64);
+#pragma omp parallel for schedule(static) if (rows * cols >= APPROX_PAR_MIN)
+    for (long rb = 0; rb < blocks; rb++) {
+        const size_t r0 = (size_t)rb * 64, r1 = rows - r0 < 64 ? rows : r0 + 64;
+        for (size_t c0 = 0; c0 < cols; c0 += 64) {
+            const size_t c1 = cols - c0 < 64 ? cols : c0 + 64;
+            for (size_t r = r0; r < r1; r++)
+                for (size_t c = c0; c < c1; c++) dst[c * rows + r] = src[r * cols + c];
+        }
+    }
+}
+
+/* dst[c][r] = src[r][c] for src [rows][cols] (int32). */
+static void transpose_i32(const int32_t *src, size_t rows, size_t cols, int32_t *dst)
+{
+    for (size_t r = 0; r < rows; r++)
+        for (size_t c = 0; c < cols; c++) dst[c * rows + r] = src[r * cols + c];
 }
 
 eng_status approx_gemm_forward(const eng_kernels *k, eng_approx *q, int M, int K, size_t P,
@@ -643,10 +916,31 @@ eng_status approx_gemm_forward(const eng_kernels *k, eng_approx *q, int M, int K
 {
     uint8_t *wcodes = approx_ws_take(&ws, (size_t)M * K);
     int32_t *acc = approx_ws_take(&ws, sizeof(int32_t) * M * P);
+    const bool asym = q->cfg.mode == ENG_QUANT_ASYM;
     approx_weight_prepare(q, w, (size_t)K);
     ENG_TRY(approx_weight_quantize(k, q, w, (size_t)K, wcodes, NULL));
-    return approx_gemm_codes(k, &q->lut, q->cfg.mode == ENG_QUANT_ASYM, &q->act, q->wq, M, K,
-                             P, cols, col_sums, wcodes, bias, ep, acc, y, ws);
+    const size_t nb = cols->conv || col_sums ? 0 : gemm_block_columns(M, K, P);
+    if (nb)
+        return gemm_codes_blocked(k, &q->lut, asym, &q->act, q->wq, M, K, P, nb, cols->codes,
+                                  wcodes, bias, ep, acc, y, ws);
+    if (cols->conv || q->lut.w_bits != 8 || !approx_gemm_transposed_shape(M, K, P))
+        return approx_gemm_codes(k, &q->lut, asym, &q->act, q->wq, M, K, P, cols, col_sums,
+                                 wcodes, bias, ep, acc, y, ws);
+    /* small batch: acc^T[p][o] = sum_k T^T(w[o][k], a[k][p]), the batch as the table GEMM's
+     * rows and the outputs as its wide side (integer sums: the same result) */
+    if (!q->has_lut_t) {
+        ENG_TRY(shared_transposed(q->shared, &q->lut_t));
+        q->has_lut_t = true;
+    }
+    uint8_t *a_t = approx_ws_take(&ws, P * K);
+    uint8_t *w_t = approx_ws_take(&ws, (size_t)M * K);
+    int32_t *acc_t = approx_ws_take(&ws, sizeof(int32_t) * M * P);
+    transpose_u8(cols->codes, (size_t)K, P, a_t);
+    transpose_u8(wcodes, (size_t)M, (size_t)K, w_t);
+    ENG_TRY(k->lut_gemm(&q->lut_t, (int)P, M, K, a_t, w_t, acc_t));
+    transpose_i32(acc_t, P, (size_t)M, acc);
+    return gemm_dequantize(asym, &q->act, q->wq, M, K, P, cols, col_sums, wcodes, bias, ep, acc,
+                           y, ws);
 }
 
 eng_status approx_gemm_backward_ste(const eng_kernels *k, eng_approx *q, int M, int K,

@@ -6,13 +6,21 @@
 
 #include "eng_ops.h"
 
+/* The part of a state that depends on its multiplier table alone (exact table, residual
+ * decomposition, transposed table), shared by every state of the same table: approx.c. */
+typedef struct approx_shared approx_shared;
+
+/* How many shared table parts are alive (the layers of all networks hold them). */
+int approx_shared_count(void);
+
 struct eng_approx {
     eng_approx_cfg cfg;
     int            out_channels;
     int            weight_bits;     /* effective (cfg.weight_bits or the table's) */
-    eng_lut        lut;             /* table in use, mode set */
-    uint16_t      *exact_table;     /* owned exact table when no multiplier was given */
-    eng_lut_fit   *fit;             /* owned residual decomposition of lut (lut.fit) */
+    eng_lut        lut;             /* table in use, mode set, lut.fit from shared */
+    approx_shared *shared;          /* one reference to the table's shared part (approx.c) */
+    bool           has_lut_t;       /* lut_t is set (first small-batch forward) */
+    eng_lut        lut_t;           /* the transposed table of shared (approx_gemm_forward) */
     int32_t        a_min, a_max;    /* activation code range */
     int32_t        w_min, w_max;    /* weight code range */
     float         *grad_a, *grad_w; /* table derivatives (table_gradient), see approx_grad_index */
@@ -146,6 +154,18 @@ static inline approx_cols approx_cols_conv(const uint8_t *codes, const eng_conv_
     return (approx_cols){codes, s, pad};
 }
 
+/* The table GEMM kernels' blocking (AVX-512 sets): panels of 256 columns, tiles of 16 rows. */
+#define APPROX_LUT_PANEL 256
+#define APPROX_LUT_TILE  16
+
+/* Whether approx_gemm_forward computes a matrix-columns GEMM of this shape transposed (for an
+ * 8x8 table): acc^T = the P columns' codes as the rows against the weight codes transposed (M
+ * wide columns) through the transposed table. The rule: the lanes each way runs, rows rounded
+ * up to tiles times columns rounded up to panels, fewer transposed (ties: as is). Measured
+ * (docs/kernels.md): the time of either way follows that count; a dense layer of 1000 outputs
+ * at batch 8 runs 24x faster transposed. */
+bool approx_gemm_transposed_shape(int M, int K, size_t P);
+
 /* Workspace bytes of approx_gemm_forward. */
 size_t approx_gemm_forward_ws(int M, int K, size_t P);
 
@@ -164,7 +184,10 @@ eng_status approx_gemm_codes(const eng_kernels *k, const eng_lut *lut, bool asym
                              const uint8_t *wcodes, const float *bias, const eng_epilogue *ep,
                              int32_t *acc, float *y, unsigned char *ws) ENG_KERNEL_STATUS;
 
-/* Weight parameters and codes, then approx_gemm_codes. Needs q->act set (approx_act_prepare). */
+/* Weight parameters and codes, then approx_gemm_codes. Needs q->act set (approx_act_prepare).
+ * The same results two faster ways on a column matrix without col_sums: many columns in
+ * blocks whose int32 products stay in cache through the dequantization (acc is scratch then);
+ * few columns transposed (approx_gemm_transposed_shape). */
 eng_status approx_gemm_forward(const eng_kernels *k, eng_approx *q, int M, int K, size_t P,
                                const approx_cols *cols, const int32_t *col_sums, const float *w,
                                const float *bias, const eng_epilogue *ep, float *y,

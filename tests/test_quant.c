@@ -2,16 +2,20 @@
  * test_quant.c - quantization (eng_quant.h) and the quantized-approximate paths of conv2d,
  * depthwise and dense (eng_ops.h): PyTorch fake-quantize vectors, TFApprox approximate
  * convolutions, bit-exactness of exact tables against direct integer arithmetic, the
- * asymmetric decomposition, STE masks, table gradients against finite differences, observers.
+ * asymmetric decomposition, STE masks, table gradients against finite differences, observers,
+ * the small-batch (transposed) dense GEMM and the table parts the states share.
  */
 #include <check.h>
 #include <float.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine_config.h"
+#include "approx_internal.h"
 #include "eng_ops.h"
+#include "kernel_sets.h"
 #include "testutil.h"
 #if ENG_HAVE_OPENMP
 #include <omp.h>
@@ -563,6 +567,45 @@ static const qconfig approx_configs[] = {
 };
 #define N_APPROX_CONFIGS ((int)(sizeof approx_configs / sizeof *approx_configs))
 
+/* l.y after a forward with q is the definition: the sum of table products over every tap
+ * (padding = code za), the exact zero-point terms, dequantization; returns how many outputs
+ * differ from the exact integer computation. */
+static int assert_table_definition(layer *l, const eng_approx *q, const qconfig *qc,
+                                   const char *what)
+{
+    const eng_lut *lut = eng_approx_lut(q);
+    const eng_qparams a = eng_approx_act_qparams(q);
+    const eng_qparams *wq = eng_approx_weight_qparams(q);
+    const bool asym = qc->mode == ENG_QUANT_ASYM;
+    int64_t *v = calloc(l->Y, sizeof *v);
+    LAYER_FOR_PRODUCTS(l, {
+        int32_t ac = xi >= 0 ? eng_quant_code(&a, l->x[xi]) : a.zero_point;
+        int32_t wc = eng_quant_code(&wq[o], l->w[wi]);
+        v[p] += eng_lut_product(lut, (uint8_t)ac, (uint8_t)wc);
+        if (asym)
+            v[p] += -(int64_t)wq[o].zero_point * ac - (int64_t)a.zero_point * wc +
+                    (int64_t)a.zero_point * wq[o].zero_point;
+    });
+    const size_t plane = l->Y / l->oc;
+    int differ = 0;
+    float *yx = xmalloc(4 * l->Y);
+    direct_quantized_forward(l, q, yx);
+    size_t bad = l->Y;      /* the first output that differs (one check per layer: Check
+                             * reports every assertion through a pipe) */
+    float bad_def = 0.0f;
+    for (size_t p = 0; p < l->Y; p++) {
+        int o = (int)(p / plane);
+        float y = (float)((double)a.scale * wq[o].scale * (double)v[p]) + l->b[o];
+        if (l->y[p] != y && bad == l->Y) bad = p, bad_def = y;
+        differ += yx[p] != y;
+    }
+    ck_assert_msg(bad == l->Y, "%s %s y[%zu]: %.9g, definition %.9g", qc->mul, what, bad,
+                  bad < l->Y ? (double)l->y[bad] : 0.0, (double)bad_def);
+    free(v);
+    eng_free(yx);
+    return differ;
+}
+
 START_TEST(test_approx_tables_definition)
 {
     const qconfig *qc = &approx_configs[_i % N_APPROX_CONFIGS];
@@ -571,33 +614,40 @@ START_TEST(test_approx_tables_definition)
     eng_mul *mul;
     eng_approx *q = make_state(qc, false, l.oc, &mul);
     layer_forward(&l, q, true, l.y);
-    const eng_lut *lut = eng_approx_lut(q);
-    const eng_qparams a = eng_approx_act_qparams(q);
-    const eng_qparams *wq = eng_approx_weight_qparams(q);
-    const bool asym = qc->mode == ENG_QUANT_ASYM;
-    int64_t *v = calloc(l.Y, sizeof *v);
-    LAYER_FOR_PRODUCTS(&l, {
-        int32_t ac = xi >= 0 ? eng_quant_code(&a, l.x[xi]) : a.zero_point;
-        int32_t wc = eng_quant_code(&wq[o], l.w[wi]);
-        v[p] += eng_lut_product(lut, (uint8_t)ac, (uint8_t)wc);
-        if (asym)
-            v[p] += -(int64_t)wq[o].zero_point * ac - (int64_t)a.zero_point * wc +
-                    (int64_t)a.zero_point * wq[o].zero_point;
-    });
-    const size_t plane = l.Y / l.oc;
-    int differ = 0;
-    float *yx = xmalloc(4 * l.Y);
-    direct_quantized_forward(&l, q, yx);
-    for (size_t p = 0; p < l.Y; p++) {
-        int o = (int)(p / plane);
-        float y = (float)((double)a.scale * wq[o].scale * (double)v[p]) + l.b[o];
-        ck_assert_msg(l.y[p] == y, "%s y[%zu]: %.9g, definition %.9g", qc->mul, p,
-                      (double)l.y[p], (double)y);
-        differ += yx[p] != y;
-    }
-    ck_assert_int_gt(differ, 0);    /* the multiplier is really approximate here */
-    free(v);
-    eng_free(yx);
+    ck_assert_int_gt(assert_table_definition(&l, q, qc, ""), 0); /* really approximate here */
+    eng_approx_free(q);
+    eng_mul_free(mul);
+    layer_free(&l);
+}
+END_TEST
+
+/* Pointwise convolutions with many positions run the GEMM, the column sums and the
+ * dequantization block by block (6728 positions in blocks of 3328: a ragged last block): the
+ * definition still, bit for bit, and the same at 1 and 2 threads. */
+START_TEST(test_pointwise_blocked_definition)
+{
+    static const qconfig configs[] = {
+        {ENG_QUANT_ASYM, "mul8u_2HH", 0, false},
+        {ENG_QUANT_SYM, "mul8u_2HH", 0, true},
+        {ENG_QUANT_ASYM, "mul8u_DM1", 0, true},
+        {ENG_QUANT_SYM, "mul8s_1KR3", 0, false},
+    };
+    const qconfig *qc = &configs[_i];
+    layer l;
+    layer_init(&l, OP_CONV, 2, 2, 58, 58, 300, 1, 1, 0, 1, 1200 + _i);
+    eng_mul *mul;
+    eng_approx *q = make_state(qc, false, l.oc, &mul);
+    ck_assert_int_eq(eng_approx_set_act_range(q, -0.7f, 1.6f), ENG_OK);
+    float *y1 = xmalloc(4 * l.Y);
+    test_set_threads(1);
+    layer_forward(&l, q, false, y1);
+    test_set_threads(2);
+    memset(l.y, 0xff, 4 * l.Y);
+    layer_forward(&l, q, false, l.y);
+    test_set_threads(1);
+    ck_assert_mem_eq(y1, l.y, 4 * l.Y);
+    assert_table_definition(&l, q, qc, "");
+    eng_free(y1);
     eng_approx_free(q);
     eng_mul_free(mul);
     layer_free(&l);
@@ -786,6 +836,214 @@ START_TEST(test_thread_count_independent)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------------------------
+ * Small-batch dense: the transposed table GEMM
+ * ---------------------------------------------------------------------------------------- */
+
+static const qconfig small_batch_configs[] = {
+    {ENG_QUANT_ASYM, NULL, 0, false},             /* internal exact tables */
+    {ENG_QUANT_SYM, NULL, 0, true},
+    {ENG_QUANT_ASYM, "mul8u_2HH", 0, false},
+    {ENG_QUANT_SYM, "mul8u_2HH", 0, true},        /* sign-magnitude */
+    {ENG_QUANT_ASYM, "mul8u_DM1", 0, true},       /* general 16-bit table */
+    {ENG_QUANT_SYM, "mul8s_1KR3", 0, false},      /* signed table */
+    {ENG_QUANT_ASYM, "mul8u_2HH", 5, false},      /* 5-bit weights through an 8x8 table */
+    {ENG_QUANT_ASYM, "mul8x4u_0S7", 0, true},     /* 8x4 table: not transposed */
+};
+#define N_SMALL_BATCH_CONFIGS ((int)(sizeof small_batch_configs / sizeof *small_batch_configs))
+
+/* (in, out, batch): every one transposed by the shape rule; K > 256, odd widths. */
+static const int small_batch_shapes[][3] = {
+    {37, 300, 1}, {300, 19, 2}, {13, 65, 3}, {517, 1000, 7}, {45, 300, 63}, {290, 96, 65},
+};
+#define N_SMALL_BATCH_SHAPES ((int)(sizeof small_batch_shapes / sizeof *small_batch_shapes))
+
+/* The dense forward on a small batch equals the definition (table products of the codes, exact
+ * zero-point terms, dequantization) bit for bit: every kernel set, 1 and 2 threads. */
+START_TEST(test_dense_small_batch_definition)
+{
+    const qconfig *qc = &small_batch_configs[_i % N_SMALL_BATCH_CONFIGS];
+    const int *sh = small_batch_shapes[_i / N_SMALL_BATCH_CONFIGS];
+    const int in = sh[0], out = sh[1], n = sh[2];
+    ck_assert(approx_gemm_transposed_shape(out, in, (size_t)n));
+    layer l;
+    layer_init(&l, OP_DENSE, n, in, 1, 1, out, 1, 1, 0, 1, 900 + _i);
+    eng_mul *mul;
+    eng_approx *q = make_state(qc, false, out, &mul);
+    ck_assert_int_eq(eng_approx_set_act_range(q, -0.7f, 1.6f), ENG_OK);
+    void *ws = xmalloc(eng_dense_workspace_size(in, out, n, q));
+    float *y = xmalloc(4 * l.Y), *def = NULL;
+    const char *sets[] = {"scalar", "avx2", "avx512"};
+    int runs = 0;
+    for (int si = 0; si < 3; si++) {
+        const eng_kernels *k = test_kernel_set(sets[si]);
+        if (!k) continue;
+        for (int threads = 1; threads <= 2; threads++) {
+            test_set_threads(threads);
+            memset(y, 0xff, 4 * l.Y);
+            ck_assert_int_eq(eng_dense_forward(k, in, out, n, l.x, l.w, l.b, q, false, y, ws),
+                             ENG_OK);
+            if (!def) { /* the parameters are the same in every run: frozen range, same w */
+                def = xmalloc(4 * l.Y);
+                const eng_lut *lut = eng_approx_lut(q);
+                const eng_qparams a = eng_approx_act_qparams(q);
+                const eng_qparams *wq = eng_approx_weight_qparams(q);
+                for (int o = 0; o < out; o++)
+                    for (int b = 0; b < n; b++) {
+                        int64_t v = 0;
+                        for (int i = 0; i < in; i++) {
+                            int32_t ac = eng_quant_code(&a, l.x[(size_t)i * n + b]);
+                            int32_t wc = eng_quant_code(&wq[o], l.w[(size_t)o * in + i]);
+                            v += eng_lut_product(lut, (uint8_t)ac, (uint8_t)wc);
+                            if (qc->mode == ENG_QUANT_ASYM)
+                                v += -(int64_t)wq[o].zero_point * ac -
+                                     (int64_t)a.zero_point * wc +
+                                     (int64_t)a.zero_point * wq[o].zero_point;
+                        }
+                        def[(size_t)o * n + b] =
+                            (float)((double)a.scale * wq[o].scale * (double)v) + l.b[o];
+                    }
+            }
+            size_t p = 0;
+            while (p < l.Y && y[p] == def[p]) p++;
+            ck_assert_msg(p == l.Y, "%s %s, %d threads, %dx%d batch %d: y[%zu] %.9g, "
+                          "definition %.9g", qc->mul ? qc->mul : "exact", sets[si], threads, in,
+                          out, n, p, p < l.Y ? (double)y[p] : 0.0, p < l.Y ? (double)def[p] : 0.0);
+            runs++;
+        }
+    }
+    ck_assert_int_ge(runs, 2);
+    test_set_threads(1);
+    eng_free(def);
+    eng_free(y);
+    eng_free(ws);
+    eng_approx_free(q);
+    eng_mul_free(mul);
+    layer_free(&l);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------------------------
+ * The shared table parts
+ * ---------------------------------------------------------------------------------------- */
+
+static eng_approx *state_of(eng_quant_mode mode, const eng_mul *mul, int oc)
+{
+    eng_approx_cfg cfg;
+    eng_approx_cfg_default(&cfg);
+    cfg.mode = mode;
+    eng_approx *q;
+    ck_assert_int_eq(eng_approx_create(&cfg, mul, oc, &q), ENG_OK);
+    return q;
+}
+
+/* Layers of the same table (and mode) share one decomposition; other tables, other modes and
+ * exact tables of another kind do not; the last layer to go frees it. */
+START_TEST(test_shared_tables)
+{
+    ck_assert_int_eq(approx_shared_count(), 0);
+    eng_mul *hh = load_mul("mul8u_2HH"), *dm1 = load_mul("mul8u_DM1");
+    eng_approx *a = state_of(ENG_QUANT_ASYM, hh, 3), *b = state_of(ENG_QUANT_ASYM, hh, 5);
+    eng_approx *c = state_of(ENG_QUANT_ASYM, dm1, 3), *d = state_of(ENG_QUANT_SYM, hh, 3);
+    eng_approx *e = state_of(ENG_QUANT_ASYM, NULL, 3), *f = state_of(ENG_QUANT_ASYM, NULL, 4);
+    eng_approx *g = state_of(ENG_QUANT_SYM, NULL, 3);
+    ck_assert_ptr_nonnull(eng_approx_lut(a)->fit);
+    ck_assert_ptr_eq(eng_approx_lut(a)->fit, eng_approx_lut(b)->fit);
+    ck_assert_ptr_ne(eng_approx_lut(a)->fit, eng_approx_lut(c)->fit);
+    ck_assert_ptr_ne(eng_approx_lut(a)->fit, eng_approx_lut(d)->fit);  /* sign-magnitude */
+    ck_assert_ptr_eq(eng_approx_lut(e)->table, eng_approx_lut(f)->table);
+    ck_assert_ptr_eq(eng_approx_lut(e)->fit, eng_approx_lut(f)->fit);
+    ck_assert_ptr_ne(eng_approx_lut(e)->table, eng_approx_lut(g)->table); /* signed exact */
+    ck_assert_int_eq(approx_shared_count(), 5);
+    /* a layer that changes its multiplier moves to the other table's part */
+    ck_assert_int_eq(eng_approx_set_mul(b, dm1), ENG_OK);
+    ck_assert_ptr_eq(eng_approx_lut(b)->fit, eng_approx_lut(c)->fit);
+    ck_assert_int_eq(approx_shared_count(), 5);
+    eng_approx_free(a);                                   /* the last 2HH ASYM layer */
+    ck_assert_int_eq(approx_shared_count(), 4);
+    ck_assert_int_eq(eng_approx_set_mul(c, NULL), ENG_OK);  /* b still holds DM1 */
+    ck_assert_int_eq(approx_shared_count(), 4);
+    ck_assert_ptr_eq(eng_approx_lut(c)->table, eng_approx_lut(e)->table);
+    eng_approx_free(b); eng_approx_free(c); eng_approx_free(d);
+    eng_approx_free(e); eng_approx_free(f); eng_approx_free(g);
+    ck_assert_int_eq(approx_shared_count(), 0);
+    eng_mul_free(hh);
+    eng_mul_free(dm1);
+}
+END_TEST
+
+enum { SHARE_IN = 40, SHARE_OUT = 48, SHARE_N = 2 };
+
+/* A small-batch dense forward (transposed: the transposed table is built on first use) with
+ * the table of mul; false on an error. */
+static bool share_forward(const eng_mul *mul, eng_approx **qout, float *y)
+{
+    const eng_kernels *k = eng_kernels_get();
+    float x[SHARE_IN * SHARE_N], w[SHARE_OUT * SHARE_IN];
+    unsigned char ws[64 * 1024];
+    for (int i = 0; i < SHARE_IN * SHARE_N; i++) x[i] = (float)((i * 7) % 23) / 23.0f - 0.3f;
+    for (int i = 0; i < SHARE_OUT * SHARE_IN; i++) w[i] = (float)((i * 5) % 31) / 31.0f - 0.5f;
+    eng_approx_cfg cfg;
+    eng_approx_cfg_default(&cfg);
+    return eng_approx_create(&cfg, mul, SHARE_OUT, qout) == ENG_OK &&
+           eng_approx_set_act_range(*qout, -0.3f, 0.7f) == ENG_OK &&
+           eng_dense_workspace_size(SHARE_IN, SHARE_OUT, SHARE_N, *qout) <= sizeof ws &&
+           eng_dense_forward(k, SHARE_IN, SHARE_OUT, SHARE_N, x, w, NULL, *qout, false, y, ws) ==
+               ENG_OK;
+}
+
+typedef struct share_worker {
+    eng_mul *const *muls;     /* 3 tables (NULL entries: exact) */
+    const float *ref;         /* [3][SHARE_OUT * SHARE_N]: the outputs of each table */
+    unsigned seed;
+    int wrong;                /* forwards that failed or differ from ref */
+} share_worker;
+
+/* Builds, runs and frees sets of 4 layers of random tables out of 3. */
+static void *share_work(void *arg)
+{
+    share_worker *sw = arg;
+    float y[SHARE_OUT * SHARE_N];
+    unsigned r = sw->seed;
+    for (int it = 0; it < 60; it++) {
+        eng_approx *qs[4] = {NULL};
+        for (int j = 0; j < 4; j++) {
+            r = r * 1103515245u + 12345u;
+            const unsigned t = (r >> 16) % 3;
+            if (!share_forward(sw->muls[t], &qs[j], y) ||
+                memcmp(y, sw->ref + t * SHARE_OUT * SHARE_N, sizeof y) != 0)
+                sw->wrong++;
+        }
+        for (int j = 0; j < 4; j++) eng_approx_free(qs[j]);
+    }
+    return NULL;
+}
+
+/* Two threads build and free many layers of three tables at once, so that parts are created,
+ * shared, transposed and freed concurrently (the ASan/UBSan build checks the memory); every
+ * output is the serial one, and no part is left afterwards. */
+START_TEST(test_shared_tables_threads)
+{
+    eng_mul *muls[3] = {load_mul("mul8u_2HH"), load_mul("mul8u_DM1"), NULL};
+    float ref[3 * SHARE_OUT * SHARE_N];
+    for (int t = 0; t < 3; t++) {
+        eng_approx *q = NULL;
+        ck_assert(share_forward(muls[t], &q, ref + t * SHARE_OUT * SHARE_N));
+        eng_approx_free(q);
+    }
+    ck_assert_int_eq(approx_shared_count(), 0);
+    share_worker sw[2] = {{muls, ref, 1, 0}, {muls, ref, 2, 0}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, share_work, &sw[i]), 0);
+    for (int i = 0; i < 2; i++) ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+    ck_assert_int_eq(sw[0].wrong + sw[1].wrong, 0);
+    ck_assert_int_eq(approx_shared_count(), 0);
+    eng_mul_free(muls[0]);
+    eng_mul_free(muls[1]);
+}
+END_TEST
+
 static Suite *quant_suite(void)
 {
     Suite *s = suite_create("quant");
@@ -802,6 +1060,13 @@ static Suite *quant_suite(void)
     tcase_add_test(tc, test_approx_conv_dm1_reference);
     tcase_add_loop_test(tc, test_exact_tables_bit_exact, 0, N_EXACT_CONFIGS * N_LAYER_KINDS);
     tcase_add_loop_test(tc, test_approx_tables_definition, 0, N_APPROX_CONFIGS * N_LAYER_KINDS);
+    tcase_add_loop_test(tc, test_pointwise_blocked_definition, 0, 4);
+    tcase_add_loop_test(tc, test_dense_small_batch_definition, 0,
+                        N_SMALL_BATCH_CONFIGS * N_SMALL_BATCH_SHAPES);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("shared");
+    tcase_add_test(tc, test_shared_tables);
+    tcase_add_test(tc, test_shared_tables_threads);
     suite_add_tcase(s, tc);
     tc = tcase_create("backward");
     tcase_set_timeout(tc, 60);
