@@ -101,11 +101,13 @@ static eng_status run_train(net_copy *c, const float *x, const uint8_t *labels, 
     return eng_device_synchronize(c->dev);
 }
 
-/* Median times (ms) of `repeats` calls of the float and approximate copies, in turns. */
+/* Median times (ms) of `repeats` calls of the float and approximate copies, in turns, and
+ * (ms[2]) the median over the rounds of each round's approximate / float ratio: the two calls
+ * of a round meet the same load, so that ratio is steadier than the ratio of the medians. */
 static eng_status time_pair(net_copy copies[2], bool train, const float *x,
-                            const uint8_t *labels, int batch, int repeats, double ms[2])
+                            const uint8_t *labels, int batch, int repeats, double ms[3])
 {
-    double t[2][32];
+    double t[2][32], q[32];
     if (repeats > 32)
         repeats = 32;
     for (int r = -1; r < repeats; r++) { /* r = -1: warm-up (allocation, first touch) */
@@ -117,8 +119,11 @@ static eng_status time_pair(net_copy copies[2], bool train, const float *x,
                 t[i][r] = now_ms() - t0;
         }
     }
+    for (int r = 0; r < repeats; r++)
+        q[r] = t[0][r] > 0.0 ? t[1][r] / t[0][r] : 0.0;
     ms[0] = median(t[0], repeats);
     ms[1] = median(t[1], repeats);
+    ms[2] = median(q, repeats);
     return ENG_OK;
 }
 
@@ -165,20 +170,22 @@ eng_status bench_net_measure(const eng_kernels *k, const bench_net_spec *spec, c
             rc = eng_sgd_create(copies[i].net, &tc.sgd, &copies[i].opt);
         if (rc != ENG_OK)
             goto out;
-        double ms[2];
+        double ms[3];
         if ((rc = time_pair(copies, true, x, labels, spec->batch, repeats, ms)) != ENG_OK)
             goto out;
         result->train_float_ms = ms[0];
         result->train_approx_ms = ms[1];
+        result->train_overhead = ms[2];
     } else { /* one training-mode forward sets the activation ranges of the quantized copy */
         if ((rc = eng_net_forward(copies[1].net, x, spec->batch, true)) != ENG_OK)
             goto out;
     }
-    double ms[2];
+    double ms[3];
     if ((rc = time_pair(copies, false, x, labels, spec->batch, repeats, ms)) != ENG_OK)
         goto out;
     result->infer_float_ms = ms[0];
     result->infer_approx_ms = ms[1];
+    result->infer_overhead = ms[2];
 out:
     for (int i = 0; i < 2; i++) {
         eng_sgd_free(copies[i].opt);

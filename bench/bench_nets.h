@@ -33,6 +33,8 @@ typedef struct bench_net_result {
     double infer_approx_ms;
     double train_float_ms;  /* one training step of the batch; 0 when not measured */
     double train_approx_ms;
+    double infer_overhead;  /* median over the rounds of approximate / float in one round */
+    double train_overhead;  /* the same for training steps; 0 when not measured */
 } bench_net_result;
 
 /* The networks. CPU: CIFAR-size ResNet-20 v1/v2, ResNet-56 v1, MobileNetV2 at batch 64

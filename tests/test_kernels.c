@@ -732,6 +732,40 @@ START_TEST(test_quantize_identical)
 }
 END_TEST
 
+/* Inputs at the rounding ties of the quotient, (k + 1/2) * scale, and 1..3 ulps either side,
+ * for k across and beyond the code range, under scales whose reciprocal is inexact: the
+ * optimized quantizers multiply by 1 / scale where that cannot change a code, so these are the
+ * inputs where it could. */
+START_TEST(test_quantize_ties)
+{
+    enum { COUNT = 7 * 700 };
+    static float x[COUNT];
+    static uint8_t c1[COUNT], c2[COUNT];
+    static const struct { float scale; int32_t zp, qmin, qmax; } q[] = {
+        {0.37f, 60, 0, 255}, {1.0f / 3, 0, -127, 127}, {0.0234f, 201, 0, 255},
+        {7.1e-5f, 3, 0, 255}, {3.3f, -5, -127, 127}, {0.1f, 128, 0, 255},
+    };
+    for (size_t j = 0; j < sizeof q / sizeof q[0]; j++) {
+        for (int i = 0; i < COUNT; i++) {
+            float v = ((float)(i / 7 - 350) + 0.5f) * q[j].scale;
+            for (int u = 0; u < i % 7; u++) /* 0, +1, +2, +3, -1, -2, -3 ulps */
+                v = nextafterf(v, i % 7 < 4 ? INFINITY : -INFINITY);
+            x[i] = v;
+        }
+        ck_assert_int_eq(eng_kernels_ref()->quantize(x, COUNT, q[j].scale, q[j].zp, q[j].qmin,
+                                                     q[j].qmax, c1), ENG_OK);
+        for (int s = 0; s < SET_COUNT; s++) {
+            const eng_kernels *k = set_or_skip(s);
+            if (k == NULL)
+                continue;
+            ck_assert_int_eq(k->quantize(x, COUNT, q[j].scale, q[j].zp, q[j].qmin, q[j].qmax,
+                                         c2), ENG_OK);
+            ck_assert_mem_eq(c1, c2, COUNT);
+        }
+    }
+}
+END_TEST
+
 /* ---- sgemm ---------------------------------------------------------------------------- */
 
 static void check_sgemm(eng_sgemm_fn *f, const char *what)
@@ -892,6 +926,7 @@ int main(void)
     tcase_add_test(tc, test_lut_depthwise);
     tcase_add_test(tc, test_im2col_col2im_identical);
     tcase_add_test(tc, test_quantize_identical);
+    tcase_add_test(tc, test_quantize_ties);
     tcase_add_test(tc, test_sgemm);
     tcase_add_test(tc, test_int8_gemm);
     tcase_add_test(tc, test_workspace_grows_and_is_reused);

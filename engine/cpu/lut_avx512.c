@@ -395,22 +395,14 @@ static eng_status avx512_lut_depthwise(const eng_lut *lut, const eng_conv_shape 
 static eng_status avx512_quantize(const float *x, size_t count, float scale, int32_t zero_point,
                                   int32_t qmin, int32_t qmax, uint8_t *codes)
 {
-    const __m512 vs = _mm512_set1_ps(scale), vz = _mm512_set1_ps((float)zero_point);
-    const __m512 lo = _mm512_set1_ps((float)qmin), hi = _mm512_set1_ps((float)qmax);
-    const __m512i zp = _mm512_set1_epi32(zero_point);
+    const avx512_quant vq = avx512_quant_make(scale, zero_point, qmin, qmax);
     const long long chunks = (long long)((count + 15) / 16);
 #pragma omp parallel for schedule(static) if (count > (1u << 15) && eng_cpu_threads() > 1)
     for (long long c = 0; c < chunks; c++) {
         const size_t i = (size_t)c * 16;
         const __mmask16 m = count - i >= 16 ? (__mmask16)0xffff
                                             : (__mmask16)((1u << (count - i)) - 1);
-        __m512 q = _mm512_div_ps(_mm512_maskz_loadu_ps(m, x + i), vs);
-        q = _mm512_roundscale_ps(q, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        q = _mm512_add_ps(q, vz);
-        const __mmask16 nan = _mm512_cmp_ps_mask(q, q, _CMP_UNORD_Q);
-        __m512i v = _mm512_cvttps_epi32(_mm512_min_ps(_mm512_max_ps(q, lo), hi));
-        v = _mm512_mask_mov_epi32(v, nan, zp);
-        _mm_mask_storeu_epi8(codes + i, m, _mm512_cvtepi32_epi8(v));
+        _mm_mask_storeu_epi8(codes + i, m, avx512_quantize16(&vq, x + i, m));
     }
     return ENG_OK;
 }

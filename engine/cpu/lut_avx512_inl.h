@@ -1,12 +1,14 @@
 /*
  * lut_avx512_inl.h - blocking constants and inline helpers shared by the AVX-512 table GEMMs
- * (lut_avx512.c: general 16-bit tables; lut_avx512_residual.c: exact + residual bytes).
+ * (lut_avx512.c: general 16-bit tables; lut_avx512_residual.c: exact + residual bytes) and the
+ * activation quantization (avx512_quantize, the fused depthwise kernel).
  * Include inside a `#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi")` region.
  */
 #ifndef ENG_LUT_AVX512_INL_H
 #define ENG_LUT_AVX512_INL_H
 
 #include <immintrin.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -168,5 +170,56 @@ static inline void panel_fill(const panel_src *src, size_t n0, int k, int nvalid
  * computed, else false with out untouched (lut_avx512_residual.c). */
 bool eng_cpu_avx512_lut_gemm_residual(const eng_lut *lut, int m, int n, int k, const uint8_t *w,
                                       const panel_src *src, int32_t *out);
+
+/* The activation quantization as vectors: scale, its reciprocal (fast = false: none usable),
+ * zero point, code range. */
+typedef struct avx512_quant {
+    __m512 vs, vr, vz, lo, hi;
+    __m512i zp;
+    bool fast;
+} avx512_quant;
+
+/* The vectors of the quantization (scale, zero_point, [qmin, qmax]); the reciprocal is used
+ * only where it and the scale are normal numbers and the code range is within +-255. */
+static inline avx512_quant avx512_quant_make(float scale, int32_t zero_point, int32_t qmin,
+                                             int32_t qmax)
+{
+    const float recip = 1.0f / scale;
+    return (avx512_quant){_mm512_set1_ps(scale), _mm512_set1_ps(recip),
+                          _mm512_set1_ps((float)zero_point), _mm512_set1_ps((float)qmin),
+                          _mm512_set1_ps((float)qmax), _mm512_set1_epi32(zero_point),
+                          isnormal(scale) && isnormal(recip) && qmin >= -255 && qmax <= 255};
+}
+
+/* 16 codes of x[0..16) (lanes in m), those of avx512_quantize: clamp(round_half_even(x /
+ * scale) + zero_point), NaN -> zero point. The quotient is first taken as x * (1 / scale),
+ * within 2 ulps of the rounded quotient; the two round to different integers only when a
+ * half-integer lies between them, so lanes whose product is within 2^-10 of a half-integer
+ * (far more than 2 ulps below 1024) are divided. Beyond +-1024 both clamp to the same end of
+ * the code range (|zero_point| <= 255). The codes are the division's bit for bit. */
+static inline __attribute__((always_inline)) __m128i avx512_quantize16(const avx512_quant *vq,
+                                                                      const float *x, __mmask16 m)
+{
+    const __m512 xv = _mm512_maskz_loadu_ps(m, x);
+    __m512 q;
+    if (vq->fast) {
+        q = _mm512_mul_ps(xv, vq->vr);
+        const __m512 r = _mm512_roundscale_ps(q, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        const __m512 d = _mm512_abs_ps(_mm512_sub_ps(q, r));
+        const __mmask16 near = _mm512_mask_cmp_ps_mask(
+            _mm512_cmp_ps_mask(_mm512_abs_ps(q), _mm512_set1_ps(1024.0f), _CMP_LT_OQ), d,
+            _mm512_set1_ps(0.5f - 1.0f / 1024), _CMP_GT_OQ);
+        if (near)
+            q = _mm512_mask_div_ps(q, near, xv, vq->vs);
+    } else {
+        q = _mm512_div_ps(xv, vq->vs);
+    }
+    q = _mm512_roundscale_ps(q, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    q = _mm512_add_ps(q, vq->vz);
+    const __mmask16 nan = _mm512_cmp_ps_mask(q, q, _CMP_UNORD_Q);
+    __m512i v = _mm512_cvttps_epi32(_mm512_min_ps(_mm512_max_ps(q, vq->lo), vq->hi));
+    v = _mm512_mask_mov_epi32(v, nan, vq->zp);
+    return _mm512_cvtepi32_epi8(v);
+}
 
 #endif /* ENG_LUT_AVX512_INL_H */

@@ -82,50 +82,12 @@ static size_t dw_positions(const eng_conv_shape *s, const dw_geom *g, int images
     return ((size_t)(images - 1) * g->block + s->oh) * g->pitch;
 }
 
-/* The activation quantization as vectors: scale, its reciprocal (fast = false: none usable),
- * zero point, code range. */
-typedef struct dw_quant {
-    __m512 vs, vr, vz, lo, hi;
-    __m512i zp;
-    bool fast;
-} dw_quant;
-
-/* 16 codes of x[0..16) (lanes in m), those of avx512_quantize: clamp(round_half_even(x /
- * scale) + zero_point), NaN -> zero point. The quotient is first taken as x * (1 / scale),
- * within 2 ulps of the rounded quotient; the two round to different integers only when a
- * half-integer lies between them, so lanes whose product is within 2^-10 of a half-integer
- * (far more than 2 ulps below 1024) are divided. Beyond +-1024 both clamp to the same end of
- * the code range (|zero_point| <= 255). The codes are the division's bit for bit. */
-static inline __m128i quantize16(const dw_quant *vq, const float *x, __mmask16 m)
-{
-    const __m512 xv = _mm512_maskz_loadu_ps(m, x);
-    __m512 q;
-    if (vq->fast) {
-        q = _mm512_mul_ps(xv, vq->vr);
-        const __m512 r = _mm512_roundscale_ps(q, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        const __m512 d = _mm512_abs_ps(_mm512_sub_ps(q, r));
-        const __mmask16 near = _mm512_mask_cmp_ps_mask(
-            _mm512_cmp_ps_mask(_mm512_abs_ps(q), _mm512_set1_ps(1024.0f), _CMP_LT_OQ), d,
-            _mm512_set1_ps(0.5f - 1.0f / 1024), _CMP_GT_OQ);
-        if (near)
-            q = _mm512_mask_div_ps(q, near, xv, vq->vs);
-    } else {
-        q = _mm512_div_ps(xv, vq->vs);
-    }
-    q = _mm512_roundscale_ps(q, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    q = _mm512_add_ps(q, vq->vz);
-    const __mmask16 nan = _mm512_cmp_ps_mask(q, q, _CMP_UNORD_Q);
-    __m512i v = _mm512_cvttps_epi32(_mm512_min_ps(_mm512_max_ps(q, vq->lo), vq->hi));
-    v = _mm512_mask_mov_epi32(v, nan, vq->zp);
-    return _mm512_cvtepi32_epi8(v);
-}
-
 /* Codes of the row x[0..w) to dst[0..w). */
-static inline void quantize_row(const dw_quant *vq, const float *x, int w, uint8_t *dst)
+static inline void quantize_row(const avx512_quant *vq, const float *x, int w, uint8_t *dst)
 {
     for (int i = 0; i < w; i += 16) {
         const __mmask16 m = w - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (w - i)) - 1);
-        _mm_mask_storeu_epi8(dst + i, m, quantize16(vq, x + i, m));
+        _mm_mask_storeu_epi8(dst + i, m, avx512_quantize16(vq, x + i, m));
     }
 }
 
@@ -143,7 +105,7 @@ static const uint8_t odd_lanes[64] = {
  * padded images one below the other; stride 2, their four phases, through row (a padded row
  * of the pitch * 2 bytes, borders holding the pad code). Only the images' own positions are
  * written: the padding keeps the pad code it was given. */
-static void fill_planes(const eng_conv_shape *s, const dw_geom *g, const dw_quant *vq,
+static void fill_planes(const eng_conv_shape *s, const dw_geom *g, const avx512_quant *vq,
                         const float *x, int images, uint8_t *planes, uint8_t *row)
 {
     const __m512i even = _mm512_loadu_si512(even_lanes), odd = _mm512_loadu_si512(odd_lanes);
@@ -380,14 +342,7 @@ eng_status eng_cpu_avx512_lut_depthwise_fused(const eng_lut *lut, const eng_conv
     const size_t in_plane = (size_t)s->h * s->w, out_plane = (size_t)s->oh * s->ow;
     const int groups = (s->n + g.group - 1) / g.group, tasks = s->c * groups;
     const int ea = ep ? (int)ep->act : -1;
-    /* the reciprocal only where it and the scale are normal numbers */
-    const float recip = 1.0f / act->scale;
-    const dw_quant vq = {_mm512_set1_ps(act->scale), _mm512_set1_ps(recip),
-                         _mm512_set1_ps((float)act->zero_point),
-                         _mm512_set1_ps((float)act->qmin), _mm512_set1_ps((float)act->qmax),
-                         _mm512_set1_epi32(act->zero_point),
-                         isnormal(act->scale) && isnormal(recip) && act->qmin >= -255 &&
-                             act->qmax <= 255};
+    const avx512_quant vq = avx512_quant_make(act->scale, act->zero_point, act->qmin, act->qmax);
 
 #pragma omp parallel num_threads(threads) \
     if (threads > 1 && tasks > 1 && (double)s->c * s->n * out_plane * taps > 1e6)

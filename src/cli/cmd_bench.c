@@ -146,9 +146,9 @@ static bool write_json(const char *path, const char *cpu, eng_device dev, const 
                 "\"train_overhead\": %.3f}%s\n",
                 x->spec->model, x->mul, x->spec->batch, x->threads, x->mmac_per_image,
                 x->infer_float_ms,
-                x->infer_approx_ms, ratio(x->infer_approx_ms, x->infer_float_ms),
+                x->infer_approx_ms, x->infer_overhead,
                 x->train_float_ms, x->train_approx_ms,
-                ratio(x->train_approx_ms, x->train_float_ms), i + 1 < ncount ? "," : "");
+                x->train_overhead, i + 1 < ncount ? "," : "");
     }
     fprintf(f, "  ]\n}\n");
     bool ok = fflush(f) == 0 && !ferror(f);
@@ -211,8 +211,8 @@ static int run_nets(const eng_kernels *k, const bench_net_spec *specs, int count
 {
     printf("== networks on the %s: exact float vs quantized through %s (8-bit asymmetric;\n"
            "training step = forward + loss + backward + SGD, QAT with the STE); ms per batch,\n"
-           "median of %d calls, float and approximate in turns; overhead = approximate / float\n"
-           "time\n\n", dev == ENG_DEVICE_CUDA ? "GPU" : "CPU", mul->name, repeats);
+           "median of %d calls, float and approximate in turns; overhead = the median of each\n"
+           "turn's approximate / float time (both calls of a turn meet the same load)\n\n", dev == ENG_DEVICE_CUDA ? "GPU" : "CPU", mul->name, repeats);
     if (dev == ENG_DEVICE_CUDA)
         max_threads = 1; /* host threads do not matter on the device */
     printf("%-18s %5s %3s %8s %11s %11s %9s %11s %11s %9s\n", "network", "batch", "thr",
@@ -228,11 +228,10 @@ static int run_nets(const eng_kernels *k, const bench_net_spec *specs, int count
             }
             done++;
             printf("%-18s %5d %3d %8.2f %11.1f %11.1f %8.2fx", specs[i].model, specs[i].batch, t,
-                   r->mmac_per_image, r->infer_float_ms, r->infer_approx_ms,
-                   ratio(r->infer_approx_ms, r->infer_float_ms));
+                   r->mmac_per_image, r->infer_float_ms, r->infer_approx_ms, r->infer_overhead);
             if (specs[i].train)
                 printf(" %11.1f %11.1f %8.2fx\n", r->train_float_ms, r->train_approx_ms,
-                       ratio(r->train_approx_ms, r->train_float_ms));
+                       r->train_overhead);
             else
                 printf(" %11s %11s %9s\n", "-", "-", "-");
             fflush(stdout);
