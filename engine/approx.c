@@ -872,6 +872,8 @@ static size_t round_up(size_t x, size_t m)
 bool approx_gemm_transposed_shape(int M, int K, size_t P)
 {
     (void)K; /* both ways run all K products of a row and column */
+    if (P >= APPROX_LUT_PANEL) /* at least a panel: the idle lanes do not pay the transposes */
+        return false;
     const size_t m = (size_t)M;
     return round_up(P, APPROX_LUT_TILE) * round_up(m, APPROX_LUT_PANEL) <
            round_up(m, APPROX_LUT_TILE) * round_up(P, APPROX_LUT_PANEL);

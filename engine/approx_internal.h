@@ -160,10 +160,12 @@ static inline approx_cols approx_cols_conv(const uint8_t *codes, const eng_conv_
 
 /* Whether approx_gemm_forward computes a matrix-columns GEMM of this shape transposed (for an
  * 8x8 table): acc^T = the P columns' codes as the rows against the weight codes transposed (M
- * wide columns) through the transposed table. The rule: the lanes each way runs, rows rounded
- * up to tiles times columns rounded up to panels, fewer transposed (ties: as is). Measured
- * (docs/kernels.md): the time of either way follows that count; a dense layer of 1000 outputs
- * at batch 8 runs 24x faster transposed. */
+ * wide columns) through the transposed table. The rule: fewer columns than one panel, and the
+ * lanes each way runs, rows rounded up to tiles times columns rounded up to panels, fewer
+ * transposed (ties: as is). Measured (docs/kernels.md): a dense layer of 1000 outputs at
+ * batch 8 runs 24x faster transposed; from one panel of columns on, the idle lanes saved do
+ * not pay the two transposes (ResNet50V2's 1x1 layers at 7x7, batch 8, 392 columns: 36 layers
+ * 330 -> 417 ms with mul8u_2HH when transposed). */
 bool approx_gemm_transposed_shape(int M, int K, size_t P);
 
 /* Workspace bytes of approx_gemm_forward. */
