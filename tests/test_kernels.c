@@ -4,7 +4,7 @@
  * general 16-bit tables, signed, 8xN, sign-magnitude, real EvoApprox tables) on shapes with
  * tails, thread-count independence, im2col/col2im/quantize bit-exactness, sgemm to float
  * tolerance, the residual decomposition (eng_lut_fit) and the exact + residual table GEMM it
- * enables, and the run-time selection. Sets the CPU lacks are skipped with a note.
+ * enables, the activation classes and the class-path table GEMM, and the run-time selection. Sets the CPU lacks are skipped with a note.
  */
 #include <check.h>
 #include <math.h>
@@ -485,13 +485,184 @@ START_TEST(test_lut_gemm_residual_real_tables)
 }
 END_TEST
 
+/* ---- activation classes and the class path ------------------------------------------- */
+
+typedef enum {
+    CLASS_SHIFT1,  /* rows of a >> 1 << 1: 128 classes, the shift map, two-zmm planes */
+    CLASS_SHIFT3,  /* rows of a >> 3 << 3: 32 classes, the shift map, one-zmm planes */
+    CLASS_PART100, /* a random partition into 100 classes: the lookup map */
+    CLASS_PART40,  /* a random partition into 40 classes: the lookup map, one-zmm planes */
+    CLASS_KINDS
+} class_kind;
+
+/* A random table whose activation codes (sign-magnitude: magnitudes) fall into classes by
+ * kind: every row is a copy of its class's first row. */
+static test_table make_class_table(class_kind kind, int w_bits, bool is_signed, eng_lut_mode mode,
+                                   uint64_t *rng)
+{
+    test_table t = make_table(mode == ENG_LUT_SIGN_MAGNITUDE ? TAB_SMALL : TAB_RANDOM, w_bits,
+                              is_signed, mode, NULL, rng);
+    t.what = "classes";
+    const int parts = kind == CLASS_PART100 ? 100 : 40;
+    int first_of_class[100], used = 0;
+    for (int a = 0; a < 256; a++) {
+        int rep;
+        if (kind == CLASS_SHIFT1 || kind == CLASS_SHIFT3) {
+            const int sh = kind == CLASS_SHIFT1 ? 1 : 3;
+            rep = a >> sh << sh;
+        } else { /* the first `parts` codes start the classes, the others join one at random */
+            const int c = a < parts ? a : (int)(test_rand_u64(rng) % (uint64_t)parts);
+            if (a < parts)
+                first_of_class[used++] = a;
+            rep = first_of_class[c];
+        }
+        const size_t row = (size_t)1 << w_bits;
+        memcpy(t.table + (size_t)a * row, t.table + (size_t)rep * row, row * 2);
+    }
+    return t;
+}
+
+/* The classes of fit agree with the products: codes of a class give the same product for
+ * every valid weight code, codes of different classes not; classes are numbered by their first
+ * code; class_shift and (for <= 128 classes) the class planes are what they say. */
+static void check_classes(const eng_lut *lut, const eng_lut_fit *fit)
+{
+    int first[256], count = 0;
+    for (int a = 0; a < 256; a++) {
+        const int c = fit->class_of[a];
+        ck_assert_int_le(c, count);
+        if (c == count)
+            first[count++] = a;
+        for (int w = 0; w < 256; w++)
+            if (code_valid(lut, w))
+                ck_assert_int_eq(eng_lut_product(lut, (uint8_t)a, (uint8_t)w),
+                                 eng_lut_product(lut, (uint8_t)first[c], (uint8_t)w));
+    }
+    ck_assert_int_eq(fit->classes, count);
+    for (int c = 1; c < count; c++) { /* a class's first row differs from every earlier one */
+        for (int d = 0; d < c; d++) {
+            int w = 0;
+            while (w < 256 && (!code_valid(lut, w) ||
+                               eng_lut_product(lut, (uint8_t)first[c], (uint8_t)w) ==
+                                   eng_lut_product(lut, (uint8_t)first[d], (uint8_t)w)))
+                w++;
+            ck_assert_msg(w < 256, "classes %d and %d have the same products", c, d);
+        }
+    }
+    if (fit->class_shift >= 0)
+        for (int a = 0; a < 256; a++)
+            ck_assert_int_eq(fit->class_of[a], a >> fit->class_shift);
+    if (count > 128)
+        return;
+    bool one[256] = {false};
+    for (int w = 0; w < 256; w++) {
+        one[w] = true;
+        if (w > 0)
+            one[w - 1] = false;
+        if (!code_valid(lut, w) || !eng_lut_fits_int16(lut, one))
+            continue;
+        uint8_t column[512];
+        eng_lut_build_column(lut, (uint8_t)w, column);
+        for (int c = 0; c < count; c++) {
+            ck_assert_int_eq(fit->class_planes[(size_t)w * 256 + c], column[first[c]]);
+            ck_assert_int_eq(fit->class_planes[(size_t)w * 256 + 128 + c], column[256 + first[c]]);
+        }
+    }
+}
+
+/* _i: variant. Tables with activation classes: the classes found, and every set bit-exact
+ * with the decomposition attached, the AVX-512 set through the class path where it applies
+ * (not for 17-bit sign-magnitude products, where it takes the reference). */
+START_TEST(test_lut_gemm_class_path)
+{
+    uint64_t rng = 1700 + (uint64_t)_i;
+    const bool sgn = fit_variants[_i].is_signed;
+    const eng_lut_mode mode = fit_variants[_i].mode;
+    const int wb = fit_variants[_i].w_bits;
+    static const int direct_classes[CLASS_KINDS] = {128, 32, 100, 40};
+    static const int direct_shift[CLASS_KINDS] = {1, 3, -1, -1};
+    for (class_kind kind = 0; kind < CLASS_KINDS; kind++) {
+        test_table t = make_class_table(kind, wb, sgn, mode, &rng);
+        eng_lut_fit *fit;
+        ck_assert_int_eq(eng_lut_fit_create(&t.lut, &fit), ENG_OK);
+        check_classes(&t.lut, fit);
+        if (mode == ENG_LUT_DIRECT) { /* random rows: exactly the classes made */
+            ck_assert_int_eq(fit->classes, direct_classes[kind]);
+            ck_assert_int_eq(fit->class_shift, direct_shift[kind]);
+        }
+        t.lut.fit = fit;
+        uint8_t w[64 * 64];
+        fill_weights(&t.lut, w, sizeof w, &rng);
+        bool used[256];
+        eng_lut_mark_used(w, sizeof w, used);
+        ck_assert_int_eq(eng_cpu_lut_classes_apply(&t.lut, 64, 64, w),
+                         fit->classes <= 128 && eng_lut_fits_int16(&t.lut, used));
+        if (mode == ENG_LUT_DIRECT)
+            ck_assert(eng_cpu_lut_classes_apply(&t.lut, 64, 64, w));
+        check_gemm_all_shapes(&t, rng);
+        eng_lut_fit_free(fit);
+        free(t.table);
+    }
+    /* one class: every entry the largest (unsigned) or smallest (signed) product, so the
+     * 16-bit sums of the class path reach their limits */
+    test_table t = make_table(TAB_EXTREME, wb, sgn, ENG_LUT_DIRECT, NULL, &rng);
+    eng_lut_fit *fit;
+    ck_assert_int_eq(eng_lut_fit_create(&t.lut, &fit), ENG_OK);
+    ck_assert_int_eq(fit->classes, 1);
+    ck_assert_int_eq(fit->class_shift, 8);
+    t.lut.fit = fit;
+    check_gemm_all_shapes(&t, rng);
+    eng_lut_fit_free(fit);
+    free(t.table);
+}
+END_TEST
+
+/* Real multipliers: truncating ones ignore low activation bits (mul8u_DM1 and mul8s_1KR6 the
+ * lowest, mul8u_17KS the two lowest), mul8u_FTA has 128 classes that are not a shift, the
+ * accurate mul8u_2HH has none (256 classes: general or residual path). */
+START_TEST(test_lut_gemm_class_real_tables)
+{
+    static const struct {
+        const char *file;
+        bool is_signed;
+        int classes, shift;
+    } real[] = {
+        {"8x8_unsigned/mul8u_DM1.bin", false, 128, 1},  {"8x8_signed/mul8s_1KR6.bin", true, 128, 1},
+        {"8x8_unsigned/mul8u_17KS.bin", false, 64, 2},  {"8x8_unsigned/mul8u_FTA.bin", false, 128, -1},
+        {"8x8_unsigned/mul8u_2HH.bin", false, 256, 0},
+    };
+    uint64_t rng = 1800;
+    for (size_t i = 0; i < sizeof real / sizeof real[0]; i++) {
+        test_table t = make_table(TAB_FILE, 8, real[i].is_signed, ENG_LUT_DIRECT, real[i].file,
+                                  &rng);
+        eng_lut_fit *fit;
+        ck_assert_int_eq(eng_lut_fit_create(&t.lut, &fit), ENG_OK);
+        check_classes(&t.lut, fit);
+        ck_assert_int_eq(fit->classes, real[i].classes);
+        ck_assert_int_eq(fit->class_shift, real[i].shift);
+        t.lut.fit = fit;
+        for (int s = 0; s < SET_COUNT; s++) {
+            const eng_kernels *k = set_or_skip(s);
+            if (k == NULL)
+                continue;
+            check_gemm(k, &t, 16, 1100, 144, &rng);
+            check_gemm(k, &t, 10, 64, 577, &rng);
+            check_gemm_acts(k, &t, 33, 300, 260, ACTS_BOUNDARY, &rng);
+        }
+        eng_lut_fit_free(fit);
+        free(t.table);
+    }
+}
+END_TEST
+
 /* ---- table convolution without a column buffer (lut_conv2d) -------------------------- */
 
 /* Every set (the reference included) against im2col_u8 + the reference lut_gemm, 1 and 2
  * threads: same-size stride-1 shapes (the avx512 shifted-row panels: kernels 3x3, 5x5, 1x3,
  * 3x3 with dilation 2, images smaller than a panel and panels across images), and strided,
  * shrinking and 1x1 shapes (the gathered panels); general, signed, 17-bit sign-magnitude
- * tables and a near-exact one with its decomposition (the residual path). */
+ * tables, a near-exact one with its decomposition (the residual path) and two with
+ * activation classes (the class path: shift and lookup maps). */
 START_TEST(test_lut_conv2d)
 {
     static const int geo[][10] = {
@@ -503,15 +674,20 @@ START_TEST(test_lut_conv2d)
         {2, 4, 6, 6, 1, 1, 2, 0, 1, 5},    {1, 1, 1, 1, 3, 3, 1, 1, 1, 2},
     };
     uint64_t rng = 1000;
-    test_table tabs[4] = {
+    enum { TABS = 6 };
+    test_table tabs[TABS] = {
         make_table(TAB_RANDOM, 8, false, ENG_LUT_DIRECT, NULL, &rng),
         make_table(TAB_RANDOM, 8, true, ENG_LUT_DIRECT, NULL, &rng),
         make_table(TAB_RANDOM, 8, false, ENG_LUT_SIGN_MAGNITUDE, NULL, &rng),
         make_near_table(NEAR_EXACT, 8, false, ENG_LUT_DIRECT, &rng),
+        make_class_table(CLASS_SHIFT1, 8, true, ENG_LUT_DIRECT, &rng),
+        make_class_table(CLASS_PART40, 8, false, ENG_LUT_DIRECT, &rng),
     };
-    eng_lut_fit *fit;
-    ck_assert_int_eq(eng_lut_fit_create(&tabs[3].lut, &fit), ENG_OK);
-    tabs[3].lut.fit = fit;
+    eng_lut_fit *fits[TABS] = {NULL};
+    for (int t = 3; t < TABS; t++) { /* the residual path, then the class paths */
+        ck_assert_int_eq(eng_lut_fit_create(&tabs[t].lut, &fits[t]), ENG_OK);
+        tabs[t].lut.fit = fits[t];
+    }
     const eng_kernels *sets[SET_COUNT + 1] = {eng_kernels_ref()};
     for (int s = 0; s < SET_COUNT; s++)
         sets[s + 1] = set_or_skip(s);
@@ -524,7 +700,7 @@ START_TEST(test_lut_conv2d)
         const size_t na = (size_t)sh.c * sh.n * sh.h * sh.w, np = (size_t)sh.n * sh.oh * sh.ow;
         uint8_t *a = malloc(na), *w = malloc((size_t)oc * kk), *cols = malloc((size_t)kk * np);
         int32_t *ref = malloc(sizeof(int32_t) * oc * np), *out = malloc(sizeof(int32_t) * oc * np);
-        for (int t = 0; t < 4; t++) {
+        for (int t = 0; t < TABS; t++) {
             fill_bytes(a, na, &rng);
             fill_weights(&tabs[t].lut, w, (size_t)oc * kk, &rng);
             const uint8_t pad = (uint8_t)test_rand_u64(&rng);
@@ -550,9 +726,10 @@ START_TEST(test_lut_conv2d)
         test_set_threads(2);
         free(a); free(w); free(cols); free(ref); free(out);
     }
-    eng_lut_fit_free(fit);
-    for (int t = 0; t < 4; t++)
+    for (int t = 0; t < TABS; t++) {
+        eng_lut_fit_free(fits[t]);
         free(tabs[t].table);
+    }
 }
 END_TEST
 
@@ -922,6 +1099,8 @@ int main(void)
     tcase_add_loop_test(tc, test_lut_fit_decomposes_tables, 0, FIT_VARIANTS);
     tcase_add_loop_test(tc, test_lut_gemm_residual_path, 0, FIT_VARIANTS);
     tcase_add_test(tc, test_lut_gemm_residual_real_tables);
+    tcase_add_loop_test(tc, test_lut_gemm_class_path, 0, FIT_VARIANTS);
+    tcase_add_test(tc, test_lut_gemm_class_real_tables);
     tcase_add_test(tc, test_lut_conv2d);
     tcase_add_test(tc, test_lut_depthwise);
     tcase_add_test(tc, test_im2col_col2im_identical);

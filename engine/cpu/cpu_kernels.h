@@ -141,6 +141,17 @@ static inline bool eng_lut_products_signed(const eng_lut *lut)
     return lut->is_signed || lut->mode == ENG_LUT_SIGN_MAGNITUDE;
 }
 
+/* True when w is a weight code of lut: w < 2^w_bits, or for sign-magnitude tables an int8
+ * whose magnitude is below 2^w_bits (the codes the quantizer gives). */
+static inline bool eng_lut_code_valid(const eng_lut *lut, int w)
+{
+    if (lut->mode == ENG_LUT_SIGN_MAGNITUDE) {
+        const int mag = (int8_t)w < 0 ? -(int8_t)w : (int8_t)w;
+        return mag < 1 << lut->w_bits;
+    }
+    return w < 1 << lut->w_bits;
+}
+
 /* The byte planes of the table column of weight code w: column[a] is the low byte and
  * column[256 + a] the high byte of the 16-bit product of (a, w); for signed products the
  * high byte has its top bit flipped, i.e. product + 32768 is stored (products must fit int16:
@@ -159,18 +170,37 @@ void eng_lut_build_planes(const eng_lut *lut, const bool used[256], uint8_t *pla
  * flat everywhere: the GEMM is then the int8 GEMM alone. */
 struct eng_lut_fit {
     uint8_t planes[256 * 512]; /* code w: R's low bytes [a] at w * 512, high bytes at + 256 */
+    /* classes <= 128 only (activation classes below): valid code w's column over the classes
+     * (the products of each class's first code, bytes as eng_lut_build_column gives them):
+     * low bytes [c] at w * 256, high bytes at w * 256 + 128; 64-byte aligned (eng_alloc).
+     * Columns whose products do not fit int16 are not meaningful. */
+    uint8_t class_planes[256 * 256];
     int32_t offset[256];
     int16_t slope[256];        /* [0, 255] for unsigned activations, else [-128, 127] */
     bool    usable[256];
     bool    wide[256];
     bool    flat[256];         /* R(a, w) == 0 for every a: the row is exactly linear */
     bool    signed_acts;
+    /* Activation classes: codes a and b share a class when eng_lut_product(lut, a, w) ==
+     * eng_lut_product(lut, b, w) for every valid weight code w (eng_lut_code_valid; kernels
+     * use the classes only for those). Truncating multipliers ignore
+     * low activation bits (mul8u_DM1: the lowest one, 128 classes); then a table column needs
+     * only one lookup per byte plane (lut_avx512_classes.c). Classes are numbered by their
+     * first code. */
+    int     classes;           /* number of classes, 1..256 */
+    int     class_shift;       /* s when class_of[a] == a >> s for every a, else -1 */
+    uint8_t class_of[256];     /* class of activation code a */
 };
 
 /* True when the AVX-512 table GEMM takes the exact + residual path (lut_avx512_residual.c) for
  * these weights: lut->fit is set, the CPU has AVX-512 VNNI, every code of w ([m][k]) is
  * usable and at most half of the m * k terms are wide. */
 bool eng_cpu_lut_residual_applies(const eng_lut *lut, int m, int k, const uint8_t *w);
+
+/* True when the avx512 set's table GEMM takes the activation-class path (lut_avx512_classes.c)
+ * for these weights: lut->fit is set with at most 128 activation classes, every code of w
+ * ([m][k]) is valid and their products fit int16. */
+bool eng_cpu_lut_classes_apply(const eng_lut *lut, int m, int k, const uint8_t *w);
 
 
 #endif /* ENG_CPU_KERNELS_H */

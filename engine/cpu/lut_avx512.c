@@ -261,7 +261,8 @@ static eng_status lut_gemm_src(const eng_lut *lut, int m, int n, int k, const ui
         memset(out, 0, sizeof(int32_t) * (size_t)m * n);
         return ENG_OK;
     }
-    if (eng_cpu_avx512_lut_gemm_residual(lut, m, n, k, w, src, out))
+    if (eng_cpu_avx512_lut_gemm_classes(lut, m, n, k, w, src, out) ||
+        eng_cpu_avx512_lut_gemm_residual(lut, m, n, k, w, src, out))
         return ENG_OK;
     bool used[256];
     eng_lut_mark_used(w, (size_t)m * k, used);

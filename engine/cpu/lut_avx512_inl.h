@@ -1,6 +1,7 @@
 /*
  * lut_avx512_inl.h - blocking constants and inline helpers shared by the AVX-512 table GEMMs
- * (lut_avx512.c: general 16-bit tables; lut_avx512_residual.c: exact + residual bytes) and the
+ * (lut_avx512.c: general 16-bit tables; lut_avx512_residual.c: exact + residual bytes;
+ * lut_avx512_classes.c: tables with few activation classes) and the
  * activation quantization (avx512_quantize, the fused depthwise kernel).
  * Include inside a `#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi")` region.
  */
@@ -170,6 +171,11 @@ static inline void panel_fill(const panel_src *src, size_t n0, int k, int nvalid
  * computed, else false with out untouched (lut_avx512_residual.c). */
 bool eng_cpu_avx512_lut_gemm_residual(const eng_lut *lut, int m, int n, int k, const uint8_t *w,
                                       const panel_src *src, int32_t *out);
+
+/* The same through the activation classes when eng_cpu_lut_classes_apply (and the scratch
+ * memory is there); else false with out untouched (lut_avx512_classes.c). */
+bool eng_cpu_avx512_lut_gemm_classes(const eng_lut *lut, int m, int n, int k, const uint8_t *w,
+                                     const panel_src *src, int32_t *out);
 
 /* The activation quantization as vectors: scale, its reciprocal (fast = false: none usable),
  * zero point, code range. */

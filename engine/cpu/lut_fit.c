@@ -11,6 +11,7 @@
  * affine functions), so an integer ternary search finds it. Good approximate multipliers are
  * the exact product plus a small error, so their rows get slope = w and a residual below 256:
  * one byte plane instead of the two of a general 16-bit table (docs/kernels.md).
+ * It also records which activation codes give the same products (the activation classes).
  * The slope range is what vpdpbusd can multiply: [0, 255] for unsigned activations (slope as
  * the unsigned operand), [-128, 127] for signed ones (slope as the signed operand).
  */
@@ -62,6 +63,56 @@ static int32_t best_slope(const int32_t row[256], const int32_t val[256], int32_
     return best;
 }
 
+/* True when activation codes a and b give the same product with every valid weight code. */
+static bool same_products(const eng_lut *lut, uint8_t a, uint8_t b)
+{
+    for (int w = 0; w < 256; w++)
+        if (eng_lut_code_valid(lut, w) &&
+            eng_lut_product(lut, a, (uint8_t)w) != eng_lut_product(lut, b, (uint8_t)w))
+            return false;
+    return true;
+}
+
+/* The activation classes of lut (struct eng_lut_fit) and, for at most 128 of them, the
+ * columns over the classes. A code is compared with the first code of each class found so
+ * far; rows of different classes usually differ at the first weight codes, so even the 256
+ * classes of an exact table take about 33,000 short comparisons. */
+static void find_classes(const eng_lut *lut, eng_lut_fit *fit)
+{
+    uint8_t first[256];
+    int classes = 0;
+    for (int a = 0; a < 256; a++) {
+        int c = 0;
+        while (c < classes && !same_products(lut, (uint8_t)a, first[c]))
+            c++;
+        if (c == classes)
+            first[classes++] = (uint8_t)a;
+        fit->class_of[a] = (uint8_t)c;
+    }
+    fit->classes = classes;
+    fit->class_shift = -1;
+    for (int s = 0; s <= 8 && fit->class_shift < 0; s++) {
+        int a = 0;
+        while (a < 256 && fit->class_of[a] == a >> s)
+            a++;
+        if (a == 256)
+            fit->class_shift = s;
+    }
+    if (classes > 128)
+        return;
+    uint8_t column[512];
+    for (int w = 0; w < 256; w++) {
+        if (!eng_lut_code_valid(lut, w))
+            continue;
+        eng_lut_build_column(lut, (uint8_t)w, column);
+        uint8_t *lo = fit->class_planes + (size_t)w * 256, *hi = lo + 128;
+        for (int c = 0; c < classes; c++) {
+            lo[c] = column[first[c]];
+            hi[c] = column[256 + first[c]];
+        }
+    }
+}
+
 eng_status eng_lut_fit_create(const eng_lut *lut, eng_lut_fit **out)
 {
     *out = NULL;
@@ -97,6 +148,7 @@ eng_status eng_lut_fit_create(const eng_lut *lut, eng_lut_fit **out)
             hi[a] = (uint8_t)(r >> 8);
         }
     }
+    find_classes(lut, fit);
     *out = fit;
     return ENG_OK;
 }
@@ -110,8 +162,7 @@ void eng_lut_fit_count(const eng_lut_fit *fit, const eng_lut *lut, eng_lut_fit_c
 {
     *out = (eng_lut_fit_counts){0};
     for (int w = 0; w < 256; w++) {
-        const int mag = (int8_t)w < 0 ? -(int8_t)w : (int8_t)w;
-        if ((lut->mode == ENG_LUT_SIGN_MAGNITUDE ? mag : w) >= 1 << lut->w_bits)
+        if (!eng_lut_code_valid(lut, w))
             continue;
         out->codes++;
         if (!fit->usable[w])
