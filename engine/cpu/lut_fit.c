@@ -160,7 +160,7 @@ void eng_lut_fit_free(eng_lut_fit *fit)
 
 void eng_lut_fit_count(const eng_lut_fit *fit, const eng_lut *lut, eng_lut_fit_counts *out)
 {
-    *out = (eng_lut_fit_counts){0};
+    *out = (eng_lut_fit_counts){.classes = fit->classes, .class_shift = fit->class_shift};
     for (int w = 0; w < 256; w++) {
         if (!eng_lut_code_valid(lut, w))
             continue;

@@ -89,6 +89,15 @@ static void print_emulation(const eng_mul *m)
     eng_lut_fit_counts c;
     if (!emulation_counts(m, &c))
         return;
+    if (c.classes <= 128) {
+        printf("emulation: the activation codes give %d different rows of products", c.classes);
+        if (c.class_shift == 1)
+            printf(" (the lowest activation bit is ignored)");
+        else if (c.class_shift > 1)
+            printf(" (the lowest %d activation bits are ignored)", c.class_shift);
+        printf(": one-lookup class path (AVX-512 VBMI)\n");
+        return;
+    }
     printf("emulation: %d of %d weight codes are linear in the activation plus a one-byte "
            "residual (%d exactly linear), %d need two bytes%s: %s\n", c.narrow, c.codes, c.flat,
            c.wide, c.unusable ? ", some more" : "",
@@ -146,8 +155,8 @@ static void print_json(const eng_mul_info *info, const eng_mul *m, const show_me
     eng_lut_fit_counts c;
     if (emulation_counts(m, &c))
         printf(",\n \"emulation\": {\"codes\": %d, \"narrow\": %d, \"flat\": %d, "
-               "\"wide\": %d, \"unusable\": %d}", c.codes, c.narrow, c.flat, c.wide,
-               c.unusable);
+               "\"wide\": %d, \"unusable\": %d, \"classes\": %d, \"class_shift\": %d}",
+               c.codes, c.narrow, c.flat, c.wide, c.unusable, c.classes, c.class_shift);
     for (int part = 0; part < 2; part++) {
         printf(",\n \"%s\": {", part ? "computed" : "published");
         bool first = true;
