@@ -54,12 +54,15 @@ typedef struct {
     const bench_gemm_shape *s;
     eng_lut lut;            /* a general 16-bit table */
     eng_lut near;           /* an accurate multiplier's table, with its residual decomposition */
+    eng_lut trunc;          /* a truncating multiplier's table, with its activation classes */
     uint8_t *w, *a;
     int32_t *out;
     float *wf, *af, *cf;
 } operands;
 
-typedef enum { VAR_FLOAT, VAR_LUT, VAR_RESIDUAL, VAR_INT8, VAR_SCALAR, VAR_SCALAR_WS } variant;
+typedef enum {
+    VAR_FLOAT, VAR_LUT, VAR_RESIDUAL, VAR_INT8, VAR_SCALAR, VAR_SCALAR_WS, VAR_TRUNC
+} variant;
 
 /* The usual scalar emulation (as in AdaPT-like emulators): for each weight row and k, one
  * table lookup per output column, accumulated into the output row. OpenMP over rows. */
@@ -91,6 +94,8 @@ static eng_status run_variant(const operands *o, variant v)
         return o->k->lut_gemm(&o->lut, s->m, s->n, s->k, o->w, o->a, o->out);
     case VAR_RESIDUAL:
         return o->k->lut_gemm(&o->near, s->m, s->n, s->k, o->w, o->a, o->out);
+    case VAR_TRUNC:
+        return o->k->lut_gemm(&o->trunc, s->m, s->n, s->k, o->w, o->a, o->out);
     case VAR_INT8:
         eng_int8_gemm(s->m, s->n, s->k, (const int8_t *)o->w, o->a, o->out);
         return ENG_OK;
@@ -114,7 +119,7 @@ static void summarize(const bench_gemm_shape *s, double *t, int count, double *m
     *best_gmacs = macs / t[0];
 }
 
-enum { MAX_ROUNDS = 64, VARIANTS = 6 };
+enum { MAX_ROUNDS = 64, VARIANTS = 7 };
 
 /* Times rounds of calls: in round r < rounds every variant i with r < reps[i] runs once, in
  * the order given, so that drifting load hits the fast and the slow variants alike; t[i][r]
@@ -155,14 +160,15 @@ bool bench_gemm_measure(const eng_kernels *k, const bench_gemm_shape *shape, int
     operands o = {.k = k, .s = shape};
     uint16_t *table = malloc(sizeof(uint16_t) * 65536);
     uint16_t *near = malloc(sizeof(uint16_t) * 65536);
-    eng_lut_fit *fit = NULL;
+    uint16_t *trunc = malloc(sizeof(uint16_t) * 65536);
+    eng_lut_fit *fit = NULL, *trunc_fit = NULL;
     o.w = malloc(mk);
     o.a = malloc(kn);
     o.out = malloc(sizeof(int32_t) * mn);
     o.wf = malloc(sizeof(float) * mk);
     o.af = malloc(sizeof(float) * kn);
     o.cf = malloc(sizeof(float) * mn);
-    bool ok = table && near && o.w && o.a && o.out && o.wf && o.af && o.cf;
+    bool ok = table && near && trunc && o.w && o.a && o.out && o.wf && o.af && o.cf;
     if (ok) {
         /* a general table: the exact product plus a pseudo-random error in [-1024, 1024],
          * clamped, so both byte planes vary (as in perf/lutgemm.md) */
@@ -185,6 +191,14 @@ bool bench_gemm_measure(const eng_kernels *k, const bench_gemm_shape *shape, int
                            .mode = ENG_LUT_DIRECT};
         ok = eng_lut_fit_create(&o.near, &fit) == ENG_OK;
         o.near.fit = fit;
+        /* a truncating multiplier: the general table with the activation's lowest bit
+         * ignored (as mul8u_DM1): 128 activation classes, the class path */
+        for (int i = 0; i < 65536; i++)
+            trunc[i] = table[i & ~256];
+        o.trunc = o.lut;
+        o.trunc.table = trunc;
+        ok = ok && eng_lut_fit_create(&o.trunc, &trunc_fit) == ENG_OK;
+        o.trunc.fit = trunc_fit;
         for (size_t i = 0; i < mk; i++) {
             x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
             o.w[i] = (uint8_t)(x >> 24);
@@ -206,10 +220,10 @@ bool bench_gemm_measure(const eng_kernels *k, const bench_gemm_shape *shape, int
         /* the scalar variants are 10-100x slower: fewer rounds and no warm-up call, but in
          * the same rounds as the table GEMM, whose speed-up over them is taken per round */
         const variant v[VARIANTS] = {VAR_FLOAT, VAR_LUT, VAR_SCALAR, VAR_RESIDUAL, VAR_INT8,
-                                     VAR_SCALAR_WS};
+                                     VAR_SCALAR_WS, VAR_TRUNC};
         const int reps[VARIANTS] = {repeats, repeats, scalar_repeats, repeats, repeats,
-                                    scalar_repeats};
-        const bool warm[VARIANTS] = {true, true, false, true, true, false};
+                                    scalar_repeats, repeats};
+        const bool warm[VARIANTS] = {true, true, false, true, true, false, true};
         double t[VARIANTS][MAX_ROUNDS];
         double g[VARIANTS] = {0}, b[VARIANTS] = {0};
         ok = time_rounds(&o, v, reps, warm, VARIANTS, repeats, t) == ENG_OK;
@@ -226,6 +240,8 @@ bool bench_gemm_measure(const eng_kernels *k, const bench_gemm_shape *shape, int
         result->residual_gmacs = g[3];
         result->int8_gmacs = g[4];
         result->scalar_ws_gmacs = g[5];
+        result->trunc_gmacs = g[6];
+        result->trunc_best = b[6];
         result->float_best = b[0];
         result->lut_best = b[1];
         result->residual_best = b[3];
@@ -233,7 +249,9 @@ bool bench_gemm_measure(const eng_kernels *k, const bench_gemm_shape *shape, int
     }
     free(table);
     free(near);
+    free(trunc);
     eng_lut_fit_free(fit);
+    eng_lut_fit_free(trunc_fit);
     free(o.w);
     free(o.a);
     free(o.out);

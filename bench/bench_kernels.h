@@ -28,6 +28,9 @@ typedef struct bench_gemm_result {
     double lut_gmacs;       /* table GEMM of the kernel set under test, table preparation included */
     double residual_gmacs;  /* the same with an accurate multiplier's table (exact product + an
                                error in [-128, 127]) and its eng_lut_fit: the residual path */
+    double trunc_gmacs;     /* the same with a truncating multiplier's table (the general one
+                               with the lowest activation bit ignored, as mul8u_DM1) and its
+                               eng_lut_fit: the activation-class path */
     double int8_gmacs;      /* exact uint8 x int8 GEMM (eng_int8.h) */
     double scalar_gmacs;    /* the scalar reference table GEMM (naive m, n, k loop) */
     double scalar_ws_gmacs; /* a good scalar loop: weight-stationary m, k, n table lookups */
@@ -35,6 +38,7 @@ typedef struct bench_gemm_result {
     double lut_best;        /* and int8: the least disturbed figure on a shared machine */
     double int8_best;
     double residual_best;
+    double trunc_best;
     double scalar_speedup;  /* median over rounds of scalar time / table time in one round */
     double scalar_ws_speedup; /* the same against the weight-stationary scalar loop */
 } bench_gemm_result;
@@ -44,7 +48,8 @@ typedef struct bench_gemm_result {
 const bench_gemm_shape *bench_gemm_shapes(bool quick, int *count);
 
 /* Measures one shape at `threads` threads with the table GEMM of `k` (a random general 16-bit
- * table, and a near-exact one with its residual decomposition; random codes). Returns false
+ * table, a near-exact one with its residual decomposition and a truncating one with its
+ * activation classes; random codes). Returns false
  * when out of memory or a kernel fails (eng_last_error() then says why). */
 bool bench_gemm_measure(const eng_kernels *k, const bench_gemm_shape *shape, int threads,
                         int repeats, int scalar_repeats, bench_gemm_result *result);

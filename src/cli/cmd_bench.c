@@ -121,7 +121,9 @@ static bool write_json(const char *path, const char *cpu, eng_device dev, const 
                 "\"speedup_vs_scalar_ws\": %.2f, \"best_float_gmacs\": %.3f, "
                 "\"best_table_gmacs\": %.3f, \"best_int8_gmacs\": %.3f, "
                 "\"best_table_vs_float\": %.3f, \"residual_table_gmacs\": %.3f, "
-                "\"residual_vs_float\": %.3f, \"best_residual_vs_float\": %.3f}%s\n",
+                "\"residual_vs_float\": %.3f, \"best_residual_vs_float\": %.3f, "
+                "\"truncating_table_gmacs\": %.3f, \"truncating_vs_float\": %.3f, "
+                "\"best_truncating_vs_float\": %.3f}%s\n",
                 x->shape->name, x->shape->origin, x->shape->m, x->shape->n, x->shape->k,
                 x->threads, x->float_gmacs, x->lut_gmacs, x->int8_gmacs, x->scalar_gmacs,
                 x->scalar_ws_gmacs, ratio(x->lut_gmacs, x->float_gmacs),
@@ -129,7 +131,8 @@ static bool write_json(const char *path, const char *cpu, eng_device dev, const 
                 x->float_best, x->lut_best, x->int8_best,
                 ratio(x->lut_best, x->float_best), x->residual_gmacs,
                 ratio(x->residual_gmacs, x->float_gmacs), ratio(x->residual_best, x->float_best),
-                i + 1 < count ? "," : "");
+                x->trunc_gmacs, ratio(x->trunc_gmacs, x->float_gmacs),
+                ratio(x->trunc_best, x->float_best), i + 1 < count ? "," : "");
     }
     fprintf(f, "  ],\n  \"multiplier\": \"%s\",\n  \"multipliers\": [",
             nmuls > 0 ? muls[0]->name : "");
@@ -175,12 +178,14 @@ static int run_kernels(const eng_kernels *k, bool quick, int max_threads, int re
            "'vs' = the table GEMM's speed-up (median of per-round ratios, scalar and table\n"
            "calls in the same rounds); 'best t/f' = table/float of the fastest calls;\n"
            "resid = an accurate multiplier's table (exact product + error in [-128, 127]) through\n"
-           "its residual decomposition: int8 dot products + one byte-plane lookup per product\n\n",
+           "its residual decomposition: int8 dot products + one byte-plane lookup per product;\n"
+           "trunc = the general table with the lowest activation bit ignored (as mul8u_DM1)\n"
+           "through its activation classes: one permute per byte plane\n\n",
            repeats, scalar_repeats);
-    printf("%-10s %4s %6s %4s %3s %7s %7s %7s %7s %7s %9s %11s %11s %10s %9s %9s %8s\n",
-           "shape", "m", "n", "k", "thr", "float", "table", "resid", "int8", "scalar",
-           "scalar-ws", "table/float", "resid/float", "table/int8", "vs scalar", "vs sc-ws",
-           "best t/f");
+    printf("%-10s %4s %6s %4s %3s %7s %7s %7s %7s %7s %7s %9s %11s %11s %11s %10s %9s %9s "
+           "%8s\n", "shape", "m", "n", "k", "thr", "float", "table", "resid", "trunc", "int8",
+           "scalar", "scalar-ws", "table/float", "resid/float", "trunc/float", "table/int8",
+           "vs scalar", "vs sc-ws", "best t/f");
     int done = 0;
     for (int s = 0; s < nshapes; s++) {
         for (int t = 1; t <= max_threads; t++) {
@@ -190,13 +195,13 @@ static int run_kernels(const eng_kernels *k, bool quick, int max_threads, int re
                 return -1;
             }
             done++;
-            printf("%-10s %4d %6d %4d %3d %7.1f %7.1f %7.1f %7.1f %7.2f %9.2f %11.2f %11.2f "
-                   "%10.2f %8.1fx %8.1fx %8.2f\n", shapes[s].name, shapes[s].m, shapes[s].n,
-                   shapes[s].k, t, r->float_gmacs, r->lut_gmacs, r->residual_gmacs,
-                   r->int8_gmacs, r->scalar_gmacs, r->scalar_ws_gmacs,
+            printf("%-10s %4d %6d %4d %3d %7.1f %7.1f %7.1f %7.1f %7.1f %7.2f %9.2f %11.2f "
+                   "%11.2f %11.2f %10.2f %8.1fx %8.1fx %8.2f\n", shapes[s].name, shapes[s].m,
+                   shapes[s].n, shapes[s].k, t, r->float_gmacs, r->lut_gmacs, r->residual_gmacs,
+                   r->trunc_gmacs, r->int8_gmacs, r->scalar_gmacs, r->scalar_ws_gmacs,
                    ratio(r->lut_gmacs, r->float_gmacs), ratio(r->residual_gmacs, r->float_gmacs),
-                   ratio(r->lut_gmacs, r->int8_gmacs), r->scalar_speedup, r->scalar_ws_speedup,
-                   ratio(r->lut_best, r->float_best));
+                   ratio(r->trunc_gmacs, r->float_gmacs), ratio(r->lut_gmacs, r->int8_gmacs),
+                   r->scalar_speedup, r->scalar_ws_speedup, ratio(r->lut_best, r->float_best));
             fflush(stdout);
         }
     }
