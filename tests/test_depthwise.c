@@ -328,9 +328,10 @@ static const dw_case qcases[] = {
 };
 enum { QCASE_COUNT = sizeof qcases / sizeof qcases[0] };
 
-/* The tables: exact (NULL), two approximate 8x8 unsigned ones, a signed one and an 8x4 one
+/* The tables: exact (NULL), three approximate 8x8 unsigned ones, a signed one and an 8x4 one
  * (names), with the quantization mode each takes; the unsigned ones once more in SYM mode
- * (sign-magnitude through the unsigned table). */
+ * (sign-magnitude through the unsigned table). mul8u_DM1 and mul8x4u_0S7 ignore low activation
+ * bits (the class path), mul8u_FTA has activation classes that are not a shift (general). */
 typedef struct dw_table {
     const char *mul;
     eng_quant_mode mode;
@@ -338,7 +339,7 @@ typedef struct dw_table {
 static const dw_table tables[] = {
     {NULL, ENG_QUANT_ASYM},          {"mul8u_DM1", ENG_QUANT_ASYM}, {"mul8u_2HH", ENG_QUANT_ASYM},
     {"mul8x4u_0S7", ENG_QUANT_ASYM}, {"mul8s_1KR3", ENG_QUANT_SYM}, {"mul8u_DM1", ENG_QUANT_SYM},
-    {NULL, ENG_QUANT_SYM},
+    {NULL, ENG_QUANT_SYM},           {"mul8u_FTA", ENG_QUANT_ASYM},
 };
 enum { TABLE_COUNT = sizeof tables / sizeof tables[0] };
 

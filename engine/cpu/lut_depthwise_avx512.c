@@ -9,7 +9,9 @@
  * tap (i, j) at the same position plus a constant offset in the tap's phase. The outputs are
  * computed on that pitch (the columns past ow and the rows past oh are computed and dropped).
  * For 64 outputs at a time, each tap's codes are looked up in the tap's table column (two byte
- * planes, masked vpermi2b, as the table GEMM does) and summed with the 16-bit word trick
+ * planes, masked vpermi2b, as the table GEMM does; for a table that ignores low activation
+ * bits, one unmasked vpermi2b per plane on the shifted codes, as lut_avx512_classes.c) and
+ * summed with the 16-bit word trick
  * together with the codes themselves (the window sums); then the integer sums become floats
  * with the operations of approx_dequantize (and its epilogue) in their order, and the valid
  * lanes are compressed into the output rows. The integer sums are exact and the float
@@ -190,17 +192,32 @@ typedef struct dw_acc {
     __m512i awl, aol, awh, aoh, sw, so;
 } dw_acc;
 
-/* Adds the products of the 64 codes x with the table column col (its 8 vectors) to a, and
- * the codes themselves for asym. */
+/* The activation classes of a truncating table (cls: class_of[a] = a >> shift): a column is
+ * 128 entries per byte plane (eng_lut_fit.class_planes), looked up with one permute each. */
+typedef struct dw_class {
+    __m128i shift;
+    __m512i keep; /* 0xff >> shift in every byte */
+} dw_class;
+
+/* Adds the products of the 64 codes x with the table column col (its 8 vectors; CLS: its 4
+ * vectors over the classes of cls) to a, and the codes themselves for asym. */
 static inline __attribute__((always_inline)) void tap_add(const __m512i col[8], __m512i x,
-                                                          bool asym, dw_acc *a)
+                                                          bool asym, const dw_class *cls,
+                                                          const bool CLS, dw_acc *a)
 {
-    const __mmask64 top = _mm512_movepi8_mask(x);
-    const __mmask64 bottom = _knot_mask64(top);
-    __m512i xl = _mm512_mask2_permutex2var_epi8(col[0], x, bottom, col[1]);
-    xl = _mm512_mask2_permutex2var_epi8(col[2], xl, top, col[3]);
-    __m512i xh = _mm512_mask2_permutex2var_epi8(col[4], x, bottom, col[5]);
-    xh = _mm512_mask2_permutex2var_epi8(col[6], xh, top, col[7]);
+    __m512i xl, xh;
+    if (CLS) {
+        const __m512i c = _mm512_and_si512(_mm512_srl_epi16(x, cls->shift), cls->keep);
+        xl = _mm512_permutex2var_epi8(col[0], c, col[1]);
+        xh = _mm512_permutex2var_epi8(col[2], c, col[3]);
+    } else {
+        const __mmask64 top = _mm512_movepi8_mask(x);
+        const __mmask64 bottom = _knot_mask64(top);
+        xl = _mm512_mask2_permutex2var_epi8(col[0], x, bottom, col[1]);
+        xl = _mm512_mask2_permutex2var_epi8(col[2], xl, top, col[3]);
+        xh = _mm512_mask2_permutex2var_epi8(col[4], x, bottom, col[5]);
+        xh = _mm512_mask2_permutex2var_epi8(col[6], xh, top, col[7]);
+    }
     a->awl = _mm512_add_epi16(a->awl, xl);
     a->aol = _mm512_add_epi16(a->aol, _mm512_srli_epi16(xl, 8));
     a->awh = _mm512_add_epi16(a->awh, xh);
@@ -247,7 +264,7 @@ static inline __attribute__((always_inline)) void store_outputs(const dw_acc *a,
 static inline __attribute__((always_inline)) void plane_outputs(
     const dw_geom *g, int taps, const uint8_t *const cols[], const uint8_t *planes,
     const uint64_t *valid, size_t positions, bool sgn, bool asym, const dw_chan *k, int act,
-    float *out, const float *end)
+    const dw_class *cls, const bool CLS, float *out, const float *end)
 {
     const __m512i bias = _mm512_set1_epi32(sgn ? 32768 * taps : 0);
     const __m512i zero = _mm512_setzero_si512();
@@ -264,14 +281,16 @@ static inline __attribute__((always_inline)) void plane_outputs(
         dw_acc a0 = {zero, zero, zero, zero, zero, zero}, a1 = a0;
         for (int t = 0; t < taps; t++) {
             const uint8_t *c = cols[t];
-            const __m512i col[8] = {
-                _mm512_load_si512(c),       _mm512_load_si512(c + 64),
-                _mm512_load_si512(c + 128), _mm512_load_si512(c + 192),
-                _mm512_load_si512(c + 256), _mm512_load_si512(c + 320),
-                _mm512_load_si512(c + 384), _mm512_load_si512(c + 448)};
-            tap_add(col, _mm512_loadu_si512(base[t] + p0), asym, &a0);
+            __m512i col[8];
+            col[0] = _mm512_load_si512(c), col[1] = _mm512_load_si512(c + 64);
+            col[2] = _mm512_load_si512(c + 128), col[3] = _mm512_load_si512(c + 192);
+            if (!CLS) {
+                col[4] = _mm512_load_si512(c + 256), col[5] = _mm512_load_si512(c + 320);
+                col[6] = _mm512_load_si512(c + 384), col[7] = _mm512_load_si512(c + 448);
+            }
+            tap_add(col, _mm512_loadu_si512(base[t] + p0), asym, cls, CLS, &a0);
             if (v1)
-                tap_add(col, _mm512_loadu_si512(base[t] + p0 + 64), asym, &a1);
+                tap_add(col, _mm512_loadu_si512(base[t] + p0 + 64), asym, cls, CLS, &a1);
         }
         store_outputs(&a0, v0, bias, asym, k, act, &out, end);
         if (v1)
@@ -279,14 +298,17 @@ static inline __attribute__((always_inline)) void plane_outputs(
     }
 }
 
-/* plane_outputs with asym and the activation constants. */
+/* plane_outputs with asym, the activation and the class path (cls not NULL) constants. */
 static void plane_outputs_any(const dw_geom *g, int taps, const uint8_t *const cols[],
                               const uint8_t *planes, const uint64_t *valid, size_t positions,
-                              bool sgn, bool asym, const dw_chan *k, int act, float *out,
-                              const float *end)
+                              bool sgn, bool asym, const dw_chan *k, int act,
+                              const dw_class *cls, float *out, const float *end)
 {
 #define DW_OUTPUTS(ASYM, ACT)                                                                  \
-    plane_outputs(g, taps, cols, planes, valid, positions, sgn, ASYM, k, ACT, out, end)
+    (cls ? plane_outputs(g, taps, cols, planes, valid, positions, sgn, ASYM, k, ACT, cls, true,  \
+                         out, end)                                                              \
+         : plane_outputs(g, taps, cols, planes, valid, positions, sgn, ASYM, k, ACT, NULL, false, \
+                         out, end))
     switch (act) {
     case -1: asym ? DW_OUTPUTS(true, -1) : DW_OUTPUTS(false, -1); break;
     case ENG_EPILOGUE_NONE:
@@ -327,9 +349,18 @@ eng_status eng_cpu_avx512_lut_depthwise_fused(const eng_lut *lut, const eng_conv
     unsigned char *ws = eng_cpu_workspace(PLANES_SIZE + bitmap + per_thread * (size_t)threads);
     if (ws == NULL)
         return ENG_OK;
-    uint8_t *planes = ws;
+    /* truncating tables: the columns over the activation classes, already in the fit */
+    const eng_lut_fit *fit = lut->fit;
+    bool by_class = fit != NULL && fit->classes <= 128 && fit->class_shift >= 0;
+    for (int c = 0; c < 256 && by_class; c++)
+        by_class = !used[c] || eng_lut_code_valid(lut, c);
+    const dw_class cls = {_mm_cvtsi32_si128(by_class ? fit->class_shift : 0),
+                          _mm512_set1_epi8((char)(0xff >> (by_class ? fit->class_shift : 0)))};
+    uint8_t *planes = by_class ? (uint8_t *)fit->class_planes : ws;
+    const size_t column = by_class ? 256 : 512;
     uint64_t *valid = (uint64_t *)(ws + PLANES_SIZE);
-    eng_lut_build_planes(lut, used, planes);
+    if (!by_class)
+        eng_lut_build_planes(lut, used, planes);
     memset(valid, 0, words * sizeof(uint64_t));
     for (size_t p = 0; p < positions; p++)
         if ((int)(p % (size_t)g.pitch) < s->ow &&
@@ -362,7 +393,7 @@ eng_status eng_cpu_avx512_lut_depthwise_fused(const eng_lut *lut, const eng_conv
             if (c != chan) {
                 chan = c;
                 for (int t = 0; t < taps; t++)
-                    cols[t] = planes + (size_t)w[(size_t)c * taps + t] * 512;
+                    cols[t] = planes + (size_t)w[(size_t)c * taps + t] * column;
                 const int64_t zw = wq[c].zero_point;
                 const int64_t offset = asym ? (int64_t)taps * za * zw - za * (int64_t)wsum[c] : 0;
                 k.scale = _mm512_set1_pd((double)act->scale * wq[c].scale);
@@ -383,7 +414,8 @@ eng_status eng_cpu_avx512_lut_depthwise_fused(const eng_lut *lut, const eng_conv
             }
             float *out = y + first * out_plane;
             plane_outputs_any(&g, taps, cols, cplanes, valid, dw_positions(s, &g, images), sgn,
-                              asym, &k, ea, out, out + images * out_plane);
+                              asym, &k, ea, by_class ? &cls : NULL, out,
+                              out + images * out_plane);
         }
     }
     *done = true;
