@@ -22,14 +22,17 @@ typedef struct approx_table {
 /* ------------------------------------------------------------------------------------------
  * The shared table part: one per multiplier table in use
  *
- * The residual decomposition (eng_lut_fit_create: ~1.5 ms, 130 KiB), an exact table and the
- * transposed table of the small-batch GEMM depend on the table alone, so all layers that use
- * the same table (the same words at the same address with the same width, sign and mode; an
- * exact table by its width and sign) share one approx_shared, counted by references and freed
- * with the last of them. The list and the counts are under one mutex. An entry's table and
+ * The residual decomposition and activation classes (eng_lut_fit_create: 2-3 ms, 194 KiB), an
+ * exact table and the transposed table of the small-batch GEMM depend on the table alone, so
+ * all layers that use the same table (the same words at the same address with the same width,
+ * sign and mode; an exact table by its width and sign) share one approx_shared, counted by
+ * references and freed with the last of them. The list and the counts are under one mutex. An entry's table and
  * decomposition are complete before it is published and never change; the transposed table
  * is built on first use and published under the mutex, where every reader reads it. Two
  * threads that miss the same table at once both build it; the second one's copy is dropped.
+ * Keying by address is sound because an entry lives only while a layer holds it and a layer
+ * borrows its multiplier (eng_net_set_multiplier: it must outlive the layer), so the address
+ * of a listed table cannot be freed and reused for another one meanwhile.
  * ---------------------------------------------------------------------------------------- */
 
 struct approx_shared {
