@@ -17,7 +17,8 @@
  * panel's codes are replaced by their classes (a shift, or the class_of map looked up as
  * above) and a column is looked up in ceil(classes / 16) nibble tables built from the class
  * planes, with one vpsubb, two vpshufb and two vpxor per table (class_chunk*); sums, flush
- * and blocking are unchanged, so the results are the same bits.
+ * and blocking are unchanged, so the results are the same bits. The depthwise kernel takes it
+ * too, its window sums taken from the codes before the mapping.
  *
  * Blocking: panels of 32 columns repacked to [K][32]; static OpenMP over (panel x 16 rows).
  */
@@ -486,7 +487,12 @@ static eng_status avx2_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s
                       ? eng_cpu_workspace(TABLES_SIZE + per_thread * (size_t)threads) : NULL;
     if (ws == NULL)
         return eng_kernels_ref()->lut_depthwise(lut, s, a, w, pad_code, out, sums);
-    build_tables(lut, used, ws);
+    const eng_lut_fit *fit = class_fit(lut, used);
+    if (fit)
+        build_class_tables(fit, used, ws);
+    else
+        build_tables(lut, used, ws);
+    chunk_fn *run = chunk_for(fit);
     const bool sgn = eng_lut_products_signed(lut);
     eng_conv_shape s1 = *s;
     s1.c = 1;
@@ -502,11 +508,13 @@ static eng_status avx2_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s
             for (size_t n0 = 0; n0 < np; n0 += PANEL) {
                 const int nvalid = np - n0 < PANEL ? (int)(np - n0) : PANEL;
                 pack_panel(cols + n0, np, taps, nvalid, buf);
-                tile(chunk, ws, w + (size_t)c * taps, 1, taps, buf, nvalid,
-                     out + (size_t)c * np + n0, np, sgn);
-                if (sums) /* while the panel is in L1 */
+                if (sums) /* of the codes, while the panel is in L1 */
                     eng_cpu_column_sums_u8(buf, taps, PANEL, (size_t)nvalid,
                                            sums + (size_t)c * np + n0);
+                if (fit)
+                    panel_to_classes(fit, taps, buf);
+                tile(run, ws, w + (size_t)c * taps, 1, taps, buf, nvalid,
+                     out + (size_t)c * np + n0, np, sgn);
             }
         }
     }
