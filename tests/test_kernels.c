@@ -757,6 +757,9 @@ static void window_sums_check(const eng_conv_shape *s, const uint8_t *a, uint8_t
                 }
 }
 
+/* Every optimized set against the reference, outputs and window sums, 1 and 2 threads:
+ * general, signed, 8x3 and sign-magnitude tables, and two with activation classes and their
+ * fits (the class paths: shift and lookup maps). */
 START_TEST(test_lut_depthwise)
 {
     static const int geo[][9] = {
@@ -767,12 +770,20 @@ START_TEST(test_lut_depthwise)
         {5, 2, 7, 7, 5, 5, 1, 2, 1},
     };
     uint64_t rng = 500;
-    test_table tabs[4] = {
+    enum { TABS = 6 };
+    test_table tabs[TABS] = {
         make_table(TAB_RANDOM, 8, false, ENG_LUT_DIRECT, NULL, &rng),
         make_table(TAB_RANDOM, 8, true, ENG_LUT_DIRECT, NULL, &rng),
         make_table(TAB_RANDOM, 3, false, ENG_LUT_DIRECT, NULL, &rng),
         make_table(TAB_SMALL, 6, false, ENG_LUT_SIGN_MAGNITUDE, NULL, &rng),
+        make_class_table(CLASS_SHIFT1, 8, true, ENG_LUT_DIRECT, &rng),
+        make_class_table(CLASS_PART40, 8, false, ENG_LUT_DIRECT, &rng),
     };
+    eng_lut_fit *fits[TABS] = {NULL};
+    for (int t = 4; t < TABS; t++) { /* with their activation classes (the class paths) */
+        ck_assert_int_eq(eng_lut_fit_create(&tabs[t].lut, &fits[t]), ENG_OK);
+        tabs[t].lut.fit = fits[t];
+    }
     for (int s = 0; s < SET_COUNT; s++) {
         const eng_kernels *k = set_or_skip(s);
         if (k == NULL)
@@ -787,7 +798,7 @@ START_TEST(test_lut_depthwise)
             uint8_t *a = malloc(na), *w = malloc(nw);
             int32_t *ref = malloc(4 * no), *out = malloc(4 * no);
             int32_t *sref = malloc(4 * no), *sums = malloc(4 * no);
-            for (int t = 0; t < 4; t++) {
+            for (int t = 0; t < TABS; t++) {
                 fill_bytes(a, na, &rng);
                 fill_weights(&tabs[t].lut, w, nw, &rng);
                 uint8_t pad = (uint8_t)test_rand_u64(&rng);
@@ -818,8 +829,10 @@ START_TEST(test_lut_depthwise)
             free(sums);
         }
     }
-    for (int t = 0; t < 4; t++)
+    for (int t = 0; t < TABS; t++) {
+        eng_lut_fit_free(fits[t]);
         free(tabs[t].table);
+    }
 }
 END_TEST
 

@@ -12,6 +12,14 @@
  * the scalar weight-stationary loop, where vpgatherdd gave 1.4 (docs/kernels.md). Products that
  * do not fit 16 bits (sign-magnitude tables with entries >= 2^15) take the reference path.
  *
+ * Activation classes (struct eng_lut_fit, lut->fit set): when at most 128 classes (truncating
+ * multipliers: mul8u_DM1 128, mul8u_17KS 64) and every used weight code is valid, each packed
+ * panel's codes are replaced by their classes (a shift, or the class_of map looked up as
+ * above) and a column is looked up in ceil(classes / 16) nibble tables built from the class
+ * planes, with one vpsubb, two vpshufb and two vpxor per table (class_chunk*); sums, flush
+ * and blocking are unchanged, so the results are the same bits. The depthwise kernel takes it
+ * too, its window sums taken from the codes before the mapping.
+ *
  * Blocking: panels of 32 columns repacked to [K][32]; static OpenMP over (panel x 16 rows).
  */
 #include "cpu_kernels.h"
@@ -27,8 +35,14 @@ enum {
     KCHUNK = 256,           /* terms summed in 16 bits before a flush to int32 */
     MBLOCK = 16,            /* weight rows per tile */
     CODE_SIZE = 1024,       /* per weight code: 16 nibble tables x 32 bytes, low then high plane */
-    TABLES_SIZE = 256 * CODE_SIZE
+    TABLES_SIZE = 256 * CODE_SIZE,
+    CLASS_CODE_SIZE = 512   /* class path, per weight code: up to 8 tables, low then high plane */
 };
+
+/* kc >= 1 terms of weight codes w[0..kc) against the packed rows x[0..kc)[32]; stores the
+ * word-trick accumulators awl, aol, awh, aoh to acc[0..3]. */
+typedef void chunk_fn(const uint8_t *tables, const uint8_t *w, const uint8_t *x, int kc,
+                      __m256i acc[4]);
 
 /* Nibble tables of the used codes from the byte planes of lut_common.c: for code w and t,
  * 16 entries (low plane, then high plane at +512) duplicated in both 128-bit lanes. */
@@ -45,6 +59,72 @@ static void build_tables(const eng_lut *lut, const bool used[256], uint8_t *tabl
                 for (int half = 0; half < 2; half++)
                     memcpy(dst + plane * 512 + t * 32 + half * 16, planes + plane * 256 + t * 16,
                            16);
+    }
+}
+
+/* The fit whose activation classes the lookups can use: at most 128 classes and every used
+ * weight code valid (the class planes hold only those columns); else NULL. */
+static const eng_lut_fit *class_fit(const eng_lut *lut, const bool used[256])
+{
+    if (lut->fit == NULL || lut->fit->classes > 128)
+        return NULL;
+    for (int w = 0; w < 256; w++)
+        if (used[w] && !eng_lut_code_valid(lut, w))
+            return NULL;
+    return lut->fit;
+}
+
+/* Class-path tables of the used codes from the fit's class planes: for code w, nibble table t
+ * (classes [16t, 16t + 16), zero past the last class) XOR table t - 1, low plane then high
+ * plane at +256, each 16 entries duplicated in both 128-bit lanes. */
+static void build_class_tables(const eng_lut_fit *fit, const bool used[256], uint8_t *tables)
+{
+    const int nt = (fit->classes + 15) / 16;
+    for (int w = 0; w < 256; w++) {
+        if (!used[w])
+            continue;
+        uint8_t *dst = tables + (size_t)w * CLASS_CODE_SIZE;
+        for (int plane = 0; plane < 2; plane++) {
+            const uint8_t *src = fit->class_planes + (size_t)w * 256 + plane * 128;
+            uint8_t prev[16] = {0};
+            for (int t = 0; t < nt; t++)
+                for (int j = 0; j < 16; j++) {
+                    const uint8_t cur = 16 * t + j < fit->classes ? src[16 * t + j] : 0;
+                    dst[plane * 256 + t * 32 + j] = dst[plane * 256 + t * 32 + 16 + j] =
+                        cur ^ prev[j];
+                    prev[j] = cur;
+                }
+        }
+    }
+}
+
+/* Replaces each of the k x PANEL codes of buf by its class: a >> shift, or class_of[a] with
+ * the 16-table lookup of the file's header. */
+static void panel_to_classes(const eng_lut_fit *fit, int k, uint8_t *buf)
+{
+    const size_t count = (size_t)k * PANEL;
+    if (fit->class_shift >= 0) {
+        const __m128i s = _mm_cvtsi32_si128(fit->class_shift);
+        const __m256i keep = _mm256_set1_epi8((char)(0xff >> fit->class_shift));
+        for (size_t i = 0; i < count; i += PANEL) {
+            const __m256i x = _mm256_load_si256((const __m256i *)(buf + i));
+            _mm256_store_si256((__m256i *)(buf + i),
+                               _mm256_and_si256(_mm256_srl_epi16(x, s), keep));
+        }
+        return;
+    }
+    __m256i map[16];
+    for (int t = 0; t < 16; t++)
+        map[t] = _mm256_broadcastsi128_si256(
+            _mm_loadu_si128((const __m128i *)(fit->class_of + 16 * t)));
+    const __m256i c16 = _mm256_set1_epi8(16), c70 = _mm256_set1_epi8(0x70);
+    for (size_t i = 0; i < count; i += PANEL) {
+        __m256i z = _mm256_load_si256((const __m256i *)(buf + i)), r = _mm256_setzero_si256();
+        for (int t = 0; t < 16; t++) {
+            r = _mm256_or_si256(r, _mm256_shuffle_epi8(map[t], _mm256_adds_epu8(z, c70)));
+            z = _mm256_sub_epi8(z, c16);
+        }
+        _mm256_store_si256((__m256i *)(buf + i), r);
     }
 }
 
@@ -70,8 +150,7 @@ static void flush(__m256i awl, __m256i aol, __m256i awh, __m256i aoh, int32_t bi
 }
 
 /* The hot loop in assembly (gcc reassociates the 16-step OR chains of the intrinsics version
- * into a tree and spills it): kc >= 1 terms of weight codes w[0..kc) against the packed rows
- * x[0..kc)[32]; stores the word-trick accumulators awl, aol, awh, aoh to acc[0..3]. */
+ * into a tree and spills it); a chunk_fn. */
 static void chunk(const uint8_t *tables, const uint8_t *w, const uint8_t *x, int kc,
                   __m256i acc[4])
 {
@@ -236,17 +315,102 @@ static void chunk(const uint8_t *tables, const uint8_t *w, const uint8_t *x, int
           "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm14", "xmm15");
 }
 
+/* The class path's hot loops, one per count of nibble tables (1..8: up to 16, 32, ..., 128
+ * classes), in assembly like chunk. Classes x < 128 look up table t at x - 16 t (wrapping),
+ * which is x's low nibble for x >= 16 t and has its top bit set (vpshufb gives 0) below, so
+ * XOR-ing the lookups of tables stored as differences (build_class_tables) leaves T_t[x].
+ * x - 16 t comes from x and a constant register (the last from x - 96): a chain of
+ * subtractions, as in chunk, made DM1 about 10% slower. */
+#define CLASS_STEP(lo, hi, sub, src)                                                         \
+    "vpsubb %%" #sub ", %%" #src ", %%ymm3\n\t"                                              \
+    "vmovdqa " #lo "(%%rax), %%ymm4\n\t"                                                     \
+    "vmovdqa " #hi "(%%rax), %%ymm5\n\t"                                                     \
+    "vpshufb %%ymm3, %%ymm4, %%ymm4\n\t"                                                     \
+    "vpshufb %%ymm3, %%ymm5, %%ymm5\n\t"                                                     \
+    "vpxor %%ymm4, %%ymm1, %%ymm1\n\t"                                                       \
+    "vpxor %%ymm5, %%ymm2, %%ymm2\n\t"
+#define CLASS_STEPS2 CLASS_STEP(32, 288, ymm6, ymm0)
+#define CLASS_STEPS3 CLASS_STEPS2 CLASS_STEP(64, 320, ymm7, ymm0)
+#define CLASS_STEPS4 CLASS_STEPS3 CLASS_STEP(96, 352, ymm12, ymm0)
+#define CLASS_STEPS5 CLASS_STEPS4 CLASS_STEP(128, 384, ymm13, ymm0)
+#define CLASS_STEPS6 CLASS_STEPS5 CLASS_STEP(160, 416, ymm14, ymm0)
+#define CLASS_STEPS7 CLASS_STEPS6 CLASS_STEP(192, 448, ymm15, ymm0)
+#define CLASS_STEPS8 CLASS_STEPS7 CLASS_STEP(224, 480, ymm6, ymm3)
+#define CLASS_CHUNK(name, steps)                                                             \
+    static void name(const uint8_t *tables, const uint8_t *w, const uint8_t *x, int kc,     \
+                     __m256i acc[4])                                                         \
+    {                                                                                        \
+        size_t n = (size_t)kc;                                                               \
+        static const uint8_t c[6] = {16, 32, 48, 64, 80, 96};                               \
+        __asm__ volatile(                                                                    \
+            "vpxor %%ymm8, %%ymm8, %%ymm8\n\t"                                               \
+            "vpxor %%ymm9, %%ymm9, %%ymm9\n\t"                                               \
+            "vpxor %%ymm10, %%ymm10, %%ymm10\n\t"                                            \
+            "vpxor %%ymm11, %%ymm11, %%ymm11\n\t"                                            \
+            "vpbroadcastb 0(%[c]), %%ymm6\n\t"                                               \
+            "vpbroadcastb 1(%[c]), %%ymm7\n\t"                                               \
+            "vpbroadcastb 2(%[c]), %%ymm12\n\t"                                              \
+            "vpbroadcastb 3(%[c]), %%ymm13\n\t"                                              \
+            "vpbroadcastb 4(%[c]), %%ymm14\n\t"                                              \
+            "vpbroadcastb 5(%[c]), %%ymm15\n\t"                                              \
+            "1:\n\t"                                                                         \
+            "movzbl (%[w]), %%eax\n\t"                                                       \
+            "shl $9, %%rax\n\t"                                                              \
+            "add %[tables], %%rax\n\t"                                                       \
+            "vmovdqa (%[x]), %%ymm0\n\t"                                                     \
+            "vmovdqa 0(%%rax), %%ymm1\n\t"                                                   \
+            "vmovdqa 256(%%rax), %%ymm2\n\t"                                                 \
+            "vpshufb %%ymm0, %%ymm1, %%ymm1\n\t"                                             \
+            "vpshufb %%ymm0, %%ymm2, %%ymm2\n\t"                                             \
+            steps                                                                            \
+            "vpaddw %%ymm1, %%ymm8, %%ymm8\n\t"                                              \
+            "vpsrlw $8, %%ymm1, %%ymm1\n\t"                                                  \
+            "vpaddw %%ymm1, %%ymm9, %%ymm9\n\t"                                              \
+            "vpaddw %%ymm2, %%ymm10, %%ymm10\n\t"                                            \
+            "vpsrlw $8, %%ymm2, %%ymm2\n\t"                                                  \
+            "vpaddw %%ymm2, %%ymm11, %%ymm11\n\t"                                            \
+            "add $1, %[w]\n\t"                                                               \
+            "add $32, %[x]\n\t"                                                              \
+            "sub $1, %[n]\n\t"                                                               \
+            "jnz 1b\n\t"                                                                     \
+            "vmovdqu %%ymm8, 0(%[acc])\n\t"                                                  \
+            "vmovdqu %%ymm9, 32(%[acc])\n\t"                                                 \
+            "vmovdqu %%ymm10, 64(%[acc])\n\t"                                                \
+            "vmovdqu %%ymm11, 96(%[acc])\n\t"                                                \
+            : [w] "+r"(w), [x] "+r"(x), [n] "+r"(n)                                          \
+            : [tables] "r"(tables), [acc] "r"(acc), [c] "r"(c)                               \
+            : "rax", "cc", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6",  \
+              "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15"); \
+    }
+CLASS_CHUNK(class_chunk1, "")
+CLASS_CHUNK(class_chunk2, CLASS_STEPS2)
+CLASS_CHUNK(class_chunk3, CLASS_STEPS3)
+CLASS_CHUNK(class_chunk4, CLASS_STEPS4)
+CLASS_CHUNK(class_chunk5, CLASS_STEPS5)
+CLASS_CHUNK(class_chunk6, CLASS_STEPS6)
+CLASS_CHUNK(class_chunk7, CLASS_STEPS7)
+CLASS_CHUNK(class_chunk8, CLASS_STEPS8)
+
+/* The chunk of the class path for fit (at most 128 classes), else the general one. */
+static chunk_fn *chunk_for(const eng_lut_fit *fit)
+{
+    static chunk_fn *const by_tables[8] = {class_chunk1, class_chunk2, class_chunk3,
+                                           class_chunk4, class_chunk5, class_chunk6,
+                                           class_chunk7, class_chunk8};
+    return fit ? by_tables[(fit->classes - 1) / 16] : chunk;
+}
+
 /* Rows [0, rows) of w (row stride k) against one packed panel ap ([k][32], zero-padded);
  * writes the first nvalid sums of each row to out (row stride ldo). */
-static void tile(const uint8_t *tables, const uint8_t *w, int rows, int k, const uint8_t *ap,
-                 int nvalid, int32_t *out, size_t ldo, bool sgn)
+static void tile(chunk_fn *run, const uint8_t *tables, const uint8_t *w, int rows, int k,
+                 const uint8_t *ap, int nvalid, int32_t *out, size_t ldo, bool sgn)
 {
     for (int i = 0; i < rows; i++) {
         const uint8_t *wrow = w + (size_t)i * k;
         for (int k0 = 0; k0 < k; k0 += KCHUNK) {
             const int kc = k - k0 < KCHUNK ? k - k0 : KCHUNK;
             __m256i acc[4];
-            chunk(tables, wrow + k0, ap + (size_t)k0 * PANEL, kc, acc);
+            run(tables, wrow + k0, ap + (size_t)k0 * PANEL, kc, acc);
             const __m256i awl = acc[0], aol = acc[1], awh = acc[2], aoh = acc[3];
             flush(awl, aol, awh, aoh, sgn ? 32768 * kc : 0, nvalid, k0 == 0, out + (size_t)i * ldo);
         }
@@ -281,7 +445,12 @@ static eng_status avx2_lut_gemm(const eng_lut *lut, int m, int n, int k, const u
     if (ws == NULL) { /* out of memory or 17-bit sign-magnitude products: reference path */
         return eng_kernels_ref()->lut_gemm(lut, m, n, k, w, a, out);
     }
-    build_tables(lut, used, ws);
+    const eng_lut_fit *fit = class_fit(lut, used);
+    if (fit)
+        build_class_tables(fit, used, ws);
+    else
+        build_tables(lut, used, ws);
+    chunk_fn *run = chunk_for(fit);
     const bool sgn = eng_lut_products_signed(lut);
     const int npanels = (n + PANEL - 1) / PANEL, mblocks = (m + MBLOCK - 1) / MBLOCK;
     const int tiles = npanels * mblocks;
@@ -297,9 +466,11 @@ static eng_status avx2_lut_gemm(const eng_lut *lut, int m, int n, int k, const u
             const int i0 = mb * MBLOCK, rows = m - i0 < MBLOCK ? m - i0 : MBLOCK;
             if (packed != panel) {
                 pack_panel(a + n0, (size_t)n, k, nvalid, buf);
+                if (fit)
+                    panel_to_classes(fit, k, buf);
                 packed = panel;
             }
-            tile(ws, w + (size_t)i0 * k, rows, k, buf, nvalid, out + (size_t)i0 * n + n0,
+            tile(run, ws, w + (size_t)i0 * k, rows, k, buf, nvalid, out + (size_t)i0 * n + n0,
                  (size_t)n, sgn);
         }
     }
@@ -323,7 +494,12 @@ static eng_status avx2_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s
                       ? eng_cpu_workspace(TABLES_SIZE + per_thread * (size_t)threads) : NULL;
     if (ws == NULL)
         return eng_kernels_ref()->lut_depthwise(lut, s, a, w, pad_code, out, sums);
-    build_tables(lut, used, ws);
+    const eng_lut_fit *fit = class_fit(lut, used);
+    if (fit)
+        build_class_tables(fit, used, ws);
+    else
+        build_tables(lut, used, ws);
+    chunk_fn *run = chunk_for(fit);
     const bool sgn = eng_lut_products_signed(lut);
     eng_conv_shape s1 = *s;
     s1.c = 1;
@@ -339,11 +515,13 @@ static eng_status avx2_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s
             for (size_t n0 = 0; n0 < np; n0 += PANEL) {
                 const int nvalid = np - n0 < PANEL ? (int)(np - n0) : PANEL;
                 pack_panel(cols + n0, np, taps, nvalid, buf);
-                tile(ws, w + (size_t)c * taps, 1, taps, buf, nvalid, out + (size_t)c * np + n0,
-                     np, sgn);
-                if (sums) /* while the panel is in L1 */
+                if (sums) /* of the codes, while the panel is in L1 */
                     eng_cpu_column_sums_u8(buf, taps, PANEL, (size_t)nvalid,
                                            sums + (size_t)c * np + n0);
+                if (fit)
+                    panel_to_classes(fit, taps, buf);
+                tile(run, ws, w + (size_t)c * taps, 1, taps, buf, nvalid,
+                     out + (size_t)c * np + n0, np, sgn);
             }
         }
     }
