@@ -95,7 +95,8 @@ static void print_emulation(const eng_mul *m)
             printf(" (the lowest activation bit is ignored)");
         else if (c.class_shift > 1)
             printf(" (the lowest %d activation bits are ignored)", c.class_shift);
-        printf(": one-lookup class path (AVX-512 VBMI)\n");
+        printf(": class path, %d-entry table columns (AVX-512 VBMI and AVX2 sets)\n",
+               c.classes);
         return;
     }
     printf("emulation: %d of %d weight codes are linear in the activation plus a one-byte "

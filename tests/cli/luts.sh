@@ -67,14 +67,14 @@ check "show" 0 "$bin" luts show mul8s_1KR6
 says "show: published MAE" "MAE                      33         33.28125"
 says "show: relative power" "0.854 x the exact 8x8 signed"
 says "show: heat-map" "mean |error| per block"
-says "show: class path" "emulation: the activation codes give 128 different rows of products (the lowest activation bit is ignored): one-lookup class path"
+says "show: class path" "emulation: the activation codes give 128 different rows of products (the lowest activation bit is ignored): class path, 128-entry table columns"
 check "show 2HH" 0 "$bin" luts show mul8u_2HH
 says "show 2HH: residual path" "emulation: 256 of 256 weight codes are linear in the activation plus a one-byte residual (0 exactly linear), 0 need two bytes: fast int8 + residual path"
 check "show --json" 0 "$bin" luts show mul8x4u_0S7 --json
 says "show --json: error map" '"error_map": {"rows": 16, "cols": 16'
 says "show --json: emulation" '"emulation": {"codes": 16, "narrow": 16, "flat": 1, "wide": 0, "unusable": 0, "classes": 64, "class_shift": 2}'
 check "show DM1" 0 "$bin" luts show mul8u_DM1
-says "show DM1: class path" "the lowest activation bit is ignored): one-lookup class path"
+says "show DM1: class path" "the lowest activation bit is ignored): class path, 128-entry"
 check "show QKX" 0 "$bin" luts show mul8u_QKX
 says "show QKX: general path" "247 need two bytes: general 16-bit table path for most layers"
 check "show unknown" 2 "$bin" luts show mul8u_NOPE
