@@ -163,12 +163,7 @@ static inline __attribute__((always_inline)) void tile(const uint8_t *planes, co
             if (NB == 4 && nvalid == PANEL) {
                 __m512i acc[16];
                 chunk_full(planes, wrow + k0, ap, lda, kc, acc);
-                for (int v = 0; v < 4; v++) {
-                    awl[v] = acc[4 * v];
-                    aol[v] = acc[4 * v + 1];
-                    awh[v] = acc[4 * v + 2];
-                    aoh[v] = acc[4 * v + 3];
-                }
+                word_trick_unpack(acc, awl, aol, awh, aoh);
             } else {
             for (int p = k0; p < k0 + kc; p++, ap += lda) {
                 const uint8_t *col = planes + (size_t)wrow[p] * 512;
@@ -185,10 +180,7 @@ static inline __attribute__((always_inline)) void tile(const uint8_t *planes, co
                     xl = _mm512_mask2_permutex2var_epi8(l0, xl, bottom, l1);
                     __m512i xh = _mm512_mask2_permutex2var_epi8(h2, x, top, h3);
                     xh = _mm512_mask2_permutex2var_epi8(h0, xh, bottom, h1);
-                    awl[v] = _mm512_add_epi16(awl[v], xl);
-                    aol[v] = _mm512_add_epi16(aol[v], _mm512_srli_epi16(xl, 8));
-                    awh[v] = _mm512_add_epi16(awh[v], xh);
-                    aoh[v] = _mm512_add_epi16(aoh[v], _mm512_srli_epi16(xh, 8));
+                    word_trick_add(xl, xh, &awl[v], &aol[v], &awh[v], &aoh[v]);
                 }
             }
             }

@@ -50,135 +50,67 @@ static void panel_to_classes(const eng_lut_fit *fit, int k, uint8_t *buf)
  * of weight codes w[0..kc) against the packed class rows x, x + 256, ...; store the 16
  * word-trick accumulators (awl, aol, awh, aoh of vector 0, then of vector 1, ...) to acc.
  * Registers: zmm0-3 the column's planes (low 0-1, high 2-3), zmm4-11 the classes and their
- * lookups (vpermi2b overwrites its index, so each vector is copied once: 84 GMAC/s, against
- * 74 with a second load instead, 1 thread, K = 576), zmm16-31 accumulators. classes_full: up
- * to 128 classes, vpermi2b; classes_full64: up to 64, vpermb (non-destructive, no copy). */
-static void classes_full(const uint8_t *planes, const uint8_t *w, const uint8_t *x, int kc,
-                         __m512i acc[16])
-{
-    size_t n = (size_t)kc;
-    __asm__ volatile(
-        ASM_ZERO_16_23 ASM_ZERO_24_31
-        "1:\n\t"
-        "movzbl (%[w]), %%eax\n\t"
-        "shl $8, %%rax\n\t"
-        "add %[planes], %%rax\n\t"
-        "vmovdqa64 0(%%rax), %%zmm0\n\t"
-        "vmovdqa64 64(%%rax), %%zmm1\n\t"
-        "vmovdqa64 128(%%rax), %%zmm2\n\t"
-        "vmovdqa64 192(%%rax), %%zmm3\n\t"
-        "vmovdqu8 0(%[x]), %%zmm4\n\t"
-        "vmovdqa64 %%zmm4, %%zmm5\n\t"
-        "vpermi2b %%zmm1, %%zmm0, %%zmm4\n\t"
-        "vpermi2b %%zmm3, %%zmm2, %%zmm5\n\t"
-        "vpaddw %%zmm4, %%zmm16, %%zmm16\n\t"
-        "vpsrlw $8, %%zmm4, %%zmm4\n\t"
-        "vpaddw %%zmm4, %%zmm17, %%zmm17\n\t"
-        "vpaddw %%zmm5, %%zmm18, %%zmm18\n\t"
-        "vpsrlw $8, %%zmm5, %%zmm5\n\t"
-        "vpaddw %%zmm5, %%zmm19, %%zmm19\n\t"
-        "vmovdqu8 64(%[x]), %%zmm6\n\t"
-        "vmovdqa64 %%zmm6, %%zmm7\n\t"
-        "vpermi2b %%zmm1, %%zmm0, %%zmm6\n\t"
-        "vpermi2b %%zmm3, %%zmm2, %%zmm7\n\t"
-        "vpaddw %%zmm6, %%zmm20, %%zmm20\n\t"
-        "vpsrlw $8, %%zmm6, %%zmm6\n\t"
-        "vpaddw %%zmm6, %%zmm21, %%zmm21\n\t"
-        "vpaddw %%zmm7, %%zmm22, %%zmm22\n\t"
-        "vpsrlw $8, %%zmm7, %%zmm7\n\t"
-        "vpaddw %%zmm7, %%zmm23, %%zmm23\n\t"
-        "vmovdqu8 128(%[x]), %%zmm8\n\t"
-        "vmovdqa64 %%zmm8, %%zmm9\n\t"
-        "vpermi2b %%zmm1, %%zmm0, %%zmm8\n\t"
-        "vpermi2b %%zmm3, %%zmm2, %%zmm9\n\t"
-        "vpaddw %%zmm8, %%zmm24, %%zmm24\n\t"
-        "vpsrlw $8, %%zmm8, %%zmm8\n\t"
-        "vpaddw %%zmm8, %%zmm25, %%zmm25\n\t"
-        "vpaddw %%zmm9, %%zmm26, %%zmm26\n\t"
-        "vpsrlw $8, %%zmm9, %%zmm9\n\t"
-        "vpaddw %%zmm9, %%zmm27, %%zmm27\n\t"
-        "vmovdqu8 192(%[x]), %%zmm10\n\t"
-        "vmovdqa64 %%zmm10, %%zmm11\n\t"
-        "vpermi2b %%zmm1, %%zmm0, %%zmm10\n\t"
-        "vpermi2b %%zmm3, %%zmm2, %%zmm11\n\t"
-        "vpaddw %%zmm10, %%zmm28, %%zmm28\n\t"
-        "vpsrlw $8, %%zmm10, %%zmm10\n\t"
-        "vpaddw %%zmm10, %%zmm29, %%zmm29\n\t"
-        "vpaddw %%zmm11, %%zmm30, %%zmm30\n\t"
-        "vpsrlw $8, %%zmm11, %%zmm11\n\t"
-        "vpaddw %%zmm11, %%zmm31, %%zmm31\n\t"
-        "add $1, %[w]\n\t"
-        "add $256, %[x]\n\t"
-        "sub $1, %[n]\n\t"
-        "jnz 1b\n\t"
-        ASM_STORE_16_23 ASM_STORE_24_31
-        : [w] "+r"(w), [x] "+r"(x), [n] "+r"(n)
-        : [planes] "r"(planes), [acc] "r"(acc)
-        : "rax", "cc", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
-          "xmm8", "xmm9", "xmm10", "xmm11", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21",
-          "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30",
-          "xmm31");
-}
+ * lookups, zmm16-31 accumulators. Up to 128 classes vpermi2b, which overwrites its index, so
+ * each vector is copied once (84 GMAC/s, against 74 with a second load instead, 1 thread,
+ * K = 576); up to 64 (small) vpermb, non-destructive, one plane register each. */
+#define CLASS_PLANES128                                                                        \
+    "vmovdqa64 0(%%rax), %%zmm0\n\t"                                                           \
+    "vmovdqa64 64(%%rax), %%zmm1\n\t"                                                          \
+    "vmovdqa64 128(%%rax), %%zmm2\n\t"                                                         \
+    "vmovdqa64 192(%%rax), %%zmm3\n\t"
+#define CLASS_PLANES64                                                                         \
+    "vmovdqa64 0(%%rax), %%zmm0\n\t"                                                           \
+    "vmovdqa64 128(%%rax), %%zmm2\n\t"
+/* The 64 classes at x + OFF: low-plane products into zmmA, high-plane ones into zmmB. */
+#define CLASS_LOOKUP128(OFF, A, B)                                                             \
+    "vmovdqu8 " #OFF "(%[x]), %%zmm" #A "\n\t"                                                 \
+    "vmovdqa64 %%zmm" #A ", %%zmm" #B "\n\t"                                                   \
+    "vpermi2b %%zmm1, %%zmm0, %%zmm" #A "\n\t"                                                 \
+    "vpermi2b %%zmm3, %%zmm2, %%zmm" #B "\n\t"
+#define CLASS_LOOKUP64(OFF, A, B)                                                              \
+    "vmovdqu8 " #OFF "(%[x]), %%zmm" #A "\n\t"                                                 \
+    "vpermb %%zmm2, %%zmm" #A ", %%zmm" #B "\n\t"                                              \
+    "vpermb %%zmm0, %%zmm" #A ", %%zmm" #A "\n\t"
+/* Word-trick sums of zmmA (low plane) into W0 (words), W1 (odd bytes), of zmmB into W2, W3. */
+#define CLASS_SUMS(A, B, W0, W1, W2, W3)                                                       \
+    "vpaddw %%zmm" #A ", %%zmm" #W0 ", %%zmm" #W0 "\n\t"                                       \
+    "vpsrlw $8, %%zmm" #A ", %%zmm" #A "\n\t"                                                  \
+    "vpaddw %%zmm" #A ", %%zmm" #W1 ", %%zmm" #W1 "\n\t"                                       \
+    "vpaddw %%zmm" #B ", %%zmm" #W2 ", %%zmm" #W2 "\n\t"                                       \
+    "vpsrlw $8, %%zmm" #B ", %%zmm" #B "\n\t"                                                  \
+    "vpaddw %%zmm" #B ", %%zmm" #W3 ", %%zmm" #W3 "\n\t"
+#define CLASS_LOOP(PLANES, LOOKUP)                                                             \
+    __asm__ volatile(                                                                          \
+        ASM_ZERO_16_23 ASM_ZERO_24_31                                                          \
+        "1:\n\t"                                                                               \
+        "movzbl (%[w]), %%eax\n\t"                                                             \
+        "shl $8, %%rax\n\t"                                                                    \
+        "add %[planes], %%rax\n\t"                                                             \
+        PLANES                                                                                 \
+        LOOKUP(0, 4, 5) CLASS_SUMS(4, 5, 16, 17, 18, 19)                                       \
+        LOOKUP(64, 6, 7) CLASS_SUMS(6, 7, 20, 21, 22, 23)                                      \
+        LOOKUP(128, 8, 9) CLASS_SUMS(8, 9, 24, 25, 26, 27)                                     \
+        LOOKUP(192, 10, 11) CLASS_SUMS(10, 11, 28, 29, 30, 31)                                 \
+        "add $1, %[w]\n\t"                                                                     \
+        "add $256, %[x]\n\t"                                                                   \
+        "sub $1, %[n]\n\t"                                                                     \
+        "jnz 1b\n\t"                                                                           \
+        ASM_STORE_16_23 ASM_STORE_24_31                                                        \
+        : [w] "+r"(w), [x] "+r"(x), [n] "+r"(n)                                                \
+        : [planes] "r"(planes), [acc] "r"(acc)                                                 \
+        : "rax", "cc", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6",      \
+          "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm16", "xmm17", "xmm18", "xmm19",        \
+          "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28",     \
+          "xmm29", "xmm30", "xmm31")
 
-static void classes_full64(const uint8_t *planes, const uint8_t *w, const uint8_t *x, int kc,
-                           __m512i acc[16])
+static void classes_full(const uint8_t *planes, const uint8_t *w, const uint8_t *x, int kc,
+                         bool small, __m512i acc[16])
 {
     size_t n = (size_t)kc;
-    __asm__ volatile(
-        ASM_ZERO_16_23 ASM_ZERO_24_31
-        "1:\n\t"
-        "movzbl (%[w]), %%eax\n\t"
-        "shl $8, %%rax\n\t"
-        "add %[planes], %%rax\n\t"
-        "vmovdqa64 0(%%rax), %%zmm0\n\t"
-        "vmovdqa64 128(%%rax), %%zmm2\n\t"
-        "vmovdqu8 0(%[x]), %%zmm4\n\t"
-        "vpermb %%zmm2, %%zmm4, %%zmm5\n\t"
-        "vpermb %%zmm0, %%zmm4, %%zmm4\n\t"
-        "vpaddw %%zmm4, %%zmm16, %%zmm16\n\t"
-        "vpsrlw $8, %%zmm4, %%zmm4\n\t"
-        "vpaddw %%zmm4, %%zmm17, %%zmm17\n\t"
-        "vpaddw %%zmm5, %%zmm18, %%zmm18\n\t"
-        "vpsrlw $8, %%zmm5, %%zmm5\n\t"
-        "vpaddw %%zmm5, %%zmm19, %%zmm19\n\t"
-        "vmovdqu8 64(%[x]), %%zmm6\n\t"
-        "vpermb %%zmm2, %%zmm6, %%zmm7\n\t"
-        "vpermb %%zmm0, %%zmm6, %%zmm6\n\t"
-        "vpaddw %%zmm6, %%zmm20, %%zmm20\n\t"
-        "vpsrlw $8, %%zmm6, %%zmm6\n\t"
-        "vpaddw %%zmm6, %%zmm21, %%zmm21\n\t"
-        "vpaddw %%zmm7, %%zmm22, %%zmm22\n\t"
-        "vpsrlw $8, %%zmm7, %%zmm7\n\t"
-        "vpaddw %%zmm7, %%zmm23, %%zmm23\n\t"
-        "vmovdqu8 128(%[x]), %%zmm8\n\t"
-        "vpermb %%zmm2, %%zmm8, %%zmm9\n\t"
-        "vpermb %%zmm0, %%zmm8, %%zmm8\n\t"
-        "vpaddw %%zmm8, %%zmm24, %%zmm24\n\t"
-        "vpsrlw $8, %%zmm8, %%zmm8\n\t"
-        "vpaddw %%zmm8, %%zmm25, %%zmm25\n\t"
-        "vpaddw %%zmm9, %%zmm26, %%zmm26\n\t"
-        "vpsrlw $8, %%zmm9, %%zmm9\n\t"
-        "vpaddw %%zmm9, %%zmm27, %%zmm27\n\t"
-        "vmovdqu8 192(%[x]), %%zmm10\n\t"
-        "vpermb %%zmm2, %%zmm10, %%zmm11\n\t"
-        "vpermb %%zmm0, %%zmm10, %%zmm10\n\t"
-        "vpaddw %%zmm10, %%zmm28, %%zmm28\n\t"
-        "vpsrlw $8, %%zmm10, %%zmm10\n\t"
-        "vpaddw %%zmm10, %%zmm29, %%zmm29\n\t"
-        "vpaddw %%zmm11, %%zmm30, %%zmm30\n\t"
-        "vpsrlw $8, %%zmm11, %%zmm11\n\t"
-        "vpaddw %%zmm11, %%zmm31, %%zmm31\n\t"
-        "add $1, %[w]\n\t"
-        "add $256, %[x]\n\t"
-        "sub $1, %[n]\n\t"
-        "jnz 1b\n\t"
-        ASM_STORE_16_23 ASM_STORE_24_31
-        : [w] "+r"(w), [x] "+r"(x), [n] "+r"(n)
-        : [planes] "r"(planes), [acc] "r"(acc)
-        : "rax", "cc", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
-          "xmm8", "xmm9", "xmm10", "xmm11", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21",
-          "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30",
-          "xmm31");
+    if (small)
+        CLASS_LOOP(CLASS_PLANES64, CLASS_LOOKUP64);
+    else
+        CLASS_LOOP(CLASS_PLANES128, CLASS_LOOKUP128);
 }
 
 /* One tile: rows [0, rows) of weights w (row stride k) against a packed panel of classes
@@ -205,16 +137,8 @@ static inline __attribute__((always_inline)) void class_tile(const uint8_t *plan
             const uint8_t *ap = panel + (size_t)k0 * PANEL;
             if (NB == 4) {
                 __m512i acc[16];
-                if (SMALL)
-                    classes_full64(planes, wrow + k0, ap, kc, acc);
-                else
-                    classes_full(planes, wrow + k0, ap, kc, acc);
-                for (int v = 0; v < 4; v++) {
-                    awl[v] = acc[4 * v];
-                    aol[v] = acc[4 * v + 1];
-                    awh[v] = acc[4 * v + 2];
-                    aoh[v] = acc[4 * v + 3];
-                }
+                classes_full(planes, wrow + k0, ap, kc, SMALL, acc);
+                word_trick_unpack(acc, awl, aol, awh, aoh);
             } else {
             for (int p = k0; p < k0 + kc; p++, ap += PANEL) {
                 const uint8_t *col = planes + (size_t)wrow[p] * 256;
@@ -228,10 +152,7 @@ static inline __attribute__((always_inline)) void class_tile(const uint8_t *plan
                                              : _mm512_permutex2var_epi8(l0, x, l1);
                     const __m512i xh = SMALL ? _mm512_permutexvar_epi8(x, h0)
                                              : _mm512_permutex2var_epi8(h0, x, h1);
-                    awl[v] = _mm512_add_epi16(awl[v], xl);
-                    aol[v] = _mm512_add_epi16(aol[v], _mm512_srli_epi16(xl, 8));
-                    awh[v] = _mm512_add_epi16(awh[v], xh);
-                    aoh[v] = _mm512_add_epi16(aoh[v], _mm512_srli_epi16(xh, 8));
+                    word_trick_add(xl, xh, &awl[v], &aol[v], &awh[v], &aoh[v]);
                 }
             }
             }

@@ -37,6 +37,34 @@ static inline __attribute__((always_inline)) __m512i widen_half(__m512i lo, __m5
                             _mm512_slli_epi32(_mm512_cvtepu16_epi32(u), 8));
 }
 
+/* Adds 64 products, their low bytes xl and high bytes xh, to one vector's word-trick
+ * accumulators (awl, aol: the low plane's words and odd bytes; awh, aoh: the high plane's). */
+static inline __attribute__((always_inline)) void word_trick_add(__m512i xl, __m512i xh,
+                                                                 __m512i *awl, __m512i *aol,
+                                                                 __m512i *awh, __m512i *aoh)
+{
+    *awl = _mm512_add_epi16(*awl, xl);
+    *aol = _mm512_add_epi16(*aol, _mm512_srli_epi16(xl, 8));
+    *awh = _mm512_add_epi16(*awh, xh);
+    *aoh = _mm512_add_epi16(*aoh, _mm512_srli_epi16(xh, 8));
+}
+
+/* The accumulators an assembly loop stored (awl, aol, awh, aoh of vector 0, then of vector 1,
+ * ...) into the four arrays of 4 vectors. */
+static inline __attribute__((always_inline)) void word_trick_unpack(const __m512i acc[16],
+                                                                    __m512i awl[4],
+                                                                    __m512i aol[4],
+                                                                    __m512i awh[4],
+                                                                    __m512i aoh[4])
+{
+    for (int v = 0; v < 4; v++) {
+        awl[v] = acc[4 * v];
+        aol[v] = acc[4 * v + 1];
+        awh[v] = acc[4 * v + 2];
+        aoh[v] = acc[4 * v + 3];
+    }
+}
+
 /* Adds (or stores, when first) the 64 sums of one vector to out[0..63], lanes in valid only.
  * awl/aol, awh/aoh: word-trick accumulators of the low and high byte planes; bias: 32768 *
  * terms for signed products, else 0. */

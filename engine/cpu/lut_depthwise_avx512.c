@@ -218,10 +218,7 @@ static inline __attribute__((always_inline)) void tap_add(const __m512i col[8], 
         xh = _mm512_mask2_permutex2var_epi8(col[4], x, bottom, col[5]);
         xh = _mm512_mask2_permutex2var_epi8(col[6], xh, top, col[7]);
     }
-    a->awl = _mm512_add_epi16(a->awl, xl);
-    a->aol = _mm512_add_epi16(a->aol, _mm512_srli_epi16(xl, 8));
-    a->awh = _mm512_add_epi16(a->awh, xh);
-    a->aoh = _mm512_add_epi16(a->aoh, _mm512_srli_epi16(xh, 8));
+    word_trick_add(xl, xh, &a->awl, &a->aol, &a->awh, &a->aoh);
     if (asym) {
         a->sw = _mm512_add_epi16(a->sw, x);
         a->so = _mm512_add_epi16(a->so, _mm512_srli_epi16(x, 8));
