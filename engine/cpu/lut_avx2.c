@@ -400,6 +400,19 @@ static chunk_fn *chunk_for(const eng_lut_fit *fit)
     return fit ? by_tables[(fit->classes - 1) / 16] : chunk;
 }
 
+/* The nibble tables of the used codes into tables, over the activation classes when the class
+ * path applies (*fit set, else NULL); returns the loop that reads them. */
+static chunk_fn *prepare_tables(const eng_lut *lut, const bool used[256], uint8_t *tables,
+                                const eng_lut_fit **fit)
+{
+    *fit = class_fit(lut, used);
+    if (*fit)
+        build_class_tables(*fit, used, tables);
+    else
+        build_tables(lut, used, tables);
+    return chunk_for(*fit);
+}
+
 /* Rows [0, rows) of w (row stride k) against one packed panel ap ([k][32], zero-padded);
  * writes the first nvalid sums of each row to out (row stride ldo). */
 static void tile(chunk_fn *run, const uint8_t *tables, const uint8_t *w, int rows, int k,
@@ -445,12 +458,8 @@ static eng_status avx2_lut_gemm(const eng_lut *lut, int m, int n, int k, const u
     if (ws == NULL) { /* out of memory or 17-bit sign-magnitude products: reference path */
         return eng_kernels_ref()->lut_gemm(lut, m, n, k, w, a, out);
     }
-    const eng_lut_fit *fit = class_fit(lut, used);
-    if (fit)
-        build_class_tables(fit, used, ws);
-    else
-        build_tables(lut, used, ws);
-    chunk_fn *run = chunk_for(fit);
+    const eng_lut_fit *fit;
+    chunk_fn *run = prepare_tables(lut, used, ws, &fit);
     const bool sgn = eng_lut_products_signed(lut);
     const int npanels = (n + PANEL - 1) / PANEL, mblocks = (m + MBLOCK - 1) / MBLOCK;
     const int tiles = npanels * mblocks;
@@ -494,12 +503,8 @@ static eng_status avx2_lut_depthwise(const eng_lut *lut, const eng_conv_shape *s
                       ? eng_cpu_workspace(TABLES_SIZE + per_thread * (size_t)threads) : NULL;
     if (ws == NULL)
         return eng_kernels_ref()->lut_depthwise(lut, s, a, w, pad_code, out, sums);
-    const eng_lut_fit *fit = class_fit(lut, used);
-    if (fit)
-        build_class_tables(fit, used, ws);
-    else
-        build_tables(lut, used, ws);
-    chunk_fn *run = chunk_for(fit);
+    const eng_lut_fit *fit;
+    chunk_fn *run = prepare_tables(lut, used, ws, &fit);
     const bool sgn = eng_lut_products_signed(lut);
     eng_conv_shape s1 = *s;
     s1.c = 1;
