@@ -246,6 +246,19 @@ START_TEST(test_lut_gemm_full_panel_masks)
 }
 END_TEST
 
+/* Every set on the two shapes of the real-table tests: a ResNet-20 stage-1 layer's (16 x 1100
+ * x 144: N past four panels) and a thin one with K across two flushes (10 x 64 x 577). */
+static void check_gemm_real_shapes(const test_table *t, uint64_t *rng)
+{
+    for (int s = 0; s < SET_COUNT; s++) {
+        const eng_kernels *k = set_or_skip(s);
+        if (k == NULL)
+            continue;
+        check_gemm(k, t, 16, 1100, 144, rng);
+        check_gemm(k, t, 10, 64, 577, rng);
+    }
+}
+
 /* Real EvoApprox tables. */
 START_TEST(test_lut_gemm_real_tables)
 {
@@ -259,13 +272,7 @@ START_TEST(test_lut_gemm_real_tables)
     for (size_t i = 0; i < sizeof real / sizeof real[0]; i++) {
         test_table t = make_table(TAB_FILE, real[i].w_bits, real[i].is_signed, ENG_LUT_DIRECT,
                                   real[i].file, &rng);
-        for (int s = 0; s < SET_COUNT; s++) {
-            const eng_kernels *k = set_or_skip(s);
-            if (k == NULL)
-                continue;
-            check_gemm(k, &t, 16, 1100, 144, &rng);
-            check_gemm(k, &t, 10, 64, 577, &rng);
-        }
+        check_gemm_real_shapes(&t, &rng);
         free(t.table);
     }
 }
@@ -472,13 +479,7 @@ START_TEST(test_lut_gemm_residual_real_tables)
         ck_assert_int_eq(eng_lut_fit_create(&t.lut, &fit), ENG_OK);
         check_fit_identity(&t.lut, fit);
         t.lut.fit = fit;
-        for (int s = 0; s < SET_COUNT; s++) {
-            const eng_kernels *k = set_or_skip(s);
-            if (k == NULL)
-                continue;
-            check_gemm(k, &t, 16, 1100, 144, &rng);
-            check_gemm(k, &t, 10, 64, 577, &rng);
-        }
+        check_gemm_real_shapes(&t, &rng);
         eng_lut_fit_free(fit);
         free(t.table);
     }
@@ -641,13 +642,11 @@ START_TEST(test_lut_gemm_class_real_tables)
         ck_assert_int_eq(fit->classes, real[i].classes);
         ck_assert_int_eq(fit->class_shift, real[i].shift);
         t.lut.fit = fit;
+        check_gemm_real_shapes(&t, &rng);
         for (int s = 0; s < SET_COUNT; s++) {
             const eng_kernels *k = set_or_skip(s);
-            if (k == NULL)
-                continue;
-            check_gemm(k, &t, 16, 1100, 144, &rng);
-            check_gemm(k, &t, 10, 64, 577, &rng);
-            check_gemm_acts(k, &t, 33, 300, 260, ACTS_BOUNDARY, &rng);
+            if (k != NULL)
+                check_gemm_acts(k, &t, 33, 300, 260, ACTS_BOUNDARY, &rng);
         }
         eng_lut_fit_free(fit);
         free(t.table);
