@@ -40,7 +40,9 @@ enum {
     FWD_V = 3,          /* vectors of 16 positions per forward tile */
     FWD_CHUNK = 16 * FWD_V,
     DW_CG = 8,          /* input channels per backward-weights tile */
-    DW_OB_MAX = 4,      /* most output channels per backward-weights tile */
+    DW_OB3 = 3,         /* output channels per backward-weights tile, 3x3 (cs_dw_ob) */
+    DW_OB5 = 4,         /* the same, 5x5 */
+    DW_OB_MAX = DW_OB5,
     DW_ACC = 27,        /* most accumulators (output channels x taps) of one tap group */
     DW_GROUPS = 5,      /* most tap groups per tile (the rows of a 5x5 kernel) */
     DW_PBLOCK = 128,    /* chunks of 16 positions per pass of a backward-weights tile */
@@ -278,7 +280,7 @@ cs_dw_tile(int k, int ob, int t0, int nt, const float *const d[DW_OB_MAX], const
  * slower). The accumulators, the dy vectors and an x vector fit the 32 zmm registers. */
 static int cs_dw_ob(int k)
 {
-    return k == 3 ? 3 : 4;
+    return k == 3 ? DW_OB3 : DW_OB5;
 }
 
 eng_status eng_cpu_conv_same_avx512_backward_weights(const eng_conv_shape *s, int oc,
@@ -331,12 +333,13 @@ eng_status eng_cpu_conv_same_avx512_backward_weights(const eng_conv_shape *s, in
                            sizeof(float) * len);
                 }
                 if (k == 3)
-                    cs_dw_tile(3, 3, 0, 9, d, x, P, off, masks, last, nchunk, ch0, ch1, blk, oc,
-                               cin, c0, c1, buf, dw);
+                    cs_dw_tile(3, DW_OB3, 0, 9, d, x, P, off, masks, last, nchunk, ch0, ch1,
+                               blk, oc, cin, c0, c1, buf, dw);
                 else
                     for (int g = 0; g < 5; g++)
-                        cs_dw_tile(5, 4, 5 * g, 5, d, x, P, off, masks, last, nchunk, ch0, ch1,
-                                   blk, oc, cin, c0, c1, buf + (size_t)g * DW_CG * DW_ACC, dw);
+                        cs_dw_tile(5, DW_OB5, 5 * g, 5, d, x, P, off, masks, last, nchunk, ch0,
+                                   ch1, blk, oc, cin, c0, c1, buf + (size_t)g * DW_CG * DW_ACC,
+                                   dw);
             }
         }
     }
