@@ -221,32 +221,32 @@ typedef eng_status eng_quantize_fn(const float *x, size_t count,
                                    float scale, int32_t zero_point, int32_t qmin, int32_t qmax,
                                    uint8_t *codes) ENG_KERNEL_STATUS;
 
-/* Float 3x3 convolution, stride 1, pad 1, dilation 1 (so oh == h, ow == w), on CNHW
- * tensors, needing no workspace from the caller. Every CPU set has them: "scalar" the
- * references (the definition), "avx512" direct AVX-512 kernels (no column buffer at all),
- * "avx2" im2col + sgemm with the columns in the kernel's own thread scratch memory.
- * s must satisfy eng_conv_shape_is_3x3s1; oc > 0.
+/* Float "same" convolution: k x k kernel with k = 3 or 5, stride 1, pad r = k/2 (1 or 2),
+ * dilation 1 (so oh == h, ow == w), on CNHW tensors, needing no workspace from the caller.
+ * Every CPU set has them: "scalar" the references (the definition), "avx512" direct AVX-512
+ * kernels (no column buffer at all), "avx2" im2col + sgemm with the columns in the kernel's
+ * own thread scratch memory. s must satisfy eng_conv_shape_is_same; oc > 0.
  *   forward:          y[o][b][i][j] = bias[o] + sum_{c,ky,kx} w[o][c][ky][kx] *
- *                                     x[c][b][i+ky-1][j+kx-1]    (x = 0 outside the image)
+ *                                     x[c][b][i+ky-r][j+kx-r]    (x = 0 outside the image)
  *   backward_data:    dx[c][b][i][j] = sum_{o,ky,kx} w[o][c][ky][kx] *
- *                                      dy[o][b][i-ky+1][j-kx+1]  (dy = 0 outside)
+ *                                      dy[o][b][i-ky+r][j-kx+r]  (dy = 0 outside)
  *   backward_weights: dw[o][c][ky][kx] = sum_{b,i,j} dy[o][b][i][j] *
- *                                        x[c][b][i+ky-1][j+kx-1]
- * x, dx: [s->c][s->n][s->h][s->w]; y, dy: [oc][s->n][s->h][s->w]; w, dw: [oc][s->c][3][3];
+ *                                        x[c][b][i+ky-r][j+kx-r]
+ * x, dx: [s->c][s->n][s->h][s->w]; y, dy: [oc][s->n][s->h][s->w]; w, dw: [oc][s->c][k][k];
  * bias: [oc] or NULL (no bias). Outputs are overwritten. Results are equal to the
  * definition to float rounding. In "scalar" and "avx512" every output element is computed
  * by one thread in a fixed order, so results do not depend on the thread count; "avx2"
  * (OpenBLAS) gives the same result for the same thread count. */
-typedef eng_status eng_conv3x3_f32_forward_fn(const eng_conv_shape *s, int oc,
-                                              const float *x, const float *w,
-                                              const float *bias,
-                                              float *y) ENG_KERNEL_STATUS;
-typedef eng_status eng_conv3x3_f32_backward_data_fn(const eng_conv_shape *s, int oc,
-                                                    const float *dy, const float *w,
-                                                    float *dx) ENG_KERNEL_STATUS;
-typedef eng_status eng_conv3x3_f32_backward_weights_fn(const eng_conv_shape *s, int oc,
-                                                       const float *x, const float *dy,
-                                                       float *dw) ENG_KERNEL_STATUS;
+typedef eng_status eng_conv_same_f32_forward_fn(const eng_conv_shape *s, int oc,
+                                                const float *x, const float *w,
+                                                const float *bias,
+                                                float *y) ENG_KERNEL_STATUS;
+typedef eng_status eng_conv_same_f32_backward_data_fn(const eng_conv_shape *s, int oc,
+                                                      const float *dy, const float *w,
+                                                      float *dx) ENG_KERNEL_STATUS;
+typedef eng_status eng_conv_same_f32_backward_weights_fn(const eng_conv_shape *s, int oc,
+                                                         const float *x, const float *dy,
+                                                         float *dw) ENG_KERNEL_STATUS;
 
 /* Float depthwise convolution (channel multiplier 1) of any shape s on CNHW tensors,
  * needing no workspace from the caller. "scalar": the references (the definition); the
@@ -295,20 +295,23 @@ typedef struct eng_kernels {
     eng_col2im_f32_fn *col2im_f32;
     eng_quantize_fn   *quantize;
 
-    /* CPU only (the device backend runs its float convolutions through im2col + sgemm) */
-    eng_conv3x3_f32_forward_fn          *conv3x3_f32_forward;
-    eng_conv3x3_f32_backward_data_fn    *conv3x3_f32_backward_data;
-    eng_conv3x3_f32_backward_weights_fn *conv3x3_f32_backward_weights;
+    /* CPU only (the device backend runs its float convolutions through im2col + sgemm);
+     * conv_same_f32_*: 3x3 or 5x5, stride 1, same padding (eng_conv_shape_is_same) */
+    eng_conv_same_f32_forward_fn          *conv_same_f32_forward;
+    eng_conv_same_f32_backward_data_fn    *conv_same_f32_backward_data;
+    eng_conv_same_f32_backward_weights_fn *conv_same_f32_backward_weights;
     eng_depthwise_f32_forward_fn          *depthwise_f32_forward;
     eng_depthwise_f32_backward_data_fn    *depthwise_f32_backward_data;
     eng_depthwise_f32_backward_weights_fn *depthwise_f32_backward_weights;
     eng_depthwise_f32_backward_fn         *depthwise_f32_backward; /* optional: NULL in "scalar" */
 } eng_kernels;
 
-/* True when s is the shape of the conv3x3_f32_* kernels: 3x3, stride 1, pad 1, dilation 1. */
-static inline bool eng_conv_shape_is_3x3s1(const eng_conv_shape *s)
+/* True when s is the shape of the conv_same_f32_* kernels: 3x3 with pad 1 or 5x5 with pad 2,
+ * stride 1, dilation 1. */
+static inline bool eng_conv_shape_is_same(const eng_conv_shape *s)
 {
-    return s->kh == 3 && s->kw == 3 && s->stride == 1 && s->pad == 1 && s->dilation == 1;
+    return (s->kh == 3 || s->kh == 5) && s->kw == s->kh && s->stride == 1 &&
+           s->pad == s->kh / 2 && s->dilation == 1;
 }
 
 /* The scalar reference kernels: slow, obvious, the definition of every kernel's result. */

@@ -5,9 +5,9 @@
  * These functions work on raw channel-major arrays and know nothing of networks: the layer
  * code owns the tensors, one eng_approx state per approximate layer and one workspace buffer.
  * All hot loops go through an eng_kernels table (sgemm, im2col, col2im, lut_gemm,
- * lut_depthwise, quantize, conv3x3_f32_*), so optimized kernels drop in without touching this
- * code. Float convolutions of 3x3, stride-1, pad-1 shapes (exact, and the STE backward of
- * approximate layers) run on the conv3x3_f32_* kernels instead of im2col + sgemm.
+ * lut_depthwise, quantize, conv_same_f32_*), so optimized kernels drop in without touching this
+ * code. Float convolutions of 3x3 and 5x5 stride-1 same-padding shapes (exact, and the STE
+ * backward of approximate layers) run on the conv_same_f32_* kernels instead of im2col + sgemm.
  *
  * Layouts (CNHW, see eng_kernels.h):
  *   conv2d     x[c][n][h][w]   w[oc][c][kh][kw]  bias[oc]  y[oc][n][oh][ow]
@@ -165,8 +165,8 @@ const eng_qparams *eng_approx_weight_qparams(const eng_approx *q);
  * ---------------------------------------------------------------------------------------- */
 
 /* Workspace bytes for forward and backward of this shape (q: the layer's state or NULL). 0 for
- * exact float (q == NULL) 1x1 stride-1 unpadded and 3x3 stride-1 pad-1 shapes (the latter run
- * on the kernel set's conv3x3_f32_* kernels, eng_kernels.h). */
+ * exact float (q == NULL) 1x1 stride-1 unpadded shapes and 3x3 pad-1 / 5x5 pad-2 stride-1
+ * ones (the latter run on the kernel set's conv_same_f32_* kernels, eng_kernels.h). */
 size_t eng_conv2d_workspace_size(const eng_conv_shape *s, int oc, const eng_approx *q);
 
 /* q == NULL: exact float. q != NULL: quantized-approximate (see the overview); training

@@ -3,8 +3,9 @@
  *
  * One convolution over the whole CNHW batch is one GEMM on im2col columns cols[K][P]
  * (K = c*kh*kw, P = n*oh*ow); a 1x1, stride-1, unpadded convolution uses x itself as columns.
- * Float 3x3, stride-1, pad-1 convolutions (exact, and the STE backward of approximate layers)
- * use the set's conv3x3_f32_* kernels instead: no columns (direct kernels in the AVX-512 set).
+ * Float 3x3 and 5x5, stride-1, same-padding convolutions (exact, and the STE backward of
+ * approximate layers) use the set's conv_same_f32_* kernels instead: no columns (direct kernels
+ * in the AVX-512 set).
  */
 #include "approx_internal.h"
 
@@ -25,10 +26,10 @@ static conv_dims conv_dims_of(const eng_conv_shape *s)
     };
 }
 
-/* The float convolutions of shape s run on the conv3x3_f32_* kernels. */
+/* The float convolutions of shape s run on the conv_same_f32_* kernels. */
 static bool conv_direct(const eng_conv_shape *s)
 {
-    return eng_conv_shape_is_3x3s1(s);
+    return eng_conv_shape_is_same(s);
 }
 
 static eng_status conv_check(const eng_conv_shape *s, int oc, const eng_approx *q,
@@ -132,7 +133,7 @@ eng_status eng_conv2d_forward_fused(const eng_kernels *k, const eng_conv_shape *
         return approx_gemm_forward(k, q, oc, d.K, d.P, &cols, sums, w, bias, ep, y, p);
     }
     if (conv_direct(s)) {
-        ENG_TRY(k->conv3x3_f32_forward(s, oc, x, w, bias, y));
+        ENG_TRY(k->conv_same_f32_forward(s, oc, x, w, bias, y));
         if (ep) bias_epilogue_block(oc, d.P, 0, d.P, NULL, ep, y);
         return ENG_OK;
     }
@@ -183,8 +184,8 @@ static eng_status conv_backward_exact(const eng_kernels *k, const eng_conv_shape
                                       const float *dy, float *dx, float *dw, unsigned char *p)
 {
     if (conv_direct(s)) {
-        ENG_TRY(k->conv3x3_f32_backward_weights(s, oc, x, dy, dw));
-        if (dx) ENG_TRY(k->conv3x3_f32_backward_data(s, oc, dy, w, dx));
+        ENG_TRY(k->conv_same_f32_backward_weights(s, oc, x, dy, dw));
+        if (dx) ENG_TRY(k->conv_same_f32_backward_data(s, oc, dy, w, dx));
         return ENG_OK;
     }
     const float *cols = x;
@@ -226,16 +227,16 @@ eng_status eng_conv2d_backward(const eng_kernels *k, const eng_conv_shape *s, in
                                    dw);
         approx_weight_mask(q, w, (size_t)d.K, dw);
     } else if (conv_direct(s)) {
-        /* STE on the 3x3 kernels: dw = dy * fq(x) masked, dx = conv^T(dy, fq(w)) */
+        /* STE on the same-padding kernels: dw = dy * fq(x) masked, dx = conv^T(dy, fq(w)) */
         float *xq = approx_ws_take(&p, sizeof(float) * d.X);
         approx_fake_quantize_par(&q->act, x, d.X, xq);
         approx_weight_prepare(q, w, (size_t)d.K);
-        ENG_TRY(k->conv3x3_f32_backward_weights(s, oc, xq, dy, dw));
+        ENG_TRY(k->conv_same_f32_backward_weights(s, oc, xq, dy, dw));
         approx_weight_mask(q, w, (size_t)d.K, dw);
         if (!dx) return ENG_OK;
         float *wq = approx_ws_take(&p, sizeof(float) * oc * d.K);
         approx_weight_fake(q, w, (size_t)d.K, wq);
-        ENG_TRY(k->conv3x3_f32_backward_data(s, oc, dy, wq, dx));
+        ENG_TRY(k->conv_same_f32_backward_data(s, oc, dy, wq, dx));
         approx_fake_quantize_backward_par(&q->act, x, dx, d.X, dx);
         return ENG_OK;
     } else {

@@ -1,7 +1,8 @@
 /*
  * test_ops.c - exact float conv2d, depthwise and dense (eng_ops.h, q == NULL): forward and
  * backward against PyTorch reference vectors, finite differences and a naive grouped
- * convolution; a failing kernel's status comes back from every op.
+ * convolution; float and STE-quantized same-padding conv2d layers (3x3, 5x5) in every kernel
+ * set against the scalar one; a failing kernel's status comes back from every op.
  */
 #include <check.h>
 #include <math.h>
@@ -396,13 +397,13 @@ static eng_status fail_quantize(const float *x, size_t count, float scale, int32
 { return kernel_fails("quantize"); }
 static eng_status fail_c3_forward(const eng_conv_shape *s, int oc, const float *x,
                                   const float *w, const float *bias, float *y)
-{ return kernel_fails("conv3x3_f32_forward"); }
+{ return kernel_fails("conv_same_f32_forward"); }
 static eng_status fail_c3_backward_data(const eng_conv_shape *s, int oc, const float *dy,
                                         const float *w, float *dx)
-{ return kernel_fails("conv3x3_f32_backward_data"); }
+{ return kernel_fails("conv_same_f32_backward_data"); }
 static eng_status fail_c3_backward_weights(const eng_conv_shape *s, int oc, const float *x,
                                            const float *dy, float *dw)
-{ return kernel_fails("conv3x3_f32_backward_weights"); }
+{ return kernel_fails("conv_same_f32_backward_weights"); }
 static eng_status fail_dw_forward(const eng_conv_shape *s, const float *x, const float *w,
                                   const float *bias, float *y)
 { return kernel_fails("depthwise_f32_forward"); }
@@ -429,9 +430,9 @@ static eng_kernels failing_set(int failing)
     case 5: k.im2col_u8 = fail_im2col_u8; break;
     case 6: k.col2im_f32 = fail_col2im_f32; break;
     case 7: k.quantize = fail_quantize; break;
-    case 8: k.conv3x3_f32_forward = fail_c3_forward; break;
-    case 9: k.conv3x3_f32_backward_data = fail_c3_backward_data; break;
-    case 10: k.conv3x3_f32_backward_weights = fail_c3_backward_weights; break;
+    case 8: k.conv_same_f32_forward = fail_c3_forward; break;
+    case 9: k.conv_same_f32_backward_data = fail_c3_backward_data; break;
+    case 10: k.conv_same_f32_backward_weights = fail_c3_backward_weights; break;
     case 11: k.depthwise_f32_forward = fail_dw_forward; break;
     case 12: k.depthwise_f32_backward_data = fail_dw_backward_data; break;
     case 13: k.depthwise_f32_backward_weights = fail_dw_backward_weights; break;
@@ -519,6 +520,83 @@ START_TEST(test_kernel_status_propagates)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------------------------
+ * Same-padding conv2d layers (the conv_same_f32_* kernels) in every set against the scalar one
+ * ---------------------------------------------------------------------------------------- */
+
+/* |got - want| <= tol * max |want| for every element: float rounding of sums of a few hundred
+ * terms stays far below it, a wrong tap or channel does not. */
+static void assert_close_max(const char *what, const char *set, const float *got,
+                             const float *want, size_t count, double tol)
+{
+    double most = 0.0;
+    for (size_t i = 0; i < count; i++)
+        most = fmax(most, fabs((double)want[i]));
+    for (size_t i = 0; i < count; i++)
+        ck_assert_msg(fabs((double)got[i] - want[i]) <= tol * most, "%s (%s)[%zu]: %.7g, "
+                      "expected %.7g (max %g)", what, set, i, (double)got[i], (double)want[i],
+                      most);
+}
+
+/* A training forward, then the backward with dx and db, of a conv2d layer in set k; quant: a
+ * fresh quantization state (ASYM, exact products, STE backward). */
+static void run_conv_layer(const eng_kernels *k, const eng_conv_shape *s, int oc, bool quant,
+                           const float *x, const float *w, const float *b, const float *dy,
+                           float *y, float *dx, float *dw, float *db)
+{
+    eng_approx *q = NULL;
+    if (quant) {
+        eng_approx_cfg cfg;
+        eng_approx_cfg_default(&cfg);
+        ck_assert_int_eq(eng_approx_create(&cfg, NULL, oc, &q), ENG_OK);
+    }
+    void *ws = ws_alloc(eng_conv2d_workspace_size(s, oc, q));
+    ck_assert_int_eq(eng_conv2d_forward(k, s, oc, x, w, b, q, true, y, ws), ENG_OK);
+    ck_assert_int_eq(eng_conv2d_backward(k, s, oc, x, w, q, dy, dx, dw, db, ws), ENG_OK);
+    eng_free(ws);
+    eng_approx_free(q);
+}
+
+/* Case _i: kernel 3 (even) or 5 (odd), float (_i < 2) or STE-quantized; 7x7 images, batch 3,
+ * channel counts off the kernels' blocks. */
+START_TEST(test_conv_same_sets)
+{
+    const int ks = _i % 2 ? 5 : 3, n = 3, c = 5, hw = 7, oc = 9;
+    const bool quant = _i >= 2;
+    eng_conv_shape s;
+    ck_assert_int_eq(eng_conv_shape_init(&s, n, c, hw, hw, ks, ks, 1, ks / 2, 1), ENG_OK);
+    ck_assert(eng_conv_shape_is_same(&s));
+    const size_t X = (size_t)c * n * hw * hw, Y = (size_t)oc * n * hw * hw;
+    const size_t W = (size_t)oc * c * ks * ks;
+    uint64_t rng = 91 + (uint64_t)_i;
+    float *buf[11];
+    const size_t sizes[11] = {X, W, (size_t)oc, Y, Y, X, W, (size_t)oc, Y, X, W};
+    for (int i = 0; i < 11; i++) {
+        buf[i] = malloc(sizeof(float) * sizes[i]);
+        ck_assert_ptr_nonnull(buf[i]);
+        for (size_t j = 0; j < sizes[i]; j++)
+            buf[i][j] = test_rand_uniform(&rng, -1.0f, 1.0f);
+    }
+    float *x = buf[0], *w = buf[1], *b = buf[2], *dy = buf[3];
+    float *y_ref = buf[4], *dx_ref = buf[5], *dw_ref = buf[6], *db_ref = buf[7];
+    float *y = buf[8], *dx = buf[9], *dw = buf[10], db[9];
+    run_conv_layer(eng_kernels_ref(), &s, oc, quant, x, w, b, dy, y_ref, dx_ref, dw_ref, db_ref);
+    const char *const sets[] = {"avx2", "avx512"};
+    for (int i = 0; i < 2; i++) {
+        const eng_kernels *k = eng_kernels_by_name(sets[i]);
+        if (k == NULL)
+            continue;
+        run_conv_layer(k, &s, oc, quant, x, w, b, dy, y, dx, dw, db);
+        assert_close_max("y", k->name, y, y_ref, Y, 1e-5);
+        assert_close_max("dx", k->name, dx, dx_ref, X, 1e-5);
+        assert_close_max("dw", k->name, dw, dw_ref, W, 1e-5);
+        assert_close_max("db", k->name, db, db_ref, (size_t)oc, 1e-5);
+    }
+    for (int i = 0; i < 11; i++)
+        free(buf[i]);
+}
+END_TEST
+
 static Suite *ops_suite(void)
 {
     Suite *s = suite_create("ops");
@@ -529,6 +607,9 @@ static Suite *ops_suite(void)
     tc = tcase_create("gradients");
     tcase_add_loop_test(tc, test_conv_finite_differences, 0, 5);
     tcase_add_test(tc, test_dense_finite_differences);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("same");
+    tcase_add_loop_test(tc, test_conv_same_sets, 0, 4);
     suite_add_tcase(s, tc);
     tc = tcase_create("depthwise");
     tcase_add_loop_test(tc, test_depthwise_vs_grouped, 0, 6);

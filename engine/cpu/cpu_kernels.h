@@ -89,19 +89,20 @@ eng_col2im_f32_fn eng_cpu_col2im_f32;
  * thread (the window sums of the depthwise table kernels, from their column panels). */
 void eng_cpu_column_sums_u8(const uint8_t *cols, int rows, size_t ld, size_t n, int32_t *sums);
 
-/* ---- 3x3 stride-1 float convolution (conv3x3_avx512.c, conv3x3_gemm.c) ------------------- */
+/* ---- 3x3 / 5x5 stride-1 "same" float convolution (conv_same_avx512.c, conv_same_gemm.c) -- */
 
-/* The AVX-512 (F/BW/VL/DQ) 3x3, stride-1, pad-1 float convolutions of the avx512 set; same
- * contracts as eng_kernels.conv3x3_f32_forward / _backward_data / _backward_weights. */
-eng_conv3x3_f32_forward_fn eng_cpu_conv3x3_avx512_forward;
-eng_conv3x3_f32_backward_data_fn eng_cpu_conv3x3_avx512_backward_data;
-eng_conv3x3_f32_backward_weights_fn eng_cpu_conv3x3_avx512_backward_weights;
+/* The direct AVX-512 (F/BW/VL/DQ) 3x3 and 5x5, stride-1, same-padding float convolutions of
+ * the avx512 set; same
+ * contracts as eng_kernels.conv_same_f32_forward / _backward_data / _backward_weights. */
+eng_conv_same_f32_forward_fn eng_cpu_conv_same_avx512_forward;
+eng_conv_same_f32_backward_data_fn eng_cpu_conv_same_avx512_backward_data;
+eng_conv_same_f32_backward_weights_fn eng_cpu_conv_same_avx512_backward_weights;
 
-/* The 3x3 convolutions of the avx2 set: im2col + eng_cpu_sgemm with the column buffer in the
- * calling thread's scratch (conv3x3_gemm.c). Same contracts. */
-eng_conv3x3_f32_forward_fn eng_cpu_conv3x3_gemm_forward;
-eng_conv3x3_f32_backward_data_fn eng_cpu_conv3x3_gemm_backward_data;
-eng_conv3x3_f32_backward_weights_fn eng_cpu_conv3x3_gemm_backward_weights;
+/* The same-padding convolutions of the avx2 set: im2col + eng_cpu_sgemm with the column
+ * buffer in the calling thread's scratch (conv_same_gemm.c). Same contracts. */
+eng_conv_same_f32_forward_fn eng_cpu_conv_same_gemm_forward;
+eng_conv_same_f32_backward_data_fn eng_cpu_conv_same_gemm_backward_data;
+eng_conv_same_f32_backward_weights_fn eng_cpu_conv_same_gemm_backward_weights;
 
 /* ---- float depthwise convolution (depthwise_f32.c) ---------------------------------------- */
 

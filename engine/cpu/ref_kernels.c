@@ -207,10 +207,11 @@ static inline float ref_pixel(const float *x, int h, int w, int i, int j)
     return i >= 0 && i < h && j >= 0 && j < w ? x[(size_t)i * w + j] : 0.0f;
 }
 
-static eng_status ref_conv3x3_forward(const eng_conv_shape *s, int oc, const float *x,
-                                      const float *w, const float *bias, float *y)
+static eng_status ref_conv_same_forward(const eng_conv_shape *s, int oc, const float *x,
+                                        const float *w, const float *bias, float *y)
 {
     const size_t plane = (size_t)s->h * s->w, P = (size_t)s->n * plane;
+    const int k = s->kh, r = k / 2;
 #pragma omp parallel for schedule(static)
     for (int o = 0; o < oc; o++) {
         for (int b = 0; b < s->n; b++) {
@@ -219,11 +220,11 @@ static eng_status ref_conv3x3_forward(const eng_conv_shape *s, int oc, const flo
                     double sum = 0.0;
                     for (int c = 0; c < s->c; c++) {
                         const float *xp = x + (size_t)c * P + (size_t)b * plane;
-                        const float *wp = w + ((size_t)o * s->c + c) * 9;
-                        for (int ky = 0; ky < 3; ky++)
-                            for (int kx = 0; kx < 3; kx++)
-                                sum += (double)wp[ky * 3 + kx] *
-                                       ref_pixel(xp, s->h, s->w, i + ky - 1, j + kx - 1);
+                        const float *wp = w + ((size_t)o * s->c + c) * k * k;
+                        for (int ky = 0; ky < k; ky++)
+                            for (int kx = 0; kx < k; kx++)
+                                sum += (double)wp[ky * k + kx] *
+                                       ref_pixel(xp, s->h, s->w, i + ky - r, j + kx - r);
                     }
                     y[(size_t)o * P + (size_t)b * plane + (size_t)i * s->w + j] =
                         (float)(sum + (bias ? (double)bias[o] : 0.0));
@@ -234,10 +235,11 @@ static eng_status ref_conv3x3_forward(const eng_conv_shape *s, int oc, const flo
     return ENG_OK;
 }
 
-static eng_status ref_conv3x3_backward_data(const eng_conv_shape *s, int oc, const float *dy,
-                                            const float *w, float *dx)
+static eng_status ref_conv_same_backward_data(const eng_conv_shape *s, int oc, const float *dy,
+                                              const float *w, float *dx)
 {
     const size_t plane = (size_t)s->h * s->w, P = (size_t)s->n * plane;
+    const int k = s->kh, r = k / 2;
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < s->c; c++) {
         for (int b = 0; b < s->n; b++) {
@@ -246,11 +248,11 @@ static eng_status ref_conv3x3_backward_data(const eng_conv_shape *s, int oc, con
                     double sum = 0.0;
                     for (int o = 0; o < oc; o++) {
                         const float *dp = dy + (size_t)o * P + (size_t)b * plane;
-                        const float *wp = w + ((size_t)o * s->c + c) * 9;
-                        for (int ky = 0; ky < 3; ky++)
-                            for (int kx = 0; kx < 3; kx++)
-                                sum += (double)wp[ky * 3 + kx] *
-                                       ref_pixel(dp, s->h, s->w, i - ky + 1, j - kx + 1);
+                        const float *wp = w + ((size_t)o * s->c + c) * k * k;
+                        for (int ky = 0; ky < k; ky++)
+                            for (int kx = 0; kx < k; kx++)
+                                sum += (double)wp[ky * k + kx] *
+                                       ref_pixel(dp, s->h, s->w, i - ky + r, j - kx + r);
                     }
                     dx[(size_t)c * P + (size_t)b * plane + (size_t)i * s->w + j] = (float)sum;
                 }
@@ -260,15 +262,16 @@ static eng_status ref_conv3x3_backward_data(const eng_conv_shape *s, int oc, con
     return ENG_OK;
 }
 
-static eng_status ref_conv3x3_backward_weights(const eng_conv_shape *s, int oc, const float *x,
-                                               const float *dy, float *dw)
+static eng_status ref_conv_same_backward_weights(const eng_conv_shape *s, int oc, const float *x,
+                                                 const float *dy, float *dw)
 {
     const size_t plane = (size_t)s->h * s->w, P = (size_t)s->n * plane;
+    const int k = s->kh, r = k / 2;
 #pragma omp parallel for schedule(static)
     for (int o = 0; o < oc; o++) {
         for (int c = 0; c < s->c; c++) {
-            for (int ky = 0; ky < 3; ky++) {
-                for (int kx = 0; kx < 3; kx++) {
+            for (int ky = 0; ky < k; ky++) {
+                for (int kx = 0; kx < k; kx++) {
                     double sum = 0.0;
                     for (int b = 0; b < s->n; b++) {
                         const float *dp = dy + (size_t)o * P + (size_t)b * plane;
@@ -276,9 +279,9 @@ static eng_status ref_conv3x3_backward_weights(const eng_conv_shape *s, int oc, 
                         for (int i = 0; i < s->h; i++)
                             for (int j = 0; j < s->w; j++)
                                 sum += (double)dp[(size_t)i * s->w + j] *
-                                       ref_pixel(xp, s->h, s->w, i + ky - 1, j + kx - 1);
+                                       ref_pixel(xp, s->h, s->w, i + ky - r, j + kx - r);
                     }
-                    dw[(((size_t)o * s->c + c) * 3 + ky) * 3 + kx] = (float)sum;
+                    dw[(((size_t)o * s->c + c) * k + ky) * k + kx] = (float)sum;
                 }
             }
         }
@@ -373,9 +376,9 @@ static const eng_kernels ref_kernels = {
     .im2col_u8 = ref_im2col_u8,
     .col2im_f32 = ref_col2im_f32,
     .quantize = ref_quantize,
-    .conv3x3_f32_forward = ref_conv3x3_forward,
-    .conv3x3_f32_backward_data = ref_conv3x3_backward_data,
-    .conv3x3_f32_backward_weights = ref_conv3x3_backward_weights,
+    .conv_same_f32_forward = ref_conv_same_forward,
+    .conv_same_f32_backward_data = ref_conv_same_backward_data,
+    .conv_same_f32_backward_weights = ref_conv_same_backward_weights,
     .depthwise_f32_forward = ref_depthwise_forward,
     .depthwise_f32_backward_data = ref_depthwise_backward_data,
     .depthwise_f32_backward_weights = ref_depthwise_backward_weights,

@@ -1,8 +1,8 @@
 /*
- * test_conv3x3.c - the direct 3x3 stride-1 pad-1 float convolution kernels (conv3x3_f32_* of
- * every kernel set that has them) against im2col + the reference sgemm on random shapes with
- * tails, tiny and odd images and channel counts; gradients against finite differences of a
- * loss; bit-identical results at 1 and 2 threads; the conv2d ops on such shapes with the
+ * test_conv_same.c - the 3x3 and 5x5 stride-1 same-padding float convolution kernels
+ * (conv_same_f32_* of every kernel set) against im2col + the reference sgemm on random shapes
+ * with tails, tiny and odd images and channel counts; gradients against finite differences of
+ * a loss; bit-identical results at 1 and 2 threads; the conv2d ops on such shapes with the
  * (empty) workspace eng_conv2d_workspace_size gives.
  */
 #include <check.h>
@@ -26,8 +26,8 @@ static const eng_kernels *set_or_skip(int i)
     const eng_kernels *k = test_kernel_set(set_names[i]);
     if (k == NULL)
         return NULL;
-    ck_assert_msg(k->conv3x3_f32_forward && k->conv3x3_f32_backward_data &&
-                  k->conv3x3_f32_backward_weights, "set %s lacks a conv3x3 kernel", k->name);
+    ck_assert_msg(k->conv_same_f32_forward && k->conv_same_f32_backward_data &&
+                  k->conv_same_f32_backward_weights, "set %s lacks a conv_same kernel", k->name);
     return k;
 }
 
@@ -55,7 +55,7 @@ static void def_forward(const eng_conv_shape *s, int oc, const float *x, const f
                         const float *bias, float *y)
 {
     const eng_kernels *r = eng_kernels_ref();
-    const int K = s->c * 9, P = s->n * s->h * s->w;
+    const int K = s->c * s->kh * s->kw, P = s->n * s->h * s->w;
     float *cols = malloc(sizeof(float) * K * P);
     ck_assert_int_eq(r->im2col_f32(s, x, 0.0f, cols), ENG_OK);
     ck_assert_int_eq(r->sgemm(false, false, oc, P, K, 1.0f, w, K, cols, P, 0.0f, y, P), ENG_OK);
@@ -69,7 +69,7 @@ static void def_backward_weights(const eng_conv_shape *s, int oc, const float *x
                                  const float *dy, float *dw)
 {
     const eng_kernels *r = eng_kernels_ref();
-    const int K = s->c * 9, P = s->n * s->h * s->w;
+    const int K = s->c * s->kh * s->kw, P = s->n * s->h * s->w;
     float *cols = malloc(sizeof(float) * K * P);
     ck_assert_int_eq(r->im2col_f32(s, x, 0.0f, cols), ENG_OK);
     ck_assert_int_eq(r->sgemm(false, true, oc, K, P, 1.0f, dy, P, cols, P, 0.0f, dw, K), ENG_OK);
@@ -80,7 +80,7 @@ static void def_backward_data(const eng_conv_shape *s, int oc, const float *dy, 
                               float *dx)
 {
     const eng_kernels *r = eng_kernels_ref();
-    const int K = s->c * 9, P = s->n * s->h * s->w;
+    const int K = s->c * s->kh * s->kw, P = s->n * s->h * s->w;
     float *cols = malloc(sizeof(float) * K * P);
     ck_assert_int_eq(r->sgemm(true, false, K, P, oc, 1.0f, w, K, dy, P, 0.0f, cols, P), ENG_OK);
     ck_assert_int_eq(r->col2im_f32(s, cols, dx), ENG_OK);
@@ -107,6 +107,7 @@ static const shape_case fixed_cases[] = {
     {1, 1, 1, 1, 1},   {1, 2, 3, 2, 2},   {2, 3, 5, 7, 7},   {3, 17, 9, 5, 16},
     {1, 40, 33, 17, 17}, {2, 16, 16, 8, 8}, {3, 1, 40, 3, 17}, {1, 7, 8, 17, 1},
     {2, 9, 11, 1, 13}, {3, 33, 31, 4, 4},
+    {3, 10, 9, 29, 30}, /* P = 2610: backward weights carries its sums over two passes */
 };
 enum { FIXED_COUNT = sizeof fixed_cases / sizeof fixed_cases[0], RANDOM_COUNT = 12 };
 
@@ -123,16 +124,24 @@ static shape_case case_of(int i, uint64_t *rng)
     return sc;
 }
 
-/* Every kernel of every set against the definitions on case _i. */
+/* The kernel size of loop index i: 3 for even, 5 for odd ones. */
+static int size_of(int i)
+{
+    return i % 2 ? 5 : 3;
+}
+
+/* Every kernel of every set against the definitions on case _i / 2, kernel size_of(_i). */
 START_TEST(test_against_im2col_gemm)
 {
-    uint64_t rng = 0x3c3c0000u + (uint64_t)_i;
-    shape_case sc = case_of(_i, &rng);
+    const int ks = size_of(_i);
+    uint64_t rng = 0x3c3c0000u + (uint64_t)(_i / 2);
+    shape_case sc = case_of(_i / 2, &rng);
     eng_conv_shape s;
-    ck_assert_int_eq(eng_conv_shape_init(&s, sc.n, sc.c, sc.h, sc.w, 3, 3, 1, 1, 1), ENG_OK);
-    ck_assert(eng_conv_shape_is_3x3s1(&s));
+    ck_assert_int_eq(eng_conv_shape_init(&s, sc.n, sc.c, sc.h, sc.w, ks, ks, 1, ks / 2, 1),
+                     ENG_OK);
+    ck_assert(eng_conv_shape_is_same(&s));
     const size_t X = (size_t)sc.c * sc.n * sc.h * sc.w, Y = (size_t)sc.oc * sc.n * sc.h * sc.w;
-    const size_t W = (size_t)sc.oc * sc.c * 9;
+    const size_t W = (size_t)sc.oc * sc.c * ks * ks;
     float *x = random_floats(X, &rng), *w = random_floats(W, &rng), *dy = random_floats(Y, &rng);
     float *bias = random_floats((size_t)sc.oc, &rng);
     float *ax = absolute(x, X), *aw = absolute(w, W), *ady = absolute(dy, Y);
@@ -159,10 +168,10 @@ START_TEST(test_against_im2col_gemm)
         memset(y, 0x7f, 4 * Y);
         memset(dx, 0x7f, 4 * X);
         memset(dw, 0x7f, 4 * W);
-        ck_assert_int_eq(k->conv3x3_f32_forward(&s, sc.oc, x, w, bias, y), ENG_OK);
-        ck_assert_int_eq(k->conv3x3_f32_forward(&s, sc.oc, x, w, NULL, y0), ENG_OK);
-        ck_assert_int_eq(k->conv3x3_f32_backward_data(&s, sc.oc, dy, w, dx), ENG_OK);
-        ck_assert_int_eq(k->conv3x3_f32_backward_weights(&s, sc.oc, x, dy, dw), ENG_OK);
+        ck_assert_int_eq(k->conv_same_f32_forward(&s, sc.oc, x, w, bias, y), ENG_OK);
+        ck_assert_int_eq(k->conv_same_f32_forward(&s, sc.oc, x, w, NULL, y0), ENG_OK);
+        ck_assert_int_eq(k->conv_same_f32_backward_data(&s, sc.oc, dy, w, dx), ENG_OK);
+        ck_assert_int_eq(k->conv_same_f32_backward_weights(&s, sc.oc, x, dy, dw), ENG_OK);
         assert_within("forward", k->name, y, y_def, y_abs, Y, 1e-5);
         assert_within("forward, no bias", k->name, y0, y0_def, y_abs, Y, 1e-5);
         assert_within("backward data", k->name, dx, dx_def, dx_abs, X, 1e-5);
@@ -180,7 +189,7 @@ static double loss(const eng_kernels *k, const eng_conv_shape *s, int oc, const 
                    const float *w, const float *r, float *y)
 {
     const size_t Y = (size_t)oc * s->n * s->h * s->w;
-    ck_assert_int_eq(k->conv3x3_f32_forward(s, oc, x, w, NULL, y), ENG_OK);
+    ck_assert_int_eq(k->conv_same_f32_forward(s, oc, x, w, NULL, y), ENG_OK);
     double sum = 0.0;
     for (size_t i = 0; i < Y; i++)
         sum += (double)y[i] * r[i];
@@ -210,22 +219,23 @@ static void check_central_differences(const char *what, const eng_kernels *k,
 }
 
 /* dL/dw = backward_weights(x, r), dL/dx = backward_data(r, w), by central differences (the
- * loss is linear in w and x, so only rounding separates them). */
+ * loss is linear in w and x, so only rounding separates them); kernel size_of(_i). */
 START_TEST(test_gradients_finite_differences)
 {
+    const int ks = size_of(_i);
     uint64_t rng = 77;
     eng_conv_shape s;
     const int oc = 4;
-    ck_assert_int_eq(eng_conv_shape_init(&s, 2, 3, 5, 6, 3, 3, 1, 1, 1), ENG_OK);
-    const size_t X = 2 * 3 * 5 * 6, Y = (size_t)oc * 2 * 5 * 6, W = (size_t)oc * 3 * 9;
+    ck_assert_int_eq(eng_conv_shape_init(&s, 2, 3, 5, 6, ks, ks, 1, ks / 2, 1), ENG_OK);
+    const size_t X = 2 * 3 * 5 * 6, Y = (size_t)oc * 2 * 5 * 6, W = (size_t)oc * 3 * ks * ks;
     float *x = random_floats(X, &rng), *w = random_floats(W, &rng), *r = random_floats(Y, &rng);
     float *y = malloc(4 * Y), *dw = malloc(4 * W), *dx = malloc(4 * X);
     for (int i = 0; i < SET_COUNT; i++) {
         const eng_kernels *k = set_or_skip(i);
         if (k == NULL)
             continue;
-        ck_assert_int_eq(k->conv3x3_f32_backward_weights(&s, oc, x, r, dw), ENG_OK);
-        ck_assert_int_eq(k->conv3x3_f32_backward_data(&s, oc, r, w, dx), ENG_OK);
+        ck_assert_int_eq(k->conv_same_f32_backward_weights(&s, oc, x, r, dw), ENG_OK);
+        ck_assert_int_eq(k->conv_same_f32_backward_data(&s, oc, r, w, dx), ENG_OK);
         check_central_differences("dw", k, &s, oc, x, w, r, y, w, W, dw);
         check_central_differences("dx", k, &s, oc, x, w, r, y, x, X, dx);
     }
@@ -234,15 +244,16 @@ START_TEST(test_gradients_finite_differences)
 END_TEST
 
 /* The direct kernels (scalar, avx512) give bit-identical results at 1 and 2 threads; every set
- * gives bit-identical results when run twice with the same thread count. */
+ * gives bit-identical results when run twice with the same thread count; kernel size_of(_i). */
 START_TEST(test_thread_count_independent)
 {
+    const int ks = size_of(_i);
     uint64_t rng = 5;
     eng_conv_shape s;
     const int oc = 24;
-    ck_assert_int_eq(eng_conv_shape_init(&s, 3, 20, 17, 13, 3, 3, 1, 1, 1), ENG_OK);
+    ck_assert_int_eq(eng_conv_shape_init(&s, 3, 20, 17, 13, ks, ks, 1, ks / 2, 1), ENG_OK);
     const size_t X = (size_t)20 * 3 * 17 * 13, Y = (size_t)oc * 3 * 17 * 13;
-    const size_t W = (size_t)oc * 20 * 9;
+    const size_t W = (size_t)oc * 20 * ks * ks;
     float *x = random_floats(X, &rng), *w = random_floats(W, &rng), *dy = random_floats(Y, &rng);
     float *bias = random_floats((size_t)oc, &rng);
     float *out[2][3];
@@ -256,9 +267,9 @@ START_TEST(test_thread_count_independent)
             out[t][0] = malloc(4 * Y);
             out[t][1] = malloc(4 * X);
             out[t][2] = malloc(4 * W);
-            ck_assert_int_eq(k->conv3x3_f32_forward(&s, oc, x, w, bias, out[t][0]), ENG_OK);
-            ck_assert_int_eq(k->conv3x3_f32_backward_data(&s, oc, dy, w, out[t][1]), ENG_OK);
-            ck_assert_int_eq(k->conv3x3_f32_backward_weights(&s, oc, x, dy, out[t][2]), ENG_OK);
+            ck_assert_int_eq(k->conv_same_f32_forward(&s, oc, x, w, bias, out[t][0]), ENG_OK);
+            ck_assert_int_eq(k->conv_same_f32_backward_data(&s, oc, dy, w, out[t][1]), ENG_OK);
+            ck_assert_int_eq(k->conv_same_f32_backward_weights(&s, oc, x, dy, out[t][2]), ENG_OK);
         }
         test_set_threads(2);
         ck_assert_msg(memcmp(out[0][0], out[1][0], 4 * Y) == 0, "%s forward", k->name);
@@ -272,15 +283,17 @@ START_TEST(test_thread_count_independent)
 }
 END_TEST
 
-/* eng_conv2d_forward / _backward on a 3x3/s1/p1 shape agree with the definitions for every
- * set; such a shape needs no workspace (NULL is passed). */
+/* eng_conv2d_forward / _backward on a same-padding shape (kernel size_of(_i)) agree with the
+ * definitions for every set; such a shape needs no workspace (NULL is passed). */
 START_TEST(test_conv2d_ops_direct_shape)
 {
+    const int ks = size_of(_i);
     uint64_t rng = 11;
     eng_conv_shape s;
     const int oc = 10;
-    ck_assert_int_eq(eng_conv_shape_init(&s, 2, 6, 9, 11, 3, 3, 1, 1, 1), ENG_OK);
-    const size_t X = (size_t)6 * 2 * 9 * 11, Y = (size_t)oc * 2 * 9 * 11, W = (size_t)oc * 6 * 9;
+    ck_assert_int_eq(eng_conv_shape_init(&s, 2, 6, 9, 11, ks, ks, 1, ks / 2, 1), ENG_OK);
+    const size_t X = (size_t)6 * 2 * 9 * 11, Y = (size_t)oc * 2 * 9 * 11;
+    const size_t W = (size_t)oc * 6 * ks * ks;
     float *x = random_floats(X, &rng), *w = random_floats(W, &rng), *dy = random_floats(Y, &rng);
     float *bias = random_floats((size_t)oc, &rng);
     float *ax = absolute(x, X), *aw = absolute(w, W), *ady = absolute(dy, Y);
@@ -318,34 +331,42 @@ START_TEST(test_conv2d_ops_direct_shape)
 }
 END_TEST
 
-/* The shape predicate accepts exactly 3x3, stride 1, pad 1, dilation 1. */
+/* The shape predicate accepts exactly 3x3 pad 1 and 5x5 pad 2, stride 1, dilation 1. */
 START_TEST(test_shape_predicate)
 {
     eng_conv_shape s;
     ck_assert_int_eq(eng_conv_shape_init(&s, 1, 1, 8, 8, 3, 3, 1, 1, 1), ENG_OK);
-    ck_assert(eng_conv_shape_is_3x3s1(&s));
+    ck_assert(eng_conv_shape_is_same(&s));
     ck_assert_int_eq(eng_conv_shape_init(&s, 1, 1, 8, 8, 3, 3, 2, 1, 1), ENG_OK);
-    ck_assert(!eng_conv_shape_is_3x3s1(&s));
+    ck_assert(!eng_conv_shape_is_same(&s));
     ck_assert_int_eq(eng_conv_shape_init(&s, 1, 1, 8, 8, 3, 3, 1, 0, 1), ENG_OK);
-    ck_assert(!eng_conv_shape_is_3x3s1(&s));
+    ck_assert(!eng_conv_shape_is_same(&s));
     ck_assert_int_eq(eng_conv_shape_init(&s, 1, 1, 8, 8, 3, 3, 1, 1, 2), ENG_OK);
-    ck_assert(!eng_conv_shape_is_3x3s1(&s));
+    ck_assert(!eng_conv_shape_is_same(&s));
+    ck_assert_int_eq(eng_conv_shape_init(&s, 1, 1, 8, 8, 5, 5, 1, 2, 1), ENG_OK);
+    ck_assert(eng_conv_shape_is_same(&s));
     ck_assert_int_eq(eng_conv_shape_init(&s, 1, 1, 8, 8, 5, 5, 1, 1, 1), ENG_OK);
-    ck_assert(!eng_conv_shape_is_3x3s1(&s));
+    ck_assert(!eng_conv_shape_is_same(&s));
+    ck_assert_int_eq(eng_conv_shape_init(&s, 1, 1, 8, 8, 5, 5, 2, 2, 1), ENG_OK);
+    ck_assert(!eng_conv_shape_is_same(&s));
+    ck_assert_int_eq(eng_conv_shape_init(&s, 1, 1, 8, 8, 5, 3, 1, 2, 1), ENG_OK);
+    ck_assert(!eng_conv_shape_is_same(&s));
+    ck_assert_int_eq(eng_conv_shape_init(&s, 1, 1, 8, 8, 7, 7, 1, 3, 1), ENG_OK);
+    ck_assert(!eng_conv_shape_is_same(&s));
     ck_assert_int_eq(eng_conv_shape_init(&s, 1, 1, 8, 8, 1, 3, 1, 1, 1), ENG_OK);
-    ck_assert(!eng_conv_shape_is_3x3s1(&s));
+    ck_assert(!eng_conv_shape_is_same(&s));
 }
 END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("conv3x3");
+    Suite *s = suite_create("conv_same");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 60);
-    tcase_add_loop_test(tc, test_against_im2col_gemm, 0, FIXED_COUNT + RANDOM_COUNT);
-    tcase_add_test(tc, test_gradients_finite_differences);
-    tcase_add_test(tc, test_thread_count_independent);
-    tcase_add_test(tc, test_conv2d_ops_direct_shape);
+    tcase_add_loop_test(tc, test_against_im2col_gemm, 0, 2 * (FIXED_COUNT + RANDOM_COUNT));
+    tcase_add_loop_test(tc, test_gradients_finite_differences, 0, 2);
+    tcase_add_loop_test(tc, test_thread_count_independent, 0, 2);
+    tcase_add_loop_test(tc, test_conv2d_ops_direct_shape, 0, 2);
     tcase_add_test(tc, test_shape_predicate);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
