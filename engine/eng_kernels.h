@@ -50,7 +50,8 @@ typedef enum eng_lut_mode {
  * multipliers. Opaque; the AVX-512 table GEMM computes the linear part with int8 dot products
  * and looks up one byte plane of R instead of two planes of the products. It also holds the
  * table's activation classes (codes with the same products): with at most 128 of them, as for
- * truncating multipliers, a table column is looked up with one permute per byte plane. */
+ * truncating multipliers, a table column shrinks to the classes (one permute per byte plane
+ * on AVX-512, fewer nibble tables on AVX2). */
 typedef struct eng_lut_fit eng_lut_fit;
 
 typedef struct eng_lut {
@@ -63,8 +64,9 @@ typedef struct eng_lut {
     const eng_lut_fit *fit;
 } eng_lut;
 
-/* Builds the residual decomposition and the activation classes of lut (2-3 ms; 194 KiB). Returns ENG_OK with
- * *out set, ENG_ERR_ARG for an invalid table, ENG_ERR_NOMEM. Free with eng_lut_fit_free. */
+/* Builds the residual decomposition and the activation classes of lut (2-3 ms; 194 KiB).
+ * Returns ENG_OK with *out set, ENG_ERR_ARG for an invalid table, ENG_ERR_NOMEM. Free with
+ * eng_lut_fit_free. */
 eng_status eng_lut_fit_create(const eng_lut *lut, eng_lut_fit **out);
 void eng_lut_fit_free(eng_lut_fit *fit);     /* NULL is allowed */
 
@@ -74,7 +76,7 @@ void eng_lut_fit_free(eng_lut_fit *fit);     /* NULL is allowed */
  * takes the fast path when at most half of its weights have wide codes and none unusable.
  * classes: how many activation codes give different products (256 for most tables; a
  * multiplier that ignores the lowest s activation bits has 256 >> s and class_shift = s, else
- * class_shift = -1); with at most 128 the AVX-512 kernels take the class path first. */
+ * class_shift = -1); with at most 128 the AVX-512 and AVX2 kernels take the class path first. */
 typedef struct eng_lut_fit_counts {
     int codes, narrow, flat, wide, unusable;
     int classes, class_shift;

@@ -92,8 +92,8 @@ void eng_cpu_column_sums_u8(const uint8_t *cols, int rows, size_t ld, size_t n, 
 /* ---- 3x3 / 5x5 stride-1 "same" float convolution (conv_same_avx512.c, conv_same_gemm.c) -- */
 
 /* The direct AVX-512 (F/BW/VL/DQ) 3x3 and 5x5, stride-1, same-padding float convolutions of
- * the avx512 set; same
- * contracts as eng_kernels.conv_same_f32_forward / _backward_data / _backward_weights. */
+ * the avx512 set; same contracts as eng_kernels.conv_same_f32_forward / _backward_data /
+ * _backward_weights. */
 eng_conv_same_f32_forward_fn eng_cpu_conv_same_avx512_forward;
 eng_conv_same_f32_backward_data_fn eng_cpu_conv_same_avx512_backward_data;
 eng_conv_same_f32_backward_weights_fn eng_cpu_conv_same_avx512_backward_weights;
@@ -184,14 +184,21 @@ struct eng_lut_fit {
     bool    signed_acts;
     /* Activation classes: codes a and b share a class when eng_lut_product(lut, a, w) ==
      * eng_lut_product(lut, b, w) for every valid weight code w (eng_lut_code_valid; kernels
-     * use the classes only for those). Truncating multipliers ignore
-     * low activation bits (mul8u_DM1: the lowest one, 128 classes); then a table column needs
-     * only one lookup per byte plane (lut_avx512_classes.c). Classes are numbered by their
-     * first code. */
+     * use the classes only for those). Truncating multipliers ignore low activation bits
+     * (mul8u_DM1: the lowest one, 128 classes); then a table column has only as many entries
+     * as classes (lut_avx512_classes.c, lut_avx2.c). Classes are numbered by their first
+     * code. */
     int     classes;           /* number of classes, 1..256 */
     int     class_shift;       /* s when class_of[a] == a >> s for every a, else -1 */
     uint8_t class_of[256];     /* class of activation code a */
 };
+
+/* lut->fit when the kernels can look up the columns of the used weight codes (used[w]) over
+ * its activation classes: at most 128 classes and every used code valid (the class planes
+ * hold only the valid codes' columns); else NULL. The one condition of the class paths of the
+ * avx512 and avx2 sets (which add their own: products within int16, a shift for the fused
+ * depthwise). */
+const eng_lut_fit *eng_lut_class_fit(const eng_lut *lut, const bool used[256]);
 
 /* True when the AVX-512 table GEMM takes the exact + residual path (lut_avx512_residual.c) for
  * these weights: lut->fit is set, the CPU has AVX-512 VNNI, every code of w ([m][k]) is

@@ -62,18 +62,6 @@ static void build_tables(const eng_lut *lut, const bool used[256], uint8_t *tabl
     }
 }
 
-/* The fit whose activation classes the lookups can use: at most 128 classes and every used
- * weight code valid (the class planes hold only those columns); else NULL. */
-static const eng_lut_fit *class_fit(const eng_lut *lut, const bool used[256])
-{
-    if (lut->fit == NULL || lut->fit->classes > 128)
-        return NULL;
-    for (int w = 0; w < 256; w++)
-        if (used[w] && !eng_lut_code_valid(lut, w))
-            return NULL;
-    return lut->fit;
-}
-
 /* Class-path tables of the used codes from the fit's class planes: for code w, nibble table t
  * (classes [16t, 16t + 16), zero past the last class) XOR table t - 1, low plane then high
  * plane at +256, each 16 entries duplicated in both 128-bit lanes. */
@@ -405,7 +393,7 @@ static chunk_fn *chunk_for(const eng_lut_fit *fit)
 static chunk_fn *prepare_tables(const eng_lut *lut, const bool used[256], uint8_t *tables,
                                 const eng_lut_fit **fit)
 {
-    *fit = class_fit(lut, used);
+    *fit = eng_lut_class_fit(lut, used);
     if (*fit)
         build_class_tables(*fit, used, tables);
     else

@@ -188,14 +188,11 @@ static void class_tile_any(const uint8_t *planes, const uint8_t *w, int rows, in
 
 static bool classes_apply(const eng_lut *lut, int m, int k, const uint8_t *w)
 {
-    if (lut->fit == NULL || lut->fit->classes > 128)
+    if (lut->fit == NULL || lut->fit->classes > 128) /* skips marking the codes */
         return false;
     bool used[256];
     eng_lut_mark_used(w, (size_t)m * k, used);
-    for (int c = 0; c < 256; c++)
-        if (used[c] && !eng_lut_code_valid(lut, c))
-            return false;
-    return eng_lut_fits_int16(lut, used);
+    return eng_lut_class_fit(lut, used) != NULL && eng_lut_fits_int16(lut, used);
 }
 
 bool eng_cpu_lut_classes_apply(const eng_lut *lut, int m, int k, const uint8_t *w)

@@ -347,10 +347,8 @@ eng_status eng_cpu_avx512_lut_depthwise_fused(const eng_lut *lut, const eng_conv
     if (ws == NULL)
         return ENG_OK;
     /* truncating tables: the columns over the activation classes, already in the fit */
-    const eng_lut_fit *fit = lut->fit;
-    bool by_class = fit != NULL && fit->classes <= 128 && fit->class_shift >= 0;
-    for (int c = 0; c < 256 && by_class; c++)
-        by_class = !used[c] || eng_lut_code_valid(lut, c);
+    const eng_lut_fit *fit = eng_lut_class_fit(lut, used);
+    const bool by_class = fit != NULL && fit->class_shift >= 0;
     const dw_class cls = {_mm_cvtsi32_si128(by_class ? fit->class_shift : 0),
                           _mm512_set1_epi8((char)(0xff >> (by_class ? fit->class_shift : 0)))};
     uint8_t *planes = by_class ? (uint8_t *)fit->class_planes : ws;

@@ -153,6 +153,16 @@ eng_status eng_lut_fit_create(const eng_lut *lut, eng_lut_fit **out)
     return ENG_OK;
 }
 
+const eng_lut_fit *eng_lut_class_fit(const eng_lut *lut, const bool used[256])
+{
+    if (lut->fit == NULL || lut->fit->classes > 128)
+        return NULL;
+    for (int w = 0; w < 256; w++)
+        if (used[w] && !eng_lut_code_valid(lut, w))
+            return NULL;
+    return lut->fit;
+}
+
 void eng_lut_fit_free(eng_lut_fit *fit)
 {
     eng_free(fit);
