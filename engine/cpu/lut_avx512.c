@@ -165,24 +165,28 @@ static inline __attribute__((always_inline)) void tile(const uint8_t *planes, co
                 chunk_full(planes, wrow + k0, ap, lda, kc, acc);
                 word_trick_unpack(acc, awl, aol, awh, aoh);
             } else {
-            for (int p = k0; p < k0 + kc; p++, ap += lda) {
-                const uint8_t *col = planes + (size_t)wrow[p] * 512;
-                const __m512i l0 = _mm512_load_si512(col), l1 = _mm512_load_si512(col + 64);
-                const __m512i l2 = _mm512_load_si512(col + 128), l3 = _mm512_load_si512(col + 192);
-                const __m512i h0 = _mm512_load_si512(col + 256), h1 = _mm512_load_si512(col + 320);
-                const __m512i h2 = _mm512_load_si512(col + 384), h3 = _mm512_load_si512(col + 448);
+                for (int p = k0; p < k0 + kc; p++, ap += lda) {
+                    const uint8_t *col = planes + (size_t)wrow[p] * 512;
+                    const __m512i l0 = _mm512_load_si512(col);
+                    const __m512i l1 = _mm512_load_si512(col + 64);
+                    const __m512i l2 = _mm512_load_si512(col + 128);
+                    const __m512i l3 = _mm512_load_si512(col + 192);
+                    const __m512i h0 = _mm512_load_si512(col + 256);
+                    const __m512i h1 = _mm512_load_si512(col + 320);
+                    const __m512i h2 = _mm512_load_si512(col + 384);
+                    const __m512i h3 = _mm512_load_si512(col + 448);
 #pragma GCC unroll 4
-                for (int v = 0; v < NB; v++) {
-                    const __m512i x = _mm512_maskz_loadu_epi8(lm[v], ap + 64 * v);
-                    const __mmask64 top = _mm512_movepi8_mask(x);
-                    const __mmask64 bottom = _knot_mask64(top);
-                    __m512i xl = _mm512_mask2_permutex2var_epi8(l2, x, top, l3);
-                    xl = _mm512_mask2_permutex2var_epi8(l0, xl, bottom, l1);
-                    __m512i xh = _mm512_mask2_permutex2var_epi8(h2, x, top, h3);
-                    xh = _mm512_mask2_permutex2var_epi8(h0, xh, bottom, h1);
-                    word_trick_add(xl, xh, &awl[v], &aol[v], &awh[v], &aoh[v]);
+                    for (int v = 0; v < NB; v++) {
+                        const __m512i x = _mm512_maskz_loadu_epi8(lm[v], ap + 64 * v);
+                        const __mmask64 top = _mm512_movepi8_mask(x);
+                        const __mmask64 bottom = _knot_mask64(top);
+                        __m512i xl = _mm512_mask2_permutex2var_epi8(l2, x, top, l3);
+                        xl = _mm512_mask2_permutex2var_epi8(l0, xl, bottom, l1);
+                        __m512i xh = _mm512_mask2_permutex2var_epi8(h2, x, top, h3);
+                        xh = _mm512_mask2_permutex2var_epi8(h0, xh, bottom, h1);
+                        word_trick_add(xl, xh, &awl[v], &aol[v], &awh[v], &aoh[v]);
+                    }
                 }
-            }
             }
             const __m512i bias = _mm512_set1_epi32(sgn ? 32768 * kc : 0);
 #pragma GCC unroll 4

@@ -33,7 +33,8 @@ static void panel_to_classes(const eng_lut_fit *fit, int k, uint8_t *buf)
         }
         return;
     }
-    const __m512i t0 = _mm512_loadu_si512(fit->class_of), t1 = _mm512_loadu_si512(fit->class_of + 64);
+    const __m512i t0 = _mm512_loadu_si512(fit->class_of);
+    const __m512i t1 = _mm512_loadu_si512(fit->class_of + 64);
     const __m512i t2 = _mm512_loadu_si512(fit->class_of + 128);
     const __m512i t3 = _mm512_loadu_si512(fit->class_of + 192);
     for (size_t i = 0; i < count; i += 64) {
@@ -140,21 +141,21 @@ static inline __attribute__((always_inline)) void class_tile(const uint8_t *plan
                 classes_full(planes, wrow + k0, ap, kc, SMALL, acc);
                 word_trick_unpack(acc, awl, aol, awh, aoh);
             } else {
-            for (int p = k0; p < k0 + kc; p++, ap += PANEL) {
-                const uint8_t *col = planes + (size_t)wrow[p] * 256;
-                const __m512i l0 = _mm512_load_si512(col), h0 = _mm512_load_si512(col + 128);
-                const __m512i l1 = SMALL ? l0 : _mm512_load_si512(col + 64);
-                const __m512i h1 = SMALL ? h0 : _mm512_load_si512(col + 192);
+                for (int p = k0; p < k0 + kc; p++, ap += PANEL) {
+                    const uint8_t *col = planes + (size_t)wrow[p] * 256;
+                    const __m512i l0 = _mm512_load_si512(col), h0 = _mm512_load_si512(col + 128);
+                    const __m512i l1 = SMALL ? l0 : _mm512_load_si512(col + 64);
+                    const __m512i h1 = SMALL ? h0 : _mm512_load_si512(col + 192);
 #pragma GCC unroll 4
-                for (int v = 0; v < NB; v++) {
-                    const __m512i x = _mm512_load_si512(ap + 64 * v);
-                    const __m512i xl = SMALL ? _mm512_permutexvar_epi8(x, l0)
-                                             : _mm512_permutex2var_epi8(l0, x, l1);
-                    const __m512i xh = SMALL ? _mm512_permutexvar_epi8(x, h0)
-                                             : _mm512_permutex2var_epi8(h0, x, h1);
-                    word_trick_add(xl, xh, &awl[v], &aol[v], &awh[v], &aoh[v]);
+                    for (int v = 0; v < NB; v++) {
+                        const __m512i x = _mm512_load_si512(ap + 64 * v);
+                        const __m512i xl = SMALL ? _mm512_permutexvar_epi8(x, l0)
+                                                 : _mm512_permutex2var_epi8(l0, x, l1);
+                        const __m512i xh = SMALL ? _mm512_permutexvar_epi8(x, h0)
+                                                 : _mm512_permutex2var_epi8(h0, x, h1);
+                        word_trick_add(xl, xh, &awl[v], &aol[v], &awh[v], &aoh[v]);
+                    }
                 }
-            }
             }
             const __m512i bias = _mm512_set1_epi32(sgn ? 32768 * kc : 0);
 #pragma GCC unroll 4
